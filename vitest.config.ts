@@ -1,5 +1,24 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
+
+const root = import.meta.dirname;
+
+/**
+ * Test-only service binding: serves repo files (fixtures, models, built test indexes) from Node to the worker
+ * tests, which run inside workerd without a file system. `GET http://files/<repo-relative path>`.
+ */
+async function serveRepoFile(request: Request): Promise<Response> {
+  const path = decodeURIComponent(new URL(request.url).pathname).replace(/^\/+/, "");
+  const full = resolve(root, path);
+  if (!full.startsWith(root + "/")) return new Response("outside repo", { status: 403 });
+  try {
+    return new Response(await readFile(full));
+  } catch {
+    return new Response(`not found: ${path}`, { status: 404 });
+  }
+}
 
 // Two projects: `unit` runs in Node (format, tokenizer, metrics, offline tools);
 // `worker` runs inside workerd through Cloudflare's vitest integration, against the R2 simulator.
@@ -19,6 +38,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { serviceBindings: { REPO_FILES: serveRepoFile } },
           }),
         ],
         test: {

@@ -1,0 +1,41 @@
+/**
+ * onnxruntime-web (wasm) inside workerd.
+ *
+ * Workers refuse to compile WebAssembly from bytes at request time, so the ORT wasm binary is imported as a
+ * precompiled `WebAssembly.Module` (the `CompiledWasm` rule in wrangler.toml). ORT is given a placeholder
+ * `wasmBinary`; when its Emscripten glue calls `WebAssembly.instantiate(placeholder, imports)` we hand back an
+ * instance of the precompiled module instead. Single-threaded: Workers have no SharedArrayBuffer threads.
+ */
+import * as ort from "onnxruntime-web/wasm";
+import ortWasmModule from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+
+const PLACEHOLDER = new Uint8Array([0x00, 0x61, 0x73, 0x6d]);
+let configured = false;
+
+function configureOrt(): void {
+  if (configured) return;
+  configured = true;
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmBinary = PLACEHOLDER;
+  const instantiate = WebAssembly.instantiate.bind(WebAssembly);
+  const patched = (source: unknown, imports?: WebAssembly.Imports) => {
+    // Workers never compile wasm from bytes, so any byte source here is ORT asking for its own binary.
+    if (!(source instanceof WebAssembly.Module)) {
+      return instantiate(ortWasmModule, imports).then((instance) => ({ instance, module: ortWasmModule }));
+    }
+    return instantiate(source, imports);
+  };
+  (WebAssembly as { instantiate: unknown }).instantiate = patched;
+}
+
+/** Creates an ORT inference session from ONNX bytes, with the wasm execution provider. */
+export async function createWasmSession(model: Uint8Array): Promise<ort.InferenceSession> {
+  configureOrt();
+  return ort.InferenceSession.create(model, {
+    executionProviders: ["wasm"],
+    graphOptimizationLevel: "all",
+  });
+}
+
+export { ort };
