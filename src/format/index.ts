@@ -1,0 +1,23 @@
+// Public surface of the index format, imported by the offline writer and the worker reader.
+export { FormatError, FORMAT_ERROR_STATUS, isFormatError, type FormatErrorCode } from "./errors.ts";
+export { sha256Hex, verifyObject, crc32, toHex, type ObjectDigest } from "./checksum.ts";
+export { quantizeInt8, dequantizeInt8, signCodes, codeBytes, type Int8Vectors } from "./quantize.ts";
+export {
+  SHARD_MAGIC, HEADER_BYTES, SHARD_ALIGN, QUANTIZATION_CODES,
+  encodeShard, readShardHeader, decodeShard, type Shard, type ShardHeader, type ShardInput,
+} from "./shard.ts";
+export {
+  DOC_MAGIC, DOC_HEADER_BYTES, DOCS_PER_BLOCK,
+  encodeDocBlock, readDocBlockHeader, docBlockIndexBytes, readDocBlockIndex, byteRangeOf, decodeDocRecord, decodeDocBlock,
+  type Doc, type DocBlockHeader, type DocBlockIndex,
+} from "./docstore.ts";
+export { OBJECT_EXT, objectPath, createObjectRef, type ObjectKind, type ObjectRef } from "./objects.ts";
+export {
+  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
+} from "./manifest.ts";
+export {
+  NAME_PATTERN, OBJECT_PATH_PATTERN, VERSION_PATTERN,
+  validateName, validateVersion, validateObjectPath, indexPrefix, objectKey, manifestKey, pointerKey, versionIdOf,
+} from "./keys.ts";
+export { parsePointer, serializePointer, type Pointer } from "./pointer.ts";
+export { BINARY_MAJOR, BINARY_MINOR } from "./binary.ts";
