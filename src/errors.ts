@@ -1,0 +1,41 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Stable error codes of the HTTP API. Clients branch on `error.code`, never on the message. */
+export type ApiErrorCode =
+  | "invalid_json"
+  | "invalid_request"
+  | "missing_query"
+  | "empty_query"
+  | "query_too_long"
+  | "k_out_of_range"
+  | "invalid_name"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "index_not_found"
+  | "route_not_found"
+  | "method_not_allowed"
+  | "index_unavailable"
+  | "internal";
+
+/**
+ * The one error class of the worker; `app.onError` turns it into `{ error: { code, message } }` with `status`.
+ *
+ * @example
+ * throw new ApiError(400, "k_out_of_range", "k must be an integer from 1 to 100, got 500");
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ApiErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "ApiError";
+  }
+}
+
+/** The JSON body of every error response. */
+export function errorBody(code: ApiErrorCode, message: string) {
+  return { error: { code, message } };
+}

@@ -1,0 +1,51 @@
+/** The minimal search page served at `/`: a form that POSTs to the search API and lists the results. */
+export const SEARCH_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>i3-edge search</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+  form { display: flex; gap: .5rem; flex-wrap: wrap; }
+  input[name=q] { flex: 1 1 20rem; padding: .5rem; font-size: 1rem; }
+  input.small { width: 7rem; padding: .5rem; }
+  button { padding: .5rem 1rem; font-size: 1rem; }
+  .hit { margin: 1.25rem 0; }
+  .hit h3 { margin: 0; font-size: 1.05rem; }
+  .meta { color: #666; font-size: .85rem; }
+  .err { color: #b00; }
+  p.text { margin: .25rem 0; }
+</style>
+</head>
+<body>
+<h1>i3-edge</h1>
+<form id="f">
+  <input name="q" placeholder="Search the index, e.g. vitamin D and bone density" autofocus required>
+  <input class="small" name="tenant" value="demo" title="tenant">
+  <input class="small" name="index" value="scifact" title="index">
+  <button>Search</button>
+</form>
+<p class="meta" id="status"></p>
+<div id="results"></div>
+<script>
+const f = document.getElementById("f"), out = document.getElementById("results"), status = document.getElementById("status");
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;","'":"&#39;"}[c]));
+f.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const d = new FormData(f);
+  const url = "/v1/tenants/" + encodeURIComponent(d.get("tenant")) + "/indexes/" + encodeURIComponent(d.get("index")) + "/search";
+  const t0 = performance.now();
+  status.textContent = "Searching…";
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: d.get("q"), k: 10 }) });
+  const body = await res.json();
+  const ms = (performance.now() - t0).toFixed(0);
+  if (!res.ok) { status.innerHTML = '<span class="err">' + esc(body.error?.code) + ": " + esc(body.error?.message) + "</span>"; out.innerHTML = ""; return; }
+  status.textContent = body.results.length + " results in " + ms + " ms (index version " + body.version + ")";
+  out.innerHTML = body.results.map((r, i) =>
+    '<div class="hit"><h3>' + (i + 1) + ". " + esc(r.title || r.id) + '</h3><div class="meta">' + esc(r.id) + " · score " + r.score.toFixed(4) +
+    '</div><p class="text">' + esc(r.text.length > 400 ? r.text.slice(0, 400) + "…" : r.text) + "</p></div>").join("");
+});
+</script>
+</body>
+</html>`;

@@ -1,0 +1,67 @@
+import { binaryScore, binaryTables, int8Dot } from "./score";
+import { createTopK } from "./topk";
+
+/** What the scorer needs from a decoded vector shard (see src/format/shard.ts). */
+export interface ShardVectors {
+  count: number;
+  dims: number;
+  vectors: Int8Array;
+  scales: Float32Array;
+  codes: Uint8Array;
+  ordinals: Uint32Array;
+}
+
+export interface SearchOptions {
+  /** Documents to return. */
+  k: number;
+  /**
+   * Passages kept by the binary first pass and rescored exactly with int8. 0, or at least the number of
+   * passages, scores every passage exactly with int8.
+   */
+  rescore: number;
+}
+
+export interface DocHit {
+  /** Document ordinal (index into the doc store). */
+  ordinal: number;
+  /** The document's score: the best score of its passages. */
+  score: number;
+}
+
+/**
+ * Top-k documents for a query over the given shards. A document scores as its best passage.
+ * With `rescore` below the passage count, a binary pass (q · sign(x)) picks candidate passages first.
+ */
+export function searchShards(query: Float32Array, shards: ShardVectors[], opts: SearchOptions): DocHit[] {
+  const total = shards.reduce((n, s) => n + s.count, 0);
+  const best = new Map<number, number>();
+  const keep = (ordinal: number, score: number) => {
+    const prev = best.get(ordinal);
+    if (prev === undefined || score > prev) best.set(ordinal, score);
+  };
+
+  if (opts.rescore <= 0 || opts.rescore >= total) {
+    for (const s of shards) {
+      for (let i = 0; i < s.count; i++) keep(s.ordinals[i], int8Dot(query, s.vectors, s.scales, i));
+    }
+  } else {
+    const table = binaryTables(query);
+    const candidates = createTopK(opts.rescore);
+    shards.forEach((s, si) => {
+      const bytes = Math.ceil(s.dims / 8);
+      for (let i = 0; i < s.count; i++) {
+        const score = binaryScore(table, s.codes, bytes, i);
+        if (score > candidates.threshold()) candidates.push(si * 0x4000_0000 + i, score);
+      }
+    });
+    for (const { id } of candidates.sorted()) {
+      const s = shards[Math.floor(id / 0x4000_0000)];
+      const i = id % 0x4000_0000;
+      keep(s.ordinals[i], int8Dot(query, s.vectors, s.scales, i));
+    }
+  }
+
+  const top = createTopK(opts.k);
+  for (const [ordinal, score] of best) top.push(ordinal, score);
+  return top.sorted().map(({ id, score }) => ({ ordinal: id, score }));
+}
