@@ -1,0 +1,66 @@
+/**
+ * The narrow storage interface `publish` writes through. Two implementations: `createS3Target` (R2's S3 API) and
+ * `createLocalR2Target` (the miniflare state `wrangler dev` reads).
+ */
+
+/** Options of a `put`. At most one of `ifMatch` / `ifNoneMatch` is given. */
+export interface PutOptions {
+  contentType?: string;
+  /** Write only if the key exists with this etag; else `PublishError("precondition_failed")`. */
+  ifMatch?: string;
+  /** `"*"`: write only if the key does not exist; else `PublishError("precondition_failed")`. */
+  ifNoneMatch?: "*";
+}
+
+/**
+ * A bucket, seen through the five calls publishing needs. Etags are opaque strings compared as returned by
+ * the same target (quotes included or not, consistently).
+ *
+ * @example
+ * const t: PublishTarget = createS3Target(s3ConfigFromEnv());
+ * await t.put("a/b", bytes, { ifNoneMatch: "*" });
+ */
+export interface PublishTarget {
+  /** A short description for logs, e.g. `s3 https://…/i3-indexes` or `local /repo/.wrangler/state`. */
+  readonly describe: string;
+  head(key: string): Promise<{ size: number; etag: string } | null>;
+  put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<{ etag: string }>;
+  get(key: string): Promise<{ bytes: Uint8Array; etag: string } | null>;
+  list(prefix: string): AsyncIterable<string>;
+  delete(key: string): Promise<void>;
+  /** Releases what the target holds (a miniflare instance); a no-op for S3. */
+  close?(): Promise<void>;
+}
+
+/** Stable codes of publishing errors. Callers branch on `code`, never on the message. */
+export type PublishErrorCode =
+  | "precondition_failed"
+  | "conflict"
+  | "not_found"
+  | "network"
+  | "auth"
+  | "invalid_build"
+  | "invalid_name"
+  | "config"
+  | "storage";
+
+/**
+ * The one error class of `offline/publish/`.
+ *
+ * @example
+ * throw new PublishError("invalid_build", "objects/ab.bin: expected 10 bytes, got 9");
+ */
+export class PublishError extends Error {
+  readonly code: PublishErrorCode;
+
+  constructor(code: PublishErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PublishError";
+    this.code = code;
+  }
+}
+
+/** True when `e` is a PublishError, optionally with the given code. */
+export function isPublishError(e: unknown, code?: PublishErrorCode): e is PublishError {
+  return e instanceof PublishError && (code === undefined || e.code === code);
+}
