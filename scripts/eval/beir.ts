@@ -1,0 +1,157 @@
+/**
+ * BEIR directory reader: corpus.jsonl (streamed), queries.jsonl, qrels/<split>.tsv.
+ *
+ * Layout (https://github.com/beir-cellar/beir):
+ *   corpus.jsonl   one JSON object per line: {"_id", "title", "text"}
+ *   queries.jsonl  one JSON object per line: {"_id", "text"}
+ *   qrels/<split>.tsv  "query-id<TAB>corpus-id<TAB>score", first line is a header
+ *
+ * Every malformed line is reported as `BeirFormatError` naming the file and the 1-based line number.
+ */
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+export interface Doc {
+  id: string;
+  title: string;
+  text: string;
+}
+export interface Query {
+  id: string;
+  text: string;
+}
+/** qrels[queryId][docId] = relevance grade (integer; <= 0 means judged non-relevant). */
+export type Qrels = Map<string, Map<string, number>>;
+
+export class BeirFormatError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    message: string,
+  ) {
+    super(`${file}:${line}: ${message}`);
+    this.name = "BeirFormatError";
+  }
+}
+
+export interface BeirPaths {
+  corpus: string;
+  queries: string;
+  qrels: string;
+}
+
+/** Resolves and checks the three files of a BEIR directory; throws with the missing path named. */
+export function beirPaths(dir: string, split = "test", opts: { corpus?: boolean } = {}): BeirPaths {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new Error(`BEIR directory not found: ${dir}`);
+  }
+  const p: BeirPaths = {
+    corpus: join(dir, "corpus.jsonl"),
+    queries: join(dir, "queries.jsonl"),
+    qrels: join(dir, "qrels", `${split}.tsv`),
+  };
+  for (const [what, path] of Object.entries(p)) {
+    if (what === "corpus" && opts.corpus === false) continue;
+    if (!existsSync(path)) {
+      throw new Error(`BEIR ${what} file not found: ${path}` + (what === "qrels" ? ` (split "${split}")` : ""));
+    }
+  }
+  return p;
+}
+
+async function* lines(file: string): AsyncGenerator<[string, number]> {
+  const rl = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    yield [line, n];
+  }
+}
+
+function parseJsonLine(file: string, line: string, n: number): Record<string, unknown> {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch (e) {
+    throw new BeirFormatError(file, n, `invalid JSON (${(e as Error).message})`);
+  }
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+    throw new BeirFormatError(file, n, "expected a JSON object");
+  }
+  return obj as Record<string, unknown>;
+}
+
+function idOf(file: string, n: number, obj: Record<string, unknown>): string {
+  const id = obj._id;
+  if (typeof id === "string" && id.length > 0) return id;
+  if (typeof id === "number") return String(id);
+  throw new BeirFormatError(file, n, `missing or invalid "_id"`);
+}
+
+function strField(file: string, n: number, obj: Record<string, unknown>, key: string, required: boolean): string {
+  const v = obj[key];
+  if (v === undefined || v === null) {
+    if (required) throw new BeirFormatError(file, n, `missing "${key}"`);
+    return "";
+  }
+  if (typeof v !== "string") throw new BeirFormatError(file, n, `"${key}" must be a string`);
+  return v;
+}
+
+/** Streams the corpus, one document at a time. Blank lines are skipped; duplicate ids are an error. */
+export async function* readCorpus(file: string): AsyncGenerator<Doc> {
+  const seen = new Set<string>();
+  for await (const [line, n] of lines(file)) {
+    if (line.trim() === "") continue;
+    const obj = parseJsonLine(file, line, n);
+    const id = idOf(file, n, obj);
+    if (seen.has(id)) throw new BeirFormatError(file, n, `duplicate _id "${id}"`);
+    seen.add(id);
+    yield { id, title: strField(file, n, obj, "title", false), text: strField(file, n, obj, "text", true) };
+  }
+}
+
+export async function readQueries(file: string): Promise<Query[]> {
+  const out: Query[] = [];
+  const seen = new Set<string>();
+  for await (const [line, n] of lines(file)) {
+    if (line.trim() === "") continue;
+    const obj = parseJsonLine(file, line, n);
+    const id = idOf(file, n, obj);
+    if (seen.has(id)) throw new BeirFormatError(file, n, `duplicate _id "${id}"`);
+    seen.add(id);
+    out.push({ id, text: strField(file, n, obj, "text", true) });
+  }
+  return out;
+}
+
+/**
+ * Reads a qrels TSV. The first line is a header if its third field is not an integer (BEIR writes
+ * `query-id corpus-id score`). Also accepts the 4-column TREC form `qid 0 docid rel` (whitespace separated).
+ */
+export async function readQrels(file: string): Promise<Qrels> {
+  const qrels: Qrels = new Map();
+  for await (const [line, n] of lines(file)) {
+    if (line.trim() === "") continue;
+    const f = line.includes("\t") ? line.split("\t").map((s) => s.trim()) : line.trim().split(/\s+/);
+    let qid: string, did: string, rel: string;
+    if (f.length === 3) [qid, did, rel] = f;
+    else if (f.length === 4) [qid, , did, rel] = f;
+    else throw new BeirFormatError(file, n, `expected 3 tab-separated fields (query-id, corpus-id, score), got ${f.length}`);
+    if (!/^-?\d+$/.test(rel)) {
+      if (n === 1) continue; // header
+      throw new BeirFormatError(file, n, `score must be an integer, got "${rel}"`);
+    }
+    if (!qid || !did) throw new BeirFormatError(file, n, "empty query-id or corpus-id");
+    let m = qrels.get(qid);
+    if (!m) qrels.set(qid, (m = new Map()));
+    m.set(did, Number(rel));
+  }
+  return qrels;
+}
+
+/** Passage text as the dense models and BM25 see it: title + " " + text when the title is non-empty. */
+export function docText(d: Doc): string {
+  return d.title && d.title.trim() !== "" ? `${d.title} ${d.text}` : d.text;
+}
