@@ -40,7 +40,8 @@ export function parseSearchRequest(body: unknown): SearchRequest {
 /** Reads the request body as JSON within the size limit. */
 export async function readJsonBody(req: Request): Promise<unknown> {
   const type = req.headers.get("content-type") ?? "";
-  if (type && !/^application\/(.+\+)?json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
+  // JSON, plain text, or curl's default form type for `-d` (the body is parsed as JSON either way).
+  if (type && !/^(application\/(.+\+)?json|text\/plain|application\/x-www-form-urlencoded)\b/i.test(type)) {
     throw new ApiError(415, "unsupported_media_type", `expected application/json, got ${type}`);
   }
   const declared = Number(req.headers.get("content-length") ?? "0");
