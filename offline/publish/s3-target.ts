@@ -13,6 +13,8 @@ export interface S3Config {
   /** Attempts per request on 5xx, 429 and network errors (default 5), with exponential backoff from `retryBaseMs`. */
   attempts?: number;
   retryBaseMs?: number;
+  /** ListObjectsV2 `max-keys` (default: the server's, 1000). */
+  listPageSize?: number;
 }
 
 /**
@@ -117,7 +119,6 @@ export function createS3Target(config: S3Config): PublishTarget {
     async put(key, bytes, opts: PutOptions = {}) {
       const headers: Record<string, string> = {
         "content-type": opts.contentType ?? "application/octet-stream",
-        "content-length": String(bytes.byteLength),
       };
       if (opts.ifMatch !== undefined) headers["if-match"] = opts.ifMatch;
       if (opts.ifNoneMatch !== undefined) headers["if-none-match"] = opts.ifNoneMatch;
@@ -140,6 +141,7 @@ export function createS3Target(config: S3Config): PublishTarget {
       let token: string | undefined;
       do {
         const params = new URLSearchParams({ "list-type": "2", prefix });
+        if (config.listPageSize) params.set("max-keys", String(config.listPageSize));
         if (token) params.set("continuation-token", token);
         const what = `LIST ${prefix}`;
         const res = await send(what, `${base}?${params}`, { method: "GET" });
