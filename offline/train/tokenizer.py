@@ -14,10 +14,12 @@ Behaviour (quirks included, see section 5 of the USE-lite spec):
   ``best[end] == 0 or score >= best[end]``; starts in ascending order, shorter pieces first.
 * Backtrack by the UTF-16 length of the chosen piece; merge runs of unk into one 0. No BOS/EOS, no truncation.
 
-Speed: no vocab piece contains '▁' after its first symbol (checked at load), so no piece crosses a '▁'. The lattice
-edges of each '▁'-segment ("▁word") therefore depend on the segment only and are cached per segment; the Viterbi
-relaxation itself is run over the whole string every time (it is not offset-invariant in floating point, and the
-``best == 0`` sentinel depends on absolute values, so caching its result per word would not be exact).
+Speed: no vocab piece contains '▁' after its first symbol (checked at load), so no lattice edge crosses a '▁'. The
+string splits into '▁'-segments ("▁word") that share only their boundary value ``best[start]``. The lattice edges of
+a segment depend on the segment alone and are cached per segment; the Viterbi relaxation and the backtrack are run
+per segment every time, starting from the carried-over boundary value (the relaxation result itself is not cached:
+it is not offset-invariant in floating point, and the ``best == 0`` sentinel depends on absolute values, so a
+per-word result cache would not be exact).
 
 Unicode version: Python's ``unicodedata`` (3.11: Unicode 14.0) is older than Node 22's ICU (Unicode 17.0). The only
 single characters whose NFKC differs between the two are 99 characters assigned after 14.0 (U+A7F1, the outlined
@@ -31,7 +33,6 @@ fixture hits one).
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from array import array
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -61,12 +62,12 @@ _POST14_NFKC_ALL.update(
 _POST14_NFKC: Dict[int, str] = {
     cp: s for cp, s in _POST14_NFKC_ALL.items() if unicodedata.category(chr(cp)) == "Cn"
 }
-_POST14_RE = re.compile("[" + "".join(chr(cp) for cp in sorted(_POST14_NFKC)) + "]") if _POST14_NFKC else None
+_POST14_MIN = chr(min(_POST14_NFKC)) if _POST14_NFKC else None
 
 
 def nfkc(text: str) -> str:
     """``text.normalize('NFKC')`` as Node 22 does it (see the module docstring for the known limits)."""
-    if _POST14_RE is not None and _POST14_RE.search(text):
+    if _POST14_MIN is not None and not text.isascii() and max(text) >= _POST14_MIN:
         text = text.translate(_POST14_NFKC)
     return unicodedata.normalize("NFKC", text)
 
@@ -154,47 +155,53 @@ class Tokenizer:
         if not s:
             return []
         units = _utf16_units(SEPARATOR + s.replace(" ", SEPARATOR))
-        n = len(units)
-        best = [0.0] * (n + 1)
-        words = [0] * (n + 1)
-
         cache = self._segment_cache
         if cache is None:
-            segments = [(0, self._edges(units, 0, n))]
+            segments = [self._edges(units, 0, len(units))]
         else:
+            # No piece crosses a '▁', so the lattice splits into '▁'-segments that only share their boundary value.
             if len(cache) > self._cache_size:
                 cache.clear()
             segments = []
-            offset = 0
             for word in units.split(SEPARATOR)[1:]:  # units starts with '▁'
-                seg = SEPARATOR + word
-                edges = cache.get(seg)
+                edges = cache.get(word)
                 if edges is None:
-                    edges = cache[seg] = self._edges(seg, 0, len(seg))
-                segments.append((offset, edges))
-                offset += len(seg)
+                    edges = cache[word] = self._edges(SEPARATOR + word, 0, len(word) + 1)
+                segments.append(edges)
 
-        # Forward Viterbi in ascending start order (same per-end candidate order as the JS).
-        for offset, edges in segments:
-            for start, end, pid, score in edges:
-                sc = score + best[offset + start]
-                e = offset + end
-                cur = best[e]
-                if cur == 0 or sc >= cur:
-                    best[e] = sc
-                    words[e] = pid
-
-        # Backtrack, then reverse and merge runs of unk.
         piece_len = self._piece_len
-        path: List[int] = []
-        it = n
-        while it > 0:
-            w = words[it]
-            path.append(w)
-            it -= piece_len[w]
+        path: List[int] = []  # ids, last piece first
+        base = 0.0  # best[] at the current segment's start (final: no edge crosses it)
+        for edges in segments:
+            # Forward Viterbi over this segment in ascending start order (the JS's per-end candidate order), with
+            # best[0] = base and 0 meaning "unset" everywhere, exactly as in the JS over the whole string.
+            m = edges[-1][1]  # the segment's length: its last edge ends at its end
+            best = [0.0] * (m + 1)
+            words = [0] * (m + 1)
+            best[0] = base
+            for start, end, pid, score in edges:
+                sc = score + best[start]
+                cur = best[end]
+                if cur == 0 or sc >= cur:
+                    best[end] = sc
+                    words[end] = pid
+            base = best[m]
+            # Backtrack inside the segment (chosen pieces start inside it; an unreached position holds unk, length 1).
+            seg: List[int] = []
+            it = m
+            while it > 0:
+                w = words[it]
+                seg.append(w)
+                it -= piece_len[w]
+            seg.reverse()
+            path.extend(seg)
+
+        # Merge runs of unk.
+        if UNK_ID not in path:
+            return path
         out: List[int] = []
         prev_unk = False
-        for w in reversed(path):
+        for w in path:
             if not (prev_unk and w == UNK_ID):
                 out.append(w)
             prev_unk = w == UNK_ID
