@@ -1,0 +1,223 @@
+"""Data for training and evaluating on the BEIR folders in /work/shared/data.
+
+- corpus / queries / qrels readers (passage text = title + " " + text, as scripts/eval/beir.ts does)
+- the test-qrels guard: training code may only read qrels whose file is not a test split (`load_train_qrels`)
+- a fixed dev split of the SciFact TRAIN queries (~10%, seed 0, independent of the run seed)
+- token caches (runs/cache/<corpus>/tokens.*) and the frozen-backbone token-state cache
+  (runs/cache/<corpus>/states.f16: every passage's final USE-lite hidden states, fp16, flat [sum(L_i), 512]).
+  With the passage backbone frozen (the CPU recipe, see docs/TRAINING.md) the passage tower's expensive part is a
+  constant, so it is computed once per corpus and every model (dual, I^3, every seed) reuses it for training and
+  evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from typing import Dict, List, Tuple
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+DATA_ROOT = os.environ.get("I3_DATA_ROOT", "/work/shared/data")
+CACHE_ROOT = os.path.join(REPO, "runs", "cache")
+VOCAB = os.path.join(REPO, "models", "use-lite", "vocab.json")
+CORPORA = ["scifact", "npl", "cranfield", "dl19-judged"]
+sys.path.insert(0, HERE)
+
+
+# ---------------------------------------------------------------------------------------------------- readers
+def passage_text(obj: dict) -> str:
+    t = obj.get("title") or ""
+    return f"{t} {obj['text']}" if t.strip() != "" else obj["text"]
+
+
+def load_corpus(name: str) -> Tuple[List[str], List[str]]:
+    ids, texts = [], []
+    with open(os.path.join(DATA_ROOT, name, "corpus.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                o = json.loads(line)
+                ids.append(str(o["_id"]))
+                texts.append(passage_text(o))
+    return ids, texts
+
+
+def load_queries(name: str) -> Dict[str, str]:
+    out = {}
+    with open(os.path.join(DATA_ROOT, name, "queries.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                o = json.loads(line)
+                out[str(o["_id"])] = o["text"]
+    return out
+
+
+def _read_qrels(path: str) -> Dict[str, Dict[str, int]]:
+    out: Dict[str, Dict[str, int]] = {}
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            parts = line.rstrip("\n").split("\t")
+            if i == 0 and parts[0] == "query-id":
+                continue
+            if len(parts) < 3:
+                continue
+            out.setdefault(parts[0], {})[parts[1]] = int(float(parts[2]))
+    return out
+
+
+def assert_not_test_qrels(path: str) -> None:
+    """The guard: training and model selection must never see test judgements."""
+    base = os.path.basename(path).lower()
+    if "test" in base or base.startswith("dev-test"):
+        raise ValueError(f"refusing to read test qrels for training: {path}")
+
+
+def load_train_qrels(path: str) -> Dict[str, Dict[str, int]]:
+    assert_not_test_qrels(path)
+    return _read_qrels(path)
+
+
+def load_eval_qrels(name: str) -> Dict[str, Dict[str, int]]:
+    """Test qrels, for the final evaluation only (evaluate.py). Never imported by train.py."""
+    return _read_qrels(os.path.join(DATA_ROOT, name, "qrels", "test.tsv"))
+
+
+def scifact_train_dev(dev_frac: float = 0.1, seed: int = 0):
+    """SciFact TRAIN qrels split into train / dev by query (fixed seed, independent of the run seed)."""
+    qrels = load_train_qrels(os.path.join(DATA_ROOT, "scifact", "qrels", "train.tsv"))
+    qids = sorted(qrels)
+    rng = random.Random(seed)
+    rng.shuffle(qids)
+    n_dev = int(round(dev_frac * len(qids)))
+    dev = {q: qrels[q] for q in qids[:n_dev]}
+    train = {q: qrels[q] for q in qids[n_dev:]}
+    return train, dev
+
+
+# ---------------------------------------------------------------------------------------------------- tokens
+_TOK = None
+
+
+def tokenizer():
+    global _TOK
+    if _TOK is None:
+        from tokenizer import Tokenizer
+        _TOK = Tokenizer.from_file(VOCAB)
+    return _TOK
+
+
+def encode_texts(texts: List[str], max_len: int) -> List[List[int]]:
+    tok = tokenizer()
+    return [tok.encode(t)[:max_len] for t in texts]
+
+
+def pad_batch(seqs: List[List[int]], min_len: int = 1):
+    L = max(min_len, max((len(s) for s in seqs), default=1))
+    ids = torch.zeros(len(seqs), L, dtype=torch.long)
+    mask = torch.zeros(len(seqs), L, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if s:
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def corpus_tokens(name: str, max_len: int = 128) -> Tuple[List[str], List[List[int]]]:
+    """Token ids of every passage, truncated to max_len; cached in runs/cache/<name>/tokens.json."""
+    d = os.path.join(CACHE_ROOT, name)
+    path = os.path.join(d, f"tokens{max_len}.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            o = json.load(f)
+        return o["ids"], o["tokens"]
+    ids, texts = load_corpus(name)
+    toks = encode_texts(texts, max_len)
+    os.makedirs(d, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"ids": ids, "tokens": toks}, f)
+    return ids, toks
+
+
+# ---------------------------------------------------------------------------------------------------- state cache
+class StateCache:
+    """Frozen-backbone token states of one corpus: fp16 memmap [sum(L_i), 512] + offsets/lengths."""
+
+    def __init__(self, name: str, max_len: int = 128):
+        d = os.path.join(CACHE_ROOT, name)
+        meta = json.load(open(os.path.join(d, f"states{max_len}.json")))
+        self.name = name
+        self.doc_ids: List[str] = meta["ids"]
+        self.lens = np.array(meta["lens"], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lens)])
+        self.dim = meta["dim"]
+        self.states = np.memmap(os.path.join(d, f"states{max_len}.f16"), dtype=np.float16, mode="r",
+                                shape=(int(self.offsets[-1]), self.dim))
+        self.tokens = json.load(open(os.path.join(d, f"tokens{max_len}.json")))["tokens"]
+
+    def __len__(self):
+        return len(self.doc_ids)
+
+    def batch(self, idx, device="cpu"):
+        """(states [B, Lmax, 512] float32, mask [B, Lmax] long) for passage indices idx."""
+        L = max(1, int(max(self.lens[i] for i in idx)))
+        st = np.zeros((len(idx), L, self.dim), dtype=np.float32)
+        mask = np.zeros((len(idx), L), dtype=np.int64)
+        for j, i in enumerate(idx):
+            n = int(self.lens[i])
+            st[j, :n] = self.states[self.offsets[i]: self.offsets[i] + n]
+            mask[j, :n] = 1
+        return torch.from_numpy(st).to(device), torch.from_numpy(mask).to(device)
+
+
+@torch.no_grad()
+def build_state_cache(name: str, encoder, max_len: int = 128, batch_tokens: int = 8192, log=print) -> None:
+    """Run the (frozen) passage backbone once over a corpus; length-sorted batches, fp16 on disk."""
+    d = os.path.join(CACHE_ROOT, name)
+    if os.path.exists(os.path.join(d, f"states{max_len}.json")):
+        return
+    ids, toks = corpus_tokens(name, max_len)
+    lens = [max(1, len(t)) for t in toks]
+    offsets = np.concatenate([[0], np.cumsum(lens)])
+    dim = encoder.config.d_model
+    tmp = os.path.join(d, f"states{max_len}.f16.tmp")
+    mm = np.memmap(tmp, dtype=np.float16, mode="w+", shape=(int(offsets[-1]), dim))
+    order = sorted(range(len(toks)), key=lambda i: -lens[i])
+    encoder.eval()
+    t0, done, i = time.time(), 0, 0
+    while i < len(order):
+        L = lens[order[i]]
+        bs = max(1, batch_tokens // L)
+        idx = order[i: i + bs]
+        i += bs
+        x, m = pad_batch([toks[j] if toks[j] else [0] for j in idx])  # empty passage -> one unk token
+        st = encoder.token_states(x, m).float().numpy()
+        for r, j in enumerate(idx):
+            mm[offsets[j]: offsets[j] + lens[j]] = st[r, : lens[j]].astype(np.float16)
+        done += len(idx)
+        if log and (i // bs) % 20 == 0:
+            log(f"[cache {name}] {done}/{len(order)} passages, {done / (time.time() - t0):.1f}/s")
+    mm.flush()
+    del mm
+    os.replace(tmp, os.path.join(d, f"states{max_len}.f16"))
+    toks = [t if t else [0] for t in toks]
+    with open(os.path.join(d, f"tokens{max_len}.json"), "w") as f:
+        json.dump({"ids": ids, "tokens": toks}, f)
+    with open(os.path.join(d, f"states{max_len}.json"), "w") as f:
+        json.dump({"ids": ids, "lens": lens, "dim": dim, "seconds": time.time() - t0}, f)
+    if log:
+        log(f"[cache {name}] done: {len(order)} passages, {offsets[-1]} tokens, {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    # python offline/train/data.py [corpus ...]: build the token-state caches with the pretrained (frozen) backbone
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    from use_lite import UseLite, default_tfjs_dir
+    enc = UseLite.from_tfjs(default_tfjs_dir())
+    for name in (sys.argv[1:] or CORPORA):
+        build_state_cache(name, enc)

@@ -1,0 +1,135 @@
+"""Python evaluator with the metric definitions of scripts/eval/metrics.ts (trec_eval nDCG@10 linear gain, BEIR MRR@10,
+trec_eval recall@100; ties by doc id descending). Exact search over the frozen-backbone state caches.
+
+    python offline/train/evaluate.py --ckpt runs/i3-s0/ckpt.pt [--ckpt ...] [--zero-shot] [--data scifact,npl,...]
+        -> prints one JSON line per (model, dataset) and writes runs/eval/<tag>.json
+
+Only valid for checkpoints trained with a frozen passage backbone (train_passage=pool|none): they encode passages from
+the cached pretrained token states. The shipped model is also evaluated with `npm run eval` on its ONNX files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+
+
+def metrics(ranked_ids, rels, k_ndcg=10, k_mrr=10, k_rec=100):
+    dcg = sum((rels.get(d, 0) / math.log2(i + 2)) for i, d in enumerate(ranked_ids[:k_ndcg]) if rels.get(d, 0) > 0)
+    ideal = sorted([g for g in rels.values() if g > 0], reverse=True)[:k_ndcg]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    mrr = 0.0
+    for i, d in enumerate(ranked_ids[:k_mrr]):
+        if rels.get(d, 0) > 0:
+            mrr = 1.0 / (i + 1)
+            break
+    nrel = sum(1 for g in rels.values() if g > 0)
+    rec = sum(1 for d in ranked_ids[:k_rec] if rels.get(d, 0) > 0) / nrel if nrel else 0.0
+    return {"nDCG@10": dcg / idcg if idcg > 0 else 0.0, "MRR@10": mrr, "R@100": rec}
+
+
+def rank(scores: np.ndarray, doc_ids, k=100):
+    """Top-k doc ids by score desc, ties by doc id desc (trec_eval)."""
+    k2 = min(len(doc_ids), k + 50)
+    top = np.argpartition(-scores, k2 - 1)[:k2]
+    return [doc_ids[i] for i in sorted(top, key=lambda i: (-float(scores[i]), _neg(doc_ids[i])))][:k]
+
+
+class _neg(str):
+    def __lt__(self, other):  # reverse string order for tie breaks
+        return str.__gt__(self, other)
+
+
+def evaluate_run(Q: np.ndarray, qids, P: np.ndarray, doc_ids, qrels):
+    S = Q @ P.T
+    per = {}
+    for r, q in enumerate(qids):
+        if q in qrels:
+            per[q] = metrics(rank(S[r], doc_ids), qrels[q])
+    n = len([q for q in qrels])
+    return {m: sum(v[m] for v in per.values()) / n for m in ["nDCG@10", "MRR@10", "R@100"]}
+
+
+@torch.no_grad()
+def passage_vectors(model, cache, batch=128):
+    out = []
+    for s in range(0, len(cache), batch):
+        st, m = cache.batch(list(range(s, min(len(cache), s + batch))))
+        out.append(model.passage_from_states(st, m)[0].float().numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def query_vectors(encode, texts, max_len):
+    toks = data.encode_texts(texts, max_len)
+    out = []
+    for s in range(0, len(toks), 256):
+        x, m = data.pad_batch(toks[s: s + 256])
+        out.append(encode(x, m).float().numpy())
+    return np.concatenate(out)
+
+
+class ZeroShot(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        from use_lite import UseLite, default_tfjs_dir
+        self.enc = UseLite.from_tfjs(default_tfjs_dir()).eval()
+
+    def passage_from_states(self, st, m):
+        return self.enc.l2_normalize(self.enc.pool(st, m)), None
+
+    def encode_query(self, x, m):
+        return self.enc(x, m)
+
+
+def evaluate_model(model, datasets, q_max_len):
+    model.eval()
+    res = {}
+    for name in datasets:
+        qrels = data.load_eval_qrels(name)
+        queries = data.load_queries(name)
+        qids = [q for q in queries if q in qrels]
+        cache = data.StateCache(name)
+        P = passage_vectors(model, cache)
+        Q = query_vectors(model.encode_query, [queries[q] for q in qids], q_max_len)
+        res[name] = evaluate_run(Q, qids, P, cache.doc_ids, qrels)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", action="append", default=[])
+    ap.add_argument("--zero-shot", action="store_true")
+    ap.add_argument("--data", default=",".join(data.CORPORA))
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    from model import load_checkpoint
+    datasets = a.data.split(",")
+    os.makedirs(os.path.join(data.REPO, "runs", "eval"), exist_ok=True)
+    todo = ([("zero-shot", None)] if a.zero_shot else []) + [(c, c) for c in a.ckpt]
+    for tag, path in todo:
+        if path is None:
+            model, qlen = ZeroShot(), 128
+            out_name = "zero-shot"
+        else:
+            model, ck = load_checkpoint(path)
+            qlen = ck.get("train_args", {}).get("q_max_len", 32)
+            out_name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        res = evaluate_model(model, datasets, qlen)
+        print(json.dumps({"model": out_name, **res}), flush=True)
+        with open(os.path.join(data.REPO, "runs", "eval", f"{out_name}.json"), "w") as f:
+            json.dump({"model": out_name, "ckpt": path, "results": res}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
