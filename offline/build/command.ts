@@ -1,0 +1,122 @@
+// Command-line front ends of `i3 build` and `i3 merge`: argv -> options -> run; return the exit code
+// (0 done, 1 failed, 2 bad usage).
+import { parseArgs } from "node:util";
+import type { Device } from "../encoder/node-encoder.ts";
+import { buildIndex } from "./build.ts";
+import { BuildError, isBuildError } from "./errors.ts";
+import { mergeIndexes } from "./merge.ts";
+import { parseSlice } from "./slice.ts";
+
+export const BUILD_USAGE = `usage: i3 build --corpus <corpus.jsonl | BEIR dir> --model <model dir> --out <dir> [options]
+
+Encodes a corpus into an index directory (manifest.json + objects/). Works in <out>.partial/ and renames it to
+<out> when complete and verified; rerunning an interrupted build with the same arguments resumes it.
+
+corpus: one JSON object per line, BEIR {"_id", "title", "text"} or {"id", "title"?, "text", "metadata"?};
+  UTF-8, unique ids; "text" may be empty when "title" is not (title-only documents are indexed by their title).
+
+options:
+  --device auto|cpu|cuda   onnxruntime execution provider (default auto: CUDA when available, else CPU)
+  --batch <n>              passages per encoder call (default 32)
+  --shard-size <n>         passages per vector shard (default 8192)
+  --window <tokens>        passage window (default and maximum: the model's maxPassageTokens)
+  --stride <tokens>        tokens between window starts, <= window (default 3/4 of the window, 96 for 128)
+  --no-split               one passage per document: its first window
+  --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
+  --id <name>              index id in the manifest (default: the name of --out)
+  --limit <n>              only the first n documents
+  --threads <n>            onnxruntime intra-op threads (default: all cores)
+  --restart                discard <out>.partial instead of resuming it
+  --force                  replace <out> if it exists
+  --verbose                stack traces on errors`;
+
+export const MERGE_USAGE = `usage: i3 merge --out <dir> <build dir> <build dir> ...
+
+Joins build directories into one index: the slices of \`i3 build --shard k/n\` (any order; all n needed), or whole
+builds made with the same model and parameters (in the order given; document ids must be unique). Every object is
+checked against its sha256; doc ordinals are renumbered; the result equals a single build of the whole corpus.
+
+options:
+  --id <name>   index id in the manifest (default: the name of --out)
+  --force       replace <out> if it exists
+  --verbose     stack traces on errors`;
+
+export interface CommandIO {
+  err: (line: string) => void;
+}
+
+function intOpt(name: string, v: string | undefined, min = 1): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new BuildError("usage", `--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function run(name: string, usage: string, io: CommandIO, verbose: boolean, fn: () => Promise<unknown>): Promise<number> {
+  try {
+    await fn();
+    return 0;
+  } catch (e) {
+    if (isBuildError(e) && e.code === "usage") {
+      io.err(`i3 ${name}: ${e.message}\n\n${usage}`);
+      return 2;
+    }
+    io.err(`i3 ${name}: ${verbose ? ((e as Error).stack ?? String(e)) : ((e as Error).message ?? String(e))}`);
+    return 1;
+  }
+}
+
+function parse(argv: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new BuildError("usage", (e as Error).message);
+  }
+}
+
+/**
+ * `i3 build ...` (argv: the words after "build").
+ *
+ * @example
+ * process.exitCode = await runBuildCommand(["--corpus", "data/scifact", "--model", "models/use-lite", "--out", "out/scifact"]);
+ */
+export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l) => console.error(l) }): Promise<number> {
+  const verbose = argv.includes("--verbose");
+  return run("build", BUILD_USAGE, io, verbose, async () => {
+    const { values: v, positionals } = parse(argv, {
+      corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" },
+      batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
+      "no-split": { type: "boolean" }, shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
+      threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (v.help) return io.err(BUILD_USAGE);
+    if (positionals.length) throw new BuildError("usage", `unexpected argument ${JSON.stringify(positionals[0])}`);
+    for (const k of ["corpus", "model", "out"] as const) if (!v[k]) throw new BuildError("usage", `missing --${k}`);
+    const device = (v.device ?? "auto") as string;
+    if (!["auto", "cpu", "cuda"].includes(device)) throw new BuildError("usage", `--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
+    await buildIndex({
+      corpus: v.corpus as string, model: v.model as string, out: v.out as string, device: device as Device,
+      batch: intOpt("batch", v.batch as string), shardSize: intOpt("shard-size", v["shard-size"] as string),
+      window: intOpt("window", v.window as string), stride: intOpt("stride", v.stride as string),
+      split: !v["no-split"], slice: v.shard ? parseSlice(v.shard as string) : undefined, id: v.id as string | undefined,
+      limit: intOpt("limit", v.limit as string, 0), threads: intOpt("threads", v.threads as string),
+      restart: !!v.restart, force: !!v.force,
+    });
+  });
+}
+
+/** `i3 merge --out <dir> <dirs...>` (argv: the words after "merge"). */
+export async function runMergeCommand(argv: string[], io: CommandIO = { err: (l) => console.error(l) }): Promise<number> {
+  const verbose = argv.includes("--verbose");
+  return run("merge", MERGE_USAGE, io, verbose, async () => {
+    const { values: v, positionals } = parse(argv, {
+      out: { type: "string" }, id: { type: "string" }, force: { type: "boolean" }, verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (v.help) return io.err(MERGE_USAGE);
+    if (!v.out) throw new BuildError("usage", "missing --out");
+    if (positionals.length === 0) throw new BuildError("usage", "no build directories to merge");
+    await mergeIndexes({ inputs: positionals, out: v.out as string, id: v.id as string | undefined, force: !!v.force });
+  });
+}

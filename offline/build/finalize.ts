@@ -1,0 +1,88 @@
+// The last step of build and merge: assemble the manifest, write it into the partial directory, verify the whole
+// directory, drop everything the manifest does not list, and only then rename `<out>.partial` to `<out>`.
+import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type Manifest, type ObjectRef,
+} from "../../src/format/index.ts";
+import type { Fingerprint } from "./checkpoint.ts";
+import { BuildError } from "./errors.ts";
+import { verifyBuild } from "./verify.ts";
+
+/** `build-info.json` beside the manifest: how the build was made; `i3 merge` needs it to join slices. */
+export interface BuildInfo {
+  fingerprint: Fingerprint;
+  /** `{k, n}` for a `--shard k/n` slice, else null. */
+  slice: { k: number; n: number } | null;
+  /** Global ordinal of this build's doc 0 in the corpus (0 unless a slice). */
+  firstDoc: number;
+  /** Documents of the whole corpus (after --limit). */
+  corpusDocuments: number;
+  /** Sum of token counts of the documents (before windowing). */
+  tokens: number;
+}
+
+export const BUILD_INFO_FILE = "build-info.json";
+
+export interface ManifestParts {
+  id: string;
+  documents: number;
+  passages: number;
+  tokens: number;
+  dim: number;
+  normalized: boolean;
+  modelName: string;
+  maxQueryTokens: number;
+  query: ObjectRef;
+  vocab: ObjectRef;
+  window: number;
+  stride: number;
+  shards: ObjectRef[];
+  blocks: DocBlockRef[];
+}
+
+export function assembleManifest(p: ManifestParts): Manifest {
+  const m: Manifest = {
+    format: FORMAT_NAME,
+    version: { major: MANIFEST_VERSION.major, minor: MANIFEST_VERSION.minor },
+    id: p.id,
+    createdAt: new Date().toISOString(),
+    corpus: { documents: p.documents, passages: p.passages, avgTokens: p.documents ? Math.round((100 * p.tokens) / p.documents) / 100 : 0 },
+    vectors: { dim: p.dim, quantization: "int8", binary: true, metric: "ip", normalized: p.normalized },
+    model: { name: p.modelName, maxQueryTokens: p.maxQueryTokens, query: p.query, vocab: p.vocab, tokenizerHash: p.vocab.sha256 },
+    passages: { window: p.window, stride: p.stride, docScore: "max" },
+    partitions: [{ id: 0, centroid: null, shards: p.shards }],
+    docs: { blocks: p.blocks },
+    search: { k: 10, rescore: 1000 },
+    objects: [p.query, p.vocab, ...p.shards, ...p.blocks],
+  };
+  return parseManifest(JSON.parse(serializeManifest(m)));
+}
+
+/** Writes manifest + build-info into `partial`, verifies, cleans and renames it to `out`. Returns index bytes. */
+export async function finalizeBuild(partial: string, out: string, manifest: Manifest, info: BuildInfo, force: boolean): Promise<number> {
+  await writeFile(path.join(partial, "manifest.json"), serializeManifest(manifest));
+  await writeFile(path.join(partial, BUILD_INFO_FILE), JSON.stringify(info, null, 2) + "\n");
+  const { bytes } = await verifyBuild(partial);
+  const keep = new Set(manifest.objects.map((o) => path.basename(o.path)));
+  for (const f of await readdir(path.join(partial, "objects"))) if (!keep.has(f)) await rm(path.join(partial, "objects", f), { force: true });
+  for (const f of await readdir(partial)) {
+    if (f !== "objects" && f !== "manifest.json" && f !== BUILD_INFO_FILE) await rm(path.join(partial, f), { recursive: true, force: true });
+  }
+  if (await exists(out)) {
+    if (!force) throw new BuildError("output_exists", `${out} already exists (pass --force to replace it)`);
+    await rm(out, { recursive: true, force: true });
+  }
+  await rename(partial, out);
+  return bytes;
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
+}
+
+/** `--id` default: the output directory's name, lower-cased, other characters as "-". */
+export function defaultIndexId(out: string): string {
+  const s = path.basename(path.resolve(out)).toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^[^a-z0-9]+/, "");
+  return s.slice(0, 63) || "index";
+}

@@ -1,0 +1,101 @@
+// A model directory (`models/<name>/`): the model.json sidecar, its ONNX files and vocab, checked against the
+// sidecar's sha256 map when it has one.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { BuildError } from "./errors.ts";
+
+/** The sidecar fields the build uses (docs/ARCHITECTURE.md). */
+export interface ModelSidecar {
+  name: string;
+  dim: number;
+  maxQueryTokens: number;
+  maxPassageTokens: number;
+  normalized: boolean;
+  query: string;
+  passage: string;
+  vocab: string;
+  /** Quantized query model for the worker: shipped as the index's query model when present. */
+  edgeQuery?: string;
+  sha256?: Record<string, string>;
+}
+
+export interface LoadedModel {
+  dir: string;
+  sidecar: ModelSidecar;
+  /** ONNX file the passages are encoded with. */
+  passagePath: string;
+  /** ONNX file shipped in the index as its query model (edgeQuery, else query). */
+  queryPath: string;
+  vocabPath: string;
+  vocab: Array<[string, number | null]>;
+  vocabBytes: Uint8Array;
+  /** sha256 of passage, shipped query and vocab files: what a resumed build or a merge must share. */
+  hashes: { passage: string; query: string; vocab: string };
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+async function hashFile(file: string): Promise<string> {
+  const h = createHash("sha256");
+  h.update(await readFile(file));
+  return h.digest("hex");
+}
+
+/**
+ * Reads and checks `<dir>/model.json` and the files it names.
+ *
+ * @example
+ * const model = await loadModel("models/use-lite"); // model.sidecar.dim, model.passagePath, ...
+ */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const bad = (msg: string, cause?: unknown) => new BuildError("invalid_model", `model ${dir}: ${msg}`, { cause });
+  let sidecar: ModelSidecar;
+  try {
+    sidecar = JSON.parse(await readFile(path.join(dir, "model.json"), "utf8"));
+  } catch (e) {
+    throw bad(`cannot read model.json (${(e as Error).message.split("\n")[0]})`, e);
+  }
+  for (const k of ["name", "query", "passage", "vocab"] as const) {
+    if (typeof sidecar[k] !== "string" || !sidecar[k]) throw bad(`model.json: "${k}" must be a non-empty string`);
+  }
+  for (const k of ["dim", "maxQueryTokens", "maxPassageTokens"] as const) {
+    if (!Number.isInteger(sidecar[k]) || sidecar[k] < 1) throw bad(`model.json: "${k}" must be a positive integer`);
+  }
+  if (sidecar.maxQueryTokens > 128 || sidecar.maxPassageTokens > 128) throw bad("model.json: token windows must be <= 128");
+  if (typeof sidecar.normalized !== "boolean") throw bad(`model.json: "normalized" must be a boolean`);
+  const queryFile = sidecar.edgeQuery || sidecar.query;
+  const files = { passage: sidecar.passage, query: queryFile, vocab: sidecar.vocab };
+  const hashes = { passage: "", query: "", vocab: "" };
+  let vocabBytes = new Uint8Array();
+  for (const [k, f] of Object.entries(files) as Array<[keyof typeof files, string]>) {
+    const full = path.join(dir, f);
+    try {
+      if (k === "vocab") {
+        vocabBytes = new Uint8Array(await readFile(full));
+        hashes.vocab = sha(vocabBytes);
+      } else hashes[k] = await hashFile(full);
+    } catch (e) {
+      throw bad(`cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+    }
+    const expected = sidecar.sha256?.[f];
+    if (expected && expected !== hashes[k]) throw bad(`${f}: sha256 ${hashes[k]}, model.json says ${expected}`);
+  }
+  let vocab: Array<[string, number | null]>;
+  try {
+    vocab = JSON.parse(new TextDecoder().decode(vocabBytes));
+    if (!Array.isArray(vocab)) throw new Error("not an array");
+  } catch (e) {
+    throw bad(`${sidecar.vocab}: not a JSON array of [piece, score] (${(e as Error).message})`, e);
+  }
+  return {
+    dir,
+    sidecar,
+    passagePath: path.join(dir, sidecar.passage),
+    queryPath: path.join(dir, queryFile),
+    vocabPath: path.join(dir, sidecar.vocab),
+    vocab,
+    vocabBytes,
+    hashes,
+  };
+}

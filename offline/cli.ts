@@ -1,0 +1,46 @@
+#!/usr/bin/env -S npx tsx
+// The `i3` command: build, merge, publish. Each subcommand parses its own flags and returns its exit code
+// (0 done, 1 failed, 2 bad usage); modules are loaded lazily so `i3 publish` never loads onnxruntime.
+
+const USAGE = `usage: i3 <command> [options]
+
+commands:
+  build     encode a corpus into an index directory     (i3 build --help)
+  merge     join build directories (--shard slices)     (i3 merge --help)
+  publish   upload a build directory to R2              (i3 publish --help)
+  help      this text
+
+example:
+  i3 build --corpus data/scifact --model models/use-lite --out out/scifact
+  i3 publish out/scifact --tenant demo --index scifact --to local`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "build":
+      return (await import("./build/command.ts")).runBuildCommand(rest);
+    case "merge":
+      return (await import("./build/command.ts")).runMergeCommand(rest);
+    case "publish":
+      return (await import("./publish/cli.ts")).runPublishCommand(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      console.error(`i3: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    console.error(`i3: ${process.argv.includes("--verbose") ? e?.stack : (e?.message ?? e)}`);
+    process.exitCode = 1;
+  },
+);
