@@ -15,7 +15,8 @@ options:
   --to local            the local R2 of \`wrangler dev\` (miniflare state)
   --to s3               R2 through its S3 API; needs R2_ENDPOINT (or S3_ENDPOINT), R2_BUCKET,
                         R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY (R2_REGION optional, default auto)
-  --persist-to <dir>    with --to local: wrangler's state directory (default ${DEFAULT_PERSIST_TO})
+  --persist-to <dir>    with --to local: wrangler's state directory (default ${DEFAULT_PERSIST_TO}
+                        next to the nearest wrangler.toml, as \`wrangler dev\` does)
   --bucket <name>       with --to local: the bucket (default ${DEFAULT_BUCKET}, as in wrangler.toml)
   --concurrency <n>     uploads in flight (default 4)
   -q, --quiet           print only the summary`;
@@ -86,7 +87,10 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
   try {
     target = v.to === "s3" ? createS3Target(s3ConfigFromEnv(env)) : createLocalR2Target({ persistTo: v["persist-to"], bucketName: v.bucket, cwd });
   } catch (e) {
-    if (e instanceof PublishError) return usage(e.message);
+    if (e instanceof PublishError) {
+      err(`i3 publish: ${e.message}`);
+      return 2;
+    }
     throw e;
   }
 
@@ -97,7 +101,7 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     out(
       `published ${v.tenant}/${v.index} version ${r.version} in ${secs}s: ` +
-        `uploaded ${r.uploaded} objects (${formatBytes(r.uploadedBytes)}), skipped ${r.skipped} already present; ` +
+        `uploaded ${r.uploaded} objects, ${formatBytes(r.uploadedBytes)}; skipped ${r.skipped} already present; ` +
         (r.pointerMoved ? `pointer moved ${r.previousVersion ?? "(none)"} -> ${r.version}` : `pointer already at ${r.version}`),
     );
     return 0;
@@ -113,7 +117,7 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
 }
 
 function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${n} bytes`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
   let x = n / 1024;
   let u = 0;
@@ -121,5 +125,5 @@ function formatBytes(n: number): string {
     x /= 1024;
     u++;
   }
-  return `${x.toFixed(1)} ${units[u]} (${n} bytes)`;
+  return `${n} bytes (${x.toFixed(1)} ${units[u]})`;
 }

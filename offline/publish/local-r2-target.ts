@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { PublishError, type PublishTarget } from "./target.ts";
@@ -8,7 +9,10 @@ export const DEFAULT_PERSIST_TO = ".wrangler/state";
 export const DEFAULT_BUCKET = "i3-indexes";
 
 export interface LocalR2Options {
-  /** The same directory as `wrangler dev --persist-to` (default `.wrangler/state`, resolved against `cwd`). */
+  /**
+   * The same directory as `wrangler dev --persist-to`, resolved against `cwd`. Default: `.wrangler/state` next to
+   * the nearest wrangler config above `cwd` (else in `cwd`), which is where `wrangler dev` puts it.
+   */
   persistTo?: string;
   bucketName?: string;
   cwd?: string;
@@ -24,7 +28,8 @@ export interface LocalR2Options {
  * try { await t.put("k", bytes); } finally { await t.close?.(); }
  */
 export function createLocalR2Target(options: LocalR2Options = {}): PublishTarget {
-  const persistTo = path.resolve(options.cwd ?? process.cwd(), options.persistTo ?? DEFAULT_PERSIST_TO);
+  const cwd = options.cwd ?? process.cwd();
+  const persistTo = options.persistTo ? path.resolve(cwd, options.persistTo) : path.join(projectRoot(cwd), DEFAULT_PERSIST_TO);
   const bucketName = options.bucketName ?? DEFAULT_BUCKET;
   let mf: Miniflare | undefined;
   let bucket: Promise<R2Bucket> | undefined;
@@ -112,4 +117,12 @@ export function createLocalR2Target(options: LocalR2Options = {}): PublishTarget
       await m?.dispose();
     },
   };
+}
+
+/** The directory of the nearest wrangler config at or above `dir`, else `dir`. */
+function projectRoot(dir: string): string {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (["wrangler.toml", "wrangler.json", "wrangler.jsonc"].some((f) => existsSync(path.join(d, f)))) return d;
+    if (path.dirname(d) === d) return path.resolve(dir);
+  }
 }

@@ -293,9 +293,9 @@ describe("runPublishCommand --to s3 (moto)", () => {
     const args = [build.dir, "--tenant", TENANT, "--index", INDEX, "--to", "s3"];
 
     expect(await runPublishCommand(["publish", ...args], io)).toBe(0);
-    expect(out.at(-1)).toMatch(new RegExp(`published demo/scifact version ${build.version} .*uploaded 4 objects .*pointer moved \\(none\\) -> ${build.version}`));
+    expect(out.at(-1)).toMatch(new RegExp(`published demo/scifact version ${build.version} .*uploaded 4 objects, \\d+ bytes.*pointer moved \\(none\\) -> ${build.version}`));
     expect(await runPublishCommand(args, io)).toBe(0);
-    expect(out.at(-1)).toMatch(/uploaded 0 objects .*skipped 4 .*pointer already at/);
+    expect(out.at(-1)).toMatch(/uploaded 0 objects, 0 bytes; skipped 4 .*pointer already at/);
 
     err.length = 0;
     expect(await runPublishCommand(args, { ...io, env: { R2_BUCKET: bucket } })).toBe(2);
