@@ -13,7 +13,7 @@ import { DOCS_PER_BLOCK, type DocBlockRef, type ObjectRef } from "../../src/form
 import { createTokenizer } from "../../src/tokenizer/index.ts";
 import { createNodeEncoder, type Device, type NodeEncoder } from "../encoder/node-encoder.ts";
 import { fingerprintDiff, readCheckpoint, writeCheckpoint, type Checkpoint, type Fingerprint, type ResumePoint } from "./checkpoint.ts";
-import { countDocs, readCorpus, resolveCorpusPath } from "./corpus.ts";
+import { readCorpus, resolveCorpusPath, validateCorpus } from "./corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import { loadModel } from "./model.ts";
@@ -128,11 +128,17 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     slice: opts.slice ? `${opts.slice.k}/${opts.slice.n}` : null,
   };
 
+  // Validation pass: every line is checked (JSON, fields, UTF-8, duplicate ids) before anything is encoded or
+  // written, and the documents are counted (slice ranges, ETA).
+  say(`build: checking ${corpusFile}`);
+  const corpusDocs = Math.min(await validateCorpus(corpusFile, opts.limit), opts.limit ?? Infinity);
+  const { first: lo, end: hi } = sliceRange(corpusDocs, opts.slice);
+
   // Resume or start afresh.
   let checkpoint: Checkpoint | undefined;
   if (await exists(partial)) {
     const old = opts.restart ? undefined : readCheckpoint(partial);
-    if (old) {
+    if (old && (old.shards.length || old.blocks.length)) {
       const diff = fingerprintDiff(old.fingerprint, fingerprint);
       if (diff.length) {
         throw new BuildError(
@@ -157,8 +163,6 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   if (checkpoint) say(`build: resuming ${partial}: ${state.shards.length} shards (${passagesDone} passages) and ${state.blocks.length} doc blocks done`);
   writeCheckpoint(partial, state);
 
-  const corpusDocs = Math.min(await countDocs(corpusFile), opts.limit ?? Infinity);
-  const { first: lo, end: hi } = sliceRange(corpusDocs, opts.slice);
 
   const query = await writeObject(partial, "model", new Uint8Array(await readFile(model.queryPath)));
   const vocab = await writeObject(partial, "vocab", model.vocabBytes);
@@ -242,7 +246,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     };
 
     let global = -1;
-    for await (const { line, doc } of readCorpus(corpusFile)) {
+    for await (const { line, doc } of readCorpus(corpusFile, { checkIds: false })) {
       global++;
       if (global >= hi) break;
       if (global < lo) continue;

@@ -59,21 +59,6 @@ export async function* readLines(file: string): AsyncGenerator<{ line: number; b
   if (carry.length) yield { line: ++line, bytes: Buffer.concat(carry) };
 }
 
-/** Number of non-blank lines (= documents of a valid corpus), without parsing: the count pass of --shard and ETA. */
-export async function countDocs(file: string): Promise<number> {
-  let n = 0;
-  for await (const { bytes } of readLines(file)) {
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i];
-      if (b !== 0x20 && b !== 0x09 && b !== 0x0d) {
-        n++;
-        break;
-      }
-    }
-  }
-  return n;
-}
-
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Parses and validates one line; `undefined` for a blank line. */
@@ -136,18 +121,29 @@ function firstBadUtf8(bytes: Uint8Array): number {
   return i;
 }
 
+/** Reads the whole corpus once, validating every line; returns the number of documents (stops after `limit`). */
+export async function validateCorpus(file: string, limit = Infinity): Promise<number> {
+  let n = 0;
+  for await (const _ of readCorpus(file)) if (++n >= limit) break;
+  return n;
+}
+
 /**
  * Streams the documents of a corpus file, validating every line (including duplicate ids: a Set of every id
- * seen, so memory grows with the number of documents, ~50-100 bytes per id).
+ * seen, so memory grows with the number of documents, ~50-100 bytes per id; `checkIds: false` skips it).
  *
  * @example
  * for await (const { line, doc } of readCorpus("data/scifact/corpus.jsonl")) console.log(line, doc.id);
  */
-export async function* readCorpus(file: string, opts: { ids?: Set<string> } = {}): AsyncGenerator<CorpusDoc> {
-  const ids = opts.ids ?? new Set<string>();
+export async function* readCorpus(file: string, opts: { checkIds?: boolean } = {}): AsyncGenerator<CorpusDoc> {
+  const ids = new Set<string>();
+  const checkIds = opts.checkIds ?? true;
   for await (const { line, bytes } of readLines(file)) {
     const doc = parseDocLine(file, line, bytes);
-    if (!doc) continue;
+    if (!doc || !checkIds) {
+      if (doc) yield { line, doc };
+      continue;
+    }
     if (ids.has(doc.id)) throw new BuildError("invalid_corpus", `${file}:${line}: duplicate id ${JSON.stringify(doc.id)}`);
     ids.add(doc.id);
     yield { line, doc };

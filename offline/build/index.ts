@@ -3,7 +3,7 @@ export { buildIndex, type BuildOptions, type BuildSummary } from "./build.ts";
 export { mergeIndexes, type MergeOptions, type MergeSummary } from "./merge.ts";
 export { runBuildCommand, runMergeCommand, BUILD_USAGE, MERGE_USAGE } from "./command.ts";
 export { BuildError, isBuildError, type BuildErrorCode } from "./errors.ts";
-export { readCorpus, parseDocLine, countDocs, resolveCorpusPath } from "./corpus.ts";
+export { readCorpus, parseDocLine, validateCorpus, resolveCorpusPath } from "./corpus.ts";
 export { splitPassages, passageCount, passageText } from "./passages.ts";
 export { parseSlice, sliceRange, type Slice } from "./slice.ts";
 export { verifyBuild, readManifest } from "./verify.ts";

@@ -1,5 +1,5 @@
 // `--shard k/n`: slice k of n is the contiguous document range [floor((k-1)N/n), floor(kN/n)) of the corpus
-// (N = documents after --limit, from one count pass over the file). Each slice is a standalone index with local
+// (N = documents after --limit, counted by the validation pass every build makes first). Each slice is a standalone index with local
 // doc ordinals 0..; its build-info.json records the global ordinal of its first document, and `i3 merge`
 // renumbers by adding it. Contiguous ranges keep corpus order, so the merge of all slices re-chunks into exactly
 // the shards and doc blocks of a single build (hash-mod slicing would scramble ordinals and need a sort).
