@@ -234,7 +234,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       await shardWriter.add(quantizeRows(floats, dim, Uint32Array.from(buf, (p) => p.doc)));
     };
 
-    const progress = createProgress({ stream: stderr, totalDocs: hi - lo, startPassages: passagesDone, startDocs: resume.doc, everyMs: opts.progressEveryMs });
+    const progress = createProgress({ stream: stderr, totalDocs: hi - lo, startPassages: passagesDone, everyMs: opts.progressEveryMs });
     let pending: Promise<void> = Promise.resolve();
     let buffer: Pending[] = [];
     const flush = async () => {
@@ -267,7 +267,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         if (passagesRead % sortBuffer === 0 || passagesRead % shardSize === 0) await flush();
       }
       if (d >= docsInBlocks) await docWriter.add(doc);
-      progress.update(shardWriter.passages, docsRead);
+      progress.update(shardWriter.passages, passagesRead, docsRead);
     }
     if (buffer.length) await flush();
     await pending;

@@ -7,7 +7,8 @@ export interface ProgressStream {
 }
 
 export interface Progress {
-  update(passages: number, docs: number): void;
+  /** `encoded` passages done, `read` passages made from the `docs` documents read so far (read >= encoded). */
+  update(encoded: number, read: number, docs: number): void;
   /** Clears the in-place line. */
   end(): void;
 }
@@ -29,7 +30,6 @@ export function createProgress(opts: {
   stream: ProgressStream;
   totalDocs: number;
   startPassages?: number;
-  startDocs?: number;
   everyMs?: number;
 }): Progress {
   const tty = !!opts.stream.isTTY;
@@ -39,14 +39,14 @@ export function createProgress(opts: {
   let last = t0;
   let shown = false;
   return {
-    update(passages, docs) {
+    update(passages, read, docs) {
       const now = performance.now();
       if (now - last < every) return;
       last = now;
       const secs = (now - t0) / 1000;
       const rate = (passages - p0) / secs;
-      const perDoc = docs > 0 ? passages / docs : 1;
-      const remaining = Math.max(0, (opts.totalDocs - docs) * perDoc);
+      const perDoc = docs > 0 ? read / docs : 1;
+      const remaining = Math.max(0, (opts.totalDocs - docs) * perDoc + read - passages);
       const pct = opts.totalDocs ? ((100 * docs) / opts.totalDocs).toFixed(1) : "100";
       const line = `build: ${passages} passages, ${docs}/${opts.totalDocs} docs (${pct}%), ${rate.toFixed(0)} passages/s, ETA ${formatDuration(remaining / rate)}`;
       if (tty) {
