@@ -9,6 +9,9 @@
  *  - "cpu": CPU only;
  *  - "cuda": CUDA, or an error if it cannot be used.
  */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { toInputs } from "../../src/encoder/tensors.ts";
 
@@ -33,6 +36,24 @@ export interface NodeEncoder {
   close(): Promise<void>;
 }
 
+/**
+ * Where onnxruntime-node keeps its native libraries, and whether the CUDA provider library is among them.
+ * Checked before trying CUDA so that a CPU-only install gives one clear note instead of onnxruntime's own
+ * "Failed to load library" errors on stderr.
+ */
+export function cudaProviderInstalled(): { installed: boolean; path: string } {
+  let dir: string;
+  try {
+    const pkg = createRequire(import.meta.url).resolve("onnxruntime-node/package.json");
+    dir = join(dirname(pkg), "bin", "napi-v6", process.platform, process.arch);
+  } catch {
+    return { installed: false, path: "onnxruntime-node (not resolvable)" };
+  }
+  const lib = process.platform === "win32" ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+  const path = join(dir, lib);
+  return { installed: existsSync(path), path };
+}
+
 async function openSession(modelPath: string, provider: "cuda" | "cpu", intraOpThreads?: number) {
   const opts: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
@@ -55,7 +76,9 @@ export async function createNodeEncoder(options: NodeEncoderOptions): Promise<No
     session = await openSession(modelPath, "cpu", intraOpThreads);
     provider = "cpu";
   } else {
+    const cuda = cudaProviderInstalled();
     try {
+      if (!cuda.installed) throw new Error(`onnxruntime-node's CUDA provider is not installed (no ${cuda.path})`);
       session = await openSession(modelPath, "cuda", intraOpThreads);
       provider = "cuda";
     } catch (e) {

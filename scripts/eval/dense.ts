@@ -143,7 +143,10 @@ export async function encodeAll(
   return out;
 }
 
-/** Exact inner product search: for each query row, top k passage indices and scores. */
+/**
+ * Exact inner product search: for each query row, top k passage indices and scores. Queries are processed in
+ * blocks of 16 so that each passage row is read from memory once per block (the passage matrix is large).
+ */
 export function exactSearch(
   passages: Float32Array,
   nPassages: number,
@@ -152,18 +155,32 @@ export function exactSearch(
   dim: number,
   k: number,
 ): Array<{ idx: Int32Array; scores: Float32Array }> {
-  const scores = new Float32Array(nPassages);
+  const BLOCK = 16;
+  const scores = Array.from({ length: Math.min(BLOCK, nQueries) }, () => new Float32Array(nPassages));
   const res: Array<{ idx: Int32Array; scores: Float32Array }> = [];
-  for (let q = 0; q < nQueries; q++) {
-    const qo = q * dim;
+  for (let q0 = 0; q0 < nQueries; q0 += BLOCK) {
+    const nb = Math.min(BLOCK, nQueries - q0);
     for (let p = 0; p < nPassages; p++) {
       const po = p * dim;
-      let s = 0;
-      for (let j = 0; j < dim; j++) s += passages[po + j] * queries[qo + j];
-      scores[p] = s;
+      for (let b = 0; b < nb; b++) {
+        const qo = (q0 + b) * dim;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let j = 0;
+        for (; j + 3 < dim; j += 4) {
+          s0 += passages[po + j] * queries[qo + j];
+          s1 += passages[po + j + 1] * queries[qo + j + 1];
+          s2 += passages[po + j + 2] * queries[qo + j + 2];
+          s3 += passages[po + j + 3] * queries[qo + j + 3];
+        }
+        for (; j < dim; j++) s0 += passages[po + j] * queries[qo + j];
+        scores[b][p] = s0 + s1 + (s2 + s3);
+      }
     }
-    const idx = topK(scores, k);
-    res.push({ idx, scores: Float32Array.from(idx, (i) => scores[i]) });
+    for (let b = 0; b < nb; b++) {
+      const sc = scores[b];
+      const idx = topK(sc, k);
+      res.push({ idx, scores: Float32Array.from(idx, (i) => sc[i]) });
+    }
   }
   return res;
 }
