@@ -3,6 +3,7 @@
  *
  *   npm run eval -- --data <BEIR dir> --model <bm25 | models/<name> | file.onnx> [--split test] [--run out.trec]
  *                   [--tag name] [--k 1000] [--queries-limit N] [--json]
+ *   npm run eval -- --data <BEIR dir> --model hybrid:models/<name> [--fusion rrf | rrf:<k> | weighted:<w>]
  *   npm run eval -- --data <BEIR dir> --endpoint http://127.0.0.1:8787 [--k 100] [--compare-run exact.trec]
  *
  * Run `npm run eval -- --help` for every option. Exit status: 0 ok, 1 runtime error, 2 bad arguments.
@@ -16,6 +17,7 @@ import { denseRun, loadTokenizer, PassageStore, resolveModel, type EncodeStats }
 import { endpointRun } from "./eval/endpoint.ts";
 import { evaluate, METRICS, overlapAt, type Run } from "./eval/metrics.ts";
 import { readRun, writeRun } from "./eval/trec.ts";
+import { rrf, weighted } from "./eval/fusion.ts";
 
 const log = (m: string) => process.stderr.write(m + "\n");
 
@@ -45,10 +47,12 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
   const dataName = basename(resolve(a.data));
 
   // Resolve the model before reading any data, so a bad --model fails fast.
-  const mode = a.endpoint ? "endpoint" : a.model === "bm25" ? "bm25" : "dense";
-  const dense = mode === "dense" ? resolveModel(a.model!, a.vocab) : null;
+  const mode = a.endpoint ? "endpoint" : a.model === "bm25" ? "bm25" : a.model!.startsWith("hybrid:") ? "hybrid" : "dense";
+  const dense =
+    mode === "dense" ? resolveModel(a.model!, a.vocab) : mode === "hybrid" ? resolveModel(a.model!.slice("hybrid:".length), a.vocab) : null;
   const k = a.k ?? (mode === "endpoint" ? 100 : 1000);
-  const tag = a.tag ?? (mode === "dense" ? dense!.name : mode);
+  const fusionName = a.fusion.kind === "rrf" ? `rrf${a.fusion.k}` : `w${a.fusion.dense}`;
+  const tag = a.tag ?? (mode === "dense" ? dense!.name : mode === "hybrid" ? `hybrid-${dense!.name}-bm25-${fusionName}` : mode);
 
   const qrels = await readQrels(paths.qrels);
   const allQueries = await readQueries(paths.queries);
@@ -67,30 +71,44 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
   if (mode === "endpoint") {
     log(`querying ${a.endpoint}/search (k ${k}, concurrency ${a.concurrency})`);
     run = await endpointRun(queries, { url: a.endpoint!, k, concurrency: a.concurrency, log });
-  } else if (mode === "bm25") {
-    const index = new Bm25Index({ k1: a.bm25K1, b: a.bm25B });
-    const t = performance.now();
-    for await (const d of readCorpus(paths.corpus)) index.add(d.id, docText(d));
-    index.finish();
-    docs = index.size;
-    log(`bm25: indexed ${docs} docs in ${((performance.now() - t) / 1000).toFixed(1)} s (k1 ${a.bm25K1}, b ${a.bm25B})`);
-    run = new Map();
-    for (const q of queries) run.set(q.id, index.search(q.text, k).map((h) => ({ id: index.ids[h.doc], score: h.score })));
   } else {
-    const encodeText = await loadTokenizer(dense!.vocab);
-    const store = new PassageStore(encodeText, dense!.maxPassageTokens);
+    // One pass over the corpus feeds BM25 and/or the dense passage store.
+    const useBm25 = mode === "bm25" || mode === "hybrid";
+    const useDense = mode === "dense" || mode === "hybrid";
+    const index = useBm25 ? new Bm25Index({ k1: a.bm25K1, b: a.bm25B }) : null;
+    const encodeText = useDense ? await loadTokenizer(dense!.vocab) : null;
+    const store = useDense ? new PassageStore(encodeText!, dense!.maxPassageTokens) : null;
     const t = performance.now();
-    for await (const d of readCorpus(paths.corpus)) store.add(d.id, docText(d));
-    docs = store.ids.length;
-    log(`tokenized ${docs} passages in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    const r = await denseRun(dense!, store, queries, encodeText, k, {
-      device: a.device,
-      threads: a.threads,
-      batchSize: a.batchSize,
-      log,
-    });
-    run = r.run;
-    encoding = r.stats;
+    for await (const d of readCorpus(paths.corpus)) {
+      const text = docText(d);
+      index?.add(d.id, text);
+      store?.add(d.id, text);
+    }
+    index?.finish();
+    docs = index ? index.size : store!.ids.length;
+    log(`read ${docs} docs in ${((performance.now() - t) / 1000).toFixed(1)} s` + (index ? ` (bm25 k1 ${a.bm25K1}, b ${a.bm25B})` : ""));
+    let lexical: Run | undefined;
+    if (index) {
+      lexical = new Map();
+      for (const q of queries) lexical.set(q.id, index.search(q.text, k).map((h) => ({ id: index.ids[h.doc], score: h.score })));
+    }
+    let semantic: Run | undefined;
+    if (store) {
+      const r = await denseRun(dense!, store, queries, encodeText!, k, {
+        device: a.device,
+        threads: a.threads,
+        batchSize: a.batchSize,
+        log,
+      });
+      semantic = r.run;
+      encoding = r.stats;
+    }
+    if (mode === "hybrid") {
+      const fused = a.fusion.kind === "rrf" ? rrf([semantic!, lexical!], a.fusion.k) : weighted([semantic!, lexical!], [a.fusion.dense, 1 - a.fusion.dense]);
+      run = new Map([...fused].map(([q, hits]) => [q, hits.slice(0, k)]));
+    } else {
+      run = (lexical ?? semantic)!;
+    }
   }
 
   if (a.ignoreIdenticalIds) {
@@ -110,7 +128,7 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
   return {
     data: a.data,
     split: a.split,
-    model: mode === "dense" ? a.model! : mode === "endpoint" ? a.endpoint! : "bm25",
+    model: mode === "endpoint" ? a.endpoint! : a.model!,
     tag,
     k,
     queries: ev.evaluated,

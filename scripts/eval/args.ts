@@ -11,6 +11,9 @@ export const USAGE = `usage: npm run eval -- --data <BEIR dir> (--model <bm25 | 
 
   --data DIR            BEIR directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv
   --model M             bm25 | a model directory with model.json | a .onnx file (vocab.json next to it, or --vocab)
+                        | hybrid:<model dir or .onnx> (BM25 + dense, fused with --fusion)
+  --fusion F            hybrid fusion: rrf (default, k 60), rrf:<k>, or weighted:<dense weight in [0,1]>
+                        (min-max normalized scores; BM25 gets 1 - weight)
   --endpoint URL        query a running worker instead (POST URL/search {"query","k"}); corpus is not read
   --split S             qrels split (default test)
   --run FILE            TREC run output (default runs/<data>-<tag>-<split>.trec)
@@ -48,12 +51,13 @@ export interface EvalArgs {
   ignoreIdenticalIds: boolean;
   bm25K1: number;
   bm25B: number;
+  fusion: { kind: "rrf"; k: number } | { kind: "weighted"; dense: number };
   help: boolean;
 }
 
 const VALUED = new Set([
   "data", "model", "endpoint", "split", "run", "tag", "k", "queries-limit", "compare-run", "device", "threads",
-  "batch-size", "vocab", "concurrency", "bm25-k1", "bm25-b",
+  "batch-size", "vocab", "concurrency", "bm25-k1", "bm25-b", "fusion",
 ]);
 const FLAGS = new Set(["json", "ignore-identical-ids", "help"]);
 
@@ -112,6 +116,17 @@ export function parseArgs(argv: string[]): EvalArgs {
     throw new UsageError(`--endpoint must be an http(s) URL, got "${endpoint}"`);
   }
   const g = (n: string) => raw.get(n);
+  const fusionArg = g("fusion") ?? "rrf";
+  let fusion: EvalArgs["fusion"];
+  const fm = /^(rrf|weighted)(?::(.+))?$/.exec(fusionArg);
+  if (!fm) throw new UsageError(`--fusion must be rrf, rrf:<k> or weighted:<dense weight>, got "${fusionArg}"`);
+  if (fm[1] === "rrf") fusion = { kind: "rrf", k: fm[2] === undefined ? 60 : num("fusion rrf:<k>", fm[2]) };
+  else {
+    const w = fm[2] === undefined ? 0.5 : num("fusion weighted:<w>", fm[2]);
+    if (w > 1) throw new UsageError(`--fusion weighted:<w> needs 0 <= w <= 1, got ${w}`);
+    fusion = { kind: "weighted", dense: w };
+  }
+  if (raw.has("fusion") && !(raw.get("model") ?? "").startsWith("hybrid:")) throw new UsageError("--fusion needs --model hybrid:<model>");
   return {
     data: data ?? "",
     model: g("model"),
@@ -131,6 +146,7 @@ export function parseArgs(argv: string[]): EvalArgs {
     ignoreIdenticalIds: flags.has("ignore-identical-ids"),
     bm25K1: g("bm25-k1") !== undefined ? num("bm25-k1", g("bm25-k1")!) : 0.9,
     bm25B: g("bm25-b") !== undefined ? num("bm25-b", g("bm25-b")!) : 0.4,
+    fusion,
     help,
   };
 }

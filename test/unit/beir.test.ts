@@ -95,6 +95,28 @@ describe("eval command on beir-tiny", () => {
     expect(table).toMatch(/1 queries without qrels in split "test" skipped/);
     expect(table).toMatch(/1 evaluated queries have no relevant doc|^/); // q3 has one relevant: none here
   });
+  it("hybrid: one corpus pass, BM25 + dense fused by RRF (or weighted)", async () => {
+    const log = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const r = await runEval(parseArgs(["--data", TINY, "--model", `hybrid:${TINY}/model`, "--device", "cpu", "--run", join(tmp, "h.trec")]));
+      expect(r.tag).toBe("hybrid-tiny-bm25-rrf60");
+      expect(r.encoding?.passages).toBe(4);
+      const run = await readRun(join(tmp, "h.trec"));
+      // the dense side ranks every passage, so the fused run has all 4 docs per query
+      expect(run.get("q1")!.length).toBe(4);
+      expect(run.get("q1")!.every((h) => h.score > 0 && h.score <= 2 / 61)).toBe(true);
+      await runEval(parseArgs(["--data", TINY, "--model", `hybrid:${TINY}/model`, "--device", "cpu", "--fusion", "weighted:0", "--run", join(tmp, "w.trec")]));
+      // dense weight 0: BM25's best doc stays on top with score 1 (min-max puts BM25's last match at 0, tied
+      // with docs only the dense side found: a known property of min-max fusion)
+      const wq1 = (await readRun(join(tmp, "w.trec"))).get("q1")!;
+      expect(wq1[0]).toEqual({ id: "d1", score: 1 });
+    } finally {
+      log.mockRestore();
+    }
+    expect(() => parseArgs(["--data", "d", "--model", "bm25", "--fusion", "rrf"])).toThrow(/--fusion needs --model hybrid/);
+    expect(() => parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "weighted:2"])).toThrow(/0 <= w <= 1/);
+    expect(parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "rrf:10"]).fusion).toEqual({ kind: "rrf", k: 10 });
+  });
   it("--queries-limit and --compare-run", async () => {
     const runPath = join(tmp, "tiny-bm25.trec");
     const r = await runEval(parseArgs(["--data", TINY, "--model", "bm25", "--run", join(tmp, "lim.trec"), "--queries-limit", "1", "--compare-run", runPath]));
