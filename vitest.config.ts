@@ -38,11 +38,13 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { serviceBindings: { REPO_FILES: serveRepoFile } },
+            // Tests re-read the pointer on every request so that a new publish is seen at once.
+            miniflare: { serviceBindings: { REPO_FILES: serveRepoFile }, bindings: { POINTER_TTL_MS: "0" } },
           }),
         ],
         test: {
           name: "worker",
+          globalSetup: ["test/worker/global-setup.ts"],
           include: ["test/worker/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,

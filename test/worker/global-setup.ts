@@ -1,0 +1,56 @@
+/**
+ * Node-side setup of the workerd tests: builds the fixture index (test/fixtures/scifact-mini, no passage splitting,
+ * the default model) with the real `i3 build`, and writes what the offline side expects of it with
+ * onnxruntime-node: the query vectors of the edge query model, and the exact float32 top 10 of every query.
+ * Outputs go to test/.cache/ (rebuilt when the model or corpus changes) and reach the worker tests through the
+ * REPO_FILES binding.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createNodeEncoder } from "../../offline/encoder/node-encoder.ts";
+import { denseRun, loadTokenizer, PassageStore, resolveModel } from "../../scripts/eval/dense.ts";
+import { readCorpus, readQueries } from "../../scripts/eval/beir.ts";
+
+const root = resolve(import.meta.dirname, "../..");
+export const FIXTURE = "test/fixtures/scifact-mini";
+export const MODEL = "models/use-lite";
+
+function fingerprint(): string {
+  const h = createHash("sha256");
+  for (const f of [`${FIXTURE}/corpus.jsonl`, `${FIXTURE}/queries.jsonl`, `${MODEL}/model.json`]) h.update(readFileSync(join(root, f)));
+  return h.digest("hex").slice(0, 12);
+}
+
+export default async function setup(): Promise<void> {
+  const cache = join(root, "test/.cache");
+  const stamp = join(cache, "mini.stamp");
+  const fp = fingerprint();
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === fp) return;
+  rmSync(cache, { recursive: true, force: true });
+  mkdirSync(cache, { recursive: true });
+
+  execFileSync(join(root, "node_modules/.bin/tsx"), [
+    "offline/cli.ts", "build", "--corpus", `${FIXTURE}/corpus.jsonl`, "--model", MODEL, "--out", "test/.cache/mini-index", "--no-split",
+  ], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+
+  const sidecar = JSON.parse(readFileSync(join(root, MODEL, "model.json"), "utf8"));
+  const encode = await loadTokenizer(join(root, MODEL, sidecar.vocab));
+  const queries = await readQueries(join(root, FIXTURE, "queries.jsonl"));
+
+  // Query vectors of the model the index ships for the edge, computed by onnxruntime-node.
+  const edge = await createNodeEncoder({ modelPath: join(root, MODEL, sidecar.edgeQuery ?? sidecar.query), device: "cpu", maxLen: sidecar.maxQueryTokens, log: () => {} });
+  const vectors: number[][] = [];
+  for (const q of queries) vectors.push(Array.from(await edge.encode([encode(q.text)])));
+  await edge.close();
+
+  // Exact float32 search with the full-precision models: what the worker's int8 search must agree with.
+  const store = new PassageStore(encode, sidecar.maxPassageTokens);
+  for await (const d of readCorpus(join(root, FIXTURE, "corpus.jsonl"))) store.add(d.id, d.title ? `${d.title} ${d.text}` : d.text);
+  const { run } = await denseRun(resolveModel(join(root, MODEL)), store, queries, encode, 10, { device: "cpu", batchSize: 32, log: () => {} });
+  const exactTop10 = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
+
+  writeFileSync(join(cache, "mini-expected.json"), JSON.stringify({ queries, vectors, exactTop10 }));
+  writeFileSync(stamp, fp);
+}

@@ -1,0 +1,44 @@
+import { env, exports } from "cloudflare:workers";
+import { manifestKey, objectKey, pointerKey, sha256Hex, versionIdOf } from "../../src/format";
+
+export const bucket = (env as unknown as { INDEXES: R2Bucket }).INDEXES;
+const files = (env as unknown as { REPO_FILES: Fetcher }).REPO_FILES;
+
+/** A repo file's bytes, served from Node by the test-only REPO_FILES binding. */
+export async function repoFile(path: string): Promise<Uint8Array> {
+  const res = await files.fetch(`http://files/${path}`);
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export async function repoJson<T = any>(path: string): Promise<T> {
+  return JSON.parse(new TextDecoder().decode(await repoFile(path)));
+}
+
+/** Writes a manifest (bytes) and moves the pointer to it, as `i3 publish` does last. Returns the version. */
+export async function putManifestAndPointer(tenant: string, index: string, manifestBytes: Uint8Array): Promise<string> {
+  const sha256 = await sha256Hex(manifestBytes);
+  const version = versionIdOf(sha256);
+  const manifest = manifestKey(tenant, index, version);
+  await bucket.put(manifest, manifestBytes);
+  await bucket.put(pointerKey(tenant, index), JSON.stringify({ version, manifest, publishedAt: new Date().toISOString(), sha256 }));
+  return version;
+}
+
+/** Publishes a build directory of the repo into the R2 simulator: objects, then manifest, then pointer. */
+export async function publishBuildDir(dir: string, tenant: string, index: string): Promise<{ version: string; manifest: any }> {
+  const bytes = await repoFile(`${dir}/manifest.json`);
+  const manifest = JSON.parse(new TextDecoder().decode(bytes));
+  for (const o of manifest.objects) await bucket.put(objectKey(tenant, index, o.path), await repoFile(`${dir}/${o.path}`));
+  return { version: await putManifestAndPointer(tenant, index, bytes), manifest };
+}
+
+/** POSTs a search to the worker (its real fetch handler). */
+export async function search(tenant: string, index: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await exports.default.fetch(`http://worker/v1/tenants/${tenant}/indexes/${index}/search`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
