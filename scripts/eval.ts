@@ -42,17 +42,26 @@ export interface EvalResult {
 
 export async function runEval(a: EvalArgs): Promise<EvalResult> {
   const t0 = performance.now();
-  const paths = beirPaths(a.data, a.split, { corpus: !a.endpoint });
+  const paths = beirPaths(a.data, a.split, { corpus: !a.endpoint && !a.fromRun });
+  for (const f of a.fromRun ?? []) if (!existsSync(f)) throw new Error(`--from-run file not found: ${f}`);
   if (a.compareRun && !existsSync(a.compareRun)) throw new Error(`--compare-run file not found: ${a.compareRun}`);
   const dataName = basename(resolve(a.data));
 
   // Resolve the model before reading any data, so a bad --model fails fast.
-  const mode = a.endpoint ? "endpoint" : a.model === "bm25" ? "bm25" : a.model!.startsWith("hybrid:") ? "hybrid" : "dense";
+  const mode = a.fromRun ? "from-run" : a.endpoint ? "endpoint" : a.model === "bm25" ? "bm25" : a.model!.startsWith("hybrid:") ? "hybrid" : "dense";
   const dense =
     mode === "dense" ? resolveModel(a.model!, a.vocab) : mode === "hybrid" ? resolveModel(a.model!.slice("hybrid:".length), a.vocab) : null;
   const k = a.k ?? (mode === "endpoint" ? 100 : 1000);
   const fusionName = a.fusion.kind === "rrf" ? `rrf${a.fusion.k}` : `w${a.fusion.dense}`;
-  const tag = a.tag ?? (mode === "dense" ? dense!.name : mode === "hybrid" ? `hybrid-${dense!.name}-bm25-${fusionName}` : mode);
+  const tag =
+    a.tag ??
+    (mode === "dense"
+      ? dense!.name
+      : mode === "hybrid"
+        ? `hybrid-${dense!.name}-bm25-${fusionName}`
+        : mode === "from-run"
+          ? a.fromRun!.length > 1 ? `fused-${fusionName}` : basename(a.fromRun![0]).replace(/\.(trec|run|txt)$/, "").replace(/\s/g, "_")
+          : mode);
 
   const qrels = await readQrels(paths.qrels);
   const allQueries = await readQueries(paths.queries);
@@ -68,7 +77,16 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
   let run: Run;
   let docs: number | undefined;
   let encoding: EncodeStats | undefined;
-  if (mode === "endpoint") {
+  if (mode === "from-run") {
+    const runs = await Promise.all(a.fromRun!.map((f) => readRun(f)));
+    if (runs.length === 1) run = runs[0];
+    else {
+      // --fusion weighted:<w> gives the first file weight w and spreads 1 - w evenly over the others
+      const rest = (1 - (a.fusion.kind === "weighted" ? a.fusion.dense : 0)) / (runs.length - 1);
+      const fused = a.fusion.kind === "rrf" ? rrf(runs, a.fusion.k) : weighted(runs, runs.map((_, i) => (i === 0 ? (a.fusion as { dense: number }).dense : rest)));
+      run = new Map([...fused].map(([q, hits]) => [q, hits.slice(0, k)]));
+    }
+  } else if (mode === "endpoint") {
     log(`querying ${a.endpoint}/search (k ${k}, concurrency ${a.concurrency})`);
     run = await endpointRun(queries, { url: a.endpoint!, k, concurrency: a.concurrency, log });
   } else {
@@ -128,7 +146,7 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
   return {
     data: a.data,
     split: a.split,
-    model: mode === "endpoint" ? a.endpoint! : a.model!,
+    model: mode === "endpoint" ? a.endpoint! : mode === "from-run" ? a.fromRun!.join(",") : a.model!,
     tag,
     k,
     queries: ev.evaluated,

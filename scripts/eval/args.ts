@@ -15,6 +15,7 @@ export const USAGE = `usage: npm run eval -- --data <BEIR dir> (--model <bm25 | 
   --fusion F            hybrid fusion: rrf (default, k 60), rrf:<k>, or weighted:<dense weight in [0,1]>
                         (min-max normalized scores; BM25 gets 1 - weight)
   --endpoint URL        query a running worker instead (POST URL/search {"query","k"}); corpus is not read
+  --from-run F[,F...]   evaluate existing TREC run file(s) instead of retrieving; several are fused with --fusion
   --split S             qrels split (default test)
   --run FILE            TREC run output (default runs/<data>-<tag>-<split>.trec)
   --tag NAME            run tag in the TREC file (default: bm25, the model name, or "endpoint")
@@ -36,6 +37,7 @@ export interface EvalArgs {
   data: string;
   model?: string;
   endpoint?: string;
+  fromRun?: string[];
   split: string;
   run?: string;
   tag?: string;
@@ -57,7 +59,7 @@ export interface EvalArgs {
 
 const VALUED = new Set([
   "data", "model", "endpoint", "split", "run", "tag", "k", "queries-limit", "compare-run", "device", "threads",
-  "batch-size", "vocab", "concurrency", "bm25-k1", "bm25-b", "fusion",
+  "batch-size", "vocab", "concurrency", "bm25-k1", "bm25-b", "fusion", "from-run",
 ]);
 const FLAGS = new Set(["json", "ignore-identical-ids", "help"]);
 
@@ -106,8 +108,9 @@ export function parseArgs(argv: string[]): EvalArgs {
   const data = raw.get("data");
   if (!help) {
     if (!data) throw new UsageError("--data <BEIR dir> is required");
-    if (!raw.has("model") && !raw.has("endpoint")) throw new UsageError("one of --model or --endpoint is required");
-    if (raw.has("model") && raw.has("endpoint")) throw new UsageError("--model and --endpoint are exclusive");
+    const modes = ["model", "endpoint", "from-run"].filter((m) => raw.has(m));
+    if (modes.length === 0) throw new UsageError("one of --model, --endpoint or --from-run is required");
+    if (modes.length > 1) throw new UsageError(`--${modes[0]} and --${modes[1]} are exclusive`);
   }
   const device = raw.get("device") ?? "auto";
   if (!["auto", "cpu", "cuda"].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got "${device}"`);
@@ -126,11 +129,16 @@ export function parseArgs(argv: string[]): EvalArgs {
     if (w > 1) throw new UsageError(`--fusion weighted:<w> needs 0 <= w <= 1, got ${w}`);
     fusion = { kind: "weighted", dense: w };
   }
-  if (raw.has("fusion") && !(raw.get("model") ?? "").startsWith("hybrid:")) throw new UsageError("--fusion needs --model hybrid:<model>");
+  const fromRun = g("from-run")?.split(",").filter((f) => f !== "");
+  if (fromRun !== undefined && fromRun.length === 0) throw new UsageError("--from-run needs at least one file");
+  if (raw.has("fusion") && !(raw.get("model") ?? "").startsWith("hybrid:") && !(fromRun && fromRun.length > 1)) {
+    throw new UsageError("--fusion needs --model hybrid:<model> or several --from-run files");
+  }
   return {
     data: data ?? "",
     model: g("model"),
     endpoint: endpoint?.replace(/\/+$/, ""),
+    fromRun,
     split: g("split") ?? "test",
     run: g("run"),
     tag: g("tag"),

@@ -65,7 +65,7 @@ describe("CLI arguments", () => {
     const a = parseArgs(["--data", "d", "--model=bm25", "--k", "10", "--json", "--queries-limit", "5"]);
     expect(a).toMatchObject({ data: "d", model: "bm25", k: 10, json: true, queriesLimit: 5, split: "test" });
     expect(() => parseArgs(["--model", "bm25"])).toThrow(UsageError);
-    expect(() => parseArgs(["--data", "d"])).toThrow(/--model or --endpoint/);
+    expect(() => parseArgs(["--data", "d"])).toThrow(/one of --model, --endpoint or --from-run/);
     expect(() => parseArgs(["--data", "d", "--model", "bm25", "--k", "0"])).toThrow(/--k must be a positive integer/);
     expect(() => parseArgs(["--data", "d", "--model", "bm25", "--frobnicate"])).toThrow(/unknown option --frobnicate/);
     expect(() => parseArgs(["--data", "--model", "bm25"])).toThrow(/--data needs a value/);
@@ -116,6 +116,18 @@ describe("eval command on beir-tiny", () => {
     expect(() => parseArgs(["--data", "d", "--model", "bm25", "--fusion", "rrf"])).toThrow(/--fusion needs --model hybrid/);
     expect(() => parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "weighted:2"])).toThrow(/0 <= w <= 1/);
     expect(parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "rrf:10"]).fusion).toEqual({ kind: "rrf", k: 10 });
+  });
+  it("--from-run: evaluates a TREC file as is (same numbers), fuses several", async () => {
+    const runPath = join(tmp, "tiny-bm25.trec");
+    const direct = await runEval(parseArgs(["--data", TINY, "--model", "bm25", "--run", runPath]));
+    const again = await runEval(parseArgs(["--data", TINY, "--from-run", runPath, "--run", join(tmp, "again.trec")]));
+    expect(again.metrics).toEqual(direct.metrics);
+    expect(again.tag).toBe("tiny-bm25");
+    const fused = await runEval(parseArgs(["--data", TINY, "--from-run", `${runPath},${runPath}`, "--fusion", "rrf", "--run", join(tmp, "ff.trec")]));
+    expect(fused.tag).toBe("fused-rrf60");
+    expect(fused.metrics).toEqual(direct.metrics); // a run fused with itself keeps its order
+    expect(() => parseArgs(["--data", "d", "--from-run", "a", "--model", "bm25"])).toThrow(/exclusive/);
+    expect(() => parseArgs(["--data", "d", "--from-run", "a", "--fusion", "rrf"])).toThrow(/--fusion needs/);
   });
   it("--queries-limit and --compare-run", async () => {
     const runPath = join(tmp, "tiny-bm25.trec");
