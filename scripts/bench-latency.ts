@@ -1,0 +1,121 @@
+/**
+ * Client-side latency of the search endpoint (inside a Worker the clock does not move during CPU work, so
+ * latency is measured here, from outside).
+ *
+ *   npm run bench:latency -- [--url http://127.0.0.1:8787/v1/tenants/demo/indexes/scifact]
+ *       [--queries data/demo/scifact/queries.jsonl] [--n 200] [--k 10] [--concurrency 1] [--spawn] [--mode dense]
+ *
+ * With --spawn it starts its own `wrangler dev` (a fresh isolate) on a free port against the local R2 state,
+ * so the first request is a true cold start: the isolate loads the manifest, query model and shards from R2.
+ * Prints cold latency (first request), then warm p50/p90/p99/mean over --n requests, and throughput.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const root = resolve(import.meta.dirname, "..");
+const { values: o } = parseArgs({
+  options: {
+    url: { type: "string" },
+    queries: { type: "string", default: "data/demo/scifact/queries.jsonl" },
+    n: { type: "string", default: "200" },
+    k: { type: "string", default: "10" },
+    concurrency: { type: "string", default: "1" },
+    spawn: { type: "boolean", default: false },
+    mode: { type: "string" },
+    tenant: { type: "string", default: "demo" },
+    index: { type: "string", default: "scifact" },
+  },
+});
+
+function fail(msg: string): never {
+  console.error(`bench-latency: ${msg}`);
+  process.exit(2);
+}
+
+const n = Number(o.n), k = Number(o.k), concurrency = Number(o.concurrency);
+if (!Number.isInteger(n) || n < 1) fail(`--n must be a positive integer, got ${o.n}`);
+if (!Number.isInteger(concurrency) || concurrency < 1) fail(`--concurrency must be a positive integer, got ${o.concurrency}`);
+let texts: string[];
+try {
+  texts = readFileSync(resolve(root, o.queries!), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).text);
+} catch (e) {
+  fail(`cannot read queries from ${o.queries}: ${(e as Error).message}`);
+}
+
+const freePort = () =>
+  new Promise<number>((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+
+async function waitUp(base: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    if (child.exitCode !== null) fail("wrangler dev exited before it was ready");
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  fail("wrangler dev did not come up within 120 s");
+}
+
+async function searchOnce(url: string, query: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/search`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, k, ...(o.mode ? { mode: o.mode } : {}) }),
+  });
+  const body = await res.text();
+  const ms = performance.now() - t0;
+  if (!res.ok) fail(`HTTP ${res.status}: ${body.slice(0, 200)}`);
+  return ms;
+}
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+async function main() {
+  let child: ChildProcess | null = null;
+  let url = o.url;
+  if (o.spawn) {
+    const port = await freePort();
+    child = spawn(resolve(root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1"], {
+      cwd: root, stdio: "ignore",
+    });
+    await waitUp(`http://127.0.0.1:${port}`, child);
+    url ??= `http://127.0.0.1:${port}/v1/tenants/${o.tenant}/indexes/${o.index}`;
+  }
+  url ??= `http://127.0.0.1:8787/v1/tenants/${o.tenant}/indexes/${o.index}`;
+  try {
+    const cold = await searchOnce(url, texts[0]);
+    const times: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < n) {
+          const i = next++;
+          times.push(await searchOnce(url!, texts[(i + 1) % texts.length]));
+        }
+      }),
+    );
+    const wall = (performance.now() - t0) / 1000;
+    times.sort((a, b) => a - b);
+    const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    console.log(`endpoint ${url}  k=${k}${o.mode ? ` mode=${o.mode}` : ""}  concurrency=${concurrency}`);
+    console.log(`${o.spawn ? "cold (fresh isolate, first request)" : "first request"}: ${cold.toFixed(1)} ms`);
+    console.log(
+      `warm over ${n} requests: p50 ${pct(times, 50).toFixed(1)} ms  p90 ${pct(times, 90).toFixed(1)} ms  ` +
+        `p99 ${pct(times, 99).toFixed(1)} ms  mean ${mean.toFixed(1)} ms  throughput ${(n / wall).toFixed(1)} req/s`,
+    );
+  } finally {
+    child?.kill("SIGTERM");
+  }
+}
+
+main().catch((e) => fail(e.message));
