@@ -8,7 +8,7 @@ export interface TopK {
 }
 
 export function createTopK(k: number): TopK {
-  const ids = new Int32Array(k);
+  const ids = new Float64Array(k); // ids up to 2^53 (callers pack shard and row into one id)
   const scores = new Float64Array(k);
   let size = 0;
 

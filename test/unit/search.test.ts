@@ -105,6 +105,18 @@ describe("searchShards", () => {
   it("binary first pass + int8 rescoring of 1000 candidates (the manifest default) keeps recall >= 0.98", () => {
     expect(recallAt10(1000)).toBeGreaterThanOrEqual(0.98);
   });
+  it("handles many shards in the binary pass (ids packing shard and row)", () => {
+    const third = n / 3;
+    const many = [0, 1, 2].map((j) =>
+      shardOf(vectors.subarray(j * third * dims, (j + 1) * third * dims), dims, ordinals.subarray(j * third, (j + 1) * third)),
+    );
+    for (const q of queries.slice(0, 5)) {
+      const want = searchShards(q, shards, { k: 10, rescore: 0 }).map((h) => h.ordinal);
+      const got = searchShards(q, many, { k: 10, rescore: n - 1 }).map((h) => h.ordinal);
+      expect(got).toEqual(want);
+    }
+  });
+
   it("scores are sorted and close to the float32 inner product", () => {
     const q = queries[0];
     const got = searchShards(q, shards, { k: 5, rescore: 0 });
