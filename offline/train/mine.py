@@ -75,6 +75,7 @@ def zero_shot_passage_vectors(cache: "data.StateCache", encoder, batch: int = 25
     return np.concatenate(out)
 
 
+@torch.no_grad()
 def main(topk: int = 50):
     torch.set_num_threads(2)
     from use_lite import UseLite, default_tfjs_dir
