@@ -21,3 +21,9 @@ export {
 } from "./keys.ts";
 export { parsePointer, serializePointer, type Pointer } from "./pointer.ts";
 export { BINARY_MAJOR, BINARY_MINOR } from "./binary.ts";
+export {
+  LEX_BUCKET_MAGIC, LEX_NORMS_MAGIC, LEX_HEADER_BYTES,
+  termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, forEachPosting,
+  encodeLexicalNorms, decodeLexicalNorms,
+  type LexicalSection, type LexicalBucket, type LexicalTerm, type TermPostings,
+} from "./lexical.ts";

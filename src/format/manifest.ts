@@ -2,15 +2,16 @@
 // parseManifest validates a parsed JSON value into a Manifest (unknown fields, which newer minor versions may
 // add, are ignored and dropped); serializeManifest writes it with a fixed key order.
 import { FormatError } from "./errors.ts";
-import { stableStringify, sortKeys } from "./json.ts";
+import { stableStringify } from "./json.ts";
 import { OBJECT_PATH_PATTERN } from "./keys.ts";
+import type { LexicalSection } from "./lexical.ts";
 import type { ObjectRef } from "./objects.ts";
 import { absent, arr, bool, child, fail, int, num, obj, oneOf, str, type Node } from "./validate.ts";
 
 /** The `format` field of every manifest. */
 export const FORMAT_NAME = "i3-edge-index";
 /** Manifest version this build writes; it reads any minor of the same major. */
-export const MANIFEST_VERSION = { major: 1, minor: 0 } as const;
+export const MANIFEST_VERSION = { major: 1, minor: 1 } as const;
 
 /** A doc block reference: an object of kind "docs" holding global doc ordinals first..first+count-1. */
 export interface DocBlockRef extends ObjectRef {
@@ -43,8 +44,8 @@ export interface Manifest {
   /** Optional centroids object (float32 [partitions * dim]) in place of inline centroids. */
   centroids?: ObjectRef;
   docs: { blocks: DocBlockRef[] };
-  /** Reserved for a lexical section (a later minor version); passed through, not interpreted. */
-  lexical?: Record<string, unknown>;
+  /** The BM25 inverted index (since 1.1; a 1.0 reader ignores it). See src/format/lexical.ts. */
+  lexical?: LexicalSection;
   /** Search defaults: results returned, and candidates of the binary pass rescored with int8. */
   search: { k: number; rescore: number };
   /** Every object of the index. */
@@ -135,7 +136,7 @@ export function parseManifest(json: unknown): Manifest {
     const ref = counted(objectRef(x, p, "docs"), p);
     return { ...ref, first: int(obj(x, p), "first", 0, U32) };
   });
-  const lexical = absent(root, "lexical") ? undefined : child(root, "lexical").value;
+  const lexical = absent(root, "lexical") ? undefined : lexicalSection(child(root, "lexical"), corpus.documents);
   const sn = child(root, "search");
   const search = { k: int(sn, "k", 1, 10_000), rescore: int(sn, "rescore", 1, 1_000_000) };
   const objects = arr(root, "objects", (x, p) => objectRef(x, p));
@@ -150,6 +151,34 @@ export function parseManifest(json: unknown): Manifest {
   checkDocs(m);
   checkObjects(m);
   return m;
+}
+
+function lexicalSection(n: Node, documents: number): LexicalSection {
+  const an = child(n, "analyzer");
+  const bn = child(n, "bm25");
+  const fn = child(n, "fusion");
+  const buckets = arr(n, "buckets", (x, p) => counted(objectRef(x, p, "lexical"), p), true);
+  const nn = child(n, "norms");
+  const norms = { ...counted(objectRef(nn.value, nn.path, "lexical"), nn.path), encoding: oneOf(nn, "encoding", ["lucene-byte4"] as const) };
+  const s: LexicalSection = {
+    analyzer: { name: str(an, "name"), version: int(an, "version", 0, 0xffff) },
+    bm25: { k1: num(bn, "k1", 0), b: num(bn, "b", 0) },
+    documents: int(n, "documents", 0, U32),
+    avgDocLength: num(n, "avgDocLength", 0),
+    terms: int(n, "terms", 0, U32),
+    hash: oneOf(n, "hash", ["fnv1a32"] as const),
+    buckets,
+    norms,
+    fusion: { mode: oneOf(fn, "mode", ["rrf", "weighted"] as const), k: num(fn, "k", 0), weight: num(fn, "weight", 0), depth: int(fn, "depth", 1, 10_000) },
+    defaultMode: oneOf(n, "defaultMode", ["dense", "lexical", "hybrid"] as const),
+  };
+  if (s.bm25.b > 1) fail("invalid_manifest", `${bn.path}.b`, "a number in 0..1", s.bm25.b);
+  if (s.fusion.weight > 1) fail("invalid_manifest", `${fn.path}.weight`, "a number in 0..1", s.fusion.weight);
+  if (s.documents !== documents) fail("invalid_manifest", `${n.path}.documents`, `corpus.documents ${documents}`, s.documents);
+  if (norms.count !== documents) fail("invalid_manifest", `${nn.path}.count`, `corpus.documents ${documents}`, norms.count);
+  const terms = buckets.reduce((t, b) => t + b.count, 0);
+  if (terms !== s.terms) fail("invalid_manifest", `${n.path}.buckets`, `counts summing to terms ${s.terms}`, terms);
+  return s;
 }
 
 function isoTime(n: Node, key: string): string {
@@ -195,6 +224,10 @@ function checkObjects(m: Manifest): void {
   m.partitions.forEach((p, i) => p.shards.forEach((s, j) => refs.push([`manifest.partitions[${i}].shards[${j}]`, s])));
   m.docs.blocks.forEach((b, i) => refs.push([`manifest.docs.blocks[${i}]`, b]));
   if (m.centroids) refs.push(["manifest.centroids", m.centroids]);
+  if (m.lexical) {
+    m.lexical.buckets.forEach((b, i) => refs.push([`manifest.lexical.buckets[${i}]`, b]));
+    refs.push(["manifest.lexical.norms", ref(m.lexical.norms)]);
+  }
   for (const [path, ref] of refs) {
     const o = byPath.get(ref.path);
     if (!o) fail("invalid_manifest", path, "an object listed in manifest.objects", ref.path);
@@ -208,6 +241,21 @@ function ref(r: ObjectRef): ObjectRef {
   const out: ObjectRef = { path: r.path, kind: r.kind, bytes: r.bytes, sha256: r.sha256 };
   if (r.count !== undefined) out.count = r.count;
   return out;
+}
+
+function lexicalJson(l: LexicalSection) {
+  return {
+    analyzer: { name: l.analyzer.name, version: l.analyzer.version },
+    bm25: { k1: l.bm25.k1, b: l.bm25.b },
+    documents: l.documents,
+    avgDocLength: l.avgDocLength,
+    terms: l.terms,
+    hash: l.hash,
+    buckets: l.buckets.map(ref),
+    norms: { ...ref(l.norms), encoding: l.norms.encoding },
+    fusion: { mode: l.fusion.mode, k: l.fusion.k, weight: l.fusion.weight, depth: l.fusion.depth },
+    defaultMode: l.defaultMode,
+  };
 }
 
 /**
@@ -230,7 +278,7 @@ export function serializeManifest(m: Manifest): string {
     partitions: m.partitions.map((p) => ({ id: p.id, centroid: p.centroid, shards: p.shards.map(ref) })),
     centroids: m.centroids && ref(m.centroids),
     docs: { blocks: m.docs.blocks.map((b) => ({ ...ref(b), first: b.first })) },
-    lexical: m.lexical && sortKeys(m.lexical),
+    lexical: m.lexical && lexicalJson(m.lexical),
     search: { k: m.search.k, rescore: m.search.rescore },
     objects: m.objects.map(ref),
   });

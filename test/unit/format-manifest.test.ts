@@ -85,14 +85,11 @@ describe("manifest", () => {
     m.version.minor = 7;
     m.futureSection = { anything: true };
     m.corpus.languages = ["en"];
-    m.lexical = { kind: "bm25", z: 1, a: [1, 2] };
     m.objects.push({ path: `objects/${"f".repeat(64)}.bin`, kind: "future-kind", bytes: 5, sha256: "f".repeat(64) });
     const parsed = parseManifest(m);
     expect(parsed.version.minor).toBe(7);
-    expect(parsed.lexical).toEqual({ kind: "bm25", z: 1, a: [1, 2] });
     expect(parsed).not.toHaveProperty("futureSection");
     expect(parsed.corpus).not.toHaveProperty("languages");
-    expect(serializeManifest(parsed)).toContain('"lexical": {\n    "a": [1, 2],');
   });
 
   it("accepts several partitions with inline centroids, or a centroids object", async () => {
