@@ -4,6 +4,7 @@
  *   npm run eval -- --data <BEIR dir> --model <bm25 | models/<name> | file.onnx> [--split test] [--run out.trec]
  *                   [--tag name] [--k 1000] [--queries-limit N] [--json]
  *   npm run eval -- --data <BEIR dir> --model hybrid:models/<name> [--fusion rrf | rrf:<k> | weighted:<w>]
+ *   npm run eval -- --data <BEIR dir> --index <build dir> [--mode dense|lexical|hybrid] [--fusion rrf|weighted:<w>]
  *   npm run eval -- --data <BEIR dir> --endpoint http://127.0.0.1:8787 [--k 100] [--compare-run exact.trec]
  *
  * Run `npm run eval -- --help` for every option. Exit status: 0 ok, 1 runtime error, 2 bad arguments.
@@ -15,6 +16,7 @@ import { beirPaths, docText, readCorpus, readQrels, readQueries, type Query } fr
 import { Bm25Index } from "./eval/bm25.ts";
 import { denseRun, loadTokenizer, PassageStore, resolveModel, type EncodeStats } from "./eval/dense.ts";
 import { endpointRun } from "./eval/endpoint.ts";
+import { indexRun } from "./eval/index-search.ts";
 import { evaluate, METRICS, overlapAt, type Run } from "./eval/metrics.ts";
 import { readRun, writeRun } from "./eval/trec.ts";
 import { rrf, weighted } from "./eval/fusion.ts";
@@ -42,16 +44,16 @@ export interface EvalResult {
 
 export async function runEval(a: EvalArgs): Promise<EvalResult> {
   const t0 = performance.now();
-  const paths = beirPaths(a.data, a.split, { corpus: !a.endpoint && !a.fromRun });
+  const paths = beirPaths(a.data, a.split, { corpus: !a.endpoint && !a.fromRun && !a.index });
   for (const f of a.fromRun ?? []) if (!existsSync(f)) throw new Error(`--from-run file not found: ${f}`);
   if (a.compareRun && !existsSync(a.compareRun)) throw new Error(`--compare-run file not found: ${a.compareRun}`);
   const dataName = basename(resolve(a.data));
 
   // Resolve the model before reading any data, so a bad --model fails fast.
-  const mode = a.fromRun ? "from-run" : a.endpoint ? "endpoint" : a.model === "bm25" ? "bm25" : a.model!.startsWith("hybrid:") ? "hybrid" : "dense";
+  const mode = a.fromRun ? "from-run" : a.index ? "index" : a.endpoint ? "endpoint" : a.model === "bm25" ? "bm25" : a.model!.startsWith("hybrid:") ? "hybrid" : "dense";
   const dense =
     mode === "dense" ? resolveModel(a.model!, a.vocab) : mode === "hybrid" ? resolveModel(a.model!.slice("hybrid:".length), a.vocab) : null;
-  const k = a.k ?? (mode === "endpoint" ? 100 : 1000);
+  const k = a.k ?? (mode === "endpoint" || mode === "index" ? 100 : 1000);
   const fusionName = a.fusion.kind === "rrf" ? `rrf${a.fusion.k}` : `w${a.fusion.dense}`;
   const tag =
     a.tag ??
@@ -59,6 +61,8 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
       ? dense!.name
       : mode === "hybrid"
         ? `hybrid-${dense!.name}-bm25-${fusionName}`
+        : mode === "index"
+          ? `index-${basename(resolve(a.index!))}-${a.mode ?? "default"}${a.fusionGiven ? `-${fusionName}` : ""}`
         : mode === "from-run"
           ? a.fromRun!.length > 1 ? `fused-${fusionName}` : basename(a.fromRun![0]).replace(/\.(trec|run|txt)$/, "").replace(/\s/g, "_")
           : mode);
@@ -86,9 +90,17 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
       const fused = a.fusion.kind === "rrf" ? rrf(runs, a.fusion.k) : weighted(runs, runs.map((_, i) => (i === 0 ? (a.fusion as { dense: number }).dense : rest)));
       run = new Map([...fused].map(([q, hits]) => [q, hits.slice(0, k)]));
     }
+  } else if (mode === "index") {
+    const fusion = a.fusionGiven ? (a.fusion.kind === "rrf" ? { mode: "rrf" as const, k: a.fusion.k } : { mode: "weighted" as const, weight: a.fusion.dense }) : undefined;
+    const r = await indexRun(a.index!, queries, { k, mode: a.mode, fusion, depth: a.depth, threads: a.threads, log });
+    log(`answered in mode: ${JSON.stringify(r.modes)}`);
+    run = r.run;
   } else if (mode === "endpoint") {
-    log(`querying ${a.endpoint}/search (k ${k}, concurrency ${a.concurrency})`);
-    run = await endpointRun(queries, { url: a.endpoint!, k, concurrency: a.concurrency, log });
+    const body: Record<string, unknown> = {};
+    if (a.mode) body.mode = a.mode;
+    if (a.fusionGiven) Object.assign(body, a.fusion.kind === "rrf" ? { fusion: "rrf" } : { fusion: "weighted", weight: a.fusion.dense });
+    log(`querying ${a.endpoint}/search (k ${k}, concurrency ${a.concurrency}${Object.keys(body).length ? `, ${JSON.stringify(body)}` : ""})`);
+    run = await endpointRun(queries, { url: a.endpoint!, k, concurrency: a.concurrency, log, body });
   } else {
     // One pass over the corpus feeds BM25 and/or the dense passage store.
     const useBm25 = mode === "bm25" || mode === "hybrid";
@@ -146,7 +158,7 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
   return {
     data: a.data,
     split: a.split,
-    model: mode === "endpoint" ? a.endpoint! : mode === "from-run" ? a.fromRun!.join(",") : a.model!,
+    model: mode === "endpoint" ? a.endpoint! : mode === "index" ? a.index! : mode === "from-run" ? a.fromRun!.join(",") : a.model!,
     tag,
     k,
     queries: ev.evaluated,

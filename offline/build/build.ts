@@ -16,6 +16,7 @@ import { fingerprintDiff, readCheckpoint, writeCheckpoint, type Checkpoint, type
 import { readCorpus, resolveCorpusPath, validateCorpus } from "./corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
+import { writeLexical, type LexicalOptions } from "./lexical.ts";
 import { loadModel } from "./model.ts";
 import { passageText, splitPassages } from "./passages.ts";
 import { createProgress, formatDuration, type ProgressStream } from "./progress.ts";
@@ -56,6 +57,10 @@ export interface BuildOptions {
   sortBuffer?: number;
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   threads?: number;
+  /** Write the BM25 lexical section (default true; `--no-lexical` skips it). */
+  lexical?: boolean;
+  /** BM25 parameters and search defaults of the lexical section. */
+  lexicalOptions?: LexicalOptions;
   /** Where progress and the summary go (default process.stderr). */
   stderr?: ProgressStream;
   progressEveryMs?: number;
@@ -67,8 +72,10 @@ export interface BuildSummary {
   passages: number;
   /** Bytes of the vector shards per passage. */
   shardBytesPerPassage: number;
-  /** Bytes of every object (shards, doc blocks, query model, vocab) per passage. */
+  /** Bytes of every object (shards, doc blocks, query model, vocab, lexical) per passage. */
   indexBytesPerPassage: number;
+  /** Bytes of the lexical objects (buckets + norms), 0 without them. */
+  lexicalBytes: number;
   indexBytes: number;
   seconds: number;
   passagesPerSecond: number;
@@ -277,6 +284,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
 
     const documents = docsRead;
     if (documents !== hi - lo) throw new BuildError("invalid_corpus", `${corpusFile}: expected ${hi - lo} documents, read ${documents}`);
+    const lexical = opts.lexical === false ? undefined : await writeLexical(partial, state.blocks as DocBlockRef[], opts.lexicalOptions);
     const manifest = assembleManifest({
       id: opts.id ?? defaultIndexId(out),
       documents, passages: passagesRead, tokens, dim,
@@ -284,18 +292,20 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       query, vocab, window, stride,
       shards: state.shards.map((s) => s.ref),
       blocks: state.blocks as DocBlockRef[],
+      lexical,
     });
     const info: BuildInfo = { fingerprint, slice: opts.slice ?? null, firstDoc: lo, corpusDocuments: corpusDocs, tokens };
     const indexBytes = await finalizeBuild(partial, out, manifest, info, !!opts.force);
 
     const seconds = (performance.now() - t0) / 1000;
     const shardBytes = state.shards.reduce((n, s) => n + s.ref.bytes, 0);
+    const lexicalBytes = lexical ? lexical.buckets.reduce((n, b) => n + b.bytes, lexical.norms.bytes) : 0;
     const encoded = passagesRead - passagesDone;
     const summary: BuildSummary = {
       out, documents, passages: passagesRead,
       shardBytesPerPassage: passagesRead ? shardBytes / passagesRead : 0,
       indexBytesPerPassage: passagesRead ? indexBytes / passagesRead : 0,
-      indexBytes, seconds,
+      indexBytes, lexicalBytes, seconds,
       passagesPerSecond: encoded / seconds,
       provider: encoder.provider,
       resumed: !!checkpoint,
@@ -303,7 +313,9 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     say(
       `build: ${out}: ${documents} documents, ${passagesRead} passages (window ${window}, stride ${split ? stride : "-, no split"}), ` +
         `${summary.shardBytesPerPassage.toFixed(1)} vector bytes/passage, ${summary.indexBytesPerPassage.toFixed(1)} index bytes/passage ` +
-        `(${(indexBytes / 1e6).toFixed(2)} MB), ${formatDuration(seconds)} (${seconds.toFixed(1)} s), ` +
+        `(${(indexBytes / 1e6).toFixed(2)} MB` +
+        (lexical ? `; lexical ${(lexicalBytes / 1e6).toFixed(2)} MB: ${lexical.terms} terms in ${lexical.buckets.length} buckets, ${(lexicalBytes / passagesRead).toFixed(1)} bytes/passage` : "; no lexical") +
+        `), ${formatDuration(seconds)} (${seconds.toFixed(1)} s), ` +
         `${summary.passagesPerSecond.toFixed(1)} passages/s${checkpoint ? ` (${encoded} encoded this run)` : ""}, provider ${encoder.provider}`,
     );
     return summary;

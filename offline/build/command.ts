@@ -22,6 +22,10 @@ options:
   --window <tokens>        passage window (default and maximum: the model's maxPassageTokens)
   --stride <tokens>        tokens between window starts, <= window (default 3/4 of the window, 96 for 128)
   --no-split               one passage per document: its first window
+  --no-lexical             no BM25 lexical section (dense search only)
+  --fusion rrf|weighted    default fusion of hybrid search stored in the index (default weighted)
+  --fusion-weight <w>      default dense weight in [0,1] for weighted fusion (default 0.1, tuned on SciFact train)
+  --default-mode <m>       default search mode: hybrid (default), lexical or dense
   --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
   --id <name>              index id in the manifest (default: the name of --out)
   --limit <n>              only the first n documents
@@ -86,7 +90,8 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
     const { values: v, positionals } = parse(argv, {
       corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" },
       batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
-      "no-split": { type: "boolean" }, shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
+      "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, fusion: { type: "string" },
+      "fusion-weight": { type: "string" }, "default-mode": { type: "string" }, shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
@@ -95,6 +100,13 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
     for (const k of ["corpus", "model", "out"] as const) if (!v[k]) throw new BuildError("usage", `missing --${k}`);
     const device = (v.device ?? "auto") as string;
     if (!["auto", "cpu", "cuda"].includes(device)) throw new BuildError("usage", `--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
+    const fusion = v.fusion as string | undefined;
+    if (fusion !== undefined && fusion !== "rrf" && fusion !== "weighted") throw new BuildError("usage", `--fusion must be rrf or weighted, got ${JSON.stringify(fusion)}`);
+    const fw = v["fusion-weight"] as string | undefined;
+    const weight = fw === undefined ? undefined : Number(fw);
+    if (weight !== undefined && !(fw!.trim() !== "" && weight >= 0 && weight <= 1)) throw new BuildError("usage", `--fusion-weight must be a number in [0,1], got ${JSON.stringify(fw)}`);
+    const dm = v["default-mode"] as string | undefined;
+    if (dm !== undefined && !["hybrid", "lexical", "dense"].includes(dm)) throw new BuildError("usage", `--default-mode must be hybrid, lexical or dense, got ${JSON.stringify(dm)}`);
     await buildIndex({
       corpus: v.corpus as string, model: v.model as string, out: v.out as string, device: device as Device,
       batch: intOpt("batch", v.batch as string), shardSize: intOpt("shard-size", v["shard-size"] as string),
@@ -102,6 +114,11 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
       split: !v["no-split"], slice: v.shard ? parseSlice(v.shard as string) : undefined, id: v.id as string | undefined,
       limit: intOpt("limit", v.limit as string, 0), threads: intOpt("threads", v.threads as string),
       restart: !!v.restart, force: !!v.force,
+      lexical: !v["no-lexical"],
+      lexicalOptions: {
+        fusion: { ...(fusion ? { mode: fusion as "rrf" | "weighted" } : {}), ...(weight !== undefined ? { weight } : {}) },
+        defaultMode: dm as "hybrid" | "lexical" | "dense" | undefined,
+      },
     });
   });
 }

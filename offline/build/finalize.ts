@@ -3,10 +3,11 @@
 import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type Manifest, type ObjectRef,
+  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type LexicalSection, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
 import type { Fingerprint } from "./checkpoint.ts";
 import { BuildError } from "./errors.ts";
+import { lexicalObjects } from "./lexical.ts";
 import { verifyBuild } from "./verify.ts";
 
 /** `build-info.json` beside the manifest: how the build was made; `i3 merge` needs it to join slices. */
@@ -39,6 +40,8 @@ export interface ManifestParts {
   stride: number;
   shards: ObjectRef[];
   blocks: DocBlockRef[];
+  /** The BM25 section (absent with --no-lexical). */
+  lexical?: LexicalSection;
 }
 
 export function assembleManifest(p: ManifestParts): Manifest {
@@ -54,8 +57,9 @@ export function assembleManifest(p: ManifestParts): Manifest {
     partitions: [{ id: 0, centroid: null, shards: p.shards }],
     docs: { blocks: p.blocks },
     search: { k: 10, rescore: 1000 },
-    objects: [p.query, p.vocab, ...p.shards, ...p.blocks],
+    objects: [p.query, p.vocab, ...p.shards, ...p.blocks, ...(p.lexical ? lexicalObjects(p.lexical) : [])],
   };
+  if (p.lexical) m.lexical = p.lexical;
   return parseManifest(JSON.parse(serializeManifest(m)));
 }
 

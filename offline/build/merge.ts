@@ -16,6 +16,7 @@ import { BuildError } from "./errors.ts";
 import { assembleManifest, BUILD_INFO_FILE, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import type { ProgressStream } from "./progress.ts";
 import { readObject, writeObject } from "./store.ts";
+import { writeLexical } from "./lexical.ts";
 import { readManifest } from "./verify.ts";
 import { createDocBlockWriter, createShardWriter } from "./writers.ts";
 
@@ -149,12 +150,17 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
   await docWriter.finish();
 
   const passages = shardWriter.passages;
+  // The lexical section is rebuilt over the merged documents when every input has one (same settings as the first).
+  const l0 = m0.lexical;
+  const lexical = l0 && inputs.every((x) => x.manifest.lexical)
+    ? await writeLexical(partial, blocks, { k1: l0.bm25.k1, b: l0.bm25.b, fusion: l0.fusion, defaultMode: l0.defaultMode })
+    : undefined;
   const manifest = assembleManifest({
     id: opts.id ?? defaultIndexId(out),
     documents: docOffset, passages, tokens,
     dim: m0.vectors.dim, normalized: m0.vectors.normalized, modelName: m0.model.name, maxQueryTokens: m0.model.maxQueryTokens,
     query, vocab, window: m0.passages.window, stride: m0.passages.stride,
-    shards, blocks,
+    shards, blocks, lexical,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };
   const indexBytes = await finalizeBuild(partial, out, manifest, info, !!opts.force);

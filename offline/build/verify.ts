@@ -2,7 +2,9 @@
 // on disk with its size and sha256; shard and doc block headers agree with the manifest.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { decodeShard, parseManifest, readDocBlockHeader, type Manifest } from "../../src/format/index.ts";
+import {
+  decodeLexicalBucket, decodeLexicalNorms, decodeShard, parseManifest, readDocBlockHeader, type Manifest,
+} from "../../src/format/index.ts";
 import { BuildError } from "./errors.ts";
 import { readObject } from "./store.ts";
 
@@ -31,6 +33,8 @@ export async function verifyBuild(dir: string): Promise<{ manifest: Manifest; by
   const fail = (msg: string) => new BuildError("invalid_build", `build ${dir}: ${msg}`);
   const shardPaths = new Set(manifest.partitions.flatMap((p) => p.shards.map((s) => s.path)));
   const blockPaths = new Set(manifest.docs.blocks.map((b) => b.path));
+  const bucketIds = new Map((manifest.lexical?.buckets ?? []).map((b, i) => [b.path, i]));
+  const normsPath = manifest.lexical?.norms.path;
   let bytes = 0;
   for (const o of manifest.objects) {
     const b = await readObject(dir, o);
@@ -44,6 +48,13 @@ export async function verifyBuild(dir: string): Promise<{ manifest: Manifest; by
       } else if (blockPaths.has(o.path)) {
         const h = readDocBlockHeader(b);
         if (h.count !== o.count) throw fail(`doc block ${o.path}: header says ${h.count} docs, manifest ${o.count}`);
+      } else if (bucketIds.has(o.path)) {
+        const lb = decodeLexicalBucket(b);
+        if (lb.id !== bucketIds.get(o.path) || lb.buckets !== bucketIds.size || lb.terms.size !== o.count) {
+          throw fail(`lexical bucket ${o.path}: header says bucket ${lb.id} of ${lb.buckets} with ${lb.terms.size} terms, manifest ${bucketIds.get(o.path)} of ${bucketIds.size} with ${o.count}`);
+        }
+      } else if (o.path === normsPath && decodeLexicalNorms(b).length !== o.count) {
+        throw fail(`lexical norms ${o.path}: length differs from manifest count ${o.count}`);
       }
     } catch (e) {
       if (e instanceof BuildError) throw e;

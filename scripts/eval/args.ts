@@ -12,8 +12,13 @@ export const USAGE = `usage: npm run eval -- --data <BEIR dir> (--model <bm25 | 
   --data DIR            BEIR directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv
   --model M             bm25 | a model directory with model.json | a .onnx file (vocab.json next to it, or --vocab)
                         | hybrid:<model dir or .onnx> (BM25 + dense, fused with --fusion)
-  --fusion F            hybrid fusion: rrf (default, k 60), rrf:<k>, or weighted:<dense weight in [0,1]>
+  --fusion F            hybrid fusion: rrf (default, k 60; with --index/--endpoint: the index's default), rrf:<k>,
+                        or weighted:<dense weight in [0,1]>
                         (min-max normalized scores; BM25 gets 1 - weight)
+  --index DIR           search a built index (i3 build output) offline with the worker's code (src/search,
+                        src/lexical, the index's query model); k defaults to 100 as through the worker
+  --mode M              with --index or --endpoint: dense | lexical | hybrid (default: the index's default)
+  --depth N             with --index: hybrid candidates per side (default: the index's, 100)
   --endpoint URL        query a running worker instead (POST URL/search {"query","k"}); corpus is not read
   --from-run F[,F...]   evaluate existing TREC run file(s) instead of retrieving; several are fused with --fusion
   --split S             qrels split (default test)
@@ -37,6 +42,11 @@ export interface EvalArgs {
   data: string;
   model?: string;
   endpoint?: string;
+  index?: string;
+  mode?: "dense" | "lexical" | "hybrid";
+  depth?: number;
+  /** --fusion was given (with --index/--endpoint the index's default applies otherwise). */
+  fusionGiven: boolean;
   fromRun?: string[];
   split: string;
   run?: string;
@@ -59,7 +69,7 @@ export interface EvalArgs {
 
 const VALUED = new Set([
   "data", "model", "endpoint", "split", "run", "tag", "k", "queries-limit", "compare-run", "device", "threads",
-  "batch-size", "vocab", "concurrency", "bm25-k1", "bm25-b", "fusion", "from-run",
+  "batch-size", "vocab", "concurrency", "bm25-k1", "bm25-b", "fusion", "from-run", "index", "mode", "depth",
 ]);
 const FLAGS = new Set(["json", "ignore-identical-ids", "help"]);
 
@@ -108,8 +118,8 @@ export function parseArgs(argv: string[]): EvalArgs {
   const data = raw.get("data");
   if (!help) {
     if (!data) throw new UsageError("--data <BEIR dir> is required");
-    const modes = ["model", "endpoint", "from-run"].filter((m) => raw.has(m));
-    if (modes.length === 0) throw new UsageError("one of --model, --endpoint or --from-run is required");
+    const modes = ["model", "endpoint", "from-run", "index"].filter((m) => raw.has(m));
+    if (modes.length === 0) throw new UsageError("one of --model, --endpoint or --from-run (or --index) is required");
     if (modes.length > 1) throw new UsageError(`--${modes[0]} and --${modes[1]} are exclusive`);
   }
   const device = raw.get("device") ?? "auto";
@@ -131,13 +141,22 @@ export function parseArgs(argv: string[]): EvalArgs {
   }
   const fromRun = g("from-run")?.split(",").filter((f) => f !== "");
   if (fromRun !== undefined && fromRun.length === 0) throw new UsageError("--from-run needs at least one file");
-  if (raw.has("fusion") && !(raw.get("model") ?? "").startsWith("hybrid:") && !(fromRun && fromRun.length > 1)) {
-    throw new UsageError("--fusion needs --model hybrid:<model> or several --from-run files");
+  const indexOrEndpoint = raw.has("index") || raw.has("endpoint");
+  if (raw.has("fusion") && !(raw.get("model") ?? "").startsWith("hybrid:") && !(fromRun && fromRun.length > 1) && !indexOrEndpoint) {
+    throw new UsageError("--fusion needs --model hybrid:<model>, --index, --endpoint or several --from-run files");
   }
+  const mode = g("mode");
+  if (mode !== undefined && !indexOrEndpoint) throw new UsageError("--mode needs --index or --endpoint");
+  if (mode !== undefined && !["dense", "lexical", "hybrid"].includes(mode)) throw new UsageError(`--mode must be dense, lexical or hybrid, got "${mode}"`);
+  if (raw.has("depth") && !raw.has("index")) throw new UsageError("--depth needs --index");
   return {
     data: data ?? "",
     model: g("model"),
     endpoint: endpoint?.replace(/\/+$/, ""),
+    index: g("index"),
+    mode: mode as EvalArgs["mode"],
+    depth: g("depth") !== undefined ? posInt("depth", g("depth")!) : undefined,
+    fusionGiven: raw.has("fusion"),
     fromRun,
     split: g("split") ?? "test",
     run: g("run"),

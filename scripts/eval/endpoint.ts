@@ -16,6 +16,8 @@ export interface EndpointOptions {
   log?: (msg: string) => void;
   /** base backoff in ms (doubles per retry) */
   backoffMs?: number;
+  /** extra request fields (mode, fusion, weight) */
+  body?: Record<string, unknown>;
 }
 
 export class EndpointError extends Error {
@@ -37,7 +39,7 @@ async function searchOne(q: { id: string; text: string }, o: Required<Omit<Endpo
       res = await o.fetchImpl(target, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ query: q.text, k: o.k }),
+        body: JSON.stringify({ query: q.text, k: o.k, ...o.body }),
         signal: AbortSignal.timeout(o.timeoutMs),
       });
     } catch (e) {
@@ -77,6 +79,7 @@ export async function endpointRun(queries: Array<{ id: string; text: string }>, 
     timeoutMs: 30_000,
     fetchImpl: fetch,
     backoffMs: 250,
+    body: {},
     log: (m: string) => process.stderr.write(m + "\n"),
     ...opts,
   };

@@ -13,6 +13,12 @@ export const LIMITS = {
 export interface SearchRequest {
   query: string;
   k: number;
+  /** dense | lexical | hybrid; absent: the index's default. */
+  mode?: "dense" | "lexical" | "hybrid";
+  /** Hybrid fusion; absent: the index's default (a `weight` alone means weighted). */
+  fusion?: "rrf" | "weighted";
+  /** Dense weight in [0, 1] of weighted fusion. */
+  weight?: number;
 }
 
 /** Validates a parsed JSON body into a SearchRequest, with one coded error per problem. */
@@ -20,7 +26,7 @@ export function parseSearchRequest(body: unknown): SearchRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ApiError(400, "invalid_request", "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}");
   }
-  const { query, k } = body as Record<string, unknown>;
+  const { query, k, mode, fusion, weight } = body as Record<string, unknown>;
   if (query === undefined || query === null) throw new ApiError(400, "missing_query", "the body needs a \"query\" string");
   if (typeof query !== "string") throw new ApiError(400, "invalid_request", `"query" must be a string, got ${typeof query}`);
   if (query.trim() === "") throw new ApiError(400, "empty_query", "\"query\" is empty");
@@ -34,7 +40,26 @@ export function parseSearchRequest(body: unknown): SearchRequest {
     }
     kk = k;
   }
-  return { query, k: kk };
+  const out: SearchRequest = { query, k: kk };
+  if (mode !== undefined) {
+    if (mode !== "dense" && mode !== "lexical" && mode !== "hybrid") {
+      throw new ApiError(400, "invalid_request", `"mode" must be "dense", "lexical" or "hybrid", got ${JSON.stringify(mode)}`);
+    }
+    out.mode = mode;
+  }
+  if (fusion !== undefined) {
+    if (fusion !== "rrf" && fusion !== "weighted") throw new ApiError(400, "invalid_request", `"fusion" must be "rrf" or "weighted", got ${JSON.stringify(fusion)}`);
+    out.fusion = fusion;
+  }
+  if (weight !== undefined) {
+    if (typeof weight !== "number" || !(weight >= 0 && weight <= 1)) {
+      throw new ApiError(400, "invalid_request", `"weight" (dense weight of weighted fusion) must be a number from 0 to 1, got ${JSON.stringify(weight)}`);
+    }
+    if (out.fusion === "rrf") throw new ApiError(400, "invalid_request", `"weight" applies to "fusion": "weighted", not "rrf"`);
+    out.fusion = "weighted";
+    out.weight = weight;
+  }
+  return out;
 }
 
 /** Reads the request body as JSON within the size limit. */

@@ -4,9 +4,11 @@ import {
   decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex, verifyObject,
   type Manifest, type ObjectRef, type Pointer,
 } from "../format";
+import type { LexicalReader } from "../search/lexical";
 import type { ShardVectors } from "../search/search";
 import { createTokenizer } from "../tokenizer";
 import type { ByteCache } from "./byte-cache";
+import { openLexical } from "./lexical";
 import { getBytes } from "./r2";
 
 /** One published version of an index, ready to search: manifest, query encoder, and shard access. */
@@ -18,6 +20,8 @@ export interface LoadedIndex {
   encoder: QueryEncoder;
   /** The vectors of every shard (from the isolate cache, fetched and verified again if evicted). */
   shards(): Promise<ShardVectors[]>;
+  /** BM25 buckets and norms (absent without a usable lexical section). */
+  lexical?: LexicalReader;
 }
 
 /** Reads the index's pointer; null when the index has never been published (or does not exist). */
@@ -83,7 +87,8 @@ export async function loadIndex(
   };
   const shards = () => Promise.all(refs.map(shard));
   await shards(); // verify everything before this version may serve
-  return { tenant, index, version: pointer.version, manifest, encoder, shards };
+  const lexical = await openLexical(bucket, cache, tenant, index, manifest);
+  return { tenant, index, version: pointer.version, manifest, encoder, shards, lexical };
 }
 
 async function loadEncoder(

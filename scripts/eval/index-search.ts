@@ -1,0 +1,112 @@
+/**
+ * `--index <build dir>`: search a BUILT index offline with exactly the worker's code: the index's own query model
+ * (onnxruntime-node, the same tokenizer and truncation), src/search (binary pass + int8 rescoring, doc = best
+ * passage; BM25 over the lexical buckets; fusion) and src/lexical. Offline and worker numbers are comparable.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createNodeEncoder } from "../../offline/encoder/node-encoder.ts";
+import {
+  decodeDocBlock, decodeLexicalBucket, decodeLexicalNorms, decodeShard, parseManifest, type LexicalBucket, type Manifest,
+} from "../../src/format/index.ts";
+import { isKnownAnalyzer } from "../../src/lexical/index.ts";
+import { searchHybrid, type SearchMode } from "../../src/search/hybrid.ts";
+import type { Fusion } from "../../src/search/fusion.ts";
+import { searchLexical, type LexicalReader } from "../../src/search/lexical.ts";
+import { searchShards, type ShardVectors } from "../../src/search/search.ts";
+import { createTokenizer } from "../../src/tokenizer/index.ts";
+import type { Run } from "./metrics.ts";
+
+export interface IndexSearchOptions {
+  /** Default: the manifest's (hybrid with a lexical section, else dense). */
+  mode?: SearchMode;
+  /** Default: the manifest's `lexical.fusion`. */
+  fusion?: Fusion;
+  /** Candidates per side for hybrid (default: the manifest's `lexical.fusion.depth`). */
+  depth?: number;
+  k: number;
+  threads?: number;
+  log?: (m: string) => void;
+}
+
+export interface OpenIndex {
+  manifest: Manifest;
+  ids: string[];
+  shards: ShardVectors[];
+  lexical?: LexicalReader;
+}
+
+const readObj = (dir: string, path: string) => new Uint8Array(readFileSync(join(dir, path)));
+
+/** Reads a build directory into memory (lexical buckets lazily, as the worker does). */
+export function openIndex(dir: string): OpenIndex {
+  const manifest = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+  const ids: string[] = [];
+  for (const b of manifest.docs.blocks) for (const d of decodeDocBlock(readObj(dir, b.path))) ids.push(d.id);
+  const shards = manifest.partitions.flatMap((p) => p.shards).map((ref) => {
+    const s = decodeShard(readObj(dir, ref.path));
+    return { count: s.header.count, dims: s.header.dims, ...s };
+  });
+  let lexical: LexicalReader | undefined;
+  const section = manifest.lexical;
+  if (section && isKnownAnalyzer(section.analyzer)) {
+    const buckets = new Map<number, LexicalBucket>();
+    let norms: Uint8Array | undefined;
+    lexical = {
+      section,
+      bucket: async (id) => {
+        let b = buckets.get(id);
+        if (!b) buckets.set(id, (b = decodeLexicalBucket(readObj(dir, section.buckets[id].path))));
+        return b;
+      },
+      norms: async () => (norms ??= decodeLexicalNorms(readObj(dir, section.norms.path))),
+    };
+  }
+  return { manifest, ids, shards, lexical };
+}
+
+/** The defaults a search of this index gets when the request names none (the worker uses the same). */
+export function indexDefaults(m: Manifest): { mode: SearchMode; fusion: Fusion; depth: number } {
+  const l = m.lexical;
+  if (!l) return { mode: "dense", fusion: { mode: "rrf", k: 60 }, depth: 100 };
+  return {
+    mode: l.defaultMode,
+    fusion: l.fusion.mode === "rrf" ? { mode: "rrf", k: l.fusion.k } : { mode: "weighted", weight: l.fusion.weight },
+    depth: l.fusion.depth,
+  };
+}
+
+/** Searches every query; returns a run of doc ids plus the mode each query was answered in. */
+export async function indexRun(dir: string, queries: Array<{ id: string; text: string }>, o: IndexSearchOptions): Promise<{ run: Run; modes: Record<string, number> }> {
+  const log = o.log ?? (() => {});
+  const idx = openIndex(dir);
+  const m = idx.manifest;
+  const def = indexDefaults(m);
+  const mode = o.mode ?? def.mode;
+  if (mode !== "dense" && !idx.lexical) throw new Error(`${dir}: mode ${mode} needs a lexical section (with analyzer this code knows); the index has ${m.lexical ? JSON.stringify(m.lexical.analyzer) : "none"}`);
+  const fusion = o.fusion ?? def.fusion;
+  const depth = o.depth ?? def.depth;
+  log(`index ${dir}: ${m.corpus.documents} docs, ${m.corpus.passages} passages, mode ${mode}, fusion ${JSON.stringify(fusion)}, depth ${depth}, k ${o.k}`);
+  const tokenizer = createTokenizer(JSON.parse(readFileSync(join(dir, m.model.vocab.path), "utf8")));
+  // Every mode may need the query vector: lexical falls back to dense for queries without an indexed term.
+  const encoder = await createNodeEncoder({ modelPath: join(dir, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log });
+  const run: Run = new Map();
+  const modes: Record<string, number> = {};
+  try {
+    for (const q of queries) {
+      const dense = async (n: number) => {
+        const vec = await encoder.encode([tokenizer.encode(q.text)]);
+        return searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore });
+      };
+      const r = await searchHybrid({
+        mode, k: o.k, depth, fusion, dense,
+        lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, q.text, n) : undefined,
+      });
+      modes[r.mode] = (modes[r.mode] ?? 0) + 1;
+      run.set(q.id, r.hits.map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));
+    }
+  } finally {
+    await encoder.close();
+  }
+  return { run, modes };
+}
