@@ -38,8 +38,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            // Tests re-read the pointer on every request so that a new publish is seen at once.
-            miniflare: { serviceBindings: { REPO_FILES: serveRepoFile }, bindings: { POINTER_TTL_MS: "0" } },
+            // Tests re-read the pointer and key records on every request so that a publish or a revoke is seen at once.
+            miniflare: { serviceBindings: { REPO_FILES: serveRepoFile }, bindings: { POINTER_TTL_MS: "0", KEY_CACHE_TTL_MS: "0" } },
           }),
         ],
         test: {

@@ -6,4 +6,8 @@ export interface Env {
   POINTER_TTL_MS?: string;
   /** Isolate cache budget (bytes) for models, manifests and shards. */
   CACHE_BUDGET_BYTES?: string;
+  /** `"off"` turns API keys off for this deployment (default: on). */
+  AUTH?: string;
+  /** How long (ms) an isolate caches a key record: a revoke takes effect within it (default 30000). */
+  KEY_CACHE_TTL_MS?: string;
 }

@@ -15,6 +15,10 @@ export type ApiErrorCode =
   | "route_not_found"
   | "method_not_allowed"
   | "index_unavailable"
+  | "missing_credentials"
+  | "invalid_credentials"
+  | "forbidden"
+  | "rate_limited"
   | "internal";
 
 /**
@@ -24,13 +28,17 @@ export type ApiErrorCode =
  * throw new ApiError(400, "k_out_of_range", "k must be an integer from 1 to 100, got 500");
  */
 export class ApiError extends Error {
+  /** Response headers that go with the error (`WWW-Authenticate`, `Retry-After`). */
+  readonly headers?: Record<string, string>;
+
   constructor(
     readonly status: ContentfulStatusCode,
     readonly code: ApiErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options);
+    this.headers = options?.headers;
     this.name = "ApiError";
   }
 }

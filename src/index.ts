@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { Env } from "./env";
+import { requireKey } from "./auth";
 import { ApiError, errorBody } from "./errors";
 import { SEARCH_PAGE } from "./routes/page";
 import { searchHandler } from "./routes/search";
@@ -19,6 +20,7 @@ const app = new Hono<{ Bindings: Env }>();
 
 app.get("/", (c) => c.html(SEARCH_PAGE));
 app.get("/healthz", (c) => c.json({ ok: true }));
+app.use("/v1/tenants/:tenant/indexes/:index/search", requireKey("search"));
 app.post("/v1/tenants/:tenant/indexes/:index/search", (c) => searchHandler(registryFor(c.env))(c));
 app.all("/v1/tenants/:tenant/indexes/:index/search", () => {
   throw new ApiError(405, "method_not_allowed", "use POST with a JSON body {\"query\": \"...\", \"k\": 10}");
@@ -26,7 +28,7 @@ app.all("/v1/tenants/:tenant/indexes/:index/search", () => {
 
 app.notFound((c) => c.json(errorBody("route_not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
 app.onError((err, c) => {
-  if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
+  if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status, err.headers);
   console.error("unhandled error", err);
   return c.json(errorBody("internal", "internal error"), 500);
 });

@@ -24,20 +24,27 @@ export const SEARCH_PAGE = `<!doctype html>
   <input name="q" placeholder="Search the index, e.g. vitamin D and bone density" autofocus required>
   <input class="small" name="tenant" value="demo" title="tenant">
   <input class="small" name="index" value="scifact" title="index">
+  <input class="small" name="key" type="password" placeholder="API key" title="API key (i3_…); npm start prints one for demo" autocomplete="off">
   <button>Search</button>
 </form>
 <p class="meta" id="status"></p>
 <div id="results"></div>
 <script>
 const f = document.getElementById("f"), out = document.getElementById("results"), status = document.getElementById("status");
+const keyField = f.elements.key;
+// The key comes from the address (#key=…, what npm start prints) or from the last visit; it stays in this browser.
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+if (fromHash) { localStorage.setItem("i3-key", fromHash); history.replaceState(null, "", location.pathname); }
+keyField.value = localStorage.getItem("i3-key") || "";
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;","'":"&#39;"}[c]));
 f.addEventListener("submit", async (e) => {
   e.preventDefault();
   const d = new FormData(f);
   const url = "/v1/tenants/" + encodeURIComponent(d.get("tenant")) + "/indexes/" + encodeURIComponent(d.get("index")) + "/search";
+  localStorage.setItem("i3-key", d.get("key"));
   const t0 = performance.now();
   status.textContent = "Searching…";
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: d.get("q"), k: 10 }) });
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(d.get("key") ? { authorization: "Bearer " + d.get("key") } : {}) }, body: JSON.stringify({ query: d.get("q"), k: 10 }) });
   const body = await res.json();
   const ms = (performance.now() - t0).toFixed(0);
   if (!res.ok) { status.innerHTML = '<span class="err">' + esc(body.error?.code) + ": " + esc(body.error?.message) + "</span>"; out.innerHTML = ""; return; }

@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import { generateApiKey, keyRecordKey, type KeyLimits, type Role } from "../../src/auth";
 import { manifestKey, objectKey, pointerKey, sha256Hex, versionIdOf } from "../../src/format";
 
 export const bucket = (env as unknown as { INDEXES: R2Bucket }).INDEXES;
@@ -30,15 +31,33 @@ export async function publishBuildDir(dir: string, tenant: string, index: string
   const bytes = await repoFile(`${dir}/manifest.json`);
   const manifest = JSON.parse(new TextDecoder().decode(bytes));
   for (const o of manifest.objects) await bucket.put(objectKey(tenant, index, o.path), await repoFile(`${dir}/${o.path}`));
+  if (!testKeys.has(tenant)) await createKey(tenant);
   return { version: await putManifestAndPointer(tenant, index, bytes), manifest };
 }
 
+/** API keys the tests created, by tenant: `search()` sends the tenant's own (else the first one made). */
+export const testKeys = new Map<string, string>();
+
+/** Creates an API key as `i3 keys create` does (its record in the R2 simulator); returns the key. */
+export async function createKey(tenant: string, roles: Role[] = ["search"], limits?: KeyLimits): Promise<string> {
+  const { key, record } = await generateApiKey(tenant, roles, { limits });
+  await bucket.put(keyRecordKey(tenant, record.id), JSON.stringify(record));
+  if (!testKeys.has(tenant) && roles.includes("search") && !limits) testKeys.set(tenant, key);
+  return key;
+}
+
 /** POSTs a search to the worker (its real fetch handler). */
-export async function search(tenant: string, index: string, body: unknown): Promise<{ status: number; body: any }> {
+export async function search(
+  tenant: string,
+  index: string,
+  body: unknown,
+  opts: { key?: string | null } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const key = opts.key === undefined ? (testKeys.get(tenant) ?? testKeys.values().next().value) : opts.key;
   const res = await exports.default.fetch(`http://worker/v1/tenants/${tenant}/indexes/${index}/search`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await res.json(), headers: res.headers };
 }

@@ -95,8 +95,8 @@ describe("errors", () => {
     expect(res.body.error.message).toEqual(expect.any(String));
   });
 
-  it("unknown tenant or index -> 404 index_not_found; malformed name -> 400 invalid_name", async () => {
-    expect((await search("nobody", "mini", { query: "x" })).body.error.code).toBe("index_not_found");
+  it("unknown index -> 404 index_not_found; unknown tenant -> 403 forbidden (test/worker/auth.test.ts); malformed name -> 400", async () => {
+    expect((await search("nobody", "mini", { query: "x" })).body.error.code).toBe("forbidden");
     expect((await search("fixture", "nothing", { query: "x" })).status).toBe(404);
     const bad = await search("Fixture", "mini", { query: "x" });
     expect(bad.status).toBe(400);
