@@ -7,6 +7,7 @@
  *
  * With --spawn it starts its own `wrangler dev` (a fresh isolate) on a free port against the local R2 state,
  * so the first request is a true cold start: the isolate loads the manifest, query model and shards from R2.
+ * An API key, when the deployment requires one, comes from the I3_API_KEY environment variable.
  * Prints cold latency (first request), then warm p50/p90/p99/mean over --n requests, and throughput.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -68,7 +69,10 @@ async function searchOnce(url: string, query: string): Promise<number> {
   const t0 = performance.now();
   const res = await fetch(`${url}/search`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      ...(process.env.I3_API_KEY ? { authorization: `Bearer ${process.env.I3_API_KEY}` } : {}),
+    },
     body: JSON.stringify({ query, k, ...(o.mode ? { mode: o.mode } : {}) }),
   });
   const body = await res.text();

@@ -38,7 +38,11 @@ async function searchOne(q: { id: string; text: string }, o: Required<Omit<Endpo
     try {
       res = await o.fetchImpl(target, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        // An API key from the environment (I3_API_KEY), never from argv where `ps` would show it.
+        headers: {
+          "content-type": "application/json",
+          ...(process.env.I3_API_KEY ? { authorization: `Bearer ${process.env.I3_API_KEY}` } : {}),
+        },
         body: JSON.stringify({ query: q.text, k: o.k, ...o.body }),
         signal: AbortSignal.timeout(o.timeoutMs),
       });
