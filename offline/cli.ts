@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// The `i3` command: build, merge, publish. Each subcommand parses its own flags and returns its exit code
+// The `i3` command: build, merge, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
 // (0 done, 1 failed, 2 bad usage); modules are loaded lazily so `i3 publish` never loads onnxruntime.
 
 const USAGE = `usage: i3 <command> [options]
@@ -8,6 +8,10 @@ commands:
   build     encode a corpus into an index directory     (i3 build --help)
   merge     join build directories (--shard slices)     (i3 merge --help)
   publish   upload a build directory to R2              (i3 publish --help)
+  versions  list the published versions of an index     (i3 versions --help)
+  rollback  point an index at an earlier version        (i3 rollback --help)
+  gc        delete old versions and unreferenced objects (dry run unless --yes)
+  keys      create, list and revoke API keys            (i3 keys --help)
   help      this text
 
 example:
@@ -23,6 +27,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./build/command.ts")).runMergeCommand(rest);
     case "publish":
       return (await import("./publish/cli.ts")).runPublishCommand(rest);
+    case "versions":
+    case "rollback":
+    case "gc":
+      return (await import("./publish/versions-cli.ts")).runVersionsCommand(cmd, rest);
+    case "keys":
+      return (await import("./keys/cli.ts")).runKeysCommand(rest);
     case undefined:
     case "help":
     case "--help":

@@ -3,11 +3,13 @@
  *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already;
  *  2. publishes it to the local R2 that `wrangler dev` reads (tenant "demo", index "scifact"; an unchanged
  *     build publishes nothing new);
- *  3. serves the worker on http://localhost:8787 (search page at /).
+ *  3. creates a search API key for tenant "demo" (or reuses the one it made before, kept in
+ *     .wrangler/state/demo-key.txt while its record exists and is not revoked) and prints it with a curl line;
+ *  4. serves the worker on http://localhost:8787 (search page at /).
  * Options: --port <n> (default 8787), --rebuild, --model <models dir>, --no-serve (build + publish, then exit).
  */
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -51,9 +53,29 @@ async function main() {
   }
   console.log("[start] publishing it to local R2 as demo/scifact …");
   await run(tsx, ["offline/cli.ts", "publish", buildDir, "--tenant", "demo", "--index", "scifact", "--to", "local"]);
+  const key = demoKey();
+  const base = `http://localhost:${opts.port}`;
+  console.log(`[start] demo search key (tenant demo, role search): ${key}`);
+  console.log(`[start] try: curl -s ${base}/v1/tenants/demo/indexes/scifact/search -H 'authorization: Bearer ${key}' -d '{"query": "vitamin D and bone density", "k": 5}'`);
   if (opts["no-serve"]) return;
-  console.log(`[start] serving on http://localhost:${opts.port}  (search page: /, API: POST /v1/tenants/demo/indexes/scifact/search)`);
+  console.log(`[start] serving on ${base}  (search page with the key filled in: ${base}/#key=${key})`);
   await run(join(root, "node_modules", ".bin", "wrangler"), ["dev", "--port", String(opts.port), "--ip", "127.0.0.1"]);
+}
+
+/** The demo tenant's search key: the one saved by an earlier start while it is still valid, else a new one. */
+function demoKey(): string {
+  const saved = join(root, ".wrangler", "state", "demo-key.txt");
+  const i3 = (args: string[]) => execFileSync(tsx, ["offline/cli.ts", "keys", ...args, "--to", "local"], { cwd: root, encoding: "utf8" });
+  if (existsSync(saved)) {
+    const key = readFileSync(saved, "utf8").trim();
+    const id = key.split("_").at(-2);
+    const records = JSON.parse(i3(["list", "--tenant", "demo", "--json"])) as Array<{ id: string; revokedAt?: string }>;
+    if (records.some((r) => r.id === id && !r.revokedAt)) return key;
+  }
+  const { key } = JSON.parse(i3(["create", "--tenant", "demo", "--roles", "search", "--name", "npm start demo", "--json"]));
+  mkdirSync(join(root, ".wrangler", "state"), { recursive: true });
+  writeFileSync(saved, `${key}\n`, { mode: 0o600 });
+  return key;
 }
 
 main().catch((e) => {
