@@ -1,7 +1,9 @@
 import { stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { createLocalR2Target, DEFAULT_BUCKET, DEFAULT_PERSIST_TO } from "./local-r2-target.ts";
+import { runGate } from "./gate.ts";
 import { publishIndex } from "./publish.ts";
+import { smokeSearch } from "./smoke.ts";
 import { createS3Target, s3ConfigFromEnv } from "./s3-target.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 
@@ -19,7 +21,18 @@ options:
                         next to the nearest wrangler.toml, as \`wrangler dev\` does)
   --bucket <name>       with --to local: the bucket (default ${DEFAULT_BUCKET}, as in wrangler.toml)
   --concurrency <n>     uploads in flight (default 4)
-  -q, --quiet           print only the summary`;
+  -q, --quiet           print only the summary
+
+quality gate (evaluated offline with the worker's search code before anything is uploaded; a refused
+build exits 1 and leaves the pointer where it was):
+  --gate <BEIR dir>     queries.jsonl + qrels/<split>.tsv of the build's corpus
+  --min-ndcg <x>        refuse when nDCG@10 < x
+  --max-drop <d>        refuse when nDCG@10 < (the current version's nDCG@10, same queries) - d
+  --gate-split <s>      qrels split (default test)
+  --gate-queries <n>    evaluate only the first n judged queries
+smoke test after the pointer moved (exit 1 when it fails; the command to roll back is printed):
+  --smoke <url>         the worker's base URL; searches until it serves the new version (60 s);
+                        sends Authorization: Bearer $I3_API_KEY when set`;
 
 export interface CliIO {
   out: (line: string) => void;
@@ -58,6 +71,12 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
         bucket: { type: "string" },
         concurrency: { type: "string" },
         quiet: { type: "boolean", short: "q" },
+        gate: { type: "string" },
+        "min-ndcg": { type: "string" },
+        "max-drop": { type: "string" },
+        "gate-split": { type: "string" },
+        "gate-queries": { type: "string" },
+        smoke: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -76,6 +95,15 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
   if (v.to === "s3" && (v["persist-to"] || v.bucket)) return usage("--persist-to and --bucket go with --to local (s3 reads R2_BUCKET)");
   const concurrency = v.concurrency === undefined ? 4 : Number(v.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) return usage(`--concurrency must be an integer 1..64, got ${v.concurrency}`);
+  const num = (flag: "min-ndcg" | "max-drop" | "gate-queries") => (v[flag] === undefined ? undefined : Number(v[flag]));
+  const minNdcg = num("min-ndcg");
+  const maxDrop = num("max-drop");
+  const gateQueries = num("gate-queries");
+  if (v.gate && minNdcg === undefined && maxDrop === undefined) return usage("--gate needs --min-ndcg and/or --max-drop");
+  if (!v.gate && (minNdcg !== undefined || maxDrop !== undefined)) return usage("--min-ndcg and --max-drop need --gate <BEIR dir>");
+  for (const [flag, x] of [["min-ndcg", minNdcg], ["max-drop", maxDrop], ["gate-queries", gateQueries]] as const) {
+    if (x !== undefined && !(Number.isFinite(x) && x >= 0)) return usage(`--${flag} must be a number >= 0, got ${v[flag]}`);
+  }
   const buildDir = positionals[0];
   try {
     if (!(await stat(buildDir)).isDirectory()) return usage(`${buildDir} is not a directory`);
@@ -97,13 +125,35 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
   const t0 = Date.now();
   try {
     if (!v.quiet) out(`publishing ${buildDir} to ${target.describe} as ${v.tenant}/${v.index}`);
-    const r = await publishIndex({ buildDir, tenant: v.tenant, index: v.index, target, concurrency, log: v.quiet ? undefined : (l) => out(`  ${l}`) });
+    let expectPrevious: string | null | undefined;
+    if (v.gate) {
+      const g = await runGate(target, v.tenant, v.index, buildDir, {
+        data: v.gate, split: v["gate-split"], minNdcg, maxDrop, queriesLimit: gateQueries, log: (l) => out(`  ${l}`),
+      });
+      const cur = g.currentNdcg === null ? "" : `; current ${g.currentVersion} nDCG@10 ${g.currentNdcg.toFixed(4)}`;
+      if (!g.passed) {
+        err(`i3 publish: gate refused ${buildDir}: ${g.reasons.join("; ")} (${g.queries} queries${cur}). Nothing uploaded; the pointer is unchanged.`);
+        return 1;
+      }
+      out(`gate passed: nDCG@10 ${g.ndcg.toFixed(4)} over ${g.queries} queries${cur}`);
+      if (maxDrop !== undefined) expectPrevious = g.currentVersion;
+    }
+    const r = await publishIndex({ buildDir, tenant: v.tenant, index: v.index, target, concurrency, expectPrevious, log: v.quiet ? undefined : (l) => out(`  ${l}`) });
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     out(
       `published ${v.tenant}/${v.index} version ${r.version} in ${secs}s: ` +
         `uploaded ${r.uploaded} objects, ${formatBytes(r.uploadedBytes)}; skipped ${r.skipped} already present; ` +
         (r.pointerMoved ? `pointer moved ${r.previousVersion ?? "(none)"} -> ${r.version}` : `pointer already at ${r.version}`),
     );
+    if (v.smoke) {
+      const s = await smokeSearch(v.smoke, v.tenant, v.index, r.version, { apiKey: env.I3_API_KEY });
+      if (!s.ok) {
+        const back = r.previousVersion ? ` Roll back with: i3 rollback --tenant ${v.tenant} --index ${v.index} --to-version ${r.previousVersion} --to ${v.to}` : "";
+        err(`i3 publish: smoke test failed: ${s.message}.${back}`);
+        return 1;
+      }
+      out(`smoke test passed: ${s.message}`);
+    }
     return 0;
   } catch (e) {
     if (e instanceof PublishError) {

@@ -17,6 +17,11 @@ export interface PublishOptions {
   concurrency?: number;
   /** Clock for `publishedAt` (tests). */
   now?: () => Date;
+  /**
+   * The version the pointer must still name (null: no pointer), e.g. the one a quality gate compared against;
+   * anything else is `PublishError("conflict")` before any upload.
+   */
+  expectPrevious?: string | null;
 }
 
 export interface PublishResult {
@@ -60,6 +65,12 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
   const start = await readPointer(target, tenant, index);
   if (start?.invalid) log(`warning: ${start.key} is not a valid pointer (${start.invalid}); it will be replaced`);
   const previousVersion = start?.pointer?.version ?? null;
+  if (opts.expectPrevious !== undefined && opts.expectPrevious !== previousVersion) {
+    throw new PublishError(
+      "conflict",
+      `the pointer of ${tenant}/${index} names ${previousVersion ?? "nothing"}, not ${opts.expectPrevious ?? "nothing"} as expected (another publish or rollback ran); nothing was uploaded`,
+    );
+  }
 
   let uploaded = 0;
   let uploadedBytes = 0;
