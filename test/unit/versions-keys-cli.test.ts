@@ -96,6 +96,27 @@ describe("i3 versions / rollback / gc", () => {
   });
 });
 
+describe("a publish killed midway", () => {
+  it("leaves the pointer (what the worker serves) on the old version; rerunning resumes and moves it", async () => {
+    const old = await writeFakeBuild(path.join(tmp, "kill-old"));
+    await publishIndex({ buildDir: old.dir, tenant: "acme", index: "kill", target });
+    const next = await writeFakeBuild(path.join(tmp, "kill-new"));
+    let puts = 0;
+    const dying: PublishTarget = {
+      ...target,
+      put: async (key, bytes, opts) => {
+        if (++puts > 2) throw new Error("killed");
+        return target.put(key, bytes, opts);
+      },
+    };
+    await expect(publishIndex({ buildDir: next.dir, tenant: "acme", index: "kill", target: dying, concurrency: 1 })).rejects.toThrow("killed");
+    expect((await readPointer(target, "acme", "kill"))?.pointer?.version).toBe(old.version);
+    expect(await target.head(manifestKey("acme", "kill", next.version))).toBeNull();
+    const r = await publishIndex({ buildDir: next.dir, tenant: "acme", index: "kill", target });
+    expect([r.skipped, r.uploaded, r.previousVersion, r.version]).toEqual([2, 2, old.version, next.version]);
+  });
+});
+
 describe("i3 keys", () => {
   it("creates a key shown once and stored as a hash, lists it, revokes it", async () => {
     const c = await keys("create", "--tenant", "acme", "--roles", "search,publish", "--rps", "5", "--max-k", "20", "--json");
