@@ -12,14 +12,18 @@ import { join, resolve } from "node:path";
 import { createNodeEncoder } from "../../offline/encoder/node-encoder.ts";
 import { denseRun, loadTokenizer, PassageStore, resolveModel } from "../../scripts/eval/dense.ts";
 import { readCorpus, readQueries } from "../../scripts/eval/beir.ts";
+import { indexRun, openIndex } from "../../scripts/eval/index-search.ts";
+import { searchLexical } from "../../src/search/lexical.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 export const FIXTURE = "test/fixtures/scifact-mini";
 export const MODEL = "models/use-lite";
+/** Code that changes the lexical part of the fixture index or its expectations. */
+const LEXICAL_CODE = ["src/lexical/analyzer.ts", "src/format/lexical.ts", "offline/build/lexical.ts", "src/search/lexical.ts", "src/search/fusion.ts", "src/search/hybrid.ts"];
 
 function fingerprint(): string {
   const h = createHash("sha256");
-  for (const f of [`${FIXTURE}/corpus.jsonl`, `${FIXTURE}/queries.jsonl`, `${MODEL}/model.json`]) h.update(readFileSync(join(root, f)));
+  for (const f of [`${FIXTURE}/corpus.jsonl`, `${FIXTURE}/queries.jsonl`, `${MODEL}/model.json`, ...LEXICAL_CODE]) h.update(readFileSync(join(root, f)));
   return h.digest("hex").slice(0, 12);
 }
 
@@ -33,6 +37,8 @@ export default async function setup(): Promise<void> {
 
   execFileSync(join(root, "node_modules/.bin/tsx"), [
     "offline/cli.ts", "build", "--corpus", `${FIXTURE}/corpus.jsonl`, "--model", MODEL, "--out", "test/.cache/mini-index", "--no-split",
+    // Dense by default, so search.test.ts keeps testing the vector search; hybrid.test.ts names its modes.
+    "--default-mode", "dense",
   ], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
 
   const sidecar = JSON.parse(readFileSync(join(root, MODEL, "model.json"), "utf8"));
@@ -52,5 +58,19 @@ export default async function setup(): Promise<void> {
   const exactTop10 = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
 
   writeFileSync(join(cache, "mini-expected.json"), JSON.stringify({ queries, vectors, exactTop10 }));
+
+  // The lexical side, computed in Node with the same src/ code on the same built index: BM25 top 10 (ids and
+  // scores), and hybrid top 10 with each fusion (query vectors from onnxruntime-node, so near-ties may differ).
+  const idx = openIndex(join(root, "test/.cache/mini-index"));
+  const lexicalTop10: Record<string, Array<{ id: string; score: number }>> = {};
+  for (const q of queries) {
+    lexicalTop10[q.id] = (await searchLexical(idx.lexical!, q.text, 10)).hits.map((h) => ({ id: idx.ids[h.ordinal], score: h.score }));
+  }
+  const hybridTop10: Record<string, Record<string, string[]>> = {};
+  for (const [name, fusion] of [["rrf", { mode: "rrf", k: 60 }], ["weighted", { mode: "weighted", weight: idx.manifest.lexical!.fusion.weight }]] as const) {
+    const { run } = await indexRun(join(root, "test/.cache/mini-index"), queries, { k: 10, mode: "hybrid", fusion, threads: 1 });
+    hybridTop10[name] = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
+  }
+  writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify({ lexicalTop10, hybridTop10, weight: idx.manifest.lexical!.fusion.weight }));
   writeFileSync(stamp, fp);
 }

@@ -1,0 +1,103 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { publishBuildDir, putManifestAndPointer, repoFile, search } from "./helpers";
+
+const INDEX_DIR = "test/.cache/mini-index";
+let expected: { queries: Array<{ id: string; text: string }> };
+let lex: {
+  lexicalTop10: Record<string, Array<{ id: string; score: number }>>;
+  hybridTop10: Record<string, Record<string, string[]>>;
+  weight: number;
+};
+
+beforeAll(async () => {
+  expected = JSON.parse(new TextDecoder().decode(await repoFile("test/.cache/mini-expected.json")));
+  lex = JSON.parse(new TextDecoder().decode(await repoFile("test/.cache/mini-lexical.json")));
+  await publishBuildDir(INDEX_DIR, "fixture", "hybrid");
+  // The same objects under a manifest whose default mode is hybrid (as `i3 build` writes by default).
+  const { manifest } = await publishBuildDir(INDEX_DIR, "fixture", "hybrid-default");
+  manifest.lexical.defaultMode = "hybrid";
+  await putManifestAndPointer("fixture", "hybrid-default", new TextEncoder().encode(JSON.stringify(manifest)));
+});
+
+describe("lexical and hybrid search through the worker", () => {
+  it("lexical mode equals the offline BM25 over the same index (ids and scores)", async () => {
+    for (const q of expected.queries) {
+      const { status, body } = await search("fixture", "hybrid", { query: q.text, k: 10, mode: "lexical" });
+      expect(status).toBe(200);
+      expect(body.mode).toBe("lexical");
+      const want = lex.lexicalTop10[q.id];
+      expect(body.results.map((r: any) => r.id)).toEqual(want.map((h) => h.id));
+      body.results.forEach((r: any, i: number) => {
+        expect(r.score).toBeCloseTo(want[i].score, 9);
+        expect(r.scores).toEqual({ lexical: r.score });
+      });
+    }
+  }, 300_000);
+
+  it("hybrid mode (rrf and weighted) agrees with the offline hybrid: top-10 overlap >= 0.95", async () => {
+    for (const fusion of ["rrf", "weighted"] as const) {
+      let same = 0, total = 0;
+      for (const q of expected.queries) {
+        const body0 = fusion === "rrf" ? { fusion } : { fusion, weight: lex.weight };
+        const { status, body } = await search("fixture", "hybrid", { query: q.text, k: 10, mode: "hybrid", ...body0 });
+        expect(status).toBe(200);
+        expect(body.mode).toBe("hybrid");
+        expect(body.fusion.mode).toBe(fusion);
+        const want = new Set(lex.hybridTop10[fusion][q.id]);
+        same += body.results.filter((r: any) => want.has(r.id)).length;
+        total += want.size;
+        for (const r of body.results) expect(r.scores.dense !== undefined || r.scores.lexical !== undefined).toBe(true);
+      }
+      expect(same / total).toBeGreaterThanOrEqual(0.95);
+    }
+  }, 300_000);
+
+  it("uses the manifest's defaults: dense for this index, hybrid with its fusion when the manifest says so", async () => {
+    const q = expected.queries[3].text;
+    expect((await search("fixture", "hybrid", { query: q })).body.mode).toBe("dense");
+    const { status, body } = await search("fixture", "hybrid-default", { query: q, k: 5 });
+    expect(status).toBe(200);
+    expect(body.mode).toBe("hybrid");
+    expect(body.fusion).toEqual({ mode: "weighted", weight: lex.weight });
+    expect(body.results).toHaveLength(5);
+  });
+
+  it("no-match, stop-word-only, punctuation and non-Latin queries return 200 with (dense) results in every mode", async () => {
+    const queries = ["the of and is it to", "zyzzyva quokkanese flibbertigibbet", "维生素D与骨密度的关系", "Витамин D и плотность костей", "плотность костей", "?!…", "ﾃｽﾄ 🧪"];
+    for (const query of queries) {
+      for (const mode of [undefined, "lexical", "hybrid", "dense"]) {
+        const { status, body } = await search("fixture", "hybrid-default", { query, k: 5, ...(mode ? { mode } : {}) });
+        expect(status, `${query} ${mode}`).toBe(200);
+        expect(body.results.length, `${query} ${mode}`).toBe(5);
+        // A lexical query whose terms are all unknown falls back to dense ("Витамин D" still matches "d").
+        if (mode === "lexical") expect(body.mode).toBe(body.query.matchedTerms === 0 ? "dense" : "lexical");
+      }
+    }
+  }, 300_000);
+
+  it("bad mode, fusion or weight -> 400 invalid_request", async () => {
+    const cases: unknown[] = [
+      { query: "x", mode: "sparse" }, { query: "x", mode: 1 }, { query: "x", fusion: "sum" }, { query: "x", weight: 1.5 },
+      { query: "x", weight: -0.1 }, { query: "x", weight: "0.5" }, { query: "x", fusion: "rrf", weight: 0.5 },
+    ];
+    for (const body of cases) {
+      const res = await search("fixture", "hybrid", body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe("invalid_request");
+    }
+  });
+
+  it("lexical or hybrid on an index without a lexical section -> 400 invalid_request; dense still works", async () => {
+    const { manifest } = await publishBuildDir(INDEX_DIR, "fixture", "dense-only");
+    const bucketPaths = new Set([...manifest.lexical.buckets.map((b: any) => b.path), manifest.lexical.norms.path]);
+    delete manifest.lexical;
+    manifest.objects = manifest.objects.filter((o: any) => !bucketPaths.has(o.path));
+    await putManifestAndPointer("fixture", "dense-only", new TextEncoder().encode(JSON.stringify(manifest)));
+    const q = expected.queries[0].text;
+    expect((await search("fixture", "dense-only", { query: q, mode: "hybrid" })).body.error.code).toBe("invalid_request");
+    expect((await search("fixture", "dense-only", { query: q, mode: "lexical" })).status).toBe(400);
+    const d = await search("fixture", "dense-only", { query: q });
+    expect(d.status).toBe(200);
+    expect(d.body.mode).toBe("dense");
+  });
+});
