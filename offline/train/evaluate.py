@@ -105,7 +105,26 @@ def evaluate_model(model, datasets, q_max_len):
     return res
 
 
+def table(rows=(("zero-shot USE-lite", ["zero-shot"]), ("dual encoder (vanilla)", ["dual-s0", "dual-s1", "dual-s2"]),
+                 ("I^3", ["i3-s0", "i3-s1", "i3-s2"]))):
+    """Markdown ablation table from runs/eval/*.json: mean +- sample std over seeds (and the min..max range)."""
+    out = ["| model | " + " | ".join(f"{d} {m}" for d in data.CORPORA for m in ("nDCG@10", "MRR@10", "R@100")) + " |",
+           "|---|" + "---|" * (3 * len(data.CORPORA))]
+    for label, names in rows:
+        res = [json.load(open(os.path.join(data.REPO, "runs", "eval", f"{n}.json")))["results"] for n in names]
+        cells = []
+        for d in data.CORPORA:
+            for m in ("nDCG@10", "MRR@10", "R@100"):
+                v = np.array([r[d][m] for r in res])
+                cells.append(f"{v.mean():.3f}" if len(v) == 1 else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main():
+    if sys.argv[1:] == ["--table"]:
+        print(table())
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", action="append", default=[])
     ap.add_argument("--zero-shot", action="store_true")

@@ -56,6 +56,7 @@ weight_decay = 0.01
 warmup_steps = 6
 grad_clip = 1.0
 beta0 = 1.0  # reconstruction weight at epoch 0; beta = beta0 * 10^-epoch (paper)
+beta_decade_steps = 0  # steps per 10x decay of beta; 0 = one epoch of the train queries (the paper's 10^-epoch)
 train_passage = "pool"  # none: passage tower frozen | pool: frozen backbone layers, trainable tanh layer (CPU
 #                        recipe, uses the state cache) | all: full passage backbone fine-tuning (needs a GPU)
 # heads (I^3)
@@ -316,7 +317,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * f
         epoch = (step - 1) * batch_size / batcher.n_train
-        beta = beta0 * 10.0 ** (-epoch)
+        beta = beta0 * 10.0 ** (-(epoch if beta_decade_steps <= 0 else (step - 1) / beta_decade_steps))
 
         qtoks, passages, targets, fn, rec_rows, rec_tgt = batcher.get()
         qx, qm = data.pad_batch(qtoks)
