@@ -1,55 +1,20 @@
 // `i3 publish --to local`: writes through Miniflare into the persisted R2 state `wrangler dev` reads, then reads it
 // back the way `wrangler dev` (a Miniflare with the INDEXES binding) and `wrangler r2 object get --local` do.
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/format/checksum.ts";
 import { manifestKey, objectKey, pointerKey } from "../../src/format/keys.ts";
-import { FORMAT_NAME, MANIFEST_VERSION, serializeManifest, type Manifest } from "../../src/format/manifest.ts";
-import { createObjectRef, type ObjectKind } from "../../src/format/objects.ts";
 import { parsePointer } from "../../src/format/pointer.ts";
+import { writeFakeBuild } from "./helpers/fake-build.ts";
 import { createLocalR2Target, listVersions, runPublishCommand } from "../../offline/publish/index.ts";
 
 const TENANT = "demo";
 const INDEX = "scifact";
 
-/** A small valid build directory (its manifest passes parseManifest). */
-async function writeFakeBuild(dir: string) {
-  const files = new Map<string, Uint8Array>();
-  const add = async (kind: ObjectKind, bytes: Uint8Array, count?: number) => {
-    const ref = await createObjectRef(kind, bytes, count === undefined ? {} : { count });
-    files.set(ref.path, new Uint8Array(bytes));
-    return ref;
-  };
-  const query = await add("model", randomBytes(300));
-  const vocab = await add("vocab", new TextEncoder().encode(JSON.stringify([["<unk>", 0], ["▁a", -1]])));
-  const shard = await add("shard", randomBytes(1000), 3);
-  const docs = await add("docs", randomBytes(500), 2);
-  const manifest: Manifest = {
-    format: FORMAT_NAME,
-    version: { ...MANIFEST_VERSION },
-    id: INDEX,
-    createdAt: new Date().toISOString(),
-    corpus: { documents: 2, passages: 3, avgTokens: 12 },
-    vectors: { dim: 8, quantization: "int8", binary: true, metric: "ip", normalized: true },
-    model: { name: "use-lite-test", maxQueryTokens: 64, query, vocab, tokenizerHash: vocab.sha256 },
-    passages: { window: 64, stride: 32, docScore: "max" },
-    partitions: [{ id: 0, centroid: null, shards: [shard] }],
-    docs: { blocks: [{ ...docs, count: 2, first: 0 }] },
-    search: { k: 10, rescore: 100 },
-    objects: [query, vocab, shard, docs],
-  };
-  const manifestBytes = new TextEncoder().encode(serializeManifest(manifest));
-  await mkdir(path.join(dir, "objects"), { recursive: true });
-  await writeFile(path.join(dir, "manifest.json"), manifestBytes);
-  for (const [p, bytes] of files) await writeFile(path.join(dir, p), bytes);
-  return { dir, version: (await sha256Hex(manifestBytes)).slice(0, 16), manifestBytes, files };
-}
 
 /** A Miniflare set up as `wrangler dev` sets up this worker: named worker, INDEXES -> i3-indexes, state in <persist>/v3. */
 function wranglerDevLike(persistTo: string): Miniflare {

@@ -1,14 +1,12 @@
 // `i3 publish` against a real S3 endpoint: moto in server mode on 127.0.0.1 (no mocks).
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/format/checksum.ts";
 import { manifestKey, objectKey, pointerKey } from "../../src/format/keys.ts";
-import { FORMAT_NAME, MANIFEST_VERSION, serializeManifest, type Manifest } from "../../src/format/manifest.ts";
-import { createObjectRef, type ObjectKind } from "../../src/format/objects.ts";
 import { parsePointer } from "../../src/format/pointer.ts";
+import { writeFakeBuild, type FakeBuild } from "./helpers/fake-build.ts";
 import {
   createS3Target,
   isPublishError,
@@ -24,46 +22,6 @@ import { startS3Server, type S3Server } from "./helpers/s3-server.ts";
 const TENANT = "demo";
 const INDEX = "scifact";
 
-interface FakeBuild {
-  dir: string;
-  version: string;
-  manifestBytes: Uint8Array;
-  /** object path -> bytes */
-  files: Map<string, Uint8Array>;
-}
-
-/** A small valid build directory (its manifest passes parseManifest); random bytes make every call a new version. */
-async function writeFakeBuild(dir: string): Promise<FakeBuild> {
-  const files = new Map<string, Uint8Array>();
-  const add = async (kind: ObjectKind, bytes: Uint8Array, count?: number) => {
-    const ref = await createObjectRef(kind, bytes, count === undefined ? {} : { count });
-    files.set(ref.path, new Uint8Array(bytes));
-    return ref;
-  };
-  const query = await add("model", randomBytes(300));
-  const vocab = await add("vocab", new TextEncoder().encode(JSON.stringify([["<unk>", 0], [randomBytes(4).toString("hex"), -1]])));
-  const shard = await add("shard", randomBytes(1000), 3);
-  const docs = await add("docs", randomBytes(500), 2);
-  const manifest: Manifest = {
-    format: FORMAT_NAME,
-    version: { ...MANIFEST_VERSION },
-    id: INDEX,
-    createdAt: new Date().toISOString(),
-    corpus: { documents: 2, passages: 3, avgTokens: 12 },
-    vectors: { dim: 8, quantization: "int8", binary: true, metric: "ip", normalized: true },
-    model: { name: "use-lite-test", maxQueryTokens: 64, query, vocab, tokenizerHash: vocab.sha256 },
-    passages: { window: 64, stride: 32, docScore: "max" },
-    partitions: [{ id: 0, centroid: null, shards: [shard] }],
-    docs: { blocks: [{ ...docs, count: 2, first: 0 }] },
-    search: { k: 10, rescore: 100 },
-    objects: [query, vocab, shard, docs],
-  };
-  const manifestBytes = new TextEncoder().encode(serializeManifest(manifest));
-  await mkdir(path.join(dir, "objects"), { recursive: true });
-  await writeFile(path.join(dir, "manifest.json"), manifestBytes);
-  for (const [p, bytes] of files) await writeFile(path.join(dir, p), bytes);
-  return { dir, version: (await sha256Hex(manifestBytes)).slice(0, 16), manifestBytes, files };
-}
 
 /** Wraps a target and records every PUT key in order; `beforePut` may delay or fail a PUT. */
 function recording(target: PublishTarget, beforePut?: (key: string) => Promise<void> | void) {
@@ -104,7 +62,7 @@ async function freshTarget(extra: { listPageSize?: number } = {}) {
 }
 
 async function newBuild(): Promise<FakeBuild> {
-  return writeFakeBuild(await mkdtemp(path.join(work, "build-")));
+  return writeFakeBuild(await mkdtemp(path.join(work, "build-")), { id: INDEX });
 }
 
 beforeAll(async () => {

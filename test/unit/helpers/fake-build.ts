@@ -11,10 +11,16 @@ export interface FakeBuild {
   version: string;
   /** object paths (objects/<sha256>.<ext>) */
   paths: string[];
+  manifestBytes: Uint8Array;
+  /** object path -> bytes */
+  files: Map<string, Uint8Array>;
 }
 
 /** Writes a fake build into `dir`; `shared` object bytes (e.g. the same vocab) make versions share objects. */
-export async function writeFakeBuild(dir: string, opts: { createdAt?: string; sharedVocab?: Uint8Array } = {}): Promise<FakeBuild> {
+export async function writeFakeBuild(
+  dir: string,
+  opts: { createdAt?: string; sharedVocab?: Uint8Array; id?: string } = {},
+): Promise<FakeBuild> {
   const files = new Map<string, Uint8Array>();
   const add = async (kind: ObjectKind, bytes: Uint8Array, count?: number) => {
     const ref = await createObjectRef(kind, bytes, count === undefined ? {} : { count });
@@ -28,7 +34,7 @@ export async function writeFakeBuild(dir: string, opts: { createdAt?: string; sh
   const manifest: Manifest = {
     format: FORMAT_NAME,
     version: { ...MANIFEST_VERSION },
-    id: "fake",
+    id: opts.id ?? "fake",
     createdAt: opts.createdAt ?? new Date().toISOString(),
     corpus: { documents: 2, passages: 3, avgTokens: 12 },
     vectors: { dim: 8, quantization: "int8", binary: true, metric: "ip", normalized: true },
@@ -43,5 +49,5 @@ export async function writeFakeBuild(dir: string, opts: { createdAt?: string; sh
   await mkdir(path.join(dir, "objects"), { recursive: true });
   await writeFile(path.join(dir, "manifest.json"), manifestBytes);
   for (const [p, bytes] of files) await writeFile(path.join(dir, p), bytes);
-  return { dir, version: (await sha256Hex(manifestBytes)).slice(0, 16), paths: [...files.keys()] };
+  return { dir, version: (await sha256Hex(manifestBytes)).slice(0, 16), paths: [...files.keys()], manifestBytes, files };
 }
