@@ -9,7 +9,7 @@ export const SEARCH_PAGE = `<!doctype html>
   body { font: 16px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
   form { display: flex; gap: .5rem; flex-wrap: wrap; }
   input[name=q] { flex: 1 1 20rem; padding: .5rem; font-size: 1rem; }
-  input.small { width: 7rem; padding: .5rem; }
+  input.small, select { width: 7rem; padding: .5rem; }
   button { padding: .5rem 1rem; font-size: 1rem; }
   .hit { margin: 1.25rem 0; }
   .hit h3 { margin: 0; font-size: 1.05rem; }
@@ -24,6 +24,9 @@ export const SEARCH_PAGE = `<!doctype html>
   <input name="q" placeholder="Search the index, e.g. vitamin D and bone density" autofocus required>
   <input class="small" name="tenant" value="demo" title="tenant">
   <input class="small" name="index" value="scifact" title="index">
+  <select name="mode" title="ranking: the index's default, or one signal alone">
+    <option value="">default</option><option value="hybrid">hybrid</option><option value="dense">dense</option><option value="lexical">lexical</option>
+  </select>
   <input class="small" name="key" type="password" placeholder="API key" title="API key (i3_…); npm start prints one for demo" autocomplete="off">
   <button>Search</button>
 </form>
@@ -44,11 +47,11 @@ f.addEventListener("submit", async (e) => {
   localStorage.setItem("i3-key", d.get("key"));
   const t0 = performance.now();
   status.textContent = "Searching…";
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(d.get("key") ? { authorization: "Bearer " + d.get("key") } : {}) }, body: JSON.stringify({ query: d.get("q"), k: 10 }) });
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(d.get("key") ? { authorization: "Bearer " + d.get("key") } : {}) }, body: JSON.stringify({ query: d.get("q"), k: 10, ...(d.get("mode") ? { mode: d.get("mode") } : {}) }) });
   const body = await res.json();
   const ms = (performance.now() - t0).toFixed(0);
   if (!res.ok) { status.innerHTML = '<span class="err">' + esc(body.error?.code) + ": " + esc(body.error?.message) + "</span>"; out.innerHTML = ""; return; }
-  status.textContent = body.results.length + " results in " + ms + " ms (index version " + body.version + ")";
+  status.textContent = body.results.length + " results in " + ms + " ms (" + (body.mode ?? "dense") + ", index version " + body.version + ")";
   out.innerHTML = body.results.map((r, i) =>
     '<div class="hit"><h3>' + (i + 1) + ". " + esc(r.title || r.id) + '</h3><div class="meta">' + esc(r.id) + " · score " + r.score.toFixed(4) +
     '</div><p class="text">' + esc(r.text.length > 400 ? r.text.slice(0, 400) + "…" : r.text) + "</p></div>").join("");
