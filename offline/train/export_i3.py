@@ -114,10 +114,16 @@ def export(model, out, name, q_max_len=32, p_max_len=128, recipe=None, eval_resu
         "name": name, "dim": 512, "maxQueryTokens": q_max_len, "maxPassageTokens": p_max_len, "normalized": True,
         "query": "query.onnx", "passage": "passage.onnx", "vocab": "vocab.json",
         "sha256": {f: sha256(os.path.join(out, f)) for f in files},
-        "edgeQuery": {"file": "query.int8.onnx", "bytes": size8, "quantization": "onnxruntime dynamic int8 "
-                      "(weights of MatMul, Gemm, Gather; per-channel QInt8; attention activation MatMuls kept fp32)", "cosineToFp32": {
-                          "min": round(float(cos.min()), 5), "mean": round(float(cos.mean()), 5),
-                          "n": int(len(cos))}},
+        "onnx": {"opset": OPSET, "inputs": ["input_ids", "attention_mask"], "output": "embedding"},
+        "edgeQuery": "query.int8.onnx",  # a file name: offline/build/model.ts ships it as the index's query model
+        "edgeQueryVariants": {"query.int8.onnx": {
+            "weights": "int8", "bytes": size8,
+            "quantization": "onnxruntime quantize_dynamic: per-channel QInt8 weights of MatMul, Gemm, Gather "
+                            "(embedding table included); attention activation x activation MatMuls kept fp32",
+            "cosineToFp32": {"min": round(float(cos.min()), 7), "mean": round(float(cos.mean()), 7),
+                             "texts": int(len(cos)), "batch": 1}}},
+        "source": "I^3 retriever (Dong et al., CIKM 2023) on USE-lite: offline/train/model.py, trained by "
+                  "offline/train/train.py, exported by offline/train/export_i3.py; see docs/TRAINING.md",
         "parity": {"queryMaxAbsDiff": d_q, "passageMaxAbsDiff": d_p, "opset": OPSET},
         "architecture": model.cfg.kind,
         "recipe": recipe or {},
@@ -179,7 +185,7 @@ def main():
     t = time.time()
     meta = export(model, out, a.name, args.get("q_max_len", 32), args.get("p_max_len", 128), recipe,
                   ev, texts)
-    print(json.dumps({"out": out, "parity": meta["parity"], "edgeQuery": meta["edgeQuery"],
+    print(json.dumps({"out": out, "parity": meta["parity"], "edgeQuery": meta["edgeQueryVariants"],
                       "seconds": round(time.time() - t, 1)}, indent=1))
 
 
