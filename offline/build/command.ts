@@ -1,5 +1,7 @@
 // Command-line front ends of `i3 build` and `i3 merge`: argv -> options -> run; return the exit code
 // (0 done, 1 failed, 2 bad usage).
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Device } from "../encoder/node-encoder.ts";
 import { buildIndex } from "./build.ts";
@@ -7,7 +9,13 @@ import { BuildError, isBuildError } from "./errors.ts";
 import { mergeIndexes } from "./merge.ts";
 import { parseSlice } from "./slice.ts";
 
-export const BUILD_USAGE = `usage: i3 build --corpus <corpus.jsonl | BEIR dir> --model <model dir> --out <dir> [options]
+/** The shipped default model: models/<name> where models/default.json says {"model": "<name>"}. */
+export function defaultModelDir(): string {
+  const models = resolve(import.meta.dirname, "../../models");
+  return join(models, JSON.parse(readFileSync(join(models, "default.json"), "utf8")).model);
+}
+
+export const BUILD_USAGE = `usage: i3 build --corpus <corpus.jsonl | BEIR dir> [--model <model dir>] --out <dir> [options]
 
 Encodes a corpus into an index directory (manifest.json + objects/). Works in <out>.partial/ and renames it to
 <out> when complete and verified; rerunning an interrupted build with the same arguments resumes it.
@@ -16,6 +24,7 @@ corpus: one JSON object per line, BEIR {"_id", "title", "text"} or {"id", "title
   UTF-8, unique ids; "text" may be empty when "title" is not (title-only documents are indexed by their title).
 
 options:
+  --model <dir>            models/<name> with a model.json sidecar (default: the one models/default.json names)
   --device auto|cpu|cuda   onnxruntime execution provider (default auto: CUDA when available, else CPU)
   --batch <n>              passages per encoder call (default 32)
   --shard-size <n>         passages per vector shard (default 8192)
@@ -97,7 +106,8 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
     });
     if (v.help) return io.err(BUILD_USAGE);
     if (positionals.length) throw new BuildError("usage", `unexpected argument ${JSON.stringify(positionals[0])}`);
-    for (const k of ["corpus", "model", "out"] as const) if (!v[k]) throw new BuildError("usage", `missing --${k}`);
+    for (const k of ["corpus", "out"] as const) if (!v[k]) throw new BuildError("usage", `missing --${k}`);
+    v.model ??= defaultModelDir();
     const device = (v.device ?? "auto") as string;
     if (!["auto", "cpu", "cuda"].includes(device)) throw new BuildError("usage", `--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
     const fusion = v.fusion as string | undefined;
