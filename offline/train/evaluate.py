@@ -122,8 +122,11 @@ def table(rows=(("zero-shot USE-lite", ["zero-shot"]), ("dual encoder (vanilla)"
 
 
 def main():
-    if sys.argv[1:] == ["--table"]:
-        print(table())
+    if sys.argv[1:2] == ["--table"]:  # --table [run-name infix, e.g. "-long"]
+        x = sys.argv[2] if len(sys.argv) > 2 else ""
+        print(table((("zero-shot USE-lite", ["zero-shot"]),
+                     ("dual encoder (vanilla)", [f"dual{x}-s{i}" for i in range(3)]),
+                     ("I^3", [f"i3{x}-s{i}" for i in range(3)]))))
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", action="append", default=[])

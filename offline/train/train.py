@@ -39,7 +39,7 @@ out_dir = ""  # default runs/<model>-s<seed>
 # data
 train_qrels = os.path.join(data.DATA_ROOT, "scifact", "qrels", "train.tsv")  # the ONLY labels used
 mined = os.path.join(data.REPO, "runs", "mine", "scifact-train.json")
-unlab_corpora = "scifact,npl,cranfield,dl19-judged"  # random-span pseudo-queries cut from these passages
+unlab_corpora = "scifact,cranfield,dl19-judged"  # random-span pseudo-queries cut from these passages
 q_max_len = 32
 p_max_len = 128
 # batch
@@ -49,11 +49,11 @@ hard_topk = 30
 unlab_batch = 16  # (random span -> its passage) pairs per step
 span_min, span_max = 4, 12  # pseudo-query length in tokens (uniform)
 # optimisation
-max_steps = 50
+max_steps = 200  # ~8.8 epochs of the 728 train queries; 50 (the first round) was undertrained
 lr_encoder = 3e-5  # backbones (paper: 2e-5 with LAMB; we use AdamW)
 lr_heads = 1e-3  # reconstructor, interactor, reconstruction head, temperature, passage tanh layer when frozen
 weight_decay = 0.01
-warmup_steps = 6
+warmup_steps = 10
 grad_clip = 1.0
 beta0 = 1.0  # reconstruction weight at epoch 0; beta = beta0 * 10^-epoch (paper)
 beta_decade_steps = 0  # steps per 10x decay of beta; 0 = one epoch of the train queries (the paper's 10^-epoch)
@@ -68,7 +68,7 @@ head_attn_dim = 128  # inner width of the heads' attention (the cross-attention 
 head_dropout = 0.1
 # logging / eval
 log_every = 5
-eval_every = 0  # dev nDCG@10 (and checkpoint selection) every N steps (0 = only at the end)
+eval_every = 50  # dev nDCG@10 (and checkpoint selection: best dev kept) every N steps (0 = only at the end)
 dev_at_start = 0  # also evaluate step 0 (= the zero-shot model for both i3 and dual)
 dev_pool_random = 1000  # dev candidates: dev positives + mined top-20 (BM25, dense) of dev queries + this many random docs
 # ----------------------------------------------------------------------------------------------- overrides
