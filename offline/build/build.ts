@@ -284,7 +284,9 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
 
     const documents = docsRead;
     if (documents !== hi - lo) throw new BuildError("invalid_corpus", `${corpusFile}: expected ${hi - lo} documents, read ${documents}`);
-    const lexical = opts.lexical === false ? undefined : await writeLexical(partial, state.blocks as DocBlockRef[], opts.lexicalOptions);
+    // Fusion defaults: the model's tuned weight (model.json "fusion"), overridden by --fusion/--fusion-weight.
+    const lexicalOptions = { ...opts.lexicalOptions, fusion: { ...model.sidecar.fusion, ...opts.lexicalOptions?.fusion } };
+    const lexical = opts.lexical === false ? undefined : await writeLexical(partial, state.blocks as DocBlockRef[], lexicalOptions);
     const manifest = assembleManifest({
       id: opts.id ?? defaultIndexId(out),
       documents, passages: passagesRead, tokens, dim,

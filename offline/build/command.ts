@@ -32,8 +32,9 @@ options:
   --stride <tokens>        tokens between window starts, <= window (default 3/4 of the window, 96 for 128)
   --no-split               one passage per document: its first window
   --no-lexical             no BM25 lexical section (dense search only)
-  --fusion rrf|weighted    default fusion of hybrid search stored in the index (default weighted)
-  --fusion-weight <w>      default dense weight in [0,1] for weighted fusion (default 0.1, tuned on SciFact train)
+  --fusion rrf|weighted    default fusion of hybrid search stored in the index (default: the model's, else weighted)
+  --fusion-weight <w>      default dense weight in [0,1] for weighted fusion (default: the model's tuned weight
+                           from model.json "fusion", else 0.1, tuned for use-lite on SciFact train)
   --default-mode <m>       default search mode: hybrid (default), lexical or dense
   --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
   --id <name>              index id in the manifest (default: the name of --out)

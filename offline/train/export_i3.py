@@ -129,6 +129,12 @@ def export(model, out, name, q_max_len=32, p_max_len=128, recipe=None, eval_resu
         "recipe": recipe or {},
         "eval": eval_results or {},
     }
+    # fusion defaults are tuned on a built index after export (scripts/tune-fusion.ts): keep them across re-exports
+    prev_path = os.path.join(out, "model.json")
+    if os.path.exists(prev_path):
+        with open(prev_path, encoding="utf-8") as f:
+            prev = json.load(f)
+        meta.update({k: prev[k] for k in ("fusion", "fusionTuning") if k in prev})
     with open(os.path.join(out, "model.json"), "w") as f:
         json.dump(meta, f, indent=2)
     return meta

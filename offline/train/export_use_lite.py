@@ -171,6 +171,12 @@ def main() -> None:
             sidecar["edgeQuery"] = "query.fp16.onnx" if "query.fp16.onnx" in variants else next(iter(variants))
             sidecar["edgeQueryVariants"] = variants
 
+    # fusion defaults are tuned on a built index after export (scripts/tune-fusion.ts): keep them across re-exports
+    prev_path = os.path.join(args.out, "model.json")
+    if os.path.exists(prev_path):
+        with open(prev_path, encoding="utf-8") as f:
+            prev = json.load(f)
+        sidecar.update({k: prev[k] for k in ("fusion", "fusionTuning") if k in prev})
     with open(os.path.join(args.out, "model.json"), "w", encoding="utf-8") as f:
         json.dump(sidecar, f, indent=2)
         f.write("\n")
