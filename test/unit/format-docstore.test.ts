@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
-  DOC_HEADER_BYTES, type Doc, FormatError, byteRangeOf, crc32, decodeDocBlock, decodeDocRecord, docBlockIndexBytes,
+  DOC_HEADER_BYTES, type Doc, byteRangeOf, crc32, decodeDocBlock, decodeDocRecord, docBlockIndexBytes,
   encodeDocBlock, readDocBlockHeader, readDocBlockIndex,
 } from "../../src/format/index.ts";
+import { code } from "./helpers/format-error.ts";
 
 const docs: Doc[] = [
   { id: "d0", text: "plain text" },
@@ -10,16 +11,6 @@ const docs: Doc[] = [
   { id: "d2", text: "" },
   { id: "émoji-👍", text: "surrogates 𝔘𝔫𝔦", metadata: {} },
 ];
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FormatError) return e.code;
-    throw e;
-  }
-  return "no error";
-}
 
 function restampHeaderCrc(bytes: Uint8Array) {
   new DataView(bytes.buffer, bytes.byteOffset).setUint32(36, crc32(bytes.subarray(0, 36)), true);

@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
-  FormatError, indexPrefix, manifestKey, objectKey, parsePointer, pointerKey, serializePointer, sha256Hex,
+  indexPrefix, manifestKey, objectKey, parsePointer, pointerKey, serializePointer, sha256Hex,
   validateName, versionIdOf,
 } from "../../src/format/index.ts";
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FormatError) return e.code;
-    throw e;
-  }
-  return "no error";
-}
+import { code } from "./helpers/format-error.ts";
 
 const SHA = "a".repeat(64);
 

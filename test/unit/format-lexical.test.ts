@@ -1,23 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
-  FORMAT_NAME, FormatError, type LexicalSection, type Manifest, bucketOf, byteToLength, createObjectRef, decodeLexicalBucket,
+  FORMAT_NAME, type LexicalSection, type Manifest, bucketOf, byteToLength, createObjectRef, decodeLexicalBucket,
   decodeLexicalNorms, encodeDocBlock, encodeLexicalBucket, encodeLexicalNorms, encodeShard, forEachPosting, lengthToByte,
   parseManifest, quantizeInt8, serializeManifest, termHash,
 } from "../../src/format/index.ts";
+import { code } from "./helpers/format-error.ts";
 import { analyze, queryTerms, STOP_WORDS } from "../../src/lexical/index.ts";
 import { fuse } from "../../src/search/fusion.ts";
 import { searchHybrid } from "../../src/search/hybrid.ts";
 import { bm25Idf, searchLexical, type LexicalReader } from "../../src/search/lexical.ts";
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FormatError) return e.code;
-    throw e;
-  }
-  return "no error";
-}
 
 describe("analyzer", () => {
   it("lower-cases, splits on non-letters/digits, drops stop words and possessives, Porter-stems", () => {

@@ -1,23 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
-  FormatError, HEADER_BYTES, crc32, SHARD_ALIGN, decodeShard, encodeShard, quantizeInt8, readShardHeader, signCodes,
+  HEADER_BYTES, crc32, SHARD_ALIGN, decodeShard, encodeShard, quantizeInt8, readShardHeader, signCodes,
 } from "../../src/format/index.ts";
+import { code } from "./helpers/format-error.ts";
 
 function sample(count = 5, dims = 13) {
   const x = new Float32Array(count * dims).map((_, i) => Math.sin(i * 0.7));
   const q = quantizeInt8(x, dims);
   const ordinals = new Uint32Array(count).map((_, i) => 100 + Math.floor(i / 2));
   return { dims, ...q, codes: signCodes(x, dims), ordinals, firstPassage: 42 };
-}
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FormatError) return e.code;
-    throw e;
-  }
-  return "no error";
 }
 
 describe("vector shard", () => {
