@@ -19,6 +19,15 @@ export type ApiErrorCode =
   | "invalid_credentials"
   | "forbidden"
   | "rate_limited"
+  | "invalid_object"
+  | "checksum_mismatch"
+  | "invalid_manifest"
+  | "missing_objects"
+  | "invalid_pointer"
+  | "manifest_not_found"
+  | "not_found"
+  | "precondition_required"
+  | "conflict"
   | "internal";
 
 /**

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { Env } from "./env";
 import { requireKey } from "./auth";
 import { ApiError, errorBody } from "./errors";
+import { registerAdminRoutes } from "./routes/admin";
 import { SEARCH_PAGE } from "./routes/page";
 import { searchHandler } from "./routes/search";
 import { createRegistry, type IndexRegistry } from "./store/registry";
@@ -25,6 +26,10 @@ app.post("/v1/tenants/:tenant/indexes/:index/search", (c) => searchHandler(regis
 app.all("/v1/tenants/:tenant/indexes/:index/search", () => {
   throw new ApiError(405, "method_not_allowed", "use POST with a JSON body {\"query\": \"...\", \"k\": 10}");
 });
+
+// Publishing through the worker (`i3 publish --to worker`): objects, manifests and the pointer, behind a publish key.
+for (const path of ["objects/*", "manifests/*", "current"]) app.use(`/v1/tenants/:tenant/indexes/:index/${path}`, requireKey("publish"));
+registerAdminRoutes(app);
 
 app.notFound((c) => c.json(errorBody("route_not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
 app.onError((err, c) => {

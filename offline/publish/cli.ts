@@ -6,8 +6,9 @@ import { publishIndex } from "./publish.ts";
 import { smokeSearch } from "./smoke.ts";
 import { createS3Target, s3ConfigFromEnv } from "./s3-target.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
+import { createWorkerTarget } from "./worker-target.ts";
 
-export const PUBLISH_USAGE = `usage: i3 publish <buildDir> --tenant <name> --index <name> --to local|s3 [options]
+export const PUBLISH_USAGE = `usage: i3 publish <buildDir> --tenant <name> --index <name> --to local|s3|worker [options]
 
 Uploads a build directory (manifest.json + objects/) to R2: objects first, then the manifest,
 then the "current" pointer, with a conditional write so concurrent publishes cannot interleave.
@@ -17,6 +18,9 @@ options:
   --to local            the local R2 of \`wrangler dev\` (miniflare state)
   --to s3               R2 through its S3 API; needs R2_ENDPOINT (or S3_ENDPOINT), R2_BUCKET,
                         R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY (R2_REGION optional, default auto)
+  --to worker           the worker's own admin routes; needs --endpoint and I3_API_KEY, an API key
+                        of the tenant with the publish role (no R2 credentials)
+  --endpoint <url>      with --to worker: the worker's base URL, e.g. https://i3.example.workers.dev
   --persist-to <dir>    with --to local: wrangler's state directory (default ${DEFAULT_PERSIST_TO}
                         next to the nearest wrangler.toml, as \`wrangler dev\` does)
   --bucket <name>       with --to local: the bucket (default ${DEFAULT_BUCKET}, as in wrangler.toml)
@@ -69,6 +73,7 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
         to: { type: "string" },
         "persist-to": { type: "string" },
         bucket: { type: "string" },
+        endpoint: { type: "string" },
         concurrency: { type: "string" },
         quiet: { type: "boolean", short: "q" },
         gate: { type: "string" },
@@ -91,8 +96,13 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
   if (positionals.length !== 1) return usage(positionals.length === 0 ? "missing <buildDir>" : `expected one <buildDir>, got ${positionals.join(" ")}`);
   if (!v.tenant) return usage("missing --tenant");
   if (!v.index) return usage("missing --index");
-  if (v.to !== "local" && v.to !== "s3") return usage(v.to ? `--to must be local or s3, got ${v.to}` : "missing --to local|s3");
-  if (v.to === "s3" && (v["persist-to"] || v.bucket)) return usage("--persist-to and --bucket go with --to local (s3 reads R2_BUCKET)");
+  if (v.to !== "local" && v.to !== "s3" && v.to !== "worker") {
+    return usage(v.to ? `--to must be local, s3 or worker, got ${v.to}` : "missing --to local|s3|worker");
+  }
+  if (v.to !== "local" && (v["persist-to"] || v.bucket)) return usage(`--persist-to and --bucket go with --to local (${v.to === "s3" ? "s3 reads R2_BUCKET" : "not --to worker"})`);
+  if (v.to === "worker" && !v.endpoint) return usage("--to worker needs --endpoint <the worker's base URL>");
+  if (v.to !== "worker" && v.endpoint) return usage("--endpoint goes with --to worker");
+  if (v.to === "worker" && !env.I3_API_KEY) return usage("--to worker needs I3_API_KEY: an API key of the tenant with the publish role");
   const concurrency = v.concurrency === undefined ? 4 : Number(v.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) return usage(`--concurrency must be an integer 1..64, got ${v.concurrency}`);
   const num = (flag: "min-ndcg" | "max-drop" | "gate-queries") => (v[flag] === undefined ? undefined : Number(v[flag]));
@@ -113,7 +123,12 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
 
   let target: PublishTarget;
   try {
-    target = v.to === "s3" ? createS3Target(s3ConfigFromEnv(env)) : createLocalR2Target({ persistTo: v["persist-to"], bucketName: v.bucket, cwd });
+    target =
+      v.to === "s3"
+        ? createS3Target(s3ConfigFromEnv(env))
+        : v.to === "worker"
+          ? createWorkerTarget({ baseUrl: v.endpoint!, apiKey: env.I3_API_KEY })
+          : createLocalR2Target({ persistTo: v["persist-to"], bucketName: v.bucket, cwd });
   } catch (e) {
     if (e instanceof PublishError) {
       err(`i3 publish: ${e.message}`);
@@ -148,7 +163,7 @@ export async function runPublishCommand(argv: string[], io: Partial<CliIO> = {})
     if (v.smoke) {
       const s = await smokeSearch(v.smoke, v.tenant, v.index, r.version, { apiKey: env.I3_API_KEY });
       if (!s.ok) {
-        const back = r.previousVersion ? ` Roll back with: i3 rollback --tenant ${v.tenant} --index ${v.index} --to-version ${r.previousVersion} --to ${v.to}` : "";
+        const back = r.previousVersion ? ` Roll back with: i3 rollback --tenant ${v.tenant} --index ${v.index} --to-version ${r.previousVersion} --to ${v.to === "worker" ? "s3" : v.to}` : "";
         err(`i3 publish: smoke test failed: ${s.message}.${back}`);
         return 1;
       }
