@@ -1,4 +1,5 @@
 import { AwsClient } from "aws4fetch";
+import { fetchWithRetry } from "./retry.ts";
 import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 /** Where and as whom to write. `s3ConfigFromEnv` reads it from the environment. */
@@ -70,22 +71,8 @@ export function createS3Target(config: S3Config): PublishTarget {
   const retryBaseMs = config.retryBaseMs ?? 100;
   const url = (key: string) => `${base}/${key.split("/").map(encodeURIComponent).join("/")}`;
 
-  async function send(what: string, input: string, init: RequestInit): Promise<Response> {
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const res = await client.fetch(input, init);
-        if (res.status < 500 && res.status !== 429) return res;
-        lastError = new Error(`HTTP ${res.status}: ${await errorText(res)}`);
-      } catch (e) {
-        lastError = e;
-      }
-      if (attempt < attempts) await sleep(retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
-    }
-    throw new PublishError("network", `${what}: failed after ${attempts} attempts: ${String(lastError)}`, {
-      cause: lastError,
-    });
-  }
+  const send = (what: string, input: string, init: RequestInit) =>
+    fetchWithRetry(() => client.fetch(input, init), { what, attempts, retryBaseMs, errorText });
 
   async function fail(what: string, res: Response): Promise<never> {
     const text = await errorText(res);
@@ -174,8 +161,4 @@ function decodeXml(s: string): string {
     if (e[0] === "#") return String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
     return { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" }[e]!;
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

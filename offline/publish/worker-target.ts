@@ -1,5 +1,6 @@
 // A PublishTarget over the worker's own admin routes (src/routes/admin.ts): CI needs only an API key with the
 // publish role, no R2 credentials. No Node-only imports, so it also loads inside workerd (test/worker/).
+import { fetchWithRetry } from "./retry.ts";
 import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 export interface WorkerTargetConfig {
@@ -47,21 +48,10 @@ export function createWorkerTarget(config: WorkerTargetConfig): PublishTarget {
   const retryBaseMs = config.retryBaseMs ?? 100;
   const auth: Record<string, string> = config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {};
 
-  async function send(what: string, key: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
-    const url = base + adminPath(key);
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const res = await doFetch(url, { ...init, headers: { ...auth, ...init.headers } });
-        if (res.status < 500 && res.status !== 429) return res;
-        lastError = new Error(`HTTP ${res.status}: ${await errorText(res)}`);
-      } catch (e) {
-        lastError = e;
-      }
-      if (attempt < attempts) await sleep(retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
-    }
-    throw new PublishError("network", `${what}: failed after ${attempts} attempts: ${String(lastError)}`, { cause: lastError });
-  }
+  const send = (what: string, key: string, init: RequestInit & { headers?: Record<string, string> }) =>
+    fetchWithRetry(() => doFetch(base + adminPath(key), { ...init, headers: { ...auth, ...init.headers } }), {
+      what, attempts, retryBaseMs, errorText,
+    });
 
   async function fail(what: string, res: Response): Promise<never> {
     const text = await errorText(res);
@@ -133,8 +123,4 @@ async function errorText(res: Response): Promise<string> {
     // not JSON
   }
   return text.slice(0, 200) || res.statusText;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

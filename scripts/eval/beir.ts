@@ -99,8 +99,8 @@ function strField(file: string, n: number, obj: Record<string, unknown>, key: st
   return v;
 }
 
-/** Streams the corpus, one document at a time. Blank lines are skipped; duplicate ids are an error. */
-export async function* readCorpus(file: string): AsyncGenerator<Doc> {
+/** The JSON records of a BEIR JSONL file with their ids and line numbers; blank lines skipped, duplicate ids an error. */
+async function* records(file: string): AsyncGenerator<{ obj: Record<string, unknown>; id: string; n: number }> {
   const seen = new Set<string>();
   for await (const [line, n] of lines(file)) {
     if (line.trim() === "") continue;
@@ -108,21 +108,20 @@ export async function* readCorpus(file: string): AsyncGenerator<Doc> {
     const id = idOf(file, n, obj);
     if (seen.has(id)) throw new BeirFormatError(file, n, `duplicate _id "${id}"`);
     seen.add(id);
+    yield { obj, id, n };
+  }
+}
+
+/** Streams the corpus, one document at a time. Blank lines are skipped; duplicate ids are an error. */
+export async function* readCorpus(file: string): AsyncGenerator<Doc> {
+  for await (const { obj, id, n } of records(file)) {
     yield { id, title: strField(file, n, obj, "title", false), text: strField(file, n, obj, "text", true) };
   }
 }
 
 export async function readQueries(file: string): Promise<Query[]> {
   const out: Query[] = [];
-  const seen = new Set<string>();
-  for await (const [line, n] of lines(file)) {
-    if (line.trim() === "") continue;
-    const obj = parseJsonLine(file, line, n);
-    const id = idOf(file, n, obj);
-    if (seen.has(id)) throw new BeirFormatError(file, n, `duplicate _id "${id}"`);
-    seen.add(id);
-    out.push({ id, text: strField(file, n, obj, "text", true) });
-  }
+  for await (const { obj, id, n } of records(file)) out.push({ id, text: strField(file, n, obj, "text", true) });
   return out;
 }
 
