@@ -139,9 +139,50 @@ def corpus_tokens(name: str, max_len: int = 128) -> Tuple[List[str], List[List[i
     ids, texts = load_corpus(name)
     toks = encode_texts(texts, max_len)
     os.makedirs(d, exist_ok=True)
-    with open(path, "w") as f:
+    tmp = f"{path}.{os.getpid()}.tmp"  # concurrent runs may build the same cache: write whole, then rename
+    with open(tmp, "w") as f:
         json.dump({"ids": ids, "tokens": toks}, f)
+    os.replace(tmp, path)
     return ids, toks
+
+
+# ---------------------------------------------------------------------------------------------------- token cache
+class TokenCache:
+    """Token ids of one corpus, truncated to max_len (an empty passage becomes one unk token). Enough to train and
+    evaluate with the whole passage tower running (train_passage=all, the GPU recipe): no state cache needed."""
+
+    def __init__(self, name: str, max_len: int = 128):
+        self.name = name
+        ids, toks = corpus_tokens(name, max_len)
+        self.doc_ids: List[str] = ids
+        self.tokens: List[List[int]] = [t if t else [0] for t in toks]
+        self.lens = np.array([len(t) for t in self.tokens], dtype=np.int64)
+
+    def __len__(self):
+        return len(self.doc_ids)
+
+
+def has_state_cache(name: str, max_len: int = 128) -> bool:
+    return os.path.exists(os.path.join(CACHE_ROOT, name, f"states{max_len}.json"))
+
+
+@torch.no_grad()
+def encode_tokens(encode, tokens: List[List[int]], device="cpu", batch_tokens: int = 16384) -> np.ndarray:
+    """[N, 512] float32 vectors of token lists through encode(ids, mask) (a full passage tower), in length-sorted
+    batches of about batch_tokens tokens; rows come back in the input order."""
+    order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i]))
+    out = None
+    i = 0
+    while i < len(order):
+        bs = max(1, batch_tokens // max(1, len(tokens[order[i]])))
+        idx = order[i: i + bs]
+        i += bs
+        x, m = pad_batch([tokens[j] for j in idx])
+        v = encode(x.to(device), m.to(device)).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(tokens), v.shape[1]), dtype=np.float32)
+        out[idx] = v
+    return out if out is not None else np.zeros((0, 512), dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------- state cache

@@ -184,9 +184,11 @@ def main():
     train_q, dev_q = data.scifact_train_dev()
     qs = data.load_queries("scifact")
     texts = [qs[q] for q in sorted(dev_q)] + [qs[q] for q in sorted(train_q)][:120]
+    import train as T  # the command that reproduces the run: every train_args value that is not a default
+    flags = " ".join(f"--{k}={v}" for k, v in args.items()
+                     if k in T.config and v != T.config[k] and k not in ("out_dir", "mined", "train_qrels", "threads"))
     recipe = {"checkpoint": os.path.relpath(a.ckpt, data.REPO), "step": ck.get("step"), "dev": ck.get("dev"),
-              "train_args": args, "command": "python offline/train/train.py --model={} --seed={}".format(
-                  args.get("model"), args.get("seed"))}
+              "train_args": args, "command": f"python offline/train/train.py {flags}".strip()}
     ev = json.load(open(a.eval)) if a.eval else None
     t = time.time()
     meta = export(model, out, a.name, args.get("q_max_len", 32), args.get("p_max_len", 128), recipe,

@@ -76,8 +76,9 @@ def zero_shot_passage_vectors(cache: "data.StateCache", encoder, batch: int = 25
 
 
 @torch.no_grad()
-def main(topk: int = 50):
+def main(topk: int = 50, device: str = "auto"):
     torch.set_num_threads(2)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     from use_lite import UseLite, default_tfjs_dir
     train, dev = data.scifact_train_dev()
     qrels = {**train, **dev}
@@ -85,17 +86,19 @@ def main(topk: int = 50):
     doc_ids, texts = data.load_corpus("scifact")
     pos_of = {d: i for i, d in enumerate(doc_ids)}
     bm = BM25(texts)
-    enc = UseLite.from_tfjs(default_tfjs_dir()).eval()
-    cache = data.StateCache("scifact")
-    assert cache.doc_ids == doc_ids
-    P = zero_shot_passage_vectors(cache, enc)
+    enc = UseLite.from_tfjs(default_tfjs_dir()).eval().to(device)
+    if data.has_state_cache("scifact"):  # the CPU recipe's pooled cached states: the same vectors, much cheaper
+        cache = data.StateCache("scifact")
+        assert cache.doc_ids == doc_ids
+        P = zero_shot_passage_vectors(cache, enc.cpu())
+        enc.to(device)
+    else:  # no state cache (the GPU recipe): run the backbone over the tokens
+        cache = data.TokenCache("scifact")
+        assert cache.doc_ids == doc_ids
+        P = data.encode_tokens(enc, cache.tokens, device)
     qids = sorted(qrels)
     qtok = data.encode_texts([queries[q] for q in qids], 32)
-    Q = []
-    for s in range(0, len(qids), 256):
-        x, m = data.pad_batch(qtok[s: s + 256])
-        Q.append(enc(x, m).numpy())
-    Q = np.concatenate(Q)
+    Q = data.encode_tokens(enc, qtok, device)
     dense = Q @ P.T
     out = {}
     hits_bm, hits_de = 0, 0
@@ -114,4 +117,5 @@ def main(topk: int = 50):
 
 
 if __name__ == "__main__":
-    main()
+    # python offline/train/mine.py [--device cpu|cuda]
+    main(device=sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "auto")

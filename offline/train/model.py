@@ -226,6 +226,16 @@ class I3Retriever(_Towers):
         return UseLite.l2_normalize(x[:, 0]), q_tilde
 
 
+def seed_everything(seed: int) -> None:
+    """python, numpy and torch RNGs (train.py seeds with this right before it builds the model)."""
+    import random
+
+    import numpy as np
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def build(kind: str, pretrained: bool = True, tfjs_dir: Optional[str] = None, **cfg):
     cls = {"i3": I3Retriever, "dual": DualEncoder}[kind]
     if pretrained:

@@ -5,8 +5,10 @@
     python offline/train/train.py --device=cuda --train_passage=all --batch_size=64 --max_steps=2000   # GPU recipe
 
 Overrides: --key=value (or --key value) for any default below, nanoGPT style. Prerequisites (once):
-    python offline/train/data.py      # frozen-backbone token-state caches of the 4 corpora (runs/cache/)
+    python offline/train/data.py      # frozen-backbone token-state caches of the 4 corpora (runs/cache/); the
+                                      # GPU recipe (train_passage=all) needs only the token caches, made on first use
     python offline/train/mine.py      # BM25 + zero-shot dense hard negatives for the SciFact train queries
+The GPU recipe end to end (mine, 3 seeds x {dual, I^3, I^3 without reconstruction}, evaluate): offline/train/gpu.sh
 
 Loss per step = contrastive CE (in-batch + hard negatives, positives of the same query masked out, learned
 temperature) + beta * reconstruction CE (I^3 only), beta = beta0 * 10^-epoch (smooth: epoch is fractional).
@@ -28,7 +30,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-from model import build  # noqa: E402
+from model import build, seed_everything  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------- defaults
 model = "i3"  # i3 | dual
@@ -107,12 +109,6 @@ def pick_device(name):
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
-
-
-def set_seed(s):
-    random.seed(s)
-    np.random.seed(s)
-    torch.manual_seed(s)
 
 
 def setup_trainable(m, mode):
@@ -219,19 +215,19 @@ class Batcher:
         return qtoks, passages, torch.tensor(targets), fn, torch.tensor(rec_rows), tgt
 
     def passage_inputs(self, passages, dev):
-        """States [N, L, 512] and mask from the caches (+ token ids for train_passage=all)."""
+        """(states [N, L, 512] from the state caches, or None for train_passage=all), mask [N, L], token ids [N, L]."""
         L = max(int(self.caches[n].lens[i]) for n, i in passages)
-        st = torch.zeros(len(passages), L, self.sf.dim)
+        st = None if train_passage == "all" else torch.zeros(len(passages), L, self.sf.dim)
         mask = torch.zeros(len(passages), L, dtype=torch.long)
         ids = torch.zeros(len(passages), L, dtype=torch.long)
         for r, (n, i) in enumerate(passages):
             c = self.caches[n]
             k = int(c.lens[i])
-            if train_passage != "all":
+            if st is not None:
                 st[r, :k] = torch.from_numpy(np.asarray(c.states[c.offsets[i]: c.offsets[i] + k], dtype=np.float32))
             ids[r, :k] = torch.tensor(c.tokens[i][:k])
             mask[r, :k] = 1
-        return st.to(dev), mask.to(dev), ids.to(dev)
+        return (st.to(dev) if st is not None else None), mask.to(dev), ids.to(dev)
 
 
 def dev_pool(dev_q, mined_negs, cache):
@@ -250,16 +246,14 @@ def dev_eval(m, dev_q, queries, cache, dev, pool):
     """nDCG@10 / MRR@10 / R@100 of the dev queries over the dev candidate pool of SciFact docs."""
     from evaluate import evaluate_run
     m.eval()
-    P = []
-    for s in range(0, len(pool), 128):
-        idx = pool[s: s + 128]
-        if train_passage == "all":
-            x, mk = data.pad_batch([cache.tokens[i] for i in idx])
-            P.append(m.encode_passage(x.to(dev), mk.to(dev)).float().cpu().numpy())
-        else:
-            st, mk = cache.batch(idx, dev)
+    if train_passage == "all":
+        P = data.encode_tokens(m.encode_passage, [cache.tokens[i] for i in pool], dev)
+    else:
+        P = []
+        for s in range(0, len(pool), 128):
+            st, mk = cache.batch(pool[s: s + 128], dev)
             P.append(m.passage_from_states(st, mk)[0].float().cpu().numpy())
-    P = np.concatenate(P)
+        P = np.concatenate(P)
     qids = sorted(dev_q)
     x, mk = data.pad_batch(data.encode_texts([queries[q] for q in qids], q_max_len))
     Q = m.encode_query(x.to(dev), mk.to(dev)).float().cpu().numpy()
@@ -270,7 +264,7 @@ def dev_eval(m, dev_q, queries, cache, dev, pool):
 def main():
     dev = pick_device(device)
     torch.set_num_threads(threads)
-    set_seed(seed)
+    seed_everything(seed)
     od = out_dir or os.path.join(data.REPO, "runs", f"{model}-s{seed}")
     os.makedirs(od, exist_ok=True)
     logf = open(os.path.join(od, "log.jsonl"), "w")
@@ -287,7 +281,8 @@ def main():
     with open(mined) as f:
         mined_negs = json.load(f)
     names = ["scifact"] + [n for n in unlab_corpora.split(",") if n and n != "scifact"]
-    caches = {n: data.StateCache(n, p_max_len) for n in names}
+    # the whole passage tower trains: token ids are enough; frozen backbone: its token states come from the cache
+    caches = {n: (data.TokenCache if train_passage == "all" else data.StateCache)(n, p_max_len) for n in names}
     rng = random.Random(seed)
     batcher = Batcher(rng, train_q, queries, mined_negs, caches, [n for n in unlab_corpora.split(",") if n])
 
