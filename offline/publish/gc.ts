@@ -3,12 +3,18 @@ import { readPointer } from "./pointer.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 import { listVersions } from "./versions.ts";
 
+/** Default grace period of `gcIndex`: unreferenced objects younger than this are kept. */
+export const GC_GRACE_MS = 60 * 60 * 1000;
+
 export interface GcPlan {
   /** Versions kept: the `keep` newest (manifest createdAt) plus the current one. */
   kept: string[];
   /** Manifest keys and object keys that no kept version references. */
   manifests: string[];
   objects: string[];
+  /** Unreferenced objects written less than the grace period ago (or of unknown age): kept, as they may belong
+   *  to a publish still uploading (objects go up before their manifest). */
+  young: string[];
   /** Bytes the deleted objects take, when the target reports sizes (HEAD). */
   bytes: number;
 }
@@ -18,8 +24,10 @@ export interface GcPlan {
  * versions, except the current one, then objects that no kept manifest lists. A kept manifest that cannot be read
  * or parsed stops it (what it references is unknown). Manifests are deleted before objects, so no listed version
  * ever points at a missing object. Before deleting objects it re-reads the pointer and the version list and keeps
- * whatever appeared meanwhile; an upload in flight (objects without a manifest yet) is not protected: run gc when
- * no publish of this index runs (the CI workflow serializes them).
+ * whatever appeared meanwhile. An upload in flight (objects without a manifest yet) is protected by the grace
+ * period: unreferenced objects younger than `graceMs` (default one hour) are kept, like git's prune expiry; a publish
+ * that reuses an old unreferenced object re-checks that its objects exist right before it writes its manifest
+ * (`publishIndex`), so the window left is that last check to the manifest write.
  *
  * @example
  * const plan = await gcIndex(target, "demo", "scifact", { keep: 3 });           // dry run
@@ -29,9 +37,11 @@ export async function gcIndex(
   target: PublishTarget,
   tenant: string,
   index: string,
-  opts: { keep: number; apply?: boolean; log?: (line: string) => void },
+  opts: { keep: number; apply?: boolean; graceMs?: number; now?: () => Date; log?: (line: string) => void },
 ): Promise<GcPlan> {
   if (!Number.isInteger(opts.keep) || opts.keep < 1) throw new PublishError("config", `--keep must be an integer >= 1, got ${opts.keep}`);
+  const graceMs = opts.graceMs ?? GC_GRACE_MS;
+  if (!(graceMs >= 0)) throw new PublishError("config", `the grace period must be >= 0 ms, got ${graceMs}`);
   const prefix = indexPrefix(tenant, index);
   const log = opts.log ?? (() => {});
 
@@ -58,12 +68,21 @@ export async function gcIndex(
 
   const first = await plan();
   const objects: string[] = [];
-  for await (const key of target.list(`${prefix}objects/`)) {
-    if (OBJECT_PATH_PATTERN.test(key.slice(prefix.length)) && !first.referenced.has(key)) objects.push(key);
-  }
+  const young: string[] = [];
+  const cutoff = (opts.now?.() ?? new Date()).getTime() - graceMs;
   let bytes = 0;
-  for (const key of objects) bytes += (await target.head(key))?.size ?? 0;
-  const result: GcPlan = { kept: [...first.kept], manifests: first.manifests, objects, bytes };
+  for await (const key of target.list(`${prefix}objects/`)) {
+    if (!OBJECT_PATH_PATTERN.test(key.slice(prefix.length)) || first.referenced.has(key)) continue;
+    const head = await target.head(key);
+    if (!head) continue; // deleted meanwhile
+    if (!head.uploaded || head.uploaded.getTime() > cutoff) {
+      young.push(key);
+      continue;
+    }
+    objects.push(key);
+    bytes += head.size;
+  }
+  const result: GcPlan = { kept: [...first.kept], manifests: first.manifests, objects, young, bytes };
   if (!opts.apply) return result;
 
   for (const key of first.manifests) {

@@ -70,7 +70,7 @@ export function createLocalR2Target(options: LocalR2Options = {}): PublishTarget
     head: (key) =>
       call(`HEAD ${key}`, async (b) => {
         const o = await b.head(key);
-        return o ? { size: o.size, etag: o.etag } : null;
+        return o ? { size: o.size, etag: o.etag, uploaded: o.uploaded } : null;
       }),
 
     get: (key) =>

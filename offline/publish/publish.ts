@@ -88,6 +88,18 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
     uploadedBytes += o.bytes;
   });
   log(`objects: ${uploaded} uploaded (${uploadedBytes} bytes), ${skipped} already present`);
+  if (skipped > 0) {
+    // A reused object may be an old unreferenced one that a concurrent gc deletes: check right before the manifest
+    // names them all, so that a published version never points at a missing object.
+    const missing: string[] = [];
+    await forEachLimit(build.objects, opts.concurrency ?? 4, async (o: ObjectRef) => {
+      const key = objectKey(tenant, index, o.path);
+      if ((await target.head(key))?.size !== o.bytes) missing.push(key);
+    });
+    if (missing.length > 0) {
+      throw new PublishError("conflict", `${missing.length} object(s) disappeared during the upload (a concurrent gc?), e.g. ${missing[0]}: nothing was published; run publish again`);
+    }
+  }
 
   const mHead = await target.head(mKey);
   if (mHead && mHead.size === build.manifestBytes.byteLength) {

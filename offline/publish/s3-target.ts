@@ -1,6 +1,6 @@
 import { AwsClient } from "aws4fetch";
 import { fetchWithRetry } from "./retry.ts";
-import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
+import { httpDate, PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 /** Where and as whom to write. `s3ConfigFromEnv` reads it from the environment. */
 export interface S3Config {
@@ -90,7 +90,7 @@ export function createS3Target(config: S3Config): PublishTarget {
       const res = await send(`HEAD ${key}`, url(key), { method: "HEAD" });
       if (res.status === 404) return null;
       if (!res.ok) return fail(`HEAD ${key}`, res);
-      return { size: Number(res.headers.get("content-length") ?? 0), etag: res.headers.get("etag") ?? "" };
+      return { size: Number(res.headers.get("content-length") ?? 0), etag: res.headers.get("etag") ?? "", uploaded: httpDate(res.headers.get("last-modified")) };
     },
 
     async get(key) {

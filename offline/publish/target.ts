@@ -23,7 +23,8 @@ export interface PutOptions {
 export interface PublishTarget {
   /** A short description for logs, e.g. `s3 https://…/i3-indexes` or `local /repo/.wrangler/state`. */
   readonly describe: string;
-  head(key: string): Promise<{ size: number; etag: string } | null>;
+  /** `uploaded`: when the object was written, where the store says (gc keeps young unreferenced objects). */
+  head(key: string): Promise<{ size: number; etag: string; uploaded?: Date } | null>;
   put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<{ etag: string }>;
   get(key: string): Promise<{ bytes: Uint8Array; etag: string } | null>;
   list(prefix: string): AsyncIterable<string>;
@@ -58,6 +59,13 @@ export class PublishError extends Error {
     this.name = "PublishError";
     this.code = code;
   }
+}
+
+/** A `Last-Modified` header as a Date; undefined when absent or unparsable. */
+export function httpDate(value: string | null): Date | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isFinite(t) ? new Date(t) : undefined;
 }
 
 /** True when `e` is a PublishError, optionally with the given code. */

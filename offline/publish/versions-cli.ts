@@ -1,17 +1,18 @@
 import { parseArgs } from "node:util";
-import { gcIndex } from "./gc.ts";
+import { GC_GRACE_MS, gcIndex } from "./gc.ts";
 import { openTarget, TARGET_OPTIONS, TARGET_USAGE } from "./target-flags.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 import { listVersions, rollback } from "./versions.ts";
 
 export const VERSIONS_USAGE = `usage: i3 versions --tenant <t> --index <i> [--json]
        i3 rollback --tenant <t> --index <i> --to-version <version>
-       i3 gc       --tenant <t> --index <i> --keep <n> [--yes]
+       i3 gc       --tenant <t> --index <i> --keep <n> [--grace-minutes <m>] [--yes]
 
 versions   the published versions, newest first; * marks the current one
 rollback   moves the pointer to a published version (conditional write: a concurrent publish wins, exit 1)
 gc         deletes manifests older than the <n> newest (never the current one) and the objects no kept
-           version lists; a dry run that prints the plan unless --yes
+           version lists, except objects written less than --grace-minutes ago (default 60: they may belong
+           to a publish still uploading); a dry run that prints the plan unless --yes
 
 storage:
 ${TARGET_USAGE}`;
@@ -35,6 +36,7 @@ export async function runVersionsCommand(
         index: { type: "string" },
         "to-version": { type: "string" },
         keep: { type: "string" },
+        "grace-minutes": { type: "string" },
         yes: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -49,6 +51,8 @@ export async function runVersionsCommand(
   if (cmd === "rollback" && !v["to-version"]) return usage("missing --to-version <version> (see i3 versions)");
   const keep = Number(v.keep);
   if (cmd === "gc" && !(Number.isInteger(keep) && keep >= 1)) return usage(`--keep must be an integer >= 1, got ${v.keep}`);
+  const graceMinutes = v["grace-minutes"] === undefined ? GC_GRACE_MS / 60_000 : Number(v["grace-minutes"]);
+  if (cmd === "gc" && !(graceMinutes >= 0)) return usage(`--grace-minutes must be a number >= 0, got ${v["grace-minutes"]}`);
 
   let target: PublishTarget;
   try {
@@ -70,8 +74,9 @@ export async function runVersionsCommand(
       const r = await rollback(target, v.tenant, v.index, v["to-version"]!);
       out(r.from === r.to ? `${where}: already at ${r.to}` : `${where}: pointer moved ${r.from ?? "(none)"} -> ${r.to}`);
     } else {
-      const plan = await gcIndex(target, v.tenant, v.index, { keep, apply: v.yes, log: (l) => out(`  ${l}`) });
-      const what = `${plan.manifests.length} manifests and ${plan.objects.length} objects (${plan.bytes} bytes); keeping ${plan.kept.join(", ") || "nothing"}`;
+      const plan = await gcIndex(target, v.tenant, v.index, { keep, apply: v.yes, graceMs: graceMinutes * 60_000, log: (l) => out(`  ${l}`) });
+      const young = plan.young.length > 0 ? `; ${plan.young.length} unreferenced objects younger than ${graceMinutes} min kept` : "";
+      const what = `${plan.manifests.length} manifests and ${plan.objects.length} objects (${plan.bytes} bytes); keeping ${plan.kept.join(", ") || "nothing"}${young}`;
       if (v.yes) out(`${where}: deleted ${what}`);
       else {
         out(`${where}: would delete ${what}`);

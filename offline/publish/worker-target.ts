@@ -1,7 +1,7 @@
 // A PublishTarget over the worker's own admin routes (src/routes/admin.ts): CI needs only an API key with the
 // publish role, no R2 credentials. No Node-only imports, so it also loads inside workerd (test/worker/).
 import { fetchWithRetry } from "./retry.ts";
-import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
+import { httpDate, PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 export interface WorkerTargetConfig {
   /** The worker's base URL, e.g. `https://i3.example.workers.dev` (no trailing path). */
@@ -75,7 +75,7 @@ export function createWorkerTarget(config: WorkerTargetConfig): PublishTarget {
       await res.body?.cancel();
       if (res.status === 404) return null;
       if (!res.ok) return fail(`HEAD ${key}`, res);
-      return { size: Number(res.headers.get("content-length") ?? 0), etag: res.headers.get("etag") ?? "" };
+      return { size: Number(res.headers.get("content-length") ?? 0), etag: res.headers.get("etag") ?? "", uploaded: httpDate(res.headers.get("last-modified")) };
     },
 
     async get(key) {

@@ -51,7 +51,12 @@ async function readBody(c: C, limit: number): Promise<Uint8Array> {
 async function serve(c: C, key: string, contentType: string): Promise<Response> {
   const obj = c.req.method === "HEAD" ? await c.env.INDEXES.head(key) : await c.env.INDEXES.get(key);
   if (!obj) throw new ApiError(404, "not_found", `${key.replace(/^tenants\/[^/]+\/indexes\/[^/]+\//, "")} does not exist`);
-  const headers = { "content-type": contentType, "content-length": String(obj.size), etag: obj.httpEtag };
+  const headers = {
+    "content-type": contentType,
+    "content-length": String(obj.size),
+    etag: obj.httpEtag,
+    "last-modified": obj.uploaded.toUTCString(),
+  };
   return new Response("body" in obj ? (obj as R2ObjectBody).body : null, { status: 200, headers });
 }
 

@@ -73,14 +73,22 @@ describe("i3 versions / rollback / gc", () => {
     expect((await rollbackCli(...T)).code).toBe(2);
   });
 
+  it("gc keeps unreferenced objects younger than the grace period (a publish may still be uploading them)", async () => {
+    const dry = await gc(...T, "--keep", "1");
+    expect(dry.code).toBe(0);
+    expect(dry.out).toContain("would delete 1 manifests and 0 objects");
+    expect(dry.out).toContain("3 unreferenced objects younger than 60 min kept");
+    expect((await gc(...T, "--keep", "1", "--grace-minutes", "-1")).code).toBe(2);
+  });
+
   it("gc --keep 1 is a dry run without --yes; with it, deletes only what no kept version uses", async () => {
     // current = v1 (rolled back), newest = v2: both kept; v0 goes, except the vocab every version shares.
-    const dry = await gc(...T, "--keep", "1");
+    const dry = await gc(...T, "--keep", "1", "--grace-minutes", "0");
     expect(dry.code).toBe(0);
     expect(dry.out).toContain("would delete 1 manifests and 3 objects");
     expect(await target.head(manifestKey("acme", "docs", builds[0].version))).not.toBeNull();
 
-    const real = await gc(...T, "--keep", "1", "--yes");
+    const real = await gc(...T, "--keep", "1", "--grace-minutes", "0", "--yes");
     expect(real.code).toBe(0);
     expect(real.out).toContain("deleted 1 manifests and 3 objects");
     expect(await target.head(manifestKey("acme", "docs", builds[0].version))).toBeNull();
@@ -114,6 +122,34 @@ describe("a publish killed midway", () => {
     expect(await target.head(manifestKey("acme", "kill", next.version))).toBeNull();
     const r = await publishIndex({ buildDir: next.dir, tenant: "acme", index: "kill", target });
     expect([r.skipped, r.uploaded, r.previousVersion, r.version]).toEqual([2, 2, old.version, next.version]);
+  });
+});
+
+describe("a publish racing a gc", () => {
+  it("fails with conflict, before writing its manifest, when an object it reused disappears", async () => {
+    const sharedVocab = new TextEncoder().encode('[["<unk>",0],["race",-1]]');
+    const old = await writeFakeBuild(path.join(tmp, "race-old"), { sharedVocab });
+    await publishIndex({ buildDir: old.dir, tenant: "acme", index: "race", target });
+    const next = await writeFakeBuild(path.join(tmp, "race-new"), { sharedVocab });
+    const shared = next.paths.filter((p) => old.paths.includes(p));
+    expect(shared).toHaveLength(1);
+    // Objects go up in manifest order (query, vocab, shard, docs), one at a time: the vocab is found and skipped,
+    // then a gc deletes it while the shard uploads.
+    let puts = 0;
+    const racing: PublishTarget = {
+      ...target,
+      put: async (key, bytes, opts) => {
+        if (++puts === 2) await target.delete(objectKey("acme", "race", shared[0]));
+        return target.put(key, bytes, opts);
+      },
+    };
+    const e = await publishIndex({ buildDir: next.dir, tenant: "acme", index: "race", target: racing, concurrency: 1 }).catch((x) => x);
+    expect(e).toMatchObject({ name: "PublishError", code: "conflict" });
+    expect(await target.head(manifestKey("acme", "race", next.version))).toBeNull();
+    expect((await readPointer(target, "acme", "race"))?.pointer?.version).toBe(old.version);
+    const r = await publishIndex({ buildDir: next.dir, tenant: "acme", index: "race", target }); // rerun: uploads it again
+    expect(r.version).toBe(next.version);
+    expect(await target.head(objectKey("acme", "race", shared[0]))).not.toBeNull();
   });
 });
 
