@@ -5,7 +5,11 @@
  *
  * Computes each query's dense and lexical candidates once (depth from the index, k 100, exactly what
  * searchHybrid does), then evaluates weighted fusion for w = 0, 0.05, ..., 1 and RRF(60); prints nDCG@10 / MRR@10 /
- * R@100 per setting and the best weight by nDCG@10 (ties: the smaller weight).
+ * R@100 per setting, the best weight by nDCG@10 (ties: the smaller weight), and the weight the one-standard-error
+ * rule picks: the smallest weight whose nDCG@10 is within one standard error (of the per-query paired difference)
+ * of the best. The smaller dense weight is the robust side: BM25 needs no training, while the dense model was
+ * fine-tuned on one domain, and a train/dev split of that domain cannot show what the dense side is worth elsewhere
+ * (docs/RESULTS.md, section 6: the dev-best weight put hybrid below lexical out of domain).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -39,24 +43,41 @@ for (const q of queries) {
   lists.push({ id: q.id, dense, lexical: (await searchLexical(idx.lexical, q.text, n)).hits });
 }
 await enc.close();
-const score = (f: Fusion | "dense" | "lexical") => {
+const evaluation = (f: Fusion | "dense" | "lexical") => {
   const run: Run = new Map();
   for (const l of lists) {
     const hits = f === "dense" ? l.dense : f === "lexical" ? l.lexical : fuse(l.dense, l.lexical, f);
     run.set(l.id, hits.slice(0, k).map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));
   }
-  return evaluate(run, qrels, queries.map((q) => q.id)).mean;
+  return evaluate(run, qrels, queries.map((q) => q.id));
 };
+const score = (f: Fusion | "dense" | "lexical") => evaluation(f).mean;
 const fmt = (r: { "nDCG@10": number; "MRR@10": number; "R@100": number }) => `${r["nDCG@10"].toFixed(4)}  ${r["MRR@10"].toFixed(4)}  ${r["R@100"].toFixed(4)}`;
 console.log(`${v.data} split ${v.split}: ${queries.length} queries; nDCG@10 MRR@10 R@100`);
 console.log(`dense        ${fmt(score("dense"))}`);
 console.log(`lexical      ${fmt(score("lexical"))}`);
 console.log(`rrf:60       ${fmt(score({ mode: "rrf", k: 60 }))}`);
-let best = { w: 0, ndcg: -1 };
-for (let i = 0; i <= 20; i++) {
-  const w = i / 20;
-  const r = score({ mode: "weighted", weight: w });
-  console.log(`weighted:${w.toFixed(2)} ${fmt(r)}`);
-  if (r["nDCG@10"] > best.ndcg + 1e-12) best = { w, ndcg: r["nDCG@10"] };
+const grid = Array.from({ length: 21 }, (_, i) => i / 20);
+const evals = grid.map((w) => evaluation({ mode: "weighted", weight: w }));
+let best = 0;
+grid.forEach((w, i) => {
+  console.log(`weighted:${w.toFixed(2)} ${fmt(evals[i].mean)}`);
+  if (evals[i].mean["nDCG@10"] > evals[best].mean["nDCG@10"] + 1e-12) best = i;
+});
+console.log(`best weight by nDCG@10 on ${v.split}: ${grid[best]} (${evals[best].mean["nDCG@10"].toFixed(4)})`);
+const oneSe = oneStandardError(evals.map((e) => e.perQuery), best);
+console.log(`one-standard-error rule: weight ${grid[oneSe.index]} (${evals[oneSe.index].mean["nDCG@10"].toFixed(4)}; ` +
+  `${(evals[best].mean["nDCG@10"] - evals[oneSe.index].mean["nDCG@10"]).toFixed(4)} below the best, standard error ${oneSe.se.toFixed(4)})`);
+
+/** Smallest grid index whose mean per-query nDCG@10 deficit to `best` is at most one standard error of it. */
+function oneStandardError(perQuery: Array<Map<string, { "nDCG@10": number }>>, best: number): { index: number; se: number } {
+  const ids = [...perQuery[best].keys()];
+  for (let i = 0; i <= best; i++) {
+    const d = ids.map((q) => perQuery[best].get(q)!["nDCG@10"] - perQuery[i].get(q)!["nDCG@10"]);
+    const mean = d.reduce((a, b) => a + b, 0) / d.length;
+    const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, d.length - 1));
+    const se = sd / Math.sqrt(d.length);
+    if (mean <= se) return { index: i, se };
+  }
+  return { index: best, se: 0 };
 }
-console.log(`best weight by nDCG@10 on ${v.split}: ${best.w} (${best.ndcg.toFixed(4)})`);
