@@ -10,6 +10,7 @@ export type ApiErrorCode =
   | "k_out_of_range"
   | "invalid_name"
   | "payload_too_large"
+  | "length_required"
   | "unsupported_media_type"
   | "index_not_found"
   | "route_not_found"

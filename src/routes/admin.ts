@@ -12,8 +12,11 @@ import {
 
 /** Limits of the admin API. */
 export const ADMIN_LIMITS = {
-  /** Bytes of one uploaded object or manifest (the whole body is hashed in memory). */
-  maxBodyBytes: 100 * 1024 * 1024,
+  /** Bytes of one object: R2's single-put limit. Objects stream to R2 (never held in memory); the platform's request
+   *  size limit (100 MB on the Free and Pro plans) applies before this one. */
+  maxObjectBytes: 5 * 1024 * 1024 * 1024,
+  /** Bytes of a manifest (parsed in memory). */
+  maxManifestBytes: 16 * 1024 * 1024,
   /** Bytes of a pointer body. */
   maxPointerBytes: 4 * 1024,
   /** Missing objects named in a 409 `missing_objects`. */
@@ -79,15 +82,29 @@ export function registerAdminRoutes(app: Hono<{ Bindings: Env }>): void {
     const { tenant, index } = names(c);
     const path = objectPath(c);
     const key = format("invalid_name", () => objectKey(tenant, index, path));
-    const bytes = await readBody(c, ADMIN_LIMITS.maxBodyBytes);
     const want = path.slice("objects/".length, "objects/".length + 64);
-    const got = await sha256Hex(bytes);
-    if (got !== want) throw new ApiError(400, "checksum_mismatch", `${path}: the body's sha256 is ${got}, not the name's ${want}`);
-    // Content-addressed: an object already there has these very bytes.
+    const size = Number(c.req.header("content-length") ?? NaN);
+    if (!Number.isSafeInteger(size) || size < 0) throw new ApiError(411, "length_required", "an object upload needs a Content-Length header");
+    if (size > ADMIN_LIMITS.maxObjectBytes) throw new ApiError(413, "payload_too_large", `the body has ${size} bytes; the limit is ${ADMIN_LIMITS.maxObjectBytes}`);
+    // Content-addressed: an object already there under this name has the name's bytes (R2 checked them).
     const existing = await c.env.INDEXES.head(key);
-    if (existing && existing.size === bytes.byteLength) return c.json({ key: path, size: existing.size, created: false }, 200, { etag: existing.httpEtag });
-    const put = await c.env.INDEXES.put(key, bytes, { httpMetadata: { contentType: "application/octet-stream" }, sha256: got });
-    return c.json({ key: path, size: bytes.byteLength, created: true }, 201, { etag: put!.httpEtag });
+    if (existing && existing.size === size) {
+      await c.req.raw.body?.cancel();
+      return c.json({ key: path, size, created: false }, 200, { etag: existing.httpEtag });
+    }
+    // Streamed: R2 hashes the body as it arrives and refuses it when the digest is not the name's, so the bytes are
+    // never held in memory and nothing is stored under a wrong name.
+    const body = (c.req.raw.body ?? new Blob([]).stream()).pipeThrough(new FixedLengthStream(size));
+    let put: R2Object | null;
+    try {
+      put = await c.env.INDEXES.put(key, body, { httpMetadata: { contentType: "application/octet-stream" }, sha256: want });
+    } catch (e) {
+      if (/sha-?256|checksum|digest/i.test(String(e))) {
+        throw new ApiError(400, "checksum_mismatch", `${path}: the body's sha256 is not the name's ${want}`, { cause: e });
+      }
+      throw new ApiError(400, "invalid_object", `${path}: the body could not be stored (${String(e)}); is Content-Length right?`, { cause: e });
+    }
+    return c.json({ key: path, size, created: true }, 201, { etag: put!.httpEtag });
   });
 
   app.get(`${PREFIX}/manifests/:version`, (c) => {
@@ -100,7 +117,7 @@ export function registerAdminRoutes(app: Hono<{ Bindings: Env }>): void {
     const { tenant, index } = names(c);
     const version = (c.req.param("version") ?? "").replace(/\.json$/, "");
     const key = format("invalid_name", () => manifestKey(tenant, index, version));
-    const bytes = await readBody(c, ADMIN_LIMITS.maxBodyBytes);
+    const bytes = await readBody(c, ADMIN_LIMITS.maxManifestBytes);
     const sha256 = await sha256Hex(bytes);
     if (versionIdOf(sha256) !== version) {
       throw new ApiError(400, "checksum_mismatch", `the manifest's sha256 is ${sha256}: its version is ${versionIdOf(sha256)}, not ${version}`);

@@ -84,6 +84,33 @@ describe("publishing through the worker", () => {
     await expect(target(searchKey).put(objectKey(TENANT, INDEX, o.path), bytes)).rejects.toSatisfy((e) => isPublishError(e, "auth"));
   });
 
+  it("objects stream to R2, which checks their sha256: a 3 MB object is stored exactly; same length, other bytes -> 400", async () => {
+    const bytes = new Uint8Array(3 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+    const path = `objects/${await sha256Hex(bytes)}.bin`;
+    const key = objectKey(TENANT, INDEX, path);
+    const tampered = bytes.slice();
+    tampered[1_000_000] ^= 1;
+    const bad = await put(path, tampered, publishKey);
+    expect(bad.status).toBe(400);
+    expect(await code(bad)).toBe("checksum_mismatch");
+    expect(await bucket.head(key)).toBeNull();
+    const ok = await put(path, bytes, publishKey);
+    expect(ok.status).toBe(201);
+    const stored = await bucket.get(key);
+    expect(await sha256Hex(new Uint8Array(await stored!.arrayBuffer()))).toBe(path.slice(8, 72));
+    const again = await put(path, bytes, publishKey);
+    expect([again.status, ((await again.json()) as any).created]).toEqual([200, false]);
+  });
+
+  it("an object upload without Content-Length -> 411 length_required", async () => {
+    const bytes = new TextEncoder().encode("streamed without a length");
+    const stream = new ReadableStream({ start: (ctl) => (ctl.enqueue(bytes), ctl.close()) });
+    const res = await put(`objects/${await sha256Hex(bytes)}.bin`, stream, publishKey);
+    expect(res.status).toBe(411);
+    expect(await code(res)).toBe("length_required");
+  });
+
   it("a body whose sha256 is not the name's -> 400 checksum_mismatch; a bad name -> 400 invalid_name", async () => {
     const bytes = new TextEncoder().encode("not what the name says");
     const res = await put(`objects/${"0".repeat(64)}.bin`, bytes, publishKey);
