@@ -10,7 +10,8 @@
 #   6. every run's weight-space ensemble with the model it started from (WiSE-FT, offline/train/wise.py) at
 #      WISE_ALPHAS, on the test sets and the SciFact dev split; then the table
 #
-# Usage: offline/train/gpu.sh      env: STEPS (600), SEEDS ("0 1 2"), WISE_ALPHAS ("0.5"), I3_DATA_ROOT, USE_LITE_TFJS_DIR;
+# Usage: offline/train/gpu.sh      env: STEPS (600), SEEDS ("0 1 2"), WISE_ALPHAS ("0.5"), EXTRA (more train.py flags,
+#                                  e.g. EXTRA=--n_hard=3: the shipped model's recipe), I3_DATA_ROOT, USE_LITE_TFJS_DIR;
 #                                  DEVICE=cpu EVAL_DATA=cranfield STEPS=1 SEEDS=0 is a (slow) smoke run without a GPU
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +31,7 @@ python3 $T/evaluate.py --zero-shot --device "$DEVICE" --data "$EVAL_DATA"
 
 # Same data, steps and seeds for all three; only the model differs.
 COMMON="--device=$DEVICE --threads=1 --train_passage=all --max_steps=$STEPS --warmup_steps=20 --eval_every=50
-  --dev_at_start=1 --unlab_corpora=scifact,npl,cranfield,dl19-judged --unlab_batch=32"
+  --dev_at_start=1 --unlab_corpora=scifact,npl,cranfield,dl19-judged --unlab_batch=32 ${EXTRA:-}"
 pids=()
 for s in $SEEDS; do
   for run in "dual --model=dual" "i3 --model=i3" "i3-norec --model=i3 --beta0=0.0"; do
