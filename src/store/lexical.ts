@@ -1,11 +1,10 @@
 import {
-  decodeLexicalBucket, decodeLexicalNorms, FormatError, objectKey, verifyObject,
-  type LexicalBucket, type Manifest, type ObjectRef,
+  decodeLexicalBucket, decodeLexicalNorms, FormatError, objectKey, type LexicalBucket, type Manifest, type ObjectRef,
 } from "../format";
 import { isKnownAnalyzer } from "../lexical";
 import type { LexicalReader } from "../search/lexical";
 import type { ByteCache } from "./byte-cache";
-import { getBytes } from "./r2";
+import { fetchVerified } from "./r2";
 
 /**
  * The lexical objects of one index version, read from R2 on first use and kept in the isolate cache like shards:
@@ -22,17 +21,11 @@ export async function openLexical(
     console.warn(`index ${tenant}/${index}: lexical analyzer ${JSON.stringify(section.analyzer)} is unknown to this worker; dense only`);
     return undefined;
   }
-  const fetchVerified = async (ref: ObjectRef): Promise<Uint8Array> => {
-    const bytes = await getBytes(bucket, objectKey(tenant, index, ref.path));
-    if (!bytes) throw new FormatError("truncated", `object ${ref.path} of ${tenant}/${index} is missing from R2`);
-    await verifyObject(ref, bytes);
-    return bytes;
-  };
   const cached = async <T>(ref: ObjectRef, decode: (b: Uint8Array) => T): Promise<T> => {
     const key = objectKey(tenant, index, ref.path);
     const hit = cache.get<T>(key);
     if (hit) return hit;
-    const bytes = await fetchVerified(ref);
+    const bytes = await fetchVerified(bucket, tenant, index, ref);
     const value = decode(bytes);
     cache.set(key, value, 2 * bytes.byteLength); // bytes + the decoded dictionary
     return value;

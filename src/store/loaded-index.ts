@@ -1,7 +1,7 @@
 import { createQueryEncoder, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
-  decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex, verifyObject,
+  decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex,
   type Manifest, type ObjectRef, type Pointer,
 } from "../format";
 import type { LexicalReader } from "../search/lexical";
@@ -9,7 +9,7 @@ import type { ShardVectors } from "../search/search";
 import { createTokenizer } from "../tokenizer";
 import type { ByteCache } from "./byte-cache";
 import { openLexical } from "./lexical";
-import { getBytes } from "./r2";
+import { fetchVerified, getBytes } from "./r2";
 
 /** One published version of an index, ready to search: manifest, query encoder, and shard access. */
 export interface LoadedIndex {
@@ -35,14 +35,6 @@ export async function readPointer(bucket: R2Bucket, tenant: string, index: strin
     throw new FormatError("invalid_pointer", `pointer of ${tenant}/${index} is not JSON`, { cause: e });
   }
   return parsePointer(json, { tenant, index });
-}
-
-/** Fetches an object of the index and checks its size and sha256 against the manifest. */
-async function fetchVerified(bucket: R2Bucket, tenant: string, index: string, ref: ObjectRef): Promise<Uint8Array> {
-  const bytes = await getBytes(bucket, objectKey(tenant, index, ref.path));
-  if (!bytes) throw new FormatError("truncated", `object ${ref.path} of ${tenant}/${index} is missing from R2`);
-  await verifyObject(ref, bytes);
-  return bytes;
 }
 
 /**
