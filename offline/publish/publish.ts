@@ -74,12 +74,12 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
 
   let uploaded = 0;
   let uploadedBytes = 0;
-  let skipped = 0;
+  const reused: ObjectRef[] = [];
   await forEachLimit(build.objects, opts.concurrency ?? 4, async (o: ObjectRef) => {
     const key = objectKey(tenant, index, o.path);
     const head = await target.head(key);
     if (head && head.size === o.bytes) {
-      skipped++;
+      reused.push(o);
       return;
     }
     if (head) log(`warning: ${key} has ${head.size} bytes, expected ${o.bytes}: uploading it again`);
@@ -87,18 +87,18 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
     uploaded++;
     uploadedBytes += o.bytes;
   });
+  const skipped = reused.length;
   log(`objects: ${uploaded} uploaded (${uploadedBytes} bytes), ${skipped} already present`);
-  if (skipped > 0) {
-    // A reused object may be an old unreferenced one that a concurrent gc deletes: check right before the manifest
-    // names them all, so that a published version never points at a missing object.
-    const missing: string[] = [];
-    await forEachLimit(build.objects, opts.concurrency ?? 4, async (o: ObjectRef) => {
-      const key = objectKey(tenant, index, o.path);
-      if ((await target.head(key))?.size !== o.bytes) missing.push(key);
-    });
-    if (missing.length > 0) {
-      throw new PublishError("conflict", `${missing.length} object(s) disappeared during the upload (a concurrent gc?), e.g. ${missing[0]}: nothing was published; run publish again`);
-    }
+  // A reused object may be an old unreferenced one that a concurrent gc deletes (what this run uploaded is younger
+  // than gc's grace period): check them right before the manifest names them, so that a published version never
+  // points at a missing object.
+  const missing: string[] = [];
+  await forEachLimit(reused, opts.concurrency ?? 4, async (o: ObjectRef) => {
+    const key = objectKey(tenant, index, o.path);
+    if ((await target.head(key))?.size !== o.bytes) missing.push(key);
+  });
+  if (missing.length > 0) {
+    throw new PublishError("conflict", `${missing.length} object(s) disappeared during the upload (a concurrent gc?), e.g. ${missing[0]}: nothing was published; run publish again`);
   }
 
   const mHead = await target.head(mKey);
