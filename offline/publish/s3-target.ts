@@ -1,6 +1,7 @@
 import { AwsClient } from "aws4fetch";
 import { fetchWithRetry } from "./retry.ts";
-import { httpDate, PublishError, type PublishTarget, type PutOptions } from "./target.ts";
+import { getResult, headResult, putHeaders } from "./http-response.ts";
+import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 /** Where and as whom to write. `s3ConfigFromEnv` reads it from the environment. */
 export interface S3Config {
@@ -86,31 +87,13 @@ export function createS3Target(config: S3Config): PublishTarget {
   return {
     describe: `s3 ${base}`,
 
-    async head(key) {
-      const res = await send(`HEAD ${key}`, url(key), { method: "HEAD" });
-      if (res.status === 404) return null;
-      if (!res.ok) return fail(`HEAD ${key}`, res);
-      return { size: Number(res.headers.get("content-length") ?? 0), etag: res.headers.get("etag") ?? "", uploaded: httpDate(res.headers.get("last-modified")) };
-    },
+    head: async (key) => headResult(`HEAD ${key}`, await send(`HEAD ${key}`, url(key), { method: "HEAD" }), fail),
 
-    async get(key) {
-      const res = await send(`GET ${key}`, url(key), { method: "GET" });
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return null;
-      }
-      if (!res.ok) return fail(`GET ${key}`, res);
-      return { bytes: new Uint8Array(await res.arrayBuffer()), etag: res.headers.get("etag") ?? "" };
-    },
+    get: async (key) => getResult(`GET ${key}`, await send(`GET ${key}`, url(key), { method: "GET" }), fail),
 
     async put(key, bytes, opts: PutOptions = {}) {
-      const headers: Record<string, string> = {
-        "content-type": opts.contentType ?? "application/octet-stream",
-      };
-      if (opts.ifMatch !== undefined) headers["if-match"] = opts.ifMatch;
-      if (opts.ifNoneMatch !== undefined) headers["if-none-match"] = opts.ifNoneMatch;
       const what = `PUT ${key}`;
-      const res = await send(what, url(key), { method: "PUT", headers, body: bytes });
+      const res = await send(what, url(key), { method: "PUT", headers: putHeaders(opts), body: bytes });
       const conditional = opts.ifMatch !== undefined || opts.ifNoneMatch !== undefined;
       // 412: the condition failed. 409: S3 "ConditionalRequestConflict" (a concurrent conditional write).
       // 404 with If-Match: S3 and moto answer NoSuchKey when the key to match is gone; R2 answers 412.

@@ -61,13 +61,6 @@ export class PublishError extends Error {
   }
 }
 
-/** A `Last-Modified` header as a Date; undefined when absent or unparsable. */
-export function httpDate(value: string | null): Date | undefined {
-  if (!value) return undefined;
-  const t = Date.parse(value);
-  return Number.isFinite(t) ? new Date(t) : undefined;
-}
-
 /** True when `e` is a PublishError, optionally with the given code. */
 export function isPublishError(e: unknown, code?: PublishErrorCode): e is PublishError {
   return e instanceof PublishError && (code === undefined || e.code === code);

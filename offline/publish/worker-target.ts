@@ -1,7 +1,8 @@
 // A PublishTarget over the worker's own admin routes (src/routes/admin.ts): CI needs only an API key with the
 // publish role, no R2 credentials. No Node-only imports, so it also loads inside workerd (test/worker/).
 import { fetchWithRetry } from "./retry.ts";
-import { httpDate, PublishError, type PublishTarget, type PutOptions } from "./target.ts";
+import { getResult, headResult, putHeaders } from "./http-response.ts";
+import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 export interface WorkerTargetConfig {
   /** The worker's base URL, e.g. `https://i3.example.workers.dev` (no trailing path). */
@@ -70,30 +71,13 @@ export function createWorkerTarget(config: WorkerTargetConfig): PublishTarget {
   return {
     describe: `worker ${base}`,
 
-    async head(key) {
-      const res = await send(`HEAD ${key}`, key, { method: "HEAD" });
-      await res.body?.cancel();
-      if (res.status === 404) return null;
-      if (!res.ok) return fail(`HEAD ${key}`, res);
-      return { size: Number(res.headers.get("content-length") ?? 0), etag: res.headers.get("etag") ?? "", uploaded: httpDate(res.headers.get("last-modified")) };
-    },
+    head: async (key) => headResult(`HEAD ${key}`, await send(`HEAD ${key}`, key, { method: "HEAD" }), fail),
 
-    async get(key) {
-      const res = await send(`GET ${key}`, key, { method: "GET" });
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return null;
-      }
-      if (!res.ok) return fail(`GET ${key}`, res);
-      return { bytes: new Uint8Array(await res.arrayBuffer()), etag: res.headers.get("etag") ?? "" };
-    },
+    get: async (key) => getResult(`GET ${key}`, await send(`GET ${key}`, key, { method: "GET" }), fail),
 
     async put(key, bytes, opts: PutOptions = {}) {
-      const headers: Record<string, string> = { "content-type": opts.contentType ?? "application/octet-stream" };
-      if (opts.ifMatch !== undefined) headers["if-match"] = opts.ifMatch;
-      if (opts.ifNoneMatch !== undefined) headers["if-none-match"] = opts.ifNoneMatch;
       const what = `PUT ${key}`;
-      const res = await send(what, key, { method: "PUT", headers, body: bytes as Uint8Array<ArrayBuffer> });
+      const res = await send(what, key, { method: "PUT", headers: putHeaders(opts), body: bytes as Uint8Array<ArrayBuffer> });
       if (res.status === 412) {
         const cond = opts.ifMatch !== undefined ? `If-Match ${opts.ifMatch}` : "If-None-Match *";
         throw new PublishError("precondition_failed", `${what}: ${cond} did not hold (${await errorText(res)})`);
