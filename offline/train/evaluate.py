@@ -144,8 +144,8 @@ def main():
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
-    from model import load_checkpoint
+    from model import load_checkpoint, pick_device
+    device = pick_device(a.device)
     datasets = a.data.split(",")
     os.makedirs(os.path.join(data.REPO, "runs", "eval"), exist_ok=True)
     todo = ([("zero-shot", None)] if a.zero_shot else []) + [(c, c) for c in a.ckpt]

@@ -78,8 +78,9 @@ def zero_shot_passage_vectors(cache: "data.StateCache", encoder, batch: int = 25
 @torch.no_grad()
 def main(topk: int = 50, device: str = "auto"):
     torch.set_num_threads(2)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    from model import pick_device
     from use_lite import UseLite, default_tfjs_dir
+    device = pick_device(device)
     train, dev = data.scifact_train_dev()
     qrels = {**train, **dev}
     queries = data.load_queries("scifact")

@@ -226,6 +226,13 @@ class I3Retriever(_Towers):
         return UseLite.l2_normalize(x[:, 0]), q_tilde
 
 
+def pick_device(name: str) -> str:
+    """"auto" -> "cuda" when a GPU is there, else "cpu"; any other name is returned as is."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
 def seed_everything(seed: int) -> None:
     """python, numpy and torch RNGs (train.py seeds with this right before it builds the model)."""
     import random

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-from model import build, seed_everything  # noqa: E402
+from model import build, pick_device, seed_everything  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------- defaults
 model = "i3"  # i3 | dual
@@ -105,12 +105,6 @@ config = {k: globals()[k] for k in _keys}
 
 
 # ----------------------------------------------------------------------------------------------- pieces
-def pick_device(name):
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def setup_trainable(m, mode):
     """Which parameters learn. Query backbone always; passage backbone per `train_passage`; heads always."""
     for p in m.passage_encoder.parameters():

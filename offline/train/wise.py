@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-from model import build, load_checkpoint, seed_everything  # noqa: E402
+from model import build, load_checkpoint, pick_device, seed_everything  # noqa: E402
 
 
 def initial_model(ck: dict):
@@ -78,7 +78,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    device = pick_device(a.device)
     if a.out and (len(a.ckpt) != 1 or len(a.alpha) != 1):
         sys.exit("wise.py: --out takes exactly one --ckpt and one --alpha")
     from evaluate import evaluate_model
