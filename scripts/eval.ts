@@ -91,14 +91,20 @@ export async function runEval(a: EvalArgs): Promise<EvalResult> {
       run = new Map([...fused].map(([q, hits]) => [q, hits.slice(0, k)]));
     }
   } else if (mode === "index") {
-    const fusion = a.fusionGiven ? (a.fusion.kind === "rrf" ? { mode: "rrf" as const, k: a.fusion.k } : { mode: "weighted" as const, weight: a.fusion.dense }) : undefined;
+    const fusion = a.fusionGiven
+      ? (a.fusion.kind === "rrf" ? { mode: "rrf" as const, k: a.fusion.k } : { mode: "weighted" as const, weight: a.fusion.dense, normalization: a.fusion.normalization })
+      : undefined;
     const r = await indexRun(a.index!, queries, { k, mode: a.mode, fusion, depth: a.depth, threads: a.threads, log });
     log(`answered in mode: ${JSON.stringify(r.modes)}`);
     run = r.run;
   } else if (mode === "endpoint") {
     const body: Record<string, unknown> = {};
     if (a.mode) body.mode = a.mode;
-    if (a.fusionGiven) Object.assign(body, a.fusion.kind === "rrf" ? { fusion: "rrf" } : { fusion: "weighted", weight: a.fusion.dense });
+    if (a.fusionGiven) {
+      Object.assign(body, a.fusion.kind === "rrf"
+        ? { fusion: "rrf" }
+        : { fusion: "weighted", weight: a.fusion.dense, ...(a.fusion.normalization ? { normalization: a.fusion.normalization } : {}) });
+    }
     log(`querying ${a.endpoint}/search (k ${k}, concurrency ${a.concurrency}${Object.keys(body).length ? `, ${JSON.stringify(body)}` : ""})`);
     run = await endpointRun(queries, { url: a.endpoint!, k, concurrency: a.concurrency, log, body });
   } else {

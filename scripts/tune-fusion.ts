@@ -4,7 +4,8 @@
  *   npx tsx scripts/tune-fusion.ts --data /work/shared/data/scifact --index build/scifact-lex --split train
  *
  * Computes each query's dense and lexical candidates once (depth from the index, k 100, exactly what
- * searchHybrid does), then evaluates weighted fusion for w = 0, 0.05, ..., 1 and RRF(60); prints nDCG@10 / MRR@10 /
+ * searchHybrid does), then evaluates weighted fusion (the index's normalization, or --normalization) for
+ * w = 0, step, ..., 1 (--step, default 0.05) and RRF(60); prints nDCG@10 / MRR@10 /
  * R@100 per setting, the best weight by nDCG@10 (ties: the smaller weight), and the weight the one-standard-error
  * rule picks: the smallest weight whose nDCG@10 is within one standard error (of the per-query paired difference)
  * of the best. The smaller dense weight is the robust side: BM25 needs no training, while the dense model was
@@ -15,17 +16,26 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createNodeEncoder } from "../offline/encoder/node-encoder.ts";
-import { fuse, type Fusion } from "../src/search/fusion.ts";
+import { fuse, type CompleteScores, type Fusion, type Normalization } from "../src/search/fusion.ts";
 import { searchLexical } from "../src/search/lexical.ts";
-import { searchShards, type DocHit } from "../src/search/search.ts";
+import { denseFloor, scoreDocuments, searchShards, type DocHit } from "../src/search/search.ts";
 import { createTokenizer } from "../src/tokenizer/index.ts";
 import { beirPaths, readQrels, readQueries } from "./eval/beir.ts";
 import { indexDefaults, openIndex } from "./eval/index-search.ts";
 import { evaluate, type Run } from "./eval/metrics.ts";
 
-const { values: v } = parseArgs({ options: { data: { type: "string" }, index: { type: "string" }, split: { type: "string", default: "train" }, threads: { type: "string" } } });
-if (!v.data || !v.index) throw new Error("usage: tune-fusion --data <BEIR dir> --index <build dir> [--split train]");
+const { values: v } = parseArgs({
+  options: {
+    data: { type: "string" }, index: { type: "string" }, split: { type: "string", default: "train" }, threads: { type: "string" },
+    normalization: { type: "string" }, step: { type: "string", default: "0.05" },
+  },
+});
+const USAGE = "usage: tune-fusion --data <BEIR dir> --index <build dir> [--split train] [--normalization tmm|minmax] [--step 0.05]";
+if (!v.data || !v.index) throw new Error(USAGE);
 if (v.split === "test") throw new Error("tune on a train/dev split, never on test");
+const step = Number(v.step);
+if (!(step > 0 && step <= 0.5 && Math.abs(Math.round(1 / step) * step - 1) < 1e-9)) throw new Error(`--step must divide 1 (0.05, 0.01, ...), got ${v.step}`);
+if (v.normalization !== undefined && v.normalization !== "tmm" && v.normalization !== "minmax") throw new Error(`--normalization must be tmm or minmax; ${USAGE}`);
 const paths = beirPaths(v.data, v.split, { corpus: false });
 const qrels = await readQrels(paths.qrels);
 const queries = (await readQueries(paths.queries)).filter((q) => qrels.has(q.id));
@@ -37,28 +47,43 @@ const k = 100;
 const n = Math.max(k, depth);
 const tokenizer = createTokenizer(JSON.parse(readFileSync(join(v.index, m.model.vocab.path), "utf8")));
 const enc = await createNodeEncoder({ modelPath: join(v.index, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: v.threads ? Number(v.threads) : undefined, log: () => {} });
-const lists: Array<{ id: string; dense: DocHit[]; lexical: DocHit[] }> = [];
+const normalization: Normalization = (v.normalization as Normalization | undefined) ?? m.lexical!.fusion.normalization;
+const lists: Array<{ id: string; dense: DocHit[]; lexical: DocHit[]; all: CompleteScores }> = [];
 for (const q of queries) {
-  const dense = searchShards(await enc.encode([tokenizer.encode(q.text)]), idx.shards, { k: n, rescore: m.search.rescore });
-  lists.push({ id: q.id, dense, lexical: (await searchLexical(idx.lexical, q.text, n)).hits });
+  const vec = await enc.encode([tokenizer.encode(q.text)]);
+  const dense = searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore });
+  const lex = await searchLexical(idx.lexical, q.text, n);
+  // Exactly what searchHybrid hands to fuse (dense scores of the lexical-only candidates computed once).
+  const known = new Map<number, number>();
+  const all: CompleteScores = {
+    dense: (o) => {
+      const missing = o.filter((x) => !known.has(x));
+      for (const [x, s] of scoreDocuments(vec, idx.shards, missing)) known.set(x, s);
+      return new Map(o.filter((x) => known.has(x)).map((x) => [x, known.get(x)!]));
+    },
+    lexical: lex.score,
+    denseFloor: denseFloor(m),
+  };
+  lists.push({ id: q.id, dense, lexical: lex.hits, all });
 }
 await enc.close();
 const evaluation = (f: Fusion | "dense" | "lexical") => {
   const run: Run = new Map();
   for (const l of lists) {
-    const hits = f === "dense" ? l.dense : f === "lexical" ? l.lexical : fuse(l.dense, l.lexical, f);
+    const hits = f === "dense" ? l.dense : f === "lexical" ? l.lexical : fuse(l.dense, l.lexical, f, l.all);
     run.set(l.id, hits.slice(0, k).map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));
   }
   return evaluate(run, qrels, queries.map((q) => q.id));
 };
 const score = (f: Fusion | "dense" | "lexical") => evaluation(f).mean;
 const fmt = (r: { "nDCG@10": number; "MRR@10": number; "R@100": number }) => `${r["nDCG@10"].toFixed(4)}  ${r["MRR@10"].toFixed(4)}  ${r["R@100"].toFixed(4)}`;
-console.log(`${v.data} split ${v.split}: ${queries.length} queries; nDCG@10 MRR@10 R@100`);
+console.log(`${v.data} split ${v.split}: ${queries.length} queries; weighted fusion normalization ${normalization}; nDCG@10 MRR@10 R@100`);
 console.log(`dense        ${fmt(score("dense"))}`);
 console.log(`lexical      ${fmt(score("lexical"))}`);
 console.log(`rrf:60       ${fmt(score({ mode: "rrf", k: 60 }))}`);
-const grid = Array.from({ length: 21 }, (_, i) => i / 20);
-const evals = grid.map((w) => evaluation({ mode: "weighted", weight: w }));
+const steps = Math.round(1 / step);
+const grid = Array.from({ length: steps + 1 }, (_, i) => i / steps);
+const evals = grid.map((w) => evaluation({ mode: "weighted", weight: w, normalization }));
 let best = 0;
 grid.forEach((w, i) => {
   console.log(`weighted:${w.toFixed(2)} ${fmt(evals[i].mean)}`);

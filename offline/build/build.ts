@@ -9,7 +9,7 @@
 // build (which restarts at a shard boundary) forms exactly the same batches as one that never stopped.
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { DOCS_PER_BLOCK, type DocBlockRef, type ObjectRef } from "../../src/format/index.ts";
+import { DOCS_PER_BLOCK, type DocBlockRef, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
 import { createTokenizer } from "../../src/tokenizer/index.ts";
 import { createNodeEncoder, type Device, type NodeEncoder } from "../encoder/node-encoder.ts";
 import { fingerprintDiff, readCheckpoint, writeCheckpoint, type Checkpoint, type Fingerprint, type ResumePoint } from "./checkpoint.ts";
@@ -17,7 +17,7 @@ import { readCorpus, resolveCorpusPath, validateCorpus } from "./corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import { writeLexical, type LexicalOptions } from "./lexical.ts";
-import { loadModel } from "./model.ts";
+import { loadModel, type ModelSidecar } from "./model.ts";
 import { passageText, splitPassages } from "./passages.ts";
 import { createProgress, formatDuration, type ProgressStream } from "./progress.ts";
 import { sliceRange, type Slice } from "./slice.ts";
@@ -284,8 +284,9 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
 
     const documents = docsRead;
     if (documents !== hi - lo) throw new BuildError("invalid_corpus", `${corpusFile}: expected ${hi - lo} documents, read ${documents}`);
-    // Fusion defaults: the model's tuned weight (model.json "fusion"), overridden by --fusion/--fusion-weight.
-    const lexicalOptions = { ...opts.lexicalOptions, fusion: { ...model.sidecar.fusion, ...opts.lexicalOptions?.fusion } };
+    // Fusion defaults: the model's tuned weight (model.json "fusion"), overridden by --fusion/--fusion-weight/
+    // --fusion-normalization.
+    const lexicalOptions = { ...opts.lexicalOptions, fusion: { ...modelFusion(model.sidecar.fusion), ...opts.lexicalOptions?.fusion } };
     const lexical = opts.lexical === false ? undefined : await writeLexical(partial, state.blocks as DocBlockRef[], lexicalOptions);
     const manifest = assembleManifest({
       id: opts.id ?? defaultIndexId(out),
@@ -327,3 +328,17 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
 }
 
 export type { ObjectRef };
+
+/** The model's fusion record as build options: a weight recorded without a normalization was tuned for "minmax". */
+function modelFusion(f: ModelSidecar["fusion"]): Partial<LexicalSection["fusion"]> {
+  if (!f) return {};
+  const out: Partial<LexicalSection["fusion"]> = {};
+  if (f.mode !== undefined) out.mode = f.mode;
+  if (f.k !== undefined) out.k = f.k;
+  if (f.depth !== undefined) out.depth = f.depth;
+  if (f.weight !== undefined) {
+    out.weight = f.weight;
+    out.normalization = f.normalization ?? "minmax";
+  } else if (f.normalization !== undefined) out.normalization = f.normalization;
+  return out;
+}

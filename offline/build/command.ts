@@ -35,6 +35,8 @@ options:
   --fusion rrf|weighted    default fusion of hybrid search stored in the index (default: the model's, else weighted)
   --fusion-weight <w>      default dense weight in [0,1] for weighted fusion (default: the model's tuned weight
                            from model.json "fusion", else 0.1, tuned for use-lite on SciFact train)
+  --fusion-normalization tmm|minmax
+                           score normalization of weighted fusion (default: the model's; see src/search/fusion.ts)
   --default-mode <m>       default search mode: hybrid (default), lexical or dense
   --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
   --id <name>              index id in the manifest (default: the name of --out)
@@ -101,7 +103,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
       corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" },
       batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
       "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, fusion: { type: "string" },
-      "fusion-weight": { type: "string" }, "default-mode": { type: "string" }, shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
+      "fusion-weight": { type: "string" }, "fusion-normalization": { type: "string" }, "default-mode": { type: "string" }, shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
@@ -116,6 +118,8 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
     const fw = v["fusion-weight"] as string | undefined;
     const weight = fw === undefined ? undefined : Number(fw);
     if (weight !== undefined && !(fw!.trim() !== "" && weight >= 0 && weight <= 1)) throw new BuildError("usage", `--fusion-weight must be a number in [0,1], got ${JSON.stringify(fw)}`);
+    const norm = v["fusion-normalization"] as string | undefined;
+    if (norm !== undefined && norm !== "tmm" && norm !== "minmax") throw new BuildError("usage", `--fusion-normalization must be tmm or minmax, got ${JSON.stringify(norm)}`);
     const dm = v["default-mode"] as string | undefined;
     if (dm !== undefined && !["hybrid", "lexical", "dense"].includes(dm)) throw new BuildError("usage", `--default-mode must be hybrid, lexical or dense, got ${JSON.stringify(dm)}`);
     await buildIndex({
@@ -127,7 +131,10 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
       restart: !!v.restart, force: !!v.force,
       lexical: !v["no-lexical"],
       lexicalOptions: {
-        fusion: { ...(fusion ? { mode: fusion as "rrf" | "weighted" } : {}), ...(weight !== undefined ? { weight } : {}) },
+        fusion: {
+          ...(fusion ? { mode: fusion as "rrf" | "weighted" } : {}), ...(weight !== undefined ? { weight } : {}),
+          ...(norm ? { normalization: norm as "tmm" | "minmax" } : {}),
+        },
         defaultMode: dm as "hybrid" | "lexical" | "dense" | undefined,
       },
     });

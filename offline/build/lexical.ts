@@ -13,7 +13,7 @@ import { readObject, writeObject } from "./store.ts";
 export const TARGET_BUCKET_BYTES = 32 * 1024;
 
 /** Search defaults written into `lexical.fusion` (the weight tuned on SciFact train, see docs/RESULTS.md). */
-export const DEFAULT_FUSION: LexicalSection["fusion"] = { mode: "weighted", k: 60, weight: 0.1, depth: 100 };
+export const DEFAULT_FUSION: LexicalSection["fusion"] = { mode: "weighted", k: 60, weight: 0.1, depth: 100, normalization: "minmax" };
 
 export interface LexicalOptions {
   k1?: number;

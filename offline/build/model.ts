@@ -18,8 +18,11 @@ export interface ModelSidecar {
   /** Quantized query model for the worker: shipped as the index's query model when present. */
   edgeQuery?: string;
   sha256?: Record<string, string>;
-  /** Hybrid fusion defaults tuned for this model (never on test queries); `i3 build` writes them into the index. */
-  fusion?: { mode?: "rrf" | "weighted"; weight?: number; k?: number; depth?: number };
+  /**
+   * Hybrid fusion defaults tuned for this model (never on test queries); `i3 build` writes them into the index.
+   * A weight without a normalization was tuned for "minmax" (model files before manifest 1.2).
+   */
+  fusion?: { mode?: "rrf" | "weighted"; weight?: number; k?: number; depth?: number; normalization?: "tmm" | "minmax" };
 }
 
 export interface LoadedModel {

@@ -13,8 +13,8 @@ export const USAGE = `usage: npm run eval -- --data <BEIR dir> (--model <bm25 | 
   --model M             bm25 | a model directory with model.json | a .onnx file (vocab.json next to it, or --vocab)
                         | hybrid:<model dir or .onnx> (BM25 + dense, fused with --fusion)
   --fusion F            hybrid fusion: rrf (default, k 60; with --index/--endpoint: the index's default), rrf:<k>,
-                        or weighted:<dense weight in [0,1]>
-                        (min-max normalized scores; BM25 gets 1 - weight)
+                        or weighted:<dense weight in [0,1]>[:tmm|minmax] (BM25 gets 1 - weight; runs are fused
+                        by per-run min-max; --index/--endpoint use the index's normalization unless one is named)
   --index DIR           search a built index (i3 build output) offline with the worker's code (src/search,
                         src/lexical, the index's query model); k defaults to 100 as through the worker
   --mode M              with --index or --endpoint: dense | lexical | hybrid (default: the index's default)
@@ -63,7 +63,8 @@ export interface EvalArgs {
   ignoreIdenticalIds: boolean;
   bm25K1: number;
   bm25B: number;
-  fusion: { kind: "rrf"; k: number } | { kind: "weighted"; dense: number };
+  /** `normalization` (index and endpoint runs only): absent means the index's default. */
+  fusion: { kind: "rrf"; k: number } | { kind: "weighted"; dense: number; normalization?: "tmm" | "minmax" };
   help: boolean;
 }
 
@@ -131,19 +132,24 @@ export function parseArgs(argv: string[]): EvalArgs {
   const g = (n: string) => raw.get(n);
   const fusionArg = g("fusion") ?? "rrf";
   let fusion: EvalArgs["fusion"];
-  const fm = /^(rrf|weighted)(?::(.+))?$/.exec(fusionArg);
-  if (!fm) throw new UsageError(`--fusion must be rrf, rrf:<k> or weighted:<dense weight>, got "${fusionArg}"`);
+  const fm = /^(rrf|weighted)(?::([^:]+))?(?::(tmm|minmax))?$/.exec(fusionArg);
+  if (!fm || (fm[1] === "rrf" && fm[3])) {
+    throw new UsageError(`--fusion must be rrf, rrf:<k>, weighted:<dense weight> or weighted:<dense weight>:<tmm|minmax>, got "${fusionArg}"`);
+  }
   if (fm[1] === "rrf") fusion = { kind: "rrf", k: fm[2] === undefined ? 60 : num("fusion rrf:<k>", fm[2]) };
   else {
     const w = fm[2] === undefined ? 0.5 : num("fusion weighted:<w>", fm[2]);
     if (w > 1) throw new UsageError(`--fusion weighted:<w> needs 0 <= w <= 1, got ${w}`);
-    fusion = { kind: "weighted", dense: w };
+    fusion = { kind: "weighted", dense: w, ...(fm[3] ? { normalization: fm[3] as "tmm" | "minmax" } : {}) };
   }
   const fromRun = g("from-run")?.split(",").filter((f) => f !== "");
   if (fromRun !== undefined && fromRun.length === 0) throw new UsageError("--from-run needs at least one file");
   const indexOrEndpoint = raw.has("index") || raw.has("endpoint");
   if (raw.has("fusion") && !(raw.get("model") ?? "").startsWith("hybrid:") && !(fromRun && fromRun.length > 1) && !indexOrEndpoint) {
     throw new UsageError("--fusion needs --model hybrid:<model>, --index, --endpoint or several --from-run files");
+  }
+  if (fusion.kind === "weighted" && fusion.normalization && !indexOrEndpoint) {
+    throw new UsageError("--fusion weighted:<w>:<normalization> needs --index or --endpoint (runs fuse by per-run min-max)");
   }
   const mode = g("mode");
   if (mode !== undefined && !indexOrEndpoint) throw new UsageError("--mode needs --index or --endpoint");

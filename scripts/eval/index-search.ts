@@ -11,17 +11,17 @@ import {
 } from "../../src/format/index.ts";
 import { isKnownAnalyzer } from "../../src/lexical/index.ts";
 import { searchHybrid, type SearchMode } from "../../src/search/hybrid.ts";
-import type { Fusion } from "../../src/search/fusion.ts";
+import type { Fusion, Normalization } from "../../src/search/fusion.ts";
 import { searchLexical, type LexicalReader } from "../../src/search/lexical.ts";
-import { searchShards, type ShardVectors } from "../../src/search/search.ts";
+import { denseFloor, scoreDocuments, searchShards, type ShardVectors } from "../../src/search/search.ts";
 import { createTokenizer } from "../../src/tokenizer/index.ts";
 import type { Run } from "./metrics.ts";
 
 export interface IndexSearchOptions {
   /** Default: the manifest's (hybrid with a lexical section, else dense). */
   mode?: SearchMode;
-  /** Default: the manifest's `lexical.fusion`. */
-  fusion?: Fusion;
+  /** Default: the manifest's `lexical.fusion`; a weighted fusion without normalization takes the manifest's. */
+  fusion?: { mode: "rrf"; k: number } | { mode: "weighted"; weight: number; normalization?: Normalization };
   /** Candidates per side for hybrid (default: the manifest's `lexical.fusion.depth`). */
   depth?: number;
   k: number;
@@ -71,7 +71,7 @@ export function indexDefaults(m: Manifest): { mode: SearchMode; fusion: Fusion; 
   if (!l) return { mode: "dense", fusion: { mode: "rrf", k: 60 }, depth: 100 };
   return {
     mode: l.defaultMode,
-    fusion: l.fusion.mode === "rrf" ? { mode: "rrf", k: l.fusion.k } : { mode: "weighted", weight: l.fusion.weight },
+    fusion: l.fusion.mode === "rrf" ? { mode: "rrf", k: l.fusion.k } : { mode: "weighted", weight: l.fusion.weight, normalization: l.fusion.normalization },
     depth: l.fusion.depth,
   };
 }
@@ -84,7 +84,8 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
   const def = indexDefaults(m);
   const mode = o.mode ?? def.mode;
   if (mode !== "dense" && !idx.lexical) throw new Error(`${dir}: mode ${mode} needs a lexical section (with analyzer this code knows); the index has ${m.lexical ? JSON.stringify(m.lexical.analyzer) : "none"}`);
-  const fusion = o.fusion ?? def.fusion;
+  const fusion: Fusion = !o.fusion ? def.fusion : o.fusion.mode === "rrf" ? o.fusion
+    : { ...o.fusion, normalization: o.fusion.normalization ?? m.lexical?.fusion.normalization ?? "tmm" };
   const depth = o.depth ?? def.depth;
   log(`index ${dir}: ${m.corpus.documents} docs, ${m.corpus.passages} passages, mode ${mode}, fusion ${JSON.stringify(fusion)}, depth ${depth}, k ${o.k}`);
   const tokenizer = createTokenizer(JSON.parse(readFileSync(join(dir, m.model.vocab.path), "utf8")));
@@ -96,10 +97,13 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
     for (const q of queries) {
       const dense = async (n: number) => {
         const vec = await encoder.encode([tokenizer.encode(q.text)]);
-        return searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore });
+        return {
+          hits: searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore }),
+          scores: (ordinals: number[]) => scoreDocuments(vec, idx.shards, ordinals),
+        };
       };
       const r = await searchHybrid({
-        mode, k: o.k, depth, fusion, dense,
+        mode, k: o.k, depth, fusion, dense, denseFloor: denseFloor(m),
         lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, q.text, n) : undefined,
       });
       modes[r.mode] = (modes[r.mode] ?? 0) + 1;

@@ -45,8 +45,11 @@ export interface LexicalSection {
   buckets: ObjectRef[];
   /** Doc-length object (count = documents), one byte per document. */
   norms: ObjectRef & { encoding: "lucene-byte4" };
-  /** Search defaults: request mode, fusion and candidates taken from each side. */
-  fusion: { mode: "rrf" | "weighted"; k: number; weight: number; depth: number };
+  /**
+   * Search defaults: request mode, fusion and candidates taken from each side. `normalization` (since 1.2; absent
+   * reads as "minmax") is that of weighted fusion, see src/search/fusion.ts.
+   */
+  fusion: { mode: "rrf" | "weighted"; k: number; weight: number; depth: number; normalization: "tmm" | "minmax" };
   defaultMode: "dense" | "lexical" | "hybrid";
 }
 

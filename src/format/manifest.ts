@@ -11,7 +11,7 @@ import { absent, arr, bool, child, fail, int, num, obj, oneOf, str, type Node } 
 /** The `format` field of every manifest. */
 export const FORMAT_NAME = "i3-edge-index";
 /** Manifest version this build writes; it reads any minor of the same major. */
-export const MANIFEST_VERSION = { major: 1, minor: 1 } as const;
+export const MANIFEST_VERSION = { major: 1, minor: 2 } as const;
 
 /** A doc block reference: an object of kind "docs" holding global doc ordinals first..first+count-1. */
 export interface DocBlockRef extends ObjectRef {
@@ -169,7 +169,11 @@ function lexicalSection(n: Node, documents: number): LexicalSection {
     hash: oneOf(n, "hash", ["fnv1a32"] as const),
     buckets,
     norms,
-    fusion: { mode: oneOf(fn, "mode", ["rrf", "weighted"] as const), k: num(fn, "k", 0), weight: num(fn, "weight", 0), depth: int(fn, "depth", 1, 10_000) },
+    fusion: {
+      mode: oneOf(fn, "mode", ["rrf", "weighted"] as const), k: num(fn, "k", 0), weight: num(fn, "weight", 0), depth: int(fn, "depth", 1, 10_000),
+      // Since 1.2; a 1.1 manifest's weight was tuned for the per-list min-max of its time.
+      normalization: absent(fn, "normalization") ? "minmax" : oneOf(fn, "normalization", ["tmm", "minmax"] as const),
+    },
     defaultMode: oneOf(n, "defaultMode", ["dense", "lexical", "hybrid"] as const),
   };
   if (s.bm25.b > 1) fail("invalid_manifest", `${bn.path}.b`, "a number in 0..1", s.bm25.b);
@@ -253,7 +257,7 @@ function lexicalJson(l: LexicalSection) {
     hash: l.hash,
     buckets: l.buckets.map(ref),
     norms: { ...ref(l.norms), encoding: l.norms.encoding },
-    fusion: { mode: l.fusion.mode, k: l.fusion.k, weight: l.fusion.weight, depth: l.fusion.depth },
+    fusion: { mode: l.fusion.mode, k: l.fusion.k, weight: l.fusion.weight, depth: l.fusion.depth, normalization: l.fusion.normalization },
     defaultMode: l.defaultMode,
   };
 }

@@ -19,6 +19,8 @@ export interface SearchRequest {
   fusion?: "rrf" | "weighted";
   /** Dense weight in [0, 1] of weighted fusion. */
   weight?: number;
+  /** Score normalization of weighted fusion; absent: the index's default. */
+  normalization?: "tmm" | "minmax";
 }
 
 /** Validates a parsed JSON body into a SearchRequest, with one coded error per problem. */
@@ -26,7 +28,7 @@ export function parseSearchRequest(body: unknown): SearchRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ApiError(400, "invalid_request", "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}");
   }
-  const { query, k, mode, fusion, weight } = body as Record<string, unknown>;
+  const { query, k, mode, fusion, weight, normalization } = body as Record<string, unknown>;
   if (query === undefined || query === null) throw new ApiError(400, "missing_query", "the body needs a \"query\" string");
   if (typeof query !== "string") throw new ApiError(400, "invalid_request", `"query" must be a string, got ${typeof query}`);
   if (query.trim() === "") throw new ApiError(400, "empty_query", "\"query\" is empty");
@@ -58,6 +60,14 @@ export function parseSearchRequest(body: unknown): SearchRequest {
     if (out.fusion === "rrf") throw new ApiError(400, "invalid_request", `"weight" applies to "fusion": "weighted", not "rrf"`);
     out.fusion = "weighted";
     out.weight = weight;
+  }
+  if (normalization !== undefined) {
+    if (normalization !== "tmm" && normalization !== "minmax") {
+      throw new ApiError(400, "invalid_request", `"normalization" must be "tmm" or "minmax", got ${JSON.stringify(normalization)}`);
+    }
+    if (out.fusion === "rrf") throw new ApiError(400, "invalid_request", `"normalization" applies to "fusion": "weighted", not "rrf"`);
+    out.fusion = "weighted";
+    out.normalization = normalization;
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { FormatError } from "../format";
 import type { Fusion } from "../search/fusion";
 import { searchHybrid, type SearchMode } from "../search/hybrid";
 import { searchLexical } from "../search/lexical";
-import { searchShards } from "../search/search";
+import { denseFloor, scoreDocuments, searchShards } from "../search/search";
 import { fetchDocs } from "../store/docs";
 import type { LoadedIndex } from "../store/loaded-index";
 import type { IndexRegistry } from "../store/registry";
@@ -19,12 +19,14 @@ export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: Se
     throw new ApiError(400, "invalid_request", `"mode": "${mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
   }
   const kind = req.fusion ?? l?.fusion.mode ?? "rrf";
-  const fusion: Fusion = kind === "rrf" ? { mode: "rrf", k: l?.fusion.k ?? 60 } : { mode: "weighted", weight: req.weight ?? l?.fusion.weight ?? 0.5 };
+  const fusion: Fusion = kind === "rrf"
+    ? { mode: "rrf", k: l?.fusion.k ?? 60 }
+    : { mode: "weighted", weight: req.weight ?? l?.fusion.weight ?? 0.5, normalization: req.normalization ?? l?.fusion.normalization ?? "tmm" };
   return { mode, fusion, depth: l?.fusion.depth ?? 100 };
 }
 
 /**
- * POST /v1/tenants/:tenant/indexes/:index/search  {query, k, mode?, fusion?, weight?}
+ * POST /v1/tenants/:tenant/indexes/:index/search  {query, k, mode?, fusion?, weight?, normalization?}
  *   -> {mode, results: [{id, score, scores: {dense?, lexical?}, title, text}], ...}
  */
 export function searchHandler(registry: IndexRegistry) {
@@ -44,10 +46,14 @@ export function searchHandler(registry: IndexRegistry) {
         const e = await idx.encoder.encode(req.query);
         encodeMs = performance.now() - te;
         q = { tokens: e.tokens, truncated: e.truncated };
-        return searchShards(e.vector, await idx.shards(), { k: n, rescore: idx.manifest.search.rescore });
+        const shards = await idx.shards();
+        return {
+          hits: searchShards(e.vector, shards, { k: n, rescore: idx.manifest.search.rescore }),
+          scores: (ordinals: number[]) => scoreDocuments(e.vector, shards, ordinals),
+        };
       };
       const r = await searchHybrid({
-        mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense,
+        mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
         lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, req.query, n) : undefined,
       });
       const t3 = performance.now();

@@ -2,7 +2,7 @@
 //  - dense: the vector search (top k);
 //  - lexical: BM25 (top k); a query with no indexed term falls back to dense;
 //  - hybrid: `depth` candidates from each side, fused (src/search/fusion.ts), top k.
-import { fuse, type FusedHit, type Fusion } from "./fusion";
+import { fuse, type CompleteScores, type FusedHit, type Fusion } from "./fusion";
 import type { LexicalResult } from "./lexical";
 import type { DocHit } from "./search";
 
@@ -14,9 +14,17 @@ export interface HybridInput {
   /** Candidates taken from each side in hybrid mode (at least k are taken). */
   depth: number;
   fusion: Fusion;
-  dense: (n: number) => Promise<DocHit[]>;
+  /** Top n by the dense side, and (for "tmm" fusion) the dense score of any other document. */
+  dense: (n: number) => Promise<DenseResult>;
+  /** Theoretical minimum of a dense score (-1 for unit vectors); absent: the candidates' minimum. */
+  denseFloor?: number;
   /** Absent when the index has no (usable) lexical section. */
   lexical?: (n: number) => Promise<LexicalResult>;
+}
+
+export interface DenseResult {
+  hits: DocHit[];
+  scores(ordinals: number[]): Map<number, number>;
 }
 
 export interface HybridResult {
@@ -37,14 +45,16 @@ const only = (side: "dense" | "lexical", hits: DocHit[]): FusedHit[] =>
  */
 export async function searchHybrid(input: HybridInput): Promise<HybridResult> {
   const { mode, k } = input;
-  if (mode === "dense" || !input.lexical) return { mode: "dense", hits: only("dense", await input.dense(k)) };
+  const denseHits = async (n: number) => only("dense", (await input.dense(n)).hits);
+  if (mode === "dense" || !input.lexical) return { mode: "dense", hits: await denseHits(k) };
   if (mode === "lexical") {
     const lex = await input.lexical(k);
     const info = { terms: lex.terms, matched: lex.matched };
-    if (lex.hits.length === 0) return { mode: "dense", hits: only("dense", await input.dense(k)), lexical: info };
+    if (lex.hits.length === 0) return { mode: "dense", hits: await denseHits(k), lexical: info };
     return { mode: "lexical", hits: only("lexical", lex.hits), lexical: info };
   }
   const n = Math.max(k, input.depth);
   const [dense, lex] = await Promise.all([input.dense(n), input.lexical(n)]);
-  return { mode: "hybrid", hits: fuse(dense, lex.hits, input.fusion).slice(0, k), lexical: { terms: lex.terms, matched: lex.matched } };
+  const all: CompleteScores = { dense: (o) => dense.scores(o), lexical: (o) => lex.score(o), denseFloor: input.denseFloor };
+  return { mode: "hybrid", hits: fuse(dense.hits, lex.hits, input.fusion, all).slice(0, k), lexical: { terms: lex.terms, matched: lex.matched } };
 }

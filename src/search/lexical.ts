@@ -17,6 +17,8 @@ export interface LexicalReader {
 
 export interface LexicalResult {
   hits: DocHit[];
+  /** BM25 of any document for this query (0 when it contains no query term), beyond the top `depth` too. */
+  score(ordinal: number): number;
   /** Distinct analyzed query terms, and how many of them occur in the index. */
   terms: number;
   matched: number;
@@ -57,7 +59,7 @@ export async function searchLexical(reader: LexicalReader, query: string, depth:
   for (const bucket of buckets) {
     for (const term of byBucket.get(bucket.id) ?? []) if (bucket.terms.has(term)) found.push({ bucket, term });
   }
-  if (found.length === 0) return { hits: [], terms: terms.length, matched: 0 };
+  if (found.length === 0) return { hits: [], score: () => 0, terms: terms.length, matched: 0 };
 
   const norms = await reader.norms();
   const table = normTable(s);
@@ -73,5 +75,10 @@ export async function searchLexical(reader: LexicalReader, query: string, depth:
   }
   const top = createTopK(depth);
   for (const [doc, score] of acc) top.push(doc, score);
-  return { hits: top.sorted().map(({ id, score }) => ({ ordinal: id, score })), terms: terms.length, matched: found.length };
+  return {
+    hits: top.sorted().map(({ id, score }) => ({ ordinal: id, score })),
+    score: (ordinal) => acc.get(ordinal) ?? 0,
+    terms: terms.length,
+    matched: found.length,
+  };
 }

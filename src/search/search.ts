@@ -1,4 +1,5 @@
 import { binaryScore, binaryTables, int8Dot } from "./score";
+import type { Manifest } from "../format";
 import { createTopK } from "./topk";
 
 /** What the scorer needs from a decoded vector shard (see src/format/shard.ts). */
@@ -64,4 +65,33 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
   const top = createTopK(opts.k);
   for (const [ordinal, score] of best) top.push(ordinal, score);
   return top.sorted().map(({ id, score }) => ({ ordinal: id, score }));
+}
+
+/**
+ * The exact score of each listed document: its best passage by int8 inner product (no binary pass), as a
+ * rescored passage gets in searchShards. Hybrid fusion uses it for candidates that only the lexical side found.
+ * Documents without a passage in these shards are absent from the map.
+ *
+ * @example
+ * const scores = scoreDocuments(queryVector, shards, [17, 4242]);
+ */
+export function scoreDocuments(query: Float32Array, shards: ShardVectors[], ordinals: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  if (ordinals.length === 0) return out;
+  const wanted = new Set(ordinals);
+  for (const s of shards) {
+    for (let i = 0; i < s.count; i++) {
+      const o = s.ordinals[i];
+      if (!wanted.has(o)) continue;
+      const score = int8Dot(query, s.vectors, s.scales, i);
+      const prev = out.get(o);
+      if (prev === undefined || score > prev) out.set(o, score);
+    }
+  }
+  return out;
+}
+
+/** The theoretical minimum of an index's dense score: -1 for unit vectors; undefined otherwise (no bound). */
+export function denseFloor(m: Pick<Manifest, "vectors">): number | undefined {
+  return m.vectors.normalized && m.vectors.metric === "ip" ? -1 : undefined;
 }

@@ -116,6 +116,11 @@ describe("eval command on beir-tiny", () => {
     expect(() => parseArgs(["--data", "d", "--model", "bm25", "--fusion", "rrf"])).toThrow(/--fusion needs --model hybrid/);
     expect(() => parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "weighted:2"])).toThrow(/0 <= w <= 1/);
     expect(parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "rrf:10"]).fusion).toEqual({ kind: "rrf", k: 10 });
+    expect(parseArgs(["--data", "d", "--index", "i", "--fusion", "weighted:0.6:tmm"]).fusion).toEqual({ kind: "weighted", dense: 0.6, normalization: "tmm" });
+    expect(parseArgs(["--data", "d", "--endpoint", "http://x", "--fusion", "weighted:0.2"]).fusion).toEqual({ kind: "weighted", dense: 0.2 });
+    expect(() => parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "weighted:0.6:tmm"])).toThrow(/needs --index or --endpoint/);
+    expect(() => parseArgs(["--data", "d", "--index", "i", "--fusion", "weighted:0.6:zscore"])).toThrow(/--fusion must be/);
+    expect(() => parseArgs(["--data", "d", "--index", "i", "--fusion", "rrf:60:tmm"])).toThrow(/--fusion must be/);
   });
   it("--from-run: evaluates a TREC file as is (same numbers), fuses several", async () => {
     const runPath = join(tmp, "tiny-bm25.trec");

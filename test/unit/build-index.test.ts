@@ -2,12 +2,13 @@
 // read back with src/format, resume after a simulated crash, --shard k/n + merge, and the CLI's exit codes.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIndex, type BuildOptions } from "../../offline/build/build.ts";
+import { DEFAULT_FUSION } from "../../offline/build/lexical.ts";
 import { mergeIndexes } from "../../offline/build/merge.ts";
 import { passageCount, passageText } from "../../offline/build/passages.ts";
 import { createTokenizer } from "../../src/tokenizer/index.ts";
@@ -89,6 +90,26 @@ describe("i3 build", () => {
     expect(m.search).toEqual({ k: 10, rescore: 1000 });
     expect(existsSync(path.join(tmp, "ref.partial"))).toBe(false);
     expect(existsSync(path.join(tmp, "ref", "checkpoint.json"))).toBe(false);
+  });
+
+  it("writes the model's fusion record into the index (a weight without normalization means minmax); options override it", async () => {
+    expect(ref.manifest.lexical!.fusion).toEqual(DEFAULT_FUSION);
+    const sidecar = JSON.parse(await readFile(path.join(MODEL, "model.json"), "utf8"));
+    const withFusion = async (name: string, fusion: object) => {
+      const dir = path.join(tmp, name);
+      await mkdir(dir);
+      const rel = (f: string) => path.relative(dir, path.join(MODEL, f));
+      await writeFile(path.join(dir, "model.json"), JSON.stringify({ ...sidecar, query: rel(sidecar.query), passage: rel(sidecar.passage), vocab: rel(sidecar.vocab), fusion }));
+      return dir;
+    };
+    const legacy = await withFusion("model-legacy", { mode: "weighted", weight: 0.4 });
+    await buildIndex(base("fusion-legacy", { model: legacy }));
+    expect((await readBack(path.join(tmp, "fusion-legacy"))).manifest.lexical!.fusion).toEqual({ ...DEFAULT_FUSION, weight: 0.4, normalization: "minmax" });
+    const tuned = await withFusion("model-tmm", { mode: "weighted", weight: 0.6, normalization: "tmm" });
+    await buildIndex(base("fusion-tmm", { model: tuned }));
+    expect((await readBack(path.join(tmp, "fusion-tmm"))).manifest.lexical!.fusion).toEqual({ ...DEFAULT_FUSION, weight: 0.6, normalization: "tmm" });
+    await buildIndex(base("fusion-override", { model: tuned, lexicalOptions: { fusion: { normalization: "minmax", weight: 0.2 } } }));
+    expect((await readBack(path.join(tmp, "fusion-override"))).manifest.lexical!.fusion).toEqual({ ...DEFAULT_FUSION, weight: 0.2, normalization: "minmax" });
   });
 
   it("stores the documents in corpus order, title-only and metadata included", () => {
@@ -238,5 +259,16 @@ describe("i3 CLI", () => {
     expect(ok.stderr).toMatch(/12 documents, 21 passages/);
     const m = (await readBack(path.join(tmp, "cli-ok"))).manifest;
     expect(m.id).toBe("cli-ok");
+  }, 60_000);
+
+  it("--fusion-normalization sets the index's normalization; an unknown one exits 2", async () => {
+    const [bad, ok] = await Promise.all([
+      i3("build", "--corpus", CORPUS, "--model", MODEL, "--out", path.join(tmp, "cli-norm-bad"), "--fusion-normalization", "zscore"),
+      i3("build", "--corpus", CORPUS, "--model", MODEL, "--out", path.join(tmp, "cli-norm"), "--device", "cpu", "--fusion-normalization", "tmm", "--fusion-weight", "0.7"),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--fusion-normalization must be tmm or minmax/);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await readBack(path.join(tmp, "cli-norm"))).manifest.lexical!.fusion).toMatchObject({ weight: 0.7, normalization: "tmm" });
   }, 60_000);
 });

@@ -6,7 +6,7 @@ import {
 } from "../../src/format/index.ts";
 import { code } from "./helpers/format-error.ts";
 import { analyze, queryTerms, STOP_WORDS } from "../../src/lexical/index.ts";
-import { fuse } from "../../src/search/fusion.ts";
+import { fuse, type CompleteScores } from "../../src/search/fusion.ts";
 import { searchHybrid } from "../../src/search/hybrid.ts";
 import { bm25Idf, searchLexical, type LexicalReader } from "../../src/search/lexical.ts";
 
@@ -138,7 +138,7 @@ async function memoryIndex(B: number) {
   const section: LexicalSection = {
     analyzer: { name: "en-porter", version: 1 }, bm25: { k1: 0.9, b: 0.4 }, documents: DOCS.length,
     avgDocLength: lengths.reduce((a, b) => a + b) / DOCS.length, terms: postings.size, hash: "fnv1a32", buckets, norms,
-    fusion: { mode: "rrf", k: 60, weight: 0.3, depth: 100 }, defaultMode: "hybrid",
+    fusion: { mode: "rrf", k: 60, weight: 0.3, depth: 100, normalization: "tmm" }, defaultMode: "hybrid",
   };
   const loaded: number[] = [];
   const reader: LexicalReader = {
@@ -187,17 +187,53 @@ describe("fusion and modes", () => {
     expect(f[0].score).toBeCloseTo(1 / 61 + 1 / 62, 12);
     expect(f[0].scores).toEqual({ dense: 0.9, lexical: 6 });
   });
-  it("weighted min-max normalizes each side; weight 1 is dense order, 0 is lexical order", () => {
-    const f = fuse(dense, lexical, { mode: "weighted", weight: 0.5 });
+  const minmax = (weight: number) => ({ mode: "weighted" as const, weight, normalization: "minmax" as const });
+  it("weighted minmax normalizes each list; weight 1 is dense order, 0 is lexical order", () => {
+    const f = fuse(dense, lexical, minmax(0.5));
     expect(f[0].ordinal).toBe(1);
     expect(f[0].score).toBeCloseTo(0.5 + 0.5 / 3, 12);
-    expect(fuse(dense, lexical, { mode: "weighted", weight: 1 }).slice(0, 3).map((h) => h.ordinal)).toEqual([1, 2, 3]);
-    expect(fuse(dense, lexical, { mode: "weighted", weight: 0 }).slice(0, 2).map((h) => h.ordinal)).toEqual([3, 1]);
-    expect(fuse(dense, [], { mode: "weighted", weight: 0.3 }).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+    expect(fuse(dense, lexical, minmax(1)).slice(0, 3).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+    expect(fuse(dense, lexical, minmax(0)).slice(0, 2).map((h) => h.ordinal)).toEqual([3, 1]);
+    expect(fuse(dense, [], minmax(0.3)).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+  });
+
+  // Every document's exact scores: doc 4 has dense 0.3 (outside the dense list), doc 2 has BM25 2 (outside the lexical list).
+  const exactDense = new Map([[1, 0.9], [2, 0.5], [3, 0.1], [4, 0.3]]);
+  const exactLexical = new Map([[3, 12], [1, 6], [4, 3], [2, 2]]);
+  const complete = (floor?: number): CompleteScores => ({
+    dense: (o) => new Map(o.filter((x) => exactDense.has(x)).map((x) => [x, exactDense.get(x)!])),
+    lexical: (o) => exactLexical.get(o) ?? 0,
+    denseFloor: floor,
+  });
+  const tmm = (weight: number) => ({ mode: "weighted" as const, weight, normalization: "tmm" as const });
+  it("weighted tmm scores every candidate on both sides and divides by the distance from the theoretical floor", () => {
+    const f = fuse(dense, lexical, tmm(0.5), complete(-1));
+    const expected = (o: number) => 0.5 * (exactDense.get(o)! + 1) / (0.9 + 1) + 0.5 * (exactLexical.get(o) ?? 0) / 12;
+    expect(f.map((h) => h.ordinal)).toEqual([1, 3, 2, 4].sort((a, b) => expected(b) - expected(a)));
+    for (const h of f) expect(h.score).toBeCloseTo(expected(h.ordinal), 12);
+    // Both raw scores travel with each hit, also the side a doc was not retrieved by.
+    expect(f.find((h) => h.ordinal === 4)!.scores).toEqual({ dense: 0.3, lexical: 3 });
+    expect(f.find((h) => h.ordinal === 2)!.scores).toEqual({ dense: 0.5, lexical: 2 });
+    // The weight's end points are the two sides' exact orders over the candidates.
+    expect(fuse(dense, lexical, tmm(1), complete(-1)).map((h) => h.ordinal)).toEqual([1, 2, 4, 3]);
+    expect(fuse(dense, lexical, tmm(0), complete(-1)).map((h) => h.ordinal)).toEqual([3, 1, 4, 2]);
+  });
+  it("weighted tmm: a missing floor takes the candidates' minimum; no lexical match leaves the dense order", () => {
+    const f = fuse(dense, lexical, tmm(0.5), complete());
+    for (const h of f) expect(h.score).toBeCloseTo(0.5 * (exactDense.get(h.ordinal)! - 0.1) / 0.8 + 0.5 * (exactLexical.get(h.ordinal) ?? 0) / 12, 12);
+    expect(fuse(dense, [], tmm(0.3), { ...complete(-1), lexical: () => 0 }).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+    expect(() => fuse(dense, lexical, tmm(0.5))).toThrow(/complete scores/);
+  });
+  it("weighted tmm: flat dense scores barely move the lexical order, while minmax stretches them to [0, 1]", () => {
+    const flat = [{ ordinal: 1, score: 0.52 }, { ordinal: 2, score: 0.51 }, { ordinal: 3, score: 0.5 }];
+    const lex = [{ ordinal: 3, score: 12 }, { ordinal: 2, score: 11 }, { ordinal: 1, score: 10 }];
+    const all: CompleteScores = { dense: () => new Map(), lexical: () => 0, denseFloor: -1 };
+    expect(fuse(flat, lex, tmm(0.6), all).map((h) => h.ordinal)).toEqual([3, 2, 1]);
+    expect(fuse(flat, lex, minmax(0.6)).map((h) => h.ordinal)).toEqual([1, 2, 3]);
   });
   it("lexical mode falls back to dense when nothing matches; hybrid fuses depth candidates", async () => {
     const { reader } = await memoryIndex(2);
-    const d = async (n: number) => dense.slice(0, n);
+    const d = async (n: number) => ({ hits: dense.slice(0, n), scores: (o: number[]) => new Map(o.map((x) => [x, exactDense.get(x) ?? 0])) });
     const l = (q: string) => (n: number) => searchLexical(reader, q, n);
     const fb = await searchHybrid({ mode: "lexical", k: 2, depth: 100, fusion: { mode: "rrf", k: 60 }, dense: d, lexical: l("the of") });
     expect(fb).toMatchObject({ mode: "dense", lexical: { terms: 0, matched: 0 } });
@@ -208,9 +244,36 @@ describe("fusion and modes", () => {
     const none = await searchHybrid({ mode: "hybrid", k: 3, depth: 100, fusion: { mode: "rrf", k: 60 }, dense: d });
     expect(none.mode).toBe("dense");
   });
+  it("hybrid tmm gets the lexical-only candidates' dense scores and the dense-only candidates' BM25", async () => {
+    const { reader } = await memoryIndex(2);
+    const asked: number[][] = [];
+    const d = async (n: number) => ({ hits: dense.slice(0, n), scores: (o: number[]) => (asked.push(o), new Map(o.map((x) => [x, 0.25]))) });
+    const lex = await searchLexical(reader, "vitamin", 100);
+    const h = await searchHybrid({ mode: "hybrid", k: 10, depth: 100, fusion: tmm(0.5), dense: d, denseFloor: -1, lexical: async () => lex });
+    const onlyLexical = lex.hits.map((x) => x.ordinal).filter((o) => !dense.some((x) => x.ordinal === o));
+    expect(asked).toEqual([onlyLexical]);
+    for (const hit of h.hits) {
+      expect(hit.scores.lexical).toBe(lex.score(hit.ordinal));
+      expect(hit.scores.dense).toBe(dense.find((x) => x.ordinal === hit.ordinal)?.score ?? 0.25);
+    }
+  });
 });
 
-describe("manifest lexical section (1.1)", () => {
+describe("BM25 of any document", () => {
+  it("score(ordinal) equals the hit's score, and 0 for a document without a query term", async () => {
+    const { reader } = await memoryIndex(3);
+    const r = await searchLexical(reader, "vitamin density", 1);
+    const all = await searchLexical(reader, "vitamin density", 1000);
+    expect(all.hits.length).toBeGreaterThan(1);
+    for (const h of all.hits) expect(r.score(h.ordinal)).toBe(h.score);
+    const unmatched = DOCS.map((_, i) => i).filter((i) => !all.hits.some((h) => h.ordinal === i));
+    expect(unmatched.length).toBeGreaterThan(0);
+    for (const o of unmatched) expect(r.score(o)).toBe(0);
+    expect((await searchLexical(reader, "the of", 10)).score(0)).toBe(0);
+  });
+});
+
+describe("manifest lexical section (1.1, fusion normalization since 1.2)", () => {
   async function manifestWith(section: LexicalSection): Promise<any> {
     const dim = 8;
     const shard = encodeShard({ dims: dim, ...quantizeInt8(new Float32Array(5 * dim).fill(0.1), dim), ordinals: new Uint32Array([0, 1, 2, 3, 4]) });
@@ -241,9 +304,19 @@ describe("manifest lexical section (1.1)", () => {
     expect(parseManifest(extra).lexical).not.toHaveProperty("future");
   });
 
+  it("reads a 1.1 section (no fusion.normalization) as the minmax fusion its weight was tuned for", async () => {
+    const { section } = await memoryIndex(3);
+    const json = await manifestWith(section);
+    expect(json.lexical.fusion.normalization).toBe("tmm");
+    delete json.lexical.fusion.normalization;
+    json.version.minor = 1;
+    expect(parseManifest(json).lexical!.fusion).toEqual({ ...section.fusion, normalization: "minmax" });
+  });
+
   const bad: Array<[string, (m: any) => void, RegExp]> = [
     ["weight > 1", (m) => (m.lexical.fusion.weight = 1.5), /lexical\.fusion\.weight/],
     ["fusion mode", (m) => (m.lexical.fusion.mode = "sum"), /lexical\.fusion\.mode/],
+    ["fusion normalization", (m) => (m.lexical.fusion.normalization = "zscore"), /lexical\.fusion\.normalization/],
     ["default mode", (m) => (m.lexical.defaultMode = "magic"), /lexical\.defaultMode/],
     ["no buckets", (m) => (m.lexical.buckets = []), /lexical\.buckets: expected a non-empty array/],
     ["bucket of another kind", (m) => (m.lexical.buckets[0].kind = "docs"), /buckets\[0\]\.kind/],

@@ -19,7 +19,7 @@ const root = resolve(import.meta.dirname, "../..");
 export const FIXTURE = "test/fixtures/scifact-mini";
 export const MODEL = "models/use-lite";
 /** Code that changes the lexical part of the fixture index or its expectations. */
-const LEXICAL_CODE = ["src/lexical/analyzer.ts", "src/format/lexical.ts", "offline/build/lexical.ts", "src/search/lexical.ts", "src/search/fusion.ts", "src/search/hybrid.ts"];
+const LEXICAL_CODE = ["src/lexical/analyzer.ts", "src/format/lexical.ts", "offline/build/lexical.ts", "src/search/lexical.ts", "src/search/fusion.ts", "src/search/hybrid.ts", "src/search/search.ts"];
 
 function fingerprint(): string {
   const h = createHash("sha256");
@@ -67,10 +67,14 @@ export default async function setup(): Promise<void> {
     lexicalTop10[q.id] = (await searchLexical(idx.lexical!, q.text, 10)).hits.map((h) => ({ id: idx.ids[h.ordinal], score: h.score }));
   }
   const hybridTop10: Record<string, Record<string, string[]>> = {};
-  for (const [name, fusion] of [["rrf", { mode: "rrf", k: 60 }], ["weighted", { mode: "weighted", weight: idx.manifest.lexical!.fusion.weight }]] as const) {
+  const { weight, normalization } = idx.manifest.lexical!.fusion;
+  const fusions = [
+    ["rrf", { mode: "rrf", k: 60 }], ["tmm", { mode: "weighted", weight, normalization: "tmm" }], ["minmax", { mode: "weighted", weight, normalization: "minmax" }],
+  ] as const;
+  for (const [name, fusion] of fusions) {
     const { run } = await indexRun(join(root, "test/.cache/mini-index"), queries, { k: 10, mode: "hybrid", fusion, threads: 1 });
     hybridTop10[name] = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
   }
-  writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify({ lexicalTop10, hybridTop10, weight: idx.manifest.lexical!.fusion.weight }));
+  writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify({ lexicalTop10, hybridTop10, weight, normalization }));
   writeFileSync(stamp, fp);
 }

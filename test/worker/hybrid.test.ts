@@ -7,6 +7,7 @@ let lex: {
   lexicalTop10: Record<string, Array<{ id: string; score: number }>>;
   hybridTop10: Record<string, Record<string, string[]>>;
   weight: number;
+  normalization: "tmm" | "minmax";
 };
 
 beforeAll(async () => {
@@ -34,21 +35,27 @@ describe("lexical and hybrid search through the worker", () => {
     }
   }, 300_000);
 
-  it("hybrid mode (rrf and weighted) agrees with the offline hybrid: top-10 overlap >= 0.95", async () => {
-    for (const fusion of ["rrf", "weighted"] as const) {
+  it("hybrid mode (rrf, weighted tmm, weighted minmax) agrees with the offline hybrid: top-10 overlap >= 0.95", async () => {
+    for (const fusion of ["rrf", "tmm", "minmax"] as const) {
       let same = 0, total = 0;
       for (const q of expected.queries) {
-        const body0 = fusion === "rrf" ? { fusion } : { fusion, weight: lex.weight };
+        const body0 = fusion === "rrf" ? { fusion } : { fusion: "weighted", weight: lex.weight, normalization: fusion };
         const { status, body } = await search("fixture", "hybrid", { query: q.text, k: 10, mode: "hybrid", ...body0 });
         expect(status).toBe(200);
         expect(body.mode).toBe("hybrid");
-        expect(body.fusion.mode).toBe(fusion);
+        expect(body.fusion).toEqual(fusion === "rrf" ? { mode: "rrf", k: 60 } : { mode: "weighted", weight: lex.weight, normalization: fusion });
         const want = new Set(lex.hybridTop10[fusion][q.id]);
         same += body.results.filter((r: any) => want.has(r.id)).length;
         total += want.size;
-        for (const r of body.results) expect(r.scores.dense !== undefined || r.scores.lexical !== undefined).toBe(true);
+        for (const r of body.results) {
+          if (fusion === "tmm") {
+            // Every candidate is scored on both sides: BM25 0 without a query term, the best passage's dense score.
+            expect(typeof r.scores.dense).toBe("number");
+            expect(r.scores.lexical).toBeGreaterThanOrEqual(0);
+          } else expect(r.scores.dense !== undefined || r.scores.lexical !== undefined).toBe(true);
+        }
       }
-      expect(same / total).toBeGreaterThanOrEqual(0.95);
+      expect(same / total, fusion).toBeGreaterThanOrEqual(0.95);
     }
   }, 300_000);
 
@@ -58,7 +65,12 @@ describe("lexical and hybrid search through the worker", () => {
     const { status, body } = await search("fixture", "hybrid-default", { query: q, k: 5 });
     expect(status).toBe(200);
     expect(body.mode).toBe("hybrid");
-    expect(body.fusion).toEqual({ mode: "weighted", weight: lex.weight });
+    expect(body.fusion).toEqual({ mode: "weighted", weight: lex.weight, normalization: lex.normalization });
+    // A request's weight or normalization replaces just that part of the index's default.
+    const w = await search("fixture", "hybrid-default", { query: q, k: 5, weight: 0.25 });
+    expect(w.body.fusion).toEqual({ mode: "weighted", weight: 0.25, normalization: lex.normalization });
+    const n = await search("fixture", "hybrid-default", { query: q, k: 5, normalization: "minmax" });
+    expect(n.body.fusion).toEqual({ mode: "weighted", weight: lex.weight, normalization: "minmax" });
     expect(body.results).toHaveLength(5);
   });
 
@@ -75,10 +87,11 @@ describe("lexical and hybrid search through the worker", () => {
     }
   }, 300_000);
 
-  it("bad mode, fusion or weight -> 400 invalid_request", async () => {
+  it("bad mode, fusion, weight or normalization -> 400 invalid_request", async () => {
     const cases: unknown[] = [
       { query: "x", mode: "sparse" }, { query: "x", mode: 1 }, { query: "x", fusion: "sum" }, { query: "x", weight: 1.5 },
       { query: "x", weight: -0.1 }, { query: "x", weight: "0.5" }, { query: "x", fusion: "rrf", weight: 0.5 },
+      { query: "x", normalization: "zscore" }, { query: "x", normalization: 1 }, { query: "x", fusion: "rrf", normalization: "tmm" },
     ];
     for (const body of cases) {
       const res = await search("fixture", "hybrid", body);
