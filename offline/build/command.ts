@@ -34,7 +34,7 @@ options:
   --no-lexical             no BM25 lexical section (dense search only)
   --fusion rrf|weighted    default fusion of hybrid search stored in the index (default: the model's, else weighted)
   --fusion-weight <w>      default dense weight in [0,1] for weighted fusion (default: the model's tuned weight
-                           from model.json "fusion", else 0.1, tuned for use-lite on SciFact train)
+                           from model.json "fusion", else 0.43, tuned for use-lite on SciFact train)
   --fusion-normalization tmm|minmax
                            score normalization of weighted fusion (default: the model's; see src/search/fusion.ts)
   --default-mode <m>       default search mode: hybrid (default), lexical or dense

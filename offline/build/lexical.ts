@@ -12,8 +12,11 @@ import { readObject, writeObject } from "./store.ts";
 /** Bytes of postings aimed at per bucket: a query of a few terms reads a few objects of this size. */
 export const TARGET_BUCKET_BYTES = 32 * 1024;
 
-/** Search defaults written into `lexical.fusion` (the weight tuned on SciFact train, see docs/RESULTS.md). */
-export const DEFAULT_FUSION: LexicalSection["fusion"] = { mode: "weighted", k: 60, weight: 0.1, depth: 100, normalization: "minmax" };
+/**
+ * Search defaults written into `lexical.fusion` when the model records none: use-lite's (zero-shot, tuned on SciFact
+ * train; models/use-lite/model.json "fusionTuning").
+ */
+export const DEFAULT_FUSION: LexicalSection["fusion"] = { mode: "weighted", k: 60, weight: 0.43, depth: 100, normalization: "tmm" };
 
 export interface LexicalOptions {
   k1?: number;
