@@ -50,18 +50,18 @@ describe("i3 publish --gate", () => {
     const g = await evaluateBuild(good, BEIR);
     const b = await evaluateBuild(bad, BEIR);
     expect(g.queries).toBe(3);
-    expect(g.ndcg).toBeGreaterThan(b.ndcg + 0.1); // 0.983 vs 0.815
+    expect(g.ndcg).toBeGreaterThan(b.ndcg + 0.1); // 1.000 vs 0.798 (hybrid, the default fusion)
   });
 
   it("publishes a build that passes, refuses one that regresses, and the old version keeps the pointer", async () => {
     const ok = await publish(good, "--gate", BEIR, "--min-ndcg", "0.9", "--max-drop", "0.02");
     expect(ok.code, ok.err).toBe(0);
-    expect(ok.out).toMatch(/gate passed: nDCG@10 0\.9\d+ over 3 queries/);
+    expect(ok.out).toMatch(/gate passed: nDCG@10 (0\.9\d+|1\.0000) over 3 queries/);
     const before = (await readPointer(target, "acme", "docs"))!.pointer!.version;
 
     const refused = await publish(bad, "--gate", BEIR, "--max-drop", "0.02");
     expect(refused.code).toBe(1);
-    expect(refused.err).toMatch(/gate refused .*nDCG@10 0\.\d{4} is 0\.\d{4} below the current version [0-9a-f]{16} \(0\.9\d{3}\); --max-drop 0\.02/);
+    expect(refused.err).toMatch(/gate refused .*nDCG@10 0\.\d{4} is 0\.\d{4} below the current version [0-9a-f]{16} \((0\.9\d{3}|1\.0000)\); --max-drop 0\.02/);
     expect(refused.err).toContain("the pointer is unchanged");
     expect((await readPointer(target, "acme", "docs"))!.pointer!.version).toBe(before);
     expect(await target.head(manifestKey("acme", "docs", (await loadBuild(bad)).version))).toBeNull(); // nothing uploaded
