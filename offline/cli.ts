@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// The `i3` command: build, merge, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
+// The `i3` command: build, merge, defaults, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
 // (0 done, 1 failed, 2 bad usage); modules are loaded lazily so `i3 publish` never loads onnxruntime.
 
 const USAGE = `usage: i3 <command> [options]
@@ -7,6 +7,7 @@ const USAGE = `usage: i3 <command> [options]
 commands:
   build     encode a corpus into an index directory     (i3 build --help)
   merge     join build directories (--shard slices)     (i3 merge --help)
+  defaults  show or change a build's search defaults    (i3 defaults --help)
   publish   upload a build directory to R2              (i3 publish --help)
   versions  list the published versions of an index     (i3 versions --help)
   rollback  point an index at an earlier version        (i3 rollback --help)
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./build/command.ts")).runBuildCommand(rest);
     case "merge":
       return (await import("./build/command.ts")).runMergeCommand(rest);
+    case "defaults":
+      return (await import("./build/defaults.ts")).runDefaultsCommand(rest);
     case "publish":
       return (await import("./publish/cli.ts")).runPublishCommand(rest);
     case "versions":

@@ -2,12 +2,15 @@
 // (0 done, 1 failed, 2 bad usage).
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import type { Device } from "../encoder/node-encoder.ts";
 import { buildIndex } from "./build.ts";
-import { BuildError, isBuildError } from "./errors.ts";
+import { intOpt, parse, run, type CommandIO } from "./cli-util.ts";
+import { BuildError } from "./errors.ts";
 import { mergeIndexes } from "./merge.ts";
+import { parseSearchDefaults, SEARCH_DEFAULT_FLAGS, SEARCH_DEFAULT_USAGE } from "./search-defaults.ts";
 import { parseSlice } from "./slice.ts";
+
+export type { CommandIO } from "./cli-util.ts";
 
 /** The shipped default model: models/<name> where models/default.json says {"model": "<name>"}. */
 export function defaultModelDir(): string {
@@ -32,12 +35,8 @@ options:
   --stride <tokens>        tokens between window starts, <= window (default 3/4 of the window, 96 for 128)
   --no-split               one passage per document: its first window
   --no-lexical             no BM25 lexical section (dense search only)
-  --fusion rrf|weighted    default fusion of hybrid search stored in the index (default: the model's, else weighted)
-  --fusion-weight <w>      default dense weight in [0,1] for weighted fusion (default: the model's tuned weight
-                           from model.json "fusion", else 0.43, tuned for use-lite on SciFact train)
-  --fusion-normalization tmm|minmax
-                           score normalization of weighted fusion (default: the model's; see src/search/fusion.ts)
-  --default-mode <m>       default search mode: hybrid (default), lexical or dense
+${SEARCH_DEFAULT_USAGE}
+                           (all four can be changed after the build: \`i3 defaults\`)
   --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
   --id <name>              index id in the manifest (default: the name of --out)
   --limit <n>              only the first n documents
@@ -57,39 +56,6 @@ options:
   --force       replace <out> if it exists
   --verbose     stack traces on errors`;
 
-export interface CommandIO {
-  err: (line: string) => void;
-}
-
-function intOpt(name: string, v: string | undefined, min = 1): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new BuildError("usage", `--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-async function run(name: string, usage: string, io: CommandIO, verbose: boolean, fn: () => Promise<unknown>): Promise<number> {
-  try {
-    await fn();
-    return 0;
-  } catch (e) {
-    if (isBuildError(e) && e.code === "usage") {
-      io.err(`i3 ${name}: ${e.message}\n\n${usage}`);
-      return 2;
-    }
-    io.err(`i3 ${name}: ${verbose ? ((e as Error).stack ?? String(e)) : ((e as Error).message ?? String(e))}`);
-    return 1;
-  }
-}
-
-function parse(argv: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new BuildError("usage", (e as Error).message);
-  }
-}
-
 /**
  * `i3 build ...` (argv: the words after "build").
  *
@@ -102,8 +68,8 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
     const { values: v, positionals } = parse(argv, {
       corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" },
       batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
-      "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, fusion: { type: "string" },
-      "fusion-weight": { type: "string" }, "fusion-normalization": { type: "string" }, "default-mode": { type: "string" }, shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
+      "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, ...SEARCH_DEFAULT_FLAGS,
+      shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
@@ -113,15 +79,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
     v.model ??= defaultModelDir();
     const device = (v.device ?? "auto") as string;
     if (!["auto", "cpu", "cuda"].includes(device)) throw new BuildError("usage", `--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
-    const fusion = v.fusion as string | undefined;
-    if (fusion !== undefined && fusion !== "rrf" && fusion !== "weighted") throw new BuildError("usage", `--fusion must be rrf or weighted, got ${JSON.stringify(fusion)}`);
-    const fw = v["fusion-weight"] as string | undefined;
-    const weight = fw === undefined ? undefined : Number(fw);
-    if (weight !== undefined && !(fw!.trim() !== "" && weight >= 0 && weight <= 1)) throw new BuildError("usage", `--fusion-weight must be a number in [0,1], got ${JSON.stringify(fw)}`);
-    const norm = v["fusion-normalization"] as string | undefined;
-    if (norm !== undefined && norm !== "tmm" && norm !== "minmax") throw new BuildError("usage", `--fusion-normalization must be tmm or minmax, got ${JSON.stringify(norm)}`);
-    const dm = v["default-mode"] as string | undefined;
-    if (dm !== undefined && !["hybrid", "lexical", "dense"].includes(dm)) throw new BuildError("usage", `--default-mode must be hybrid, lexical or dense, got ${JSON.stringify(dm)}`);
+    const defaults = parseSearchDefaults(v);
     await buildIndex({
       corpus: v.corpus as string, model: v.model as string, out: v.out as string, device: device as Device,
       batch: intOpt("batch", v.batch as string), shardSize: intOpt("shard-size", v["shard-size"] as string),
@@ -130,13 +88,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
       limit: intOpt("limit", v.limit as string, 0), threads: intOpt("threads", v.threads as string),
       restart: !!v.restart, force: !!v.force,
       lexical: !v["no-lexical"],
-      lexicalOptions: {
-        fusion: {
-          ...(fusion ? { mode: fusion as "rrf" | "weighted" } : {}), ...(weight !== undefined ? { weight } : {}),
-          ...(norm ? { normalization: norm as "tmm" | "minmax" } : {}),
-        },
-        defaultMode: dm as "hybrid" | "lexical" | "dense" | undefined,
-      },
+      lexicalOptions: defaults,
     });
   });
 }
