@@ -51,9 +51,11 @@ f.addEventListener("submit", async (e) => {
   const body = await res.json();
   const ms = (performance.now() - t0).toFixed(0);
   if (!res.ok) { status.innerHTML = '<span class="err">' + esc(body.error?.code) + ": " + esc(body.error?.message) + "</span>"; out.innerHTML = ""; return; }
-  status.textContent = body.results.length + " results in " + ms + " ms (" + (body.mode ?? "dense") + ", index version " + body.version + ")";
+  const fusion = body.fusion ? (body.fusion.mode === "rrf" ? ": rrf k " + body.fusion.k : ": " + body.fusion.normalization + " fusion, dense weight " + body.fusion.weight) : "";
+  status.textContent = body.results.length + " results in " + ms + " ms (" + (body.mode ?? "dense") + fusion + ", index version " + body.version + ")";
+  const sides = (s) => (s.dense !== undefined ? " · dense " + s.dense.toFixed(4) : "") + (s.lexical !== undefined ? " · BM25 " + s.lexical.toFixed(2) : "");
   out.innerHTML = body.results.map((r, i) =>
-    '<div class="hit"><h3>' + (i + 1) + ". " + esc(r.title || r.id) + '</h3><div class="meta">' + esc(r.id) + " · score " + r.score.toFixed(4) +
+    '<div class="hit"><h3>' + (i + 1) + ". " + esc(r.title || r.id) + '</h3><div class="meta">' + esc(r.id) + " · score " + r.score.toFixed(4) + (body.mode === "hybrid" ? sides(r.scores) : "") +
     '</div><p class="text">' + esc(r.text.length > 400 ? r.text.slice(0, 400) + "…" : r.text) + "</p></div>").join("");
 });
 </script>
