@@ -70,7 +70,8 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
 /**
  * The exact score of each listed document: its best passage by int8 inner product (no binary pass), as a
  * rescored passage gets in searchShards. Hybrid fusion uses it for candidates that only the lexical side found.
- * Documents without a passage in these shards are absent from the map.
+ * Documents without a passage in these shards are absent from the map. A shard whose doc ordinals ascend (what
+ * `i3 build` writes: passages in corpus order) is searched by binary search per document; any other is scanned.
  *
  * @example
  * const scores = scoreDocuments(queryVector, shards, [17, 4242]);
@@ -78,17 +79,48 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
 export function scoreDocuments(query: Float32Array, shards: ShardVectors[], ordinals: readonly number[]): Map<number, number> {
   const out = new Map<number, number>();
   if (ordinals.length === 0) return out;
-  const wanted = new Set(ordinals);
+  const keep = (s: ShardVectors, i: number) => {
+    const o = s.ordinals[i];
+    const score = int8Dot(query, s.vectors, s.scales, i);
+    const prev = out.get(o);
+    if (prev === undefined || score > prev) out.set(o, score);
+  };
+  let wanted: Set<number> | undefined;
   for (const s of shards) {
-    for (let i = 0; i < s.count; i++) {
-      const o = s.ordinals[i];
-      if (!wanted.has(o)) continue;
-      const score = int8Dot(query, s.vectors, s.scales, i);
-      const prev = out.get(o);
-      if (prev === undefined || score > prev) out.set(o, score);
+    if (ascending(s.ordinals)) {
+      for (const o of ordinals) {
+        for (let i = lowerBound(s.ordinals, o); i < s.count && s.ordinals[i] === o; i++) keep(s, i);
+      }
+    } else {
+      wanted ??= new Set(ordinals);
+      for (let i = 0; i < s.count; i++) if (wanted.has(s.ordinals[i])) keep(s, i);
     }
   }
   return out;
+}
+
+const sortedness = new WeakMap<Uint32Array, boolean>();
+
+/** Whether the ordinals never decrease (computed once per decoded shard). */
+function ascending(a: Uint32Array): boolean {
+  let known = sortedness.get(a);
+  if (known === undefined) {
+    known = true;
+    for (let i = 1; i < a.length && known; i++) known = a[i - 1] <= a[i];
+    sortedness.set(a, known);
+  }
+  return known;
+}
+
+/** First index i with a[i] >= x (a ascending). */
+function lowerBound(a: Uint32Array, x: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The theoretical minimum of an index's dense score: -1 for unit vectors; undefined otherwise (no bound). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { quantizeInt8, signCodes } from "../../src/format";
 import { createTopK } from "../../src/search/topk";
-import { binaryScore, binaryTables } from "../../src/search/score";
-import { searchShards, type ShardVectors } from "../../src/search/search";
+import { binaryScore, binaryTables, int8Dot } from "../../src/search/score";
+import { scoreDocuments, searchShards, type ShardVectors } from "../../src/search/search";
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
 function rng(seed: number) {
@@ -123,5 +123,45 @@ describe("searchShards", () => {
     for (let i = 1; i < got.length; i++) expect(got[i - 1].score).toBeGreaterThanOrEqual(got[i].score);
     const want = exactTop(q, vectors, dims, ordinals, 1)[0];
     expect(got[0].ordinal).toBe(want);
+  });
+});
+
+describe("scoreDocuments", () => {
+  const dims = 32;
+  const n = 300;
+  const vectors = corpus(n, dims, 11);
+  const query = corpus(1, dims, 12);
+  // Passages of 100 docs, 1-5 passages each, in corpus order (ascending ordinals), split over 3 shards.
+  const r = rng(13);
+  const docOf: number[] = [];
+  for (let d = 0; docOf.length < n; d++) for (let p = 1 + Math.floor(r() * 5); p > 0 && docOf.length < n; p--) docOf.push(d);
+  const cuts = [0, 97, 211, n];
+  const sorted = cuts.slice(1).map((end, j) => shardOf(vectors.slice(cuts[j] * dims, end * dims), dims, Uint32Array.from(docOf.slice(cuts[j], end))));
+  const brute = (shards: ShardVectors[], wanted: number[]) => {
+    const out = new Map<number, number>();
+    for (const s of shards) for (let i = 0; i < s.count; i++) {
+      if (!wanted.includes(s.ordinals[i])) continue;
+      const v = int8Dot(query, s.vectors, s.scales, i);
+      if (!out.has(s.ordinals[i]) || v > out.get(s.ordinals[i])!) out.set(s.ordinals[i], v);
+    }
+    return out;
+  };
+  const wanted = [0, 5, docOf[96], docOf[97], docOf[n - 1], 7, 5, 100_000];
+
+  it("gives each document its best passage's int8 score (passages spanning shards included), nothing for unknown docs", () => {
+    const got = scoreDocuments(query, sorted, wanted);
+    expect(got).toEqual(brute(sorted, wanted));
+    expect(got.has(100_000)).toBe(false);
+    expect(scoreDocuments(query, sorted, [])).toEqual(new Map());
+  });
+
+  it("gives the same scores for a shard whose ordinals are not ascending (scanned)", () => {
+    const perm = Array.from({ length: n }, (_, i) => i).sort(() => r() - 0.5);
+    const shuffledVectors = new Float32Array(n * dims);
+    perm.forEach((src, dst) => shuffledVectors.set(vectors.subarray(src * dims, (src + 1) * dims), dst * dims));
+    const shuffled = [shardOf(shuffledVectors, dims, Uint32Array.from(perm.map((p) => docOf[p])))];
+    const got = scoreDocuments(query, shuffled, wanted);
+    expect([...got.keys()].sort((a, b) => a - b)).toEqual([...brute(sorted, wanted).keys()].sort((a, b) => a - b));
+    for (const [o, v] of got) expect(v).toBeCloseTo(brute(shuffled, wanted).get(o)!, 12);
   });
 });
