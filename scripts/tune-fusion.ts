@@ -1,5 +1,6 @@
 /**
- * Tunes the hybrid fusion weight of a built index on a TRAIN split (never on test):
+ * Tunes the hybrid fusion weight of a built index on a TRAIN split (never on test); prints the `i3 defaults` line
+ * that applies the pick to the build:
  *
  *   npx tsx scripts/tune-fusion.ts --data /work/shared/data/scifact --index build/scifact-lex --split train
  *
@@ -24,75 +25,110 @@ import { beirPaths, readQrels, readQueries } from "./eval/beir.ts";
 import { indexDefaults, openIndex } from "./eval/index-search.ts";
 import { evaluate, type Run } from "./eval/metrics.ts";
 
-const { values: v } = parseArgs({
-  options: {
-    data: { type: "string" }, index: { type: "string" }, split: { type: "string", default: "train" }, threads: { type: "string" },
-    normalization: { type: "string" }, step: { type: "string", default: "0.05" },
-  },
-});
-const USAGE = "usage: tune-fusion --data <BEIR dir> --index <build dir> [--split train] [--normalization tmm|minmax] [--step 0.05]";
-if (!v.data || !v.index) throw new Error(USAGE);
-if (v.split === "test") throw new Error("tune on a train/dev split, never on test");
-const step = Number(v.step);
-if (!(step > 0 && step <= 0.5 && Math.abs(Math.round(1 / step) * step - 1) < 1e-9)) throw new Error(`--step must divide 1 (0.05, 0.01, ...), got ${v.step}`);
-if (v.normalization !== undefined && v.normalization !== "tmm" && v.normalization !== "minmax") throw new Error(`--normalization must be tmm or minmax; ${USAGE}`);
-const paths = beirPaths(v.data, v.split, { corpus: false });
-const qrels = await readQrels(paths.qrels);
-const queries = (await readQueries(paths.queries)).filter((q) => qrels.has(q.id));
-const idx = openIndex(v.index);
-if (!idx.lexical) throw new Error(`${v.index} has no lexical section`);
-const m = idx.manifest;
-const { depth } = indexDefaults(m);
-const k = 100;
-const n = Math.max(k, depth);
-const tokenizer = createTokenizer(JSON.parse(readFileSync(join(v.index, m.model.vocab.path), "utf8")));
-const enc = await createNodeEncoder({ modelPath: join(v.index, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: v.threads ? Number(v.threads) : undefined, log: () => {} });
-const normalization: Normalization = (v.normalization as Normalization | undefined) ?? m.lexical!.fusion.normalization;
-const lists: Array<{ id: string; dense: DocHit[]; lexical: DocHit[]; all: CompleteScores }> = [];
-for (const q of queries) {
-  const vec = await enc.encode([tokenizer.encode(q.text)]);
-  const dense = searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore });
-  const lex = await searchLexical(idx.lexical, q.text, n);
-  // Exactly what searchHybrid hands to fuse (dense scores of the lexical-only candidates computed once).
-  const known = new Map<number, number>();
-  const all: CompleteScores = {
-    dense: (o) => {
-      const missing = o.filter((x) => !known.has(x));
-      for (const [x, s] of scoreDocuments(vec, idx.shards, missing)) known.set(x, s);
-      return new Map(o.filter((x) => known.has(x)).map((x) => [x, known.get(x)!]));
-    },
-    lexical: lex.score,
-    denseFloor: denseFloor(m),
-  };
-  lists.push({ id: q.id, dense, lexical: lex.hits, all });
-}
-await enc.close();
-const evaluation = (f: Fusion | "dense" | "lexical") => {
-  const run: Run = new Map();
-  for (const l of lists) {
-    const hits = f === "dense" ? l.dense : f === "lexical" ? l.lexical : fuse(l.dense, l.lexical, f, l.all);
-    run.set(l.id, hits.slice(0, k).map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));
+const USAGE = `usage: npx tsx scripts/tune-fusion.ts --data <BEIR dir> --index <build dir> [options]
+
+options:
+  --split <name>                 qrels/<name>.tsv to tune on (default train; never test)
+  --normalization tmm|minmax     weighted fusion to tune (default: the index's)
+  --step <w>                     weight grid step, dividing 1 (default 0.05)
+  --threads <n>                  onnxruntime intra-op threads`;
+
+/** A bad command line: printed with the usage text, exit 2. */
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  let v: Record<string, string | undefined>;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        data: { type: "string" }, index: { type: "string" }, split: { type: "string", default: "train" }, threads: { type: "string" },
+        normalization: { type: "string" }, step: { type: "string", default: "0.05" },
+      },
+    }).values as Record<string, string | undefined>;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  return evaluate(run, qrels, queries.map((q) => q.id));
-};
-const score = (f: Fusion | "dense" | "lexical") => evaluation(f).mean;
-const fmt = (r: { "nDCG@10": number; "MRR@10": number; "R@100": number }) => `${r["nDCG@10"].toFixed(4)}  ${r["MRR@10"].toFixed(4)}  ${r["R@100"].toFixed(4)}`;
-console.log(`${v.data} split ${v.split}: ${queries.length} queries; weighted fusion normalization ${normalization}; nDCG@10 MRR@10 R@100`);
-console.log(`dense        ${fmt(score("dense"))}`);
-console.log(`lexical      ${fmt(score("lexical"))}`);
-console.log(`rrf:60       ${fmt(score({ mode: "rrf", k: 60 }))}`);
-const steps = Math.round(1 / step);
-const grid = Array.from({ length: steps + 1 }, (_, i) => i / steps);
-const evals = grid.map((w) => evaluation({ mode: "weighted", weight: w, normalization }));
-let best = 0;
-grid.forEach((w, i) => {
-  console.log(`weighted:${w.toFixed(2)} ${fmt(evals[i].mean)}`);
-  if (evals[i].mean["nDCG@10"] > evals[best].mean["nDCG@10"] + 1e-12) best = i;
+  if (!v.data || !v.index) throw new UsageError("--data and --index are required");
+  const split = v.split!;
+  if (split === "test") throw new UsageError("tune on a train/dev split, never on test");
+  const step = Number(v.step);
+  if (!(step > 0 && step <= 0.5 && Math.abs(Math.round(1 / step) * step - 1) < 1e-9)) throw new UsageError(`--step must divide 1 (0.05, 0.01, ...), got ${v.step}`);
+  if (v.normalization !== undefined && v.normalization !== "tmm" && v.normalization !== "minmax") throw new UsageError(`--normalization must be tmm or minmax, got ${v.normalization}`);
+  const threads = v.threads === undefined ? undefined : Number(v.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be an integer >= 1, got ${v.threads}`);
+  const paths = beirPaths(v.data, split, { corpus: false });
+  const qrels = await readQrels(paths.qrels);
+  const queries = (await readQueries(paths.queries)).filter((q) => qrels.has(q.id));
+  if (queries.length === 0) throw new Error(`${paths.queries}: no query has qrels in ${paths.qrels}`);
+  const idx = openIndex(v.index);
+  if (!idx.lexical) throw new Error(`${v.index} has no lexical section (built with --no-lexical): nothing to fuse`);
+  const m = idx.manifest;
+  const { depth } = indexDefaults(m);
+  const k = 100;
+  const n = Math.max(k, depth);
+  const tokenizer = createTokenizer(JSON.parse(readFileSync(join(v.index, m.model.vocab.path), "utf8")));
+  const enc = await createNodeEncoder({ modelPath: join(v.index, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: threads, log: () => {} });
+  const normalization: Normalization = (v.normalization as Normalization | undefined) ?? m.lexical!.fusion.normalization;
+  const lists: Array<{ id: string; dense: DocHit[]; lexical: DocHit[]; all: CompleteScores }> = [];
+  for (const q of queries) {
+    const vec = await enc.encode([tokenizer.encode(q.text)]);
+    const dense = searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore });
+    const lex = await searchLexical(idx.lexical, q.text, n);
+    // Exactly what searchHybrid hands to fuse (dense scores of the lexical-only candidates computed once).
+    const known = new Map<number, number>();
+    const all: CompleteScores = {
+      dense: (o) => {
+        const missing = o.filter((x) => !known.has(x));
+        for (const [x, s] of scoreDocuments(vec, idx.shards, missing)) known.set(x, s);
+        return new Map(o.filter((x) => known.has(x)).map((x) => [x, known.get(x)!]));
+      },
+      lexical: lex.score,
+      denseFloor: denseFloor(m),
+    };
+    lists.push({ id: q.id, dense, lexical: lex.hits, all });
+  }
+  await enc.close();
+  const evaluation = (f: Fusion | "dense" | "lexical") => {
+    const run: Run = new Map();
+    for (const l of lists) {
+      const hits = f === "dense" ? l.dense : f === "lexical" ? l.lexical : fuse(l.dense, l.lexical, f, l.all);
+      run.set(l.id, hits.slice(0, k).map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));
+    }
+    return evaluate(run, qrels, queries.map((q) => q.id));
+  };
+  const score = (f: Fusion | "dense" | "lexical") => evaluation(f).mean;
+  const fmt = (r: { "nDCG@10": number; "MRR@10": number; "R@100": number }) => `${r["nDCG@10"].toFixed(4)}  ${r["MRR@10"].toFixed(4)}  ${r["R@100"].toFixed(4)}`;
+  console.log(`${v.data} split ${split}: ${queries.length} queries; weighted fusion normalization ${normalization}; nDCG@10 MRR@10 R@100`);
+  console.log(`dense        ${fmt(score("dense"))}`);
+  console.log(`lexical      ${fmt(score("lexical"))}`);
+  console.log(`rrf:60       ${fmt(score({ mode: "rrf", k: 60 }))}`);
+  const steps = Math.round(1 / step);
+  const grid = Array.from({ length: steps + 1 }, (_, i) => i / steps);
+  const evals = grid.map((w) => evaluation({ mode: "weighted", weight: w, normalization }));
+  let best = 0;
+  grid.forEach((w, i) => {
+    console.log(`weighted:${w.toFixed(2)} ${fmt(evals[i].mean)}`);
+    if (evals[i].mean["nDCG@10"] > evals[best].mean["nDCG@10"] + 1e-12) best = i;
+  });
+  console.log(`best weight by nDCG@10 on ${split}: ${grid[best]} (${evals[best].mean["nDCG@10"].toFixed(4)})`);
+  const oneSe = oneStandardError(evals.map((e) => e.perQuery), best);
+  console.log(`one-standard-error rule: weight ${grid[oneSe.index]} (${evals[oneSe.index].mean["nDCG@10"].toFixed(4)}; ` +
+    `${(evals[best].mean["nDCG@10"] - evals[oneSe.index].mean["nDCG@10"]).toFixed(4)} below the best, standard error ${oneSe.se.toFixed(4)})`);
+  const w = grid[oneSe.index];
+  console.log(`apply it: npm run i3 -- defaults ${v.index} --fusion weighted --fusion-weight ${w} --fusion-normalization ${normalization}` +
+    " (then publish), or pass it per request");
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  if (e instanceof UsageError) {
+    console.error(`tune-fusion: ${e.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`tune-fusion: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
 });
-console.log(`best weight by nDCG@10 on ${v.split}: ${grid[best]} (${evals[best].mean["nDCG@10"].toFixed(4)})`);
-const oneSe = oneStandardError(evals.map((e) => e.perQuery), best);
-console.log(`one-standard-error rule: weight ${grid[oneSe.index]} (${evals[oneSe.index].mean["nDCG@10"].toFixed(4)}; ` +
-  `${(evals[best].mean["nDCG@10"] - evals[oneSe.index].mean["nDCG@10"]).toFixed(4)} below the best, standard error ${oneSe.se.toFixed(4)})`);
 
 /** Smallest grid index whose mean per-query nDCG@10 deficit to `best` is at most one standard error of it. */
 function oneStandardError(perQuery: Array<Map<string, { "nDCG@10": number }>>, best: number): { index: number; se: number } {
