@@ -19,10 +19,11 @@ import { parseArgs } from "node:util";
 import { createNodeEncoder } from "../offline/encoder/node-encoder.ts";
 import { fuse, type CompleteScores, type Fusion, type Normalization } from "../src/search/fusion.ts";
 import { searchLexical } from "../src/search/lexical.ts";
-import { denseFloor, scoreDocuments, searchShards, type DocHit } from "../src/search/search.ts";
+import { searchOptions } from "../src/search/hybrid.ts";
+import { denseFloor, denseResult, type DocHit } from "../src/search/search.ts";
 import { createTokenizer } from "../src/tokenizer/index.ts";
 import { beirPaths, readQrels, readQueries } from "./eval/beir.ts";
-import { indexDefaults, openIndex } from "./eval/index-search.ts";
+import { openIndex } from "./eval/index-search.ts";
 import { evaluate, type Run } from "./eval/metrics.ts";
 
 const USAGE = `usage: npx tsx scripts/tune-fusion.ts --data <BEIR dir> --index <build dir> [options]
@@ -64,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
   const idx = openIndex(v.index);
   if (!idx.lexical) throw new Error(`${v.index} has no lexical section (built with --no-lexical): nothing to fuse`);
   const m = idx.manifest;
-  const { depth } = indexDefaults(m);
+  const { depth } = searchOptions(m.lexical);
   const k = 100;
   const n = Math.max(k, depth);
   const tokenizer = createTokenizer(JSON.parse(readFileSync(join(v.index, m.model.vocab.path), "utf8")));
@@ -72,21 +73,14 @@ async function main(argv: string[]): Promise<void> {
   const normalization: Normalization = (v.normalization as Normalization | undefined) ?? m.lexical!.fusion.normalization;
   const lists: Array<{ id: string; dense: DocHit[]; lexical: DocHit[]; all: CompleteScores }> = [];
   for (const q of queries) {
-    const vec = await enc.encode([tokenizer.encode(q.text)]);
-    const dense = searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore });
+    const dense = denseResult(await enc.encode([tokenizer.encode(q.text)]), idx.shards, n, m.search.rescore);
     const lex = await searchLexical(idx.lexical, q.text, n);
-    // Exactly what searchHybrid hands to fuse (dense scores of the lexical-only candidates computed once).
-    const known = new Map<number, number>();
-    const all: CompleteScores = {
-      dense: (o) => {
-        const missing = o.filter((x) => !known.has(x));
-        for (const [x, s] of scoreDocuments(vec, idx.shards, missing)) known.set(x, s);
-        return new Map(o.filter((x) => known.has(x)).map((x) => [x, known.get(x)!]));
-      },
-      lexical: lex.score,
-      denseFloor: denseFloor(m),
-    };
-    lists.push({ id: q.id, dense, lexical: lex.hits, all });
+    // What searchHybrid hands to fuse, with the dense scores of the lexical-only candidates (all that tmm asks for)
+    // computed once per query instead of once per weight.
+    const inDense = new Set(dense.hits.map((h) => h.ordinal));
+    const lexicalOnly = dense.scores(lex.hits.filter((h) => !inDense.has(h.ordinal)).map((h) => h.ordinal));
+    const all: CompleteScores = { dense: () => lexicalOnly, lexical: lex.score, denseFloor: denseFloor(m) };
+    lists.push({ id: q.id, dense: dense.hits, lexical: lex.hits, all });
   }
   await enc.close();
   const evaluation = (f: Fusion | "dense" | "lexical") => {

@@ -330,15 +330,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
 export type { ObjectRef };
 
 /** The model's fusion record as build options: a weight recorded without a normalization was tuned for "minmax". */
-function modelFusion(f: ModelSidecar["fusion"]): Partial<LexicalSection["fusion"]> {
-  if (!f) return {};
-  const out: Partial<LexicalSection["fusion"]> = {};
-  if (f.mode !== undefined) out.mode = f.mode;
-  if (f.k !== undefined) out.k = f.k;
-  if (f.depth !== undefined) out.depth = f.depth;
-  if (f.weight !== undefined) {
-    out.weight = f.weight;
-    out.normalization = f.normalization ?? "minmax";
-  } else if (f.normalization !== undefined) out.normalization = f.normalization;
-  return out;
+function modelFusion(f: ModelSidecar["fusion"] = {}): Partial<LexicalSection["fusion"]> {
+  const normalization = f.normalization ?? (f.weight !== undefined ? "minmax" : undefined);
+  // Only the fields the record has: an undefined one would hide the build default when spread over it.
+  return Object.fromEntries(Object.entries({ ...f, normalization }).filter(([, v]) => v !== undefined));
 }

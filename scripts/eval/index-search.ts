@@ -10,10 +10,10 @@ import {
   decodeDocBlock, decodeLexicalBucket, decodeLexicalNorms, decodeShard, parseManifest, type LexicalBucket, type Manifest,
 } from "../../src/format/index.ts";
 import { isKnownAnalyzer } from "../../src/lexical/index.ts";
-import { searchHybrid, type SearchMode } from "../../src/search/hybrid.ts";
+import { searchHybrid, searchOptions, type SearchMode } from "../../src/search/hybrid.ts";
 import type { Fusion, Normalization } from "../../src/search/fusion.ts";
 import { searchLexical, type LexicalReader } from "../../src/search/lexical.ts";
-import { denseFloor, scoreDocuments, searchShards, type ShardVectors } from "../../src/search/search.ts";
+import { denseFloor, denseResult, type ShardVectors } from "../../src/search/search.ts";
 import { createTokenizer } from "../../src/tokenizer/index.ts";
 import type { Run } from "./metrics.ts";
 
@@ -65,27 +65,17 @@ export function openIndex(dir: string): OpenIndex {
   return { manifest, ids, shards, lexical };
 }
 
-/** The defaults a search of this index gets when the request names none (the worker uses the same). */
-export function indexDefaults(m: Manifest): { mode: SearchMode; fusion: Fusion; depth: number } {
-  const l = m.lexical;
-  if (!l) return { mode: "dense", fusion: { mode: "rrf", k: 60 }, depth: 100 };
-  return {
-    mode: l.defaultMode,
-    fusion: l.fusion.mode === "rrf" ? { mode: "rrf", k: l.fusion.k } : { mode: "weighted", weight: l.fusion.weight, normalization: l.fusion.normalization },
-    depth: l.fusion.depth,
-  };
-}
-
 /** Searches every query; returns a run of doc ids plus the mode each query was answered in. */
 export async function indexRun(dir: string, queries: Array<{ id: string; text: string }>, o: IndexSearchOptions): Promise<{ run: Run; modes: Record<string, number> }> {
   const log = o.log ?? (() => {});
   const idx = openIndex(dir);
   const m = idx.manifest;
-  const def = indexDefaults(m);
-  const mode = o.mode ?? def.mode;
+  // A weighted fusion given without a normalization takes the index's, exactly as a worker request does.
+  const weighted = o.fusion?.mode === "weighted" ? { fusion: "weighted" as const, weight: o.fusion.weight, normalization: o.fusion.normalization } : {};
+  const def = searchOptions(m.lexical, { mode: o.mode, ...weighted });
+  const mode = def.mode;
   if (mode !== "dense" && !idx.lexical) throw new Error(`${dir}: mode ${mode} needs a lexical section (with analyzer this code knows); the index has ${m.lexical ? JSON.stringify(m.lexical.analyzer) : "none"}`);
-  const fusion: Fusion = !o.fusion ? def.fusion : o.fusion.mode === "rrf" ? o.fusion
-    : { ...o.fusion, normalization: o.fusion.normalization ?? m.lexical?.fusion.normalization ?? "tmm" };
+  const fusion: Fusion = o.fusion?.mode === "rrf" ? o.fusion : def.fusion; // rrf:<k> names its own k
   const depth = o.depth ?? def.depth;
   log(`index ${dir}: ${m.corpus.documents} docs, ${m.corpus.passages} passages, mode ${mode}, fusion ${JSON.stringify(fusion)}, depth ${depth}, k ${o.k}`);
   const tokenizer = createTokenizer(JSON.parse(readFileSync(join(dir, m.model.vocab.path), "utf8")));
@@ -95,13 +85,7 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
   const modes: Record<string, number> = {};
   try {
     for (const q of queries) {
-      const dense = async (n: number) => {
-        const vec = await encoder.encode([tokenizer.encode(q.text)]);
-        return {
-          hits: searchShards(vec, idx.shards, { k: n, rescore: m.search.rescore }),
-          scores: (ordinals: number[]) => scoreDocuments(vec, idx.shards, ordinals),
-        };
-      };
+      const dense = async (n: number) => denseResult(await encoder.encode([tokenizer.encode(q.text)]), idx.shards, n, m.search.rescore);
       const r = await searchHybrid({
         mode, k: o.k, depth, fusion, dense, denseFloor: denseFloor(m),
         lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, q.text, n) : undefined,

@@ -41,6 +41,18 @@ function format<T>(code: "invalid_name" | "invalid_object" | "invalid_manifest" 
 
 const names = (c: C) => ({ tenant: c.req.param("tenant") ?? "", index: c.req.param("index") ?? "" });
 
+/** The `:version` of a manifest route (`<version>` or `<version>.json`). */
+const versionOf = (c: C) => (c.req.param("version") ?? "").replace(/\.json$/, "");
+
+/** A body as strict UTF-8 JSON; 400 with `code` otherwise. */
+function jsonBody(bytes: Uint8Array, code: "invalid_manifest" | "invalid_pointer", what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch (e) {
+    throw new ApiError(400, code, `the ${what} is not JSON: ${(e as Error).message}`);
+  }
+}
+
 /** The request body, at most `limit` bytes (413 `payload_too_large` otherwise). */
 async function readBody(c: C, limit: number): Promise<Uint8Array> {
   const declared = Number(c.req.header("content-length") ?? NaN);
@@ -109,25 +121,20 @@ export function registerAdminRoutes(app: Hono<{ Bindings: Env }>): void {
 
   app.get(`${PREFIX}/manifests/:version`, (c) => {
     const { tenant, index } = names(c);
-    const version = (c.req.param("version") ?? "").replace(/\.json$/, "");
+    const version = versionOf(c);
     return serve(c, format("invalid_name", () => manifestKey(tenant, index, version)), "application/json");
   });
 
   app.put(`${PREFIX}/manifests/:version`, async (c) => {
     const { tenant, index } = names(c);
-    const version = (c.req.param("version") ?? "").replace(/\.json$/, "");
+    const version = versionOf(c);
     const key = format("invalid_name", () => manifestKey(tenant, index, version));
     const bytes = await readBody(c, ADMIN_LIMITS.maxManifestBytes);
     const sha256 = await sha256Hex(bytes);
     if (versionIdOf(sha256) !== version) {
       throw new ApiError(400, "checksum_mismatch", `the manifest's sha256 is ${sha256}: its version is ${versionIdOf(sha256)}, not ${version}`);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
-    } catch (e) {
-      throw new ApiError(400, "invalid_manifest", `the manifest is not JSON: ${(e as Error).message}`);
-    }
+    const json = jsonBody(bytes, "invalid_manifest", "manifest");
     const manifest = format("invalid_manifest", () => parseManifest(json));
     const missing: string[] = [];
     let next = 0;
@@ -162,12 +169,7 @@ export function registerAdminRoutes(app: Hono<{ Bindings: Env }>): void {
       throw new ApiError(428, "precondition_required", "send exactly one of If-Match: <etag of GET current> or If-None-Match: * (first publish)");
     }
     const bytes = await readBody(c, ADMIN_LIMITS.maxPointerBytes);
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
-    } catch (e) {
-      throw new ApiError(400, "invalid_pointer", `the pointer is not JSON: ${(e as Error).message}`);
-    }
+    const json = jsonBody(bytes, "invalid_pointer", "pointer");
     const pointer = format("invalid_pointer", () => parsePointer(json, { tenant, index }));
     if (!(await c.env.INDEXES.head(pointer.manifest))) {
       throw new ApiError(409, "manifest_not_found", `manifests/${pointer.version}.json does not exist: upload it before moving the pointer`);

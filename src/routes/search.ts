@@ -3,9 +3,9 @@ import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { FormatError } from "../format";
 import type { Fusion } from "../search/fusion";
-import { searchHybrid, type SearchMode } from "../search/hybrid";
+import { searchHybrid, searchOptions, type SearchMode } from "../search/hybrid";
 import { searchLexical } from "../search/lexical";
-import { denseFloor, scoreDocuments, searchShards } from "../search/search";
+import { denseFloor, denseResult } from "../search/search";
 import { fetchDocs } from "../store/docs";
 import type { LoadedIndex } from "../store/loaded-index";
 import type { IndexRegistry } from "../store/registry";
@@ -13,16 +13,11 @@ import { parseSearchRequest, readJsonBody, type SearchRequest } from "./search-r
 
 /** Mode, fusion and candidate depth of a request: what it names, else the index's defaults (manifest.lexical). */
 export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number } {
-  const l = idx.lexical?.section;
-  const mode = req.mode ?? (l ? l.defaultMode : "dense");
-  if (mode !== "dense" && !idx.lexical) {
-    throw new ApiError(400, "invalid_request", `"mode": "${mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
+  const opts = searchOptions(idx.lexical?.section, req);
+  if (opts.mode !== "dense" && !idx.lexical) {
+    throw new ApiError(400, "invalid_request", `"mode": "${opts.mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
   }
-  const kind = req.fusion ?? l?.fusion.mode ?? "rrf";
-  const fusion: Fusion = kind === "rrf"
-    ? { mode: "rrf", k: l?.fusion.k ?? 60 }
-    : { mode: "weighted", weight: req.weight ?? l?.fusion.weight ?? 0.5, normalization: req.normalization ?? l?.fusion.normalization ?? "tmm" };
-  return { mode, fusion, depth: l?.fusion.depth ?? 100 };
+  return opts;
 }
 
 /**
@@ -46,11 +41,7 @@ export function searchHandler(registry: IndexRegistry) {
         const e = await idx.encoder.encode(req.query);
         encodeMs = performance.now() - te;
         q = { tokens: e.tokens, truncated: e.truncated };
-        const shards = await idx.shards();
-        return {
-          hits: searchShards(e.vector, shards, { k: n, rescore: idx.manifest.search.rescore }),
-          scores: (ordinals: number[]) => scoreDocuments(e.vector, shards, ordinals),
-        };
+        return denseResult(e.vector, await idx.shards(), n, idx.manifest.search.rescore);
       };
       const r = await searchHybrid({
         mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),

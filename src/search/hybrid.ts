@@ -2,9 +2,10 @@
 //  - dense: the vector search (top k);
 //  - lexical: BM25 (top k); a query with no indexed term falls back to dense;
 //  - hybrid: `depth` candidates from each side, fused (src/search/fusion.ts), top k.
-import { fuse, type CompleteScores, type FusedHit, type Fusion } from "./fusion";
+import type { LexicalSection } from "../format";
+import { fuse, type CompleteScores, type FusedHit, type Fusion, type Normalization } from "./fusion";
 import type { LexicalResult } from "./lexical";
-import type { DocHit } from "./search";
+import type { DenseResult, DocHit } from "./search";
 
 export type SearchMode = "dense" | "lexical" | "hybrid";
 
@@ -22,16 +23,32 @@ export interface HybridInput {
   lexical?: (n: number) => Promise<LexicalResult>;
 }
 
-export interface DenseResult {
-  hits: DocHit[];
-  scores(ordinals: number[]): Map<number, number>;
-}
-
 export interface HybridResult {
   /** The mode that produced the hits ("dense" when a lexical query matched nothing). */
   mode: SearchMode;
   hits: FusedHit[];
   lexical?: { terms: number; matched: number };
+}
+
+/** What a request may name; what it leaves out comes from the index (`manifest.lexical`). */
+export interface SearchOptionsRequest {
+  mode?: SearchMode;
+  fusion?: "rrf" | "weighted";
+  weight?: number;
+  normalization?: Normalization;
+}
+
+/**
+ * The mode, fusion and depth of a search: the request's, else the index's defaults, else dense with RRF(60) over
+ * 100 candidates. The worker and `npm run eval --index` both resolve through here.
+ */
+export function searchOptions(section: LexicalSection | undefined, req: SearchOptionsRequest = {}): { mode: SearchMode; fusion: Fusion; depth: number } {
+  const d = section?.fusion;
+  const kind = req.fusion ?? d?.mode ?? "rrf";
+  const fusion: Fusion = kind === "rrf"
+    ? { mode: "rrf", k: d?.k ?? 60 }
+    : { mode: "weighted", weight: req.weight ?? d?.weight ?? 0.5, normalization: req.normalization ?? d?.normalization ?? "tmm" };
+  return { mode: req.mode ?? section?.defaultMode ?? "dense", fusion, depth: d?.depth ?? 100 };
 }
 
 const only = (side: "dense" | "lexical", hits: DocHit[]): FusedHit[] =>

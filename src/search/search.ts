@@ -123,6 +123,22 @@ function lowerBound(a: Uint32Array, x: number): number {
   return lo;
 }
 
+/** The dense side of one query as hybrid search uses it: the top documents, and the score of any other one. */
+export interface DenseResult {
+  hits: DocHit[];
+  scores(ordinals: number[]): Map<number, number>;
+}
+
+/**
+ * Top `k` documents (searchShards) plus scoreDocuments for candidates only the lexical side found.
+ *
+ * @example
+ * const dense = (n: number) => denseResult(queryVector, shards, n, manifest.search.rescore);
+ */
+export function denseResult(query: Float32Array, shards: ShardVectors[], k: number, rescore: number): DenseResult {
+  return { hits: searchShards(query, shards, { k, rescore }), scores: (ordinals) => scoreDocuments(query, shards, ordinals) };
+}
+
 /** The theoretical minimum of an index's dense score: -1 for unit vectors; undefined otherwise (no bound). */
 export function denseFloor(m: Pick<Manifest, "vectors">): number | undefined {
   return m.vectors.normalized && m.vectors.metric === "ip" ? -1 : undefined;
