@@ -1,11 +1,11 @@
 import { Hono } from "hono";
-import type { Env } from "./env";
-import { requireKey } from "./auth";
-import { ApiError, errorBody } from "./errors";
-import { registerAdminRoutes } from "./routes/admin";
-import { SEARCH_PAGE } from "./routes/page";
-import { searchHandler } from "./routes/search";
-import { createRegistry, type IndexRegistry } from "./store/registry";
+import type { Env } from "./worker/env";
+import { requireKey } from "./worker/auth";
+import { ApiError, errorBody } from "./worker/http-error";
+import { registerAdminRoutes } from "./worker/routes/admin";
+import { SEARCH_PAGE } from "./worker/routes/page";
+import { searchHandler } from "./worker/routes/search";
+import { createRegistry, type IndexRegistry } from "./worker/store/registry";
 
 let registry: IndexRegistry | null = null;
 /** One registry per isolate, configured from the first request's env. */

@@ -10,7 +10,7 @@
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { DOCS_PER_BLOCK, type DocBlockRef, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
-import { createTokenizer } from "../../src/tokenizer/index.ts";
+import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device, type NodeEncoder } from "../encoder/node-encoder.ts";
 import { fingerprintDiff, readCheckpoint, writeCheckpoint, type Checkpoint, type Fingerprint, type ResumePoint } from "./checkpoint.ts";
 import { readCorpus, resolveCorpusPath, validateCorpus } from "./corpus.ts";
@@ -18,7 +18,7 @@ import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import { writeLexical, type LexicalOptions } from "./lexical.ts";
 import { loadModel, type ModelSidecar } from "./model.ts";
-import { passageText, splitPassages } from "./passages.ts";
+import { passageText, splitPassages } from "../../src/text/passages.ts";
 import { createProgress, formatDuration, type ProgressStream } from "./progress.ts";
 import { sliceRange, type Slice } from "./slice.ts";
 import { writeObject } from "./store.ts";

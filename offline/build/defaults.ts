@@ -1,6 +1,6 @@
 // `i3 defaults <build dir>`: shows or changes the search defaults an index carries (manifest.lexical: default
 // mode and fusion) without re-encoding anything, e.g. to apply a fusion weight tuned on a tenant's own queries
-// (scripts/tune-fusion.ts). Only manifest.json changes (validated, written atomically); the objects stay, and
+// (offline/eval/tune-fusion.ts). Only manifest.json changes (validated, written atomically); the objects stay, and
 // `i3 publish` then makes it a new version whose objects are all already present.
 import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";

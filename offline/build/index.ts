@@ -4,7 +4,7 @@ export { mergeIndexes, type MergeOptions, type MergeSummary } from "./merge.ts";
 export { runBuildCommand, runMergeCommand, BUILD_USAGE, MERGE_USAGE } from "./command.ts";
 export { BuildError, isBuildError, type BuildErrorCode } from "./errors.ts";
 export { readCorpus, parseDocLine, validateCorpus, resolveCorpusPath } from "./corpus.ts";
-export { splitPassages, passageCount, passageText } from "./passages.ts";
+export { splitPassages, passageCount, passageText } from "../../src/text/passages.ts";
 export { parseSlice, sliceRange, type Slice } from "./slice.ts";
 export { verifyBuild, readManifest } from "./verify.ts";
 export { loadModel, type ModelSidecar } from "./model.ts";

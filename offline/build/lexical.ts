@@ -1,12 +1,12 @@
 // The lexical part of a build: a BM25 inverted index over whole documents (title + " " + text, through the
-// analyzer in src/lexical), written as hash buckets + a doc-length object (src/format/lexical.ts).
+// analyzer in src/text/analyzer.ts), written as hash buckets + a doc-length object (src/format/lexical.ts).
 // It is made at the end of a build (or merge) from the doc blocks already written and checkpointed, so a resumed
 // build gets exactly the same objects, and nothing is written under `<out>` before the whole directory verifies.
 import {
   bucketOf, decodeDocBlock, encodeLexicalBucket, encodeLexicalNorms, type DocBlockRef, type LexicalSection, type ObjectRef,
 } from "../../src/format/index.ts";
-import { analyze, ANALYZER } from "../../src/lexical/index.ts";
-import { passageText } from "./passages.ts";
+import { analyze, ANALYZER } from "../../src/text/analyzer.ts";
+import { passageText } from "../../src/text/passages.ts";
 import { readObject, writeObject } from "./store.ts";
 
 /** Bytes of postings aimed at per bucket: a query of a few terms reads a few objects of this size. */

@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { toInputs } from "../../src/encoder/tensors.ts";
+import { toInputs } from "../../src/text/tensors.ts";
 
 export type Device = "auto" | "cpu" | "cuda";
 

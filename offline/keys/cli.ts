@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ROLES, type KeyLimits, type Role } from "../../src/auth/keys.ts";
+import { ROLES, type KeyLimits, type Role } from "../../src/format/api-key.ts";
 import { openTarget, TARGET_OPTIONS, TARGET_USAGE } from "../publish/target-flags.ts";
 import { PublishError, type PublishTarget } from "../publish/target.ts";
 import { createKey, listKeys, revokeKey } from "./keys.ts";

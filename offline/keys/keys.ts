@@ -1,5 +1,5 @@
 // API key records through a PublishTarget: create (the secret is returned once, only its hash is stored), list, revoke.
-import { generateApiKey, keyRecordKey, keyRecordPrefix, parseKeyRecord, type KeyLimits, type KeyRecord, type Role } from "../../src/auth/keys.ts";
+import { generateApiKey, keyRecordKey, keyRecordPrefix, parseKeyRecord, type KeyLimits, type KeyRecord, type Role } from "../../src/format/api-key.ts";
 import { PublishError, type PublishTarget } from "../publish/target.ts";
 
 /**

@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { sha256Hex } from "../../src/format/checksum.ts";
-import { versionIdOf } from "../../src/format/keys.ts";
+import { versionIdOf } from "../../src/format/r2-keys.ts";
 import { parseManifest, type Manifest } from "../../src/format/manifest.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
 import { forEachLimit } from "./pool.ts";

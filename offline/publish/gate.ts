@@ -1,13 +1,13 @@
 // The quality gate of `i3 publish --gate`: evaluate a build offline, with the worker's own search code
-// (scripts/eval/index-search.ts), before the pointer moves; compare with a floor and/or the current version.
+// (offline/eval/index-search.ts), before the pointer moves; compare with a floor and/or the current version.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { beirPaths, readQrels, readQueries } from "../../scripts/eval/beir.ts";
-import { indexRun } from "../../scripts/eval/index-search.ts";
-import { evaluate } from "../../scripts/eval/metrics.ts";
+import { beirPaths, readQrels, readQueries } from "../eval/beir.ts";
+import { indexRun } from "../eval/index-search.ts";
+import { evaluate } from "../eval/metrics.ts";
 import { parseManifest } from "../../src/format/manifest.ts";
-import { objectKey } from "../../src/format/keys.ts";
+import { objectKey } from "../../src/format/r2-keys.ts";
 import { readPointer } from "./pointer.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 

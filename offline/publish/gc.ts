@@ -1,4 +1,4 @@
-import { indexPrefix, OBJECT_PATH_PATTERN } from "../../src/format/keys.ts";
+import { indexPrefix, OBJECT_PATH_PATTERN } from "../../src/format/r2-keys.ts";
 import { readPointer } from "./pointer.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 import { listVersions } from "./versions.ts";

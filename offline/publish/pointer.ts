@@ -1,5 +1,5 @@
 import { parsePointer, serializePointer, type Pointer } from "../../src/format/pointer.ts";
-import { pointerKey } from "../../src/format/keys.ts";
+import { pointerKey } from "../../src/format/r2-keys.ts";
 import { PublishError, isPublishError, type PublishTarget } from "./target.ts";
 
 /** The pointer as read, with the etag a conditional write must match. `pointer` is null when it does not parse. */

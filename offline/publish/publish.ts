@@ -1,4 +1,4 @@
-import { indexPrefix, manifestKey, objectKey, pointerKey } from "../../src/format/keys.ts";
+import { indexPrefix, manifestKey, objectKey, pointerKey } from "../../src/format/r2-keys.ts";
 import { isFormatError } from "../../src/format/errors.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
 import { loadBuild, readBuildObject } from "./build-dir.ts";

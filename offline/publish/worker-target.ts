@@ -1,4 +1,4 @@
-// A PublishTarget over the worker's own admin routes (src/routes/admin.ts): CI needs only an API key with the
+// A PublishTarget over the worker's own admin routes (src/worker/routes/admin.ts): CI needs only an API key with the
 // publish role, no R2 credentials. No Node-only imports, so it also loads inside workerd (test/worker/).
 import { fetchWithRetry } from "./retry.ts";
 import { getResult, headResult, putHeaders } from "./http-response.ts";
@@ -20,7 +20,7 @@ export interface WorkerTargetConfig {
 const KEY_PATTERN = /^tenants\/([a-z0-9][a-z0-9_-]{0,62})\/indexes\/([a-z0-9][a-z0-9_-]{0,62})\/(objects\/[0-9a-f]{64}\.[a-z0-9.]+|manifests\/[0-9a-f]{16}\.json|current)$/;
 
 /**
- * Maps a raw R2 key (objectKey / manifestKey / pointerKey of src/format/keys.ts) to its admin route path.
+ * Maps a raw R2 key (objectKey / manifestKey / pointerKey of src/format/r2-keys.ts) to its admin route path.
  *
  * @example
  * adminPath("tenants/demo/indexes/docs/manifests/0123456789abcdef.json");

@@ -1,6 +1,6 @@
 """Data for training and evaluating on the BEIR folders in /work/shared/data.
 
-- corpus / queries / qrels readers (passage text = title + " " + text, as scripts/eval/beir.ts does)
+- corpus / queries / qrels readers (passage text = title + " " + text, as offline/eval/beir.ts does)
 - the test-qrels guard: training code may only read qrels whose file is not a test split (`load_train_qrels`)
 - a fixed dev split of the SciFact TRAIN queries (~10%, seed 0, independent of the run seed)
 - token caches (runs/cache/<corpus>/tokens.*) and the frozen-backbone token-state cache

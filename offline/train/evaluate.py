@@ -1,4 +1,4 @@
-"""Python evaluator with the metric definitions of scripts/eval/metrics.ts (trec_eval nDCG@10 linear gain, BEIR MRR@10,
+"""Python evaluator with the metric definitions of offline/eval/metrics.ts (trec_eval nDCG@10 linear gain, BEIR MRR@10,
 trec_eval recall@100; ties by doc id descending). Exact search over the frozen-backbone state caches.
 
     python offline/train/evaluate.py --ckpt runs/i3-s0/ckpt.pt [--ckpt ...] [--zero-shot] [--data scifact,npl,...]

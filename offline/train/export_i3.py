@@ -129,7 +129,7 @@ def export(model, out, name, q_max_len=32, p_max_len=128, recipe=None, eval_resu
         "recipe": recipe or {},
         "eval": eval_results or {},
     }
-    # fusion defaults are tuned on a built index after export (scripts/tune-fusion.ts): keep them across re-exports
+    # fusion defaults are tuned on a built index after export (offline/eval/tune-fusion.ts): keep them across re-exports
     prev_path = os.path.join(out, "model.json")
     if os.path.exists(prev_path):
         with open(prev_path, encoding="utf-8") as f:

@@ -171,7 +171,7 @@ def main() -> None:
             sidecar["edgeQuery"] = "query.fp16.onnx" if "query.fp16.onnx" in variants else next(iter(variants))
             sidecar["edgeQueryVariants"] = variants
 
-    # fusion defaults are tuned on a built index after export (scripts/tune-fusion.ts): keep them across re-exports
+    # fusion defaults are tuned on a built index after export (offline/eval/tune-fusion.ts): keep them across re-exports
     prev_path = os.path.join(args.out, "model.json")
     if os.path.exists(prev_path):
         with open(prev_path, encoding="utf-8") as f:

@@ -1,7 +1,7 @@
 """The USE-lite SentencePiece tokenizer in Python, id for id with the TF.js one.
 
 Oracle: `Tokenizer` of `@tensorflow-models/universal-sentence-encoder` (dist/tokenizer), vocab `models/use-lite/vocab.json`.
-The TypeScript twin is `src/tokenizer/index.ts`; both are checked against `test/fixtures/tokenizer-cases.json`.
+The TypeScript twin is `src/text/tokenizer/index.ts`; both are checked against `test/fixtures/tokenizer-cases.json`.
 
 Behaviour (quirks included, see section 5 of the USE-lite spec):
 

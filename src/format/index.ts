@@ -18,7 +18,7 @@ export {
 export {
   NAME_PATTERN, OBJECT_PATH_PATTERN, VERSION_PATTERN,
   validateName, validateVersion, validateObjectPath, indexPrefix, objectKey, manifestKey, pointerKey, versionIdOf,
-} from "./keys.ts";
+} from "./r2-keys.ts";
 export { parsePointer, serializePointer, type Pointer } from "./pointer.ts";
 export { BINARY_MAJOR, BINARY_MINOR } from "./binary.ts";
 export {

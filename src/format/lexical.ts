@@ -32,7 +32,7 @@ const NORM_BYTE4 = 1;
 
 /** The manifest's `lexical` section (manifest minor 1). */
 export interface LexicalSection {
-  /** The analyzer documents were indexed with; queries must use the same (src/lexical). */
+  /** The analyzer documents were indexed with; queries must use the same (src/text/analyzer.ts). */
   analyzer: { name: string; version: number };
   bm25: { k1: number; b: number };
   /** Documents indexed (= corpus.documents), their mean length in terms (exact), distinct terms. */

@@ -3,7 +3,7 @@
 // add, are ignored and dropped); serializeManifest writes it with a fixed key order.
 import { FormatError } from "./errors.ts";
 import { stableStringify } from "./json.ts";
-import { OBJECT_PATH_PATTERN } from "./keys.ts";
+import { OBJECT_PATH_PATTERN } from "./r2-keys.ts";
 import type { LexicalSection } from "./lexical.ts";
 import type { ObjectRef } from "./objects.ts";
 import { absent, arr, bool, child, fail, int, num, obj, oneOf, str, type Node } from "./validate.ts";

@@ -1,6 +1,6 @@
 // The pointer object (`.../current`): which manifest version is live. Written last on publish.
 import { FormatError } from "./errors.ts";
-import { manifestKey, VERSION_PATTERN } from "./keys.ts";
+import { manifestKey, VERSION_PATTERN } from "./r2-keys.ts";
 
 /** Contents of the pointer object. */
 export interface Pointer {

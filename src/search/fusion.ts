@@ -9,7 +9,7 @@
 //    - "minmax" (manifests before 1.2): each list's scores min-max normalized over that list (all equal -> 1);
 //      a doc absent from a list gets 0 from it.
 // Output: best first, ties by lower doc ordinal; each hit keeps the raw score of each side known for it.
-import type { DocHit } from "./search";
+import type { DocHit } from "./dense";
 
 export interface FusedHit {
   ordinal: number;

@@ -2,7 +2,7 @@
 // per-key limits. Key records are written to the R2 simulator as `i3 keys create` writes them.
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { keyRecordKey, parseApiKey, parseKeyRecord } from "../../src/auth";
+import { keyRecordKey, parseApiKey, parseKeyRecord } from "../../src/worker/auth";
 import { bucket, createKey, publishBuildDir, search } from "./helpers";
 
 const INDEX_DIR = "test/.cache/mini-index";

@@ -10,16 +10,16 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createNodeEncoder } from "../../offline/encoder/node-encoder.ts";
-import { denseRun, loadTokenizer, PassageStore, resolveModel } from "../../scripts/eval/dense.ts";
-import { readCorpus, readQueries } from "../../scripts/eval/beir.ts";
-import { indexRun, openIndex } from "../../scripts/eval/index-search.ts";
-import { searchLexical } from "../../src/search/lexical.ts";
+import { denseRun, loadTokenizer, PassageStore, resolveModel } from "../../offline/eval/dense.ts";
+import { readCorpus, readQueries } from "../../offline/eval/beir.ts";
+import { indexRun, openIndex } from "../../offline/eval/index-search.ts";
+import { searchLexical } from "../../src/search/bm25.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 export const FIXTURE = "test/fixtures/scifact-mini";
 export const MODEL = "models/use-lite";
 /** Code that changes the lexical part of the fixture index or its expectations. */
-const LEXICAL_CODE = ["src/lexical/analyzer.ts", "src/format/lexical.ts", "offline/build/lexical.ts", "src/search/lexical.ts", "src/search/fusion.ts", "src/search/hybrid.ts", "src/search/search.ts"];
+const LEXICAL_CODE = ["src/text/analyzer.ts", "src/format/lexical.ts", "offline/build/lexical.ts", "src/search/bm25.ts", "src/search/fusion.ts", "src/search/modes.ts", "src/search/dense.ts"];
 
 function fingerprint(): string {
   const h = createHash("sha256");

@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { generateApiKey, keyRecordKey, type KeyLimits, type Role } from "../../src/auth";
+import { generateApiKey, keyRecordKey, type KeyLimits, type Role } from "../../src/worker/auth";
 import { manifestKey, objectKey, pointerKey, sha256Hex, versionIdOf } from "../../src/format";
 
 export const bucket = (env as unknown as { INDEXES: R2Bucket }).INDEXES;

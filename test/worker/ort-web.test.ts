@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createWasmSession, ort } from "../../src/encoder/ort-web";
+import { createWasmSession, ort } from "../../src/worker/encoder/ort-web";
 
 describe("onnxruntime-web in workerd", () => {
   it("runs a model from bytes", async () => {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { createQueryEncoder } from "../../src/encoder/query-encoder";
-import { createWasmSession } from "../../src/encoder/ort-web";
+import { createQueryEncoder } from "../../src/worker/encoder/query-encoder";
+import { createWasmSession } from "../../src/worker/encoder/ort-web";
 import { objectKey, sha256Hex } from "../../src/format";
-import { createTokenizer } from "../../src/tokenizer";
+import { createTokenizer } from "../../src/text/tokenizer";
 import { bucket, publishBuildDir, putManifestAndPointer, repoFile, repoJson, search } from "./helpers";
 
 const INDEX_DIR = "test/.cache/mini-index";

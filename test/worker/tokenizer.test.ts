@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createTokenizer } from "../../src/tokenizer";
+import { createTokenizer } from "../../src/text/tokenizer";
 import { repoJson } from "./helpers";
 
 describe("tokenizer inside workerd", () => {

@@ -1,5 +1,0 @@
-// API keys: format and records (keys.ts, shared with the CLI), the isolate cache, rate limits, the middleware.
-export { requireKey, type AuthVariables } from "./middleware";
-export * from "./keys";
-export { createKeyCache, type KeyCache } from "./key-cache";
-export { createRateLimiter, type RateLimiter } from "./rate-limit";

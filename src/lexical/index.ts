@@ -1,1 +1,0 @@
-export { ANALYZER, STOP_WORDS, MAX_TOKEN_CHARS, analyze, queryTerms, isKnownAnalyzer } from "./analyzer.ts";

@@ -1,0 +1,77 @@
+// The search modes of an index, shared by the worker route and `npm run eval --index`:
+//  - dense: the vector search (top k);
+//  - lexical: BM25 (top k); a query with no indexed term falls back to dense;
+//  - hybrid: `depth` candidates from each side, fused (src/search/fusion.ts), top k.
+import type { LexicalSection } from "../format";
+import { fuse, type CompleteScores, type FusedHit, type Fusion, type Normalization } from "./fusion";
+import type { LexicalResult } from "./bm25";
+import type { DenseResult, DocHit } from "./dense";
+
+export type SearchMode = "dense" | "lexical" | "hybrid";
+
+export interface HybridInput {
+  mode: SearchMode;
+  k: number;
+  /** Candidates taken from each side in hybrid mode (at least k are taken). */
+  depth: number;
+  fusion: Fusion;
+  /** Top n by the dense side, and (for "tmm" fusion) the dense score of any other document. */
+  dense: (n: number) => Promise<DenseResult>;
+  /** Theoretical minimum of a dense score (-1 for unit vectors); absent: the candidates' minimum. */
+  denseFloor?: number;
+  /** Absent when the index has no (usable) lexical section. */
+  lexical?: (n: number) => Promise<LexicalResult>;
+}
+
+export interface HybridResult {
+  /** The mode that produced the hits ("dense" when a lexical query matched nothing). */
+  mode: SearchMode;
+  hits: FusedHit[];
+  lexical?: { terms: number; matched: number };
+}
+
+/** What a request may name; what it leaves out comes from the index (`manifest.lexical`). */
+export interface SearchOptionsRequest {
+  mode?: SearchMode;
+  fusion?: "rrf" | "weighted";
+  weight?: number;
+  normalization?: Normalization;
+}
+
+/**
+ * The mode, fusion and depth of a search: the request's, else the index's defaults, else dense with RRF(60) over
+ * 100 candidates. The worker and `npm run eval --index` both resolve through here.
+ */
+export function searchOptions(section: LexicalSection | undefined, req: SearchOptionsRequest = {}): { mode: SearchMode; fusion: Fusion; depth: number } {
+  const d = section?.fusion;
+  const kind = req.fusion ?? d?.mode ?? "rrf";
+  const fusion: Fusion = kind === "rrf"
+    ? { mode: "rrf", k: d?.k ?? 60 }
+    : { mode: "weighted", weight: req.weight ?? d?.weight ?? 0.5, normalization: req.normalization ?? d?.normalization ?? "tmm" };
+  return { mode: req.mode ?? section?.defaultMode ?? "dense", fusion, depth: d?.depth ?? 100 };
+}
+
+const only = (side: "dense" | "lexical", hits: DocHit[]): FusedHit[] =>
+  hits.map((h) => ({ ordinal: h.ordinal, score: h.score, scores: { [side]: h.score } }));
+
+/**
+ * Runs one search in the requested mode.
+ *
+ * @example
+ * const r = await searchHybrid({ mode: "hybrid", k: 10, depth: 100, fusion: { mode: "rrf", k: 60 }, dense, lexical });
+ */
+export async function searchHybrid(input: HybridInput): Promise<HybridResult> {
+  const { mode, k } = input;
+  const denseHits = async (n: number) => only("dense", (await input.dense(n)).hits);
+  if (mode === "dense" || !input.lexical) return { mode: "dense", hits: await denseHits(k) };
+  if (mode === "lexical") {
+    const lex = await input.lexical(k);
+    const info = { terms: lex.terms, matched: lex.matched };
+    if (lex.hits.length === 0) return { mode: "dense", hits: await denseHits(k), lexical: info };
+    return { mode: "lexical", hits: only("lexical", lex.hits), lexical: info };
+  }
+  const n = Math.max(k, input.depth);
+  const [dense, lex] = await Promise.all([input.dense(n), input.lexical(n)]);
+  const all: CompleteScores = { dense: (o) => dense.scores(o), lexical: (o) => lex.score(o), denseFloor: input.denseFloor };
+  return { mode: "hybrid", hits: fuse(dense.hits, lex.hits, input.fusion, all).slice(0, k), lexical: { terms: lex.terms, matched: lex.matched } };
+}

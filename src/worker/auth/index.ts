@@ -1,0 +1,5 @@
+// API keys: format and records (keys.ts, shared with the CLI), the isolate cache, rate limits, the middleware.
+export { requireKey, type AuthVariables } from "./middleware";
+export * from "../../format/api-key";
+export { createKeyCache, type KeyCache } from "./key-cache";
+export { createRateLimiter, type RateLimiter } from "./rate-limit";

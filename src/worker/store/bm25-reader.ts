@@ -1,0 +1,50 @@
+import {
+  decodeLexicalBucket, decodeLexicalNorms, FormatError, objectKey, type LexicalBucket, type Manifest, type ObjectRef,
+} from "../../format";
+import { isKnownAnalyzer } from "../../text/analyzer";
+import type { LexicalReader } from "../../search/bm25";
+import type { ByteCache } from "./byte-cache";
+import { fetchVerified } from "./r2";
+
+/**
+ * The lexical objects of one index version, read from R2 on first use and kept in the isolate cache like shards:
+ * a query loads only the buckets of its terms. Every object is checked against its sha256 before it is decoded.
+ * Returns undefined when the index has no lexical section, or one made by an analyzer this worker does not
+ * implement (it is then searched densely only: documents and queries are never analyzed differently).
+ */
+export async function openLexical(
+  bucket: R2Bucket, cache: ByteCache, tenant: string, index: string, manifest: Manifest,
+): Promise<LexicalReader | undefined> {
+  const section = manifest.lexical;
+  if (!section) return undefined;
+  if (!isKnownAnalyzer(section.analyzer)) {
+    console.warn(`index ${tenant}/${index}: lexical analyzer ${JSON.stringify(section.analyzer)} is unknown to this worker; dense only`);
+    return undefined;
+  }
+  const cached = async <T>(ref: ObjectRef, decode: (b: Uint8Array) => T): Promise<T> => {
+    const key = objectKey(tenant, index, ref.path);
+    const hit = cache.get<T>(key);
+    if (hit) return hit;
+    const bytes = await fetchVerified(bucket, tenant, index, ref);
+    const value = decode(bytes);
+    cache.set(key, value, 2 * bytes.byteLength); // bytes + the decoded dictionary
+    return value;
+  };
+  const reader: LexicalReader = {
+    section,
+    bucket: (id) => cached<LexicalBucket>(section.buckets[id], (b) => {
+      const d = decodeLexicalBucket(b);
+      if (d.id !== id || d.buckets !== section.buckets.length) {
+        throw new FormatError("invalid_object", `lexical bucket ${section.buckets[id].path}: header says ${d.id} of ${d.buckets}, manifest ${id} of ${section.buckets.length}`);
+      }
+      return d;
+    }),
+    norms: () => cached(section.norms, (b) => {
+      const n = decodeLexicalNorms(b);
+      if (n.length !== section.documents) throw new FormatError("invalid_object", `lexical norms: ${n.length} documents, manifest ${section.documents}`);
+      return n;
+    }),
+  };
+  await reader.norms(); // verified before this version may serve
+  return reader;
+}

@@ -1,0 +1,93 @@
+import { ApiError } from "../http-error";
+import { FormatError, validateName } from "../../format";
+import { createByteCache, type ByteCache } from "./byte-cache";
+import { loadIndex, readPointer, type LoadedIndex } from "./loaded-index";
+
+/** Per-isolate state of one index. */
+interface Slot {
+  /** The version serving now (the last one that loaded and verified). */
+  current: LoadedIndex | null;
+  /** When the pointer was last read (ms). */
+  checkedAt: number;
+  /** A refresh in flight, shared by concurrent requests. */
+  refreshing: Promise<void> | null;
+  /** Why the newest pointed-to version could not be loaded, if it could not. */
+  failedVersion: string | null;
+}
+
+export interface RegistryOptions {
+  pointerTtlMs: number;
+  cacheBudgetBytes: number;
+  now?: () => number;
+}
+
+export interface IndexRegistry {
+  /**
+   * The index to search: re-reads the pointer when older than the TTL, loads a new version when it moved,
+   * and keeps serving the last good version when the new one is corrupt.
+   */
+  get(bucket: R2Bucket, tenant: string, index: string): Promise<LoadedIndex>;
+  cache: ByteCache;
+}
+
+export function createRegistry(opts: RegistryOptions): IndexRegistry {
+  const slots = new Map<string, Slot>();
+  const cache = createByteCache(opts.cacheBudgetBytes);
+  const now = opts.now ?? Date.now;
+
+  async function refresh(bucket: R2Bucket, tenant: string, index: string, slot: Slot): Promise<void> {
+    const pointer = await readPointer(bucket, tenant, index).catch((e) => {
+      if (slot.current && e instanceof FormatError) return undefined; // unreadable pointer: keep the good version
+      throw e;
+    });
+    slot.checkedAt = now();
+    if (pointer === undefined) return;
+    if (pointer === null) {
+      slot.current = null; // unpublished or deleted: stop serving it
+      return;
+    }
+    if (slot.current?.version === pointer.version || slot.failedVersion === pointer.version) return;
+    try {
+      slot.current = await loadIndex(bucket, cache, tenant, index, pointer);
+      slot.failedVersion = null;
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      slot.failedVersion = pointer.version;
+      console.error(`index ${tenant}/${index} version ${pointer.version} is corrupt: ${e.code}: ${e.message}`);
+      if (!slot.current) {
+        throw new ApiError(503, "index_unavailable", `index ${tenant}/${index} is unavailable: ${e.message}`, { cause: e });
+      }
+    }
+  }
+
+  return {
+    cache,
+    async get(bucket, tenant, index) {
+      for (const [kind, name] of [["tenant", tenant], ["index", index]] as const) {
+        try {
+          validateName(kind, name);
+        } catch (e) {
+          throw new ApiError(400, "invalid_name", (e as Error).message);
+        }
+      }
+      const id = `${tenant}/${index}`;
+      let slot = slots.get(id);
+      if (!slot) {
+        slot = { current: null, checkedAt: -Infinity, refreshing: null, failedVersion: null };
+        slots.set(id, slot);
+      }
+      if (now() - slot.checkedAt >= opts.pointerTtlMs || (!slot.current && !slot.failedVersion)) {
+        const s = slot;
+        s.refreshing ??= refresh(bucket, tenant, index, s).finally(() => (s.refreshing = null));
+        await s.refreshing;
+      }
+      if (!slot.current) {
+        if (slot.failedVersion) {
+          throw new ApiError(503, "index_unavailable", `index ${id} version ${slot.failedVersion} is corrupt and no good version is cached`);
+        }
+        throw new ApiError(404, "index_not_found", `no index ${id}`);
+      }
+      return slot.current;
+    },
+  };
+}

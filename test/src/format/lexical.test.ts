@@ -1,0 +1,336 @@
+import { describe, expect, it } from "vitest";
+import {
+  FORMAT_NAME, type LexicalSection, type Manifest, bucketOf, byteToLength, createObjectRef, decodeLexicalBucket,
+  decodeLexicalNorms, encodeDocBlock, encodeLexicalBucket, encodeLexicalNorms, encodeShard, forEachPosting, lengthToByte,
+  parseManifest, quantizeInt8, serializeManifest, termHash,
+} from "../../../src/format/index.ts";
+import { code } from "../../helpers/format-error.ts";
+import { analyze, queryTerms, STOP_WORDS } from "../../../src/text/analyzer.ts";
+import { fuse, type CompleteScores } from "../../../src/search/fusion.ts";
+import { searchHybrid } from "../../../src/search/modes.ts";
+import { bm25Idf, searchLexical, type LexicalReader } from "../../../src/search/bm25.ts";
+
+describe("analyzer", () => {
+  it("lower-cases, splits on non-letters/digits, drops stop words and possessives, Porter-stems", () => {
+    expect(analyze("The Vitamin-D levels of children's bones")).toEqual(["vitamin", "d", "level", "children", "bone"]);
+    expect(analyze("Running RUNS ran")).toEqual(["run", "run", "ran"]);
+  });
+  it("NFKC folds compatibility forms; other scripts stay as tokens", () => {
+    expect(analyze("ﬁle Ｆｕｌｌ x²")).toEqual(["file", "full", "x2"]);
+    expect(analyze("維生素D 骨密度")).toEqual(["維生素d", "骨密度"]);
+    expect(analyze("Ωmega café")).toEqual(["ωmega", "café"]);
+  });
+  it("gives nothing for stop words or punctuation only; queries dedupe", () => {
+    expect(analyze("the of and to, is it?")).toEqual([]);
+    expect(analyze("... !!! ---")).toEqual([]);
+    expect(queryTerms("bone bones BONE density")).toEqual(["bone", "densiti"]);
+    expect(STOP_WORDS.size).toBe(33);
+  });
+  it("cuts very long tokens to 64 code points", () => {
+    expect(analyze("x".repeat(500))[0]).toHaveLength(64);
+  });
+});
+
+describe("lexical format", () => {
+  it("length bytes are Lucene's SmallFloat byte4: exact below 24, monotonic, within 1/8 above", () => {
+    for (let n = 0; n < 24; n++) expect(byteToLength(lengthToByte(n))).toBe(n);
+    let prev = -1;
+    for (let n = 0; n < 100_000; n += 7) {
+      const b = lengthToByte(n);
+      expect(b).toBeGreaterThanOrEqual(prev);
+      prev = b;
+      const back = byteToLength(b);
+      expect(back).toBeLessThanOrEqual(n);
+      expect(n - back).toBeLessThanOrEqual(n / 8 + 1);
+    }
+    expect(lengthToByte(0x7fffffff)).toBe(255);
+  });
+
+  it("hashes terms with FNV-1a 32 over UTF-8", () => {
+    expect(termHash("")).toBe(0x811c9dc5);
+    expect(termHash("a")).toBe(0xe40c292c);
+    expect(bucketOf("bone", 1)).toBe(0);
+  });
+
+  const terms = (B: number, id: number) =>
+    ["bone", "densiti", "vitamin", "d", "骨密度", "x".repeat(64), "run"]
+      .filter((t) => bucketOf(t, B) === id)
+      .map((t, i) => ({ term: t, docs: [i, i + 3, i + 200, 70000 + i], tfs: [1, 2, 300, 1] }));
+
+  it("round trips a bucket: dictionary and postings", () => {
+    for (let id = 0; id < 3; id++) {
+      const want = terms(3, id);
+      const b = decodeLexicalBucket(encodeLexicalBucket(id, 3, want));
+      expect(b.id).toBe(id);
+      expect(b.buckets).toBe(3);
+      expect([...b.terms.keys()]).toEqual(want.map((t) => t.term).sort());
+      for (const t of want) {
+        const docs: number[] = [], tfs: number[] = [];
+        forEachPosting(b, b.terms.get(t.term)!, (d, tf) => (docs.push(d), tfs.push(tf)));
+        expect({ docs, tfs, df: b.terms.get(t.term)!.df }).toEqual({ docs: t.docs, tfs: t.tfs, df: t.docs.length });
+      }
+    }
+    expect(decodeLexicalBucket(encodeLexicalBucket(0, 1, [])).terms.size).toBe(0);
+  });
+
+  it("refuses to write a term into the wrong bucket, unsorted postings or tf 0", () => {
+    const t = terms(3, 0)[0];
+    expect(() => encodeLexicalBucket(1, 3, [t])).toThrow(/belongs to bucket 0/);
+    expect(() => encodeLexicalBucket(0, 1, [{ term: "a", docs: [3, 1], tfs: [1, 1] }])).toThrow(/ascend/);
+    expect(() => encodeLexicalBucket(0, 1, [{ term: "a", docs: [1], tfs: [0] }])).toThrow(/tf/);
+  });
+
+  it("rejects corrupt buckets with coded errors", () => {
+    const good = encodeLexicalBucket(0, 1, terms(1, 0));
+    const mut = (f: (b: Uint8Array) => void) => {
+      const b = good.slice();
+      f(b);
+      return b;
+    };
+    expect(code(() => decodeLexicalBucket(mut((b) => (b[0] = 0x58))))).toBe("bad_magic");
+    expect(code(() => decodeLexicalBucket(mut((b) => (b[4] = 2))))).toBe("unsupported_version");
+    expect(code(() => decodeLexicalBucket(mut((b) => (b[13] ^= 1))))).toBe("checksum_mismatch");
+    expect(code(() => decodeLexicalBucket(good.subarray(0, good.length - 1)))).toBe("truncated");
+    expect(code(() => decodeLexicalBucket(good.subarray(0, 20)))).toBe("truncated");
+    // A dictionary byte flipped after the header: the postings no longer add up (sha256 guards the rest).
+    expect(code(() => decodeLexicalBucket(mut((b) => (b[32 + 1 + 4 + 1] = 0x7f))))).toBe("invalid_object");
+  });
+
+  it("round trips norms and rejects corrupt ones", () => {
+    const bytes = encodeLexicalNorms([0, 5, 23, 24, 1000]);
+    expect(Array.from(decodeLexicalNorms(bytes), byteToLength)).toEqual([0, 5, 23, 24, byteToLength(lengthToByte(1000))]);
+    expect(code(() => decodeLexicalNorms(bytes.subarray(0, bytes.length - 1)))).toBe("truncated");
+    const b = bytes.slice();
+    b[1] = 0x42;
+    expect(code(() => decodeLexicalNorms(b))).toBe("bad_magic");
+    expect(code(() => decodeLexicalBucket(bytes))).toBe("bad_magic");
+  });
+});
+
+// A small index in memory: the same objects the build writes, read through a LexicalReader.
+const DOCS = [
+  "Vitamin D and bone density in children",
+  "Bone fractures in the elderly: a cohort study",
+  "Density functional theory of crystals",
+  "Vitamin C intake and the common cold",
+  "Children's sleep and school performance, bone bone bone",
+];
+async function memoryIndex(B: number) {
+  const postings = new Map<string, { docs: number[]; tfs: number[] }>();
+  const lengths: number[] = [];
+  DOCS.forEach((d, i) => {
+    const ts = analyze(d);
+    lengths.push(ts.length);
+    const tf = new Map<string, number>();
+    for (const t of ts) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const [t, n] of tf) {
+      const p = postings.get(t) ?? { docs: [], tfs: [] };
+      p.docs.push(i);
+      p.tfs.push(n);
+      postings.set(t, p);
+    }
+  });
+  const bucketBytes = Array.from({ length: B }, (_, id) =>
+    encodeLexicalBucket(id, B, [...postings].filter(([t]) => bucketOf(t, B) === id).map(([term, p]) => ({ term, ...p }))));
+  const normBytes = encodeLexicalNorms(lengths);
+  const buckets = await Promise.all(bucketBytes.map((b, i) => createObjectRef("lexical", b, { ext: "i3lb", count: decodeLexicalBucket(b).terms.size })));
+  const norms = { ...(await createObjectRef("lexical", normBytes, { ext: "i3ln", count: DOCS.length })), encoding: "lucene-byte4" as const };
+  const section: LexicalSection = {
+    analyzer: { name: "en-porter", version: 1 }, bm25: { k1: 0.9, b: 0.4 }, documents: DOCS.length,
+    avgDocLength: lengths.reduce((a, b) => a + b) / DOCS.length, terms: postings.size, hash: "fnv1a32", buckets, norms,
+    fusion: { mode: "rrf", k: 60, weight: 0.3, depth: 100, normalization: "tmm" }, defaultMode: "hybrid",
+  };
+  const loaded: number[] = [];
+  const reader: LexicalReader = {
+    section,
+    bucket: async (id) => (loaded.push(id), decodeLexicalBucket(bucketBytes[id])),
+    norms: async () => decodeLexicalNorms(normBytes),
+  };
+  return { section, reader, loaded, lengths, postings, bucketBytes, normBytes };
+}
+
+describe("BM25 over buckets", () => {
+  it("equals a brute-force BM25 (exact lengths below 24) and loads only the query's buckets", async () => {
+    const { reader, loaded, lengths, postings } = await memoryIndex(4);
+    const avg = lengths.reduce((a, b) => a + b) / lengths.length;
+    const query = "bone density in vitamin D children";
+    const { hits, terms, matched } = await searchLexical(reader, query, 10);
+    const want = DOCS.map((_, d) => {
+      let s = 0;
+      for (const t of queryTerms(query)) {
+        const p = postings.get(t);
+        const i = p ? p.docs.indexOf(d) : -1;
+        if (i < 0) continue;
+        const tf = p!.tfs[i];
+        s += (bm25Idf(DOCS.length, p!.docs.length) * tf * 1.9) / (tf + 0.9 * (1 - 0.4 + (0.4 * lengths[d]) / avg));
+      }
+      return { ordinal: d, score: s };
+    }).filter((h) => h.score > 0).sort((a, b) => b.score - a.score);
+    expect(hits.map((h) => h.ordinal)).toEqual(want.map((h) => h.ordinal));
+    hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i].score, 10));
+    expect({ terms, matched }).toEqual({ terms: 5, matched: 5 });
+    expect(new Set(loaded)).toEqual(new Set(queryTerms(query).map((t) => bucketOf(t, 4))));
+  });
+
+  it("returns no hits (no error) for stop words only, unknown words and other scripts", async () => {
+    const { reader } = await memoryIndex(2);
+    for (const q of ["the of and", "zyzzyva quokka", "維生素D和骨密度", "!!!"]) expect((await searchLexical(reader, q, 10)).hits).toEqual([]);
+  });
+});
+
+describe("fusion and modes", () => {
+  const dense = [{ ordinal: 1, score: 0.9 }, { ordinal: 2, score: 0.5 }, { ordinal: 3, score: 0.1 }];
+  const lexical = [{ ordinal: 3, score: 12 }, { ordinal: 1, score: 6 }, { ordinal: 4, score: 3 }];
+  it("rrf sums 1/(k + rank)", () => {
+    const f = fuse(dense, lexical, { mode: "rrf", k: 60 });
+    expect(f.map((h) => h.ordinal)).toEqual([1, 3, 2, 4]);
+    expect(f[0].score).toBeCloseTo(1 / 61 + 1 / 62, 12);
+    expect(f[0].scores).toEqual({ dense: 0.9, lexical: 6 });
+  });
+  const minmax = (weight: number) => ({ mode: "weighted" as const, weight, normalization: "minmax" as const });
+  it("weighted minmax normalizes each list; weight 1 is dense order, 0 is lexical order", () => {
+    const f = fuse(dense, lexical, minmax(0.5));
+    expect(f[0].ordinal).toBe(1);
+    expect(f[0].score).toBeCloseTo(0.5 + 0.5 / 3, 12);
+    expect(fuse(dense, lexical, minmax(1)).slice(0, 3).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+    expect(fuse(dense, lexical, minmax(0)).slice(0, 2).map((h) => h.ordinal)).toEqual([3, 1]);
+    expect(fuse(dense, [], minmax(0.3)).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+  });
+
+  // Every document's exact scores: doc 4 has dense 0.3 (outside the dense list), doc 2 has BM25 2 (outside the lexical list).
+  const exactDense = new Map([[1, 0.9], [2, 0.5], [3, 0.1], [4, 0.3]]);
+  const exactLexical = new Map([[3, 12], [1, 6], [4, 3], [2, 2]]);
+  const complete = (floor?: number): CompleteScores => ({
+    dense: (o) => new Map(o.filter((x) => exactDense.has(x)).map((x) => [x, exactDense.get(x)!])),
+    lexical: (o) => exactLexical.get(o) ?? 0,
+    denseFloor: floor,
+  });
+  const tmm = (weight: number) => ({ mode: "weighted" as const, weight, normalization: "tmm" as const });
+  it("weighted tmm scores every candidate on both sides and divides by the distance from the theoretical floor", () => {
+    const f = fuse(dense, lexical, tmm(0.5), complete(-1));
+    const expected = (o: number) => 0.5 * (exactDense.get(o)! + 1) / (0.9 + 1) + 0.5 * (exactLexical.get(o) ?? 0) / 12;
+    expect(f.map((h) => h.ordinal)).toEqual([1, 3, 2, 4].sort((a, b) => expected(b) - expected(a)));
+    for (const h of f) expect(h.score).toBeCloseTo(expected(h.ordinal), 12);
+    // Both raw scores travel with each hit, also the side a doc was not retrieved by.
+    expect(f.find((h) => h.ordinal === 4)!.scores).toEqual({ dense: 0.3, lexical: 3 });
+    expect(f.find((h) => h.ordinal === 2)!.scores).toEqual({ dense: 0.5, lexical: 2 });
+    // The weight's end points are the two sides' exact orders over the candidates.
+    expect(fuse(dense, lexical, tmm(1), complete(-1)).map((h) => h.ordinal)).toEqual([1, 2, 4, 3]);
+    expect(fuse(dense, lexical, tmm(0), complete(-1)).map((h) => h.ordinal)).toEqual([3, 1, 4, 2]);
+  });
+  it("weighted tmm: a missing floor takes the candidates' minimum; no lexical match leaves the dense order", () => {
+    const f = fuse(dense, lexical, tmm(0.5), complete());
+    for (const h of f) expect(h.score).toBeCloseTo(0.5 * (exactDense.get(h.ordinal)! - 0.1) / 0.8 + 0.5 * (exactLexical.get(h.ordinal) ?? 0) / 12, 12);
+    expect(fuse(dense, [], tmm(0.3), { ...complete(-1), lexical: () => 0 }).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+    expect(() => fuse(dense, lexical, tmm(0.5))).toThrow(/complete scores/);
+  });
+  it("weighted tmm: flat dense scores barely move the lexical order, while minmax stretches them to [0, 1]", () => {
+    const flat = [{ ordinal: 1, score: 0.52 }, { ordinal: 2, score: 0.51 }, { ordinal: 3, score: 0.5 }];
+    const lex = [{ ordinal: 3, score: 12 }, { ordinal: 2, score: 11 }, { ordinal: 1, score: 10 }];
+    const all: CompleteScores = { dense: () => new Map(), lexical: () => 0, denseFloor: -1 };
+    expect(fuse(flat, lex, tmm(0.6), all).map((h) => h.ordinal)).toEqual([3, 2, 1]);
+    expect(fuse(flat, lex, minmax(0.6)).map((h) => h.ordinal)).toEqual([1, 2, 3]);
+  });
+  it("lexical mode falls back to dense when nothing matches; hybrid fuses depth candidates", async () => {
+    const { reader } = await memoryIndex(2);
+    const d = async (n: number) => ({ hits: dense.slice(0, n), scores: (o: number[]) => new Map(o.map((x) => [x, exactDense.get(x) ?? 0])) });
+    const l = (q: string) => (n: number) => searchLexical(reader, q, n);
+    const fb = await searchHybrid({ mode: "lexical", k: 2, depth: 100, fusion: { mode: "rrf", k: 60 }, dense: d, lexical: l("the of") });
+    expect(fb).toMatchObject({ mode: "dense", lexical: { terms: 0, matched: 0 } });
+    expect(fb.hits.map((h) => h.ordinal)).toEqual([1, 2]);
+    const h = await searchHybrid({ mode: "hybrid", k: 3, depth: 100, fusion: { mode: "rrf", k: 60 }, dense: d, lexical: l("vitamin") });
+    expect(h.mode).toBe("hybrid");
+    expect(h.hits).toHaveLength(3);
+    const none = await searchHybrid({ mode: "hybrid", k: 3, depth: 100, fusion: { mode: "rrf", k: 60 }, dense: d });
+    expect(none.mode).toBe("dense");
+  });
+  it("hybrid tmm gets the lexical-only candidates' dense scores and the dense-only candidates' BM25", async () => {
+    const { reader } = await memoryIndex(2);
+    const asked: number[][] = [];
+    const d = async (n: number) => ({ hits: dense.slice(0, n), scores: (o: number[]) => (asked.push(o), new Map(o.map((x) => [x, 0.25]))) });
+    const lex = await searchLexical(reader, "vitamin", 100);
+    const h = await searchHybrid({ mode: "hybrid", k: 10, depth: 100, fusion: tmm(0.5), dense: d, denseFloor: -1, lexical: async () => lex });
+    const onlyLexical = lex.hits.map((x) => x.ordinal).filter((o) => !dense.some((x) => x.ordinal === o));
+    expect(asked).toEqual([onlyLexical]);
+    for (const hit of h.hits) {
+      expect(hit.scores.lexical).toBe(lex.score(hit.ordinal));
+      expect(hit.scores.dense).toBe(dense.find((x) => x.ordinal === hit.ordinal)?.score ?? 0.25);
+    }
+  });
+});
+
+describe("BM25 of any document", () => {
+  it("score(ordinal) equals the hit's score, and 0 for a document without a query term", async () => {
+    const { reader } = await memoryIndex(3);
+    const r = await searchLexical(reader, "vitamin density", 1);
+    const all = await searchLexical(reader, "vitamin density", 1000);
+    expect(all.hits.length).toBeGreaterThan(1);
+    for (const h of all.hits) expect(r.score(h.ordinal)).toBe(h.score);
+    const unmatched = DOCS.map((_, i) => i).filter((i) => !all.hits.some((h) => h.ordinal === i));
+    expect(unmatched.length).toBeGreaterThan(0);
+    for (const o of unmatched) expect(r.score(o)).toBe(0);
+    expect((await searchLexical(reader, "the of", 10)).score(0)).toBe(0);
+  });
+});
+
+describe("manifest lexical section (1.1, fusion normalization since 1.2)", () => {
+  async function manifestWith(section: LexicalSection): Promise<any> {
+    const dim = 8;
+    const shard = encodeShard({ dims: dim, ...quantizeInt8(new Float32Array(5 * dim).fill(0.1), dim), ordinals: new Uint32Array([0, 1, 2, 3, 4]) });
+    const block = encodeDocBlock(DOCS.map((text, i) => ({ id: `d${i}`, text })), 0);
+    const r = {
+      shard: await createObjectRef("shard", shard, { count: 5 }), block: await createObjectRef("docs", block, { count: 5 }),
+      model: await createObjectRef("model", new Uint8Array([1])), vocab: await createObjectRef("vocab", new Uint8Array([2])),
+    };
+    const { encoding: _, ...norms } = section.norms;
+    const m: Manifest = {
+      format: FORMAT_NAME, version: { major: 1, minor: 1 }, id: "lex", createdAt: "2026-01-01T00:00:00.000Z",
+      corpus: { documents: 5, passages: 5, avgTokens: 8 }, vectors: { dim, quantization: "int8", binary: true, metric: "ip", normalized: true },
+      model: { name: "m", maxQueryTokens: 128, query: r.model, vocab: r.vocab, tokenizerHash: r.vocab.sha256 },
+      passages: { window: 128, stride: 96, docScore: "max" }, partitions: [{ id: 0, centroid: null, shards: [r.shard] }],
+      docs: { blocks: [{ ...r.block, first: 0, count: 5 }] }, lexical: section, search: { k: 10, rescore: 100 },
+      objects: [r.model, r.vocab, r.shard, r.block, ...section.buckets, norms],
+    };
+    return JSON.parse(serializeManifest(m));
+  }
+
+  it("round trips and validates", async () => {
+    const { section } = await memoryIndex(3);
+    const json = await manifestWith(section);
+    const m = parseManifest(json);
+    expect(m.lexical).toEqual(section);
+    expect(JSON.parse(serializeManifest(m))).toEqual(json);
+    const extra = { ...json, lexical: { ...json.lexical, future: 1 } };
+    expect(parseManifest(extra).lexical).not.toHaveProperty("future");
+  });
+
+  it("reads a 1.1 section (no fusion.normalization) as the minmax fusion its weight was tuned for", async () => {
+    const { section } = await memoryIndex(3);
+    const json = await manifestWith(section);
+    expect(json.lexical.fusion.normalization).toBe("tmm");
+    delete json.lexical.fusion.normalization;
+    json.version.minor = 1;
+    expect(parseManifest(json).lexical!.fusion).toEqual({ ...section.fusion, normalization: "minmax" });
+  });
+
+  const bad: Array<[string, (m: any) => void, RegExp]> = [
+    ["weight > 1", (m) => (m.lexical.fusion.weight = 1.5), /lexical\.fusion\.weight/],
+    ["fusion mode", (m) => (m.lexical.fusion.mode = "sum"), /lexical\.fusion\.mode/],
+    ["fusion normalization", (m) => (m.lexical.fusion.normalization = "zscore"), /lexical\.fusion\.normalization/],
+    ["default mode", (m) => (m.lexical.defaultMode = "magic"), /lexical\.defaultMode/],
+    ["no buckets", (m) => (m.lexical.buckets = []), /lexical\.buckets: expected a non-empty array/],
+    ["bucket of another kind", (m) => (m.lexical.buckets[0].kind = "docs"), /buckets\[0\]\.kind/],
+    ["term counts", (m) => (m.lexical.terms += 1), /counts summing to terms/],
+    ["documents", (m) => (m.lexical.documents = 4), /lexical\.documents/],
+    ["norms count", (m) => (m.lexical.norms.count = 4), /lexical\.norms\.count/],
+    ["norm encoding", (m) => (m.lexical.norms.encoding = "raw"), /norms\.encoding/],
+    ["bucket not in objects", (m) => m.objects.splice(4, 1), /lexical\.buckets\[0\]: expected an object listed/],
+    ["hash", (m) => (m.lexical.hash = "md5"), /lexical\.hash/],
+  ];
+  it.each(bad)("rejects %s", async (_, mutate, re) => {
+    const { section } = await memoryIndex(3);
+    const json = await manifestWith(section);
+    mutate(json);
+    expect(() => parseManifest(json)).toThrow(re);
+  });
+});

@@ -1,0 +1,94 @@
+// API keys in Node: key format, hashing, the isolate key cache (revocation bound), the token bucket, and the
+// middleware's AUTH switch. The same middleware against workerd and the R2 simulator: test/worker/auth.test.ts.
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import {
+  constantTimeEqual, createKeyCache, createRateLimiter, generateApiKey, hashApiKey, keyMatches, keyRecordKey, parseApiKey, requireKey,
+} from "../../../src/worker/auth";
+import { ApiError, errorBody } from "../../../src/worker/http-error";
+
+describe("key format and records", () => {
+  it("parses i3_<tenant>_<keyid>_<secret>, tenants with _ and - included", async () => {
+    const { key, record } = await generateApiKey("my_te-nant", ["search"]);
+    expect(key).toMatch(/^i3_my_te-nant_[0-9a-f]{16}_[0-9a-f]{64}$/);
+    expect(parseApiKey(key)).toEqual({ tenant: "my_te-nant", keyId: record.id });
+    for (const bad of ["", "i3_", "i3_acme_0123456789abcdef_short", `i3_Acme_0123456789abcdef_${"a".repeat(64)}`, `x3_acme_0123456789abcdef_${"a".repeat(64)}`]) {
+      expect(parseApiKey(bad)).toBeNull();
+    }
+    expect(keyRecordKey("acme", record.id)).toBe(`tenants/acme/keys/${record.id}.json`);
+  });
+
+  it("stores only the SHA-256; the key matches its record, nothing else does; a revoked key matches nothing", async () => {
+    const { key, record } = await generateApiKey("acme", ["search", "search", "publish"]);
+    expect(record.roles).toEqual(["search", "publish"]);
+    expect(JSON.stringify(record)).not.toContain(key.slice(-64));
+    expect(record.hash).toBe(await hashApiKey(key));
+    expect(await keyMatches(record, key)).toBe(true);
+    expect(await keyMatches(record, key.slice(0, -1) + (key.endsWith("0") ? "1" : "0"))).toBe(false);
+    expect(await keyMatches({ ...record, revokedAt: new Date().toISOString() }, key)).toBe(false);
+    expect(constantTimeEqual("abc", "abc")).toBe(true);
+    expect(constantTimeEqual("abc", "abd")).toBe(false);
+    expect(constantTimeEqual("abc", "abcd")).toBe(false);
+  });
+});
+
+describe("key cache", () => {
+  it("reads a record once per TTL, so a revoke is seen within the TTL", async () => {
+    const { record } = await generateApiKey("acme", ["search"]);
+    let stored: any = record;
+    let reads = 0;
+    const bucket = { get: async () => (reads++, { json: async () => stored }) } as unknown as R2Bucket;
+    let t = 0;
+    const cache = createKeyCache({ ttlMs: 30_000, now: () => t });
+    expect((await cache.get(bucket, "acme", record.id))?.revokedAt).toBeUndefined();
+    stored = { ...record, revokedAt: "2026-01-01T00:00:00Z" };
+    t = 29_999;
+    expect((await cache.get(bucket, "acme", record.id))?.revokedAt).toBeUndefined();
+    expect(reads).toBe(1);
+    t = 30_000;
+    expect((await cache.get(bucket, "acme", record.id))?.revokedAt).toBe("2026-01-01T00:00:00Z");
+    expect(reads).toBe(2);
+  });
+
+  it("a record filed under another tenant or id, or one that does not parse, counts as absent", async () => {
+    const { record } = await generateApiKey("acme", ["search"]);
+    const bucket = (json: unknown) => ({ get: async () => ({ json: async () => json }) }) as unknown as R2Bucket;
+    const cache = () => createKeyCache({ ttlMs: 0 });
+    expect(await cache().get(bucket(record), "other", record.id)).toBeNull();
+    expect(await cache().get(bucket({ ...record, roles: ["root"] }), "acme", record.id)).toBeNull();
+    expect(await cache().get({ get: async () => null } as unknown as R2Bucket, "acme", record.id)).toBeNull();
+  });
+});
+
+describe("token bucket (per isolate)", () => {
+  it("allows the burst, then rps, and says when to retry", () => {
+    let t = 0;
+    const limiter = createRateLimiter({ now: () => t });
+    const lim = { rps: 2, burst: 2 };
+    expect(limiter.take("k", lim).ok).toBe(true);
+    expect(limiter.take("k", lim).ok).toBe(true);
+    expect(limiter.take("k", lim)).toEqual({ ok: false, retryAfterS: 1 });
+    expect(limiter.take("other", lim).ok).toBe(true);
+    t = 500;
+    expect(limiter.take("k", lim).ok).toBe(true);
+    expect(limiter.take("k", lim).ok).toBe(false);
+    expect(createRateLimiter({ now: () => 0 }).take("slow", { rps: 0.1 }).ok).toBe(true);
+  });
+});
+
+describe("requireKey middleware", () => {
+  const app = new Hono<{ Bindings: any }>();
+  app.use("/v1/tenants/:tenant/indexes/:index/search", requireKey("search"));
+  app.post("/v1/tenants/:tenant/indexes/:index/search", (c) => c.json({ ok: true }));
+  app.onError((err, c) => (err instanceof ApiError ? c.json(errorBody(err.code, err.message), err.status, err.headers) : c.text("boom", 500)));
+  const call = (env: Record<string, unknown>) => app.request("/v1/tenants/acme/indexes/docs/search", { method: "POST", body: "{}" }, env);
+
+  it("is on by default and only AUTH=off turns it off", async () => {
+    const bucket = { get: async () => null };
+    const on = await call({ INDEXES: bucket });
+    expect(on.status).toBe(401);
+    expect(on.headers.get("www-authenticate")).toBe('Bearer realm="i3"');
+    expect((await call({ INDEXES: bucket, AUTH: "false" })).status).toBe(401);
+    expect((await call({ INDEXES: bucket, AUTH: "off" })).status).toBe(200);
+  });
+});
