@@ -7,6 +7,7 @@
 //
 // Encode buffers end at every passage ordinal that is a multiple of `sortBuffer` or of `shardSize`, so a resumed
 // build (which restarts at a shard boundary) forms exactly the same batches as one that never stopped.
+import { UsageError } from "../command.ts";
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { DOCS_PER_BLOCK, type DocBlockRef, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
@@ -114,17 +115,17 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const sc = model.sidecar;
   const window = opts.window ?? sc.maxPassageTokens;
   if (!Number.isInteger(window) || window < 1 || window > sc.maxPassageTokens) {
-    throw new BuildError("usage", `--window must be in 1..${sc.maxPassageTokens} (the model's maxPassageTokens), got ${window}`);
+    throw new UsageError(`--window must be in 1..${sc.maxPassageTokens} (the model's maxPassageTokens), got ${window}`);
   }
   const stride = opts.stride ?? Math.max(1, Math.round((window * 3) / 4));
-  if (!Number.isInteger(stride) || stride < 1 || stride > window) throw new BuildError("usage", `--stride must be in 1..${window} (the window), got ${stride}`);
+  if (!Number.isInteger(stride) || stride < 1 || stride > window) throw new UsageError(`--stride must be in 1..${window} (the window), got ${stride}`);
   const split = opts.split ?? true;
   const batch = opts.batch ?? 32;
   const shardSize = opts.shardSize ?? 8192;
   const docsPerBlock = opts.docsPerBlock ?? DOCS_PER_BLOCK;
   const sortBuffer = opts.sortBuffer ?? batch * 16;
   for (const [k, v] of Object.entries({ batch, shardSize, docsPerBlock, sortBuffer })) {
-    if (!Number.isInteger(v) || v < 1) throw new BuildError("usage", `${k} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${k} must be a positive integer, got ${v}`);
   }
   const cstat = await stat(corpusFile);
   const fingerprint: Fingerprint = {

@@ -4,13 +4,11 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Device } from "../encoder/node-encoder.ts";
 import { buildIndex } from "./build.ts";
-import { intOpt, parse, run, type CommandIO } from "./cli-util.ts";
-import { BuildError } from "./errors.ts";
+import { intFlag, parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
 import { mergeIndexes } from "./merge.ts";
 import { parseSearchDefaults, SEARCH_DEFAULT_FLAGS, SEARCH_DEFAULT_USAGE } from "./search-defaults.ts";
 import { parseSlice } from "./slice.ts";
 
-export type { CommandIO } from "./cli-util.ts";
 
 /** The shipped default model: models/<name> where models/default.json says {"model": "<name>"}. */
 export function defaultModelDir(): string {
@@ -62,10 +60,9 @@ options:
  * @example
  * process.exitCode = await runBuildCommand(["--corpus", "data/scifact", "--model", "models/use-lite", "--out", "out/scifact"]);
  */
-export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l) => console.error(l) }): Promise<number> {
-  const verbose = argv.includes("--verbose");
-  return run("build", BUILD_USAGE, io, verbose, async () => {
-    const { values: v, positionals } = parse(argv, {
+export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Promise<number> {
+  return runCommand("build", BUILD_USAGE, argv, io, async () => {
+    const { values: v, positionals } = parseFlags(argv, {
       corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" },
       batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
       "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, ...SEARCH_DEFAULT_FLAGS,
@@ -73,19 +70,18 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
-    if (v.help) return io.err(BUILD_USAGE);
-    if (positionals.length) throw new BuildError("usage", `unexpected argument ${JSON.stringify(positionals[0])}`);
-    for (const k of ["corpus", "out"] as const) if (!v[k]) throw new BuildError("usage", `missing --${k}`);
+    if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    for (const k of ["corpus", "out"] as const) if (!v[k]) throw new UsageError(`missing --${k}`);
     v.model ??= defaultModelDir();
     const device = (v.device ?? "auto") as string;
-    if (!["auto", "cpu", "cuda"].includes(device)) throw new BuildError("usage", `--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
+    if (!["auto", "cpu", "cuda"].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
     const defaults = parseSearchDefaults(v);
     await buildIndex({
       corpus: v.corpus as string, model: v.model as string, out: v.out as string, device: device as Device,
-      batch: intOpt("batch", v.batch as string), shardSize: intOpt("shard-size", v["shard-size"] as string),
-      window: intOpt("window", v.window as string), stride: intOpt("stride", v.stride as string),
+      batch: intFlag("batch", v.batch as string), shardSize: intFlag("shard-size", v["shard-size"] as string),
+      window: intFlag("window", v.window as string), stride: intFlag("stride", v.stride as string),
       split: !v["no-split"], slice: v.shard ? parseSlice(v.shard as string) : undefined, id: v.id as string | undefined,
-      limit: intOpt("limit", v.limit as string, 0), threads: intOpt("threads", v.threads as string),
+      limit: intFlag("limit", v.limit as string, 0), threads: intFlag("threads", v.threads as string),
       restart: !!v.restart, force: !!v.force,
       lexical: !v["no-lexical"],
       lexicalOptions: defaults,
@@ -94,16 +90,14 @@ export async function runBuildCommand(argv: string[], io: CommandIO = { err: (l)
 }
 
 /** `i3 merge --out <dir> <dirs...>` (argv: the words after "merge"). */
-export async function runMergeCommand(argv: string[], io: CommandIO = { err: (l) => console.error(l) }): Promise<number> {
-  const verbose = argv.includes("--verbose");
-  return run("merge", MERGE_USAGE, io, verbose, async () => {
-    const { values: v, positionals } = parse(argv, {
+export async function runMergeCommand(argv: string[], io: CommandIO = STDIO): Promise<number> {
+  return runCommand("merge", MERGE_USAGE, argv, io, async () => {
+    const { values: v, positionals } = parseFlags(argv, {
       out: { type: "string" }, id: { type: "string" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
-    if (v.help) return io.err(MERGE_USAGE);
-    if (!v.out) throw new BuildError("usage", "missing --out");
-    if (positionals.length === 0) throw new BuildError("usage", "no build directories to merge");
+    if (!v.out) throw new UsageError("missing --out");
+    if (positionals.length === 0) throw new UsageError("no build directories to merge");
     await mergeIndexes({ inputs: positionals, out: v.out as string, id: v.id as string | undefined, force: !!v.force });
   });
 }

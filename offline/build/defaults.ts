@@ -5,7 +5,7 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { MANIFEST_VERSION, parseManifest, serializeManifest, type Manifest } from "../../src/format/index.ts";
-import { parse, run, type CommandIO } from "./cli-util.ts";
+import { parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
 import { BuildError } from "./errors.ts";
 import { parseSearchDefaults, SEARCH_DEFAULT_FLAGS, SEARCH_DEFAULT_USAGE, type SearchDefaults } from "./search-defaults.ts";
 
@@ -35,12 +35,10 @@ const shown = (m: Manifest) => JSON.stringify(m.lexical ? { defaultMode: m.lexic
  * @example
  * process.exitCode = await runDefaultsCommand(["out/scifact", "--fusion-weight", "0.6"]);
  */
-export async function runDefaultsCommand(argv: string[], io: CommandIO = { err: (l) => console.error(l), out: (l) => console.log(l) }): Promise<number> {
-  const verbose = argv.includes("--verbose");
-  return run("defaults", DEFAULTS_USAGE, io, verbose, async () => {
-    const { values: v, positionals } = parse(argv, { ...SEARCH_DEFAULT_FLAGS, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" } });
-    if (v.help) return io.err(DEFAULTS_USAGE);
-    if (positionals.length !== 1) throw new BuildError("usage", positionals.length ? `one build directory, got ${positionals.length}` : "missing <build dir>");
+export async function runDefaultsCommand(argv: string[], io: CommandIO = STDIO): Promise<number> {
+  return runCommand("defaults", DEFAULTS_USAGE, argv, io, async () => {
+    const { values: v, positionals } = parseFlags(argv, { ...SEARCH_DEFAULT_FLAGS, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" } });
+    if (positionals.length !== 1) throw new UsageError(positionals.length ? `one build directory, got ${positionals.length}` : "missing <build dir>");
     const dir = positionals[0];
     const d = parseSearchDefaults(v);
     const file = path.join(dir, "manifest.json");
@@ -51,13 +49,12 @@ export async function runDefaultsCommand(argv: string[], io: CommandIO = { err: 
       const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "not found (is this a build directory?)" : (e as Error).message;
       throw new BuildError("invalid_build", `${file}: ${why}`, { cause: e });
     }
-    const out = io.out ?? ((l: string) => io.err(l));
-    if (Object.keys(d.fusion).length === 0 && d.defaultMode === undefined) return out(shown(m));
+    if (Object.keys(d.fusion).length === 0 && d.defaultMode === undefined) return io.out(shown(m));
     const next = applySearchDefaults(m, d);
     const tmp = `${file}.tmp-${process.pid}`;
     await writeFile(tmp, serializeManifest(next));
     await rename(tmp, file);
     io.err(`i3 defaults: ${dir}: ${shown(m)} -> ${shown(next)}; publish it for a new version`);
-    out(shown(next));
+    io.out(shown(next));
   });
 }

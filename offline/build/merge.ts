@@ -8,6 +8,7 @@
 // and vectors and documents are re-chunked through the same writers as a build: shards and doc blocks of a merge
 // of slices are byte for byte those of a single build (objects that come out unchanged, e.g. all of slice 1's,
 // keep their sha256; the others must be rewritten because their headers hold global ordinals).
+import { UsageError } from "../command.ts";
 import { readFile, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { decodeDocBlock, decodeShard, type DocBlockRef, type Manifest, type ObjectRef } from "../../src/format/index.ts";
@@ -102,7 +103,7 @@ function checkCompatible(inputs: Input[]): Input[] {
 export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
   const t0 = performance.now();
   const stderr = opts.stderr ?? process.stderr;
-  if (opts.inputs.length === 0) throw new BuildError("usage", "merge: no input directories");
+  if (opts.inputs.length === 0) throw new UsageError("merge: no input directories");
   const out = opts.out.replace(/\/+$/, "");
   if (!opts.force && (await exists(out))) throw new BuildError("output_exists", `${out} already exists (pass --force to replace it)`);
   const inputs = checkCompatible(await Promise.all(opts.inputs.map(readInput)));

@@ -2,7 +2,7 @@
 // their command-line flags, shared by `i3 build` (written at build time) and `i3 defaults` (rewritten afterwards
 // without re-encoding anything).
 import type { LexicalSection } from "../../src/format/index.ts";
-import { BuildError } from "./errors.ts";
+import { UsageError } from "../command.ts";
 
 export interface SearchDefaults {
   fusion: Partial<LexicalSection["fusion"]>;
@@ -22,17 +22,17 @@ export const SEARCH_DEFAULT_USAGE = `  --fusion rrf|weighted    default fusion o
                            score normalization of weighted fusion (default: the model's; see src/search/fusion.ts)
   --default-mode <m>       default search mode: hybrid (default), lexical or dense`;
 
-/** Validates the flags' values (BuildError "usage" on a bad one); absent flags stay absent. */
+/** Validates the flags' values (UsageError on a bad one); absent flags stay absent. */
 export function parseSearchDefaults(v: Record<string, unknown>): SearchDefaults {
   const fusion = v.fusion as string | undefined;
-  if (fusion !== undefined && fusion !== "rrf" && fusion !== "weighted") throw new BuildError("usage", `--fusion must be rrf or weighted, got ${JSON.stringify(fusion)}`);
+  if (fusion !== undefined && fusion !== "rrf" && fusion !== "weighted") throw new UsageError(`--fusion must be rrf or weighted, got ${JSON.stringify(fusion)}`);
   const fw = v["fusion-weight"] as string | undefined;
   const weight = fw === undefined ? undefined : Number(fw);
-  if (weight !== undefined && !(fw!.trim() !== "" && weight >= 0 && weight <= 1)) throw new BuildError("usage", `--fusion-weight must be a number in [0,1], got ${JSON.stringify(fw)}`);
+  if (weight !== undefined && !(fw!.trim() !== "" && weight >= 0 && weight <= 1)) throw new UsageError(`--fusion-weight must be a number in [0,1], got ${JSON.stringify(fw)}`);
   const norm = v["fusion-normalization"] as string | undefined;
-  if (norm !== undefined && norm !== "tmm" && norm !== "minmax") throw new BuildError("usage", `--fusion-normalization must be tmm or minmax, got ${JSON.stringify(norm)}`);
+  if (norm !== undefined && norm !== "tmm" && norm !== "minmax") throw new UsageError(`--fusion-normalization must be tmm or minmax, got ${JSON.stringify(norm)}`);
   const dm = v["default-mode"] as string | undefined;
-  if (dm !== undefined && dm !== "hybrid" && dm !== "lexical" && dm !== "dense") throw new BuildError("usage", `--default-mode must be hybrid, lexical or dense, got ${JSON.stringify(dm)}`);
+  if (dm !== undefined && dm !== "hybrid" && dm !== "lexical" && dm !== "dense") throw new UsageError(`--default-mode must be hybrid, lexical or dense, got ${JSON.stringify(dm)}`);
   return {
     fusion: { ...(fusion ? { mode: fusion } : {}), ...(weight !== undefined ? { weight } : {}), ...(norm ? { normalization: norm } : {}) },
     ...(dm ? { defaultMode: dm } : {}),

@@ -3,6 +3,7 @@
 // doc ordinals 0..; its build-info.json records the global ordinal of its first document, and `i3 merge`
 // renumbers by adding it. Contiguous ranges keep corpus order, so the merge of all slices re-chunks into exactly
 // the shards and doc blocks of a single build (hash-mod slicing would scramble ordinals and need a sort).
+import { UsageError } from "../command.ts";
 import { BuildError } from "./errors.ts";
 
 export interface Slice {
@@ -15,7 +16,7 @@ export function parseSlice(s: string): Slice {
   const m = /^(\d+)\/(\d+)$/.exec(s);
   const k = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
-  if (!m || n < 1 || k < 1 || k > n) throw new BuildError("usage", `--shard: expected k/n with 1 <= k <= n (e.g. 1/4), got ${JSON.stringify(s)}`);
+  if (!m || n < 1 || k < 1 || k > n) throw new UsageError(`--shard: expected k/n with 1 <= k <= n (e.g. 1/4), got ${JSON.stringify(s)}`);
   return { k, n };
 }
 

@@ -1,3 +1,4 @@
+import { CodedError } from "../../src/errors.ts";
 /**
  * The narrow storage interface `publish` writes through. Two implementations: `createS3Target` (R2's S3 API) and
  * `createLocalR2Target` (the miniflare state `wrangler dev` reads).
@@ -51,15 +52,7 @@ export type PublishErrorCode =
  * @example
  * throw new PublishError("invalid_build", "objects/ab.bin: expected 10 bytes, got 9");
  */
-export class PublishError extends Error {
-  readonly code: PublishErrorCode;
-
-  constructor(code: PublishErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "PublishError";
-    this.code = code;
-  }
-}
+export class PublishError extends CodedError<PublishErrorCode> {}
 
 /** True when `e` is a PublishError, optionally with the given code. */
 export function isPublishError(e: unknown, code?: PublishErrorCode): e is PublishError {

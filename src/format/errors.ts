@@ -1,3 +1,5 @@
+import { CodedError } from "../errors.ts";
+
 /** Stable error codes of the index format. Callers branch on `code`, never on the message. */
 export type FormatErrorCode =
   | "bad_magic"
@@ -9,38 +11,14 @@ export type FormatErrorCode =
   | "invalid_pointer"
   | "invalid_object";
 
-/** HTTP status each code maps to when it reaches the worker: a bad name is the caller's fault, the rest a broken index. */
-export const FORMAT_ERROR_STATUS: Record<FormatErrorCode, number> = {
-  bad_magic: 500,
-  unsupported_version: 500,
-  truncated: 500,
-  checksum_mismatch: 500,
-  invalid_manifest: 500,
-  invalid_name: 400,
-  invalid_pointer: 500,
-  invalid_object: 500,
-};
-
 /**
- * The one error class of `src/format/`. Messages state what was expected and what was found.
+ * The error of `src/format/`. Messages state what was expected and what was found. The worker maps it to HTTP in
+ * one place (`src/worker/http-error.ts`): a bad name is the caller's fault (400), the rest a broken index (503).
  *
  * @example
  * throw new FormatError("bad_magic", "vector shard: expected magic \"I3VS\", got \"XXXX\"");
  */
-export class FormatError extends Error {
-  readonly code: FormatErrorCode;
-
-  constructor(code: FormatErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "FormatError";
-    this.code = code;
-  }
-
-  /** The HTTP status this error maps to. */
-  get status(): number {
-    return FORMAT_ERROR_STATUS[this.code];
-  }
-}
+export class FormatError extends CodedError<FormatErrorCode> {}
 
 /** True when `e` is a FormatError, optionally with the given code. */
 export function isFormatError(e: unknown, code?: FormatErrorCode): e is FormatError {

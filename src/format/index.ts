@@ -1,5 +1,5 @@
 // Public surface of the index format, imported by the offline writer and the worker reader.
-export { FormatError, FORMAT_ERROR_STATUS, isFormatError, type FormatErrorCode } from "./errors.ts";
+export { FormatError, isFormatError, type FormatErrorCode } from "./errors.ts";
 export { sha256Hex, verifyObject, crc32, toHex, type ObjectDigest } from "./checksum.ts";
 export { quantizeInt8, dequantizeInt8, signCodes, codeBytes, type Int8Vectors } from "./quantize.ts";
 export {

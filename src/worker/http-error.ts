@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { CodedError } from "../errors";
 
 /** Stable error codes of the HTTP API. Clients branch on `error.code`, never on the message. */
 export type ApiErrorCode =
@@ -37,19 +38,18 @@ export type ApiErrorCode =
  * @example
  * throw new ApiError(400, "k_out_of_range", "k must be an integer from 1 to 100, got 500");
  */
-export class ApiError extends Error {
+export class ApiError extends CodedError<ApiErrorCode> {
   /** Response headers that go with the error (`WWW-Authenticate`, `Retry-After`). */
   readonly headers?: Record<string, string>;
 
   constructor(
     readonly status: ContentfulStatusCode,
-    readonly code: ApiErrorCode,
+    code: ApiErrorCode,
     message: string,
     options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.headers = options?.headers;
-    this.name = "ApiError";
   }
 }
 
