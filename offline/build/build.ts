@@ -17,7 +17,7 @@ import { fingerprintDiff, readCheckpoint, writeCheckpoint, type Checkpoint, type
 import { readCorpus, resolveCorpusPath, validateCorpus } from "./corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
-import { writeLexical, type LexicalOptions } from "./lexical.ts";
+import { writeLexical, type LexicalOptions } from "./bm25.ts";
 import { loadModel, type ModelSidecar } from "./model.ts";
 import { passageText, splitPassages } from "../../src/text/passages.ts";
 import { createProgress, formatDuration, type ProgressStream } from "./progress.ts";

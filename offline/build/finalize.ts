@@ -7,7 +7,7 @@ import {
 } from "../../src/format/index.ts";
 import type { Fingerprint } from "./checkpoint.ts";
 import { BuildError } from "./errors.ts";
-import { lexicalObjects } from "./lexical.ts";
+import { lexicalObjects } from "./bm25.ts";
 import { verifyBuild } from "./verify.ts";
 
 /** `build-info.json` beside the manifest: how the build was made; `i3 merge` needs it to join slices. */

@@ -17,7 +17,7 @@ import { BuildError } from "./errors.ts";
 import { assembleManifest, BUILD_INFO_FILE, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import type { ProgressStream } from "./progress.ts";
 import { readObject, writeObject } from "./store.ts";
-import { writeLexical } from "./lexical.ts";
+import { writeLexical } from "./bm25.ts";
 import { readManifest } from "./verify.ts";
 import { createDocBlockWriter, createShardWriter } from "./writers.ts";
 

@@ -26,4 +26,4 @@ export {
   termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, forEachPosting,
   encodeLexicalNorms, decodeLexicalNorms,
   type LexicalSection, type LexicalBucket, type LexicalTerm, type TermPostings,
-} from "./lexical.ts";
+} from "./bm25.ts";

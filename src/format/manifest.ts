@@ -4,7 +4,7 @@
 import { FormatError } from "./errors.ts";
 import { stableStringify } from "./json.ts";
 import { OBJECT_PATH_PATTERN } from "./r2-keys.ts";
-import type { LexicalSection } from "./lexical.ts";
+import type { LexicalSection } from "./bm25.ts";
 import type { ObjectRef } from "./objects.ts";
 import { absent, arr, bool, child, fail, int, num, obj, oneOf, str, type Node } from "./validate.ts";
 
@@ -44,7 +44,7 @@ export interface Manifest {
   /** Optional centroids object (float32 [partitions * dim]) in place of inline centroids. */
   centroids?: ObjectRef;
   docs: { blocks: DocBlockRef[] };
-  /** The BM25 inverted index (since 1.1; a 1.0 reader ignores it). See src/format/lexical.ts. */
+  /** The BM25 inverted index (since 1.1; a 1.0 reader ignores it). See src/format/bm25.ts. */
   lexical?: LexicalSection;
   /** Search defaults: results returned, and candidates of the binary pass rescored with int8. */
   search: { k: number; rescore: number };

@@ -1,4 +1,4 @@
-// BM25 over the partitioned inverted index (src/format/lexical.ts). Pure: the caller passes the bucket and
+// BM25 over the partitioned inverted index (src/format/bm25.ts). Pure: the caller passes the bucket and
 // norm loaders (R2 + isolate cache in the worker, files in Node), so the worker and `npm run eval --index`
 // rank with exactly this code.
 import { bucketOf, byteToLength, forEachPosting, type LexicalBucket, type LexicalSection } from "../format";

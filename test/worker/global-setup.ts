@@ -19,7 +19,7 @@ const root = resolve(import.meta.dirname, "../..");
 export const FIXTURE = "test/fixtures/scifact-mini";
 export const MODEL = "models/use-lite";
 /** Code that changes the lexical part of the fixture index or its expectations. */
-const LEXICAL_CODE = ["src/text/analyzer.ts", "src/format/lexical.ts", "offline/build/lexical.ts", "src/search/bm25.ts", "src/search/fusion.ts", "src/search/modes.ts", "src/search/dense.ts"];
+const LEXICAL_CODE = ["src/text/analyzer.ts", "src/format/bm25.ts", "offline/build/bm25.ts", "src/search/bm25.ts", "src/search/fusion.ts", "src/search/modes.ts", "src/search/dense.ts"];
 
 function fingerprint(): string {
   const h = createHash("sha256");

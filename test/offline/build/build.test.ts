@@ -8,7 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIndex, type BuildOptions } from "../../../offline/build/build.ts";
-import { DEFAULT_FUSION } from "../../../offline/build/lexical.ts";
+import { DEFAULT_FUSION } from "../../../offline/build/bm25.ts";
 import { mergeIndexes } from "../../../offline/build/merge.ts";
 import { passageCount, passageText } from "../../../src/text/passages.ts";
 import { createTokenizer } from "../../../src/text/tokenizer/index.ts";

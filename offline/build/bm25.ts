@@ -1,5 +1,5 @@
 // The lexical part of a build: a BM25 inverted index over whole documents (title + " " + text, through the
-// analyzer in src/text/analyzer.ts), written as hash buckets + a doc-length object (src/format/lexical.ts).
+// analyzer in src/text/analyzer.ts), written as hash buckets + a doc-length object (src/format/bm25.ts).
 // It is made at the end of a build (or merge) from the doc blocks already written and checkpointed, so a resumed
 // build gets exactly the same objects, and nothing is written under `<out>` before the whole directory verifies.
 import {
