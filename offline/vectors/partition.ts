@@ -1,0 +1,165 @@
+// Partitioning an index's passage vectors (IVF): spherical k-means centroids, each passage assigned to its nearest
+// centroid, and the partition plan: how many partitions a query probes by default, and whether the best candidates
+// are re-scored from half-precision rows, chosen so that recall@10 against exact float32 search reaches a target
+// on held-out query vectors. Recall is measured with the worker's own search code (src/search/ivf.ts).
+import { quantizeInt8, signCodes } from "../../src/format/quantize.ts";
+import { decodeRefine, encodeRefine, type RefineVectors } from "../../src/format/refine.ts";
+import type { ShardVectors } from "../../src/search/dense.ts";
+import { searchIvf, type IvfSource } from "../../src/search/ivf.ts";
+import { rng, samplePositions, sphericalKMeans } from "./kmeans.ts";
+import type { TopKIp } from "./topk-ip.ts";
+
+/** Passages per partition the partition count aims at: about 0.6 MB of int8 vectors per object at 512 dims. */
+export const TARGET_PARTITION_ROWS = 1024;
+/** Sample rows per centroid that k-means trains on (faiss's range is 39..256). */
+const SAMPLE_PER_CENTROID = 64;
+/** Probes tried by the plan, in order. */
+const PROBES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128];
+/** Passages re-scored from half-precision rows when the plan turns refining on. */
+export const REFINE_CANDIDATES = 64;
+
+/** Partition count for `rows` passages: one partition per TARGET_PARTITION_ROWS, at least 1. */
+export function partitionCount(rows: number, target = TARGET_PARTITION_ROWS): number {
+  return Math.max(1, Math.round(rows / target));
+}
+
+export interface Partitioned {
+  partitions: number;
+  /** Unit centroids [partitions * dims]. */
+  centroids: Float32Array;
+  /** Partition of each row. */
+  assign: Uint32Array;
+  /** Rows of each partition, ascending (so doc ordinals ascend within a partition). */
+  members: Uint32Array[];
+}
+
+/**
+ * Clusters `rows` unit vectors into `partitions` partitions (k-means on a sample, then every row to its nearest
+ * centroid). Empty partitions are dropped, so the result may have fewer.
+ */
+export async function partitionRows(topk: TopKIp, vectors: Float32Array, rows: number, dims: number, partitions: number, seed = 1): Promise<Partitioned> {
+  if (partitions <= 1) {
+    return { partitions: 1, centroids: meanDirection(vectors, rows, dims), assign: new Uint32Array(rows), members: [Uint32Array.from({ length: rows }, (_, i) => i)] };
+  }
+  const pick = samplePositions(rows, Math.min(rows, partitions * SAMPLE_PER_CENTROID), rng(seed));
+  const sample = new Float32Array(pick.length * dims);
+  pick.forEach((r, i) => sample.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
+  let centroids = await sphericalKMeans(topk, sample, pick.length, dims, Math.min(partitions, pick.length), { seed });
+  let { indices } = await topk.search(vectors, rows, centroids, centroids.length / dims, 1);
+  const counts = new Uint32Array(centroids.length / dims);
+  for (const j of indices) counts[j]++;
+  const kept = [...counts.keys()].filter((j) => counts[j] > 0);
+  if (kept.length < counts.length) {
+    const remap = new Int32Array(counts.length).fill(-1);
+    kept.forEach((j, i) => (remap[j] = i));
+    centroids = Float32Array.from(kept.flatMap((j) => [...centroids.subarray(j * dims, (j + 1) * dims)]));
+    indices = indices.map((j) => remap[j]);
+  }
+  const assign = Uint32Array.from(indices);
+  const members = kept.map(() => [] as number[]);
+  for (let r = 0; r < rows; r++) members[assign[r]].push(r);
+  return { partitions: kept.length, centroids, assign, members: members.map((m) => Uint32Array.from(m)) };
+}
+
+function meanDirection(vectors: Float32Array, rows: number, dims: number): Float32Array {
+  const c = new Float32Array(dims);
+  for (let r = 0; r < rows; r++) for (let d = 0; d < dims; d++) c[d] += vectors[r * dims + d];
+  let n = 0;
+  for (const x of c) n += x * x;
+  return n > 0 ? c.map((x) => x / Math.sqrt(n)) : c;
+}
+
+/** One partition's rows as the worker decodes them: int8 vectors, scales, sign codes, doc ordinals. */
+export function partitionVectors(vectors: Float32Array, dims: number, members: Uint32Array, docOf: Uint32Array): ShardVectors {
+  const rows = new Float32Array(members.length * dims);
+  members.forEach((r, i) => rows.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
+  const q = quantizeInt8(rows, dims);
+  return { count: members.length, dims, vectors: q.vectors, scales: q.scales, codes: signCodes(rows, dims), ordinals: Uint32Array.from(members, (r) => docOf[r]) };
+}
+
+/** The half-precision rows of one partition, as its refine object decodes. */
+export function partitionRefine(vectors: Float32Array, dims: number, members: Uint32Array): RefineVectors {
+  const rows = new Float32Array(members.length * dims);
+  members.forEach((r, i) => rows.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
+  return decodeRefine(encodeRefine(dims, rows));
+}
+
+export interface PlanPoint {
+  probe: number;
+  refine: number;
+  recallAt10: number;
+  /** Mean passages scanned per query. */
+  scanned: number;
+}
+
+export interface PartitionPlan {
+  probe: number;
+  refine: number;
+  recallAt10: number;
+  target: number;
+  queries: number;
+  /** Every point measured, for the record. */
+  points: PlanPoint[];
+}
+
+/**
+ * Exact float32 top-10 documents of each query (a document scores as its best passage): ground truth for recall.
+ */
+export async function exactTopDocs(topk: TopKIp, queries: Float32Array, nq: number, vectors: Float32Array, rows: number, dims: number, docOf: Uint32Array): Promise<number[][]> {
+  const depth = Math.min(rows, 100);
+  const { indices, scores } = await topk.search(queries, nq, vectors, rows, depth);
+  return Array.from({ length: nq }, (_, q) => {
+    const best = new Map<number, number>();
+    for (let j = 0; j < depth; j++) {
+      const doc = docOf[indices[q * depth + j]];
+      if (!best.has(doc)) best.set(doc, scores[q * depth + j]);
+    }
+    return [...best.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 10).map(([d]) => d);
+  });
+}
+
+/** An IvfSource over partitions held in memory (the plan's measurements; tests). */
+export function memorySource(p: Partitioned, dims: number, parts: ShardVectors[], refine?: RefineVectors[]): IvfSource {
+  return {
+    dims,
+    centroids: p.centroids,
+    partitions: p.partitions,
+    load: async (ids) => ids.map((i) => parts[i]),
+    refine: refine ? async (ids) => ids.map((i) => refine[i]) : undefined,
+  };
+}
+
+/**
+ * Measures recall@10 (documents) of the IVF search for growing probes, without and with refining, and picks the
+ * cheapest setting that reaches `target`: the fewest passages scanned, where refining counts as two more partitions
+ * (its extra fetch). When nothing reaches the target, the best recall measured.
+ */
+export async function planProbe(
+  src: IvfSource, queries: Float32Array, nq: number, truth: number[][], target: number, refineAvailable: boolean,
+): Promise<PartitionPlan> {
+  const points: PlanPoint[] = [];
+  const dims = src.dims;
+  const perPartition = (await sizes(src)).reduce((a, b) => a + b, 0) / src.partitions;
+  for (const refine of refineAvailable ? [0, REFINE_CANDIDATES] : [0]) {
+    for (const probe of PROBES.filter((p) => p <= src.partitions).concat(PROBES.includes(src.partitions) || src.partitions > 128 ? [] : [src.partitions])) {
+      let hit = 0, scanned = 0;
+      for (let q = 0; q < nq; q++) {
+        const r = await searchIvf(queries.subarray(q * dims, (q + 1) * dims), src, 10, { probe, refine });
+        scanned += (await src.load(r.probed)).reduce((n, s) => n + s.count, 0);
+        const want = new Set(truth[q]);
+        hit += r.hits.filter((h) => want.has(h.ordinal)).length / Math.max(1, truth[q].length);
+      }
+      points.push({ probe, refine, recallAt10: hit / nq, scanned: scanned / nq });
+      if (hit / nq >= target) break;
+    }
+  }
+  const cost = (p: PlanPoint) => p.scanned + (p.refine ? 2 * perPartition : 0);
+  const ok = points.filter((p) => p.recallAt10 >= target).sort((a, b) => cost(a) - cost(b));
+  const pick = ok[0] ?? [...points].sort((a, b) => b.recallAt10 - a.recallAt10 || cost(a) - cost(b))[0];
+  return { probe: pick.probe, refine: pick.refine, recallAt10: pick.recallAt10, target, queries: nq, points };
+}
+
+async function sizes(src: IvfSource): Promise<number[]> {
+  const all = await src.load(Array.from({ length: src.partitions }, (_, i) => i));
+  return all.map((s) => s.count);
+}

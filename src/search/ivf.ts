@@ -1,0 +1,111 @@
+// Dense search over a partitioned (IVF) index: score the query against the partition centroids, scan the `probe`
+// best partitions exactly with int8, re-score the best `refine` passages from their half-precision rows (when the
+// index has them), and let each document score as its best passage. The partitions come from an `IvfSource`, so
+// the worker (R2, caches) and the offline side (a build directory) run this same code.
+import type { RefineVectors } from "../format/refine.ts";
+import { float16Table } from "../format/float16.ts";
+import { int8Dot } from "./score.ts";
+import { createTopK } from "./topk.ts";
+import type { DenseResult, DocHit, ShardVectors } from "./dense.ts";
+
+/** Where the partitions of an index come from. Accessors resolve in the order of the ids asked for. */
+export interface IvfSource {
+  dims: number;
+  /** Unit centroids, [partitions * dims]. */
+  centroids: Float32Array;
+  partitions: number;
+  /** Decoded partitions (vector shards whose rows ascend by doc ordinal). */
+  load(ids: number[]): Promise<ShardVectors[]>;
+  /** Half-precision rows of the same partitions; absent when the index has none. */
+  refine?(ids: number[]): Promise<RefineVectors[]>;
+}
+
+export interface IvfOptions {
+  /** Partitions scanned (clamped to 1..partitions). */
+  probe: number;
+  /** Passages re-scored from refine rows (0: none). */
+  refine: number;
+}
+
+/** The `probe` partitions whose centroids have the largest inner product with the query, best first. */
+export function rankPartitions(query: Float32Array, centroids: Float32Array, partitions: number, probe: number): number[] {
+  const dims = query.length;
+  const top = createTopK(Math.max(1, Math.min(probe, partitions)));
+  for (let p = 0; p < partitions; p++) {
+    const o = p * dims;
+    let s = 0;
+    for (let d = 0; d < dims; d++) s += query[d] * centroids[o + d];
+    top.push(p, s);
+  }
+  return top.sorted().map((t) => t.id);
+}
+
+/** Exact float inner product of the query with binary16 row `i`. */
+function float16Dot(query: Float32Array, rows: Uint16Array, i: number, table: Float32Array): number {
+  const dims = query.length;
+  const base = i * dims;
+  let acc = 0;
+  for (let d = 0; d < dims; d++) acc += query[d] * table[rows[base + d]];
+  return acc;
+}
+
+/** A scanned partition: its rows' scores (int8, or refined) next to the rows themselves. */
+interface Scanned {
+  part: ShardVectors;
+  scores: Float32Array;
+}
+
+/**
+ * Top `k` documents over the probed partitions, plus the dense score of any other document: exact for documents
+ * with a passage in a scanned partition; for the rest, which the centroids ranked below every probed partition, the
+ * lowest score seen in the scan (they are taken to be no closer than the least similar scanned passage).
+ *
+ * @example
+ * const dense = await searchIvf(queryVector, source, 100, { probe: 8, refine: 64 });
+ */
+export async function searchIvf(query: Float32Array, src: IvfSource, k: number, o: IvfOptions): Promise<DenseResult & { probed: number[] }> {
+  const probed = rankPartitions(query, src.centroids, src.partitions, o.probe);
+  const parts = await src.load(probed);
+  const scanned: Scanned[] = parts.map((part) => {
+    const scores = new Float32Array(part.count);
+    for (let i = 0; i < part.count; i++) scores[i] = int8Dot(query, part.vectors, part.scales, i);
+    return { part, scores };
+  });
+  if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
+  let floor = Infinity;
+  const best = new Map<number, number>();
+  for (const { part, scores } of scanned) {
+    for (let i = 0; i < part.count; i++) {
+      const s = scores[i], ord = part.ordinals[i];
+      if (s < floor) floor = s;
+      const prev = best.get(ord);
+      if (prev === undefined || s > prev) best.set(ord, s);
+    }
+  }
+  const top = createTopK(k);
+  for (const [ordinal, score] of best) top.push(ordinal, score);
+  const hits: DocHit[] = top.sorted().map(({ id, score }) => ({ ordinal: id, score }));
+  const estimate = Number.isFinite(floor) ? floor : 0;
+  return {
+    hits,
+    probed,
+    scores: (ordinals) => new Map(ordinals.map((ord) => [ord, best.get(ord) ?? estimate])),
+  };
+}
+
+/** Re-scores the `n` best rows of the scan from the half-precision rows of their partitions. */
+async function refineBest(
+  query: Float32Array, scanned: Scanned[], probed: number[],
+  load: (ids: number[]) => Promise<RefineVectors[]>, n: number,
+): Promise<void> {
+  const top = createTopK(n);
+  scanned.forEach(({ part, scores }, si) => {
+    for (let i = 0; i < part.count; i++) if (scores[i] > top.threshold()) top.push(si * 0x4000_0000 + i, scores[i]);
+  });
+  const rows = top.sorted().map(({ id }) => ({ si: Math.floor(id / 0x4000_0000), i: id % 0x4000_0000 }));
+  const needed = [...new Set(rows.map((r) => r.si))];
+  const refine = await load(needed.map((si) => probed[si]));
+  const bySi = new Map(needed.map((si, j) => [si, refine[j]]));
+  const table = float16Table();
+  for (const { si, i } of rows) scanned[si].scores[i] = float16Dot(query, bySi.get(si)!.rows, i, table);
+}
