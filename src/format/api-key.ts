@@ -4,7 +4,7 @@
 //   record: tenants/<tenant>/keys/<keyid>.json  { id, tenant, roles, hash, createdAt, revokedAt?, limits?, name? }
 // The tenant travels in the key so the worker finds the record in one R2 read without looking at the tenant the
 // request names: a key used on another tenant, existing or not, gets the same 403 and nothing of that tenant is read.
-import { z } from "zod";
+import * as z from "zod";
 import { toHex } from "./checksum.ts";
 import { matching } from "./fields.ts";
 import { parseJson } from "./parse-json.ts";

@@ -1,6 +1,6 @@
 // The manifest's `lexical` section (since manifest 1.1): the BM25 inverted index of src/format/bm25.ts, its
 // analyzer and parameters, and the search defaults that go with it.
-import { z } from "zod";
+import * as z from "zod";
 import { int, nonEmpty, num, reject, U32 } from "./fields.ts";
 import { counted, namedByHash, objectRefFields, objectRefOf } from "./objects.ts";
 

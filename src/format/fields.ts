@@ -1,6 +1,6 @@
 // Zod schemas of the field types the format's JSON documents share. Each carries the words of what it expects
 // ("an integer in 0..4294967295"), which `parseJson` puts into the error message with the path and what it got.
-import { z } from "zod";
+import * as z from "zod";
 
 /** Largest u32: counts, ids and ordinals the binary objects store in 4 bytes. */
 export const U32 = 0xffffffff;

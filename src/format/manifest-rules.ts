@@ -1,6 +1,6 @@
 // The rules of a manifest that span its sections (counts that add up, doc blocks contiguous, every referenced
 // object listed in `objects`), checked once every field has its type. Paths are relative to the manifest.
-import type { z } from "zod";
+import type * as z from "zod";
 import { reject } from "./fields.ts";
 import type { Manifest } from "./manifest.ts";
 import type { ObjectRef } from "./objects.ts";

@@ -1,7 +1,7 @@
 // The manifest: one JSON document describing an index version and listing every object it needs.
 // ManifestSchema validates a parsed JSON value into a Manifest (unknown fields, which newer minor versions may
 // add, are ignored and dropped; any minor of major 1 is read); serializeManifest writes it with a fixed key order.
-import { z } from "zod";
+import * as z from "zod";
 import { LexicalSectionSchema, type LexicalSection } from "./bm25-section.ts";
 import type { FormatErrorCode } from "./errors.ts";
 import { int, isoTime, nonEmpty, num, reject, sha256Field, U32 } from "./fields.ts";

@@ -1,5 +1,5 @@
 // Object references: every object of an index is content-addressed, `objects/<sha256>.<ext>`.
-import { z } from "zod";
+import * as z from "zod";
 import { sha256Hex } from "./checksum.ts";
 import { int, matching, reject, sha256Field, U32 } from "./fields.ts";
 import { OBJECT_PATH_PATTERN } from "./r2-keys.ts";

@@ -1,6 +1,6 @@
 // Parsing a JSON document of the format with its zod schema: the first problem becomes one FormatError whose
 // message names the JSON path, what was expected and what was found ("manifest.objects[0].path: expected ...").
-import type { z } from "zod";
+import type * as z from "zod";
 import { FormatError, type FormatErrorCode } from "./errors.ts";
 
 type Issue = z.core.$ZodIssue;

@@ -1,5 +1,5 @@
 // The pointer object (`.../current`): which manifest version is live. Written last on publish.
-import { z } from "zod";
+import * as z from "zod";
 import { isoTime, matching, reject, sha256Field } from "./fields.ts";
 import { fail, parseJson } from "./parse-json.ts";
 import { manifestKey, VERSION_PATTERN } from "./r2-keys.ts";
