@@ -36,7 +36,7 @@ const parsers: Parser[] = [
 ];
 const valid: Record<string, unknown[]> = { manifest: manifests, pointer: [pointer], "key record": [keyRecord] };
 
-/** The parser returns a document that reads back the same, or throws a well-formed FormatError. */
+/** The parser returns a document whose text reads back the same, or throws a well-formed FormatError. */
 function checkOutcome(p: Parser, json: unknown): void {
   let doc: unknown;
   try {
@@ -49,7 +49,9 @@ function checkOutcome(p: Parser, json: unknown): void {
     expect(e.message).not.toMatch(/Invalid input|Too (small|big)|Unrecognized key/);
     return;
   }
-  expect(p.parse(JSON.parse(p.write(doc)))).toEqual(doc);
+  // Compared as text: JSON has one zero, so a -0 read from the input comes back as 0.
+  const text = p.write(doc);
+  expect(p.write(p.parse(JSON.parse(text)))).toBe(text);
 }
 
 describe.each(parsers)("$name parser", (p) => {
