@@ -1,20 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { FormatError, KeyRecordSchema } from "../../../src/format/index.ts";
+import { KeyRecordSchema } from "../../../src/format/index.ts";
 import { generateApiKey, hasRole, keyMatches, parseApiKey, parseKeyRecord } from "../../../src/format/api-key.ts";
+import { failure } from "../../helpers/format-error.ts";
 
 const record = {
   id: "0123456789abcdef", tenant: "acme", roles: ["search"], hash: `sha256:${"ab".repeat(32)}`, createdAt: "2025-01-01T00:00:00.000Z",
 };
 
-function failure(json: unknown): { code: string; message: string } {
-  try {
-    parseKeyRecord(json);
-  } catch (e) {
-    if (e instanceof FormatError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  return { code: "no error", message: "" };
-}
+const failureOf = (json: unknown) => failure(() => parseKeyRecord(json));
 
 describe("key record", () => {
   it("reads a record, keeping the fields it does not know", () => {
@@ -47,7 +40,7 @@ describe("key record", () => {
     ["name not a string", { ...record, name: 7 }, /^key record\.name: expected a string, got 7$/],
   ];
   it.each(cases)("rejects %s with invalid_key_record", (_, json, message) => {
-    const f = failure(json);
+    const f = failureOf(json);
     expect(f.code).toBe("invalid_key_record");
     expect(f.message).toMatch(message);
   });

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  FORMAT_NAME, FormatError, type Manifest, ManifestSchema, createObjectRef, decodeShard, encodeDocBlock, encodeShard, parseManifest,
+  FORMAT_NAME, type Manifest, ManifestSchema, createObjectRef, decodeShard, encodeDocBlock, encodeShard, parseManifest,
   quantizeInt8, serializeManifest, sha256Hex, verifyObject,
 } from "../../../src/format/index.ts";
+import { failure } from "../../helpers/format-error.ts";
 
 const enc = new TextEncoder();
 let manifest: Manifest;
@@ -46,15 +47,7 @@ function clone(): any {
   return JSON.parse(serializeManifest(manifest));
 }
 
-function failure(json: unknown): { code: string; message: string } {
-  try {
-    parseManifest(json);
-  } catch (e) {
-    if (e instanceof FormatError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  return { code: "no error", message: "" };
-}
+const failureOf = (json: unknown) => failure(() => parseManifest(json));
 
 beforeAll(async () => {
   ({ manifest, files } = await buildIndex());
@@ -106,16 +99,16 @@ describe("manifest", () => {
   });
 
   it("rejects a non-manifest and another major version", () => {
-    expect(failure({ ...clone(), format: "other" })).toEqual({ code: "bad_magic", message: 'manifest.format: expected "i3-edge-index", got "other"' });
+    expect(failureOf({ ...clone(), format: "other" })).toEqual({ code: "bad_magic", message: 'manifest.format: expected "i3-edge-index", got "other"' });
     const { format: _, ...noFormat } = clone();
-    expect(failure(noFormat)).toEqual({ code: "bad_magic", message: 'manifest.format: expected "i3-edge-index", got nothing' });
+    expect(failureOf(noFormat)).toEqual({ code: "bad_magic", message: 'manifest.format: expected "i3-edge-index", got nothing' });
     const broken = clone();
     broken.version.major = 2;
     broken.corpus = "changed in 2.0";
-    expect(failure(broken).code).toBe("unsupported_version");
+    expect(failureOf(broken).code).toBe("unsupported_version");
     const m = clone();
     m.version.major = 2;
-    expect(failure(m)).toEqual({ code: "unsupported_version", message: "manifest.version.major: expected 1, got 2" });
+    expect(failureOf(m)).toEqual({ code: "unsupported_version", message: "manifest.version.major: expected 1, got 2" });
   });
 
   const cases: Array<[string, (m: any) => void, RegExp]> = [
@@ -166,7 +159,7 @@ describe("manifest", () => {
   it.each(cases)("rejects %s with invalid_manifest", (_, mutate, message) => {
     const m = _ === "not an object" ? [] : clone();
     mutate(m);
-    const f = failure(m);
+    const f = failureOf(m);
     expect(f.code).toBe("invalid_manifest");
     expect(f.message).toMatch(message);
   });
