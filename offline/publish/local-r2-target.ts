@@ -92,7 +92,7 @@ export function createLocalR2Target(options: LocalR2Options = {}): PublishTarget
           onlyIf,
           sha256: opts.sha256,
         }).catch((e: unknown) => {
-          if (opts.sha256 && /BadDigest|digest/i.test(String(e))) {
+          if (opts.sha256 && /checksum|digest/i.test(String(e))) {
             throw new PublishError("invalid_build", `PUT ${key}: the bytes' sha256 is not the verified ${opts.sha256} (did the build change during the upload?)`, { cause: e });
           }
           throw e;
