@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { sha256Hex } from "../../src/format/checksum.ts";
 import { createObjectRef, objectPath, OBJECT_EXT, type ObjectKind, type ObjectRef } from "../../src/format/objects.ts";
 import { OBJECT_PATH_PATTERN } from "../../src/format/r2-keys.ts";
 import { BuildError } from "./errors.ts";
@@ -67,7 +68,7 @@ export function createObjectStore(dir: string): ObjectStore {
       }
       if (bytes.byteLength !== ref.bytes) throw wrong(ref, `expected ${ref.bytes} bytes, got ${bytes.byteLength}`);
       if (!hashed.has(ref.path)) {
-        const actual = createHash("sha256").update(bytes).digest("hex");
+        const actual = await sha256Hex(bytes);
         if (actual !== ref.sha256) throw wrong(ref, `expected sha256 ${ref.sha256}, got ${actual}`);
         hashed.add(ref.path);
       }

@@ -33,7 +33,7 @@ export const WORKER_FLAGS = { endpoint: { type: "string" } } as const;
 /** Usage lines of the target flags. */
 export function targetUsage(kinds: readonly TargetKind[], fallback?: TargetKind): string {
   const lines = [
-    `  --to ${kinds.join("|")}${" ".repeat(Math.max(1, 18 - kinds.join("|").length))}where the index lives${fallback ? ` (default ${fallback})` : ""}:`,
+    `${`  --to ${kinds.join("|")}`.padEnd(24)}where the index lives${fallback ? ` (default ${fallback})` : ""}:`,
     "    local               the local R2 of `wrangler dev` (miniflare state)",
     "    s3                  R2 through its S3 API; needs R2_ENDPOINT (or S3_ENDPOINT), R2_BUCKET,",
     "                        R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY (R2_REGION optional, default auto)",
