@@ -7,7 +7,7 @@ import {
 } from "../../src/format/index.ts";
 import { analyze, ANALYZER } from "../../src/text/analyzer.ts";
 import { passageText } from "../../src/text/passages.ts";
-import { readObject, writeObject } from "./store.ts";
+import type { ObjectStore } from "./object-store.ts";
 
 /** Bytes of postings aimed at per bucket: a query of a few terms reads a few objects of this size. */
 export const TARGET_BUCKET_BYTES = 32 * 1024;
@@ -51,12 +51,12 @@ export function createLexicalIndexer() {
 }
 
 /**
- * Reads the doc blocks of `dir` (in order), indexes them and writes the bucket and norm objects into `dir`.
+ * Reads the doc blocks from `store` (in order), indexes them and writes the bucket and norm objects into it.
  * Returns the manifest section (its objects must also go into `manifest.objects`).
  */
-export async function writeLexical(dir: string, blocks: DocBlockRef[], opts: LexicalOptions = {}): Promise<LexicalSection> {
+export async function writeLexical(store: ObjectStore, blocks: DocBlockRef[], opts: LexicalOptions = {}): Promise<LexicalSection> {
   const ix = createLexicalIndexer();
-  for (const ref of blocks) for (const doc of decodeDocBlock(await readObject(dir, ref))) ix.add(doc);
+  for (const ref of blocks) for (const doc of decodeDocBlock(await store.read(ref))) ix.add(doc);
   const docs = ix.lengths.length;
   // Bucket count from an estimate of the postings bytes (about 2.2 bytes per posting + the dictionary).
   let estimate = 0;
@@ -66,9 +66,9 @@ export async function writeLexical(dir: string, blocks: DocBlockRef[], opts: Lex
   for (const [term, p] of ix.postings) groups[bucketOf(term, B)].push({ term, ...p });
   const buckets: ObjectRef[] = [];
   for (let i = 0; i < B; i++) {
-    buckets.push(await writeObject(dir, "lexical", encodeLexicalBucket(i, B, groups[i]), { ext: "i3lb", count: groups[i].length }));
+    buckets.push(await store.write("lexical", encodeLexicalBucket(i, B, groups[i]), { ext: "i3lb", count: groups[i].length }));
   }
-  const norms = await writeObject(dir, "lexical", encodeLexicalNorms(ix.lengths), { ext: "i3ln", count: docs });
+  const norms = await store.write("lexical", encodeLexicalNorms(ix.lengths), { ext: "i3ln", count: docs });
   const total = ix.lengths.reduce((a, b) => a + b, 0);
   return {
     analyzer: { name: ANALYZER.name, version: ANALYZER.version },

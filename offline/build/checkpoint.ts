@@ -2,8 +2,10 @@
 // finished shard and doc block. A rerun with the same fingerprint keeps the finished objects and continues from
 // `resume`; any other fingerprint refuses to resume (unless --restart).
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ObjectRef } from "../../src/format/index.ts";
+import { BuildError } from "./errors.ts";
 import type { ShardDone } from "./writers.ts";
 
 /** Everything that changes the bytes of the index: a resume (or a merge) needs all of it equal. */
@@ -41,6 +43,69 @@ export interface Checkpoint {
 }
 
 export const CHECKPOINT_FILE = "checkpoint.json";
+
+/**
+ * The state a build starts from in `partial`: its checkpoint when it holds finished objects made with the same
+ * fingerprint (a resume), else a fresh one (`partial` emptied). Another fingerprint is a BuildError
+ * ("resume_mismatch") unless `restart`. The state is written back at once.
+ */
+export async function openCheckpoint(partial: string, fingerprint: Fingerprint, restart: boolean): Promise<{ state: Checkpoint; resumed: boolean }> {
+  let resumed: Checkpoint | undefined;
+  if (await stat(partial).then(() => true, () => false)) {
+    const old = restart ? undefined : readCheckpoint(partial);
+    if (old && (old.shards.length || old.blocks.length)) {
+      const diff = fingerprintDiff(old.fingerprint, fingerprint);
+      if (diff.length) {
+        throw new BuildError(
+          "resume_mismatch",
+          `${partial} holds a build started with other arguments:\n  ${diff.join("\n  ")}\n` +
+            `rerun with the same arguments to resume it, or pass --restart to discard it`,
+        );
+      }
+      resumed = old;
+    } else await rm(partial, { recursive: true, force: true });
+  }
+  await mkdir(path.join(partial, "objects"), { recursive: true });
+  const state: Checkpoint = resumed ?? { fingerprint, shards: [], blocks: [], resume: { doc: 0, line: null, passage: 0, tokensBefore: 0 } };
+  writeCheckpoint(partial, state);
+  return { state, resumed: resumed !== undefined };
+}
+
+/** How far a build has read: what the next resume point is computed from. */
+export interface ReadProgress {
+  docsRead: number;
+  passagesRead: number;
+  tokens: number;
+  /** Where each document read since the last resume point starts, oldest first. */
+  docStarts: ResumePoint[];
+}
+
+/**
+ * Where a rerun would restart now: at the document holding the first passage not in a finished shard (the next
+ * unread one when all read passages are), or earlier at the first document of the unfinished doc block. Drops the
+ * document starts before it from `progress`.
+ */
+export function nextResumePoint(state: Checkpoint, progress: ReadProgress): ResumePoint {
+  const passagesDone = state.shards.reduce((n, s) => n + s.count, 0);
+  const docsDone = state.blocks.reduce((n, x) => n + x.count, 0);
+  const { docStarts } = progress;
+  let r: ResumePoint = { doc: progress.docsRead, line: null, passage: progress.passagesRead, tokensBefore: progress.tokens };
+  if (passagesDone < progress.passagesRead) {
+    for (let i = docStarts.length - 1; i >= 0; i--) {
+      if (docStarts[i].passage <= passagesDone) {
+        r = { ...docStarts[i] };
+        break;
+      }
+    }
+  }
+  if (docsDone < r.doc) {
+    const d = docStarts.find((x) => x.doc === docsDone);
+    if (!d) throw new Error(`internal: no start recorded for doc ${docsDone}`);
+    r = { ...d };
+  }
+  while (docStarts.length && docStarts[0].doc < r.doc) docStarts.shift();
+  return r;
+}
 
 export function readCheckpoint(dir: string): Checkpoint | undefined {
   try {

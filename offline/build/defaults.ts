@@ -2,10 +2,9 @@
 // mode and fusion) without re-encoding anything, e.g. to apply a fusion weight tuned on a tenant's own queries
 // (offline/eval/tune-fusion.ts). Only manifest.json changes (validated, written atomically); the objects stay, and
 // `i3 publish` then makes it a new version whose objects are all already present.
-import { readFile, rename, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { MANIFEST_VERSION, parseManifest, serializeManifest, type Manifest } from "../../src/format/index.ts";
+import { MANIFEST_VERSION, type Manifest } from "../../src/format/index.ts";
 import { parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
+import { readManifest, writeManifest } from "./build-dir.ts";
 import { BuildError } from "./errors.ts";
 import { parseSearchDefaults, SEARCH_DEFAULT_FLAGS, SEARCH_DEFAULT_USAGE, type SearchDefaults } from "./search-defaults.ts";
 
@@ -41,19 +40,10 @@ export async function runDefaultsCommand(argv: string[], io: CommandIO = STDIO):
     if (positionals.length !== 1) throw new UsageError(positionals.length ? `one build directory, got ${positionals.length}` : "missing <build dir>");
     const dir = positionals[0];
     const d = parseSearchDefaults(v);
-    const file = path.join(dir, "manifest.json");
-    let m: Manifest;
-    try {
-      m = parseManifest(JSON.parse(await readFile(file, "utf8")));
-    } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "not found (is this a build directory?)" : (e as Error).message;
-      throw new BuildError("invalid_build", `${file}: ${why}`, { cause: e });
-    }
+    const { manifest: m } = await readManifest(dir);
     if (Object.keys(d.fusion).length === 0 && d.defaultMode === undefined) return io.out(shown(m));
     const next = applySearchDefaults(m, d);
-    const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, serializeManifest(next));
-    await rename(tmp, file);
+    await writeManifest(dir, next);
     io.err(`i3 defaults: ${dir}: ${shown(m)} -> ${shown(next)}; publish it for a new version`);
     io.out(shown(next));
   });

@@ -5,9 +5,11 @@ import path from "node:path";
 import {
   FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type LexicalSection, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
+import { MANIFEST_FILE, openBuildDir, writeManifest } from "./build-dir.ts";
 import type { Fingerprint } from "./checkpoint.ts";
 import { BuildError } from "./errors.ts";
 import { lexicalObjects } from "./bm25.ts";
+import type { ObjectStore } from "./object-store.ts";
 import { verifyBuild } from "./verify.ts";
 
 /** `build-info.json` beside the manifest: how the build was made; `i3 merge` needs it to join slices. */
@@ -63,22 +65,27 @@ export function assembleManifest(p: ManifestParts): Manifest {
   return parseManifest(JSON.parse(serializeManifest(m)));
 }
 
-/** Writes manifest + build-info into `partial`, verifies, cleans and renames it to `out`. Returns index bytes. */
-export async function finalizeBuild(partial: string, out: string, manifest: Manifest, info: BuildInfo, force: boolean): Promise<number> {
-  await writeFile(path.join(partial, "manifest.json"), serializeManifest(manifest));
+/**
+ * Writes manifest + build-info into the store's (partial) directory, verifies it (objects the store wrote are not
+ * hashed again), drops what the manifest does not list and renames it to `out`. Returns the index bytes.
+ */
+export async function finalizeBuild(store: ObjectStore, out: string, manifest: Manifest, info: BuildInfo, force: boolean): Promise<number> {
+  const partial = store.dir;
+  await writeManifest(partial, manifest);
   await writeFile(path.join(partial, BUILD_INFO_FILE), JSON.stringify(info, null, 2) + "\n");
-  const { bytes } = await verifyBuild(partial);
+  const build = await openBuildDir(partial, { store });
+  await verifyBuild(build);
   const keep = new Set(manifest.objects.map((o) => path.basename(o.path)));
   for (const f of await readdir(path.join(partial, "objects"))) if (!keep.has(f)) await rm(path.join(partial, "objects", f), { force: true });
   for (const f of await readdir(partial)) {
-    if (f !== "objects" && f !== "manifest.json" && f !== BUILD_INFO_FILE) await rm(path.join(partial, f), { recursive: true, force: true });
+    if (f !== "objects" && f !== MANIFEST_FILE && f !== BUILD_INFO_FILE) await rm(path.join(partial, f), { recursive: true, force: true });
   }
   if (await exists(out)) {
     if (!force) throw new BuildError("output_exists", `${out} already exists (pass --force to replace it)`);
     await rm(out, { recursive: true, force: true });
   }
   await rename(partial, out);
-  return bytes;
+  return build.bytes;
 }
 
 export async function exists(p: string): Promise<boolean> {

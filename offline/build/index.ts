@@ -6,5 +6,7 @@ export { BuildError, isBuildError, type BuildErrorCode } from "./errors.ts";
 export { readCorpus, parseDocLine, validateCorpus, resolveCorpusPath } from "./corpus.ts";
 export { splitPassages, passageCount, passageText } from "../../src/text/passages.ts";
 export { parseSlice, sliceRange, type Slice } from "./slice.ts";
-export { verifyBuild, readManifest } from "./verify.ts";
+export { openBuildDir, readManifest, writeManifest, parseManifestBytes, MANIFEST_FILE, type BuildDir } from "./build-dir.ts";
+export { createObjectStore, type ObjectStore } from "./object-store.ts";
+export { verifyBuild } from "./verify.ts";
 export { loadModel, type ModelSidecar } from "./model.ts";

@@ -16,9 +16,9 @@ import { fingerprintDiff } from "./checkpoint.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, BUILD_INFO_FILE, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import type { ProgressStream } from "./progress.ts";
-import { readObject, writeObject } from "./store.ts";
 import { writeLexical } from "./bm25.ts";
-import { readManifest } from "./verify.ts";
+import { openBuildDir, type BuildDir } from "./build-dir.ts";
+import { createObjectStore } from "./object-store.ts";
 import { createDocBlockWriter, createShardWriter } from "./writers.ts";
 
 export interface MergeOptions {
@@ -40,19 +40,20 @@ export interface MergeSummary {
 
 interface Input {
   dir: string;
+  build: BuildDir;
   manifest: Manifest;
   info: BuildInfo;
 }
 
 async function readInput(dir: string): Promise<Input> {
-  const manifest = await readManifest(dir);
+  const build = await openBuildDir(dir);
   let info: BuildInfo;
   try {
     info = JSON.parse(await readFile(path.join(dir, BUILD_INFO_FILE), "utf8"));
   } catch {
     throw new BuildError("merge_mismatch", `${dir}: no ${BUILD_INFO_FILE} (only directories made by \`i3 build\` can be merged)`);
   }
-  return { dir, manifest, info };
+  return { dir, build, manifest: build.manifest, info };
 }
 
 function checkCompatible(inputs: Input[]): Input[] {
@@ -112,14 +113,15 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
   const partial = `${out}.partial`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(path.join(partial, "objects"), { recursive: true });
+  const store = createObjectStore(partial);
 
   const m0 = first.manifest;
-  const query = await writeObject(partial, "model", await readObject(first.dir, m0.model.query));
-  const vocab = await writeObject(partial, "vocab", await readObject(first.dir, m0.model.vocab));
+  const query = await store.copy(m0.model.query, await first.build.readObject(m0.model.query));
+  const vocab = await store.copy(m0.model.vocab, await first.build.readObject(m0.model.vocab));
   const shards: ObjectRef[] = [];
   const blocks: DocBlockRef[] = [];
-  const shardWriter = createShardWriter({ dir: partial, dim: m0.vectors.dim, shardSize: fp.shardSize, onShard: (s) => void shards.push(s.ref) });
-  const docWriter = createDocBlockWriter({ dir: partial, docsPerBlock: fp.docsPerBlock, onBlock: (b) => void blocks.push(b) });
+  const shardWriter = createShardWriter({ store, dim: m0.vectors.dim, shardSize: fp.shardSize, onShard: (s) => void shards.push(s.ref) });
+  const docWriter = createDocBlockWriter({ store, docsPerBlock: fp.docsPerBlock, onBlock: (b) => void blocks.push(b) });
 
   const ids = new Set<string>();
   let docOffset = 0;
@@ -128,7 +130,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
     const m = x.manifest;
     let expectPassage = 0;
     for (const ref of m.partitions.flatMap((p) => p.shards)) {
-      const shard = decodeShard(await readObject(x.dir, ref));
+      const shard = decodeShard(await x.build.readObject(ref));
       if (shard.header.firstPassage !== expectPassage) {
         throw new BuildError("invalid_build", `${x.dir}: shard ${ref.path} starts at passage ${shard.header.firstPassage}, expected ${expectPassage}`);
       }
@@ -138,7 +140,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
       await shardWriter.add({ count: shard.header.count, vectors: shard.vectors, scales: shard.scales, codes: shard.codes, ordinals });
     }
     for (const ref of m.docs.blocks) {
-      for (const doc of decodeDocBlock(await readObject(x.dir, ref))) {
+      for (const doc of decodeDocBlock(await x.build.readObject(ref))) {
         if (ids.has(doc.id)) throw new BuildError("merge_mismatch", `cannot merge: document id ${JSON.stringify(doc.id)} is in more than one input (last: ${x.dir})`);
         ids.add(doc.id);
         await docWriter.add(doc);
@@ -154,7 +156,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
   // The lexical section is rebuilt over the merged documents when every input has one (same settings as the first).
   const l0 = m0.lexical;
   const lexical = l0 && inputs.every((x) => x.manifest.lexical)
-    ? await writeLexical(partial, blocks, { k1: l0.bm25.k1, b: l0.bm25.b, fusion: l0.fusion, defaultMode: l0.defaultMode })
+    ? await writeLexical(store, blocks, { k1: l0.bm25.k1, b: l0.bm25.b, fusion: l0.fusion, defaultMode: l0.defaultMode })
     : undefined;
   const manifest = assembleManifest({
     id: opts.id ?? defaultIndexId(out),
@@ -164,7 +166,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
     shards, blocks, lexical,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };
-  const indexBytes = await finalizeBuild(partial, out, manifest, info, !!opts.force);
+  const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);
   const seconds = (performance.now() - t0) / 1000;
   stderr.write(`merge: ${out}: ${inputs.length} inputs, ${docOffset} documents, ${passages} passages, ${(indexBytes / 1e6).toFixed(2)} MB, ${seconds.toFixed(1)} s\n`);
   return { out, inputs: inputs.length, documents: docOffset, passages, indexBytes, seconds };

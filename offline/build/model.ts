@@ -35,17 +35,13 @@ export interface LoadedModel {
   vocabPath: string;
   vocab: Array<[string, number | null]>;
   vocabBytes: Uint8Array;
+  /** The query model's bytes (shipped in the index as an object; `hashes.query` is their sha256). */
+  queryBytes: Uint8Array;
   /** sha256 of passage, shipped query and vocab files: what a resumed build or a merge must share. */
   hashes: { passage: string; query: string; vocab: string };
 }
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-async function hashFile(file: string): Promise<string> {
-  const h = createHash("sha256");
-  h.update(await readFile(file));
-  return h.digest("hex");
-}
 
 /**
  * Reads and checks `<dir>/model.json` and the files it names.
@@ -72,14 +68,13 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   const queryFile = sidecar.edgeQuery || sidecar.query;
   const files = { passage: sidecar.passage, query: queryFile, vocab: sidecar.vocab };
   const hashes = { passage: "", query: "", vocab: "" };
-  let vocabBytes = new Uint8Array();
+  const bytes = { passage: new Uint8Array(), query: new Uint8Array(), vocab: new Uint8Array() };
   for (const [k, f] of Object.entries(files) as Array<[keyof typeof files, string]>) {
     const full = path.join(dir, f);
     try {
-      if (k === "vocab") {
-        vocabBytes = new Uint8Array(await readFile(full));
-        hashes.vocab = sha(vocabBytes);
-      } else hashes[k] = await hashFile(full);
+      const b = new Uint8Array(await readFile(full));
+      hashes[k] = sha(b);
+      if (k !== "passage") bytes[k] = b; // the passage model is loaded by onnxruntime from its file
     } catch (e) {
       throw bad(`cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
     }
@@ -88,7 +83,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   }
   let vocab: Array<[string, number | null]>;
   try {
-    vocab = JSON.parse(new TextDecoder().decode(vocabBytes));
+    vocab = JSON.parse(new TextDecoder().decode(bytes.vocab));
     if (!Array.isArray(vocab)) throw new Error("not an array");
   } catch (e) {
     throw bad(`${sidecar.vocab}: not a JSON array of [piece, score] (${(e as Error).message})`, e);
@@ -100,7 +95,8 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     queryPath: path.join(dir, queryFile),
     vocabPath: path.join(dir, sidecar.vocab),
     vocab,
-    vocabBytes,
+    vocabBytes: bytes.vocab,
+    queryBytes: bytes.query,
     hashes,
   };
 }

@@ -4,7 +4,6 @@
 // renumbers by adding it. Contiguous ranges keep corpus order, so the merge of all slices re-chunks into exactly
 // the shards and doc blocks of a single build (hash-mod slicing would scramble ordinals and need a sort).
 import { UsageError } from "../command.ts";
-import { BuildError } from "./errors.ts";
 
 export interface Slice {
   k: number;

@@ -1,65 +1,53 @@
-// Verification of a build directory: the manifest parses with the format's parser, and every object it lists is
-// on disk with its size and sha256; shard and doc block headers agree with the manifest.
-import { readFile } from "node:fs/promises";
-import path from "node:path";
+// The full check of a build directory before `i3 build` or `i3 merge` renames it into place: every object's size
+// and sha256 (BuildDir.verify), then the headers of shards, doc blocks and lexical objects against the manifest.
 import {
-  decodeLexicalBucket, decodeLexicalNorms, decodeShard, parseManifest, readDocBlockHeader, type Manifest,
+  decodeLexicalBucket, decodeLexicalNorms, decodeShard, readDocBlockHeader, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
+import type { BuildDir } from "./build-dir.ts";
 import { BuildError } from "./errors.ts";
-import { readObject } from "./store.ts";
 
-export async function readManifest(dir: string): Promise<Manifest> {
-  let text: string;
-  try {
-    text = await readFile(path.join(dir, "manifest.json"), "utf8");
-  } catch {
-    throw new BuildError("invalid_build", `build ${dir}: no manifest.json (is this a build directory?)`);
-  }
-  try {
-    return parseManifest(JSON.parse(text));
-  } catch (e) {
-    throw new BuildError("invalid_build", `build ${dir}: invalid manifest.json: ${(e as Error).message}`, { cause: e });
+/**
+ * Verifies a whole build directory (each object read once; hashed unless its store already did).
+ *
+ * @example
+ * await verifyBuild(await openBuildDir("out/scifact"));
+ */
+export async function verifyBuild(build: BuildDir): Promise<void> {
+  await build.verify();
+  const check = headerCheck(build.manifest);
+  for (const o of build.objects) {
+    try {
+      check(o, await build.readObject(o));
+    } catch (e) {
+      if (e instanceof BuildError) throw new BuildError("invalid_build", `build ${build.dir}: ${e.message}`, { cause: e });
+      throw new BuildError("invalid_build", `build ${build.dir}: object ${o.path}: ${(e as Error).message}`, { cause: e });
+    }
   }
 }
 
-/**
- * Checks a whole build directory (reads every object once). Returns the manifest and the total object bytes.
- *
- * @example
- * const { manifest } = await verifyBuild("out/scifact");
- */
-export async function verifyBuild(dir: string): Promise<{ manifest: Manifest; bytes: number }> {
-  const manifest = await readManifest(dir);
-  const fail = (msg: string) => new BuildError("invalid_build", `build ${dir}: ${msg}`);
-  const shardPaths = new Set(manifest.partitions.flatMap((p) => p.shards.map((s) => s.path)));
-  const blockPaths = new Set(manifest.docs.blocks.map((b) => b.path));
-  const bucketIds = new Map((manifest.lexical?.buckets ?? []).map((b, i) => [b.path, i]));
-  const normsPath = manifest.lexical?.norms.path;
-  let bytes = 0;
-  for (const o of manifest.objects) {
-    const b = await readObject(dir, o);
-    bytes += b.byteLength;
-    try {
-      if (shardPaths.has(o.path)) {
-        const { header } = decodeShard(b);
-        if (header.count !== o.count || header.dims !== manifest.vectors.dim) {
-          throw fail(`shard ${o.path}: header says ${header.count} x ${header.dims}, manifest ${o.count} x ${manifest.vectors.dim}`);
-        }
-      } else if (blockPaths.has(o.path)) {
-        const h = readDocBlockHeader(b);
-        if (h.count !== o.count) throw fail(`doc block ${o.path}: header says ${h.count} docs, manifest ${o.count}`);
-      } else if (bucketIds.has(o.path)) {
-        const lb = decodeLexicalBucket(b);
-        if (lb.id !== bucketIds.get(o.path) || lb.buckets !== bucketIds.size || lb.terms.size !== o.count) {
-          throw fail(`lexical bucket ${o.path}: header says bucket ${lb.id} of ${lb.buckets} with ${lb.terms.size} terms, manifest ${bucketIds.get(o.path)} of ${bucketIds.size} with ${o.count}`);
-        }
-      } else if (o.path === normsPath && decodeLexicalNorms(b).length !== o.count) {
-        throw fail(`lexical norms ${o.path}: length differs from manifest count ${o.count}`);
+/** Checks an object's header against what the manifest says of it (objects without a header pass). */
+function headerCheck(m: Manifest): (o: ObjectRef, b: Uint8Array) => void {
+  const fail = (msg: string) => new BuildError("invalid_build", msg);
+  const shardPaths = new Set(m.partitions.flatMap((p) => p.shards.map((s) => s.path)));
+  const blockPaths = new Set(m.docs.blocks.map((b) => b.path));
+  const bucketIds = new Map((m.lexical?.buckets ?? []).map((b, i) => [b.path, i]));
+  const normsPath = m.lexical?.norms.path;
+  return (o, b) => {
+    if (shardPaths.has(o.path)) {
+      const { header } = decodeShard(b);
+      if (header.count !== o.count || header.dims !== m.vectors.dim) {
+        throw fail(`shard ${o.path}: header says ${header.count} x ${header.dims}, manifest ${o.count} x ${m.vectors.dim}`);
       }
-    } catch (e) {
-      if (e instanceof BuildError) throw e;
-      throw fail(`object ${o.path}: ${(e as Error).message}`);
+    } else if (blockPaths.has(o.path)) {
+      const h = readDocBlockHeader(b);
+      if (h.count !== o.count) throw fail(`doc block ${o.path}: header says ${h.count} docs, manifest ${o.count}`);
+    } else if (bucketIds.has(o.path)) {
+      const lb = decodeLexicalBucket(b);
+      if (lb.id !== bucketIds.get(o.path) || lb.buckets !== bucketIds.size || lb.terms.size !== o.count) {
+        throw fail(`lexical bucket ${o.path}: header says bucket ${lb.id} of ${lb.buckets} with ${lb.terms.size} terms, manifest ${bucketIds.get(o.path)} of ${bucketIds.size} with ${o.count}`);
+      }
+    } else if (o.path === normsPath && decodeLexicalNorms(b).length !== o.count) {
+      throw fail(`lexical norms ${o.path}: length differs from manifest count ${o.count}`);
     }
-  }
-  return { manifest, bytes };
+  };
 }

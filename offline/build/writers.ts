@@ -4,7 +4,7 @@
 import {
   codeBytes, encodeDocBlock, encodeShard, quantizeInt8, signCodes, type Doc, type ObjectRef,
 } from "../../src/format/index.ts";
-import { writeObject } from "./store.ts";
+import type { ObjectStore } from "./object-store.ts";
 
 /** Quantized passage vectors with their doc ordinals: what a shard is made of. */
 export interface QuantizedRows {
@@ -40,14 +40,14 @@ export interface ShardWriter {
 }
 
 export function createShardWriter(opts: {
-  dir: string;
+  store: ObjectStore;
   dim: number;
   shardSize: number;
   /** Passage ordinal of the first row added (a resumed build starts after its finished shards). */
   firstPassage?: number;
   onShard: (s: ShardDone) => Promise<void> | void;
 }): ShardWriter {
-  const { dir, dim, shardSize } = opts;
+  const { store, dim, shardSize } = opts;
   const cb = codeBytes(dim);
   const buf = {
     vectors: new Int8Array(shardSize * dim),
@@ -68,7 +68,7 @@ export function createShardWriter(opts: {
       ordinals: buf.ordinals.subarray(0, fill),
       firstPassage: first,
     });
-    const ref = await writeObject(dir, "shard", bytes, { count: fill });
+    const ref = await store.write("shard", bytes, { count: fill });
     const done: ShardDone = { ref, firstPassage: first, count: fill, firstDoc: buf.ordinals[0], lastDoc: buf.ordinals[fill - 1] };
     first += fill;
     fill = 0;
@@ -104,7 +104,7 @@ export interface DocBlockWriter {
 }
 
 export function createDocBlockWriter(opts: {
-  dir: string;
+  store: ObjectStore;
   docsPerBlock: number;
   firstDoc?: number;
   onBlock: (ref: ObjectRef & { first: number; count: number }) => Promise<void> | void;
@@ -114,7 +114,7 @@ export function createDocBlockWriter(opts: {
   async function flush(): Promise<void> {
     if (docs.length === 0) return;
     const count = docs.length;
-    const ref = await writeObject(opts.dir, "docs", encodeDocBlock(docs, first), { count });
+    const ref = await opts.store.write("docs", encodeDocBlock(docs, first), { count });
     const block = { ...ref, first, count };
     first += count;
     docs = [];

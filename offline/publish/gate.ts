@@ -6,8 +6,8 @@ import path from "node:path";
 import { beirPaths, readQrels, readQueries } from "../eval/beir.ts";
 import { indexRun } from "../eval/index-search.ts";
 import { evaluate } from "../eval/metrics.ts";
-import { parseManifest } from "../../src/format/manifest.ts";
 import { objectKey } from "../../src/format/r2-keys.ts";
+import { MANIFEST_FILE, parseManifestBytes, type BuildDir } from "../build/build-dir.ts";
 import { readPointer } from "./pointer.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 
@@ -35,12 +35,12 @@ export interface GateResult {
 }
 
 /** nDCG@10 (and the rest) of a build directory over a BEIR split, searched as the worker searches. */
-export async function evaluateBuild(buildDir: string, data: string, opts: { split?: string; queriesLimit?: number } = {}) {
+export async function evaluateBuild(buildDir: string | BuildDir, data: string, opts: { split?: string; queriesLimit?: number } = {}) {
   const p = beirPaths(data, opts.split ?? "test", { corpus: false });
   const qrels = await readQrels(p.qrels);
   let queries = (await readQueries(p.queries)).filter((q) => qrels.has(q.id));
   if (opts.queriesLimit) queries = queries.slice(0, opts.queriesLimit);
-  const { run } = await indexRun(buildDir, queries, { k: 100 });
+  const { run } = await indexRun(typeof buildDir === "string" ? buildDir : buildDir.dir, queries, { k: 100 });
   const e = evaluate(run, qrels, queries.map((q) => q.id));
   return { ndcg: e.mean["nDCG@10"], mean: e.mean, queries: e.evaluated };
 }
@@ -51,10 +51,10 @@ async function downloadCurrent(target: PublishTarget, tenant: string, index: str
   if (!state?.pointer) return null;
   const got = await target.get(state.pointer.manifest);
   if (!got) throw new PublishError("not_found", `the current manifest ${state.pointer.manifest} is missing`);
-  const manifest = parseManifest(JSON.parse(new TextDecoder().decode(got.bytes)));
+  const manifest = parseManifestBytes(got.bytes, state.pointer.manifest);
   const dir = await mkdtemp(path.join(tmpdir(), "i3-gate-current-"));
   await mkdir(path.join(dir, "objects"));
-  await writeFile(path.join(dir, "manifest.json"), got.bytes);
+  await writeFile(path.join(dir, MANIFEST_FILE), got.bytes);
   for (const o of manifest.objects) {
     const obj = await target.get(objectKey(tenant, index, o.path));
     if (!obj) throw new PublishError("not_found", `object ${o.path} of the current version ${state.pointer.version} is missing`);
@@ -70,7 +70,7 @@ async function downloadCurrent(target: PublishTarget, tenant: string, index: str
  * @example
  * const g = await runGate(target, "demo", "scifact", "build/x", { data: "data/demo/scifact", maxDrop: 0.01 });
  */
-export async function runGate(target: PublishTarget, tenant: string, index: string, buildDir: string, o: GateOptions): Promise<GateResult> {
+export async function runGate(target: PublishTarget, tenant: string, index: string, buildDir: string | BuildDir, o: GateOptions): Promise<GateResult> {
   const log = o.log ?? (() => {});
   const opts = { split: o.split, queriesLimit: o.queriesLimit };
   const fresh = await evaluateBuild(buildDir, o.data, opts);

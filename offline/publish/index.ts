@@ -2,8 +2,7 @@
 export { PublishError, isPublishError, type PublishErrorCode, type PublishTarget, type PutOptions } from "./target.ts";
 export { createS3Target, s3ConfigFromEnv, S3_ENV_VARS, type S3Config } from "./s3-target.ts";
 export { createLocalR2Target, DEFAULT_BUCKET, DEFAULT_PERSIST_TO, type LocalR2Options } from "./local-r2-target.ts";
-export { loadBuild, type VerifiedBuild } from "./build-dir.ts";
-export { publishIndex, type PublishOptions, type PublishResult } from "./publish.ts";
+export { loadBuild, publishIndex, type PublishOptions, type PublishResult } from "./publish.ts";
 export { readPointer, writePointer, type PointerState } from "./pointer.ts";
 export { listVersions, rollback, type VersionInfo } from "./versions.ts";
 export { runPublishCommand, PUBLISH_USAGE } from "./cli.ts";

@@ -21,7 +21,7 @@ export interface LocalR2Options {
 /**
  * A `PublishTarget` over the local R2 that `wrangler dev` reads: a Miniflare instance with R2 persisted at
  * `<persistTo>/v3/r2/<bucket>`, set up exactly as `wrangler r2 object put --local` does. Starts Miniflare on first
- * use; call `close()` when done.
+ * use; call `close()` when done. A known sha256 is passed to R2's put, which checks it.
  *
  * @example
  * const t = createLocalR2Target({ persistTo: ".wrangler/state" });
@@ -90,6 +90,12 @@ export function createLocalR2Target(options: LocalR2Options = {}): PublishTarget
         const o = await b.put(key, bytes, {
           httpMetadata: opts.contentType ? { contentType: opts.contentType } : undefined,
           onlyIf,
+          sha256: opts.sha256,
+        }).catch((e: unknown) => {
+          if (opts.sha256 && /checksum|digest/i.test(String(e))) {
+            throw new PublishError("invalid_build", `PUT ${key}: the bytes' sha256 is not the verified ${opts.sha256} (did the build change during the upload?)`, { cause: e });
+          }
+          throw e;
         });
         // R2's put answers null when `onlyIf` did not hold.
         if (!o) {

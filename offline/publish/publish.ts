@@ -1,13 +1,15 @@
 import { indexPrefix, manifestKey, objectKey, pointerKey } from "../../src/format/r2-keys.ts";
 import { isFormatError } from "../../src/format/errors.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
-import { loadBuild, readBuildObject } from "./build-dir.ts";
-import { readPointer, writePointer } from "./pointer.ts";
-import { forEachLimit } from "./pool.ts";
+import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
+import { BuildError } from "../build/errors.ts";
+import { forEachLimit } from "../pool.ts";
+import { readPointer, writePointer, type PointerState } from "./pointer.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 
 export interface PublishOptions {
-  buildDir: string;
+  /** A build directory, or one `loadBuild` already opened and verified (it is not hashed again). */
+  buildDir: string | BuildDir;
   tenant: string;
   index: string;
   target: PublishTarget;
@@ -40,6 +42,24 @@ export interface PublishResult {
 }
 
 /**
+ * Opens a build directory and verifies every object (size and sha256, each hashed once); a bad build is
+ * `PublishError("invalid_build")` naming every bad object.
+ *
+ * @example
+ * const build = await loadBuild("out/scifact"); // build.version: "3f2a..."
+ */
+export async function loadBuild(dir: string): Promise<BuildDir> {
+  try {
+    const build = await openBuildDir(dir);
+    await build.verify();
+    return build;
+  } catch (e) {
+    if (e instanceof BuildError) throw new PublishError("invalid_build", `${e.message}\nnothing was uploaded`, { cause: e });
+    throw e;
+  }
+}
+
+/**
  * Publishes a build directory: verifies it (nothing is uploaded from a bad build), uploads the objects that are not
  * there yet, then `manifests/<version>.json`, then moves the `current` pointer with a conditional write against
  * the pointer read at the start. Never deletes. Rerunning after an interruption skips what is already uploaded.
@@ -51,61 +71,22 @@ export interface PublishResult {
 export async function publishIndex(opts: PublishOptions): Promise<PublishResult> {
   const { tenant, index, target } = opts;
   const log = opts.log ?? (() => {});
-  try {
-    indexPrefix(tenant, index);
-  } catch (e) {
-    if (isFormatError(e)) throw new PublishError("invalid_name", e.message, { cause: e });
-    throw e;
-  }
-
-  const build = await loadBuild(opts.buildDir);
-  const mKey = manifestKey(tenant, index, build.version);
-  log(`build ${opts.buildDir}: version ${build.version}, ${build.objects.length} objects, ${build.bytes} bytes`);
+  checkNames(tenant, index);
+  const build = typeof opts.buildDir === "string" ? await loadBuild(opts.buildDir) : opts.buildDir;
+  log(`build ${build.dir}: version ${build.version}, ${build.objects.length} objects, ${build.bytes} bytes`);
 
   const start = await readPointer(target, tenant, index);
-  if (start?.invalid) log(`warning: ${start.key} is not a valid pointer (${start.invalid}); it will be replaced`);
-  const previousVersion = start?.pointer?.version ?? null;
-  if (opts.expectPrevious !== undefined && opts.expectPrevious !== previousVersion) {
-    throw new PublishError(
-      "conflict",
-      `the pointer of ${tenant}/${index} names ${previousVersion ?? "nothing"}, not ${opts.expectPrevious ?? "nothing"} as expected (another publish or rollback ran); nothing was uploaded`,
-    );
-  }
+  const previousVersion = checkStart(start, opts, log);
+  const up = await uploadObjects(build, opts, log);
+  log(`objects: ${up.uploaded} uploaded (${up.uploadedBytes} bytes), ${up.reused.length} already present`);
+  await checkStillThere(up.reused, opts);
 
-  let uploaded = 0;
-  let uploadedBytes = 0;
-  const reused: ObjectRef[] = [];
-  await forEachLimit(build.objects, opts.concurrency ?? 4, async (o: ObjectRef) => {
-    const key = objectKey(tenant, index, o.path);
-    const head = await target.head(key);
-    if (head && head.size === o.bytes) {
-      reused.push(o);
-      return;
-    }
-    if (head) log(`warning: ${key} has ${head.size} bytes, expected ${o.bytes}: uploading it again`);
-    await target.put(key, await readBuildObject(build, o), { contentType: contentTypeOf(o.path) });
-    uploaded++;
-    uploadedBytes += o.bytes;
-  });
-  const skipped = reused.length;
-  log(`objects: ${uploaded} uploaded (${uploadedBytes} bytes), ${skipped} already present`);
-  // A reused object may be an old unreferenced one that a concurrent gc deletes (what this run uploaded is younger
-  // than gc's grace period): check them right before the manifest names them, so that a published version never
-  // points at a missing object.
-  const missing: string[] = [];
-  await forEachLimit(reused, opts.concurrency ?? 4, async (o: ObjectRef) => {
-    const key = objectKey(tenant, index, o.path);
-    if ((await target.head(key))?.size !== o.bytes) missing.push(key);
-  });
-  if (missing.length > 0) {
-    throw new PublishError("conflict", `${missing.length} object(s) disappeared during the upload (a concurrent gc?), e.g. ${missing[0]}: nothing was published; run publish again`);
-  }
-
+  const mKey = manifestKey(tenant, index, build.version);
   const mHead = await target.head(mKey);
   if (mHead && mHead.size === build.manifestBytes.byteLength) {
     log(`manifest ${mKey} already present`);
   } else {
-    await target.put(mKey, build.manifestBytes, { contentType: "application/json" });
+    await target.put(mKey, build.manifestBytes, { contentType: "application/json", sha256: build.sha256 });
     log(`manifest ${mKey} written`);
   }
 
@@ -117,17 +98,82 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
     await writePointer(target, tenant, index, { version: build.version, manifest: mKey, publishedAt, sha256: build.sha256 }, start);
     log(`pointer ${pKey}: ${previousVersion ?? "(none)"} -> ${build.version}`);
   }
-
   return {
-    version: build.version,
-    manifestKey: mKey,
-    pointerKey: pKey,
-    previousVersion,
-    uploaded,
-    uploadedBytes,
-    skipped,
+    version: build.version, manifestKey: mKey, pointerKey: pKey, previousVersion,
+    uploaded: up.uploaded, uploadedBytes: up.uploadedBytes, skipped: up.reused.length,
     pointerMoved: previousVersion !== build.version,
   };
+}
+
+function checkNames(tenant: string, index: string): void {
+  try {
+    indexPrefix(tenant, index);
+  } catch (e) {
+    if (isFormatError(e)) throw new PublishError("invalid_name", e.message, { cause: e });
+    throw e;
+  }
+}
+
+/** The version the pointer names at the start; `conflict` when it is not the one the caller expects. */
+function checkStart(start: PointerState | null, opts: PublishOptions, log: (line: string) => void): string | null {
+  if (start?.invalid) log(`warning: ${start.key} is not a valid pointer (${start.invalid}); it will be replaced`);
+  const previousVersion = start?.pointer?.version ?? null;
+  if (opts.expectPrevious !== undefined && opts.expectPrevious !== previousVersion) {
+    throw new PublishError(
+      "conflict",
+      `the pointer of ${opts.tenant}/${opts.index} names ${previousVersion ?? "nothing"}, not ${opts.expectPrevious ?? "nothing"} as expected (another publish or rollback ran); nothing was uploaded`,
+    );
+  }
+  return previousVersion;
+}
+
+/**
+ * Uploads the objects not already there (HEAD first). Each goes with its verified sha256, which the store checks:
+ * a file changed since verification is refused there, without hashing it again here.
+ */
+async function uploadObjects(build: BuildDir, opts: PublishOptions, log: (line: string) => void) {
+  const { tenant, index, target } = opts;
+  let uploaded = 0;
+  let uploadedBytes = 0;
+  const reused: ObjectRef[] = [];
+  await forEachLimit(build.objects, opts.concurrency ?? 4, async (o) => {
+    const key = objectKey(tenant, index, o.path);
+    const head = await target.head(key);
+    if (head && head.size === o.bytes) {
+      reused.push(o);
+      return;
+    }
+    if (head) log(`warning: ${key} has ${head.size} bytes, expected ${o.bytes}: uploading it again`);
+    await target.put(key, await readVerified(build, o), { contentType: contentTypeOf(o.path), sha256: o.sha256 });
+    uploaded++;
+    uploadedBytes += o.bytes;
+  });
+  return { uploaded, uploadedBytes, reused };
+}
+
+/**
+ * A reused object may be an old unreferenced one that a concurrent gc deletes (what this run uploaded is younger
+ * than gc's grace period): check them right before the manifest names them, so that a published version never
+ * points at a missing object.
+ */
+async function checkStillThere(reused: ObjectRef[], opts: PublishOptions): Promise<void> {
+  const missing: string[] = [];
+  await forEachLimit(reused, opts.concurrency ?? 4, async (o) => {
+    const key = objectKey(opts.tenant, opts.index, o.path);
+    if ((await opts.target.head(key))?.size !== o.bytes) missing.push(key);
+  });
+  if (missing.length > 0) {
+    throw new PublishError("conflict", `${missing.length} object(s) disappeared during the upload (a concurrent gc?), e.g. ${missing[0]}: nothing was published; run publish again`);
+  }
+}
+
+async function readVerified(build: BuildDir, o: ObjectRef): Promise<Uint8Array> {
+  try {
+    return await build.readObject(o);
+  } catch (e) {
+    if (e instanceof BuildError) throw new PublishError("invalid_build", `${e.message} (changed after it was verified)`, { cause: e });
+    throw e;
+  }
 }
 
 function contentTypeOf(path: string): string {

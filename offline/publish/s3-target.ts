@@ -1,6 +1,5 @@
 import { AwsClient } from "aws4fetch";
-import { fetchWithRetry } from "./retry.ts";
-import { getResult, headResult, putHeaders } from "./http-response.ts";
+import { fetchWithRetry, getResult, headResult, putHeaders } from "./http-response.ts";
 import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 /** Where and as whom to write. `s3ConfigFromEnv` reads it from the environment. */
@@ -53,7 +52,8 @@ export function s3ConfigFromEnv(env: Record<string, string | undefined> = proces
 
 /**
  * A `PublishTarget` over the S3 API (R2, or moto in tests): path-style URLs, SigV4 through aws4fetch,
- * conditional PUT with `If-Match` / `If-None-Match: *`, ListObjectsV2 pagination, retries with backoff.
+ * conditional PUT with `If-Match` / `If-None-Match: *`, ListObjectsV2 pagination, retries with backoff. A known
+ * sha256 goes as the signed payload hash (`x-amz-content-sha256`), which the store checks against the body.
  *
  * @example
  * const t = createS3Target({ endpoint, bucket: "i3-indexes", accessKeyId, secretAccessKey });
@@ -81,6 +81,9 @@ export function createS3Target(config: S3Config): PublishTarget {
       throw new PublishError("auth", `${what}: access denied (HTTP ${res.status}): check R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY (${text})`);
     }
     if (res.status === 404) throw new PublishError("not_found", `${what}: not found (${text})`);
+    if (res.status === 400 && /^(XAmzContentSHA256Mismatch|BadDigest|InvalidDigest)\b/.test(text)) {
+      throw new PublishError("invalid_build", `${what}: the store refused the bytes: their sha256 is not the verified one (${text}); did the build change during the upload?`);
+    }
     throw new PublishError("storage", `${what}: HTTP ${res.status} (${text})`);
   }
 
@@ -93,7 +96,9 @@ export function createS3Target(config: S3Config): PublishTarget {
 
     async put(key, bytes, opts: PutOptions = {}) {
       const what = `PUT ${key}`;
-      const res = await send(what, url(key), { method: "PUT", headers: putHeaders(opts), body: bytes });
+      // Without a known sha256 aws4fetch signs UNSIGNED-PAYLOAD (it never hashes the body for s3).
+      const headers = { ...putHeaders(opts), ...(opts.sha256 ? { "x-amz-content-sha256": opts.sha256 } : {}) };
+      const res = await send(what, url(key), { method: "PUT", headers, body: bytes });
       const conditional = opts.ifMatch !== undefined || opts.ifNoneMatch !== undefined;
       // 412: the condition failed. 409: S3 "ConditionalRequestConflict" (a concurrent conditional write).
       // 404 with If-Match: S3 and moto answer NoSuchKey when the key to match is gone; R2 answers 412.

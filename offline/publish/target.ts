@@ -1,8 +1,7 @@
+// The narrow storage interface `publish`, `versions`, `gc` and `keys` go through, and its one error class. Three
+// implementations: `createLocalR2Target` (the miniflare state `wrangler dev` reads), `createS3Target` (R2's S3 API)
+// and `createWorkerTarget` (the worker's admin routes); `openTarget` (target-flags.ts) picks one from `--to`.
 import { CodedError } from "../../src/errors.ts";
-/**
- * The narrow storage interface `publish` writes through. Two implementations: `createS3Target` (R2's S3 API) and
- * `createLocalR2Target` (the miniflare state `wrangler dev` reads).
- */
 
 /** Options of a `put`. At most one of `ifMatch` / `ifNoneMatch` is given. */
 export interface PutOptions {
@@ -11,6 +10,11 @@ export interface PutOptions {
   ifMatch?: string;
   /** `"*"`: write only if the key does not exist; else `PublishError("precondition_failed")`. */
   ifNoneMatch?: "*";
+  /**
+   * The bytes' SHA-256 (hex), already known (verified): the store checks it and refuses other bytes with
+   * `PublishError("invalid_build")`; the target does not hash them itself.
+   */
+  sha256?: string;
 }
 
 /**

@@ -1,8 +1,13 @@
-import { parseArgs } from "node:util";
+// `i3 versions | rollback | gc`: argv -> options -> run against the target; return the exit code (0 done, 1 failed:
+// conflict, not found; 2 bad usage or configuration).
+import { validateVersion } from "../../src/format/r2-keys.ts";
+import { intFlag, numberFlag, parseFlags, required, UsageError } from "../command.ts";
 import { GC_GRACE_MS, gcIndex } from "./gc.ts";
-import { openTarget, TARGET_OPTIONS, TARGET_USAGE } from "./target-flags.ts";
-import { PublishError, type PublishTarget } from "./target.ts";
+import { nameFlag, openTarget, runStorageCommand, storageIO, TARGET_FLAGS, targetUsage, withTarget, type StorageIO, type TargetKind } from "./target-flags.ts";
+import type { PublishTarget } from "./target.ts";
 import { listVersions, rollback } from "./versions.ts";
+
+const KINDS: readonly TargetKind[] = ["local", "s3"];
 
 export const VERSIONS_USAGE = `usage: i3 versions --tenant <t> --index <i> [--json]
        i3 rollback --tenant <t> --index <i> --to-version <version>
@@ -15,81 +20,66 @@ gc         deletes manifests older than the <n> newest (never the current one) a
            to a publish still uploading); a dry run that prints the plan unless --yes
 
 storage:
-${TARGET_USAGE}`;
+${targetUsage(KINDS, "local")}
+  --verbose             stack traces on errors`;
+
+const FLAGS = {
+  ...TARGET_FLAGS,
+  tenant: { type: "string" }, index: { type: "string" }, "to-version": { type: "string" },
+  keep: { type: "string" }, "grace-minutes": { type: "string" }, yes: { type: "boolean" }, json: { type: "boolean" },
+  verbose: { type: "boolean" }, help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
+
+/** Where a command acts: the tenant and index, and how they are named in what it prints. */
+interface Scope {
+  tenant: string;
+  index: string;
+  where: string;
+}
 
 /** `i3 versions | rollback | gc`. Exit codes: 0 done, 1 failed (conflict, not found), 2 bad usage. */
-export async function runVersionsCommand(
-  cmd: "versions" | "rollback" | "gc",
-  argv: string[],
-  io: { out?: (l: string) => void; err?: (l: string) => void; env?: Record<string, string | undefined>; cwd?: string } = {},
-): Promise<number> {
-  const out = io.out ?? ((l: string) => console.log(l));
-  const err = io.err ?? ((l: string) => console.error(l));
-  const usage = (msg: string) => (err(`i3 ${cmd}: ${msg}\n\n${VERSIONS_USAGE}`), 2);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        ...TARGET_OPTIONS,
-        tenant: { type: "string" },
-        index: { type: "string" },
-        "to-version": { type: "string" },
-        keep: { type: "string" },
-        "grace-minutes": { type: "string" },
-        yes: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) return (out(VERSIONS_USAGE), 0);
-  if (!v.tenant || !v.index) return usage("needs --tenant and --index");
-  if (cmd === "rollback" && !v["to-version"]) return usage("missing --to-version <version> (see i3 versions)");
-  const keep = Number(v.keep);
-  if (cmd === "gc" && !(Number.isInteger(keep) && keep >= 1)) return usage(`--keep must be an integer >= 1, got ${v.keep}`);
-  const graceMinutes = v["grace-minutes"] === undefined ? GC_GRACE_MS / 60_000 : Number(v["grace-minutes"]);
-  if (cmd === "gc" && !(graceMinutes >= 0)) return usage(`--grace-minutes must be a number >= 0, got ${v["grace-minutes"]}`);
+export async function runVersionsCommand(cmd: "versions" | "rollback" | "gc", argv: string[], io: Partial<StorageIO> = {}): Promise<number> {
+  const sio = storageIO(io);
+  return runStorageCommand(cmd, VERSIONS_USAGE, argv, sio, async () => {
+    const { values: v, positionals } = parseFlags(argv, FLAGS);
+    if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const tenant = nameFlag("tenant", v.tenant);
+    const index = nameFlag("index", v.index);
+    const run = cmd === "versions" ? versions(v, sio) : cmd === "rollback" ? rollbackTo(v, sio) : gc(v, sio);
+    await withTarget(openTarget(v, sio, KINDS, "local"), (target) => run(target, { tenant, index, where: `${tenant}/${index} on ${target.describe}` }));
+  });
+}
 
-  let target: PublishTarget;
-  try {
-    target = openTarget(v, io.env ?? process.env, io.cwd ?? process.cwd());
-  } catch (e) {
-    if (e instanceof PublishError) return (err(`i3 ${cmd}: ${e.message}`), 2);
-    throw e;
-  }
-  const where = `${v.tenant}/${v.index} on ${target.describe}`;
-  try {
-    if (cmd === "versions") {
-      const versions = await listVersions(target, v.tenant, v.index);
-      if (v.json) out(JSON.stringify(versions));
-      else {
-        out(`${versions.length} versions of ${where}`);
-        for (const x of versions) out(`${x.current ? "*" : " "} ${x.version}  created ${x.createdAt ?? "?"}${x.publishedAt ? `  current since ${x.publishedAt}` : ""}`);
-      }
-    } else if (cmd === "rollback") {
-      const r = await rollback(target, v.tenant, v.index, v["to-version"]!);
-      out(r.from === r.to ? `${where}: already at ${r.to}` : `${where}: pointer moved ${r.from ?? "(none)"} -> ${r.to}`);
-    } else {
-      const plan = await gcIndex(target, v.tenant, v.index, { keep, apply: v.yes, graceMs: graceMinutes * 60_000, log: (l) => out(`  ${l}`) });
-      const young = plan.young.length > 0 ? `; ${plan.young.length} unreferenced objects younger than ${graceMinutes} min kept` : "";
-      const what = `${plan.manifests.length} manifests and ${plan.objects.length} objects (${plan.bytes} bytes); keeping ${plan.kept.join(", ") || "nothing"}${young}`;
-      if (v.yes) out(`${where}: deleted ${what}`);
-      else {
-        out(`${where}: would delete ${what}`);
-        for (const k of [...plan.manifests, ...plan.objects]) out(`  ${k}`);
-        out("dry run: nothing deleted; rerun with --yes to delete");
-      }
-    }
-    return 0;
-  } catch (e) {
-    if (e instanceof PublishError) return (err(`i3 ${cmd}: ${e.code}: ${e.message}`), e.code === "config" ? 2 : 1);
-    if (e instanceof Error && e.name === "FormatError") return usage(e.message);
-    throw e;
-  } finally {
-    await target.close?.();
-  }
+function versions(v: Values, io: StorageIO) {
+  return async (target: PublishTarget, s: Scope) => {
+    const list = await listVersions(target, s.tenant, s.index);
+    if (v.json) return io.out(JSON.stringify(list));
+    io.out(`${list.length} versions of ${s.where}`);
+    for (const x of list) io.out(`${x.current ? "*" : " "} ${x.version}  created ${x.createdAt ?? "?"}${x.publishedAt ? `  current since ${x.publishedAt}` : ""}`);
+  };
+}
+
+function rollbackTo(v: Values, io: StorageIO) {
+  const to = required("to-version", v["to-version"]);
+  validateVersion(to);
+  return async (target: PublishTarget, s: Scope) => {
+    const r = await rollback(target, s.tenant, s.index, to);
+    io.out(r.from === r.to ? `${s.where}: already at ${r.to}` : `${s.where}: pointer moved ${r.from ?? "(none)"} -> ${r.to}`);
+  };
+}
+
+function gc(v: Values, io: StorageIO) {
+  const keep = required("keep", intFlag("keep", v.keep));
+  const graceMinutes = numberFlag("grace-minutes", v["grace-minutes"], 0) ?? GC_GRACE_MS / 60_000;
+  return async (target: PublishTarget, s: Scope) => {
+    const plan = await gcIndex(target, s.tenant, s.index, { keep, apply: v.yes, graceMs: graceMinutes * 60_000, log: (l) => io.out(`  ${l}`) });
+    const young = plan.young.length > 0 ? `; ${plan.young.length} unreferenced objects younger than ${graceMinutes} min kept` : "";
+    const what = `${plan.manifests.length} manifests and ${plan.objects.length} objects (${plan.bytes} bytes); keeping ${plan.kept.join(", ") || "nothing"}${young}`;
+    if (v.yes) return io.out(`${s.where}: deleted ${what}`);
+    io.out(`${s.where}: would delete ${what}`);
+    for (const k of [...plan.manifests, ...plan.objects]) io.out(`  ${k}`);
+    io.out("dry run: nothing deleted; rerun with --yes to delete");
+  };
 }

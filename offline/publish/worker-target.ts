@@ -1,7 +1,6 @@
 // A PublishTarget over the worker's own admin routes (src/worker/routes/admin.ts): CI needs only an API key with the
 // publish role, no R2 credentials. No Node-only imports, so it also loads inside workerd (test/worker/).
-import { fetchWithRetry } from "./retry.ts";
-import { getResult, headResult, putHeaders } from "./http-response.ts";
+import { fetchWithRetry, getResult, headResult, putHeaders } from "./http-response.ts";
 import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";
 
 export interface WorkerTargetConfig {
@@ -36,7 +35,8 @@ export function adminPath(key: string): string {
 /**
  * Publishes through the worker: `PUT objects/<sha256>.<ext>`, `PUT manifests/<version>`, then `PUT current` with
  * `If-Match` / `If-None-Match: *`. 412 -> `precondition_failed`, 401/403 -> `auth`, 5xx/429/network -> retried,
- * then `network`. `list` and `delete` are not offered through the worker (`config`): gc needs `--to s3`.
+ * then `network`. An object's sha256 is in its name, which the worker checks (400 -> `invalid_build`), so
+ * `PutOptions.sha256` adds nothing here. `list` and `delete` are not offered through the worker (`config`): gc needs `--to s3`.
  *
  * @example
  * const t = createWorkerTarget({ baseUrl: "https://i3.example.workers.dev", apiKey: process.env.I3_API_KEY });

@@ -4,39 +4,54 @@
 //   record: tenants/<tenant>/keys/<keyid>.json  { id, tenant, roles, hash, createdAt, revokedAt?, limits?, name? }
 // The tenant travels in the key so the worker finds the record in one R2 read without looking at the tenant the
 // request names: a key used on another tenant, existing or not, gets the same 403 and nothing of that tenant is read.
+import * as z from "zod";
 import { toHex } from "./checksum.ts";
+import { matching } from "./fields.ts";
+import { parseJson } from "./parse-json.ts";
 import { NAME_PATTERN, validateName } from "./r2-keys.ts";
 
 export const ROLES = ["search", "publish", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Per-key limits; absent fields fall back to the API's own limits (and no rate limit). */
-export interface KeyLimits {
-  /** Sustained requests per second (token bucket, per isolate). */
-  rps?: number;
-  /** Bucket size: requests allowed at once (default max(1, ceil(rps))). */
-  burst?: number;
-  /** Longest query, in characters (at most the API's 2048). */
-  maxQueryChars?: number;
-  /** Largest k (at most the API's 100). */
-  maxK?: number;
-}
-
-/** What R2 holds for a key: never the secret, only its SHA-256. */
-export interface KeyRecord {
-  id: string;
-  tenant: string;
-  roles: Role[];
-  /** `sha256:<hex>` of the whole key string. */
-  hash: string;
-  createdAt: string;
-  revokedAt?: string;
-  limits?: KeyLimits;
-  /** A label for people (`--name`). */
-  name?: string;
-}
-
 export const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
+
+const positive = z.number({ error: "a positive number" }).positive({ error: "a positive number" });
+
+/** Per-key limits; absent fields fall back to the API's own limits (and no rate limit). */
+const KeyLimitsSchema = z.strictObject(
+  {
+    /** Sustained requests per second (token bucket, per isolate). */
+    rps: positive.optional(),
+    /** Bucket size: requests allowed at once (default max(1, ceil(rps))). */
+    burst: positive.optional(),
+    /** Longest query, in characters (at most the API's 2048). */
+    maxQueryChars: positive.optional(),
+    /** Largest k (at most the API's 100). */
+    maxK: positive.optional(),
+  },
+  { error: (issue) => (issue.code === "unrecognized_keys" ? "only the limits rps, burst, maxQueryChars, maxK" : undefined) },
+);
+export type KeyLimits = z.output<typeof KeyLimitsSchema>;
+
+/**
+ * What R2 holds for a key: never the secret, only its SHA-256. Fields it does not know are kept (a newer CLI's
+ * record survives a revoke by an older one).
+ */
+export const KeyRecordSchema = z.looseObject({
+  id: matching(KEY_ID_PATTERN, "16 lower-case hex"),
+  tenant: matching(NAME_PATTERN, "a tenant name"),
+  roles: z.array(z.enum(ROLES)).min(1, { error: `a non-empty list of ${ROLES.join(", ")}` }),
+  /** `sha256:<hex>` of the whole key string. */
+  hash: matching(/^sha256:[0-9a-f]{64}$/, "sha256:<64 hex>"),
+  /** ISO 8601 creation time (the list is sorted by it). */
+  createdAt: z.string({ error: "an ISO time" }),
+  revokedAt: z.string({ error: "an ISO time" }).optional(),
+  limits: KeyLimitsSchema.optional(),
+  /** A label for people (`--name`). */
+  name: z.string().optional(),
+});
+export type KeyRecord = z.output<typeof KeyRecordSchema>;
+
 const KEY_PATTERN = new RegExp(`^i3_(${NAME_PATTERN.source.slice(1, -1)})_([0-9a-f]{16})_([0-9a-f]{64})$`);
 
 /** R2 key of a key record. */
@@ -108,25 +123,7 @@ export async function generateApiKey(
   return { key, record: parseKeyRecord(record) };
 }
 
-/** Validates a parsed key record; throws Error with what is wrong. */
+/** Validates a parsed key record; throws FormatError `invalid_key_record` naming the field. */
 export function parseKeyRecord(json: unknown): KeyRecord {
-  const bad = (msg: string) => new Error(`key record: ${msg}`);
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw bad("expected an object");
-  const r = json as Record<string, unknown>;
-  if (typeof r.id !== "string" || !KEY_ID_PATTERN.test(r.id)) throw bad(`id: expected 16 hex, got ${JSON.stringify(r.id)}`);
-  if (typeof r.tenant !== "string" || !NAME_PATTERN.test(r.tenant)) throw bad(`tenant: got ${JSON.stringify(r.tenant)}`);
-  if (!Array.isArray(r.roles) || r.roles.length === 0 || !r.roles.every((x) => (ROLES as readonly unknown[]).includes(x))) {
-    throw bad(`roles: expected a non-empty list of ${ROLES.join(", ")}, got ${JSON.stringify(r.roles)}`);
-  }
-  if (typeof r.hash !== "string" || !/^sha256:[0-9a-f]{64}$/.test(r.hash)) throw bad("hash: expected sha256:<64 hex>");
-  if (typeof r.createdAt !== "string") throw bad("createdAt: expected an ISO time");
-  if (r.revokedAt !== undefined && typeof r.revokedAt !== "string") throw bad("revokedAt: expected an ISO time");
-  if (r.limits !== undefined) {
-    if (typeof r.limits !== "object" || r.limits === null) throw bad("limits: expected an object");
-    for (const [k, v] of Object.entries(r.limits)) {
-      if (!["rps", "burst", "maxQueryChars", "maxK"].includes(k)) throw bad(`limits.${k}: unknown limit`);
-      if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) throw bad(`limits.${k}: expected a positive number, got ${JSON.stringify(v)}`);
-    }
-  }
-  return r as unknown as KeyRecord;
+  return parseJson(KeyRecordSchema, json, "key record", "invalid_key_record");
 }

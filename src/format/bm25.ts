@@ -1,7 +1,8 @@
 // The lexical part of an index: a BM25 inverted index over whole documents (title + text), partitioned so a
 // reader fetches only the posting lists a query needs. Terms are hashed (FNV-1a 32 of their UTF-8 bytes) into
 // `buckets` objects; a doc-length object holds one byte per document (Lucene's SmallFloat.intToByte4 length norm:
-// exact below 24 tokens, 4 significant bits above). The manifest's `lexical` section (manifest 1.1) lists them.
+// exact below 24 tokens, 4 significant bits above). The manifest's `lexical` section (manifest 1.1,
+// src/format/bm25-section.ts) lists them.
 //
 // Bucket object, LEX_HEADER_BYTES = 32, little-endian:
 //   offset size field
@@ -22,36 +23,12 @@
 // (1 = Lucene byte4), 20 u32 reserved (0), 24 u32 total bytes, 28 CRC; then one byte per document.
 import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, needBytes, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
 import { FormatError } from "./errors.ts";
-import type { ObjectRef } from "./objects.ts";
 
 export const LEX_BUCKET_MAGIC = "I3LB";
 export const LEX_NORMS_MAGIC = "I3LN";
 export const LEX_HEADER_BYTES = 32;
 const CRC_AT = 28;
 const NORM_BYTE4 = 1;
-
-/** The manifest's `lexical` section (manifest minor 1). */
-export interface LexicalSection {
-  /** The analyzer documents were indexed with; queries must use the same (src/text/analyzer.ts). */
-  analyzer: { name: string; version: number };
-  bm25: { k1: number; b: number };
-  /** Documents indexed (= corpus.documents), their mean length in terms (exact), distinct terms. */
-  documents: number;
-  avgDocLength: number;
-  terms: number;
-  /** How a term picks its bucket: fnv1a32(utf8(term)) % buckets.length. */
-  hash: "fnv1a32";
-  /** Bucket objects, bucket i at index i (count = terms in it). */
-  buckets: ObjectRef[];
-  /** Doc-length object (count = documents), one byte per document. */
-  norms: ObjectRef & { encoding: "lucene-byte4" };
-  /**
-   * Search defaults: request mode, fusion and candidates taken from each side. `normalization` (since 1.2; absent
-   * reads as "minmax") is that of weighted fusion, see src/search/fusion.ts.
-   */
-  fusion: { mode: "rrf" | "weighted"; k: number; weight: number; depth: number; normalization: "tmm" | "minmax" };
-  defaultMode: "dense" | "lexical" | "hybrid";
-}
 
 /** One term's entry in a decoded bucket. */
 export interface LexicalTerm {

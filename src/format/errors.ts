@@ -9,7 +9,8 @@ export type FormatErrorCode =
   | "invalid_manifest"
   | "invalid_name"
   | "invalid_pointer"
-  | "invalid_object";
+  | "invalid_object"
+  | "invalid_key_record";
 
 /**
  * The error of `src/format/`. Messages state what was expected and what was found. The worker maps it to HTTP in

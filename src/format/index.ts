@@ -11,19 +11,21 @@ export {
   encodeDocBlock, readDocBlockHeader, docBlockIndexBytes, readDocBlockIndex, byteRangeOf, decodeDocRecord, decodeDocBlock,
   type Doc, type DocBlockHeader, type DocBlockIndex,
 } from "./docstore.ts";
-export { OBJECT_EXT, objectPath, createObjectRef, type ObjectKind, type ObjectRef } from "./objects.ts";
+export { OBJECT_EXT, objectPath, createObjectRef, ObjectRefSchema, type ObjectKind, type ObjectRef } from "./objects.ts";
 export {
-  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
+  FORMAT_NAME, MANIFEST_VERSION, ManifestSchema, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
 } from "./manifest.ts";
 export {
   NAME_PATTERN, OBJECT_PATH_PATTERN, VERSION_PATTERN,
   validateName, validateVersion, validateObjectPath, indexPrefix, objectKey, manifestKey, pointerKey, versionIdOf,
 } from "./r2-keys.ts";
-export { parsePointer, serializePointer, type Pointer } from "./pointer.ts";
+export { PointerSchema, parsePointer, serializePointer, type Pointer } from "./pointer.ts";
 export { BINARY_MAJOR, BINARY_MINOR } from "./binary.ts";
 export {
   LEX_BUCKET_MAGIC, LEX_NORMS_MAGIC, LEX_HEADER_BYTES,
   termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, forEachPosting,
   encodeLexicalNorms, decodeLexicalNorms,
-  type LexicalSection, type LexicalBucket, type LexicalTerm, type TermPostings,
+  type LexicalBucket, type LexicalTerm, type TermPostings,
 } from "./bm25.ts";
+export { LexicalSectionSchema, type LexicalSection } from "./bm25-section.ts";
+export { KeyRecordSchema, parseKeyRecord, type KeyRecord, type KeyLimits, type Role } from "./api-key.ts";

@@ -10,3 +10,14 @@ export function code(fn: () => unknown): string {
   }
   return "no error";
 }
+
+/** The FormatError `fn` throws as `{ code, message }`, or code "no error"; any other error is rethrown. */
+export function failure(fn: () => unknown): { code: string; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof FormatError) return { code: e.code, message: e.message };
+    throw e;
+  }
+  return { code: "no error", message: "" };
+}

@@ -58,6 +58,12 @@ async function readBack(dir: string): Promise<ReadBack> {
 }
 
 const objectsOf = (m: Manifest) => m.objects.map((o) => o.path).sort();
+/** A build that stops, as a crash would, after `n` shards of this run are written and checkpointed. */
+const crashAfter = (n: number): Partial<BuildOptions> => ({
+  onShardWritten: (written) => {
+    if (written >= n) throw new Error(`simulated crash after ${written} shard(s)`);
+  },
+});
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), "i3-build-index-"));
@@ -156,12 +162,7 @@ describe("i3 build", () => {
   });
 
   it("resumes after a crash and ends with the same objects as an uninterrupted build", async () => {
-    process.env.I3_BUILD_CRASH_AFTER_SHARDS = "2";
-    try {
-      await expect(buildIndex(base("crash"))).rejects.toThrow(/simulated crash/);
-    } finally {
-      delete process.env.I3_BUILD_CRASH_AFTER_SHARDS;
-    }
+    await expect(buildIndex(base("crash", crashAfter(2)))).rejects.toThrow(/simulated crash/);
     expect(existsSync(path.join(tmp, "crash"))).toBe(false);
     const cp = JSON.parse(await readFile(path.join(tmp, "crash.partial", "checkpoint.json"), "utf8"));
     expect(cp.shards).toHaveLength(2);
@@ -176,24 +177,14 @@ describe("i3 build", () => {
     expect(r.manifest.corpus).toEqual(ref.manifest.corpus);
 
     // A crash at another point (after 3 shards, inside a doc and a doc block), resumed twice.
-    process.env.I3_BUILD_CRASH_AFTER_SHARDS = "3";
-    try {
-      await expect(buildIndex(base("crash2"))).rejects.toThrow(/simulated crash/);
-      await expect(buildIndex(base("crash2"))).rejects.toThrow(/simulated crash/);
-    } finally {
-      delete process.env.I3_BUILD_CRASH_AFTER_SHARDS;
-    }
+    await expect(buildIndex(base("crash2", crashAfter(3)))).rejects.toThrow(/simulated crash/);
+    await expect(buildIndex(base("crash2", crashAfter(3)))).rejects.toThrow(/simulated crash/);
     await buildIndex(base("crash2"));
     expect(objectsOf((await readBack(path.join(tmp, "crash2"))).manifest)).toEqual(objectsOf(ref.manifest));
   });
 
   it("--restart discards the partial build", async () => {
-    process.env.I3_BUILD_CRASH_AFTER_SHARDS = "1";
-    try {
-      await expect(buildIndex(base("restart"))).rejects.toThrow(/simulated crash/);
-    } finally {
-      delete process.env.I3_BUILD_CRASH_AFTER_SHARDS;
-    }
+    await expect(buildIndex(base("restart", crashAfter(1)))).rejects.toThrow(/simulated crash/);
     const s = await buildIndex(base("restart", { window: 6, stride: 4, restart: true }));
     expect(s.resumed).toBe(false);
     expect((await readBack(path.join(tmp, "restart"))).manifest.passages.window).toBe(6);

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIndex } from "../../../offline/build/build.ts";
 import { runDefaultsCommand } from "../../../offline/build/defaults.ts";
-import { loadBuild } from "../../../offline/publish/build-dir.ts";
+import { openBuildDir } from "../../../offline/build/build-dir.ts";
 import { parseManifest } from "../../../src/format/index.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
@@ -45,15 +45,16 @@ describe("i3 defaults", () => {
     const dir = path.join(tmp, "retuned");
     await cp(path.join(tmp, "built"), dir, { recursive: true });
     const before = await manifestOf(dir);
-    const v0 = (await loadBuild(dir)).version;
+    const v0 = (await openBuildDir(dir)).version;
     const r = await i3defaults(dir, "--fusion-weight", "0.65", "--fusion-normalization", "minmax", "--default-mode", "lexical");
     expect(r.code, r.err).toBe(0);
     const after = await manifestOf(dir);
     expect(after.lexical!.fusion).toEqual({ ...before.lexical!.fusion, weight: 0.65, normalization: "minmax" });
     expect(after.lexical!.defaultMode).toBe("lexical");
     expect({ ...after, lexical: { ...after.lexical!, fusion: before.lexical!.fusion, defaultMode: before.lexical!.defaultMode } }).toEqual(before);
-    const b = await loadBuild(dir); // every object still verifies
-    expect(b.objects.map((o) => o.path)).toEqual((await loadBuild(path.join(tmp, "built"))).objects.map((o) => o.path));
+    const b = await openBuildDir(dir);
+    await b.verify(); // every object still verifies
+    expect(b.objects.map((o) => o.path)).toEqual((await openBuildDir(path.join(tmp, "built"))).objects.map((o) => o.path));
     expect(b.version).not.toBe(v0);
     expect((await readdir(dir)).filter((f) => f.includes(".tmp"))).toEqual([]);
   });

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIndex } from "../../../offline/build/build.ts";
 import { createLocalR2Target, readPointer, runPublishCommand, type PublishTarget } from "../../../offline/publish/index.ts";
-import { loadBuild } from "../../../offline/publish/build-dir.ts";
+import { loadBuild } from "../../../offline/publish/publish.ts";
 import { evaluateBuild } from "../../../offline/publish/gate.ts";
 import { smokeSearch } from "../../../offline/publish/smoke.ts";
 import { manifestKey } from "../../../src/format/r2-keys.ts";

@@ -1,16 +1,17 @@
 // `i3 publish --to local`: writes through Miniflare into the persisted R2 state `wrangler dev` reads, then reads it
 // back the way `wrangler dev` (a Miniflare with the INDEXES binding) and `wrangler r2 object get --local` do.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256Hex } from "../../../src/format/checksum.ts";
 import { manifestKey, objectKey, pointerKey } from "../../../src/format/r2-keys.ts";
 import { parsePointer } from "../../../src/format/pointer.ts";
 import { writeFakeBuild } from "../../helpers/fake-build.ts";
-import { createLocalR2Target, listVersions, runPublishCommand } from "../../../offline/publish/index.ts";
+import { createLocalR2Target, isPublishError, listVersions, loadBuild, publishIndex, runPublishCommand } from "../../../offline/publish/index.ts";
 
 const TENANT = "demo";
 const INDEX = "scifact";
@@ -63,6 +64,34 @@ describe("local R2 target (miniflare persistence)", () => {
       const keys: string[] = [];
       for await (const k of target.list("p/")) keys.push(k);
       expect(keys.sort()).toEqual(["p/j", "p/k"]);
+    } finally {
+      await target.close?.();
+    }
+  });
+
+  it("checks a given sha256: bytes changed after verification are refused, and nothing is published", async () => {
+    const target = createLocalR2Target({ persistTo: path.join(work, "state-c") });
+    try {
+      const ok = new TextEncoder().encode("verified");
+      const sha256 = await sha256Hex(ok);
+      await target.put("p/ok", ok, { sha256 });
+      const err = await target.put("p/bad", new TextEncoder().encode("tampered"), { sha256 }).catch((e) => e);
+      expect(isPublishError(err, "invalid_build")).toBe(true);
+      expect(await target.head("p/bad")).toBeNull();
+
+      // The upload reads a verified build without hashing it again; the store's check catches the change.
+      const build = await writeFakeBuild(path.join(work, "build-c"));
+      const verified = await loadBuild(build.dir);
+      const [victim, bytes] = [...build.files][2];
+      const changed = Uint8Array.from(bytes);
+      changed[0] ^= 0xff;
+      await writeFile(path.join(build.dir, victim), changed);
+      const e = await publishIndex({ buildDir: verified, tenant: TENANT, index: INDEX, target, concurrency: 1 }).catch((x) => x);
+      expect(isPublishError(e, "invalid_build")).toBe(true);
+      expect(e.message).toContain(victim);
+      expect(await target.head(objectKey(TENANT, INDEX, victim))).toBeNull();
+      expect(await target.head(manifestKey(TENANT, INDEX, build.version))).toBeNull();
+      expect(await target.get(pointerKey(TENANT, INDEX))).toBeNull();
     } finally {
       await target.close?.();
     }

@@ -176,7 +176,7 @@ describe("publishIndex to s3 (moto)", () => {
     await rm(path.join(build.dir, victim));
     await expect(publishIndex({ buildDir: build.dir, tenant: TENANT, index: INDEX, target })).rejects.toThrow(/missing/);
     await rm(path.join(build.dir, "manifest.json"));
-    await expect(publishIndex({ buildDir: build.dir, tenant: TENANT, index: INDEX, target })).rejects.toThrow(/manifest\.json not found/);
+    await expect(publishIndex({ buildDir: build.dir, tenant: TENANT, index: INDEX, target })).rejects.toThrow(/manifest\.json: not found/);
     expect(await listAll(target, "")).toEqual([]);
   });
 
@@ -264,6 +264,6 @@ describe("runPublishCommand --to s3 (moto)", () => {
     expect(err.join("\n")).toMatch(/build directory .*nope not found/);
     expect(await runPublishCommand([build.dir, "--tenant", "Bad Name", "--index", INDEX, "--to", "s3"], io)).toBe(2);
     expect(await runPublishCommand([work, "--tenant", TENANT, "--index", INDEX, "--to", "s3"], io)).toBe(1);
-    expect(err.at(-1)).toMatch(/invalid_build: .*manifest\.json not found/);
+    expect(err.at(-1)).toMatch(/invalid_build: .*manifest\.json: not found/);
   });
 });

@@ -183,7 +183,15 @@ describe("i3 keys", () => {
     expect((await keys("create", "--tenant", "acme", "--roles", "root")).code).toBe(2);
     expect((await keys("create", "--tenant", "acme")).code).toBe(2);
     expect((await keys("create", "--tenant", "Bad Name", "--roles", "search")).code).toBe(2);
-    expect((await keys("revoke", "--tenant", "acme", "0123456789abcdef")).code).toBe(1);
-    expect((await keys("list")).code).toBe(2);
+    const unknown = await keys("revoke", "--tenant", "acme", "0123456789abcdef");
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toBe("i3 keys: not_found: no key 0123456789abcdef for tenant acme"); // no stack, no usage
+    const noTenant = await keys("list");
+    expect(noTenant.code).toBe(2);
+    expect(noTenant.err).toMatch(/^i3 keys: missing --tenant\n\nusage: i3 keys create/);
+    expect((await keys("revoke", "--tenant", "acme", "not-an-id")).code).toBe(2);
+    const worker = await cli((io) => runKeysCommand(["list", "--tenant", "acme", "--to", "worker"], io));
+    expect(worker.code).toBe(2);
+    expect(worker.err).toMatch(/--to must be local or s3, got worker/);
   });
 });

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  FORMAT_NAME, FormatError, type Manifest, createObjectRef, decodeShard, encodeDocBlock, encodeShard, parseManifest,
+  FORMAT_NAME, type Manifest, ManifestSchema, createObjectRef, decodeShard, encodeDocBlock, encodeShard, parseManifest,
   quantizeInt8, serializeManifest, sha256Hex, verifyObject,
 } from "../../../src/format/index.ts";
+import { failure } from "../../helpers/format-error.ts";
 
 const enc = new TextEncoder();
 let manifest: Manifest;
@@ -46,15 +47,7 @@ function clone(): any {
   return JSON.parse(serializeManifest(manifest));
 }
 
-function failure(json: unknown): { code: string; message: string } {
-  try {
-    parseManifest(json);
-  } catch (e) {
-    if (e instanceof FormatError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  return { code: "no error", message: "" };
-}
+const failureOf = (json: unknown) => failure(() => parseManifest(json));
 
 beforeAll(async () => {
   ({ manifest, files } = await buildIndex());
@@ -106,10 +99,16 @@ describe("manifest", () => {
   });
 
   it("rejects a non-manifest and another major version", () => {
-    expect(failure({ ...clone(), format: "other" }).code).toBe("bad_magic");
+    expect(failureOf({ ...clone(), format: "other" })).toEqual({ code: "bad_magic", message: 'manifest.format: expected "i3-edge-index", got "other"' });
+    const { format: _, ...noFormat } = clone();
+    expect(failureOf(noFormat)).toEqual({ code: "bad_magic", message: 'manifest.format: expected "i3-edge-index", got nothing' });
+    const broken = clone();
+    broken.version.major = 2;
+    broken.corpus = "changed in 2.0";
+    expect(failureOf(broken).code).toBe("unsupported_version");
     const m = clone();
     m.version.major = 2;
-    expect(failure(m)).toEqual({ code: "unsupported_version", message: "manifest.version.major: expected 1, got 2" });
+    expect(failureOf(m)).toEqual({ code: "unsupported_version", message: "manifest.version.major: expected 1, got 2" });
   });
 
   const cases: Array<[string, (m: any) => void, RegExp]> = [
@@ -145,13 +144,33 @@ describe("manifest", () => {
     ["referenced object differs", (m) => (m.docs.blocks[0].bytes += 1), /docs\.blocks\[0\]: expected the entry in manifest\.objects/],
     ["rescore 0", (m) => (m.search.rescore = 0), /search\.rescore/],
     ["lexical not an object", (m) => (m.lexical = 5), /manifest\.lexical: expected an object/],
+    ["major not an integer", (m) => (m.version.major = "1"), /^manifest\.version\.major: expected an integer in 0\.\.65535, got "1"$/],
+    ["no version", (m) => delete m.version, /^manifest\.version: expected an object, got nothing$/],
+    ["centroid not numbers", (m) => (m.partitions[0].centroid = [1, 2, 3, 4, 5, 6, 7, "8"]), /^manifest\.partitions\[0\]\.centroid\[7\]: expected a finite number, got "8"$/],
+    ["partitions not an array", (m) => (m.partitions = {}), /^manifest\.partitions: expected a non-empty array, got \{\}$/],
+    ["centroids count", (m) => {
+      m.partitions.push({ id: 1, centroid: null, shards: [] });
+      m.centroids = { path: `objects/${"d".repeat(64)}.f32`, kind: "centroids", bytes: 96, sha256: "d".repeat(64), count: 3 };
+      m.objects.push(m.centroids);
+    }, /^manifest\.centroids\.count: expected 2 \(one per partition\), got 3$/],
+    ["object kind", (m) => (m.objects[0].kind = "Shard"), /^manifest\.objects\[0\]\.kind: expected a non-empty string matching .*, got "Shard"$/],
+    ["huge bytes", (m) => (m.objects[0].bytes = 2 ** 60), /^manifest\.objects\[0\]\.bytes: expected an integer in 0\.\.9007199254740991, got 1152921504606847000$/],
   ];
   it.each(cases)("rejects %s with invalid_manifest", (_, mutate, message) => {
     const m = _ === "not an object" ? [] : clone();
     mutate(m);
-    const f = failure(m);
+    const f = failureOf(m);
     expect(f.code).toBe("invalid_manifest");
     expect(f.message).toMatch(message);
+  });
+
+  it("exports the schema with the rules across sections (ManifestSchema)", () => {
+    expect(ManifestSchema.safeParse(clone()).success).toBe(true);
+    const m = clone();
+    m.docs.blocks[1].first = 3;
+    const r = ManifestSchema.safeParse(m);
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0].path).toEqual(["docs", "blocks", 1, "first"]);
   });
 
   it("detects a flipped byte in a listed object", async () => {

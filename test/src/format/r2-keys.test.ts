@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  indexPrefix, manifestKey, objectKey, parsePointer, pointerKey, serializePointer, sha256Hex,
+  indexPrefix, manifestKey, objectKey, parsePointer, PointerSchema, pointerKey, serializePointer, sha256Hex,
   validateName, versionIdOf,
 } from "../../../src/format/index.ts";
 import { code } from "../../helpers/format-error.ts";
@@ -54,6 +54,23 @@ describe("pointer", () => {
     ["manifest key of another version", { ...good, manifest: "tenants/acme/indexes/docs/manifests/bbbbbbbbbbbbbbbb.json" }],
   ])("rejects %s", (_, p) => {
     expect(code(() => parsePointer(p))).toBe("invalid_pointer");
+  });
+
+  it.each([
+    ["not an object", null, /^pointer: expected an object, got null$/],
+    ["short sha", { ...good, sha256: "abc" }, /^pointer\.sha256: expected 64 lower-case hex .*, got "abc"$/],
+    ["version not the sha prefix", { ...good, version: "b".repeat(16) }, /^pointer\.version: expected a{16} \(sha256 prefix\), got "b{16}"$/],
+    ["bad time", { ...good, publishedAt: "yesterday" }, /^pointer\.publishedAt: expected an ISO 8601 time, got "yesterday"$/],
+    ["manifest of another version", { ...good, manifest: "x/manifests/bbbbbbbbbbbbbbbb.json" }, /^pointer\.manifest: expected a key ending in \/manifests\/a{16}\.json, got "x\//],
+    ["manifest of another index", { ...good, manifest: manifestKey("evil", "docs", good.version) }, /^pointer\.manifest: expected tenants\/acme\/indexes\/docs\/manifests\/a{16}\.json, got "tenants\/evil\//],
+  ])("names the field of %s, what it expected and what it got", (_, p, message) => {
+    expect(() => parsePointer(p, { tenant: "acme", index: "docs" })).toThrow(message);
+  });
+
+  it("drops unknown fields; PointerSchema is the same check", () => {
+    expect(parsePointer({ ...good, note: "x" })).toEqual(good);
+    expect(PointerSchema.safeParse(good).success).toBe(true);
+    expect(PointerSchema.safeParse({ ...good, version: "b".repeat(16) }).success).toBe(false);
   });
 
   it("rejects a manifest key outside the expected index", () => {

@@ -1,3 +1,6 @@
+// The one bounded-concurrency loop of the offline side (object verification, uploads, version listing). No Node
+// APIs: it also loads inside workerd.
+
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error after the in-flight
  * calls settle (no new ones start once one has failed).

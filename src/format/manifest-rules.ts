@@ -1,0 +1,88 @@
+// The rules of a manifest that span its sections (counts that add up, doc blocks contiguous, every referenced
+// object listed in `objects`), checked once every field has its type. Paths are relative to the manifest.
+import type * as z from "zod";
+import { reject } from "./fields.ts";
+import type { Manifest } from "./manifest.ts";
+import type { ObjectRef } from "./objects.ts";
+
+type Ctx = z.RefinementCtx;
+
+/** Reports every broken cross-section rule of `m` on `ctx` (the schema's `superRefine`). */
+export function manifestRules(m: Manifest, ctx: Ctx): void {
+  centroidDims(m, ctx);
+  lexicalDocuments(m, ctx);
+  partitions(m, ctx);
+  docBlocks(m, ctx);
+  listedObjects(m, ctx);
+}
+
+function centroidDims(m: Manifest, ctx: Ctx): void {
+  m.partitions.forEach((p, i) => {
+    if (p.centroid && p.centroid.length !== m.vectors.dim) {
+      reject(ctx, ["partitions", i, "centroid"], `${m.vectors.dim} numbers`, `${p.centroid.length} numbers`);
+    }
+  });
+}
+
+function lexicalDocuments(m: Manifest, ctx: Ctx): void {
+  if (!m.lexical) return;
+  const documents = m.corpus.documents;
+  if (m.lexical.documents !== documents) reject(ctx, ["lexical", "documents"], `corpus.documents ${documents}`, m.lexical.documents);
+  if (m.lexical.norms.count !== documents) reject(ctx, ["lexical", "norms", "count"], `corpus.documents ${documents}`, m.lexical.norms.count);
+}
+
+function partitions(m: Manifest, ctx: Ctx): void {
+  const ids = new Set<number>();
+  m.partitions.forEach((p, i) => {
+    if (ids.has(p.id)) reject(ctx, ["partitions", i, "id"], "a unique id", p.id);
+    ids.add(p.id);
+  });
+  const inline = m.partitions.filter((p) => p.centroid !== null).length;
+  if (m.partitions.length > 1 && inline !== m.partitions.length && !(inline === 0 && m.centroids)) {
+    reject(ctx, ["partitions"], "every centroid inline, or all null with manifest.centroids", `${inline} of ${m.partitions.length} inline`);
+  }
+  if (m.centroids && m.centroids.count !== m.partitions.length) {
+    reject(ctx, ["centroids", "count"], `${m.partitions.length} (one per partition)`, m.centroids.count);
+  }
+  const vectors = m.partitions.reduce((n, p) => n + p.shards.reduce((s, r) => s + (r.count ?? 0), 0), 0);
+  if (vectors !== m.corpus.passages) reject(ctx, ["partitions"], `shard counts summing to corpus.passages ${m.corpus.passages}`, vectors);
+}
+
+function docBlocks(m: Manifest, ctx: Ctx): void {
+  let next = 0;
+  m.docs.blocks.forEach((b, i) => {
+    if (b.first !== next) reject(ctx, ["docs", "blocks", i, "first"], `${next} (blocks contiguous from 0)`, b.first);
+    next += b.count;
+  });
+  if (next !== m.corpus.documents) reject(ctx, ["docs", "blocks"], `counts summing to corpus.documents ${m.corpus.documents}`, next);
+}
+
+/** Every object referenced from a section must be listed in `objects`, with the same kind, size and hash. */
+function listedObjects(m: Manifest, ctx: Ctx): void {
+  const byPath = new Map<string, ObjectRef>();
+  m.objects.forEach((o, i) => {
+    if (byPath.has(o.path)) reject(ctx, ["objects", i, "path"], "a unique path", o.path);
+    byPath.set(o.path, o);
+  });
+  for (const [path, ref] of references(m)) {
+    const o = byPath.get(ref.path);
+    if (!o) reject(ctx, path, "an object listed in manifest.objects", ref.path);
+    else if (o.kind !== ref.kind || o.bytes !== ref.bytes || o.sha256 !== ref.sha256 || o.count !== ref.count) {
+      reject(ctx, path, `the entry in manifest.objects ${JSON.stringify(o)}`, ref);
+    }
+  }
+}
+
+/** Every object reference of the sections, with its path. */
+function references(m: Manifest): Array<[Array<string | number>, ObjectRef]> {
+  const refs: Array<[Array<string | number>, ObjectRef]> = [[["model", "query"], m.model.query], [["model", "vocab"], m.model.vocab]];
+  m.partitions.forEach((p, i) => p.shards.forEach((s, j) => refs.push([["partitions", i, "shards", j], s])));
+  m.docs.blocks.forEach((b, i) => refs.push([["docs", "blocks", i], b]));
+  if (m.centroids) refs.push([["centroids"], m.centroids]);
+  if (m.lexical) {
+    m.lexical.buckets.forEach((b, i) => refs.push([["lexical", "buckets", i], b]));
+    const { encoding: _, ...norms } = m.lexical.norms;
+    refs.push([["lexical", "norms"], norms]);
+  }
+  return refs;
+}
