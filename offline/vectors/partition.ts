@@ -3,7 +3,7 @@
 // are re-scored from half-precision rows, chosen so that recall@10 against exact float32 search reaches a target
 // on held-out query vectors. Recall is measured with the worker's own search code (src/search/ivf.ts).
 import { quantizeInt8, signCodes } from "../../src/format/quantize.ts";
-import { decodeRefine, encodeRefine, type RefineVectors } from "../../src/format/refine.ts";
+import { decodeFloatRows, encodeFloatRows, type RefineVectors } from "../../src/format/float-rows.ts";
 import type { ShardVectors } from "../../src/search/dense.ts";
 import { searchIvf, type IvfSource } from "../../src/search/ivf.ts";
 import { rng, samplePositions, sphericalKMeans } from "./kmeans.ts";
@@ -81,7 +81,7 @@ export function partitionVectors(vectors: Float32Array, dims: number, members: U
 export function partitionRefine(vectors: Float32Array, dims: number, members: Uint32Array): RefineVectors {
   const rows = new Float32Array(members.length * dims);
   members.forEach((r, i) => rows.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
-  return decodeRefine(encodeRefine(dims, rows));
+  return decodeFloatRows("refine", encodeFloatRows("refine", dims, rows));
 }
 
 export interface PlanPoint {

@@ -44,6 +44,10 @@ function partitions(m: Manifest, ctx: Ctx): void {
   if (m.centroids && m.centroids.count !== m.partitions.length) {
     reject(ctx, ["centroids", "count"], `${m.partitions.length} (one per partition)`, m.centroids.count);
   }
+  m.partitions.forEach((p, i) => {
+    const rows = p.shards.reduce((s, r) => s + (r.count ?? 0), 0);
+    if (p.refine && p.refine.count !== rows) reject(ctx, ["partitions", i, "refine", "count"], `${rows} (the partition's rows)`, p.refine.count);
+  });
   const vectors = m.partitions.reduce((n, p) => n + p.shards.reduce((s, r) => s + (r.count ?? 0), 0), 0);
   if (vectors !== m.corpus.passages) reject(ctx, ["partitions"], `shard counts summing to corpus.passages ${m.corpus.passages}`, vectors);
 }
@@ -76,7 +80,10 @@ function listedObjects(m: Manifest, ctx: Ctx): void {
 /** Every object reference of the sections, with its path. */
 function references(m: Manifest): Array<[Array<string | number>, ObjectRef]> {
   const refs: Array<[Array<string | number>, ObjectRef]> = [[["model", "query"], m.model.query], [["model", "vocab"], m.model.vocab]];
-  m.partitions.forEach((p, i) => p.shards.forEach((s, j) => refs.push([["partitions", i, "shards", j], s])));
+  m.partitions.forEach((p, i) => {
+    p.shards.forEach((s, j) => refs.push([["partitions", i, "shards", j], s]));
+    if (p.refine) refs.push([["partitions", i, "refine"], p.refine]);
+  });
   m.docs.blocks.forEach((b, i) => refs.push([["docs", "blocks", i], b]));
   if (m.centroids) refs.push([["centroids"], m.centroids]);
   if (m.lexical) {

@@ -12,12 +12,18 @@ import { parseJson } from "./parse-json.ts";
 
 /** The `format` field of every manifest. */
 export const FORMAT_NAME = "i3-edge-index";
-/** Manifest version this build writes; it reads any minor of the same major. */
-export const MANIFEST_VERSION = { major: 1, minor: 2 } as const;
+/**
+ * Manifest version this build writes. 2.0 partitions the vectors (IVF): the worker loads the centroids at start and
+ * a partition only when a query probes it; a 1.x worker, which would load every shard, refuses it. Readers take
+ * majors 1 and 2, any minor (a newer minor only adds fields, which are dropped).
+ */
+export const MANIFEST_VERSION = { major: 2, minor: 0 } as const;
+/** Majors this reader understands. */
+export const READABLE_MAJORS = [1, 2] as const;
 
 const VersionSchema = z.object({
   /** Another major is refused (`unsupported_version`). */
-  major: int(0, 0xffff).refine((major) => major === MANIFEST_VERSION.major, { error: String(MANIFEST_VERSION.major) }),
+  major: int(0, 0xffff).refine((major) => (READABLE_MAJORS as readonly number[]).includes(major), { error: READABLE_MAJORS.join(" or ") }),
   /** Any minor is read: a newer one only adds fields, which are dropped. */
   minor: int(0, 0xffff),
 });
@@ -42,11 +48,27 @@ const PassagesSchema = z
     if (p.stride > p.window) reject(ctx, ["stride"], `an integer in 1..${p.window}`, p.stride);
   });
 
-/** An IVF partition: its centroid (null when v1 writes a single partition) and its vector shards. */
+/**
+ * An IVF partition: its centroid (inline, or null with `manifest.centroids`; null for the single partition of a
+ * flat index), its vector shards (2.0: one, whose rows are the partition's passages in ascending passage order),
+ * and (2.0) its passages in half precision, row for row, for re-scoring the best candidates.
+ */
 const PartitionSchema = z.object({
   id: int(0, U32),
   centroid: z.array(z.number({ error: "a finite number" })).nullable(),
   shards: z.array(objectRefOf("shard", { counted: true })),
+  refine: objectRefOf("refine", { counted: true }).optional(),
+});
+
+/**
+ * How the partition plan was chosen at build time: recall@10 of the default probe (and refine) against exact
+ * float32 search, on `queries` held-out query vectors of `source`.
+ */
+const PlanSchema = z.object({
+  recallAt10: num(0).refine((r) => r <= 1, { error: "a number in 0..1" }),
+  target: num(0).refine((r) => r <= 1, { error: "a number in 0..1" }),
+  queries: int(0, U32),
+  source: nonEmpty,
 });
 
 /** A doc block reference: an object of kind "docs" holding global doc ordinals first..first+count-1. */
@@ -80,8 +102,17 @@ export const ManifestSchema = z
     docs: z.object({ blocks: z.array(DocBlockRefSchema) }),
     /** The BM25 inverted index (since 1.1; a 1.0 reader ignores it). See src/format/bm25-section.ts. */
     lexical: LexicalSectionSchema.optional(),
-    /** Search defaults: results returned, and candidates of the binary pass rescored with int8. */
-    search: z.object({ k: int(1, 10_000), rescore: int(1, 1_000_000) }),
+    /**
+     * Search defaults: results returned; candidates of the binary pass rescored with int8 (flat indexes);
+     * partitions probed and candidates re-scored from refine rows (2.0, partitioned), with the plan behind them.
+     */
+    search: z.object({
+      k: int(1, 10_000),
+      rescore: int(1, 1_000_000),
+      probe: int(1, U32).optional(),
+      refine: int(0, 100_000).optional(),
+      plan: PlanSchema.optional(),
+    }),
     /** Every object of the index. */
     objects: z.array(ObjectRefSchema),
   })
@@ -152,11 +183,14 @@ export function serializeManifest(m: Manifest): string {
     vectors: { dim: m.vectors.dim, quantization: m.vectors.quantization, binary: m.vectors.binary, metric: m.vectors.metric, normalized: m.vectors.normalized },
     model: { name: m.model.name, maxQueryTokens: m.model.maxQueryTokens, query: ref(m.model.query), vocab: ref(m.model.vocab), tokenizerHash: m.model.tokenizerHash },
     passages: { window: m.passages.window, stride: m.passages.stride, docScore: m.passages.docScore },
-    partitions: m.partitions.map((p) => ({ id: p.id, centroid: p.centroid, shards: p.shards.map(ref) })),
+    partitions: m.partitions.map((p) => ({ id: p.id, centroid: p.centroid, shards: p.shards.map(ref), refine: p.refine && ref(p.refine) })),
     centroids: m.centroids && ref(m.centroids),
     docs: { blocks: m.docs.blocks.map((b) => ({ ...ref(b), first: b.first })) },
     lexical: m.lexical && lexicalJson(m.lexical),
-    search: { k: m.search.k, rescore: m.search.rescore },
+    search: {
+      k: m.search.k, rescore: m.search.rescore, probe: m.search.probe, refine: m.search.refine,
+      plan: m.search.plan && { recallAt10: m.search.plan.recallAt10, target: m.search.plan.target, queries: m.search.plan.queries, source: m.search.plan.source },
+    },
     objects: m.objects.map(ref),
   });
 }

@@ -2,7 +2,7 @@
 // best partitions exactly with int8, re-score the best `refine` passages from their half-precision rows (when the
 // index has them), and let each document score as its best passage. The partitions come from an `IvfSource`, so
 // the worker (R2, caches) and the offline side (a build directory) run this same code.
-import type { RefineVectors } from "../format/refine.ts";
+import type { RefineVectors } from "../format/float-rows.ts";
 import { float16Table } from "../format/float16.ts";
 import { int8Dot } from "./score.ts";
 import { createTopK } from "./topk.ts";
