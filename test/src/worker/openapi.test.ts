@@ -107,3 +107,20 @@ describe("GET /docs", () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   });
 });
+
+describe("the README's API section agrees with the document", () => {
+  it("names the search fields, response fields and error codes the document declares", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    const api = readme.slice(readme.indexOf("### API"), readme.indexOf("###", readme.indexOf("### API") + 4));
+    const request = /with `(\{[^`]*\})` returns/.exec(api.replaceAll("\n", " "))![1];
+    const fields = [...request.matchAll(/"(\w+)"\??:/g)].map((m) => m[1]);
+    expect(fields).toEqual(Object.keys(doc.components.schemas.SearchRequest.properties));
+    const response = /returns `(\{[^`]*\})`/.exec(api.replaceAll("\n", " "))![1];
+    const top = response.replace(/\[[^\]]*\]/g, "").replace(/\{[^{}]*\}/g, (m, i) => (i === 0 ? m : "")).match(/\w+/g)!;
+    expect(top.sort()).toEqual(Object.keys(doc.components.schemas.SearchResponse.properties).sort());
+    for (const code of api.matchAll(/`([a-z_]+)`/g)) if (code[1].includes("_")) expect(API_ERROR_CODES, code[1]).toContain(code[1]);
+    expect(api).toContain("/openapi.json");
+    expect(api).toContain("/docs");
+  });
+});
