@@ -82,19 +82,7 @@ async function search(c: SearchContext, registry: IndexRegistry) {
   const idx = await registry.get(c.env.INDEXES, tenant, index);
   const opts = resolveOptions(req, idx);
   const t1 = performance.now();
-  let query = { tokens: 0, truncated: false };
-  let encodeMs = 0;
-  const dense = async (n: number) => {
-    const te = performance.now();
-    const e = await idx.encoder.encode(req.query);
-    encodeMs = performance.now() - te;
-    query = { tokens: e.tokens, truncated: e.truncated };
-    return denseResult(e.vector, await idx.shards(), n, idx.manifest.search.rescore);
-  };
-  const r = await searchHybrid({
-    mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
-    lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, req.query, n) : undefined,
-  });
+  const { r, query, encodeMs } = await rank(idx, req, opts);
   const t3 = performance.now();
   const docs = await fetchDocs(c.env.INDEXES, registry.cache, idx, r.hits.map((h) => h.ordinal));
   const t4 = performance.now();
@@ -116,4 +104,22 @@ async function search(c: SearchContext, registry: IndexRegistry) {
     // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
     timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
   };
+}
+
+/** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
+async function rank(idx: LoadedIndex, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
+  let query = { tokens: 0, truncated: false };
+  let encodeMs = 0;
+  const dense = async (n: number) => {
+    const te = performance.now();
+    const e = await idx.encoder.encode(req.query);
+    encodeMs = performance.now() - te;
+    query = { tokens: e.tokens, truncated: e.truncated };
+    return denseResult(e.vector, await idx.shards(), n, idx.manifest.search.rescore);
+  };
+  const r = await searchHybrid({
+    mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
+    lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, req.query, n) : undefined,
+  });
+  return { r, query, encodeMs };
 }
