@@ -89,6 +89,20 @@ describe("every error the worker answers is documented for its route and status"
 let cachedSearchKey: string | undefined;
 const searchKey = async () => (cachedSearchKey ??= await createKey("apidoc", ["search"]));
 
+describe("bodies", () => {
+  it("a JSON body sent as curl -d sends it (a form type) or as text/plain is searched like application/json", async () => {
+    for (const type of ["application/x-www-form-urlencoded", "text/plain;charset=UTF-8"]) {
+      const res = await fetchWorker("/v1/tenants/apidoc/indexes/docs/search", {
+        method: "POST",
+        headers: { authorization: `Bearer ${await searchKey()}`, "content-type": type },
+        body: JSON.stringify({ query: "vitamin D and bone density", k: 2 }),
+      });
+      expect(res.status, type).toBe(200);
+      expect(((await res.json()) as any).results).toHaveLength(2);
+    }
+  });
+});
+
 describe("unknown fields are a coded 400, never ignored", () => {
   it("search: a filter this version does not know, or a misspelled option -> 400 unknown_field naming it", async () => {
     for (const [body, field] of [
