@@ -29,6 +29,7 @@ export interface Arena {
   int8At(offset: number, length: number): Int8Array;
   u8At(offset: number, length: number): Uint8Array;
   i16At(offset: number, length: number): Int16Array;
+  u32At(offset: number, length: number): Uint32Array;
   f32At(offset: number, length: number): Float32Array;
   stats(): ArenaStats;
 }
@@ -115,6 +116,7 @@ export function createArena(opts: ArenaOptions): Arena {
     int8At: view((b, o, n) => new Int8Array(b, o, n), 1),
     u8At: view((b, o, n) => new Uint8Array(b, o, n), 1),
     i16At: view((b, o, n) => new Int16Array(b, o, n), 2),
+    u32At: view((b, o, n) => new Uint32Array(b, o, n), 4),
     f32At: view((b, o, n) => new Float32Array(b, o, n), 4),
     stats: () => ({
       memoryBytes: memory.buffer.byteLength,
@@ -125,6 +127,14 @@ export function createArena(opts: ArenaOptions): Arena {
       largestFree: free.reduce((m, b) => Math.max(m, b.size), 0),
     }),
   };
+}
+
+/** Throws KernelError "out_of_bounds" unless [offset, offset + bytes) lies in the arena's memory at `align`. */
+export function checkRange(arena: Arena, what: string, offset: number, bytes: number, align: number): void {
+  const size = arena.memory.buffer.byteLength;
+  if (!(Number.isInteger(offset) && offset >= 0 && offset % align === 0 && offset + bytes <= size)) {
+    throw new KernelError("out_of_bounds", `kernels: ${what} [${offset}, +${bytes}) is not ${align}-aligned within memory (${size} bytes)`);
+  }
 }
 
 function roundSize(bytes: number): number {

@@ -10,32 +10,78 @@
       (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
       (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
 
-  ;; out[i] = qinv * scales[i] * sum_d q16[d] * vectors[i*dims + d], for i < count.
-  ;; q16 is the query quantized to int16 (2*dims bytes); the int32 sum cannot overflow when dims*128*max|q16| < 2^31.
+;; sum_d q16[d] * row[d] over dims int8 lanes (q16: the query quantized to int16, 2*dims bytes). The int32 sum
+  ;; cannot overflow when dims * 128 * max|q16| < 2^31 (query.ts quantizeQuery16 picks the scale so).
+  (func $dot_row (param $qp i32) (param $row i32) (param $dims i32) (result i32)
+    (local $end i32) (local $acc v128)
+    (local.set $end (i32.add (local.get $row) (local.get $dims)))
+    (loop $lanes
+      (local.set $acc (i32x4.add (local.get $acc)
+        (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $row)) (v128.load (local.get $qp)))))
+      (local.set $acc (i32x4.add (local.get $acc)
+        (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $row)) (v128.load offset=16 (local.get $qp)))))
+      (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+      (br_if $lanes (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 16))) (local.get $end))))
+    (call $sum_i32x4 (local.get $acc)))
+
+  ;; out[i] = qinv * scales[i] * (q16 · vectors[i]), for i < count. Rows go in pairs that share the query loads.
   (func (export "int8_scores")
     (param $q16 i32) (param $dims i32) (param $vectors i32) (param $scales i32) (param $count i32)
     (param $qinv f32) (param $out i32)
-    (local $end i32) (local $rowEnd i32) (local $qp i32) (local $v v128) (local $acc v128)
-    (if (i32.eqz (local.get $count)) (then (return)))
-    (local.set $end (i32.add (local.get $vectors) (i32.mul (local.get $count) (local.get $dims))))
-    (loop $rows
-      (local.set $acc (v128.const i32x4 0 0 0 0))
-      (local.set $qp (local.get $q16))
-      (local.set $rowEnd (i32.add (local.get $vectors) (local.get $dims)))
-      (loop $lanes
-        (local.set $v (v128.load (local.get $vectors)))
-        (local.set $acc (i32x4.add (local.get $acc)
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (v128.load (local.get $qp)))))
-        (local.set $acc (i32x4.add (local.get $acc)
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (v128.load offset=16 (local.get $qp)))))
-        (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
-        (br_if $lanes (i32.lt_u (local.tee $vectors (i32.add (local.get $vectors) (i32.const 16))) (local.get $rowEnd))))
-      (f32.store (local.get $out)
-        (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $acc))) (local.get $qinv))
-                 (f32.load (local.get $scales))))
-      (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
-      (local.set $out (i32.add (local.get $out) (i32.const 4)))
-      (br_if $rows (i32.lt_u (local.get $vectors) (local.get $end)))))
+    (local $pairsEnd i32) (local $rowEnd i32) (local $qp i32) (local $a v128) (local $b v128) (local $q v128)
+    (local $r v128)
+    (local.set $pairsEnd (i32.add (local.get $vectors)
+      (i32.mul (i32.and (local.get $count) (i32.const -2)) (local.get $dims))))
+    (block $pairsDone
+      (br_if $pairsDone (i32.lt_u (local.get $count) (i32.const 2)))
+      (loop $pairs
+        (local.set $a (v128.const i32x4 0 0 0 0))
+        (local.set $b (v128.const i32x4 0 0 0 0))
+        (local.set $qp (local.get $q16))
+        (local.set $rowEnd (i32.add (local.get $vectors) (local.get $dims)))
+        (loop $lanes
+          (local.set $q (v128.load (local.get $qp)))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $vectors)) (local.get $q))))
+          (local.set $r (v128.load8x8_s (i32.add (local.get $vectors) (local.get $dims))))
+          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s (local.get $r) (local.get $q))))
+          (local.set $q (v128.load offset=16 (local.get $qp)))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $vectors)) (local.get $q))))
+          (local.set $r (v128.load8x8_s offset=8 (i32.add (local.get $vectors) (local.get $dims))))
+          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s (local.get $r) (local.get $q))))
+          (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+          (br_if $lanes (i32.lt_u (local.tee $vectors (i32.add (local.get $vectors) (i32.const 16))) (local.get $rowEnd))))
+        (f32.store (local.get $out)
+          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $a))) (local.get $qinv)) (f32.load (local.get $scales))))
+        (f32.store offset=4 (local.get $out)
+          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $b))) (local.get $qinv)) (f32.load offset=4 (local.get $scales))))
+        (local.set $vectors (i32.add (local.get $vectors) (local.get $dims)))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 8)))
+        (local.set $out (i32.add (local.get $out) (i32.const 8)))
+        (br_if $pairs (i32.lt_u (local.get $vectors) (local.get $pairsEnd)))))
+    (if (i32.and (local.get $count) (i32.const 1))
+      (then (f32.store (local.get $out)
+        (f32.mul (f32.mul (f32.convert_i32_s (call $dot_row (local.get $q16) (local.get $vectors) (local.get $dims)))
+                          (local.get $qinv))
+                 (f32.load (local.get $scales)))))))
+
+  ;; out[j] = qinv * scales[r] * (q16 · vectors[r]) for r = rows[j] (u32), j < count: rescoring chosen rows.
+  (func (export "int8_row_scores")
+    (param $q16 i32) (param $dims i32) (param $vectors i32) (param $scales i32) (param $rows i32) (param $count i32)
+    (param $qinv f32) (param $out i32)
+    (local $end i32) (local $r i32)
+    (local.set $end (i32.add (local.get $rows) (i32.shl (local.get $count) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.eqz (local.get $count)))
+      (loop $each
+        (local.set $r (i32.load (local.get $rows)))
+        (f32.store (local.get $out)
+          (f32.mul
+            (f32.mul (f32.convert_i32_s (call $dot_row (local.get $q16)
+                       (i32.add (local.get $vectors) (i32.mul (local.get $r) (local.get $dims))) (local.get $dims)))
+                     (local.get $qinv))
+            (f32.load (i32.add (local.get $scales) (i32.shl (local.get $r) (i32.const 2))))))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $each (i32.lt_u (local.tee $rows (i32.add (local.get $rows) (i32.const 4))) (local.get $end))))))
 
   ;; Asymmetric byte tables (the layout of score.ts binaryTables): tables[j*256 + b] = sum over set bits t of b of
   ;; 2*q[8j+t], minus the sum of q[8j..8j+7]. Built incrementally: t[b] = t[b with its lowest bit cleared] + 2*q[lowest bit].
@@ -84,46 +130,4 @@
       (f32.store (local.get $out) (f32.add (local.get $a) (local.get $b)))
       (local.set $out (i32.add (local.get $out) (i32.const 4)))
       (br_if $rows (i32.lt_u (local.get $codes) (local.get $end)))))
-
-  ;; Popcount of (code chunk AND plane chunk), summed over `chunkBytes` (a multiple of 16) into u8 lanes.
-  (func $plane_count (param $code i32) (param $plane i32) (param $chunkBytes i32) (result v128)
-    (local $acc v128) (local $end i32)
-    (local.set $end (i32.add (local.get $code) (local.get $chunkBytes)))
-    (loop $chunks
-      (local.set $acc (i8x16.add (local.get $acc)
-        (i8x16.popcnt (v128.and (v128.load (local.get $code)) (v128.load (local.get $plane))))))
-      (local.set $plane (i32.add (local.get $plane) (i32.const 16)))
-      (br_if $chunks (i32.lt_u (local.tee $code (i32.add (local.get $code) (i32.const 16))) (local.get $end))))
-    (local.get $acc))
-
-  ;; Bit-plane scores: out[i] = alpha * popcount(x_i & mask) + beta * sum_k 2^k popcount(x_i & plane_k) + gamma,
-  ;; where x_i is the sign code of vector i (`bytes` per code, read in 16-byte chunks: up to 15 bytes past a code
-  ;; are read and masked off). `planes` holds the mask plane, then `nplanes` (1..8) planes, each chunkBytes long.
-  ;; Per-lane sums stay below 2^15 for chunkBytes <= 128 (1024 dims).
-  (func (export "binary_plane_scores")
-    (param $planes i32) (param $nplanes i32) (param $chunkBytes i32) (param $codes i32) (param $bytes i32)
-    (param $count i32) (param $alpha f32) (param $beta f32) (param $gamma f32) (param $out i32)
-    (local $end i32) (local $k i32) (local $pp i32) (local $tot v128) (local $ones i32)
-    (if (i32.eqz (local.get $count)) (then (return)))
-    (local.set $end (i32.add (local.get $codes) (i32.mul (local.get $count) (local.get $bytes))))
-    (loop $rows
-      (local.set $ones (call $sum_i32x4 (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u
-        (call $plane_count (local.get $codes) (local.get $planes) (local.get $chunkBytes))))))
-      (local.set $tot (v128.const i32x4 0 0 0 0))
-      (local.set $pp (i32.add (local.get $planes) (local.get $chunkBytes)))
-      (local.set $k (i32.const 0))
-      (loop $bitplanes
-        (local.set $tot (i16x8.add (local.get $tot)
-          (i16x8.shl (i16x8.extadd_pairwise_i8x16_u
-            (call $plane_count (local.get $codes) (local.get $pp) (local.get $chunkBytes))) (local.get $k))))
-        (local.set $pp (i32.add (local.get $pp) (local.get $chunkBytes)))
-        (br_if $bitplanes (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (local.get $nplanes))))
-      (f32.store (local.get $out)
-        (f32.add
-          (f32.add (f32.mul (local.get $alpha) (f32.convert_i32_u (local.get $ones)))
-                   (f32.mul (local.get $beta) (f32.convert_i32_u
-                     (call $sum_i32x4 (i32x4.extadd_pairwise_i16x8_u (local.get $tot))))))
-          (local.get $gamma)))
-      (local.set $out (i32.add (local.get $out) (i32.const 4)))
-      (br_if $rows (i32.lt_u (local.tee $codes (i32.add (local.get $codes) (local.get $bytes))) (local.get $end)))))
 )

@@ -14,25 +14,20 @@ export interface CodeBlock {
 }
 
 /**
- * How the binary pass scores q · sign(x):
- * - "table": exactly, with per-byte lookup tables (score.ts binaryTables/binaryScore);
- * - "planes": with the query quantized to 8-bit bit-planes and SIMD popcounts (asymmetric, error below 1%);
- * - "sign": sign(q) · sign(x) scaled by mean |q| (symmetric, Hamming distance by popcount).
- */
-export type BinaryMode = "table" | "planes" | "sign";
-
-/**
- * One query made ready for scoring (quantized, tables built) in kernel memory. Scores are written as f32 at the
- * arena offset `out` (4 * count bytes). Call `release` when the query is done with.
+ * One query made ready for scoring in kernel memory (its int16 copy; its binary tables on first use). Block
+ * passes write f32 scores at the arena offset `out` (4 * count bytes). Call `release` when done with the query.
  */
 export interface PreparedQuery {
   readonly dims: number;
   /** True when this query runs on the wasm SIMD kernels, false on the JS reference. */
   readonly simd: boolean;
-  /** out[i] = scale_i * (q · v_i): the int8 inner product (score.ts int8Dot). */
+  /** out[i] = scale_i * (q · v_i), the int8 inner product of score.ts int8Dot, for every vector of the block. */
   int8Scores(block: Int8Block, out: number): void;
-  /** out[i] = the binary pass score of vector i (see BinaryMode). */
+  /** The int8 inner products of the listed rows of the block (rescoring): result[j] is row rows[j]'s. */
+  int8RowScores(block: Int8Block, rows: Uint32Array): Float32Array;
+  /** out[i] = q · sign(x_i), the binary pass of score.ts binaryTables/binaryScore, for every code of the block. */
   binaryScores(block: CodeBlock, out: number): void;
+  /** Frees the query's kernel memory; later calls throw KernelError "released". */
   release(): void;
 }
 
@@ -40,13 +35,10 @@ export interface Kernels {
   /** True when the wasm SIMD kernels are in use (queries of supported dims run on them). */
   readonly simd: boolean;
   readonly arena: Arena;
-  /** The binary pass prepare uses unless told otherwise. */
-  readonly binary: BinaryMode;
   prepare(query: Float32Array, opts?: PrepareOptions): PreparedQuery;
 }
 
 export interface PrepareOptions {
-  binary?: BinaryMode;
   /** false: run this query on the JS reference even where wasm is available (parity checks, benchmarks). */
   simd?: boolean;
 }

@@ -1,17 +1,14 @@
-import type { Arena } from "./arena";
+import { checkRange, type Arena } from "./arena";
 import { KernelError } from "./errors";
-import { asymmetricPlanes, planeChunkBytes, quantizeQuery16, signPlanes } from "./query";
-import type { BinaryMode, CodeBlock, Int8Block, PreparedQuery } from "./types";
+import { quantizeQuery16 } from "./quantize-query";
+import type { CodeBlock, Int8Block, PreparedQuery } from "./types";
 
 /** The functions kernels.wat exports; every pointer is an arena offset. */
 export interface KernelExports {
   int8_scores(q16: number, dims: number, vectors: number, scales: number, count: number, qinv: number, out: number): void;
+  int8_row_scores(q16: number, dims: number, vectors: number, scales: number, rows: number, count: number, qinv: number, out: number): void;
   binary_tables(query: number, dims: number, tables: number): void;
   binary_table_scores(tables: number, codes: number, bytes: number, count: number, out: number): void;
-  binary_plane_scores(
-    planes: number, nplanes: number, chunkBytes: number, codes: number, bytes: number, count: number,
-    alpha: number, beta: number, gamma: number, out: number,
-  ): void;
 }
 
 /** Instantiates kernels.wasm over the arena's memory. */
@@ -25,41 +22,31 @@ export function wasmDims(dims: number): boolean {
   return dims > 0 && dims <= 1024 && dims % 16 === 0;
 }
 
-/**
- * A query prepared in arena memory for the wasm kernels: its int16 copy now, the binary tables or planes on the
- * first binary pass.
- */
-export function wasmQuery(k: KernelExports, arena: Arena, query: Float32Array, mode: BinaryMode): PreparedQuery {
+/** A query prepared in arena memory for the wasm kernels: its int16 copy now, its byte tables on first binary pass. */
+export function wasmQuery(k: KernelExports, arena: Arena, query: Float32Array): PreparedQuery {
   const dims = query.length;
-  const bytes = dims >>> 3;
-  const held: number[] = [];
-  const hold = (n: number) => {
-    const at = arena.alloc(n);
-    held.push(at);
-    return at;
-  };
-  const q16 = hold(2 * dims);
+  const q16 = arena.alloc(2 * dims);
   const qinv = quantizeQuery16(query, arena.i16At(q16, dims));
-  let binary: ((codes: number, count: number, out: number) => void) | undefined;
+  let tables = -1;
+  let scratch = -1; // rows (u32) then their scores (f32), for int8RowScores
+  let scratchRows = 0;
   let released = false;
 
   const live = () => {
     if (released) throw new KernelError("released", "kernels: this prepared query was released");
   };
-  const prepareBinary = (): typeof binary => {
-    if (mode === "table") {
-      const tables = hold(dims * 128);
-      const copy = arena.alloc(4 * dims);
-      arena.f32At(copy, dims).set(query);
-      k.binary_tables(copy, dims, tables);
-      arena.free(copy);
-      return (codes, count, out) => k.binary_table_scores(tables, codes, bytes, count, out);
-    }
-    const p = mode === "planes" ? asymmetricPlanes(query) : signPlanes(query);
-    const planes = hold(p.bytes.length);
-    arena.u8At(planes, p.bytes.length).set(p.bytes);
-    return (codes, count, out) =>
-      k.binary_plane_scores(planes, p.count, p.chunkBytes, codes, bytes, count, p.alpha, p.beta, p.gamma, out);
+  const buildTables = () => {
+    tables = arena.alloc(dims * 128);
+    const copy = arena.alloc(4 * dims);
+    arena.f32At(copy, dims).set(query);
+    k.binary_tables(copy, dims, tables);
+    arena.free(copy);
+  };
+  const reserveRows = (n: number) => {
+    if (n <= scratchRows) return;
+    if (scratch >= 0) arena.free(scratch);
+    scratch = arena.alloc(8 * n);
+    scratchRows = n;
   };
 
   return {
@@ -67,32 +54,44 @@ export function wasmQuery(k: KernelExports, arena: Arena, query: Float32Array, m
     simd: true,
     int8Scores(block: Int8Block, out: number) {
       live();
-      checkRange(arena, "vectors", block.vectors, block.count * dims, 1);
-      checkRange(arena, "scales", block.scales, block.count * 4, 4);
+      checkInt8Block(arena, block, dims);
       checkRange(arena, "out", out, block.count * 4, 4);
       k.int8_scores(q16, dims, block.vectors, block.scales, block.count, qinv, out);
     },
+    int8RowScores(block: Int8Block, rows: Uint32Array) {
+      live();
+      checkInt8Block(arena, block, dims);
+      checkRows(rows, block.count);
+      reserveRows(rows.length);
+      arena.u32At(scratch, rows.length).set(rows);
+      const out = scratch + 4 * rows.length;
+      k.int8_row_scores(q16, dims, block.vectors, block.scales, scratch, rows.length, qinv, out);
+      return arena.f32At(out, rows.length).slice();
+    },
     binaryScores(block: CodeBlock, out: number) {
       live();
-      // The plane kernels read whole 16-byte chunks: up to 15 bytes past the last code.
-      const overrun = mode === "table" ? 0 : planeChunkBytes(dims) - bytes;
-      checkRange(arena, "codes", block.codes, block.count * bytes + (block.count > 0 ? overrun : 0), 1);
+      checkRange(arena, "codes", block.codes, block.count * (dims >>> 3), 1);
       checkRange(arena, "out", out, block.count * 4, 4);
-      binary ??= prepareBinary();
-      binary!(block.codes, block.count, out);
+      if (tables < 0) buildTables();
+      k.binary_table_scores(tables, block.codes, dims >>> 3, block.count, out);
     },
     release() {
       if (released) return;
       released = true;
-      for (const at of held) arena.free(at);
+      for (const at of [q16, tables, scratch]) if (at >= 0) arena.free(at);
     },
   };
 }
 
-/** Throws KernelError "out_of_bounds" unless [offset, offset + bytes) lies in memory at the given alignment. */
-export function checkRange(arena: Arena, what: string, offset: number, bytes: number, align: number): void {
-  const size = arena.memory.buffer.byteLength;
-  if (!(Number.isInteger(offset) && offset >= 0 && offset % align === 0 && offset + bytes <= size)) {
-    throw new KernelError("out_of_bounds", `kernels: ${what} [${offset}, +${bytes}) is not ${align}-aligned within memory (${size} bytes)`);
+/** Throws KernelError "out_of_bounds" unless the block's vectors and scales lie in memory. */
+export function checkInt8Block(arena: Arena, block: Int8Block, dims: number): void {
+  checkRange(arena, "vectors", block.vectors, block.count * dims, 1);
+  checkRange(arena, "scales", block.scales, block.count * 4, 4);
+}
+
+/** Throws KernelError "out_of_bounds" unless every row is below `count`. */
+export function checkRows(rows: Uint32Array, count: number): void {
+  for (let j = 0; j < rows.length; j++) {
+    if (rows[j] >= count) throw new KernelError("out_of_bounds", `kernels: row ${rows[j]} (at ${j}) is not below the block's ${count}`);
   }
 }
