@@ -5,9 +5,9 @@
  *       [--rescore 1000] [--repeat 3] [--seed 1] [--json]
  *
  * Per query (best of --repeat runs, then the p50 over queries) it times the exact int8 pass over all n vectors
- * (JS reference, wasm), the binary pass (JS, wasm; byte tables built included), JS top-k over the scores, and
- * wasm int8 rescoring of the --rescore best binary candidates; then the two whole pipelines (exact int8 + top 10;
- * binary + top --rescore + rescoring + top 10). It reports recall@10 of the binary pipeline at several depths
+ * (JS reference, wasm), the binary pass (JS, wasm; byte tables built included), top-k over the scores (JS
+ * createTopK, wasm selectTop), and wasm int8 rescoring of the --rescore best binary candidates; then the two whole
+ * pipelines (exact int8 + top 10; binary + top --rescore + rescoring). It reports recall@10 of the binary pipeline at several depths
  * against the exact int8 top 10 and against exact float32, the largest int8 error of wasm against the JS
  * reference relative to the query's score range, and the .wasm size. With --json: one JSON line on stdout.
  */
@@ -65,6 +65,16 @@ function topIds(scores: ArrayLike<number>, k: number, ids?: ArrayLike<number>): 
     if (scores[i] > top.threshold()) top.push(i, scores[i]);
   }
   return top.sorted().map((h) => h.id);
+}
+
+/** The same scores picked (selectTop and createTopK may break exact ties differently). */
+function sameScores(a: ArrayLike<number>, b: number[], scores: Float32Array): boolean {
+  const sorted = (rows: ArrayLike<number>) => Array.from(rows, (i) => scores[i]).sort((x, y) => x - y);
+  return sorted(a).join() === sorted(b).join();
+}
+
+function expect(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`bench-kernels: ${what} does not hold`);
 }
 
 function overlap(a: number[], b: number[]): number {
@@ -139,12 +149,16 @@ async function main(argv: string[]): Promise<void> {
     maxRelError = Math.max(maxRelError, relativeError(int8, int8Js));
     const int8Top = topIds(int8, 10);
     push(times, "topk10.js", best(() => topIds(int8, 10)));
+    push(times, "select10.wasm", best(() => kernels.selectTop(out, n, 10)));
+    expect(sameScores(kernels.selectTop(out, n, 10), int8Top, int8), "selectTop(10) = top 10");
     push(recall, "int8.vsFloat", overlap(int8Top, exact));
 
     run("binary.js", query, false, (q) => q.binaryScores(block, out));
     const binary = run("binary.wasm", query, true, (q) => q.binaryScores(block, out));
     push(times, `topk${rescore}.js`, best(() => topIds(binary, rescore)));
-    const candidates = Uint32Array.from(topIds(binary, rescore));
+    push(times, `select${rescore}.wasm`, best(() => kernels.selectTop(out, n, rescore)));
+    const candidates = kernels.selectTop(out, n, rescore);
+    expect(sameScores(candidates, topIds(binary, rescore), binary), `selectTop(${rescore}) = top ${rescore}`);
     const q = kernels.prepare(query);
     push(times, "rescore.wasm", best(() => q.int8RowScores(block, candidates)));
     q.release();
@@ -160,8 +174,8 @@ async function main(argv: string[]): Promise<void> {
     bench: "kernels", n, dims, distribution, queries, repeat, rescore, simd: kernels.simd,
     p50Ms: {
       ...p50s,
-      "pipeline.exact.wasm": round(p50s["int8.wasm"] + p50s["topk10.js"]),
-      "pipeline.binary.wasm": round(p50s["binary.wasm"] + p50s[`topk${rescore}.js`] + p50s["rescore.wasm"]),
+      "pipeline.exact.wasm": round(p50s["int8.wasm"] + p50s["select10.wasm"]),
+      "pipeline.binary.wasm": round(p50s["binary.wasm"] + p50s[`select${rescore}.wasm`] + p50s["rescore.wasm"]),
     },
     recall: Object.fromEntries(Object.entries(recall).map(([k, v]) => [k, round(v.reduce((a, b) => a + b, 0) / v.length)])),
     int8MaxErrorOfRange: Number(maxRelError.toPrecision(3)),

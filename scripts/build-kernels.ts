@@ -1,7 +1,7 @@
 /**
  * Builds src/search/kernels/kernels.wasm from kernels.wat with wabt (an npm package: no hand step, no committed
  * binary). npm runs it on install (`prepare`) and before test, start and dev; it does nothing while the .wasm is
- * newer than the .wat. Options: --force (rebuild anyway), --check (exit 1 when the .wasm is missing or stale).
+ * newer than the .wat. Option: --force (rebuild anyway).
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -12,7 +12,7 @@ const dir = resolve(import.meta.dirname, "..", "src", "search", "kernels");
 const source = resolve(dir, "kernels.wat");
 const target = resolve(dir, "kernels.wasm");
 
-const { values: opts } = parseArgs({ options: { force: { type: "boolean" }, check: { type: "boolean" } } });
+const { values: opts } = parseArgs({ options: { force: { type: "boolean" } } });
 
 function stale(): boolean {
   return !existsSync(target) || statSync(target).mtimeMs < statSync(source).mtimeMs;
@@ -31,12 +31,7 @@ async function build(): Promise<number> {
   }
 }
 
-if (opts.check) {
-  if (stale()) {
-    console.error(`${target} is missing or older than kernels.wat: run npm run build:kernels`);
-    process.exit(1);
-  }
-} else if (opts.force || stale()) {
+if (opts.force || stale()) {
   const bytes = await build();
   console.log(`kernels.wasm: ${bytes} bytes`);
 }

@@ -1,5 +1,6 @@
 import { createArena, type Arena } from "./arena";
 import { referenceQuery } from "./reference";
+import { selectTop } from "./select";
 import type { Kernels } from "./types";
 import { instantiateKernels, wasmDims, wasmQuery } from "./wasm-kernels";
 
@@ -37,6 +38,9 @@ export function createKernels(module: WebAssembly.Module | undefined, opts: Kern
     arena,
     prepare(query, { simd = true } = {}) {
       return exports && simd && wasmDims(query.length) ? wasmQuery(exports, arena, query) : referenceQuery(arena, query);
+    },
+    selectTop(scores, count, k, { simd = true } = {}) {
+      return selectTop(simd ? exports : undefined, arena, scores, count, k);
     },
   };
 }

@@ -36,6 +36,12 @@ export interface Kernels {
   readonly simd: boolean;
   readonly arena: Arena;
   prepare(query: Float32Array, opts?: PrepareOptions): PreparedQuery;
+  /**
+   * The rows of the k highest of `count` f32 scores at arena offset `scores` (a block pass's `out`), in ascending
+   * row order; of rows tied at the k-th score, the lower ones. For picking rescoring candidates (k in the
+   * hundreds): for k near 10, createTopK over the scores is as fast.
+   */
+  selectTop(scores: number, count: number, k: number, opts?: PrepareOptions): Uint32Array;
 }
 
 export interface PrepareOptions {

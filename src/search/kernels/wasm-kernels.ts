@@ -9,6 +9,7 @@ export interface KernelExports {
   int8_row_scores(q16: number, dims: number, vectors: number, scales: number, rows: number, count: number, qinv: number, out: number): void;
   binary_tables(query: number, dims: number, tables: number): void;
   binary_table_scores(tables: number, codes: number, bytes: number, count: number, out: number): void;
+  select_top(scores: number, count: number, k: number, hist: number, rows: number): [above: number, ties: number];
 }
 
 /** Instantiates kernels.wasm over the arena's memory. */

@@ -1,13 +1,17 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { codeBytes, quantizeInt8, signCodes } from "../../../../src/format";
 import { compileKernels, createKernels, hasWasmSimd, KernelError, type Kernels } from "../../../../src/search/kernels";
 import { quantizeQuery16 } from "../../../../src/search/kernels/quantize-query";
 
 const wasmPath = new URL("../../../../src/search/kernels/kernels.wasm", import.meta.url);
+const watPath = new URL("../../../../src/search/kernels/kernels.wat", import.meta.url);
 
+/** kernels.wasm as npm test builds it (a plain `vitest run` does not: then it must not be missing or stale). */
 function loadModule(): WebAssembly.Module {
-  if (!existsSync(wasmPath)) throw new Error("src/search/kernels/kernels.wasm is missing: run npm run build:kernels");
+  if (!existsSync(wasmPath) || statSync(wasmPath).mtimeMs < statSync(watPath).mtimeMs) {
+    throw new Error("src/search/kernels/kernels.wasm is missing or older than kernels.wat: run npm run build:kernels");
+  }
   const module = compileKernels(readFileSync(wasmPath));
   if (!module) throw new Error("this Node has no wasm SIMD");
   return module;
@@ -221,9 +225,51 @@ describe("scoring kernels: wasm SIMD against the JS reference", () => {
       expect(code(() => q.int8Scores({ vectors: 64, scales: 66, count: 2 }, 128))).toBe("out_of_bounds");
       expect(code(() => q.binaryScores({ codes: size - 2, count: 1 }, 128))).toBe("out_of_bounds");
       expect(code(() => q.int8RowScores({ vectors: 64, scales: 1024, count: 2 }, Uint32Array.of(2)))).toBe("out_of_bounds");
+      expect(code(() => k.selectTop(size - 8, 4, 1, { simd }))).toBe("out_of_bounds");
       q.release();
       expect(code(() => q.int8Scores({ vectors: 64, scales: 1024, count: 1 }, 128))).toBe("released");
       expect(k.arena.stats().usedBytes).toBe(0);
     }
+  });
+
+  it("selects the rows of the k highest scores as the JS reference does, ties to the lower rows", () => {
+    const r = rng(11);
+    const k = createKernels(module, { maxBytes: 1 << 20 });
+    const draws: Array<[string, () => number]> = [
+      ["continuous", () => r() * 2 - 1],
+      ["few values", () => Math.floor(r() * 5) - 2],
+      ["signed zeros", () => (r() < 0.5 ? -0 : 0) + (r() < 0.1 ? 1 : 0)],
+      ["all equal", () => 0.25],
+    ];
+    for (const [name, draw] of draws) {
+      for (const count of [1, 2, 3, 5, 17, 1000, 4099]) {
+        const at = k.arena.alloc(4 * count);
+        k.arena.f32At(at, count).set(Float32Array.from({ length: count }, draw));
+        for (const want of [0, 1, 3, 10, count - 1, count, count + 5]) {
+          if (want < 0) continue;
+          const wasm = k.selectTop(at, count, want);
+          const js = k.selectTop(at, count, want, { simd: false });
+          expect([...wasm], `${name}, ${want} of ${count}`).toEqual([...js]);
+          expect(wasm).toHaveLength(Math.min(want, count));
+        }
+        k.arena.free(at);
+      }
+    }
+    expect(k.arena.stats().usedBytes).toBe(0);
+  });
+
+  it("selects the true top k: nothing left out scores above anything picked", () => {
+    const k = createKernels(module, { maxBytes: 1 << 20 });
+    const r = rng(5);
+    const count = 5000;
+    const at = k.arena.alloc(4 * count);
+    const scores = Float32Array.from({ length: count }, () => (r() - 0.5) ** 3);
+    k.arena.f32At(at, count).set(scores);
+    const picked = k.selectTop(at, count, 100);
+    const inside = new Set(picked);
+    const lowestPicked = Math.min(...[...picked].map((i) => scores[i]));
+    const highestLeft = Math.max(...scores.filter((_, i) => !inside.has(i)));
+    expect(lowestPicked).toBeGreaterThanOrEqual(highestLeft);
+    expect([...picked]).toEqual([...picked].sort((a, b) => a - b));
   });
 });
