@@ -13,7 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { choiceFlag, intFlag, parseFlags, runCommand, STDIO } from "../offline/command.ts";
+import { choiceFlag, intFlag, parseFlags, runCommand, STDIO, UsageError } from "../offline/command.ts";
 import { codeBytes, quantizeInt8, signCodes } from "../src/format/quantize.ts";
 import { compileKernels, createKernels, type PreparedQuery } from "../src/search/kernels/index.ts";
 import { createTopK } from "../src/search/topk.ts";
@@ -102,6 +102,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const n = intFlag("n", o.n) ?? 100_000;
   const dims = intFlag("dims", o.dims) ?? 512;
+  if (dims % 16 !== 0 || dims > 1024) throw new UsageError(`--dims must be a multiple of 16 up to 1024 (what the wasm kernels take), got ${dims}`);
   const queries = intFlag("queries", o.queries) ?? 30;
   const distribution = choiceFlag("distribution", o.distribution, ["clustered", "uniform"]) ?? "clustered";
   const rescore = intFlag("rescore", o.rescore) ?? 1000;
@@ -116,6 +117,7 @@ async function main(argv: string[]): Promise<void> {
 
   const wasm = readFileSync(wasmPath);
   const kernels = createKernels(compileKernels(wasm), { maxBytes: n * (dims + bytes + 12) + (16 << 20) });
+  if (!kernels.simd) throw new Error("this engine has no wasm SIMD: nothing to compare");
   const { arena } = kernels;
   const block = { vectors: arena.alloc(n * dims), scales: arena.alloc(4 * n), codes: arena.alloc(n * bytes), count: n };
   arena.int8At(block.vectors, n * dims).set(vectors);
