@@ -129,14 +129,6 @@ export function createArena(opts: ArenaOptions): Arena {
   };
 }
 
-/** Throws KernelError "out_of_bounds" unless [offset, offset + bytes) lies in the arena's memory at `align`. */
-export function checkRange(arena: Arena, what: string, offset: number, bytes: number, align: number): void {
-  const size = arena.memory.buffer.byteLength;
-  if (!(Number.isInteger(offset) && offset >= 0 && offset % align === 0 && offset + bytes <= size)) {
-    throw new KernelError("out_of_bounds", `kernels: ${what} [${offset}, +${bytes}) is not ${align}-aligned within memory (${size} bytes)`);
-  }
-}
-
 function roundSize(bytes: number): number {
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw new KernelError("bad_size", `arena: size must be a non-negative integer, got ${bytes}`);
   return Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);

@@ -1,9 +1,9 @@
 import { codeBytes } from "../../format/quantize";
 import { binaryScore, binaryTables, int8Dot } from "../score";
-import { checkRange, type Arena } from "./arena";
+import type { Arena } from "./arena";
+import { checkInt8Block, checkRange, checkRows } from "./bounds";
 import { KernelError } from "./errors";
 import type { CodeBlock, Int8Block, PreparedQuery } from "./types";
-import { checkInt8Block, checkRows } from "./wasm-kernels";
 
 /**
  * The JS reference kernels (score.ts over arena views), with the interface of the wasm ones: the fallback where

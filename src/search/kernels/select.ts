@@ -1,5 +1,6 @@
 import { createTopK } from "../topk";
-import { checkRange, type Arena } from "./arena";
+import type { Arena } from "./arena";
+import { checkRange } from "./bounds";
 import type { KernelExports } from "./wasm-kernels";
 
 const HIST_BYTES = 16384;

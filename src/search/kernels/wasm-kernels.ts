@@ -1,4 +1,5 @@
-import { checkRange, type Arena } from "./arena";
+import type { Arena } from "./arena";
+import { checkInt8Block, checkRange, checkRows } from "./bounds";
 import { KernelError } from "./errors";
 import { quantizeQuery16 } from "./quantize-query";
 import type { CodeBlock, Int8Block, PreparedQuery } from "./types";
@@ -82,17 +83,4 @@ export function wasmQuery(k: KernelExports, arena: Arena, query: Float32Array): 
       for (const at of [q16, tables, scratch]) if (at >= 0) arena.free(at);
     },
   };
-}
-
-/** Throws KernelError "out_of_bounds" unless the block's vectors and scales lie in memory. */
-export function checkInt8Block(arena: Arena, block: Int8Block, dims: number): void {
-  checkRange(arena, "vectors", block.vectors, block.count * dims, 1);
-  checkRange(arena, "scales", block.scales, block.count * 4, 4);
-}
-
-/** Throws KernelError "out_of_bounds" unless every row is below `count`. */
-export function checkRows(rows: Uint32Array, count: number): void {
-  for (let j = 0; j < rows.length; j++) {
-    if (rows[j] >= count) throw new KernelError("out_of_bounds", `kernels: row ${rows[j]} (at ${j}) is not below the block's ${count}`);
-  }
 }
