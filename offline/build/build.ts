@@ -14,7 +14,7 @@ import { DOCS_PER_BLOCK, type DocBlockRef, type LexicalSection, type ObjectRef }
 import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device, type NodeEncoder } from "../encoder/node-encoder.ts";
 import { fingerprintDiff, readCheckpoint, writeCheckpoint, type Checkpoint, type Fingerprint, type ResumePoint } from "./checkpoint.ts";
-import { readCorpus, resolveCorpusPath, validateCorpus } from "./corpus.ts";
+import { readCorpus, resolveCorpusPath, validateCorpus, type CorpusDoc } from "./corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import { writeLexical, type LexicalOptions } from "./bm25.ts";
@@ -48,6 +48,8 @@ export interface BuildOptions {
   id?: string;
   /** Only the first `limit` documents of the corpus. */
   limit?: number;
+  /** Skip (and count) documents whose title and text are both empty instead of failing. */
+  skipEmpty?: boolean;
   /** Discard `<out>.partial` instead of resuming it. */
   restart?: boolean;
   /** Replace an existing `<out>`. */
@@ -134,12 +136,16 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     window, stride, split, shardSize, batch, sortBuffer, docsPerBlock,
     limit: opts.limit ?? null,
     slice: opts.slice ? `${opts.slice.k}/${opts.slice.n}` : null,
+    ...(opts.skipEmpty ? { skipEmpty: true } : {}),
   };
 
   // Validation pass: every line is checked (JSON, fields, UTF-8, duplicate ids) before anything is encoded or
   // written, and the documents are counted (slice ranges, ETA).
   say(`build: checking ${corpusFile}`);
-  const corpusDocs = Math.min(await validateCorpus(corpusFile, opts.limit), opts.limit ?? Infinity);
+  const skipped: CorpusDoc[] = [];
+  const reading = { skipEmpty: opts.skipEmpty, onSkip: (d: CorpusDoc) => skipped.push(d) };
+  const corpusDocs = Math.min(await validateCorpus(corpusFile, opts.limit, reading), opts.limit ?? Infinity);
+  if (opts.skipEmpty) say(`build: skipping ${skipped.length} empty document(s)${skipped.length ? `: ${describeSkipped(corpusFile, skipped)}` : ""}`);
   const { first: lo, end: hi } = sliceRange(corpusDocs, opts.slice);
 
   // Resume or start afresh.
@@ -254,7 +260,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     };
 
     let global = -1;
-    for await (const { line, doc } of readCorpus(corpusFile, { checkIds: false })) {
+    for await (const { line, doc } of readCorpus(corpusFile, { checkIds: false, skipEmpty: opts.skipEmpty })) {
       global++;
       if (global >= hi) break;
       if (global < lo) continue;
@@ -298,7 +304,10 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       blocks: state.blocks as DocBlockRef[],
       lexical,
     });
-    const info: BuildInfo = { fingerprint, slice: opts.slice ?? null, firstDoc: lo, corpusDocuments: corpusDocs, tokens };
+    const info: BuildInfo = {
+      fingerprint, slice: opts.slice ?? null, firstDoc: lo, corpusDocuments: corpusDocs, tokens,
+      ...(opts.skipEmpty ? { skippedEmpty: skipped.length } : {}),
+    };
     const indexBytes = await finalizeBuild(partial, out, manifest, info, !!opts.force);
 
     const seconds = (performance.now() - t0) / 1000;
@@ -335,4 +344,10 @@ function modelFusion(f: ModelSidecar["fusion"] = {}): Partial<LexicalSection["fu
   const normalization = f.normalization ?? (f.weight !== undefined ? "minmax" : undefined);
   // Only the fields the record has: an undefined one would hide the build default when spread over it.
   return Object.fromEntries(Object.entries({ ...f, normalization }).filter(([, v]) => v !== undefined));
+}
+
+/** `file:line "id"` of the first few skipped documents. */
+function describeSkipped(file: string, skipped: CorpusDoc[]): string {
+  const named = skipped.slice(0, 5).map((d) => `${file}:${d.line} ${JSON.stringify(d.doc.id)}`).join(", ");
+  return skipped.length > 5 ? `${named}, ...` : named;
 }
