@@ -160,6 +160,7 @@ function sourceArgs(v: Values): EvalSource {
       return { kind: "index", dir: v.index!, mode, fusion, depth: intFlag("depth", v.depth) };
     case "endpoint": {
       if (!/^https?:\/\/[^/]/.test(v.endpoint!)) throw new UsageError(`--endpoint must be an http(s) URL, got ${JSON.stringify(v.endpoint)}`);
+      if (fusion?.mode === "rrf" && fusion.k !== undefined) throw new UsageError("--fusion rrf:<k> needs --index (a worker request cannot name k: it uses the index's)");
       return { kind: "endpoint", url: v.endpoint!.replace(/\/+$/, ""), mode, fusion, concurrency: intFlag("concurrency", v.concurrency) ?? 4 };
     }
     case "from-run":

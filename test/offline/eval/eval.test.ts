@@ -117,6 +117,7 @@ describe("CLI arguments", () => {
       [["--data", "d", "--index", "i", "--fusion", "weighted"], /--fusion must be/],
       [["--data", "d", "--index", "i", "--fusion", "weighted:0.6:zscore"], /--fusion must be/],
       [["--data", "d", "--index", "i", "--fusion", "rrf:60:tmm"], /--fusion must be/],
+      [["--data", "d", "--endpoint", "http://x", "--fusion", "rrf:30"], /rrf:<k> needs --index/],
       [["--data", "d", "--index", "i", "--mode", "sparse"], /--mode must be one of dense, lexical, hybrid/],
       [["--data", "d", "--model", "m", "--device", "tpu"], /--device must be one of/],
       [["--data", "d", "--model", "bm25", "--build"], /--build needs --regression/],
