@@ -168,8 +168,8 @@ export function formatRegressionTable(outcomes: RegressionOutcome[]): string {
     }
     for (const [m, want] of Object.entries(o.expected)) {
       const got = o.actual![m];
-      const d = got - want;
-      rows.push([name, m, want.toFixed(4), got.toFixed(4), `${d >= 0 ? "+" : ""}${d.toFixed(4)}`, String(o.tolerance), o.drifted!.includes(m) ? "DRIFT" : "ok"]);
+      const d = (got - want).toFixed(4);
+      rows.push([name, m, want.toFixed(4), got.toFixed(4), d.startsWith("-") && d !== "-0.0000" ? d : `+${d.replace("-", "")}`, String(o.tolerance), o.drifted!.includes(m) ? "DRIFT" : "ok"]);
     }
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
