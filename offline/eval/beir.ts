@@ -1,5 +1,6 @@
 /**
- * BEIR directory reader: corpus.jsonl (streamed), queries.jsonl, qrels/<split>.tsv.
+ * BEIR directory: the paths of corpus.jsonl, queries.jsonl and qrels/<split>.tsv, and the query and qrels readers.
+ * The corpus is read by the build's reader (offline/build/corpus.ts), the one reader of documents.
  *
  * Layout (https://github.com/beir-cellar/beir):
  *   corpus.jsonl   one JSON object per line: {"_id", "title", "text"}
@@ -12,11 +13,6 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-export interface Doc {
-  id: string;
-  title: string;
-  text: string;
-}
 export interface Query {
   id: string;
   text: string;
@@ -89,12 +85,9 @@ function idOf(file: string, n: number, obj: Record<string, unknown>): string {
   throw new BeirFormatError(file, n, `missing or invalid "_id"`);
 }
 
-function strField(file: string, n: number, obj: Record<string, unknown>, key: string, required: boolean): string {
+function strField(file: string, n: number, obj: Record<string, unknown>, key: string): string {
   const v = obj[key];
-  if (v === undefined || v === null) {
-    if (required) throw new BeirFormatError(file, n, `missing "${key}"`);
-    return "";
-  }
+  if (v === undefined || v === null) throw new BeirFormatError(file, n, `missing "${key}"`);
   if (typeof v !== "string") throw new BeirFormatError(file, n, `"${key}" must be a string`);
   return v;
 }
@@ -112,16 +105,9 @@ async function* records(file: string): AsyncGenerator<{ obj: Record<string, unkn
   }
 }
 
-/** Streams the corpus, one document at a time. Blank lines are skipped; duplicate ids are an error. */
-export async function* readCorpus(file: string): AsyncGenerator<Doc> {
-  for await (const { obj, id, n } of records(file)) {
-    yield { id, title: strField(file, n, obj, "title", false), text: strField(file, n, obj, "text", true) };
-  }
-}
-
 export async function readQueries(file: string): Promise<Query[]> {
   const out: Query[] = [];
-  for await (const { obj, id, n } of records(file)) out.push({ id, text: strField(file, n, obj, "text", true) });
+  for await (const { obj, id, n } of records(file)) out.push({ id, text: strField(file, n, obj, "text") });
   return out;
 }
 
@@ -148,9 +134,4 @@ export async function readQrels(file: string): Promise<Qrels> {
     m.set(did, Number(rel));
   }
   return qrels;
-}
-
-/** Passage text as the dense models and BM25 see it: title + " " + text when the title is non-empty. */
-export function docText(d: Doc): string {
-  return d.title && d.title.trim() !== "" ? `${d.title} ${d.text}` : d.text;
 }
