@@ -9,6 +9,7 @@
  *
  * Every malformed line is reported as `BeirFormatError` naming the file and the 1-based line number.
  */
+import { CodedError } from "../../src/errors.ts";
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -20,14 +21,14 @@ export interface Query {
 /** qrels[queryId][docId] = relevance grade (integer; <= 0 means judged non-relevant). */
 export type Qrels = Map<string, Map<string, number>>;
 
-export class BeirFormatError extends Error {
+/** A queries or qrels line that cannot be read; the message names file and line. */
+export class BeirFormatError extends CodedError<"invalid_beir"> {
   constructor(
     readonly file: string,
     readonly line: number,
     message: string,
   ) {
-    super(`${file}:${line}: ${message}`);
-    this.name = "BeirFormatError";
+    super("invalid_beir", `${file}:${line}: ${message}`);
   }
 }
 
