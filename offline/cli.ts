@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// The `i3` command: build, merge, defaults, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
+// The `i3` command: build, merge, defaults, eval, tune-fusion, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
 // (0 done, 1 failed, 2 bad usage); modules are loaded lazily so `i3 publish` never loads onnxruntime.
 
 const USAGE = `usage: i3 <command> [options]
@@ -8,6 +8,8 @@ commands:
   build     encode a corpus into an index directory     (i3 build --help)
   merge     join build directories (--shard slices)     (i3 merge --help)
   defaults  show or change a build's search defaults    (i3 defaults --help)
+  eval      evaluate on a BEIR set; rerun regressions   (i3 eval --help)
+  tune-fusion  tune a build's fusion weight on train queries (i3 tune-fusion --help)
   publish   upload a build directory to R2              (i3 publish --help)
   versions  list the published versions of an index     (i3 versions --help)
   rollback  point an index at an earlier version        (i3 rollback --help)
@@ -28,6 +30,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./build/command.ts")).runMergeCommand(rest);
     case "defaults":
       return (await import("./build/defaults.ts")).runDefaultsCommand(rest);
+    case "eval":
+      return (await import("./eval/command.ts")).runEvalCommand(rest);
+    case "tune-fusion":
+      return (await import("./eval/tune-fusion.ts")).runTuneFusionCommand(rest);
     case "publish":
       return (await import("./publish/cli.ts")).runPublishCommand(rest);
     case "versions":

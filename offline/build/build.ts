@@ -10,7 +10,7 @@ import { DOCS_PER_BLOCK, type LexicalSection, type ObjectRef } from "../../src/f
 import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device } from "../encoder/node-encoder.ts";
 import { openCheckpoint, type Fingerprint } from "./checkpoint.ts";
-import { resolveCorpusPath, validateCorpus } from "./corpus.ts";
+import { resolveCorpusPath, validateCorpus, type CorpusDoc } from "./corpus.ts";
 import { encodeCorpus, type EncodeParams, type Encoded } from "./encode-corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
@@ -62,6 +62,8 @@ export interface BuildOptions {
   progressEveryMs?: number;
   /** Called after each shard is written and checkpointed; a throw stops the build as a crash would (tests). */
   onShardWritten?: (shardsThisRun: number) => void;
+  /** Skip (and count) documents whose title and text are both empty instead of failing. */
+  skipEmpty?: boolean;
 }
 
 export interface BuildSummary {
@@ -108,7 +110,10 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   // Validation pass: every line is checked (JSON, fields, UTF-8, duplicate ids) before anything is encoded or
   // written, and the documents are counted (slice ranges, ETA).
   say(`build: checking ${plan.corpusFile}`);
-  const corpusDocs = Math.min(await validateCorpus(plan.corpusFile, opts.limit), opts.limit ?? Infinity);
+  const skipped: CorpusDoc[] = [];
+  const reading = { skipEmpty: opts.skipEmpty, onSkip: (d: CorpusDoc) => skipped.push(d) };
+  const corpusDocs = Math.min(await validateCorpus(plan.corpusFile, opts.limit, reading), opts.limit ?? Infinity);
+  if (opts.skipEmpty) say(`build: skipping ${skipped.length} empty document(s)${skipped.length ? `: ${describeSkipped(plan.corpusFile, skipped)}` : ""}`);
   const range = sliceRange(corpusDocs, opts.slice);
 
   const { state, resumed } = await openCheckpoint(partial, plan.fingerprint, !!opts.restart);
@@ -123,7 +128,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     if (encoder.dim !== sc.dim) throw new BuildError("invalid_model", `model ${opts.model}: ${sc.passage} outputs dim ${encoder.dim}, model.json says ${sc.dim}`);
     const encoded = await encodeCorpus({
       corpusFile: plan.corpusFile, range, state, store, encoder, tokenizer: createTokenizer(plan.model.vocab), params: plan.params,
-      model: opts.model, stderr, progressEveryMs: opts.progressEveryMs, onShardWritten: opts.onShardWritten,
+      model: opts.model, stderr, progressEveryMs: opts.progressEveryMs, onShardWritten: opts.onShardWritten, skipEmpty: opts.skipEmpty,
     });
     const lexical = opts.lexical === false ? undefined : await writeLexical(store, state.blocks, lexicalOptions(opts, sc));
     const manifest = assembleManifest({
@@ -135,7 +140,10 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       blocks: state.blocks,
       lexical,
     });
-    const info: BuildInfo = { fingerprint: plan.fingerprint, slice: opts.slice ?? null, firstDoc: range.first, corpusDocuments: corpusDocs, tokens: encoded.tokens };
+    const info: BuildInfo = {
+      fingerprint: plan.fingerprint, slice: opts.slice ?? null, firstDoc: range.first, corpusDocuments: corpusDocs, tokens: encoded.tokens,
+      ...(opts.skipEmpty ? { skippedEmpty: skipped.length } : {}),
+    };
     const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);
 
     const seconds = (performance.now() - t0) / 1000;
@@ -173,6 +181,7 @@ async function planBuild(opts: BuildOptions): Promise<BuildPlan> {
     window, stride, split: params.split, shardSize: params.shardSize, batch, sortBuffer: params.sortBuffer, docsPerBlock: params.docsPerBlock,
     limit: opts.limit ?? null,
     slice: opts.slice ? `${opts.slice.k}/${opts.slice.n}` : null,
+    ...(opts.skipEmpty ? { skipEmpty: true } : {}),
   };
   return { corpusFile, model, params, fingerprint };
 }
@@ -221,4 +230,10 @@ function modelFusion(f: ModelSidecar["fusion"] = {}): Partial<LexicalSection["fu
   const normalization = f.normalization ?? (f.weight !== undefined ? "minmax" : undefined);
   // Only the fields the record has: an undefined one would hide the build default when spread over it.
   return Object.fromEntries(Object.entries({ ...f, normalization }).filter(([, v]) => v !== undefined));
+}
+
+/** `file:line "id"` of the first few skipped documents. */
+function describeSkipped(file: string, skipped: CorpusDoc[]): string {
+  const named = skipped.slice(0, 5).map((d) => `${file}:${d.line} ${JSON.stringify(d.doc.id)}`).join(", ");
+  return skipped.length > 5 ? `${named}, ...` : named;
 }

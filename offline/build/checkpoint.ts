@@ -21,6 +21,8 @@ export interface Fingerprint {
   docsPerBlock: number;
   limit: number | null;
   slice: string | null;
+  /** Present (true) only for `--skip-empty` builds, so other fingerprints are unchanged. */
+  skipEmpty?: true;
 }
 
 /** Where a resumed build restarts: the first document not fully in finished shards and doc blocks. */

@@ -38,6 +38,8 @@ ${SEARCH_DEFAULT_USAGE}
   --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
   --id <name>              index id in the manifest (default: the name of --out)
   --limit <n>              only the first n documents
+  --skip-empty             skip documents whose title and text are both empty (counted, reported on stderr and in
+                           build-info.json) instead of failing
   --threads <n>            onnxruntime intra-op threads (default: all cores)
   --restart                discard <out>.partial instead of resuming it
   --force                  replace <out> if it exists
@@ -66,7 +68,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" },
       batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
       "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, ...SEARCH_DEFAULT_FLAGS,
-      shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" },
+      shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" }, "skip-empty": { type: "boolean" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
@@ -81,7 +83,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       batch: intFlag("batch", v.batch as string), shardSize: intFlag("shard-size", v["shard-size"] as string),
       window: intFlag("window", v.window as string), stride: intFlag("stride", v.stride as string),
       split: !v["no-split"], slice: v.shard ? parseSlice(v.shard as string) : undefined, id: v.id as string | undefined,
-      limit: intFlag("limit", v.limit as string, 0), threads: intFlag("threads", v.threads as string),
+      limit: intFlag("limit", v.limit as string, 0), skipEmpty: !!v["skip-empty"], threads: intFlag("threads", v.threads as string),
       restart: !!v.restart, force: !!v.force,
       lexical: !v["no-lexical"],
       lexicalOptions: defaults,

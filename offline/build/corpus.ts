@@ -8,7 +8,8 @@
 // - blank lines (only whitespace) are skipped and are not documents;
 // - id: `_id` or `id`, a non-empty string (an integer is accepted and becomes its decimal string); unique in the file;
 // - text: a string, required; it may be empty when the title is not (title-only documents are indexed by their
-//   title); a document whose title and text are both empty or whitespace is an error;
+//   title); a document whose title and text are both empty or whitespace is an error, or, with `skipEmpty`, skipped
+//   (and reported through `onSkip`);
 // - title: a string, or absent / null; metadata: an object, or absent / null. Other fields are ignored.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -61,8 +62,13 @@ export async function* readLines(file: string): AsyncGenerator<{ line: number; b
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Parses and validates one line; `undefined` for a blank line. */
-export function parseDocLine(file: string, line: number, bytes: Uint8Array): Doc | undefined {
+/** True when a document has neither title nor text (only whitespace): nothing to index. */
+export function isEmptyDoc(doc: { title?: string; text: string }): boolean {
+  return doc.text.trim() === "" && (doc.title ?? "").trim() === "";
+}
+
+/** Parses and validates one line; `undefined` for a blank line. An empty document is an error unless `allowEmpty`. */
+export function parseDocLine(file: string, line: number, bytes: Uint8Array, opts: { allowEmpty?: boolean } = {}): Doc | undefined {
   const bad = (msg: string) => new BuildError("invalid_corpus", `${file}:${line}: ${msg}`);
   let s: string;
   try {
@@ -93,7 +99,6 @@ export function parseDocLine(file: string, line: number, bytes: Uint8Array): Doc
   if (typeof o.text !== "string") throw bad(`document ${JSON.stringify(id)}: "text" must be a string`);
   const title = o.title === undefined || o.title === null ? undefined : o.title;
   if (title !== undefined && typeof title !== "string") throw bad(`document ${JSON.stringify(id)}: "title" must be a string`);
-  if (o.text.trim() === "" && (title ?? "").trim() === "") throw bad(`document ${JSON.stringify(id)}: empty text and no title`);
   const meta = o.metadata === undefined || o.metadata === null ? undefined : o.metadata;
   if (meta !== undefined && (typeof meta !== "object" || Array.isArray(meta))) {
     throw bad(`document ${JSON.stringify(id)}: "metadata" must be an object`);
@@ -101,6 +106,7 @@ export function parseDocLine(file: string, line: number, bytes: Uint8Array): Doc
   const doc: Doc = { id, text: o.text };
   if (title !== undefined) doc.title = title;
   if (meta !== undefined) doc.metadata = meta as Record<string, unknown>;
+  if (!opts.allowEmpty && isEmptyDoc(doc)) throw bad(`document ${JSON.stringify(id)}: empty text and no title (i3 build --skip-empty skips such documents)`);
   return doc;
 }
 
@@ -121,31 +127,42 @@ function firstBadUtf8(bytes: Uint8Array): number {
   return i;
 }
 
+/** How `readCorpus` treats ids and empty documents. */
+export interface ReadCorpusOptions {
+  /** Check that ids are unique (default true). */
+  checkIds?: boolean;
+  /** Skip documents whose title and text are both empty instead of failing (default false). */
+  skipEmpty?: boolean;
+  /** Called for each skipped empty document. */
+  onSkip?: (skipped: CorpusDoc) => void;
+}
+
 /** Reads the whole corpus once, validating every line; returns the number of documents (stops after `limit`). */
-export async function validateCorpus(file: string, limit = Infinity): Promise<number> {
+export async function validateCorpus(file: string, limit = Infinity, opts: ReadCorpusOptions = {}): Promise<number> {
   let n = 0;
-  for await (const _ of readCorpus(file)) if (++n >= limit) break;
+  for await (const _ of readCorpus(file, opts)) if (++n >= limit) break;
   return n;
 }
 
 /**
  * Streams the documents of a corpus file, validating every line (including duplicate ids: a Set of every id
- * seen, so memory grows with the number of documents, ~50-100 bytes per id; `checkIds: false` skips it).
+ * seen, so memory grows with the number of documents, ~50-100 bytes per id; `checkIds: false` skips it). Skipped
+ * empty documents still count for id uniqueness.
  *
  * @example
  * for await (const { line, doc } of readCorpus("data/scifact/corpus.jsonl")) console.log(line, doc.id);
  */
-export async function* readCorpus(file: string, opts: { checkIds?: boolean } = {}): AsyncGenerator<CorpusDoc> {
+export async function* readCorpus(file: string, opts: ReadCorpusOptions = {}): AsyncGenerator<CorpusDoc> {
   const ids = new Set<string>();
   const checkIds = opts.checkIds ?? true;
   for await (const { line, bytes } of readLines(file)) {
-    const doc = parseDocLine(file, line, bytes);
-    if (!doc || !checkIds) {
-      if (doc) yield { line, doc };
-      continue;
+    const doc = parseDocLine(file, line, bytes, { allowEmpty: opts.skipEmpty });
+    if (!doc) continue;
+    if (checkIds) {
+      if (ids.has(doc.id)) throw new BuildError("invalid_corpus", `${file}:${line}: duplicate id ${JSON.stringify(doc.id)}`);
+      ids.add(doc.id);
     }
-    if (ids.has(doc.id)) throw new BuildError("invalid_corpus", `${file}:${line}: duplicate id ${JSON.stringify(doc.id)}`);
-    ids.add(doc.id);
-    yield { line, doc };
+    if (opts.skipEmpty && isEmptyDoc(doc)) opts.onSkip?.({ line, doc });
+    else yield { line, doc };
   }
 }

@@ -41,6 +41,8 @@ export interface EncodeJob {
   progressEveryMs?: number;
   /** Called after each shard is written and checkpointed; a throw stops the build as a crash would (tests). */
   onShardWritten?: (shardsThisRun: number) => void;
+  /** Skip documents whose title and text are both empty (validated and counted before). */
+  skipEmpty?: boolean;
 }
 
 /** What the pass read: documents, passages and their tokens (before windowing). */
@@ -121,7 +123,7 @@ async function* documentsToRead(job: EncodeJob) {
   const { first, end } = job.range;
   const resume = job.state.resume;
   let global = -1;
-  for await (const { line, doc } of readCorpus(job.corpusFile, { checkIds: false })) {
+  for await (const { line, doc } of readCorpus(job.corpusFile, { checkIds: false, skipEmpty: job.skipEmpty })) {
     global++;
     if (global >= end) break;
     if (global < first) continue;

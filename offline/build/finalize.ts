@@ -23,6 +23,8 @@ export interface BuildInfo {
   corpusDocuments: number;
   /** Sum of token counts of the documents (before windowing). */
   tokens: number;
+  /** Empty documents skipped by `--skip-empty` (present only with it). */
+  skippedEmpty?: number;
 }
 
 export const BUILD_INFO_FILE = "build-info.json";

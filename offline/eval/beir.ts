@@ -1,5 +1,6 @@
 /**
- * BEIR directory reader: corpus.jsonl (streamed), queries.jsonl, qrels/<split>.tsv.
+ * BEIR directory: the paths of corpus.jsonl, queries.jsonl and qrels/<split>.tsv, and the query and qrels readers.
+ * The corpus is read by the build's reader (offline/build/corpus.ts), the one reader of documents.
  *
  * Layout (https://github.com/beir-cellar/beir):
  *   corpus.jsonl   one JSON object per line: {"_id", "title", "text"}
@@ -8,15 +9,11 @@
  *
  * Every malformed line is reported as `BeirFormatError` naming the file and the 1-based line number.
  */
+import { CodedError } from "../../src/errors.ts";
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-export interface Doc {
-  id: string;
-  title: string;
-  text: string;
-}
 export interface Query {
   id: string;
   text: string;
@@ -24,14 +21,14 @@ export interface Query {
 /** qrels[queryId][docId] = relevance grade (integer; <= 0 means judged non-relevant). */
 export type Qrels = Map<string, Map<string, number>>;
 
-export class BeirFormatError extends Error {
+/** A queries or qrels line that cannot be read; the message names file and line. */
+export class BeirFormatError extends CodedError<"invalid_beir"> {
   constructor(
     readonly file: string,
     readonly line: number,
     message: string,
   ) {
-    super(`${file}:${line}: ${message}`);
-    this.name = "BeirFormatError";
+    super("invalid_beir", `${file}:${line}: ${message}`);
   }
 }
 
@@ -89,12 +86,9 @@ function idOf(file: string, n: number, obj: Record<string, unknown>): string {
   throw new BeirFormatError(file, n, `missing or invalid "_id"`);
 }
 
-function strField(file: string, n: number, obj: Record<string, unknown>, key: string, required: boolean): string {
+function strField(file: string, n: number, obj: Record<string, unknown>, key: string): string {
   const v = obj[key];
-  if (v === undefined || v === null) {
-    if (required) throw new BeirFormatError(file, n, `missing "${key}"`);
-    return "";
-  }
+  if (v === undefined || v === null) throw new BeirFormatError(file, n, `missing "${key}"`);
   if (typeof v !== "string") throw new BeirFormatError(file, n, `"${key}" must be a string`);
   return v;
 }
@@ -112,16 +106,9 @@ async function* records(file: string): AsyncGenerator<{ obj: Record<string, unkn
   }
 }
 
-/** Streams the corpus, one document at a time. Blank lines are skipped; duplicate ids are an error. */
-export async function* readCorpus(file: string): AsyncGenerator<Doc> {
-  for await (const { obj, id, n } of records(file)) {
-    yield { id, title: strField(file, n, obj, "title", false), text: strField(file, n, obj, "text", true) };
-  }
-}
-
 export async function readQueries(file: string): Promise<Query[]> {
   const out: Query[] = [];
-  for await (const { obj, id, n } of records(file)) out.push({ id, text: strField(file, n, obj, "text", true) });
+  for await (const { obj, id, n } of records(file)) out.push({ id, text: strField(file, n, obj, "text") });
   return out;
 }
 
@@ -148,9 +135,4 @@ export async function readQrels(file: string): Promise<Qrels> {
     m.set(did, Number(rel));
   }
   return qrels;
-}
-
-/** Passage text as the dense models and BM25 see it: title + " " + text when the title is non-empty. */
-export function docText(d: Doc): string {
-  return d.title && d.title.trim() !== "" ? `${d.title} ${d.text}` : d.text;
 }

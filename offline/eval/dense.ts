@@ -1,91 +1,25 @@
 /**
- * Dense exact search: encode passages and queries with onnxruntime-node, exact float32 inner product, top k.
+ * Dense exact search, the reference the int8 index is compared with: encode passages and queries with
+ * onnxruntime-node (the model's full-precision query model, not the edge one), exact float32 inner product, top k.
  *
- * Passage text = title + " " + text (title non-empty), tokenized with the model's tokenizer and truncated to
- * model.json's maxPassageTokens (default 128); queries to maxQueryTokens (default 128). Passages are sorted by
+ * Passage text = src/text/passages.ts passageText, tokenized with the model's tokenizer and truncated to model.json's
+ * maxPassageTokens (one passage per document: its first window); queries to maxQueryTokens. Passages are sorted by
  * token count into batches so that little padding is computed. No normalization is applied here: the score is
  * the raw inner product of the model's outputs (the USE-lite model outputs unit vectors).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { createNodeEncoder, type Device, type NodeEncoder } from "../encoder/node-encoder.ts";
-import { topK } from "./topk.ts";
+import { readCorpus } from "../build/corpus.ts";
+import type { LoadedModel } from "../build/model.ts";
+import { createTopK } from "../../src/search/topk.ts";
+import { passageText } from "../../src/text/passages.ts";
+import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import type { Hit, Run } from "./metrics.ts";
-
-export interface DenseModel {
-  name: string;
-  queryOnnx: string;
-  passageOnnx: string;
-  vocab: string;
-  maxQueryTokens: number;
-  maxPassageTokens: number;
-}
-
-export interface ModelJson {
-  name?: string;
-  dim?: number;
-  maxQueryTokens?: number;
-  maxPassageTokens?: number;
-  normalized?: boolean;
-  query?: string;
-  passage?: string;
-  vocab?: string;
-}
-
-function mustExist(path: string, what: string): string {
-  if (!existsSync(path)) throw new Error(`${what} not found: ${path}`);
-  return path;
-}
-
-/**
- * `--model` as a directory (models/<name>/ with model.json naming query/passage ONNX files and the vocab) or
- * as one .onnx file used for both sides (vocab: `vocabOverride`, else model.json or vocab.json beside it).
- */
-export function resolveModel(arg: string, vocabOverride?: string): DenseModel {
-  if (!existsSync(arg)) throw new Error(`model not found: ${arg} (expected "bm25", a models/<name> directory or a .onnx file)`);
-  const isDir = statSync(arg).isDirectory();
-  const dir = isDir ? arg : dirname(arg);
-  const mjPath = join(dir, "model.json");
-  let mj: ModelJson = {};
-  if (existsSync(mjPath)) {
-    try {
-      mj = JSON.parse(readFileSync(mjPath, "utf8")) as ModelJson;
-    } catch (e) {
-      throw new Error(`${mjPath}: invalid JSON (${(e as Error).message})`);
-    }
-  } else if (isDir) {
-    throw new Error(`${mjPath} not found: a model directory needs a model.json sidecar (see docs/ARCHITECTURE.md)`);
-  }
-  let queryOnnx: string, passageOnnx: string;
-  if (isDir) {
-    if (!mj.query || !mj.passage) throw new Error(`${mjPath}: "query" and "passage" (ONNX file names) are required`);
-    queryOnnx = mustExist(join(dir, mj.query), `query model (${mjPath} "query")`);
-    passageOnnx = mustExist(join(dir, mj.passage), `passage model (${mjPath} "passage")`);
-  } else {
-    if (!arg.endsWith(".onnx")) throw new Error(`--model file must be a .onnx file: ${arg}`);
-    queryOnnx = passageOnnx = arg;
-  }
-  const vocab = vocabOverride
-    ? mustExist(vocabOverride, "--vocab")
-    : mustExist(join(dir, mj.vocab ?? "vocab.json"), `vocab (pass --vocab, or put vocab.json next to the model)`);
-  const win = (v: number | undefined, key: string) => {
-    if (v === undefined) return 128;
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${mjPath}: "${key}" must be a positive integer`);
-    return v;
-  };
-  return {
-    name: mj.name ?? (isDir ? basename(arg) : basename(arg, ".onnx")),
-    queryOnnx,
-    passageOnnx,
-    vocab,
-    maxQueryTokens: win(mj.maxQueryTokens, "maxQueryTokens"),
-    maxPassageTokens: win(mj.maxPassageTokens, "maxPassageTokens"),
-  };
-}
 
 export type Encode = (text: string) => number[];
 
-/** The project tokenizer (src/text/tokenizer, being written alongside), loaded lazily so BM25 needs none of it. */
+/** A tokenizer from a vocab file (the project tokenizer, src/text/tokenizer). */
 export async function loadTokenizer(vocabPath: string): Promise<Encode> {
   let vocab: Array<[string, number]>;
   try {
@@ -94,10 +28,7 @@ export async function loadTokenizer(vocabPath: string): Promise<Encode> {
     throw new Error(`${vocabPath}: cannot read vocab (${(e as Error).message})`);
   }
   if (!Array.isArray(vocab)) throw new Error(`${vocabPath}: expected a JSON array of [piece, score]`);
-  const mod = (await import("../../src/text/tokenizer/index.ts")) as {
-    createTokenizer: (v: Array<[string, number]>) => { encode(text: string): number[] };
-  };
-  const tok = mod.createTokenizer(vocab);
+  const tok = createTokenizer(vocab);
   return (text) => tok.encode(text);
 }
 
@@ -178,8 +109,10 @@ export function exactSearch(
     }
     for (let b = 0; b < nb; b++) {
       const sc = scores[b];
-      const idx = topK(sc, k);
-      res.push({ idx, scores: Float32Array.from(idx, (i) => sc[i]) });
+      const top = createTopK(Math.min(k, nPassages));
+      for (let p = 0; p < nPassages; p++) top.push(p, sc[p]);
+      const best = top.sorted();
+      res.push({ idx: Int32Array.from(best, (h) => h.id), scores: Float32Array.from(best, (h) => h.score) });
     }
   }
   return res;
@@ -192,24 +125,50 @@ export interface DenseOptions {
   log: (msg: string) => void;
 }
 
+/**
+ * Reads the corpus into a PassageStore (empty documents skipped) and searches it exactly.
+ *
+ * @example
+ * const { run } = await exactRun(await loadModel("models/i3-scifact"), "data/scifact/corpus.jsonl", queries, 1000, opts);
+ */
+export async function exactRun(
+  model: LoadedModel,
+  corpusFile: string,
+  queries: Array<{ id: string; text: string }>,
+  k: number,
+  opts: DenseOptions,
+): Promise<{ run: Run; stats: EncodeStats; docs: number }> {
+  const tok = createTokenizer(model.vocab);
+  const encode: Encode = (text) => tok.encode(text);
+  const store = new PassageStore(encode, model.sidecar.maxPassageTokens);
+  const t0 = performance.now();
+  let skipped = 0;
+  for await (const { doc } of readCorpus(corpusFile, { skipEmpty: true, onSkip: () => skipped++ })) store.add(doc.id, passageText(doc));
+  opts.log(`read ${store.ids.length} docs in ${((performance.now() - t0) / 1000).toFixed(1)} s${skipped ? ` (${skipped} empty documents skipped)` : ""}`);
+  const { run, stats } = await denseRun(model, store, queries, encode, k, opts);
+  return { run, stats, docs: store.ids.length };
+}
+
 /** Encodes the stored passages and the queries, searches exactly; returns the run and encoding stats. */
 export async function denseRun(
-  model: DenseModel,
+  model: LoadedModel,
   store: PassageStore,
   queries: Array<{ id: string; text: string }>,
   encodeText: Encode,
   k: number,
   opts: DenseOptions,
 ): Promise<{ run: Run; stats: EncodeStats; dim: number }> {
+  const { maxPassageTokens, maxQueryTokens } = model.sidecar;
+  const queryOnnx = join(model.dir, model.sidecar.query);
   const penc = await createNodeEncoder({
-    modelPath: model.passageOnnx,
+    modelPath: model.passagePath,
     device: opts.device,
     intraOpThreads: opts.threads,
-    maxLen: model.maxPassageTokens,
+    maxLen: maxPassageTokens,
     log: opts.log,
   });
   const n = store.ids.length;
-  opts.log(`encoding ${n} passages with ${basename(model.passageOnnx)} (${penc.provider}, dim ${penc.dim}, batch ${opts.batchSize})`);
+  opts.log(`encoding ${n} passages with ${basename(model.passagePath)} (${penc.provider}, dim ${penc.dim}, batch ${opts.batchSize})`);
   const t0 = performance.now();
   let lastLog = t0;
   const P = await encodeAll(penc, store.tokens, opts.batchSize, (done) => {
@@ -226,14 +185,14 @@ export async function denseRun(
   await penc.close();
 
   const qe = await createNodeEncoder({
-    modelPath: model.queryOnnx,
+    modelPath: queryOnnx,
     device: opts.device,
     intraOpThreads: opts.threads,
-    maxLen: model.maxQueryTokens,
+    maxLen: maxQueryTokens,
     log: () => {}, // a CUDA fallback was already reported for the passage side
   });
   if (qe.dim !== dim) throw new Error(`query model dim ${qe.dim} != passage model dim ${dim}`);
-  const qTokens = queries.map((q) => Int32Array.from(encodeText(q.text).slice(0, model.maxQueryTokens)));
+  const qTokens = queries.map((q) => Int32Array.from(encodeText(q.text).slice(0, maxQueryTokens)));
   const Q = await encodeAll(qe, qTokens, opts.batchSize);
   await qe.close();
 

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import {
-  decodeDocBlock, decodeLexicalBucket, decodeLexicalNorms, decodeShard, parseManifest, type LexicalBucket, type Manifest,
+  decodeDocBlock, decodeLexicalBucket, decodeLexicalNorms, decodeShard, parseManifest, type LexicalBucket, type LexicalSection,
+  type Manifest,
 } from "../../src/format/index.ts";
 import { isKnownAnalyzer } from "../../src/text/analyzer.ts";
 import { searchHybrid, searchOptions, type SearchMode } from "../../src/search/modes.ts";
@@ -20,8 +21,11 @@ import type { Run } from "./metrics.ts";
 export interface IndexSearchOptions {
   /** Default: the manifest's (hybrid with a lexical section, else dense). */
   mode?: SearchMode;
-  /** Default: the manifest's `lexical.fusion`; a weighted fusion without normalization takes the manifest's. */
-  fusion?: { mode: "rrf"; k: number } | { mode: "weighted"; weight: number; normalization?: Normalization };
+  /**
+   * Default: the manifest's `lexical.fusion`; a weighted fusion without normalization, or an rrf without k, takes
+   * the manifest's.
+   */
+  fusion?: { mode: "rrf"; k?: number } | { mode: "weighted"; weight: number; normalization?: Normalization };
   /** Candidates per side for hybrid (default: the manifest's `lexical.fusion.depth`). */
   depth?: number;
   k: number;
@@ -47,22 +51,24 @@ export function openIndex(dir: string): OpenIndex {
     const s = decodeShard(readObj(dir, ref.path));
     return { count: s.header.count, dims: s.header.dims, ...s };
   });
-  let lexical: LexicalReader | undefined;
   const section = manifest.lexical;
-  if (section && isKnownAnalyzer(section.analyzer)) {
-    const buckets = new Map<number, LexicalBucket>();
-    let norms: Uint8Array | undefined;
-    lexical = {
-      section,
-      bucket: async (id) => {
-        let b = buckets.get(id);
-        if (!b) buckets.set(id, (b = decodeLexicalBucket(readObj(dir, section.buckets[id].path))));
-        return b;
-      },
-      norms: async () => (norms ??= decodeLexicalNorms(readObj(dir, section.norms.path))),
-    };
-  }
+  const lexical = section && isKnownAnalyzer(section.analyzer) ? fileLexicalReader(dir, section) : undefined;
   return { manifest, ids, shards, lexical };
+}
+
+/** The BM25 objects of a directory, decoded lazily and kept (as the worker reads them from R2). */
+export function fileLexicalReader(dir: string, section: LexicalSection): LexicalReader {
+  const buckets = new Map<number, LexicalBucket>();
+  let norms: Uint8Array | undefined;
+  return {
+    section,
+    bucket: async (id) => {
+      let b = buckets.get(id);
+      if (!b) buckets.set(id, (b = decodeLexicalBucket(readObj(dir, section.buckets[id].path))));
+      return b;
+    },
+    norms: async () => (norms ??= decodeLexicalNorms(readObj(dir, section.norms.path))),
+  };
 }
 
 /** Searches every query; returns a run of doc ids plus the mode each query was answered in. */
@@ -70,12 +76,13 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
   const log = o.log ?? (() => {});
   const idx = openIndex(dir);
   const m = idx.manifest;
-  // A weighted fusion given without a normalization takes the index's, exactly as a worker request does.
-  const weighted = o.fusion?.mode === "weighted" ? { fusion: "weighted" as const, weight: o.fusion.weight, normalization: o.fusion.normalization } : {};
-  const def = searchOptions(m.lexical, { mode: o.mode, ...weighted });
+  // What the fusion leaves out comes from the index, exactly as for a worker request; rrf:<k> names its own k.
+  const f = o.fusion;
+  const named = f?.mode === "weighted" ? { fusion: "weighted" as const, weight: f.weight, normalization: f.normalization } : f ? { fusion: "rrf" as const } : {};
+  const def = searchOptions(m.lexical, { mode: o.mode, ...named });
   const mode = def.mode;
   if (mode !== "dense" && !idx.lexical) throw new Error(`${dir}: mode ${mode} needs a lexical section (with analyzer this code knows); the index has ${m.lexical ? JSON.stringify(m.lexical.analyzer) : "none"}`);
-  const fusion: Fusion = o.fusion?.mode === "rrf" ? o.fusion : def.fusion; // rrf:<k> names its own k
+  const fusion: Fusion = f?.mode === "rrf" && f.k !== undefined ? { mode: "rrf", k: f.k } : def.fusion;
   const depth = o.depth ?? def.depth;
   log(`index ${dir}: ${m.corpus.documents} docs, ${m.corpus.passages} passages, mode ${mode}, fusion ${JSON.stringify(fusion)}, depth ${depth}, k ${o.k}`);
   const tokenizer = createTokenizer(JSON.parse(readFileSync(join(dir, m.model.vocab.path), "utf8")));

@@ -2,7 +2,7 @@
  * Tunes the hybrid fusion weight of a built index on a TRAIN split (never on test); prints the `i3 defaults` line
  * that applies the pick to the build:
  *
- *   npm run i3 -- tune-fusion --data /work/shared/data/scifact --index build/scifact-lex --split train
+ *   i3 tune-fusion --data <BEIR dir> --index <build dir> --split train
  *
  * Computes each query's dense and lexical candidates once (depth from the index, k 100, exactly what
  * searchHybrid does), then evaluates weighted fusion (the index's normalization, or --normalization) for
@@ -15,114 +15,145 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
+import { choiceFlag, intFlag, numberFlag, parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
 import { fuse, type CompleteScores, type Fusion, type Normalization } from "../../src/search/fusion.ts";
 import { searchLexical } from "../../src/search/bm25.ts";
 import { searchOptions } from "../../src/search/modes.ts";
 import { denseFloor, denseResult, type DocHit } from "../../src/search/dense.ts";
 import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import { beirPaths, readQrels, readQueries } from "./beir.ts";
-import { openIndex } from "./index-search.ts";
-import { evaluate, type Run } from "./metrics.ts";
+import { openIndex, type OpenIndex } from "./index-search.ts";
+import { evaluate, type Evaluation, type Run } from "./metrics.ts";
 
-const USAGE = `usage: npm run i3 -- tune-fusion --data <BEIR dir> --index <build dir> [options]
+export const TUNE_FUSION_USAGE = `usage: i3 tune-fusion --data <BEIR dir> --index <build dir> [options]
+
+Tunes the hybrid fusion weight of a built index on a train/dev split and prints the \`i3 defaults\` line that applies it.
 
 options:
   --split <name>                 qrels/<name>.tsv to tune on (default train; never test)
   --normalization tmm|minmax     weighted fusion to tune (default: the index's)
   --step <w>                     weight grid step, dividing 1 (default 0.05)
-  --threads <n>                  onnxruntime intra-op threads`;
+  --threads <n>                  onnxruntime intra-op threads
+  --verbose                      stack traces on errors`;
 
-/** A bad command line: printed with the usage text, exit 2. */
-class UsageError extends Error {}
-
-async function main(argv: string[]): Promise<void> {
-  let v: Record<string, string | undefined>;
-  try {
-    v = parseArgs({
-      args: argv,
-      options: {
-        data: { type: "string" }, index: { type: "string" }, split: { type: "string", default: "train" }, threads: { type: "string" },
-        normalization: { type: "string" }, step: { type: "string", default: "0.05" },
-      },
-    }).values as Record<string, string | undefined>;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (!v.data || !v.index) throw new UsageError("--data and --index are required");
-  const split = v.split!;
-  if (split === "test") throw new UsageError("tune on a train/dev split, never on test");
-  const step = Number(v.step);
-  if (!(step > 0 && step <= 0.5 && Math.abs(Math.round(1 / step) * step - 1) < 1e-9)) throw new UsageError(`--step must divide 1 (0.05, 0.01, ...), got ${v.step}`);
-  if (v.normalization !== undefined && v.normalization !== "tmm" && v.normalization !== "minmax") throw new UsageError(`--normalization must be tmm or minmax, got ${v.normalization}`);
-  const threads = v.threads === undefined ? undefined : Number(v.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be an integer >= 1, got ${v.threads}`);
-  const paths = beirPaths(v.data, split, { corpus: false });
-  const qrels = await readQrels(paths.qrels);
-  const queries = (await readQueries(paths.queries)).filter((q) => qrels.has(q.id));
-  if (queries.length === 0) throw new Error(`${paths.queries}: no query has qrels in ${paths.qrels}`);
-  const idx = openIndex(v.index);
-  if (!idx.lexical) throw new Error(`${v.index} has no lexical section (built with --no-lexical): nothing to fuse`);
-  const m = idx.manifest;
-  const { depth } = searchOptions(m.lexical);
-  const k = 100;
-  const n = Math.max(k, depth);
-  const tokenizer = createTokenizer(JSON.parse(readFileSync(join(v.index, m.model.vocab.path), "utf8")));
-  const enc = await createNodeEncoder({ modelPath: join(v.index, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: threads, log: () => {} });
-  const normalization: Normalization = (v.normalization as Normalization | undefined) ?? m.lexical!.fusion.normalization;
-  const lists: Array<{ id: string; dense: DocHit[]; lexical: DocHit[]; all: CompleteScores }> = [];
-  for (const q of queries) {
-    const dense = denseResult(await enc.encode([tokenizer.encode(q.text)]), idx.shards, n, m.search.rescore);
-    const lex = await searchLexical(idx.lexical, q.text, n);
-    // What searchHybrid hands to fuse, with the dense scores of the lexical-only candidates (all that tmm asks for)
-    // computed once per query instead of once per weight.
-    const inDense = new Set(dense.hits.map((h) => h.ordinal));
-    const lexicalOnly = dense.scores(lex.hits.filter((h) => !inDense.has(h.ordinal)).map((h) => h.ordinal));
-    const all: CompleteScores = { dense: () => lexicalOnly, lexical: lex.score, denseFloor: denseFloor(m) };
-    lists.push({ id: q.id, dense: dense.hits, lexical: lex.hits, all });
-  }
-  await enc.close();
-  const evaluation = (f: Fusion | "dense" | "lexical") => {
-    const run: Run = new Map();
-    for (const l of lists) {
-      const hits = f === "dense" ? l.dense : f === "lexical" ? l.lexical : fuse(l.dense, l.lexical, f, l.all);
-      run.set(l.id, hits.slice(0, k).map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));
-    }
-    return evaluate(run, qrels, queries.map((q) => q.id));
-  };
-  const score = (f: Fusion | "dense" | "lexical") => evaluation(f).mean;
-  const fmt = (r: { "nDCG@10": number; "MRR@10": number; "R@100": number }) => `${r["nDCG@10"].toFixed(4)}  ${r["MRR@10"].toFixed(4)}  ${r["R@100"].toFixed(4)}`;
-  console.log(`${v.data} split ${split}: ${queries.length} queries; weighted fusion normalization ${normalization}; nDCG@10 MRR@10 R@100`);
-  console.log(`dense        ${fmt(score("dense"))}`);
-  console.log(`lexical      ${fmt(score("lexical"))}`);
-  console.log(`rrf:60       ${fmt(score({ mode: "rrf", k: 60 }))}`);
-  const steps = Math.round(1 / step);
-  const grid = Array.from({ length: steps + 1 }, (_, i) => i / steps);
-  const evals = grid.map((w) => evaluation({ mode: "weighted", weight: w, normalization }));
-  let best = 0;
-  grid.forEach((w, i) => {
-    console.log(`weighted:${w.toFixed(2)} ${fmt(evals[i].mean)}`);
-    if (evals[i].mean["nDCG@10"] > evals[best].mean["nDCG@10"] + 1e-12) best = i;
-  });
-  console.log(`best weight by nDCG@10 on ${split}: ${grid[best]} (${evals[best].mean["nDCG@10"].toFixed(4)})`);
-  const oneSe = oneStandardError(evals.map((e) => e.perQuery), best);
-  console.log(`one-standard-error rule: weight ${grid[oneSe.index]} (${evals[oneSe.index].mean["nDCG@10"].toFixed(4)}; ` +
-    `${(evals[best].mean["nDCG@10"] - evals[oneSe.index].mean["nDCG@10"]).toFixed(4)} below the best, standard error ${oneSe.se.toFixed(4)})`);
-  const w = grid[oneSe.index];
-  console.log(`apply it: npm run i3 -- defaults ${v.index} --fusion weighted --fusion-weight ${w} --fusion-normalization ${normalization}` +
-    " (then publish), or pass it per request");
+interface TuneArgs {
+  data: string;
+  index: string;
+  split: string;
+  normalization?: Normalization;
+  step: number;
+  threads?: number;
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  if (e instanceof UsageError) {
-    console.error(`tune-fusion: ${e.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-  } else {
-    console.error(`tune-fusion: ${(e as Error).message}`);
-    process.exitCode = 1;
+/** One query's candidates from both sides, computed once for every fusion tried. */
+interface Candidates {
+  id: string;
+  dense: DocHit[];
+  lexical: DocHit[];
+  all: CompleteScores;
+}
+
+/** Results per query and the candidate depth: what searchHybrid uses at the index's defaults. */
+const K = 100;
+
+/**
+ * `i3 tune-fusion ...` (argv: the words after "tune-fusion").
+ *
+ * @example
+ * process.exitCode = await runTuneFusionCommand(["--data", "data/scifact", "--index", "build/scifact", "--split", "train"]);
+ */
+export async function runTuneFusionCommand(argv: string[], io: CommandIO = STDIO): Promise<number> {
+  return runCommand("tune-fusion", TUNE_FUSION_USAGE, argv, io, async () => {
+    const a = parseTuneArgs(argv);
+    const paths = beirPaths(a.data, a.split, { corpus: false });
+    const qrels = await readQrels(paths.qrels);
+    const queries = (await readQueries(paths.queries)).filter((q) => qrels.has(q.id));
+    if (queries.length === 0) throw new Error(`${paths.queries}: no query has qrels in ${paths.qrels}`);
+    const idx = openIndex(a.index);
+    if (!idx.lexical) throw new Error(`${a.index} has no lexical section (built with --no-lexical): nothing to fuse`);
+    const normalization = a.normalization ?? idx.manifest.lexical!.fusion.normalization;
+    const lists = await candidates(idx, a, queries);
+    const evaluation = (f: Fusion | "dense" | "lexical") => evaluate(fusedRun(idx, lists, f), qrels, queries.map((q) => q.id));
+    io.out(`${a.data} split ${a.split}: ${queries.length} queries; weighted fusion normalization ${normalization}; nDCG@10 MRR@10 R@100`);
+    io.out(`dense        ${fmt(evaluation("dense"))}`);
+    io.out(`lexical      ${fmt(evaluation("lexical"))}`);
+    io.out(`rrf:60       ${fmt(evaluation({ mode: "rrf", k: 60 }))}`);
+    const steps = Math.round(1 / a.step);
+    const grid = Array.from({ length: steps + 1 }, (_, i) => i / steps);
+    const evals = grid.map((w) => evaluation({ mode: "weighted", weight: w, normalization }));
+    grid.forEach((w, i) => io.out(`weighted:${w.toFixed(2)} ${fmt(evals[i])}`));
+    reportPick(io, a, grid, evals, normalization);
+  });
+}
+
+function parseTuneArgs(argv: string[]): TuneArgs {
+  const { values: v, positionals } = parseFlags(argv, {
+    data: { type: "string" }, index: { type: "string" }, split: { type: "string" }, threads: { type: "string" },
+    normalization: { type: "string" }, step: { type: "string" }, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (!v.data || !v.index) throw new UsageError("--data and --index are required");
+  const split = v.split ?? "train";
+  if (split === "test") throw new UsageError("tune on a train/dev split, never on test");
+  const step = numberFlag("step", v.step ?? "0.05", 0, 0.5)!;
+  if (!(step > 0 && Math.abs(Math.round(1 / step) * step - 1) < 1e-9)) throw new UsageError(`--step must divide 1 (0.05, 0.01, ...), got ${v.step}`);
+  return {
+    data: v.data, index: v.index, split, step,
+    normalization: choiceFlag("normalization", v.normalization, ["tmm", "minmax"] as const),
+    threads: intFlag("threads", v.threads),
+  };
+}
+
+/**
+ * Each query's dense and lexical candidates (depth from the index), with the dense scores of the lexical-only
+ * candidates (all that tmm asks for) computed once per query instead of once per weight.
+ */
+async function candidates(idx: OpenIndex, a: TuneArgs, queries: Array<{ id: string; text: string }>): Promise<Candidates[]> {
+  const m = idx.manifest;
+  const n = Math.max(K, searchOptions(m.lexical).depth);
+  const tokenizer = createTokenizer(JSON.parse(readFileSync(join(a.index, m.model.vocab.path), "utf8")));
+  const enc = await createNodeEncoder({ modelPath: join(a.index, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: a.threads, log: () => {} });
+  const lists: Candidates[] = [];
+  try {
+    for (const q of queries) {
+      const dense = denseResult(await enc.encode([tokenizer.encode(q.text)]), idx.shards, n, m.search.rescore);
+      const lex = await searchLexical(idx.lexical!, q.text, n);
+      const inDense = new Set(dense.hits.map((h) => h.ordinal));
+      const lexicalOnly = dense.scores(lex.hits.filter((h) => !inDense.has(h.ordinal)).map((h) => h.ordinal));
+      lists.push({ id: q.id, dense: dense.hits, lexical: lex.hits, all: { dense: () => lexicalOnly, lexical: lex.score, denseFloor: denseFloor(m) } });
+    }
+  } finally {
+    await enc.close();
   }
-});
+  return lists;
+}
+
+/** The top K of one side, or of the two fused (what searchHybrid hands back). */
+function fusedRun(idx: OpenIndex, lists: Candidates[], f: Fusion | "dense" | "lexical"): Run {
+  const run: Run = new Map();
+  for (const l of lists) {
+    const hits = f === "dense" ? l.dense : f === "lexical" ? l.lexical : fuse(l.dense, l.lexical, f, l.all);
+    run.set(l.id, hits.slice(0, K).map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));
+  }
+  return run;
+}
+
+const fmt = (e: Evaluation) => `${e.mean["nDCG@10"].toFixed(4)}  ${e.mean["MRR@10"].toFixed(4)}  ${e.mean["R@100"].toFixed(4)}`;
+
+/** The best weight by nDCG@10 (ties: the smaller), the one-standard-error pick, and the command that applies it. */
+function reportPick(io: CommandIO, a: TuneArgs, grid: number[], evals: Evaluation[], normalization: Normalization): void {
+  let best = 0;
+  evals.forEach((e, i) => {
+    if (e.mean["nDCG@10"] > evals[best].mean["nDCG@10"] + 1e-12) best = i;
+  });
+  io.out(`best weight by nDCG@10 on ${a.split}: ${grid[best]} (${evals[best].mean["nDCG@10"].toFixed(4)})`);
+  const oneSe = oneStandardError(evals.map((e) => e.perQuery), best);
+  io.out(`one-standard-error rule: weight ${grid[oneSe.index]} (${evals[oneSe.index].mean["nDCG@10"].toFixed(4)}; ` +
+    `${(evals[best].mean["nDCG@10"] - evals[oneSe.index].mean["nDCG@10"]).toFixed(4)} below the best, standard error ${oneSe.se.toFixed(4)})`);
+  io.out(`apply it: npm run i3 -- defaults ${a.index} --fusion weighted --fusion-weight ${grid[oneSe.index]} --fusion-normalization ${normalization}` +
+    " (then publish), or pass it per request");
+}
 
 /** Smallest grid index whose mean per-query nDCG@10 deficit to `best` is at most one standard error of it. */
 function oneStandardError(perQuery: Array<Map<string, { "nDCG@10": number }>>, best: number): { index: number; se: number } {

@@ -1,4 +1,4 @@
-// A PublishTarget over the worker's own admin routes (src/worker/routes/admin.ts): CI needs only an API key with the
+// A PublishTarget over the worker's own admin routes (src/worker/routes/admin/): CI needs only an API key with the
 // publish role, no R2 credentials. No Node-only imports, so it also loads inside workerd (test/worker/).
 import { fetchWithRetry, getResult, headResult, putHeaders } from "./http-response.ts";
 import { PublishError, type PublishTarget, type PutOptions } from "./target.ts";

@@ -1,5 +1,5 @@
-"""Python evaluator with the metric definitions of offline/eval/metrics.ts (trec_eval nDCG@10 linear gain, BEIR MRR@10,
-trec_eval recall@100; ties by doc id descending). Exact search over the frozen-backbone state caches.
+"""Python evaluator: exact search over the frozen-backbone state caches, scored by offline/train/metrics.py (the metric
+definitions of offline/eval/metrics.ts, checked against the same fixture: test/fixtures/metric-cases.json).
 
     python offline/train/evaluate.py --ckpt runs/i3-s0/ckpt.pt [--ckpt ...] [--zero-shot] [--data scifact,npl,...]
         -> prints one JSON line per (model, dataset) and writes runs/eval/<tag>.json
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -23,42 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-
-
-def metrics(ranked_ids, rels, k_ndcg=10, k_mrr=10, k_rec=100):
-    dcg = sum((rels.get(d, 0) / math.log2(i + 2)) for i, d in enumerate(ranked_ids[:k_ndcg]) if rels.get(d, 0) > 0)
-    ideal = sorted([g for g in rels.values() if g > 0], reverse=True)[:k_ndcg]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    mrr = 0.0
-    for i, d in enumerate(ranked_ids[:k_mrr]):
-        if rels.get(d, 0) > 0:
-            mrr = 1.0 / (i + 1)
-            break
-    nrel = sum(1 for g in rels.values() if g > 0)
-    rec = sum(1 for d in ranked_ids[:k_rec] if rels.get(d, 0) > 0) / nrel if nrel else 0.0
-    return {"nDCG@10": dcg / idcg if idcg > 0 else 0.0, "MRR@10": mrr, "R@100": rec}
-
-
-def rank(scores: np.ndarray, doc_ids, k=100):
-    """Top-k doc ids by score desc, ties by doc id desc (trec_eval)."""
-    k2 = min(len(doc_ids), k + 50)
-    top = np.argpartition(-scores, k2 - 1)[:k2]
-    return [doc_ids[i] for i in sorted(top, key=lambda i: (-float(scores[i]), _neg(doc_ids[i])))][:k]
-
-
-class _neg(str):
-    def __lt__(self, other):  # reverse string order for tie breaks
-        return str.__gt__(self, other)
-
-
-def evaluate_run(Q: np.ndarray, qids, P: np.ndarray, doc_ids, qrels):
-    S = Q @ P.T
-    per = {}
-    for r, q in enumerate(qids):
-        if q in qrels:
-            per[q] = metrics(rank(S[r], doc_ids), qrels[q])
-    n = len([q for q in qrels])
-    return {m: sum(v[m] for v in per.values()) / n for m in ["nDCG@10", "MRR@10", "R@100"]}
+from metrics import evaluate_run, metrics, rank  # noqa: E402,F401  (the metric definitions, shared with train.py and wise.py)
 
 
 @torch.no_grad()

@@ -10,10 +10,13 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createNodeEncoder } from "../../offline/encoder/node-encoder.ts";
-import { denseRun, loadTokenizer, PassageStore, resolveModel } from "../../offline/eval/dense.ts";
-import { readCorpus, readQueries } from "../../offline/eval/beir.ts";
+import { readCorpus } from "../../offline/build/corpus.ts";
+import { loadModel } from "../../offline/build/model.ts";
+import { denseRun, loadTokenizer, PassageStore } from "../../offline/eval/dense.ts";
+import { readQueries } from "../../offline/eval/beir.ts";
 import { indexRun, openIndex } from "../../offline/eval/index-search.ts";
 import { searchLexical } from "../../src/search/bm25.ts";
+import { passageText } from "../../src/text/passages.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 export const FIXTURE = "test/fixtures/scifact-mini";
@@ -53,8 +56,8 @@ export default async function setup(): Promise<void> {
 
   // Exact float32 search with the full-precision models: what the worker's int8 search must agree with.
   const store = new PassageStore(encode, sidecar.maxPassageTokens);
-  for await (const d of readCorpus(join(root, FIXTURE, "corpus.jsonl"))) store.add(d.id, d.title ? `${d.title} ${d.text}` : d.text);
-  const { run } = await denseRun(resolveModel(join(root, MODEL)), store, queries, encode, 10, { device: "cpu", batchSize: 32, log: () => {} });
+  for await (const { doc } of readCorpus(join(root, FIXTURE, "corpus.jsonl"))) store.add(doc.id, passageText(doc));
+  const { run } = await denseRun(await loadModel(join(root, MODEL)), store, queries, encode, 10, { device: "cpu", batchSize: 32, log: () => {} });
   const exactTop10 = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
 
   writeFileSync(join(cache, "mini-expected.json"), JSON.stringify({ queries, vectors, exactTop10 }));

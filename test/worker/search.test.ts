@@ -150,5 +150,8 @@ describe("publishing while serving", () => {
     const res = await search("fixture", "broken", { query: "cancer" });
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("index_unavailable");
+    // the detail (object keys, hashes) goes to the log, not to the client
+    expect(res.body.error.message).toContain("fixture/broken");
+    expect(res.body.error.message).not.toMatch(/objects\/|[0-9a-f]{64}/);
   });
 });

@@ -2,10 +2,17 @@ import type { MiddlewareHandler } from "hono";
 import type { Env } from "../env";
 import { ApiError } from "../http-error";
 import { validateName } from "../../format";
-import { LIMITS, parseSearchRequest, readJsonBody } from "../routes/search-request";
 import { createKeyCache, type KeyCache } from "./key-cache";
 import { hasRole, keyMatches, parseApiKey, type KeyRecord, type Role } from "../../format/api-key";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
+
+/** The codes `requireKey` answers with, by status (for the OpenAPI document). */
+export const REQUIRE_KEY_ERRORS = {
+  400: ["invalid_name"],
+  401: ["missing_credentials", "invalid_credentials"],
+  403: ["forbidden"],
+  429: ["rate_limited"],
+} as const;
 
 /** What a request authenticated with: `c.get("apiKey")` in the handlers behind `requireKey`. */
 export type AuthVariables = { apiKey?: Pick<KeyRecord, "id" | "tenant" | "roles" | "limits"> };
@@ -24,7 +31,8 @@ const unauthorized = (code: "missing_credentials" | "invalid_credentials", messa
 
 /**
  * Requires `Authorization: Bearer i3_<tenant>_<keyid>_<secret>` with a key of the route's `:tenant` that has `role`,
- * then applies the key's limits (requests per second, query length, k). In order: 401 `missing_credentials`,
+ * then applies the key's rate limit (its query-length and k limits apply in the search route, to the validated body;
+ * `c.get("apiKey")` carries them). In order: 401 `missing_credentials`,
  * 401 `invalid_credentials` (malformed, unknown, wrong secret or revoked: one message for all), 400 `invalid_name`,
  * 403 `forbidden` (another tenant, existing or not: one message; or a missing role), 429 `rate_limited`.
  * `AUTH = "off"` in the worker's vars turns it off (a deliberate, per-deployment choice).
@@ -44,12 +52,7 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
     const record = await cache.get(c.env.INDEXES, parsed.tenant, parsed.keyId);
     if (!record || !(await keyMatches(record, token))) throw unauthorized("invalid_credentials", "invalid or revoked API key");
 
-    const tenant = c.req.param("tenant") ?? "";
-    try {
-      validateName("tenant", tenant);
-    } catch (e) {
-      throw new ApiError(400, "invalid_name", (e as Error).message);
-    }
+    const tenant = validateName("tenant", c.req.param("tenant") ?? ""); // FormatError invalid_name: 400 (http-error.ts)
     // Nothing of `tenant` has been read: a foreign tenant and a missing one get the same answer.
     if (record.tenant !== tenant) throw new ApiError(403, "forbidden", `this API key has no access to tenant ${tenant}`);
     if (!hasRole(record, role)) throw new ApiError(403, "forbidden", `this API key lacks the ${role} role`);
@@ -63,19 +66,7 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
         });
       }
     }
-    if (role === "search" && (limits.maxQueryChars || limits.maxK)) await checkSearchLimits(c.req.raw, limits);
     c.set("apiKey", { id: record.id, tenant: record.tenant, roles: record.roles, limits: record.limits });
     return next();
   };
-}
-
-/** The key's own query-length and k limits, read from a copy of the body (the handler reads the original). */
-async function checkSearchLimits(req: Request, limits: { maxQueryChars?: number; maxK?: number }): Promise<void> {
-  const { query, k } = parseSearchRequest(await readJsonBody(req.clone()));
-  if (limits.maxQueryChars && query.length > limits.maxQueryChars) {
-    throw new ApiError(400, "query_too_long", `"query" has ${query.length} characters; this API key's limit is ${limits.maxQueryChars}`);
-  }
-  if (limits.maxK && k > limits.maxK) {
-    throw new ApiError(400, "k_out_of_range", `"k" must be an integer from 1 to ${Math.min(limits.maxK, LIMITS.maxK)} for this API key, got ${k}`);
-  }
 }

@@ -1,4 +1,26 @@
-/** The minimal search page served at `/`: a form that POSTs to the search API and lists the results. */
+// GET /: the minimal search page, a form that POSTs to the search API and lists the results (no key needed to load it).
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "./app";
+import { errorResponses } from "./responses";
+
+const pageRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["pages"],
+  summary: "The search page",
+  description: "A form that searches an index through the search API with a key (kept in the browser) and lists the results.",
+  responses: {
+    200: { description: "The page", content: { "text/html": { schema: z.string() } } },
+    ...errorResponses(),
+  },
+});
+
+/** Registers `GET /`. */
+export function registerSearchPage(app: App): void {
+  app.openapi(pageRoute, (c) => c.html(SEARCH_PAGE, 200));
+}
+
+/** The page's HTML, one inline script. */
 export const SEARCH_PAGE = `<!doctype html>
 <html lang="en">
 <head>

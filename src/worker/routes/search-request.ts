@@ -1,4 +1,8 @@
-import { ApiError } from "../http-error";
+// The body of a search: one zod schema validates it and describes it in the OpenAPI document.
+import { z } from "@hono/zod-openapi";
+import type { KeyLimits } from "../../format/api-key";
+import type { SearchOptionsRequest } from "../../search/modes";
+import { ApiError, type ApiErrorCode } from "../http-error";
 
 /** Limits of the search API. */
 export const LIMITS = {
@@ -10,92 +14,83 @@ export const LIMITS = {
   maxBodyBytes: 16 * 1024,
 } as const;
 
-export interface SearchRequest {
-  query: string;
-  k: number;
-  /** dense | lexical | hybrid; absent: the index's default. */
-  mode?: "dense" | "lexical" | "hybrid";
-  /** Hybrid fusion; absent: the index's default (a `weight` alone means weighted). */
-  fusion?: "rrf" | "weighted";
-  /** Dense weight in [0, 1] of weighted fusion. */
-  weight?: number;
-  /** Score normalization of weighted fusion; absent: the index's default. */
-  normalization?: "tmm" | "minmax";
+const kMessage = (input: unknown) => `"k" must be an integer from 1 to ${LIMITS.maxK}, got ${JSON.stringify(input)}`;
+const oneOf = (field: string, values: readonly string[]) => (iss: { input?: unknown }) =>
+  `"${field}" must be ${values.map((v) => JSON.stringify(v)).join(" or ")}, got ${JSON.stringify(iss.input)}`;
+
+const MODES = ["dense", "lexical", "hybrid"] as const;
+const FUSIONS = ["rrf", "weighted"] as const;
+const NORMALIZATIONS = ["tmm", "minmax"] as const;
+
+/** `{query, k, mode?, fusion?, weight?, normalization?}`; any other field is 400 `unknown_field`. */
+export const SearchRequest = z
+  .strictObject(
+    {
+      query: z
+        .string({ error: (iss) => `"query" must be a string, got ${iss.input === undefined ? "nothing" : JSON.stringify(iss.input)}` })
+        .refine((q) => q.trim() !== "", { error: "\"query\" is empty" })
+        .max(LIMITS.maxQueryChars, { error: (iss) => `"query" has ${(iss.input as string).length} characters; the limit is ${LIMITS.maxQueryChars}` })
+        .openapi({ description: `The text to search for, 1 to ${LIMITS.maxQueryChars} characters (an API key may allow fewer).`, example: "vitamin D and bone density" }),
+      k: z
+        .int({ error: (iss) => kMessage(iss.input) })
+        .min(1, { error: (iss) => kMessage(iss.input) })
+        .max(LIMITS.maxK, { error: (iss) => kMessage(iss.input) })
+        .default(LIMITS.defaultK)
+        .openapi({ description: `Results to return (an API key may allow fewer).`, example: 10 }),
+      mode: z.enum(MODES, { error: oneOf("mode", MODES) }).optional().openapi({
+        description: "Ranking: dense (the encoder), lexical (BM25) or hybrid (both, fused). Default: the index's (hybrid when it has a BM25 section, else dense). A lexical query with no indexed term is answered densely.",
+      }),
+      fusion: z.enum(FUSIONS, { error: oneOf("fusion", FUSIONS) }).optional().openapi({
+        description: "Hybrid fusion: reciprocal rank fusion, or weighted sum of normalized scores. Default: the index's; `weight` or `normalization` alone mean weighted.",
+      }),
+      weight: z
+        .number({ error: (iss) => `"weight" (dense weight of weighted fusion) must be a number from 0 to 1, got ${JSON.stringify(iss.input)}` })
+        .min(0, { error: (iss) => `"weight" must be from 0 to 1, got ${JSON.stringify(iss.input)}` })
+        .max(1, { error: (iss) => `"weight" must be from 0 to 1, got ${JSON.stringify(iss.input)}` })
+        .optional()
+        .openapi({ description: "Weighted fusion: weight * dense + (1 - weight) * BM25 over normalized scores. Default: the index's tuned weight." }),
+      normalization: z.enum(NORMALIZATIONS, { error: oneOf("normalization", NORMALIZATIONS) }).optional().openapi({
+        description: "Weighted fusion's score normalization: tmm (from each score's theoretical minimum, every candidate scored on both sides) or minmax (each side's own top list). Default: the index's.",
+      }),
+    },
+    { error: (iss) => (iss.code === "invalid_type" ? "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}" : undefined) },
+  )
+  .superRefine((body, ctx) => {
+    if (body.fusion !== "rrf") return;
+    for (const field of ["weight", "normalization"] as const) {
+      if (body[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `"${field}" applies to "fusion": "weighted", not "rrf"` });
+    }
+  })
+  .openapi("SearchRequest", { example: { query: "vitamin D and bone density", k: 10, mode: "hybrid" } });
+
+export type SearchRequest = z.output<typeof SearchRequest>;
+
+/** The stable code of a problem with a search body (the order of the schema's fields is the order of the checks). */
+export function searchIssueCode(issue: z.core.$ZodIssue, value: unknown): ApiErrorCode {
+  switch (issue.path[0]) {
+    case "query":
+      if (value === undefined || value === null) return "missing_query";
+      if (issue.code === "too_big") return "query_too_long";
+      return issue.code === "custom" ? "empty_query" : "invalid_request";
+    case "k":
+      return "k_out_of_range";
+    default:
+      return "invalid_request";
+  }
 }
 
-/** Validates a parsed JSON body into a SearchRequest, with one coded error per problem. */
-export function parseSearchRequest(body: unknown): SearchRequest {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ApiError(400, "invalid_request", "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}");
-  }
-  const { query, k, mode, fusion, weight, normalization } = body as Record<string, unknown>;
-  if (query === undefined || query === null) throw new ApiError(400, "missing_query", "the body needs a \"query\" string");
-  if (typeof query !== "string") throw new ApiError(400, "invalid_request", `"query" must be a string, got ${typeof query}`);
-  if (query.trim() === "") throw new ApiError(400, "empty_query", "\"query\" is empty");
-  if (query.length > LIMITS.maxQueryChars) {
-    throw new ApiError(400, "query_too_long", `"query" has ${query.length} characters; the limit is ${LIMITS.maxQueryChars}`);
-  }
-  let kk: number = LIMITS.defaultK;
-  if (k !== undefined) {
-    if (typeof k !== "number" || !Number.isInteger(k) || k < 1 || k > LIMITS.maxK) {
-      throw new ApiError(400, "k_out_of_range", `"k" must be an integer from 1 to ${LIMITS.maxK}, got ${JSON.stringify(k)}`);
-    }
-    kk = k;
-  }
-  const out: SearchRequest = { query, k: kk };
-  if (mode !== undefined) {
-    if (mode !== "dense" && mode !== "lexical" && mode !== "hybrid") {
-      throw new ApiError(400, "invalid_request", `"mode" must be "dense", "lexical" or "hybrid", got ${JSON.stringify(mode)}`);
-    }
-    out.mode = mode;
-  }
-  if (fusion !== undefined) {
-    if (fusion !== "rrf" && fusion !== "weighted") throw new ApiError(400, "invalid_request", `"fusion" must be "rrf" or "weighted", got ${JSON.stringify(fusion)}`);
-    out.fusion = fusion;
-  }
-  if (weight !== undefined) {
-    if (typeof weight !== "number" || !(weight >= 0 && weight <= 1)) {
-      throw new ApiError(400, "invalid_request", `"weight" (dense weight of weighted fusion) must be a number from 0 to 1, got ${JSON.stringify(weight)}`);
-    }
-    if (out.fusion === "rrf") throw new ApiError(400, "invalid_request", `"weight" applies to "fusion": "weighted", not "rrf"`);
-    out.fusion = "weighted";
-    out.weight = weight;
-  }
-  if (normalization !== undefined) {
-    if (normalization !== "tmm" && normalization !== "minmax") {
-      throw new ApiError(400, "invalid_request", `"normalization" must be "tmm" or "minmax", got ${JSON.stringify(normalization)}`);
-    }
-    if (out.fusion === "rrf") throw new ApiError(400, "invalid_request", `"normalization" applies to "fusion": "weighted", not "rrf"`);
-    out.fusion = "weighted";
-    out.normalization = normalization;
-  }
-  return out;
+/** The mode and fusion a request names: `weight` or `normalization` alone mean weighted fusion. */
+export function requestedOptions(req: SearchRequest): SearchOptionsRequest {
+  const weighted = req.weight !== undefined || req.normalization !== undefined;
+  return { mode: req.mode, fusion: req.fusion ?? (weighted ? "weighted" : undefined), weight: req.weight, normalization: req.normalization };
 }
 
-/** Reads the request body as JSON within the size limit. */
-export async function readJsonBody(req: Request): Promise<unknown> {
-  const type = req.headers.get("content-type") ?? "";
-  // JSON, plain text, or curl's default form type for `-d` (the body is parsed as JSON either way).
-  if (type && !/^(application\/(.+\+)?json|text\/plain|application\/x-www-form-urlencoded)\b/i.test(type)) {
-    throw new ApiError(415, "unsupported_media_type", `expected application/json, got ${type}`);
+/** The API key's own query-length and k limits (`i3 keys create --max-k --max-query-chars`), below the API's. */
+export function checkKeyLimits(req: SearchRequest, limits: KeyLimits = {}): void {
+  if (limits.maxQueryChars && req.query.length > limits.maxQueryChars) {
+    throw new ApiError(400, "query_too_long", `"query" has ${req.query.length} characters; this API key's limit is ${limits.maxQueryChars}`);
   }
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > LIMITS.maxBodyBytes) {
-    throw new ApiError(413, "payload_too_large", `the body is ${declared} bytes; the limit is ${LIMITS.maxBodyBytes}`);
-  }
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  if (bytes.length > LIMITS.maxBodyBytes) {
-    throw new ApiError(413, "payload_too_large", `the body is ${bytes.length} bytes; the limit is ${LIMITS.maxBodyBytes}`);
-  }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new ApiError(400, "invalid_json", "the body is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `the body is not valid JSON: ${(e as Error).message}`);
+  if (limits.maxK && req.k > limits.maxK) {
+    throw new ApiError(400, "k_out_of_range", `"k" must be an integer from 1 to ${Math.min(limits.maxK, LIMITS.maxK)} for this API key, got ${req.k}`);
   }
 }

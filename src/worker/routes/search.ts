@@ -1,7 +1,9 @@
+// POST /v1/tenants/{tenant}/indexes/{index}/search: the search API, behind a key with the search role.
+import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { REQUIRE_KEY_ERRORS } from "../auth/middleware";
 import type { Env } from "../env";
 import { ApiError } from "../http-error";
-import { FormatError } from "../../format";
 import type { Fusion } from "../../search/fusion";
 import { searchHybrid, searchOptions, type SearchMode } from "../../search/modes";
 import { searchLexical } from "../../search/bm25";
@@ -9,70 +11,115 @@ import { denseFloor, denseResult } from "../../search/dense";
 import { fetchDocs } from "../store/docs";
 import type { LoadedIndex } from "../store/loaded-index";
 import type { IndexRegistry } from "../store/registry";
-import { parseSearchRequest, readJsonBody, type SearchRequest } from "./search-request";
+import type { App, AppEnv } from "./app";
+import { jsonBody, jsonBodyErrors, type JsonBodyOptions } from "./json-body";
+import { INDEX_PATH, IndexParams } from "./params";
+import { errorResponses } from "./responses";
+import { schemaHook } from "./schema-hook";
+import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode } from "./search-request";
+import { SearchResponse } from "./search-response";
+
+const PATH = `${INDEX_PATH}/search`;
+const BODY: JsonBodyOptions = { limit: LIMITS.maxBodyBytes };
+
+const searchRoute = createRoute({
+  method: "post",
+  path: PATH,
+  tags: ["search"],
+  summary: "Search an index",
+  description: "Ranks the index's documents for a query (dense, BM25 or hybrid) and returns the top k with their text.",
+  security: [{ apiKey: ["search"] }],
+  middleware: [jsonBody(BODY)] as const,
+  request: { params: IndexParams, body: { required: true, content: { "application/json": { schema: SearchRequest } } } },
+  responses: {
+    200: { description: "The results", content: { "application/json": { schema: SearchResponse } } },
+    ...errorResponses(REQUIRE_KEY_ERRORS, jsonBodyErrors(BODY), {
+      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "invalid_name"],
+      404: ["index_not_found"],
+      503: ["index_unavailable"],
+    }),
+  },
+});
+
+const otherMethodRoute = createRoute({
+  method: "get",
+  path: PATH,
+  tags: ["search"],
+  summary: "Any method but POST",
+  description: "Search is POST with a JSON body; GET (and any other method) answers 405, after the key check.",
+  security: [{ apiKey: ["search"] }],
+  request: { params: IndexParams },
+  responses: errorResponses(REQUIRE_KEY_ERRORS, { 405: ["method_not_allowed"] }),
+});
+
+/** Registers the search route (the caller puts `requireKey("search")` in front of it). */
+export function registerSearch(app: App, registryFor: (env: Env) => IndexRegistry): void {
+  app.openapi(searchRoute, async (c) => c.json(await search(c, registryFor(c.env)), 200), schemaHook(SearchRequest, searchIssueCode));
+  const notAllowed = (): Response => {
+    throw new ApiError(405, "method_not_allowed", "use POST with a JSON body {\"query\": \"...\", \"k\": 10}");
+  };
+  app.openAPIRegistry.registerPath(otherMethodRoute); // documented; routed for every method by:
+  app.all(PATH.replaceAll(/{(\w+)}/g, ":$1"), notAllowed);
+}
 
 /** Mode, fusion and candidate depth of a request: what it names, else the index's defaults (manifest.lexical). */
 export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number } {
-  const opts = searchOptions(idx.lexical?.section, req);
+  const opts = searchOptions(idx.lexical?.section, requestedOptions(req));
   if (opts.mode !== "dense" && !idx.lexical) {
     throw new ApiError(400, "invalid_request", `"mode": "${opts.mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
   }
   return opts;
 }
 
-/**
- * POST /v1/tenants/:tenant/indexes/:index/search  {query, k, mode?, fusion?, weight?, normalization?}
- *   -> {mode, results: [{id, score, scores: {dense?, lexical?}, title, text}], ...}
- */
-export function searchHandler(registry: IndexRegistry) {
-  return async (c: Context<{ Bindings: Env }>) => {
-    const t0 = performance.now();
-    const req = parseSearchRequest(await readJsonBody(c.req.raw));
-    const tenant = c.req.param("tenant")!;
-    const index = c.req.param("index")!;
-    const idx = await registry.get(c.env.INDEXES, tenant, index);
-    const opts = resolveOptions(req, idx);
-    const t1 = performance.now();
-    try {
-      let q: { tokens: number; truncated: boolean } = { tokens: 0, truncated: false };
-      let encodeMs = 0;
-      const dense = async (n: number) => {
-        const te = performance.now();
-        const e = await idx.encoder.encode(req.query);
-        encodeMs = performance.now() - te;
-        q = { tokens: e.tokens, truncated: e.truncated };
-        return denseResult(e.vector, await idx.shards(), n, idx.manifest.search.rescore);
-      };
-      const r = await searchHybrid({
-        mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
-        lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, req.query, n) : undefined,
-      });
-      const t3 = performance.now();
-      const docs = await fetchDocs(c.env.INDEXES, registry.cache, idx, r.hits.map((h) => h.ordinal));
-      const t4 = performance.now();
-      return c.json({
-        tenant,
-        index,
-        version: idx.version,
-        mode: r.mode,
-        ...(r.mode === "hybrid" ? { fusion: opts.fusion } : {}),
-        query: { ...q, ...(r.lexical ? { terms: r.lexical.terms, matchedTerms: r.lexical.matched } : {}) },
-        results: r.hits.map((h, i) => ({
-          id: docs[i].id,
-          score: h.score,
-          scores: h.scores,
-          title: docs[i].title ?? "",
-          text: docs[i].text,
-          ...(docs[i].metadata ? { metadata: docs[i].metadata } : {}),
-        })),
-        // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
-        timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
-      });
-    } catch (e) {
-      if (e instanceof FormatError) {
-        throw new ApiError(503, "index_unavailable", `index ${tenant}/${index} is unavailable: ${e.message}`, { cause: e });
-      }
-      throw e;
-    }
+type SearchContext = Context<AppEnv, string, { out: { json: SearchRequest; param: { tenant: string; index: string } } }>;
+
+/** One search: the index, the ranking, the documents; FormatErrors of a broken index go to the app's onError (503). */
+async function search(c: SearchContext, registry: IndexRegistry) {
+  const t0 = performance.now();
+  const req = c.req.valid("json");
+  const { tenant, index } = c.req.valid("param");
+  checkKeyLimits(req, c.get("apiKey")?.limits);
+  const idx = await registry.get(c.env.INDEXES, tenant, index);
+  const opts = resolveOptions(req, idx);
+  const t1 = performance.now();
+  const { r, query, encodeMs } = await rank(idx, req, opts);
+  const t3 = performance.now();
+  const docs = await fetchDocs(c.env.INDEXES, registry.cache, idx, r.hits.map((h) => h.ordinal));
+  const t4 = performance.now();
+  return {
+    tenant,
+    index,
+    version: idx.version,
+    mode: r.mode,
+    ...(r.mode === "hybrid" ? { fusion: opts.fusion } : {}),
+    query: { ...query, ...(r.lexical ? { terms: r.lexical.terms, matchedTerms: r.lexical.matched } : {}) },
+    results: r.hits.map((h, i) => ({
+      id: docs[i].id,
+      score: h.score,
+      scores: h.scores,
+      title: docs[i].title ?? "",
+      text: docs[i].text,
+      ...(docs[i].metadata ? { metadata: docs[i].metadata } : {}),
+    })),
+    // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
+    timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
   };
+}
+
+/** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
+async function rank(idx: LoadedIndex, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
+  let query = { tokens: 0, truncated: false };
+  let encodeMs = 0;
+  const dense = async (n: number) => {
+    const te = performance.now();
+    const e = await idx.encoder.encode(req.query);
+    encodeMs = performance.now() - te;
+    query = { tokens: e.tokens, truncated: e.truncated };
+    return denseResult(e.vector, await idx.shards(), n, idx.manifest.search.rescore);
+  };
+  const r = await searchHybrid({
+    mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
+    lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, req.query, n) : undefined,
+  });
+  return { r, query, encodeMs };
 }

@@ -53,23 +53,16 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
     } catch (e) {
       if (!(e instanceof FormatError)) throw e;
       slot.failedVersion = pointer.version;
+      if (!slot.current) throw e; // nothing good to serve: the app's onError logs it and answers 503
       console.error(`index ${tenant}/${index} version ${pointer.version} is corrupt: ${e.code}: ${e.message}`);
-      if (!slot.current) {
-        throw new ApiError(503, "index_unavailable", `index ${tenant}/${index} is unavailable: ${e.message}`, { cause: e });
-      }
     }
   }
 
   return {
     cache,
     async get(bucket, tenant, index) {
-      for (const [kind, name] of [["tenant", tenant], ["index", index]] as const) {
-        try {
-          validateName(kind, name);
-        } catch (e) {
-          throw new ApiError(400, "invalid_name", (e as Error).message);
-        }
-      }
+      validateName("tenant", tenant); // FormatError invalid_name: 400 (src/worker/http-error.ts)
+      validateName("index", index);
       const id = `${tenant}/${index}`;
       let slot = slots.get(id);
       if (!slot) {

@@ -1,10 +1,11 @@
 // Corpus validation and passage splitting of `i3 build`: every bad corpus fails with file:line and leaves no <out>.
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIndex } from "../../../offline/build/build.ts";
-import { parseDocLine } from "../../../offline/build/corpus.ts";
+import { runBuildCommand } from "../../../offline/build/command.ts";
+import { parseDocLine, readCorpus, type CorpusDoc } from "../../../offline/build/corpus.ts";
 import { passageCount, passageText, splitPassages } from "../../../src/text/passages.ts";
 import { parseSlice, sliceRange } from "../../../offline/build/slice.ts";
 
@@ -97,5 +98,45 @@ describe("bad corpora", () => {
     const left = await readdir(tmp);
     expect(left).not.toContain(`out-${file}`);
     expect(left).not.toContain(`out-${file}.partial`);
+  });
+});
+
+describe("--skip-empty", () => {
+  it("the reader skips documents without title and text and reports them; ids stay unique across them", async () => {
+    const skipped: CorpusDoc[] = [];
+    const kept: string[] = [];
+    for await (const { doc } of readCorpus(path.join(FIX, "bad-empty.jsonl"), { skipEmpty: true, onSkip: (d) => skipped.push(d) })) kept.push(doc.id);
+    expect(kept).toEqual(["x0"]);
+    expect(skipped.map((d) => [d.line, d.doc.id])).toEqual([[2, "x1"]]);
+    const dup = path.join(tmp, "empty-dup.jsonl");
+    await writeFile(dup, '{"id":"a","text":""}\n{"id":"a","text":"x"}\n');
+    await expect(async () => {
+      for await (const _ of readCorpus(dup, { skipEmpty: true })) void _;
+    }).rejects.toThrow(/empty-dup.jsonl:2: duplicate id "a"/);
+  });
+
+  it("i3 build --skip-empty builds without them, says so on stderr and counts them in build-info.json", async () => {
+    const out = path.join(tmp, "skip-empty");
+    const err: string[] = [];
+    const code = await runBuildCommand(["--corpus", path.join(FIX, "bad-empty.jsonl"), "--model", MODEL, "--out", out, "--device", "cpu", "--skip-empty"], {
+      err: (l) => err.push(l), out: () => {},
+    });
+    expect(code, err.join("\n")).toBe(0);
+    const manifest = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
+    expect(manifest.corpus.documents).toBe(1);
+    const info = JSON.parse(await readFile(path.join(out, "build-info.json"), "utf8"));
+    expect(info.skippedEmpty).toBe(1);
+    expect(info.fingerprint.skipEmpty).toBe(true);
+    const said: string[] = [];
+    await buildIndex({ corpus: path.join(FIX, "bad-empty.jsonl"), model: MODEL, out: `${out}-2`, device: "cpu", skipEmpty: true, stderr: { write: (l) => said.push(l) > 0 } });
+    expect(said.join("")).toContain(`skipping 1 empty document(s): ${path.join(FIX, "bad-empty.jsonl")}:2 "x1"`);
+  });
+
+  it("without the flag a build reports nothing skipped and keeps its fingerprint unchanged", async () => {
+    const out = path.join(tmp, "no-skip");
+    await buildIndex({ corpus: path.join(FIX, "good.jsonl"), model: MODEL, out, device: "cpu", stderr: quiet });
+    const info = JSON.parse(await readFile(path.join(out, "build-info.json"), "utf8"));
+    expect(info).not.toHaveProperty("skippedEmpty");
+    expect(info.fingerprint).not.toHaveProperty("skipEmpty");
   });
 });

@@ -3,11 +3,15 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { BeirFormatError, beirPaths, docText, readCorpus, readQrels, readQueries } from "../../../offline/eval/beir.ts";
-import { parseArgs, UsageError } from "../../../offline/eval/args.ts";
-import { formatTable, main, runEval } from "../../../offline/eval/command.ts";
-import { encodeAll, exactSearch, PassageStore, resolveModel } from "../../../offline/eval/dense.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildIndex } from "../../../offline/build/build.ts";
+import { loadModel } from "../../../offline/build/model.ts";
+import { UsageError } from "../../../offline/command.ts";
+import { BeirFormatError, beirPaths, readQrels, readQueries } from "../../../offline/eval/beir.ts";
+import { parseEvalArgs, type EvalArgs } from "../../../offline/eval/args.ts";
+import { runEvalCommand } from "../../../offline/eval/command.ts";
+import { formatTable, runEval } from "../../../offline/eval/eval.ts";
+import { encodeAll, exactSearch, PassageStore } from "../../../offline/eval/dense.ts";
 import { endpointRun } from "../../../offline/eval/endpoint.ts";
 import { readRun } from "../../../offline/eval/trec.ts";
 import { toInputs } from "../../../src/text/tensors.ts";
@@ -16,10 +20,30 @@ import { createNodeEncoder } from "../../../offline/encoder/node-encoder.ts";
 const TINY = "test/fixtures/beir-tiny";
 const tmp = mkdtempSync(join(tmpdir(), "i3-eval-test-"));
 
-async function collect<T>(g: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of g) out.push(x);
-  return out;
+const quiet = () => {};
+
+/** parseEvalArgs for an evaluation (not a regression run). */
+function evalArgs(argv: string[]): EvalArgs {
+  const a = parseEvalArgs(argv);
+  if ("regression" in a) throw new Error("not an evaluation");
+  return a;
+}
+
+/** A BEIR directory around `corpus` with the tiny fixture's queries and qrels. */
+function beir(corpus: string): string {
+  const dir = join(tmp, `beir-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(join(dir, "qrels"), { recursive: true });
+  writeFileSync(join(dir, "corpus.jsonl"), readFileSync(corpus));
+  writeFileSync(join(dir, "queries.jsonl"), readFileSync(`${TINY}/queries.jsonl`));
+  writeFileSync(join(dir, "qrels", "test.tsv"), readFileSync(`${TINY}/qrels/test.tsv`));
+  return dir;
+}
+
+let tinyIndexDir: Promise<string> | undefined;
+/** The tiny fixture built once with the real `i3 build` (its default search: hybrid). */
+function tinyIndex(): Promise<string> {
+  const out = join(tmp, "tiny-index");
+  return (tinyIndexDir ??= buildIndex({ corpus: TINY, model: `${TINY}/model`, out, device: "cpu", stderr: { write: () => true } }).then(() => out));
 }
 function file(name: string, content: string): string {
   const p = join(tmp, name);
@@ -28,13 +52,9 @@ function file(name: string, content: string): string {
 }
 
 describe("BEIR reader", () => {
-  it("reads the tiny fixture", async () => {
-    const docs = await collect(readCorpus(`${TINY}/corpus.jsonl`));
-    expect(docs.map((d) => d.id)).toEqual(["d1", "d2", "d3", "d4"]);
-    expect(docText(docs[0])).toBe("Apple pie apple apple banana");
-    expect(docText(docs[1])).toBe("banana split"); // empty title: no leading space
+  it("reads the queries and graded qrels of the tiny fixture", async () => {
     const qs = await readQueries(`${TINY}/queries.jsonl`);
-    expect(qs.length).toBe(4);
+    expect(qs.map((q) => q.id)).toEqual(["q1", "q2", "q3", "q4"]);
     const qrels = await readQrels(`${TINY}/qrels/test.tsv`);
     expect([...qrels.keys()]).toEqual(["q1", "q2", "q3"]);
     expect(qrels.get("q1")!.get("d1")).toBe(2);
@@ -42,13 +62,13 @@ describe("BEIR reader", () => {
   });
   it("names the file and line of a malformed line", async () => {
     const bad = file("bad.jsonl", '{"_id": "a", "text": "x"}\n\n{"_id": "b", "text": \n');
-    await expect(collect(readCorpus(bad))).rejects.toThrow(new RegExp(`${bad}:3: invalid JSON`));
+    await expect(readQueries(bad)).rejects.toThrow(new RegExp(`${bad}:3: invalid JSON`));
     const noId = file("noid.jsonl", '{"text": "x"}\n');
-    await expect(collect(readCorpus(noId))).rejects.toThrow(/noid.jsonl:1: missing or invalid "_id"/);
+    await expect(readQueries(noId)).rejects.toThrow(/noid.jsonl:1: missing or invalid "_id"/);
     const dup = file("dup.jsonl", '{"_id": "a", "text": "x"}\n{"_id": "a", "text": "y"}\n');
     await expect(readQueries(dup)).rejects.toThrow(/dup.jsonl:2: duplicate _id "a"/);
     const noText = file("notext.jsonl", '{"_id": "a", "title": "t"}\n');
-    await expect(collect(readCorpus(noText))).rejects.toBeInstanceOf(BeirFormatError);
+    await expect(readQueries(noText)).rejects.toBeInstanceOf(BeirFormatError);
     const q = file("bad.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td2\n");
     await expect(readQrels(q)).rejects.toThrow(/bad.tsv:3: expected 3 tab-separated fields/);
     const q2 = file("bad2.tsv", "query-id\tcorpus-id\tscore\nq1\td1\thigh\n");
@@ -58,102 +78,159 @@ describe("BEIR reader", () => {
     expect(() => beirPaths(join(tmp, "nope"))).toThrow(/BEIR directory not found/);
     expect(() => beirPaths(TINY, "dev")).toThrow(/qrels file not found: .*dev.tsv \(split "dev"\)/);
   });
+  it("the corpus goes through the build's reader: file and line of a bad document, unique ids", async () => {
+    const bad = file("corpus-bad.jsonl", '{"_id": "a", "text": "x"}\n{"_id": "a", "text": "y"}\n');
+    await expect(runEval(evalArgs(["--data", beir(bad), "--model", "bm25"]), quiet)).rejects.toThrow(/corpus.jsonl:2: duplicate id "a"/);
+  });
 });
 
 describe("CLI arguments", () => {
-  it("parses and validates", () => {
-    const a = parseArgs(["--data", "d", "--model=bm25", "--k", "10", "--json", "--queries-limit", "5"]);
-    expect(a).toMatchObject({ data: "d", model: "bm25", k: 10, json: true, queriesLimit: 5, split: "test" });
-    expect(() => parseArgs(["--model", "bm25"])).toThrow(UsageError);
-    expect(() => parseArgs(["--data", "d"])).toThrow(/one of --model, --endpoint or --from-run/);
-    expect(() => parseArgs(["--data", "d", "--model", "bm25", "--k", "0"])).toThrow(/--k must be a positive integer/);
-    expect(() => parseArgs(["--data", "d", "--model", "bm25", "--frobnicate"])).toThrow(/unknown option --frobnicate/);
-    expect(() => parseArgs(["--data", "--model", "bm25"])).toThrow(/--data needs a value/);
-    expect(() => parseArgs(["--data", "d", "--endpoint", "localhost:8787"])).toThrow(/http/);
-    expect(parseArgs(["--data", "d", "--endpoint", "http://x:1/"]).endpoint).toBe("http://x:1");
+  it("parses each source with its options", () => {
+    expect(evalArgs(["--data", "d", "--model=bm25", "--k", "10", "--json", "--queries-limit", "5"])).toMatchObject({
+      data: "d", source: { kind: "bm25", k1: 0.9, b: 0.4 }, k: 10, json: true, queriesLimit: 5, split: "test",
+    });
+    expect(evalArgs(["--data", "d", "--model", "models/x", "--device", "cpu"]).source).toEqual({ kind: "dense", model: "models/x", device: "cpu", batchSize: 64 });
+    expect(evalArgs(["--data", "d", "--index", "i", "--mode", "lexical", "--depth", "50"]).source).toEqual({ kind: "index", dir: "i", mode: "lexical", depth: 50, fusion: undefined });
+    expect(evalArgs(["--data", "d", "--endpoint", "http://x:1/"]).source).toMatchObject({ kind: "endpoint", url: "http://x:1", concurrency: 4 });
+    expect(evalArgs(["--data", "d", "--from-run", "r.trec"]).source).toEqual({ kind: "run", file: "r.trec" });
+  });
+  it("parses --fusion", () => {
+    expect(evalArgs(["--data", "d", "--index", "i", "--fusion", "rrf"]).source).toMatchObject({ fusion: { mode: "rrf" } });
+    expect(evalArgs(["--data", "d", "--index", "i", "--fusion", "rrf:10"]).source).toMatchObject({ fusion: { mode: "rrf", k: 10 } });
+    expect(evalArgs(["--data", "d", "--index", "i", "--fusion", "weighted:0.6:tmm"]).source).toMatchObject({ fusion: { mode: "weighted", weight: 0.6, normalization: "tmm" } });
+    expect(evalArgs(["--data", "d", "--endpoint", "http://x", "--fusion", "weighted:0.2"]).source).toMatchObject({ fusion: { mode: "weighted", weight: 0.2 } });
+  });
+  it("rejects bad usage with a UsageError", () => {
+    const bad: Array<[string[], RegExp]> = [
+      [["--model", "bm25"], /--data <BEIR dir> is required/],
+      [["--data", "d"], /one of --index, --model, --endpoint or --from-run/],
+      [["--data", "d", "--model", "bm25", "--k", "0"], /--k must be an integer >= 1/],
+      [["--data", "d", "--model", "bm25", "--frobnicate"], /frobnicate/],
+      [["--data", "--model", "bm25"], /--data/],
+      [["--data", "d", "--endpoint", "localhost:8787"], /http/],
+      [["--data", "d", "--from-run", "a", "--model", "bm25"], /exclusive/],
+      [["--data", "d", "--model", "bm25", "--fusion", "rrf"], /--fusion does not apply/],
+      [["--data", "d", "--from-run", "a", "--mode", "dense"], /--mode does not apply/],
+      [["--data", "d", "--endpoint", "http://x", "--depth", "5"], /--depth does not apply/],
+      [["--data", "d", "--index", "i", "--bm25-k1", "1.2"], /--bm25-k1 does not apply/],
+      [["--data", "d", "--index", "i", "--fusion", "weighted:2"], /<= 1/],
+      [["--data", "d", "--index", "i", "--fusion", "weighted"], /--fusion must be/],
+      [["--data", "d", "--index", "i", "--fusion", "weighted:0.6:zscore"], /--fusion must be/],
+      [["--data", "d", "--index", "i", "--fusion", "rrf:60:tmm"], /--fusion must be/],
+      [["--data", "d", "--endpoint", "http://x", "--fusion", "rrf:30"], /rrf:<k> needs --index/],
+      [["--data", "d", "--index", "i", "--mode", "sparse"], /--mode must be one of dense, lexical, hybrid/],
+      [["--data", "d", "--model", "m", "--device", "tpu"], /--device must be one of/],
+      [["--data", "d", "--model", "bm25", "--build"], /--build needs --regression/],
+      [["--regression", "r.json", "--data", "d"], /--data does not apply/],
+      [["--data", "d", "--model", "bm25", "extra"], /unexpected argument "extra"/],
+    ];
+    for (const [argv, re] of bad) {
+      expect(() => parseEvalArgs(argv), argv.join(" ")).toThrow(UsageError);
+      expect(() => parseEvalArgs(argv), argv.join(" ")).toThrow(re);
+    }
+  });
+  it("parses a regression run", () => {
+    expect(parseEvalArgs(["--regression", "a.json", "--regression", "dir", "--data-root", "/d", "--build"])).toEqual({
+      regression: ["a.json", "dir"], dataRoot: "/d", buildRoot: "build", build: true,
+    });
   });
 });
 
 describe("eval command on beir-tiny", () => {
-  it("bm25: evaluates queries with qrels, skips the rest, writes a TREC run", async () => {
+  it("--model bm25: the product's BM25, queries with qrels only, a TREC run", async () => {
     const runPath = join(tmp, "tiny-bm25.trec");
-    const r = await runEval(parseArgs(["--data", TINY, "--model", "bm25", "--run", runPath]));
+    const r = await runEval(evalArgs(["--data", TINY, "--model", "bm25", "--run", runPath]), quiet);
     expect(r.queries).toBe(3);
     expect(r.skippedNoQrels).toBe(1);
     expect(r.docs).toBe(4);
-    // q1: d1 (2), d3 (1) -> perfect; q2 "banana cherry": d3, d2, d1 -> both relevant in top 2; q3 "cafe": d4
-    expect(r.metrics["nDCG@10"]).toBeCloseTo(1, 12);
-    expect(r.metrics["MRR@10"]).toBe(1);
-    expect(r.metrics["R@1000"]).toBe(1);
+    // q1 "apple": d1 (2), d3 (1), perfect; q2 "banana cherry": d3, d2, d1, both relevant in the top 2; q3 "cafe": the
+    // analyzer does not fold "café" to "cafe", so no document matches and q3 scores 0 (BM25 has no dense fallback).
+    expect(r.metrics["nDCG@10"]).toBeCloseTo(2 / 3, 12);
+    expect(r.metrics["MRR@10"]).toBeCloseTo(2 / 3, 12);
+    expect(r.missingFromRun).toBe(1);
     const lines = readFileSync(runPath, "utf8").trim().split("\n");
     expect(lines[0]).toMatch(/^q1 Q0 d1 1 [0-9.]+ bm25$/);
-    expect(lines.length).toBe(2 + 3 + 1);
+    expect(lines.length).toBe(2 + 3);
     const back = await readRun(runPath);
     expect(back.get("q2")!.map((h) => h.id)).toEqual(["d3", "d2", "d1"]);
     const table = formatTable(r);
     expect(table).toMatch(/nDCG@10\s+MRR@10\s+R@100\s+R@1000/);
     expect(table).toMatch(/1 queries without qrels in split "test" skipped/);
-    expect(table).toMatch(/1 evaluated queries have no relevant doc|^/); // q3 has one relevant: none here
+    expect(table).toMatch(/1 evaluated queries got no results/);
   });
-  it("hybrid: one corpus pass, BM25 + dense fused by RRF (or weighted)", async () => {
-    const log = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    try {
-      const r = await runEval(parseArgs(["--data", TINY, "--model", `hybrid:${TINY}/model`, "--device", "cpu", "--run", join(tmp, "h.trec")]));
-      expect(r.tag).toBe("hybrid-tiny-bm25-rrf60");
-      expect(r.encoding?.passages).toBe(4);
-      const run = await readRun(join(tmp, "h.trec"));
-      // the dense side ranks every passage, so the fused run has all 4 docs per query
-      expect(run.get("q1")!.length).toBe(4);
-      expect(run.get("q1")!.every((h) => h.score > 0 && h.score <= 2 / 61)).toBe(true);
-      await runEval(parseArgs(["--data", TINY, "--model", `hybrid:${TINY}/model`, "--device", "cpu", "--fusion", "weighted:0", "--run", join(tmp, "w.trec")]));
-      // dense weight 0: BM25's best doc stays on top with score 1 (min-max puts BM25's last match at 0, tied
-      // with docs only the dense side found: a known property of min-max fusion)
-      const wq1 = (await readRun(join(tmp, "w.trec"))).get("q1")!;
-      expect(wq1[0]).toEqual({ id: "d1", score: 1 });
-    } finally {
-      log.mockRestore();
-    }
-    expect(() => parseArgs(["--data", "d", "--model", "bm25", "--fusion", "rrf"])).toThrow(/--fusion needs --model hybrid/);
-    expect(() => parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "weighted:2"])).toThrow(/0 <= w <= 1/);
-    expect(parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "rrf:10"]).fusion).toEqual({ kind: "rrf", k: 10 });
-    expect(parseArgs(["--data", "d", "--index", "i", "--fusion", "weighted:0.6:tmm"]).fusion).toEqual({ kind: "weighted", dense: 0.6, normalization: "tmm" });
-    expect(parseArgs(["--data", "d", "--endpoint", "http://x", "--fusion", "weighted:0.2"]).fusion).toEqual({ kind: "weighted", dense: 0.2 });
-    expect(() => parseArgs(["--data", "d", "--model", "hybrid:m", "--fusion", "weighted:0.6:tmm"])).toThrow(/needs --index or --endpoint/);
-    expect(() => parseArgs(["--data", "d", "--index", "i", "--fusion", "weighted:0.6:zscore"])).toThrow(/--fusion must be/);
-    expect(() => parseArgs(["--data", "d", "--index", "i", "--fusion", "rrf:60:tmm"])).toThrow(/--fusion must be/);
+  it("--model bm25 ranks as the index's lexical mode does (same writer, same reader)", async () => {
+    const index = await tinyIndex();
+    const bm25 = await runEval(evalArgs(["--data", TINY, "--model", "bm25", "--k", "10", "--run", join(tmp, "b.trec")]), quiet);
+    const lexical = await runEval(evalArgs(["--data", TINY, "--index", index, "--mode", "lexical", "--k", "10", "--run", join(tmp, "l.trec")]), quiet);
+    const b = await readRun(join(tmp, "b.trec"));
+    const l = await readRun(join(tmp, "l.trec"));
+    for (const q of ["q1", "q2"]) expect(l.get(q)).toEqual(b.get(q));
+    // q3 matches no term: the index answers it with its dense fallback, --model bm25 with nothing
+    expect(b.get("q3")).toBeUndefined();
+    expect(l.get("q3")!.length).toBeGreaterThan(0);
+    expect(lexical.metrics["nDCG@10"]).toBeGreaterThanOrEqual(bm25.metrics["nDCG@10"]);
   });
-  it("--from-run: evaluates a TREC file as is (same numbers), fuses several", async () => {
+  it("--index: each mode through the worker's code; --fusion names the fusion", async () => {
+    const index = await tinyIndex();
+    const logs: string[] = [];
+    const h = await runEval(evalArgs(["--data", TINY, "--index", index, "--mode", "hybrid", "--run", join(tmp, "h.trec")]), (m) => logs.push(m));
+    expect(h.k).toBe(100);
+    expect(h.tag).toBe("index-tiny-index-hybrid");
+    expect(logs.join("\n")).toMatch(/answered in mode: \{"hybrid":3\}/);
+    const rrf = await runEval(evalArgs(["--data", TINY, "--index", index, "--mode", "hybrid", "--fusion", "rrf:10", "--run", join(tmp, "r.trec")]), quiet);
+    expect(rrf.tag).toBe("index-tiny-index-hybrid-rrf10");
+    // RRF(10) over two lists: every fused score is at most 2 / 11
+    const run = await readRun(join(tmp, "r.trec"));
+    expect([...run.values()].flat().every((x) => x.score > 0 && x.score <= 2 / 11 + 1e-12)).toBe(true);
+  });
+  it("--model <dir>: exact float32 search with the model directory's own files", async () => {
+    const r = await runEval(evalArgs(["--data", TINY, "--model", `${TINY}/model`, "--device", "cpu", "--run", join(tmp, "d.trec")]), quiet);
+    expect(r.tag).toBe("tiny");
+    expect(r.encoding?.passages).toBe(4);
+    expect(r.docs).toBe(4);
+    // the dense side ranks every passage
+    expect((await readRun(join(tmp, "d.trec"))).get("q1")!.length).toBe(4);
+  });
+  it("--from-run: evaluates a TREC file as is (same numbers)", async () => {
     const runPath = join(tmp, "tiny-bm25.trec");
-    const direct = await runEval(parseArgs(["--data", TINY, "--model", "bm25", "--run", runPath]));
-    const again = await runEval(parseArgs(["--data", TINY, "--from-run", runPath, "--run", join(tmp, "again.trec")]));
+    const direct = await runEval(evalArgs(["--data", TINY, "--model", "bm25", "--run", runPath]), quiet);
+    const again = await runEval(evalArgs(["--data", TINY, "--from-run", runPath, "--run", join(tmp, "again.trec")]), quiet);
     expect(again.metrics).toEqual(direct.metrics);
     expect(again.tag).toBe("tiny-bm25");
-    const fused = await runEval(parseArgs(["--data", TINY, "--from-run", `${runPath},${runPath}`, "--fusion", "rrf", "--run", join(tmp, "ff.trec")]));
-    expect(fused.tag).toBe("fused-rrf60");
-    expect(fused.metrics).toEqual(direct.metrics); // a run fused with itself keeps its order
-    expect(() => parseArgs(["--data", "d", "--from-run", "a", "--model", "bm25"])).toThrow(/exclusive/);
-    expect(() => parseArgs(["--data", "d", "--from-run", "a", "--fusion", "rrf"])).toThrow(/--fusion needs/);
   });
-  it("--queries-limit and --compare-run", async () => {
+  it("--queries-limit, --compare-run and --ignore-identical-ids", async () => {
     const runPath = join(tmp, "tiny-bm25.trec");
-    const r = await runEval(parseArgs(["--data", TINY, "--model", "bm25", "--run", join(tmp, "lim.trec"), "--queries-limit", "1", "--compare-run", runPath]));
+    const r = await runEval(evalArgs(["--data", TINY, "--model", "bm25", "--run", join(tmp, "lim.trec"), "--queries-limit", "1", "--compare-run", runPath]), quiet);
     expect(r.queries).toBe(1);
     expect(r.compare).toMatchObject({ recallAt10: 1, queries: 1 });
+    const self = file("self.trec", "q1 Q0 q1 1 9 t\nq1 Q0 d1 2 8 t\nq1 Q0 d3 3 7 t\n");
+    const kept = await runEval(evalArgs(["--data", TINY, "--from-run", self, "--run", join(tmp, "s1.trec")]), quiet);
+    const dropped = await runEval(evalArgs(["--data", TINY, "--from-run", self, "--ignore-identical-ids", "--run", join(tmp, "s2.trec")]), quiet);
+    expect(dropped.metrics["MRR@10"]).toBeGreaterThan(kept.metrics["MRR@10"]);
   });
-  it("exit codes: 2 for bad arguments, 1 for missing files, 0 for --help", async () => {
-    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-    try {
-      expect(await main(["--data", TINY])).toBe(2);
-      expect(await main(["--data", join(tmp, "missing"), "--model", "bm25"])).toBe(1);
-      expect(String(err.mock.calls.at(-1)![0])).toMatch(/BEIR directory not found/);
-      expect(await main(["--data", TINY, "--model", join(tmp, "nomodel")])).toBe(1);
-      expect(String(err.mock.calls.at(-1)![0])).toMatch(/model not found/);
-      expect(await main(["--help"])).toBe(0);
-    } finally {
-      err.mockRestore();
-      out.mockRestore();
-    }
+  it("i3 eval exit codes: 2 for bad arguments, 1 for missing files (a message, no stack), 0 for --help", async () => {
+    const run = async (...argv: string[]) => {
+      const err: string[] = [];
+      const out: string[] = [];
+      const code = await runEvalCommand(argv, { err: (l) => err.push(l), out: (l) => out.push(l) });
+      return { code, err: err.join("\n"), out: out.join("\n") };
+    };
+    const usage = await run("--data", TINY);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toMatch(/^i3 eval: one of --index[\s\S]*usage: i3 eval/);
+    const missing = await run("--data", join(tmp, "missing"), "--model", "bm25");
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/BEIR directory not found/);
+    expect(missing.err).not.toMatch(/\n\s+at /);
+    const noModel = await run("--data", TINY, "--model", join(tmp, "nomodel"));
+    expect(noModel.code).toBe(1);
+    expect(noModel.err).toMatch(/nomodel: cannot read model.json/);
+    const ok = await run("--data", TINY, "--model", "bm25", "--json", "--run", join(tmp, "j.trec"));
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out).metrics["nDCG@10"]).toBeCloseTo(2 / 3, 12);
+    const help = await run("--help");
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--regression PATH/);
   });
 });
 
@@ -187,12 +264,10 @@ describe("onnxruntime-node encoder and dense search (toy model)", () => {
     }
     await enc.close();
   });
-  it("model resolution: directory with model.json, bare .onnx with vocab beside it", () => {
-    const m = resolveModel(`${TINY}/model`);
-    expect(m).toMatchObject({ name: "tiny", maxPassageTokens: 4, maxQueryTokens: 4 });
-    expect(m.queryOnnx).toBe(m.passageOnnx);
-    expect(resolveModel(onnx).name).toBe("tiny");
-    expect(() => resolveModel(TINY)).toThrow(/model.json not found/);
+  it("model directory: read by the build's loader (model.json checked), the full-precision query model", async () => {
+    const m = await loadModel(`${TINY}/model`);
+    expect(m.sidecar).toMatchObject({ name: "tiny", maxPassageTokens: 4, maxQueryTokens: 4 });
+    await expect(loadModel(TINY)).rejects.toThrow(/cannot read model.json/);
   });
   it("length-sorted batches come back in corpus order; exact inner-product top k", async () => {
     const enc = await createNodeEncoder({ modelPath: onnx, device: "cpu", intraOpThreads: 1 });
@@ -207,7 +282,13 @@ describe("onnxruntime-node encoder and dense search (toy model)", () => {
     const res = exactSearch(P, 3, Q, 2, 3, 2);
     expect([...res[0].idx]).toEqual([0, 2]);
     expect([...res[0].scores]).toEqual([4, 1]);
-    expect([...res[1].idx]).toEqual([2, 0]);
+    // Query 2 scores p3 2 and p1, p2 0 each. The top k is src/search/topk.ts's: tied documents it keeps come out
+    // by lower index (all three with k 3); which of a tie at the k boundary it keeps, it does not define.
+    expect(res[1].idx[0]).toBe(2);
+    expect([...res[1].scores]).toEqual([2, 0]);
+    const all = exactSearch(P, 3, Q, 2, 3, 3);
+    expect([...all[1].idx]).toEqual([2, 0, 1]);
+    expect([...all[1].scores]).toEqual([2, 0, 0]);
     await enc.close();
   });
 });
@@ -263,7 +344,7 @@ describe("endpoint mode", () => {
     mkdirSync(join(dir, "qrels"), { recursive: true });
     writeFileSync(join(dir, "queries.jsonl"), readFileSync(`${TINY}/queries.jsonl`));
     writeFileSync(join(dir, "qrels", "test.tsv"), readFileSync(`${TINY}/qrels/test.tsv`));
-    const r = await runEval(parseArgs(["--data", dir, "--endpoint", url, "--run", join(tmp, "ep.trec")]));
+    const r = await runEval(evalArgs(["--data", dir, "--endpoint", url, "--run", join(tmp, "ep.trec")]), quiet);
     expect(r.k).toBe(100);
     expect(r.queries).toBe(3);
     // every query gets d2 (0.9) then d1 (0.5): q1 has d1 (grade 2) at rank 2

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { evaluate, mrrAt, ndcgAt, overlapAt, recallAt, scoreQuery, sortHits, type Hit, type Run } from "../../../offline/eval/metrics.ts";
-import { rrf, weighted } from "../../../offline/eval/fusion.ts";
+import { readFileSync } from "node:fs";
+import { evaluate, METRICS, mrrAt, ndcgAt, overlapAt, recallAt, scoreQuery, sortHits, type Hit, type Qrels, type Run } from "../../../offline/eval/metrics.ts";
 
 const hits = (...ids: string[]): Hit[] => ids.map((id, i) => ({ id, score: 100 - i }));
 const rels = (o: Record<string, number>) => new Map(Object.entries(o));
@@ -105,28 +105,23 @@ describe("evaluate", () => {
   });
 });
 
-describe("fusion", () => {
-  const r1: Run = new Map([["q", [{ id: "a", score: 10 }, { id: "b", score: 5 }, { id: "c", score: 0 }]]]);
-  const r2: Run = new Map([["q", [{ id: "c", score: 0.9 }, { id: "a", score: 0.8 }]], ["q2", [{ id: "z", score: 1 }]]]);
-  it("rrf(k=60): sum of 1/(k + rank)", () => {
-    const f = rrf([r1, r2], 60);
-    const q = new Map(f.get("q")!.map((h) => [h.id, h.score]));
-    expect(q.get("a")).toBeCloseTo(1 / 61 + 1 / 62, 12);
-    expect(q.get("b")).toBeCloseTo(1 / 62, 12);
-    expect(q.get("c")).toBeCloseTo(1 / 63 + 1 / 61, 12);
-    expect(f.get("q")!.map((h) => h.id)).toEqual(["a", "c", "b"]);
-    expect(f.get("q2")!.map((h) => h.id)).toEqual(["z"]);
+// The same cases are checked against offline/train/metrics.py (offline/train/tests/test_metric_parity.py).
+describe("metric parity fixture (test/fixtures/metric-cases.json)", () => {
+  interface Case {
+    name: string;
+    qrels: Record<string, Record<string, number>>;
+    run: Record<string, Array<[string, number]>>;
+    expected: Record<string, number>;
+  }
+  const { cases } = JSON.parse(readFileSync(new URL("../../fixtures/metric-cases.json", import.meta.url), "utf8")) as { cases: Case[] };
+  it("has cases for every metric", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(3);
+    for (const c of cases) expect(Object.keys(c.expected).sort()).toEqual([...METRICS].sort());
   });
-  it("weighted: min-max normalized per query and run, absent docs add 0", () => {
-    const f = weighted([r1, r2], [0.3, 0.7]);
-    const q = new Map(f.get("q")!.map((h) => [h.id, h.score]));
-    // r1 norm: a 1, b 0.5, c 0; r2 norm: c 1, a 0
-    expect(q.get("a")).toBeCloseTo(0.3, 12);
-    expect(q.get("b")).toBeCloseTo(0.15, 12);
-    expect(q.get("c")).toBeCloseTo(0.7, 12);
-    expect(f.get("q")!.map((h) => h.id)).toEqual(["c", "a", "b"]);
-    // a single-hit run normalizes to 1
-    expect(f.get("q2")![0].score).toBeCloseTo(0.7, 12);
-    expect(() => weighted([r1], [1, 2])).toThrow(/weights/);
+  it.each(cases.map((c) => [c.name, c] as const))("%s", (_name, c) => {
+    const qrels: Qrels = new Map(Object.entries(c.qrels).map(([q, r]) => [q, new Map(Object.entries(r))]));
+    const run: Run = new Map(Object.entries(c.run).map(([q, hits]) => [q, hits.map(([id, score]) => ({ id, score }))]));
+    const { mean } = evaluate(run, qrels);
+    for (const m of METRICS) expect(mean[m], m).toBeCloseTo(c.expected[m], 9);
   });
 });

@@ -1,27 +1,23 @@
-// offline/eval/tune-fusion.ts end to end on the tiny BEIR fixture (a real build, onnxruntime-node): it prints the grid,
-// the weight the one-standard-error rule picks and the `i3 defaults` line that applies it; bad input exits 2 or 1.
-import { execFile } from "node:child_process";
+// `i3 tune-fusion` end to end on the tiny BEIR fixture (a real build, onnxruntime-node): it prints the grid, the weight
+// the one-standard-error rule picks and the `i3 defaults` line that applies it; bad input exits 2 or 1.
 import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIndex } from "../../../offline/build/build.ts";
 import { runDefaultsCommand } from "../../../offline/build/defaults.ts";
 import { openIndex } from "../../../offline/eval/index-search.ts";
+import { runTuneFusionCommand } from "../../../offline/eval/tune-fusion.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const BEIR = path.join(ROOT, "test/fixtures/beir-tiny");
 let tmp: string, data: string, index: string;
 
 async function tune(...args: string[]) {
-  try {
-    const r = await promisify(execFile)(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, "offline/eval/tune-fusion.ts"), ...args], { cwd: ROOT });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout, err: x.stderr };
-  }
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runTuneFusionCommand(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
 beforeAll(async () => {
@@ -57,12 +53,10 @@ describe("tune-fusion", () => {
   }, 60_000);
 
   it("exits 2 on bad usage (test split, bad step, unknown flag) and 1 on missing qrels", async () => {
-    const [testSplit, step, flag, noQrels] = await Promise.all([
-      tune("--data", data, "--index", index, "--split", "test"),
-      tune("--data", data, "--index", index, "--step", "0.3"),
-      tune("--data", data, "--index", index, "--bogus"),
-      tune("--data", data, "--index", index, "--split", "dev"),
-    ]);
+    const testSplit = await tune("--data", data, "--index", index, "--split", "test");
+    const step = await tune("--data", data, "--index", index, "--step", "0.3");
+    const flag = await tune("--data", data, "--index", index, "--bogus");
+    const noQrels = await tune("--data", data, "--index", index, "--split", "dev");
     expect(testSplit.code).toBe(2);
     expect(testSplit.err).toMatch(/never on test[\s\S]*usage:/);
     expect(step.code).toBe(2);
@@ -71,5 +65,8 @@ describe("tune-fusion", () => {
     expect(noQrels.code).toBe(1);
     expect(noQrels.err).toMatch(/qrels file not found/);
     expect(noQrels.err).not.toMatch(/\n\s+at /);
+    const missing = await tune("--index", index);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/--data and --index are required/);
   }, 60_000);
 });

@@ -1,0 +1,46 @@
+import { createArena, type Arena } from "./arena";
+import { referenceQuery } from "./reference";
+import { selectTop } from "./select";
+import type { Kernels } from "./types";
+import { instantiateKernels, wasmDims, wasmQuery } from "./wasm-kernels";
+
+export { compileKernels, hasWasmSimd } from "./compile";
+export { createArena, type Arena, type ArenaOptions, type ArenaStats } from "./arena";
+export { KernelError, type KernelErrorCode } from "./errors";
+export type { CodeBlock, Int8Block, Kernels, PreparedQuery, PrepareOptions } from "./types";
+
+export interface KernelOptions {
+  /** Cap on the kernels' memory (the arena), in bytes. */
+  maxBytes: number;
+  /** Memory to start with (default 64 KiB). */
+  initialBytes?: number;
+}
+
+/**
+ * Scoring kernels over one arena. With `module` (kernels.wasm, compiled by the caller: the worker imports it as a
+ * module, Node compiles the file; where the engine has no wasm SIMD that compile fails and the caller passes
+ * undefined) queries whose dims are a multiple of 16 up to 1024 run on wasm SIMD; otherwise every query runs on
+ * the JS reference, with the same results within the int16 query quantization (see quantize-query.ts).
+ *
+ * @example
+ * const kernels = createKernels(kernelsModule, { maxBytes: 64 << 20 });
+ * const vectors = kernels.arena.alloc(count * dims); // decode a partition here once, score it many times
+ * const q = kernels.prepare(queryVector);
+ * q.int8Scores({ vectors, scales, count }, out);
+ * const scores = kernels.arena.f32At(out, count);
+ * q.release();
+ */
+export function createKernels(module: WebAssembly.Module | undefined, opts: KernelOptions): Kernels {
+  const arena = createArena(opts);
+  const exports = module && instantiateKernels(module, arena);
+  return {
+    simd: exports !== undefined,
+    arena,
+    prepare(query, { simd = true } = {}) {
+      return exports && simd && wasmDims(query.length) ? wasmQuery(exports, arena, query) : referenceQuery(arena, query);
+    },
+    selectTop(scores, count, k, { simd = true } = {}) {
+      return selectTop(simd ? exports : undefined, arena, scores, count, k);
+    },
+  };
+}

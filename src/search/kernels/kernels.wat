@@ -1,0 +1,258 @@
+;; Scoring kernels in WebAssembly SIMD over the caller's memory (imported as env.memory, managed by arena.ts).
+;; Every pointer is a byte offset into that memory; `dims` is a multiple of 16, at most 1024 (wasm-kernels.ts wasmDims).
+;; Built to kernels.wasm by scripts/build-kernels.ts (wabt); the TypeScript side is wasm-kernels.ts.
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; Sum of the four i32 lanes.
+  (func $sum_i32x4 (param $v v128) (result i32)
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
+      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
+
+;; sum_d q16[d] * row[d] over dims int8 lanes (q16: the query quantized to int16, 2*dims bytes). The int32 sum
+  ;; cannot overflow when dims * 128 * max|q16| < 2^31 (query.ts quantizeQuery16 picks the scale so).
+  (func $dot_row (param $qp i32) (param $row i32) (param $dims i32) (result i32)
+    (local $end i32) (local $acc v128)
+    (local.set $end (i32.add (local.get $row) (local.get $dims)))
+    (loop $lanes
+      (local.set $acc (i32x4.add (local.get $acc)
+        (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $row)) (v128.load (local.get $qp)))))
+      (local.set $acc (i32x4.add (local.get $acc)
+        (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $row)) (v128.load offset=16 (local.get $qp)))))
+      (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+      (br_if $lanes (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 16))) (local.get $end))))
+    (call $sum_i32x4 (local.get $acc)))
+
+  ;; out[i] = qinv * scales[i] * (q16 · vectors[i]), for i < count. Rows go in pairs that share the query loads.
+  (func (export "int8_scores")
+    (param $q16 i32) (param $dims i32) (param $vectors i32) (param $scales i32) (param $count i32)
+    (param $qinv f32) (param $out i32)
+    (local $pairsEnd i32) (local $rowEnd i32) (local $qp i32) (local $a v128) (local $b v128) (local $q v128)
+    (local $r v128)
+    (local.set $pairsEnd (i32.add (local.get $vectors)
+      (i32.mul (i32.and (local.get $count) (i32.const -2)) (local.get $dims))))
+    (block $pairsDone
+      (br_if $pairsDone (i32.lt_u (local.get $count) (i32.const 2)))
+      (loop $pairs
+        (local.set $a (v128.const i32x4 0 0 0 0))
+        (local.set $b (v128.const i32x4 0 0 0 0))
+        (local.set $qp (local.get $q16))
+        (local.set $rowEnd (i32.add (local.get $vectors) (local.get $dims)))
+        (loop $lanes
+          (local.set $q (v128.load (local.get $qp)))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $vectors)) (local.get $q))))
+          (local.set $r (v128.load8x8_s (i32.add (local.get $vectors) (local.get $dims))))
+          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s (local.get $r) (local.get $q))))
+          (local.set $q (v128.load offset=16 (local.get $qp)))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $vectors)) (local.get $q))))
+          (local.set $r (v128.load8x8_s offset=8 (i32.add (local.get $vectors) (local.get $dims))))
+          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s (local.get $r) (local.get $q))))
+          (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+          (br_if $lanes (i32.lt_u (local.tee $vectors (i32.add (local.get $vectors) (i32.const 16))) (local.get $rowEnd))))
+        (f32.store (local.get $out)
+          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $a))) (local.get $qinv)) (f32.load (local.get $scales))))
+        (f32.store offset=4 (local.get $out)
+          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $b))) (local.get $qinv)) (f32.load offset=4 (local.get $scales))))
+        (local.set $vectors (i32.add (local.get $vectors) (local.get $dims)))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 8)))
+        (local.set $out (i32.add (local.get $out) (i32.const 8)))
+        (br_if $pairs (i32.lt_u (local.get $vectors) (local.get $pairsEnd)))))
+    (if (i32.and (local.get $count) (i32.const 1))
+      (then (f32.store (local.get $out)
+        (f32.mul (f32.mul (f32.convert_i32_s (call $dot_row (local.get $q16) (local.get $vectors) (local.get $dims)))
+                          (local.get $qinv))
+                 (f32.load (local.get $scales)))))))
+
+  ;; out[j] = qinv * scales[r] * (q16 · vectors[r]) for r = rows[j] (u32), j < count: rescoring chosen rows.
+  (func (export "int8_row_scores")
+    (param $q16 i32) (param $dims i32) (param $vectors i32) (param $scales i32) (param $rows i32) (param $count i32)
+    (param $qinv f32) (param $out i32)
+    (local $end i32) (local $r i32)
+    (local.set $end (i32.add (local.get $rows) (i32.shl (local.get $count) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.eqz (local.get $count)))
+      (loop $each
+        (local.set $r (i32.load (local.get $rows)))
+        (f32.store (local.get $out)
+          (f32.mul
+            (f32.mul (f32.convert_i32_s (call $dot_row (local.get $q16)
+                       (i32.add (local.get $vectors) (i32.mul (local.get $r) (local.get $dims))) (local.get $dims)))
+                     (local.get $qinv))
+            (f32.load (i32.add (local.get $scales) (i32.shl (local.get $r) (i32.const 2))))))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $each (i32.lt_u (local.tee $rows (i32.add (local.get $rows) (i32.const 4))) (local.get $end))))))
+
+  ;; Asymmetric byte tables (the layout of score.ts binaryTables): tables[j*256 + b] = sum over set bits t of b of
+  ;; 2*q[8j+t], minus the sum of q[8j..8j+7]. Built incrementally: t[b] = t[b with its lowest bit cleared] + 2*q[lowest bit].
+  (func (export "binary_tables") (param $query i32) (param $dims i32) (param $tables i32)
+    (local $end i32) (local $b i32) (local $total f32)
+    (local.set $end (i32.add (local.get $query) (i32.shl (local.get $dims) (i32.const 2))))
+    (loop $bytes
+      (local.set $total
+        (f32.add
+          (f32.add (f32.add (f32.load (local.get $query)) (f32.load offset=4 (local.get $query)))
+                   (f32.add (f32.load offset=8 (local.get $query)) (f32.load offset=12 (local.get $query))))
+          (f32.add (f32.add (f32.load offset=16 (local.get $query)) (f32.load offset=20 (local.get $query)))
+                   (f32.add (f32.load offset=24 (local.get $query)) (f32.load offset=28 (local.get $query))))))
+      (f32.store (local.get $tables) (f32.neg (local.get $total)))
+      (local.set $b (i32.const 1))
+      (loop $entries
+        (f32.store (i32.add (local.get $tables) (i32.shl (local.get $b) (i32.const 2)))
+          (f32.add
+            (f32.load (i32.add (local.get $tables)
+              (i32.shl (i32.and (local.get $b) (i32.sub (local.get $b) (i32.const 1))) (i32.const 2))))
+            (f32.mul (f32.const 2)
+              (f32.load (i32.add (local.get $query) (i32.shl (i32.ctz (local.get $b)) (i32.const 2)))))))
+        (br_if $entries (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (i32.const 256))))
+      (local.set $tables (i32.add (local.get $tables) (i32.const 1024)))
+      (br_if $bytes (i32.lt_u (local.tee $query (i32.add (local.get $query) (i32.const 32))) (local.get $end)))))
+
+  ;; out[i] = sum_j tables[j*256 + codes[i*bytes + j]] (q · sign(x_i)), for i < count; bytes is even.
+  (func (export "binary_table_scores")
+    (param $tables i32) (param $codes i32) (param $bytes i32) (param $count i32) (param $out i32)
+    (local $end i32) (local $rowEnd i32) (local $tp i32) (local $w i32) (local $a f32) (local $b f32)
+    (if (i32.eqz (local.get $count)) (then (return)))
+    (local.set $end (i32.add (local.get $codes) (i32.mul (local.get $count) (local.get $bytes))))
+    (loop $rows
+      (local.set $a (f32.const 0))
+      (local.set $b (f32.const 0))
+      (local.set $tp (local.get $tables))
+      (local.set $rowEnd (i32.add (local.get $codes) (local.get $bytes)))
+      (loop $pairs
+        (local.set $w (i32.load16_u (local.get $codes)))
+        (local.set $a (f32.add (local.get $a)
+          (f32.load (i32.add (local.get $tp) (i32.shl (i32.and (local.get $w) (i32.const 255)) (i32.const 2))))))
+        (local.set $b (f32.add (local.get $b)
+          (f32.load offset=1024 (i32.add (local.get $tp) (i32.shl (i32.shr_u (local.get $w) (i32.const 8)) (i32.const 2))))))
+        (local.set $tp (i32.add (local.get $tp) (i32.const 2048)))
+        (br_if $pairs (i32.lt_u (local.tee $codes (i32.add (local.get $codes) (i32.const 2))) (local.get $rowEnd))))
+      (f32.store (local.get $out) (f32.add (local.get $a) (local.get $b)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br_if $rows (i32.lt_u (local.get $codes) (local.get $end)))))
+
+  ;; Top-k selection over f32 scores (0 < k < count) by a 4096-bucket histogram between their min and max:
+  ;; rows[0..above) get the rows in buckets above the one where the k-th largest falls, in row order, and
+  ;; rows[above..above+ties) the rows of that bucket; returns (above, ties). The caller keeps the best k - above
+  ;; of the ties. `hist` is 16 KiB of scratch. All scores equal: rows 0..k-1 as (k, 0).
+  (func (export "select_top") (param $scores i32) (param $count i32) (param $k i32) (param $hist i32) (param $rows i32)
+    (result i32 i32)
+    (local $p i32) (local $end i32) (local $lo v128) (local $hi v128) (local $min f32) (local $max f32)
+    (local $scale f32) (local $b i32) (local $cut i32) (local $above i32) (local $n i32) (local $tp i32)
+    (local $min4 v128) (local $scale4 v128) (local $top4 v128) (local $b4 v128) (local $cut4 v128)
+    ;; min and max: four lanes at a time, then the tail
+    (local.set $lo (v128.load32_splat (local.get $scores)))
+    (local.set $hi (local.get $lo))
+    (local.set $p (local.get $scores))
+    (local.set $end (i32.add (local.get $scores) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
+    (block $wide
+      (br_if $wide (i32.ge_u (local.get $p) (local.get $end)))
+      (loop $quads
+        (local.set $lo (f32x4.min (local.get $lo) (v128.load (local.get $p))))
+        (local.set $hi (f32x4.max (local.get $hi) (v128.load (local.get $p))))
+        (br_if $quads (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $end)))))
+    (local.set $end (i32.add (local.get $scores) (i32.shl (local.get $count) (i32.const 2))))
+    (block $tail
+      (br_if $tail (i32.ge_u (local.get $p) (local.get $end)))
+      (loop $rest
+        (local.set $lo (f32x4.min (local.get $lo) (v128.load32_splat (local.get $p))))
+        (local.set $hi (f32x4.max (local.get $hi) (v128.load32_splat (local.get $p))))
+        (br_if $rest (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 4))) (local.get $end)))))
+    (local.set $min (f32.min (f32.min (f32x4.extract_lane 0 (local.get $lo)) (f32x4.extract_lane 1 (local.get $lo)))
+                             (f32.min (f32x4.extract_lane 2 (local.get $lo)) (f32x4.extract_lane 3 (local.get $lo)))))
+    (local.set $max (f32.max (f32.max (f32x4.extract_lane 0 (local.get $hi)) (f32x4.extract_lane 1 (local.get $hi)))
+                             (f32.max (f32x4.extract_lane 2 (local.get $hi)) (f32x4.extract_lane 3 (local.get $hi)))))
+    (if (i32.eqz (f32.gt (local.get $max) (local.get $min)))
+      (then
+        (local.set $n (i32.const 0))
+        (loop $first
+          (i32.store (i32.add (local.get $rows) (i32.shl (local.get $n) (i32.const 2))) (local.get $n))
+          (br_if $first (i32.lt_u (local.tee $n (i32.add (local.get $n) (i32.const 1))) (local.get $k))))
+        (return (local.get $k) (i32.const 0))))
+    (local.set $scale (f32.div (f32.const 4096) (f32.sub (local.get $max) (local.get $min))))
+    ;; histogram: buckets four at a time (the $buckets formula inlined: V8 does not inline wasm calls, and calls in
+    ;; these loops took half the time), then the tail
+    (local.set $p (local.get $hist))
+    (local.set $end (i32.add (local.get $hist) (i32.const 16384)))
+    (loop $zero
+      (v128.store (local.get $p) (v128.const i32x4 0 0 0 0))
+      (br_if $zero (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $end))))
+    (local.set $min4 (f32x4.splat (local.get $min)))
+    (local.set $scale4 (f32x4.splat (local.get $scale)))
+    (local.set $top4 (v128.const i32x4 4095 4095 4095 4095))
+    (local.set $p (i32.const 0))
+    (local.set $end (i32.and (local.get $count) (i32.const -4)))
+    (block $wideDone
+      (br_if $wideDone (i32.eqz (local.get $end)))
+      (loop $wideCount
+        (local.set $b4 (i32x4.min_u (i32x4.trunc_sat_f32x4_u (f32x4.mul (f32x4.sub
+          (v128.load (i32.add (local.get $scores) (i32.shl (local.get $p) (i32.const 2)))) (local.get $min4)) (local.get $scale4)))
+          (local.get $top4)))
+        (local.set $b (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 0 (local.get $b4)) (i32.const 2))))
+        (i32.store (local.get $b) (i32.add (i32.load (local.get $b)) (i32.const 1)))
+        (local.set $b (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 1 (local.get $b4)) (i32.const 2))))
+        (i32.store (local.get $b) (i32.add (i32.load (local.get $b)) (i32.const 1)))
+        (local.set $b (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 2 (local.get $b4)) (i32.const 2))))
+        (i32.store (local.get $b) (i32.add (i32.load (local.get $b)) (i32.const 1)))
+        (local.set $b (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 3 (local.get $b4)) (i32.const 2))))
+        (i32.store (local.get $b) (i32.add (i32.load (local.get $b)) (i32.const 1)))
+        (br_if $wideCount (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 4))) (local.get $end)))))
+    (block $tailDone
+      (br_if $tailDone (i32.ge_u (local.get $p) (local.get $count)))
+      (loop $tailCount
+        (call $bump (local.get $hist) (call $bucket (local.get $scores) (local.get $p) (local.get $min4) (local.get $scale4)))
+        (br_if $tailCount (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $count)))))
+    ;; the bucket of the k-th largest: walk down from the top
+    (local.set $cut (i32.const 4095))
+    (local.set $above (i32.const 0))
+    (block $found
+      (loop $down
+        (local.set $n (i32.load (i32.add (local.get $hist) (i32.shl (local.get $cut) (i32.const 2)))))
+        (br_if $found (i32.ge_u (i32.add (local.get $above) (local.get $n)) (local.get $k)))
+        (local.set $above (i32.add (local.get $above) (local.get $n)))
+        (local.set $cut (i32.sub (local.get $cut) (i32.const 1)))
+        (br $down)))
+    ;; collect: skip four at a time while all four lie below the cut
+    (local.set $cut4 (i32x4.splat (local.get $cut)))
+    (local.set $tp (i32.add (local.get $rows) (i32.shl (local.get $above) (i32.const 2))))
+    (local.set $p (i32.const 0))
+    (loop $collect
+      (local.set $end (i32.add (local.get $p) (i32.const 4)))
+      (if (i32.gt_u (local.get $end) (local.get $count))
+        (then (local.set $end (local.get $count)))
+        (else (if (i32.eqz (v128.any_true (i32x4.ge_u
+                  (i32x4.min_u (i32x4.trunc_sat_f32x4_u (f32x4.mul (f32x4.sub
+                    (v128.load (i32.add (local.get $scores) (i32.shl (local.get $p) (i32.const 2)))) (local.get $min4))
+                    (local.get $scale4)))
+                    (local.get $top4))
+                  (local.get $cut4))))
+          (then (local.set $p (local.get $end))))))
+      (block $scanned
+        (br_if $scanned (i32.ge_u (local.get $p) (local.get $end)))
+        (loop $one
+          (local.set $b (call $bucket (local.get $scores) (local.get $p) (local.get $min4) (local.get $scale4)))
+          (if (i32.gt_u (local.get $b) (local.get $cut))
+            (then (i32.store (local.get $rows) (local.get $p))
+                  (local.set $rows (i32.add (local.get $rows) (i32.const 4))))
+            (else (if (i32.eq (local.get $b) (local.get $cut))
+              (then (i32.store (local.get $tp) (local.get $p))
+                    (local.set $tp (i32.add (local.get $tp) (i32.const 4)))))))
+          (br_if $one (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $end)))))
+      (br_if $collect (i32.lt_u (local.get $p) (local.get $count))))
+    (local.get $above)
+    (i32.load (i32.add (local.get $hist) (i32.shl (local.get $cut) (i32.const 2)))))
+
+  ;; Histogram buckets of four scores: floor((s - min) * scale), at most 4095 (NaN: 0).
+  (func $buckets (param $s v128) (param $min4 v128) (param $scale4 v128) (result v128)
+    (i32x4.min_u (i32x4.trunc_sat_f32x4_u (f32x4.mul (f32x4.sub (local.get $s) (local.get $min4)) (local.get $scale4)))
+                 (v128.const i32x4 4095 4095 4095 4095)))
+
+  ;; The bucket of scores[p], computed as $buckets does.
+  (func $bucket (param $scores i32) (param $p i32) (param $min4 v128) (param $scale4 v128) (result i32)
+    (i32x4.extract_lane 0 (call $buckets (v128.load32_splat (i32.add (local.get $scores) (i32.shl (local.get $p) (i32.const 2))))
+                                         (local.get $min4) (local.get $scale4))))
+
+  (func $bump (param $hist i32) (param $b i32)
+    (local.set $b (i32.add (local.get $hist) (i32.shl (local.get $b) (i32.const 2))))
+    (i32.store (local.get $b) (i32.add (i32.load (local.get $b)) (i32.const 1))))
+)

@@ -1,0 +1,56 @@
+import { codeBytes } from "../../format/quantize";
+import { binaryScore, binaryTables, int8Dot } from "../score";
+import type { Arena } from "./arena";
+import { checkInt8Block, checkRange, checkRows } from "./bounds";
+import { KernelError } from "./errors";
+import type { CodeBlock, Int8Block, PreparedQuery } from "./types";
+
+/**
+ * The JS reference kernels (score.ts over arena views), with the interface of the wasm ones: the fallback where
+ * wasm SIMD is missing or the dims are not a multiple of 16 up to 1024, and the reference of the parity tests.
+ */
+export function referenceQuery(arena: Arena, query: Float32Array): PreparedQuery {
+  const dims = query.length;
+  const q = Float32Array.from(query);
+  const bytes = codeBytes(dims);
+  let table: Float32Array | undefined;
+  let released = false;
+
+  const live = () => {
+    if (released) throw new KernelError("released", "kernels: this prepared query was released");
+  };
+  const int8Views = (block: Int8Block) => {
+    checkInt8Block(arena, block, dims);
+    return { vectors: arena.int8At(block.vectors, block.count * dims), scales: arena.f32At(block.scales, block.count) };
+  };
+
+  return {
+    dims,
+    simd: false,
+    int8Scores(block: Int8Block, out: number) {
+      live();
+      const { vectors, scales } = int8Views(block);
+      checkRange(arena, "out", out, block.count * 4, 4);
+      const scores = arena.f32At(out, block.count);
+      for (let i = 0; i < block.count; i++) scores[i] = int8Dot(q, vectors, scales, i);
+    },
+    int8RowScores(block: Int8Block, rows: Uint32Array) {
+      live();
+      const { vectors, scales } = int8Views(block);
+      checkRows(rows, block.count);
+      return Float32Array.from(rows, (r) => int8Dot(q, vectors, scales, r));
+    },
+    binaryScores(block: CodeBlock, out: number) {
+      live();
+      checkRange(arena, "codes", block.codes, block.count * bytes, 1);
+      checkRange(arena, "out", out, block.count * 4, 4);
+      table ??= binaryTables(q);
+      const codes = arena.u8At(block.codes, block.count * bytes);
+      const scores = arena.f32At(out, block.count);
+      for (let i = 0; i < block.count; i++) scores[i] = binaryScore(table, codes, bytes, i);
+    },
+    release() {
+      released = true;
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// PUT|GET|HEAD /v1/tenants/{tenant}/indexes/{index}/manifests/{version}: one manifest per version, version =
+// sha256(body)[0:16]. A manifest is accepted once every object it names is stored.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { REQUIRE_KEY_ERRORS } from "../../auth/middleware";
+import { ApiError, parseClientBody } from "../../http-error";
+import { FORMAT_NAME, MANIFEST_VERSION, manifestKey, objectKey, parseManifest, sha256Hex, versionIdOf, type Manifest } from "../../../format";
+import type { App, AppEnv } from "../app";
+import { INDEX_PATH, ManifestParams, versionOf } from "../params";
+import { errorResponses } from "../responses";
+import { ADMIN_LIMITS } from "./limits";
+import { STORED_HEADERS, documentHead, serveStored } from "./stored";
+
+const PATH = `${INDEX_PATH}/manifests/{version}`;
+
+/** The document's view of a manifest: the index format's, which `parseManifest` (src/format/manifest.ts) checks. */
+const ManifestBody = z
+  .object({ format: z.literal(FORMAT_NAME), version: z.object({ major: z.number(), minor: z.number() }) })
+  .catchall(z.unknown())
+  .openapi("Manifest", {
+    description: `The manifest of the index format "${FORMAT_NAME}" ${MANIFEST_VERSION.major}.${MANIFEST_VERSION.minor} (manifest.json of \`i3 build\`): corpus, vectors, model, passages, partitions, docs, lexical and search sections and the objects they name. The worker checks it with the format's own validator (src/format/manifest.ts); the bytes are stored as sent.`,
+  });
+
+const getManifest = createRoute({
+  method: "get",
+  path: PATH,
+  tags: ["publish"],
+  summary: "Read a manifest",
+  security: [{ apiKey: ["publish"] }],
+  request: { params: ManifestParams },
+  responses: {
+    200: { description: "The manifest, as uploaded", headers: STORED_HEADERS, content: { "application/json": { schema: ManifestBody } } },
+    ...errorResponses(REQUIRE_KEY_ERRORS, { 404: ["not_found"] }),
+  },
+});
+
+const putManifest = createRoute({
+  method: "put",
+  path: PATH,
+  tags: ["publish"],
+  summary: "Upload a manifest",
+  description: "The version in the path must be the first 16 hex characters of the body's sha256, and every object the manifest names must be uploaded first.",
+  security: [{ apiKey: ["publish"] }],
+  // A reference, not the zod schema: the format's validator checks the body in the handler, after its sha256.
+  request: { params: ManifestParams, body: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/Manifest" } } } } },
+  responses: {
+    201: {
+      description: "Stored",
+      content: { "application/json": { schema: z.object({ version: z.string(), sha256: z.string(), objects: z.number().openapi({ description: "objects the manifest names" }) }) } },
+    },
+    ...errorResponses(REQUIRE_KEY_ERRORS, {
+      400: ["checksum_mismatch", "invalid_manifest"],
+      409: ["missing_objects"],
+      413: ["payload_too_large"],
+    }),
+  },
+});
+
+type ManifestContext = Context<AppEnv, string, { out: { param: z.output<typeof ManifestParams> } }>;
+
+/** Registers GET, HEAD and PUT of manifests (the caller puts `requireKey("publish")` in front of them). */
+export function registerManifests(app: App): void {
+  app.openapi(getManifest, (c) => {
+    const { tenant, index, version } = c.req.valid("param");
+    return serveStored(c, manifestKey(tenant, index, versionOf(version)), "application/json");
+  });
+  documentHead(app, getManifest);
+  app.openapi(putManifest, (c) => storeManifest(c));
+}
+
+/** The upload: version = sha256 of the bytes, a valid manifest, every object stored; then the bytes as sent. */
+async function storeManifest(c: ManifestContext) {
+  const { tenant, index } = c.req.valid("param");
+  const version = versionOf(c.req.valid("param").version);
+  const key = manifestKey(tenant, index, version);
+  const bytes = await readBody(c.req.raw, ADMIN_LIMITS.maxManifestBytes);
+  const sha256 = await sha256Hex(bytes);
+  if (versionIdOf(sha256) !== version) {
+    throw new ApiError(400, "checksum_mismatch", `the manifest's sha256 is ${sha256}: its version is ${versionIdOf(sha256)}, not ${version}`);
+  }
+  const manifest = parseClientBody("invalid_manifest", () => parseManifest(jsonOf(bytes)));
+  await requireObjects(c.env.INDEXES, tenant, index, manifest);
+  const put = await c.env.INDEXES.put(key, bytes, { httpMetadata: { contentType: "application/json" }, sha256 });
+  return c.json({ version, sha256, objects: manifest.objects.length }, 201, { etag: put!.httpEtag });
+}
+
+/** The request body, at most `limit` bytes (413 `payload_too_large` otherwise). */
+async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > limit) throw new ApiError(413, "payload_too_large", `the body has ${declared} bytes; the limit is ${limit}`);
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  if (bytes.byteLength > limit) throw new ApiError(413, "payload_too_large", `the body has ${bytes.byteLength} bytes; the limit is ${limit}`);
+  return bytes;
+}
+
+/** The manifest's bytes as strict UTF-8 JSON; 400 `invalid_manifest` otherwise. */
+function jsonOf(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch (e) {
+    throw new ApiError(400, "invalid_manifest", `the manifest is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** 409 `missing_objects` unless every object of the manifest is stored (HEADs, a few at a time). */
+async function requireObjects(bucket: R2Bucket, tenant: string, index: string, manifest: Manifest): Promise<void> {
+  const missing: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < manifest.objects.length) {
+      const o = manifest.objects[next++];
+      if (!(await bucket.head(objectKey(tenant, index, o.path)))) missing.push(o.path);
+    }
+  };
+  await Promise.all(Array.from({ length: ADMIN_LIMITS.headConcurrency }, worker));
+  if (missing.length === 0) return;
+  missing.sort();
+  const listed = missing.slice(0, ADMIN_LIMITS.missingListed).join(", ");
+  const more = missing.length > ADMIN_LIMITS.missingListed ? ` and ${missing.length - ADMIN_LIMITS.missingListed} more` : "";
+  throw new ApiError(409, "missing_objects", `upload the manifest's objects first; ${missing.length} missing: ${listed}${more}`);
+}

@@ -1,0 +1,43 @@
+// The answer to a search, as the OpenAPI document describes it (the handler's response is checked against it by tsc).
+import { z } from "@hono/zod-openapi";
+
+const Fusion = z
+  .discriminatedUnion("mode", [
+    z.object({ mode: z.literal("rrf"), k: z.number().openapi({ description: "RRF constant: 1 / (k + rank)" }) }),
+    z.object({ mode: z.literal("weighted"), weight: z.number(), normalization: z.enum(["tmm", "minmax"]) }),
+  ])
+  .openapi("Fusion", { description: "The fusion a hybrid search used." });
+
+const Result = z
+  .object({
+    id: z.string().openapi({ description: "The document's id in the corpus." }),
+    score: z.number().openapi({ description: "The ranking score (in hybrid mode, the fused score)." }),
+    scores: z
+      .object({ dense: z.number().optional(), lexical: z.number().optional() })
+      .openapi({ description: "The raw score of each side that scored the document (cosine of its best passage; BM25)." }),
+    title: z.string().openapi({ description: "The document's title (\"\" when it has none)." }),
+    text: z.string(),
+    metadata: z.record(z.string(), z.unknown()).optional().openapi({ description: "The document's metadata, when the corpus had any." }),
+  })
+  .openapi("SearchResult");
+
+/** `{tenant, index, version, mode, fusion?, query, results, timing}`. */
+export const SearchResponse = z
+  .object({
+    tenant: z.string(),
+    index: z.string(),
+    version: z.string().openapi({ description: "The index version that answered (16 hex)." }),
+    mode: z.enum(["dense", "lexical", "hybrid"]).openapi({ description: "The mode that produced the results (dense when a lexical query matched no term)." }),
+    fusion: Fusion.optional(),
+    query: z.object({
+      tokens: z.number().openapi({ description: "Tokens the encoder read (0 when the dense side did not run)." }),
+      truncated: z.boolean().openapi({ description: "Whether the query was longer than the encoder reads." }),
+      terms: z.number().optional().openapi({ description: "BM25 terms of the query (lexical and hybrid)." }),
+      matchedTerms: z.number().optional().openapi({ description: "Terms the index has." }),
+    }),
+    results: z.array(Result).openapi({ description: "At most k, best first." }),
+    timing: z
+      .object({ loadMs: z.number(), encodeMs: z.number(), scoreMs: z.number(), docsMs: z.number(), totalMs: z.number() })
+      .openapi({ description: "Milliseconds per stage. Inside a Worker the clock only moves across I/O: these show I/O waits, not CPU time." }),
+  })
+  .openapi("SearchResponse");
