@@ -4,19 +4,21 @@
 // section from the doc blocks (bm25.ts) -> the manifest. Everything is written into `<out>.partial/`, with a
 // checkpoint after every finished object; the directory is verified and renamed to `<out>` only when complete.
 import { UsageError } from "../command.ts";
-import { stat } from "node:fs/promises";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { DOCS_PER_BLOCK, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
-import { createTokenizer } from "../../src/text/tokenizer/index.ts";
+import { decodeShard, DOCS_PER_BLOCK, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
+import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device } from "../encoder/node-encoder.ts";
-import { openCheckpoint, type Fingerprint } from "./checkpoint.ts";
+import { openCheckpoint, type Checkpoint, type Fingerprint } from "./checkpoint.ts";
 import { resolveCorpusPath, validateCorpus, type CorpusDoc } from "./corpus.ts";
 import { encodeCorpus, type EncodeParams, type Encoded } from "./encode-corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import { writeLexical, type LexicalOptions } from "./bm25.ts";
 import { loadModel, type LoadedModel, type ModelSidecar } from "./model.ts";
-import { createObjectStore } from "./object-store.ts";
+import { createObjectStore, type ObjectStore } from "./object-store.ts";
+import { writePartitions, type PartitionedSection, type PartitionOptions } from "./partitions.ts";
+import { encodeQueries, pseudoQueryTexts, PSEUDO_QUERY_SOURCE } from "./pseudo-queries.ts";
 import { formatDuration, type ProgressStream } from "./progress.ts";
 import { sliceRange, type Slice } from "./slice.ts";
 
@@ -64,6 +66,8 @@ export interface BuildOptions {
   onShardWritten?: (shardsThisRun: number) => void;
   /** Skip (and count) documents whose title and text are both empty instead of failing. */
   skipEmpty?: boolean;
+  /** Partitions, probe and refine of the vectors (manifest 2.0); slices (`slice`) are not partitioned. */
+  partitioning?: PartitionOptions;
 }
 
 export interface BuildSummary {
@@ -126,17 +130,24 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const encoder = await createNodeEncoder({ modelPath: plan.model.passagePath, device: opts.device ?? "auto", maxLen: plan.params.window, intraOpThreads: opts.threads, log: say });
   try {
     if (encoder.dim !== sc.dim) throw new BuildError("invalid_model", `model ${opts.model}: ${sc.passage} outputs dim ${encoder.dim}, model.json says ${sc.dim}`);
+    const partitioned = !opts.slice && opts.partitioning?.partitions !== 1;
+    const tokenizer = createTokenizer(plan.model.vocab);
     const encoded = await encodeCorpus({
-      corpusFile: plan.corpusFile, range, state, store, encoder, tokenizer: createTokenizer(plan.model.vocab), params: plan.params,
+      corpusFile: plan.corpusFile, range, state, store, encoder, tokenizer, params: plan.params,
       model: opts.model, stderr, progressEveryMs: opts.progressEveryMs, onShardWritten: opts.onShardWritten, skipEmpty: opts.skipEmpty,
+      onFloats: partitioned ? (first, floats) => writeFloats(partial, first, floats) : undefined,
     });
     const lexical = opts.lexical === false ? undefined : await writeLexical(store, state.blocks, lexicalOptions(opts, sc));
+    const flat = state.shards.map((s) => s.ref);
+    const section = partitioned
+      ? await partitionBuild({ partial, store, state, plan, tokenizer, dim: encoder.dim, documents: encoded.documents, opts, say })
+      : ({ partitions: [{ id: 0, centroid: null, shards: flat }], search: {}, objects: [] } as PartitionedSection);
     const manifest = assembleManifest({
       id: opts.id ?? defaultIndexId(out),
       documents: encoded.documents, passages: encoded.passages, tokens: encoded.tokens, dim: encoder.dim,
       normalized: sc.normalized, modelName: sc.name, maxQueryTokens: sc.maxQueryTokens,
       query, vocab, window: plan.params.window, stride: plan.params.stride,
-      shards: state.shards.map((s) => s.ref),
+      partitions: section.partitions, centroids: section.centroids, search: section.search,
       blocks: state.blocks,
       lexical,
     });
@@ -237,3 +248,47 @@ function describeSkipped(file: string, skipped: CorpusDoc[]): string {
   const named = skipped.slice(0, 5).map((d) => `${file}:${d.line} ${JSON.stringify(d.doc.id)}`).join(", ");
   return skipped.length > 5 ? `${named}, ...` : named;
 }
+
+/** Where a shard's float rows wait for the partition step (inside `<out>.partial`, gone after finalize). */
+const floatsFile = (partial: string, firstPassage: number) => path.join(partial, "floats", `${firstPassage}.f32`);
+
+async function writeFloats(partial: string, firstPassage: number, floats: Float32Array): Promise<void> {
+  await mkdir(path.join(partial, "floats"), { recursive: true });
+  const file = floatsFile(partial, firstPassage);
+  await writeFile(`${file}.tmp`, new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));
+  await rename(`${file}.tmp`, file);
+}
+
+/**
+ * The partition step: the shards' float rows and doc ordinals back from `<out>.partial`, pseudo-queries encoded with
+ * the index's query model for the plan, then writePartitions.
+ */
+async function partitionBuild(b: {
+  partial: string; store: ObjectStore; state: Checkpoint; plan: BuildPlan; tokenizer: Tokenizer; dim: number; documents: number;
+  opts: BuildOptions; say: (m: string) => void;
+}): Promise<PartitionedSection> {
+  const rows = b.state.shards.reduce((n, s) => n + s.count, 0);
+  const floats = new Float32Array(rows * b.dim);
+  const docOf = new Uint32Array(rows);
+  for (const s of b.state.shards) {
+    const bytes = await readFile(floatsFile(b.partial, s.firstPassage)).catch((e) => {
+      throw new BuildError("resume_mismatch", `${b.partial}: the float rows of shard ${s.ref.path} are missing (${(e as Error).message}); pass --restart`);
+    });
+    floats.set(new Float32Array(bytes.buffer, bytes.byteOffset, s.count * b.dim), s.firstPassage * b.dim);
+    docOf.set(decodeShard(await b.store.read(s.ref)).ordinals, s.firstPassage);
+  }
+  const sc = b.plan.model.sidecar;
+  const texts = await pseudoQueryTexts(b.store, b.state.blocks, b.documents, PLAN_QUERIES, b.opts.partitioning?.seed ?? 1);
+  const qenc = await createNodeEncoder({ modelPath: b.plan.model.queryPath, device: "cpu", maxLen: sc.maxQueryTokens, intraOpThreads: b.opts.threads, log: b.say });
+  let vectors: Float32Array;
+  try {
+    vectors = await encodeQueries(texts, b.tokenizer, qenc, sc.maxQueryTokens);
+  } finally {
+    await qenc.close();
+  }
+  const queries = { vectors, count: texts.length, source: PSEUDO_QUERY_SOURCE };
+  return writePartitions(b.store, floats, docOf, b.dim, b.state.shards.map((s) => s.ref), queries, { threads: b.opts.threads, ...b.opts.partitioning }, b.say);
+}
+
+/** Pseudo-queries the partition plan is measured on. */
+const PLAN_QUERIES = 200;

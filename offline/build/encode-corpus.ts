@@ -41,6 +41,8 @@ export interface EncodeJob {
   progressEveryMs?: number;
   /** Called after each shard is written and checkpointed; a throw stops the build as a crash would (tests). */
   onShardWritten?: (shardsThisRun: number) => void;
+  /** Receives each shard's float rows before it is checkpointed (the partition step reads them back). */
+  onFloats?: (firstPassage: number, floats: Float32Array) => Promise<void>;
   /** Skip documents whose title and text are both empty (validated and counted before). */
   skipEmpty?: boolean;
 }
@@ -76,7 +78,7 @@ export async function encodeCorpus(job: EncodeJob): Promise<Encoded> {
 
   let shardsThisRun = 0;
   const shardWriter = createShardWriter({
-    store: job.store, dim: job.encoder.dim, shardSize: params.shardSize, firstPassage: passagesDone,
+    store: job.store, dim: job.encoder.dim, shardSize: params.shardSize, firstPassage: passagesDone, onFloats: job.onFloats,
     onShard: (s: ShardDone) => {
       state.shards.push(s);
       checkpoint();

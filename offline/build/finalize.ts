@@ -3,7 +3,7 @@
 import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type LexicalSection, type Manifest, type ObjectRef,
+  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type LexicalSection, type Manifest, type ObjectRef, type Partition,
 } from "../../src/format/index.ts";
 import { MANIFEST_FILE, openBuildDir, writeManifest } from "./build-dir.ts";
 import type { Fingerprint } from "./checkpoint.ts";
@@ -42,7 +42,12 @@ export interface ManifestParts {
   vocab: ObjectRef;
   window: number;
   stride: number;
-  shards: ObjectRef[];
+  /** The vector partitions (a flat index: one, holding the doc-ordered shards). */
+  partitions: Partition[];
+  /** The centroids object of a partitioned index. */
+  centroids?: ObjectRef;
+  /** Search defaults of a partitioned index: probe, refine and the plan behind them. */
+  search?: Pick<Manifest["search"], "probe" | "refine" | "plan">;
   blocks: DocBlockRef[];
   /** The BM25 section (absent with --no-lexical). */
   lexical?: LexicalSection;
@@ -58,11 +63,17 @@ export function assembleManifest(p: ManifestParts): Manifest {
     vectors: { dim: p.dim, quantization: "int8", binary: true, metric: "ip", normalized: p.normalized },
     model: { name: p.modelName, maxQueryTokens: p.maxQueryTokens, query: p.query, vocab: p.vocab, tokenizerHash: p.vocab.sha256 },
     passages: { window: p.window, stride: p.stride, docScore: "max" },
-    partitions: [{ id: 0, centroid: null, shards: p.shards }],
+    partitions: p.partitions,
     docs: { blocks: p.blocks },
-    search: { k: 10, rescore: 1000 },
-    objects: [p.query, p.vocab, ...p.shards, ...p.blocks, ...(p.lexical ? lexicalObjects(p.lexical) : [])],
+    search: { k: 10, rescore: 1000, ...p.search },
+    objects: [
+      p.query, p.vocab,
+      ...p.partitions.flatMap((x) => (x.refine ? [...x.shards, x.refine] : x.shards)),
+      ...(p.centroids ? [p.centroids] : []),
+      ...p.blocks, ...(p.lexical ? lexicalObjects(p.lexical) : []),
+    ],
   };
+  if (p.centroids) m.centroids = p.centroids;
   if (p.lexical) m.lexical = p.lexical;
   return parseManifest(JSON.parse(serializeManifest(m)));
 }

@@ -163,7 +163,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
     documents: docOffset, passages, tokens,
     dim: m0.vectors.dim, normalized: m0.vectors.normalized, modelName: m0.model.name, maxQueryTokens: m0.model.maxQueryTokens,
     query, vocab, window: m0.passages.window, stride: m0.passages.stride,
-    shards, blocks, lexical,
+    partitions: [{ id: 0, centroid: null, shards }], blocks, lexical,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };
   const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);

@@ -13,12 +13,14 @@ export interface QuantizedRows {
   scales: Float32Array;
   codes: Uint8Array;
   ordinals: Uint32Array;
+  /** The float vectors the rows were quantized from (the partition step clusters and refines from them). */
+  floats?: Float32Array;
 }
 
 /** Float vectors -> int8 + per-vector scale, sign codes from the floats (keeps tiny positives, see encodeShard). */
 export function quantizeRows(floats: Float32Array, dim: number, ordinals: Uint32Array): QuantizedRows {
   const q = quantizeInt8(floats, dim);
-  return { count: ordinals.length, vectors: q.vectors, scales: q.scales, codes: signCodes(floats, dim), ordinals };
+  return { count: ordinals.length, vectors: q.vectors, scales: q.scales, codes: signCodes(floats, dim), ordinals, floats };
 }
 
 /** A written shard with the passage and doc ranges it holds (the checkpoint keeps these). */
@@ -46,6 +48,8 @@ export function createShardWriter(opts: {
   /** Passage ordinal of the first row added (a resumed build starts after its finished shards). */
   firstPassage?: number;
   onShard: (s: ShardDone) => Promise<void> | void;
+  /** Receives each shard's float rows (when the rows carry them) before `onShard`. */
+  onFloats?: (firstPassage: number, floats: Float32Array) => Promise<void>;
 }): ShardWriter {
   const { store, dim, shardSize } = opts;
   const cb = codeBytes(dim);
@@ -54,6 +58,7 @@ export function createShardWriter(opts: {
     scales: new Float32Array(shardSize),
     codes: new Uint8Array(shardSize * cb),
     ordinals: new Uint32Array(shardSize),
+    floats: opts.onFloats ? new Float32Array(shardSize * dim) : undefined,
   };
   let fill = 0;
   let first = opts.firstPassage ?? 0;
@@ -69,6 +74,7 @@ export function createShardWriter(opts: {
       firstPassage: first,
     });
     const ref = await store.write("shard", bytes, { count: fill });
+    if (opts.onFloats && buf.floats) await opts.onFloats(first, buf.floats.slice(0, fill * dim));
     const done: ShardDone = { ref, firstPassage: first, count: fill, firstDoc: buf.ordinals[0], lastDoc: buf.ordinals[fill - 1] };
     first += fill;
     fill = 0;
@@ -87,6 +93,7 @@ export function createShardWriter(opts: {
         buf.scales.set(rows.scales.subarray(i, i + n), fill);
         buf.codes.set(rows.codes.subarray(i * cb, (i + n) * cb), fill * cb);
         buf.ordinals.set(rows.ordinals.subarray(i, i + n), fill);
+        if (buf.floats && rows.floats) buf.floats.set(rows.floats.subarray(i * dim, (i + n) * dim), fill * dim);
         fill += n;
         i += n;
         if (fill === shardSize) await flush();

@@ -7,14 +7,18 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import {
-  decodeDocBlock, decodeLexicalBucket, decodeLexicalNorms, decodeShard, parseManifest, type LexicalBucket, type LexicalSection,
-  type Manifest,
+  decodeDocBlock, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard, type LexicalBucket, type LexicalSection,
+  type Manifest, type RefineVectors,
 } from "../../src/format/index.ts";
+import { ivfOptions, isPartitioned, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
+import { denseSearch, type VectorIndex } from "../../src/search/vector-index.ts";
+import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
+import { nodeKernels } from "../vectors/kernels.ts";
 import { isKnownAnalyzer } from "../../src/text/analyzer.ts";
 import { searchHybrid, searchOptions, type SearchMode } from "../../src/search/modes.ts";
 import type { Fusion, Normalization } from "../../src/search/fusion.ts";
 import { searchLexical, type LexicalReader } from "../../src/search/bm25.ts";
-import { denseFloor, denseResult, type ShardVectors } from "../../src/search/dense.ts";
+import { denseFloor, type ShardVectors } from "../../src/search/dense.ts";
 import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import type { Run } from "./metrics.ts";
 
@@ -28,32 +32,75 @@ export interface IndexSearchOptions {
   fusion?: { mode: "rrf"; k?: number } | { mode: "weighted"; weight: number; normalization?: Normalization };
   /** Candidates per side for hybrid (default: the manifest's `lexical.fusion.depth`). */
   depth?: number;
+  /** Partitions probed (partitioned indexes; default: the manifest's `search.probe`). */
+  probe?: number;
   k: number;
   threads?: number;
   log?: (m: string) => void;
 }
 
 export interface OpenIndex {
+  build: BuildDir;
   manifest: Manifest;
   ids: string[];
-  shards: ShardVectors[];
+  /** The dense side with the index's default probe. */
+  vectors: VectorIndex;
   lexical?: LexicalReader;
 }
 
 const readObj = (dir: string, path: string) => new Uint8Array(readFileSync(join(dir, path)));
 
-/** Reads a build directory into memory (lexical buckets lazily, as the worker does). */
-export function openIndex(dir: string): OpenIndex {
-  const manifest = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+/**
+ * Opens a build directory for searching: doc ids and the flat shards at once, a partitioned index's partitions
+ * lazily (as the worker loads them), BM25 buckets lazily.
+ */
+export async function openIndex(dir: string, opts: { probe?: number } = {}): Promise<OpenIndex> {
+  const build = await openBuildDir(dir);
+  const manifest = build.manifest;
   const ids: string[] = [];
-  for (const b of manifest.docs.blocks) for (const d of decodeDocBlock(readObj(dir, b.path))) ids.push(d.id);
-  const shards = manifest.partitions.flatMap((p) => p.shards).map((ref) => {
-    const s = decodeShard(readObj(dir, ref.path));
-    return { count: s.header.count, dims: s.header.dims, ...s };
-  });
+  for (const b of manifest.docs.blocks) for (const d of decodeDocBlock(await build.readObject(b))) ids.push(d.id);
+  const vectors = isPartitioned(manifest) ? await fileIvf(build, opts.probe) : await fileFlat(build);
   const section = manifest.lexical;
   const lexical = section && isKnownAnalyzer(section.analyzer) ? fileLexicalReader(dir, section) : undefined;
-  return { manifest, ids, shards, lexical };
+  return { build, manifest, ids, vectors, lexical };
+}
+
+async function decodeVectors(build: BuildDir, ref: Manifest["partitions"][number]["shards"][number]): Promise<ShardVectors> {
+  const s = decodeShard(await build.readObject(ref));
+  return { count: s.header.count, dims: s.header.dims, ...s };
+}
+
+async function fileFlat(build: BuildDir): Promise<VectorIndex> {
+  const shards = await Promise.all(build.manifest.partitions.flatMap((p) => p.shards).map((ref) => decodeVectors(build, ref)));
+  return { kind: "flat", shards: async () => shards, rescore: build.manifest.search.rescore };
+}
+
+/** A partitioned index's vectors from disk: partitions decoded on first use into kernel memory, kept. */
+async function fileIvf(build: BuildDir, probe?: number): Promise<VectorIndex> {
+  const m = build.manifest;
+  const centroids = decodeFloatRows("centroids", await build.readObject(m.centroids!));
+  const kernels = nodeKernels(Math.min(2 ** 31, m.corpus.passages * (m.vectors.dim + 8) + (64 << 20)));
+  const parts = new Map<number, IvfPartition>();
+  const refine = new Map<number, RefineVectors>();
+  const source: IvfSource = {
+    dims: m.vectors.dim, centroids: centroids.rows, partitions: m.partitions.length, kernels,
+    load: (ids) => Promise.all(ids.map(async (id) => {
+      let p = parts.get(id);
+      if (!p) {
+        const s = await decodeVectors(build, m.partitions[id].shards[0]);
+        parts.set(id, (p = toKernelMemory(kernels, s) ?? s));
+      }
+      return p;
+    })),
+    refine: m.partitions.every((p) => p.refine)
+      ? (ids) => Promise.all(ids.map(async (id) => {
+        let r = refine.get(id);
+        if (!r) refine.set(id, (r = decodeFloatRows("refine", await build.readObject(m.partitions[id].refine!))));
+        return r;
+      }))
+      : undefined,
+  };
+  return { kind: "ivf", source, options: ivfOptions(m, { probe }) };
 }
 
 /** The BM25 objects of a directory, decoded lazily and kept (as the worker reads them from R2). */
@@ -74,7 +121,7 @@ export function fileLexicalReader(dir: string, section: LexicalSection): Lexical
 /** Searches every query; returns a run of doc ids plus the mode each query was answered in. */
 export async function indexRun(dir: string, queries: Array<{ id: string; text: string }>, o: IndexSearchOptions): Promise<{ run: Run; modes: Record<string, number> }> {
   const log = o.log ?? (() => {});
-  const idx = openIndex(dir);
+  const idx = await openIndex(dir, { probe: o.probe });
   const m = idx.manifest;
   // What the fusion leaves out comes from the index, exactly as for a worker request; rrf:<k> names its own k.
   const f = o.fusion;
@@ -85,14 +132,14 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
   const fusion: Fusion = f?.mode === "rrf" && f.k !== undefined ? { mode: "rrf", k: f.k } : def.fusion;
   const depth = o.depth ?? def.depth;
   log(`index ${dir}: ${m.corpus.documents} docs, ${m.corpus.passages} passages, mode ${mode}, fusion ${JSON.stringify(fusion)}, depth ${depth}, k ${o.k}`);
-  const tokenizer = createTokenizer(JSON.parse(readFileSync(join(dir, m.model.vocab.path), "utf8")));
+  const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(await idx.build.readObject(m.model.vocab))));
   // Every mode may need the query vector: lexical falls back to dense for queries without an indexed term.
-  const encoder = await createNodeEncoder({ modelPath: join(dir, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log });
+  const encoder = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log });
   const run: Run = new Map();
   const modes: Record<string, number> = {};
   try {
     for (const q of queries) {
-      const dense = async (n: number) => denseResult(await encoder.encode([tokenizer.encode(q.text)]), idx.shards, n, m.search.rescore);
+      const dense = async (n: number) => denseSearch(await encoder.encode([tokenizer.encode(q.text)]), idx.vectors, n);
       const r = await searchHybrid({
         mode, k: o.k, depth, fusion, dense, denseFloor: denseFloor(m),
         lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, q.text, n) : undefined,

@@ -13,14 +13,13 @@
  * fine-tuned on one domain, and a train/dev split of that domain cannot show what the dense side is worth elsewhere
  * (docs/RESULTS.md, section 6: the dev-best weight put hybrid below lexical out of domain).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import { choiceFlag, intFlag, numberFlag, parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
 import { fuse, type CompleteScores, type Fusion, type Normalization } from "../../src/search/fusion.ts";
 import { searchLexical } from "../../src/search/bm25.ts";
 import { searchOptions } from "../../src/search/modes.ts";
-import { denseFloor, denseResult, type DocHit } from "../../src/search/dense.ts";
+import { denseFloor, type DocHit } from "../../src/search/dense.ts";
+import { denseSearch } from "../../src/search/vector-index.ts";
 import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import { beirPaths, readQrels, readQueries } from "./beir.ts";
 import { openIndex, type OpenIndex } from "./index-search.ts";
@@ -70,7 +69,7 @@ export async function runTuneFusionCommand(argv: string[], io: CommandIO = STDIO
     const qrels = await readQrels(paths.qrels);
     const queries = (await readQueries(paths.queries)).filter((q) => qrels.has(q.id));
     if (queries.length === 0) throw new Error(`${paths.queries}: no query has qrels in ${paths.qrels}`);
-    const idx = openIndex(a.index);
+    const idx = await openIndex(a.index);
     if (!idx.lexical) throw new Error(`${a.index} has no lexical section (built with --no-lexical): nothing to fuse`);
     const normalization = a.normalization ?? idx.manifest.lexical!.fusion.normalization;
     const lists = await candidates(idx, a, queries);
@@ -112,12 +111,12 @@ function parseTuneArgs(argv: string[]): TuneArgs {
 async function candidates(idx: OpenIndex, a: TuneArgs, queries: Array<{ id: string; text: string }>): Promise<Candidates[]> {
   const m = idx.manifest;
   const n = Math.max(K, searchOptions(m.lexical).depth);
-  const tokenizer = createTokenizer(JSON.parse(readFileSync(join(a.index, m.model.vocab.path), "utf8")));
-  const enc = await createNodeEncoder({ modelPath: join(a.index, m.model.query.path), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: a.threads, log: () => {} });
+  const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(await idx.build.readObject(m.model.vocab))));
+  const enc = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: a.threads, log: () => {} });
   const lists: Candidates[] = [];
   try {
     for (const q of queries) {
-      const dense = denseResult(await enc.encode([tokenizer.encode(q.text)]), idx.shards, n, m.search.rescore);
+      const dense = await denseSearch(await enc.encode([tokenizer.encode(q.text)]), idx.vectors, n);
       const lex = await searchLexical(idx.lexical!, q.text, n);
       const inDense = new Set(dense.hits.map((h) => h.ordinal));
       const lexicalOnly = dense.scores(lex.hits.filter((h) => !inDense.has(h.ordinal)).map((h) => h.ordinal));

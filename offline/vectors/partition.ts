@@ -5,7 +5,8 @@
 import { quantizeInt8, signCodes } from "../../src/format/quantize.ts";
 import { decodeFloatRows, encodeFloatRows, type RefineVectors } from "../../src/format/float-rows.ts";
 import type { ShardVectors } from "../../src/search/dense.ts";
-import { searchIvf, type IvfSource } from "../../src/search/ivf.ts";
+import type { Kernels } from "../../src/search/kernels/index.ts";
+import { searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
 import { rng, samplePositions, sphericalKMeans } from "./kmeans.ts";
 import type { TopKIp } from "./topk-ip.ts";
 
@@ -118,13 +119,18 @@ export async function exactTopDocs(topk: TopKIp, queries: Float32Array, nq: numb
   });
 }
 
-/** An IvfSource over partitions held in memory (the plan's measurements; tests). */
-export function memorySource(p: Partitioned, dims: number, parts: ShardVectors[], refine?: RefineVectors[]): IvfSource {
+/**
+ * An IvfSource over partitions held in memory (the plan's measurements; tests): in kernel memory when `kernels`
+ * are given and have room, else as typed arrays.
+ */
+export function memorySource(p: Pick<Partitioned, "centroids" | "partitions">, dims: number, parts: ShardVectors[], refine?: RefineVectors[], kernels?: Kernels): IvfSource {
+  const ready: IvfPartition[] = parts.map((s) => (kernels && toKernelMemory(kernels, s)) || s);
   return {
     dims,
     centroids: p.centroids,
     partitions: p.partitions,
-    load: async (ids) => ids.map((i) => parts[i]),
+    kernels,
+    load: async (ids) => ids.map((i) => ready[i]),
     refine: refine ? async (ids) => ids.map((i) => refine[i]) : undefined,
   };
 }
@@ -141,7 +147,8 @@ export async function planProbe(
   const dims = src.dims;
   const perPartition = (await sizes(src)).reduce((a, b) => a + b, 0) / src.partitions;
   for (const refine of refineAvailable ? [0, REFINE_CANDIDATES] : [0]) {
-    for (const probe of PROBES.filter((p) => p <= src.partitions).concat(PROBES.includes(src.partitions) || src.partitions > 128 ? [] : [src.partitions])) {
+    let last = -1;
+    for (const probe of PROBES.filter((p) => p < src.partitions).concat([src.partitions])) {
       let hit = 0, scanned = 0;
       for (let q = 0; q < nq; q++) {
         const r = await searchIvf(queries.subarray(q * dims, (q + 1) * dims), src, 10, { probe, refine });
@@ -151,6 +158,9 @@ export async function planProbe(
       }
       points.push({ probe, refine, recallAt10: hit / nq, scanned: scanned / nq });
       if (hit / nq >= target) break;
+      // Past the plateau (int8 cannot separate what more probes find) more probes only cost.
+      if (probe >= 8 && hit / nq - last < 0.001) break;
+      last = hit / nq;
     }
   }
   const cost = (p: PlanPoint) => p.scanned + (p.refine ? 2 * perPartition : 0);

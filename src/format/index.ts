@@ -13,7 +13,7 @@ export {
 } from "./docstore.ts";
 export { OBJECT_EXT, objectPath, createObjectRef, ObjectRefSchema, type ObjectKind, type ObjectRef } from "./objects.ts";
 export {
-  FORMAT_NAME, MANIFEST_VERSION, ManifestSchema, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
+  FORMAT_NAME, MANIFEST_VERSION, READABLE_MAJORS, ManifestSchema, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
 } from "./manifest.ts";
 export {
   NAME_PATTERN, OBJECT_PATH_PATTERN, VERSION_PATTERN,
@@ -29,3 +29,7 @@ export {
 } from "./bm25.ts";
 export { LexicalSectionSchema, type LexicalSection } from "./bm25-section.ts";
 export { KeyRecordSchema, parseKeyRecord, type KeyRecord, type KeyLimits, type Role } from "./api-key.ts";
+export {
+  FLOAT_ROWS, FLOAT_ROWS_HEADER_BYTES, encodeFloatRows, decodeFloatRows, type FloatRows, type FloatRowsKind, type RefineVectors,
+} from "./float-rows.ts";
+export { toFloat16Bits, float16Table, encodeFloat16 } from "./float16.ts";

@@ -4,9 +4,22 @@
 // the worker (R2, caches) and the offline side (a build directory) run this same code.
 import type { RefineVectors } from "../format/float-rows.ts";
 import { float16Table } from "../format/float16.ts";
+import type { Int8Block, Kernels, PreparedQuery } from "./kernels/index.ts";
 import { int8Dot } from "./score.ts";
 import { createTopK } from "./topk.ts";
-import type { DenseResult, DocHit, ShardVectors } from "./dense.ts";
+import type { DenseResult, DocHit } from "./dense.ts";
+
+/**
+ * One partition ready to scan: its rows' doc ordinals (ascending), and its int8 vectors with their scales either
+ * as typed arrays (scanned in JS) or in kernel memory (`block`, scanned by the wasm SIMD kernels).
+ */
+export interface IvfPartition {
+  count: number;
+  ordinals: Uint32Array;
+  vectors?: Int8Array;
+  scales?: Float32Array;
+  block?: Int8Block;
+}
 
 /** Where the partitions of an index come from. Accessors resolve in the order of the ids asked for. */
 export interface IvfSource {
@@ -14,10 +27,57 @@ export interface IvfSource {
   /** Unit centroids, [partitions * dims]. */
   centroids: Float32Array;
   partitions: number;
-  /** Decoded partitions (vector shards whose rows ascend by doc ordinal). */
-  load(ids: number[]): Promise<ShardVectors[]>;
+  /** The kernels whose memory holds the partitions' blocks (absent: every partition has typed arrays). */
+  kernels?: Kernels;
+  /** Partitions ready to scan. */
+  load(ids: number[]): Promise<IvfPartition[]>;
   /** Half-precision rows of the same partitions; absent when the index has none. */
   refine?(ids: number[]): Promise<RefineVectors[]>;
+  /** Called once the partitions `load` gave are scanned: they may be evicted again (the worker pins them). */
+  release?(ids: number[]): void;
+}
+
+/**
+ * Copies a decoded partition into kernel memory (once; it is then scanned there by every query). Returns null when
+ * the kernel memory is full (the caller evicts and retries, or scans the typed arrays).
+ */
+export function toKernelMemory(kernels: Kernels, p: { count: number; dims: number; vectors: Int8Array; scales: Float32Array; ordinals: Uint32Array }): IvfPartition | null {
+  const { arena } = kernels;
+  const vectors = arena.tryAlloc(p.count * p.dims);
+  if (vectors < 0) return null;
+  const scales = arena.tryAlloc(4 * p.count);
+  if (scales < 0) {
+    arena.free(vectors);
+    return null;
+  }
+  arena.int8At(vectors, p.count * p.dims).set(p.vectors);
+  arena.f32At(scales, p.count).set(p.scales);
+  return { count: p.count, ordinals: p.ordinals, block: { vectors, scales, count: p.count } };
+}
+
+/** Frees a partition's kernel memory (on eviction). */
+export function freeKernelMemory(kernels: Kernels, p: IvfPartition): void {
+  if (!p.block) return;
+  kernels.arena.free(p.block.vectors);
+  kernels.arena.free(p.block.scales);
+  p.block = undefined;
+}
+
+/** int8 scores of every row of the partition. */
+function scanScores(query: Float32Array, part: IvfPartition, kernels: Kernels | undefined, prepared: () => PreparedQuery): Float32Array {
+  if (part.block && kernels) {
+    const out = kernels.arena.alloc(4 * part.count);
+    try {
+      prepared().int8Scores(part.block, out);
+      return kernels.arena.f32At(out, part.count).slice();
+    } finally {
+      kernels.arena.free(out);
+    }
+  }
+  if (!part.vectors || !part.scales) throw new Error("ivf: a partition has neither kernel memory nor typed arrays");
+  const scores = new Float32Array(part.count);
+  for (let i = 0; i < part.count; i++) scores[i] = int8Dot(query, part.vectors, part.scales, i);
+  return scores;
 }
 
 export interface IvfOptions {
@@ -51,7 +111,7 @@ function float16Dot(query: Float32Array, rows: Uint16Array, i: number, table: Fl
 
 /** A scanned partition: its rows' scores (int8, or refined) next to the rows themselves. */
 interface Scanned {
-  part: ShardVectors;
+  part: IvfPartition;
   scores: Float32Array;
 }
 
@@ -66,11 +126,15 @@ interface Scanned {
 export async function searchIvf(query: Float32Array, src: IvfSource, k: number, o: IvfOptions): Promise<DenseResult & { probed: number[] }> {
   const probed = rankPartitions(query, src.centroids, src.partitions, o.probe);
   const parts = await src.load(probed);
-  const scanned: Scanned[] = parts.map((part) => {
-    const scores = new Float32Array(part.count);
-    for (let i = 0; i < part.count; i++) scores[i] = int8Dot(query, part.vectors, part.scales, i);
-    return { part, scores };
-  });
+  let q: PreparedQuery | undefined;
+  const prepared = () => (q ??= src.kernels!.prepare(query));
+  let scanned: Scanned[];
+  try {
+    scanned = parts.map((part) => ({ part, scores: scanScores(query, part, src.kernels, prepared) }));
+  } finally {
+    q?.release();
+    src.release?.(probed);
+  }
   if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
   let floor = Infinity;
   const best = new Map<number, number>();
@@ -108,4 +172,15 @@ async function refineBest(
   const bySi = new Map(needed.map((si, j) => [si, refine[j]]));
   const table = float16Table();
   for (const { si, i } of rows) scanned[si].scores[i] = float16Dot(query, bySi.get(si)!.rows, i, table);
+}
+
+/** Whether a manifest's vectors are partitioned (2.0 with centroids): scanned by probe, loaded on demand. */
+export function isPartitioned(m: { version: { major: number }; partitions: unknown[]; centroids?: unknown }): boolean {
+  return m.version.major >= 2 && m.partitions.length > 1 && m.centroids !== undefined;
+}
+
+/** The probe and refine of a search: the request's (probe clamped to 1..partitions), else the index's defaults. */
+export function ivfOptions(m: { partitions: unknown[]; search: { probe?: number; refine?: number } }, req: { probe?: number } = {}): IvfOptions {
+  const probe = req.probe ?? m.search.probe ?? Math.max(1, Math.ceil(m.partitions.length / 10));
+  return { probe: Math.max(1, Math.min(probe, m.partitions.length)), refine: m.search.refine ?? 0 };
 }

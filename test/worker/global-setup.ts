@@ -64,7 +64,7 @@ export default async function setup(): Promise<void> {
 
   // The lexical side, computed in Node with the same src/ code on the same built index: BM25 top 10 (ids and
   // scores), and hybrid top 10 with each fusion (query vectors from onnxruntime-node, so near-ties may differ).
-  const idx = openIndex(join(root, "test/.cache/mini-index"));
+  const idx = await openIndex(join(root, "test/.cache/mini-index"));
   const lexicalTop10: Record<string, Array<{ id: string; score: number }>> = {};
   for (const q of queries) {
     lexicalTop10[q.id] = (await searchLexical(idx.lexical!, q.text, 10)).hits.map((h) => ({ id: idx.ids[h.ordinal], score: h.score }));

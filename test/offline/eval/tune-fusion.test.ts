@@ -49,7 +49,7 @@ describe("tune-fusion", () => {
     // Applying it changes the index's defaults to exactly that.
     const err: string[] = [];
     expect(await runDefaultsCommand([index, "--fusion", "weighted", "--fusion-weight", apply![2], "--fusion-normalization", "minmax"], { err: (l) => err.push(l), out: () => {} }), err.join("\n")).toBe(0);
-    expect(openIndex(index).manifest.lexical!.fusion).toMatchObject({ mode: "weighted", weight: Number(apply![2]), normalization: "minmax" });
+    expect((await openIndex(index)).manifest.lexical!.fusion).toMatchObject({ mode: "weighted", weight: Number(apply![2]), normalization: "minmax" });
   }, 60_000);
 
   it("exits 2 on bad usage (test split, bad step, unknown flag) and 1 on missing qrels", async () => {

@@ -1,0 +1,109 @@
+// The partition step of `i3 build` (manifest 2.0): cluster the passage vectors, write one vector shard per partition
+// (its passages in ascending passage order), their half-precision refine rows when the plan wants them, and the
+// centroids; then measure recall@10 on held-out query vectors to set the default probe. A corpus small enough for
+// one partition keeps its doc-ordered shards (a flat index: no centroids, every shard scanned).
+import {
+  encodeFloatRows, encodeShard, type ObjectRef, type Partition,
+} from "../../src/format/index.ts";
+import type { Manifest } from "../../src/format/index.ts";
+import { createTopKIp } from "../vectors/topk-ip.ts";
+import { nodeKernels } from "../vectors/kernels.ts";
+import {
+  exactTopDocs, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planProbe, type PartitionPlan,
+} from "../vectors/partition.ts";
+import type { ObjectStore } from "./object-store.ts";
+
+/** How the build partitions (every field has a default). */
+export interface PartitionOptions {
+  /** Partition count (default: one per TARGET_PARTITION_ROWS passages). */
+  partitions?: number;
+  /** Default probe (default: the plan's). */
+  probe?: number;
+  /** Refine rows: written when the plan needs them (auto, default), always (on) or never (off). */
+  refine?: "auto" | "on" | "off";
+  /** recall@10 the plan aims at (default 0.98). */
+  recallTarget?: number;
+  seed?: number;
+  threads?: number;
+}
+
+/** Held-out query vectors for the plan, and where they came from. */
+export interface PlanQueries {
+  vectors: Float32Array;
+  count: number;
+  source: string;
+}
+
+/** What the manifest takes from the partition step. */
+export interface PartitionedSection {
+  partitions: Partition[];
+  centroids?: ObjectRef;
+  search: Pick<Manifest["search"], "probe" | "refine" | "plan">;
+  /** Objects written (partition shards, refine rows, centroids). */
+  objects: ObjectRef[];
+  plan?: PartitionPlan;
+}
+
+/**
+ * Partitions `rows` passage vectors (float32, passage order; `docOf` their documents) and writes the objects.
+ * `flatShards` are the doc-ordered shards already written: kept as the single partition of a small corpus.
+ */
+export async function writePartitions(
+  store: ObjectStore, floats: Float32Array, docOf: Uint32Array, dims: number, flatShards: ObjectRef[],
+  queries: PlanQueries, o: PartitionOptions, log: (m: string) => void,
+): Promise<PartitionedSection> {
+  const rows = docOf.length;
+  const count = o.partitions ?? partitionCount(rows);
+  if (count <= 1 || rows < 2) return { partitions: [{ id: 0, centroid: null, shards: flatShards }], search: {}, objects: [] };
+  const t0 = performance.now();
+  const topk = await createTopKIp(dims, { threads: o.threads });
+  try {
+    const p = await partitionRows(topk, floats, rows, dims, count, o.seed ?? 1);
+    log(`build: ${p.partitions} partitions by spherical k-means in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
+    const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
+    const plan = await measurePlan(topk, p, parts, refineRows, floats, docOf, dims, queries, o);
+    log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
+    const writeRefine = o.refine === "on" || (o.refine !== "off" && plan.refine > 0);
+    const objects: ObjectRef[] = [];
+    const partitions: Partition[] = [];
+    for (let i = 0; i < p.partitions; i++) {
+      const s = parts[i];
+      const shard = await store.write("shard", encodeShard({ dims, vectors: s.vectors, scales: s.scales, codes: s.codes, ordinals: s.ordinals, firstPassage: p.members[i][0] }), { count: s.count });
+      objects.push(shard);
+      const part: Partition = { id: i, centroid: null, shards: [shard] };
+      if (writeRefine) {
+        part.refine = await store.write("refine", encodeFloatRows("refine", dims, gather(floats, dims, p.members[i])), { count: s.count });
+        objects.push(part.refine);
+      }
+      partitions.push(part);
+    }
+    const centroids = await store.write("centroids", encodeFloatRows("centroids", dims, p.centroids), { count: p.partitions });
+    objects.push(centroids);
+    const search = {
+      probe: o.probe ?? plan.probe,
+      refine: writeRefine ? (plan.refine || 64) : 0,
+      plan: { recallAt10: round4(plan.recallAt10), target: plan.target, queries: plan.queries, source: queries.source },
+    };
+    return { partitions, centroids, search, objects, plan };
+  } finally {
+    await topk.close();
+  }
+}
+
+async function measurePlan(
+  topk: Awaited<ReturnType<typeof createTopKIp>>, p: Awaited<ReturnType<typeof partitionRows>>, parts: ReturnType<typeof partitionVectors>[],
+  refine: ReturnType<typeof partitionRefine>[] | undefined, floats: Float32Array, docOf: Uint32Array, dims: number, queries: PlanQueries, o: PartitionOptions,
+): Promise<PartitionPlan> {
+  const truth = await exactTopDocs(topk, queries.vectors, queries.count, floats, docOf.length, dims, docOf);
+  const kernels = nodeKernels(Math.min(2 ** 31, docOf.length * (dims + 8) + (64 << 20)));
+  return planProbe(memorySource(p, dims, parts, refine, kernels), queries.vectors, queries.count, truth, o.recallTarget ?? 0.98, !!refine && o.refine !== "off");
+}
+
+function gather(floats: Float32Array, dims: number, members: Uint32Array): Float32Array {
+  const out = new Float32Array(members.length * dims);
+  members.forEach((r, i) => out.set(floats.subarray(r * dims, (r + 1) * dims), i * dims));
+  return out;
+}
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;

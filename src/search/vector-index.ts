@@ -1,0 +1,20 @@
+// The dense side of an index, whatever its layout: a flat index scans every shard (binary pass + int8 rescoring,
+// src/search/dense.ts); a partitioned one (manifest 2.0) scans the probed partitions (src/search/ivf.ts). The worker
+// and the offline search build a VectorIndex over their own storage and search it through here.
+import { denseResult, type DenseResult, type ShardVectors } from "./dense.ts";
+import { searchIvf, type IvfOptions, type IvfSource } from "./ivf.ts";
+
+export type VectorIndex =
+  | { kind: "flat"; shards(): Promise<ShardVectors[]>; rescore: number }
+  | { kind: "ivf"; source: IvfSource; options: IvfOptions };
+
+/**
+ * Top `n` documents for a query vector, and the dense score of any other document.
+ *
+ * @example
+ * const dense = await denseSearch(queryVector, vectorIndex, 100);
+ */
+export async function denseSearch(query: Float32Array, vi: VectorIndex, n: number): Promise<DenseResult> {
+  if (vi.kind === "flat") return denseResult(query, await vi.shards(), n, vi.rescore);
+  return searchIvf(query, vi.source, n, vi.options);
+}
