@@ -2,6 +2,7 @@
 import type { Env } from "./worker/env";
 import { createApp } from "./worker/app";
 import { createRegistry, type IndexRegistry } from "./worker/store/registry";
+import kernels from "./search/kernels/kernels.wasm";
 
 let registry: IndexRegistry | null = null;
 /** One registry per isolate, configured from the first request's env. */
@@ -9,6 +10,7 @@ function registryFor(env: Env): IndexRegistry {
   registry ??= createRegistry({
     pointerTtlMs: Number(env.POINTER_TTL_MS ?? 10_000),
     cacheBudgetBytes: Number(env.CACHE_BUDGET_BYTES ?? 64 * 1024 * 1024),
+    kernels,
   });
   return registry;
 }

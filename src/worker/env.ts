@@ -10,4 +10,6 @@ export interface Env {
   AUTH?: string;
   /** How long (ms) an isolate caches a key record: a revoke takes effect within it (default 30000). */
   KEY_CACHE_TTL_MS?: string;
+  /** Benchmarks only: delay every R2 read by about this many ms, as a deployed Worker waits for R2 (default 0). */
+  SIMULATED_R2_LATENCY_MS?: string;
 }

@@ -48,7 +48,7 @@ describe("search through the worker (workerd + R2 simulator)", () => {
     const model = await repoFile(`${INDEX_DIR}/${m.query.path}`);
     const vocab = await repoJson(`${INDEX_DIR}/${m.vocab.path}`);
     const encoder = createQueryEncoder(await createWasmSession(model), createTokenizer(vocab), {
-      maxTokens: m.maxQueryTokens, dim: published.manifest.vectors.dim,
+      maxTokens: m.maxQueryTokens, dim: published.manifest.vectors.dim, modelSha256: m.query.sha256,
     });
     for (let i = 0; i < expected.queries.length; i++) {
       const { vector } = await encoder.encode(expected.queries[i].text);

@@ -2,26 +2,56 @@ import type { Tokenizer } from "../../text/tokenizer";
 import { ort } from "./ort-web";
 import { toInputs } from "../../text/tensors";
 
-/** Encodes one query into the vector space of the index (the query tower of the model). */
-export interface QueryEncoder {
-  encode(text: string): Promise<{ vector: Float32Array; tokens: number; truncated: boolean }>;
-  dim: number;
+/** Where a query vector came from: the model, or a cache of earlier encodings of the same token ids. */
+export type EncodedFrom = "model" | "isolate" | "colo";
+
+export interface EncodedQuery {
+  vector: Float32Array;
+  tokens: number;
+  truncated: boolean;
+  from: EncodedFrom;
 }
 
+/** Optional colo cache for query vectors (the Workers Cache API of the request), and the request's waitUntil. */
+export interface VectorCache {
+  colo?: Cache;
+  defer(p: Promise<unknown>): void;
+}
+
+/** Encodes one query into the vector space of the index (the query tower of the model). */
+export interface QueryEncoder {
+  encode(text: string, cache?: VectorCache): Promise<EncodedQuery>;
+  dim: number;
+  /** Releases the ORT session once no encode is running (on eviction from the isolate cache). */
+  dispose(): void;
+}
+
+/** Query vectors remembered per encoder (2 KiB each at 512 dims). */
+const MEMO_ENTRIES = 2048;
+
 /**
- * Wraps an ORT session and the tokenizer of its model. `maxTokens` is the query window the model was
- * trained with; longer queries are truncated to their first `maxTokens` ids (and say so).
+ * Wraps an ORT session and the tokenizer of its model. `maxTokens` is the query window the model was trained with;
+ * longer queries are truncated to their first `maxTokens` ids (and say so). Repeated queries, the common case at an
+ * edge, are answered from the vectors of earlier encodings, keyed by the model's sha256 and the truncated token
+ * ids: first from the isolate, then from the colo cache.
  */
 export function createQueryEncoder(
   session: ort.InferenceSession,
   tokenizer: Tokenizer,
-  opts: { maxTokens: number; dim: number },
+  opts: { maxTokens: number; dim: number; modelSha256: string },
 ): QueryEncoder {
-  return {
-    dim: opts.dim,
-    async encode(text) {
-      const ids = tokenizer.encode(text);
-      const { inputIds, attentionMask, dims } = toInputs([ids], opts.maxTokens);
+  const memo = new Map<string, Float32Array>();
+  let running = 0;
+  let disposed = false;
+  const remember = (key: string, v: Float32Array) => {
+    memo.set(key, v);
+    if (memo.size > MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+  };
+
+  async function run(ids: number[]): Promise<Float32Array> {
+    const { inputIds, attentionMask, dims } = toInputs([ids], opts.maxTokens);
+    running++;
+    try {
       const out = await session.run({
         input_ids: new ort.Tensor("int64", inputIds, dims),
         attention_mask: new ort.Tensor("int64", attentionMask, dims),
@@ -30,11 +60,41 @@ export function createQueryEncoder(
       if (!embedding || embedding.dims[1] !== opts.dim) {
         throw new Error(`query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);
       }
-      return {
-        vector: new Float32Array(embedding.data as Float32Array),
-        tokens: Math.min(ids.length, opts.maxTokens),
-        truncated: ids.length > opts.maxTokens,
-      };
+      return new Float32Array(embedding.data as Float32Array);
+    } finally {
+      if (--running === 0 && disposed) void session.release();
+    }
+  }
+
+  return {
+    dim: opts.dim,
+    async encode(text, cache) {
+      const all = tokenizer.encode(text);
+      const ids = all.slice(0, opts.maxTokens);
+      const meta = { tokens: ids.length, truncated: all.length > opts.maxTokens };
+      const key = ids.join(".");
+      const hit = memo.get(key);
+      if (hit) return { vector: hit, ...meta, from: "isolate" };
+      const url = `https://i3-edge.cache/qvec/${opts.modelSha256}/${opts.maxTokens}/${key}`;
+      const colo = await cache?.colo?.match(url);
+      if (colo) {
+        const v = new Float32Array(await colo.arrayBuffer());
+        if (v.length === opts.dim) {
+          remember(key, v);
+          return { vector: v, ...meta, from: "colo" };
+        }
+      }
+      const vector = await run(ids);
+      remember(key, vector);
+      if (cache?.colo) {
+        const res = new Response(vector.slice().buffer, { headers: { "cache-control": "public, max-age=31536000, immutable" } });
+        cache.defer(cache.colo.put(url, res));
+      }
+      return { vector, ...meta, from: "model" };
+    },
+    dispose() {
+      disposed = true;
+      if (running === 0) void session.release();
     },
   };
 }

@@ -21,7 +21,7 @@ const Result = z
   })
   .openapi("SearchResult");
 
-/** `{tenant, index, version, mode, fusion?, query, results, timing}`. */
+/** `{tenant, index, version, mode, fusion?, query, partitions?, results, timing, reads}`. */
 export const SearchResponse = z
   .object({
     tenant: z.string(),
@@ -34,10 +34,18 @@ export const SearchResponse = z
       truncated: z.boolean().openapi({ description: "Whether the query was longer than the encoder reads." }),
       terms: z.number().optional().openapi({ description: "BM25 terms of the query (lexical and hybrid)." }),
       matchedTerms: z.number().optional().openapi({ description: "Terms the index has." }),
+      encoded: z.enum(["model", "isolate", "colo"]).optional().openapi({ description: "Where the query vector came from: the query model, or the isolate's or colo's cache of earlier encodings of the same tokens." }),
     }),
+    partitions: z
+      .object({ probed: z.number(), of: z.number() })
+      .optional()
+      .openapi({ description: "Partitioned indexes: partitions the dense side scanned, of all." }),
     results: z.array(Result).openapi({ description: "At most k, best first." }),
     timing: z
       .object({ loadMs: z.number(), encodeMs: z.number(), scoreMs: z.number(), docsMs: z.number(), totalMs: z.number() })
       .openapi({ description: "Milliseconds per stage. Inside a Worker the clock only moves across I/O: these show I/O waits, not CPU time." }),
+    reads: z
+      .object({ r2: z.number(), colo: z.number() })
+      .openapi({ description: "Reads this request made: from R2, and from the colo's cache. Warm queries make none." }),
   })
   .openapi("SearchResponse");

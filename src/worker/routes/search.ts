@@ -7,9 +7,12 @@ import { ApiError } from "../http-error";
 import type { Fusion } from "../../search/fusion";
 import { searchHybrid, searchOptions, type SearchMode } from "../../search/modes";
 import { searchLexical } from "../../search/bm25";
-import { denseFloor, denseResult } from "../../search/dense";
+import { denseFloor } from "../../search/dense";
+import { denseSearch } from "../../search/vector-index";
+import type { EncodedFrom } from "../encoder/query-encoder";
 import { fetchDocs } from "../store/docs";
-import type { LoadedIndex } from "../store/loaded-index";
+import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
+import { requestStorage, type Storage } from "../store/storage";
 import type { IndexRegistry } from "../store/registry";
 import type { App, AppEnv } from "./app";
 import { jsonBody, jsonBodyErrors, type JsonBodyOptions } from "./json-body";
@@ -64,8 +67,8 @@ export function registerSearch(app: App, registryFor: (env: Env) => IndexRegistr
 
 /** Mode, fusion and candidate depth of a request: what it names, else the index's defaults (manifest.lexical). */
 export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number } {
-  const opts = searchOptions(idx.lexical?.section, requestedOptions(req));
-  if (opts.mode !== "dense" && !idx.lexical) {
+  const opts = searchOptions(idx.lexicalSection, requestedOptions(req));
+  if (opts.mode !== "dense" && !idx.lexicalSection) {
     throw new ApiError(400, "invalid_request", `"mode": "${opts.mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
   }
   return opts;
@@ -79,12 +82,14 @@ async function search(c: SearchContext, registry: IndexRegistry) {
   const req = c.req.valid("json");
   const { tenant, index } = c.req.valid("param");
   checkKeyLimits(req, c.get("apiKey")?.limits);
-  const idx = await registry.get(c.env.INDEXES, tenant, index);
+  const storage = requestStorage(c.env, executionCtx(c));
+  const idx = await registry.get(storage, tenant, index);
   const opts = resolveOptions(req, idx);
   const t1 = performance.now();
-  const { r, query, encodeMs } = await rank(idx, req, opts);
+  const readers = idx.open(storage, { probe: req.probe });
+  const { r, query, encodeMs } = await rank(idx, readers, storage, req, opts);
   const t3 = performance.now();
-  const docs = await fetchDocs(c.env.INDEXES, registry.cache, idx, r.hits.map((h) => h.ordinal));
+  const docs = await fetchDocs(storage, registry.cache, idx, r.hits.map((h) => h.ordinal));
   const t4 = performance.now();
   return {
     tenant,
@@ -101,25 +106,37 @@ async function search(c: SearchContext, registry: IndexRegistry) {
       text: docs[i].text,
       ...(docs[i].metadata ? { metadata: docs[i].metadata } : {}),
     })),
+    ...(readers.vectors.kind === "ivf" ? { partitions: { probed: readers.vectors.options.probe, of: idx.manifest.partitions.length } } : {}),
     // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
     timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
+    reads: { r2: storage.stats.r2, colo: storage.stats.colo },
   };
 }
 
 /** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
-async function rank(idx: LoadedIndex, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
-  let query = { tokens: 0, truncated: false };
+async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
+  let query: { tokens: number; truncated: boolean; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
   let encodeMs = 0;
   const dense = async (n: number) => {
     const te = performance.now();
-    const e = await idx.encoder.encode(req.query);
+    const e = await idx.encoder.encode(req.query, storage);
     encodeMs = performance.now() - te;
-    query = { tokens: e.tokens, truncated: e.truncated };
-    return denseResult(e.vector, await idx.shards(), n, idx.manifest.search.rescore);
+    query = { tokens: e.tokens, truncated: e.truncated, encoded: e.from };
+    return denseSearch(e.vector, readers.vectors, n);
   };
+  const lexical = readers.lexical;
   const r = await searchHybrid({
     mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
-    lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, req.query, n) : undefined,
+    lexical: lexical ? (n) => searchLexical(lexical, req.query, n) : undefined,
   });
   return { r, query, encodeMs };
+}
+
+/** The request's execution context, where the runtime gives one (`c.executionCtx` throws where it does not). */
+function executionCtx(c: { executionCtx: { waitUntil(p: Promise<unknown>): void } }): { waitUntil(p: Promise<unknown>): void } | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,36 +1,42 @@
 import {
-  decodeLexicalBucket, decodeLexicalNorms, FormatError, objectKey, type LexicalBucket, type Manifest, type ObjectRef,
+  decodeLexicalBucket, decodeLexicalNorms, FormatError, objectKey, type LexicalBucket, type LexicalSection, type Manifest, type ObjectRef,
 } from "../../format";
 import { isKnownAnalyzer } from "../../text/analyzer";
 import type { LexicalReader } from "../../search/bm25";
 import type { ByteCache } from "./byte-cache";
 import { fetchVerified } from "./r2";
+import type { Storage } from "./storage";
 
 /**
- * The lexical objects of one index version, read from R2 on first use and kept in the isolate cache like shards:
- * a query loads only the buckets of its terms. Every object is checked against its sha256 before it is decoded.
- * Returns undefined when the index has no lexical section, or one made by an analyzer this worker does not
- * implement (it is then searched densely only: documents and queries are never analyzed differently).
+ * The index's lexical section when this worker can search it: undefined when it has none, or one made by an analyzer
+ * this worker does not implement (it is then searched densely only: documents and queries are never analyzed
+ * differently).
  */
-export async function openLexical(
-  bucket: R2Bucket, cache: ByteCache, tenant: string, index: string, manifest: Manifest,
-): Promise<LexicalReader | undefined> {
+export function usableLexical(manifest: Manifest, tenant: string, index: string): LexicalSection | undefined {
   const section = manifest.lexical;
   if (!section) return undefined;
   if (!isKnownAnalyzer(section.analyzer)) {
     console.warn(`index ${tenant}/${index}: lexical analyzer ${JSON.stringify(section.analyzer)} is unknown to this worker; dense only`);
     return undefined;
   }
+  return section;
+}
+
+/**
+ * The lexical objects of one index version for one request: read on first use (colo cache, else R2, checked against
+ * their sha256) and kept in the isolate cache, so a query loads only the buckets of its terms.
+ */
+export function lexicalReader(s: Storage, cache: ByteCache, tenant: string, index: string, section: LexicalSection): LexicalReader {
   const cached = async <T>(ref: ObjectRef, decode: (b: Uint8Array) => T): Promise<T> => {
     const key = objectKey(tenant, index, ref.path);
     const hit = cache.get<T>(key);
     if (hit) return hit;
-    const bytes = await fetchVerified(bucket, tenant, index, ref);
+    const bytes = await fetchVerified(s, tenant, index, ref);
     const value = decode(bytes);
     cache.set(key, value, 2 * bytes.byteLength); // bytes + the decoded dictionary
     return value;
   };
-  const reader: LexicalReader = {
+  return {
     section,
     bucket: (id) => cached<LexicalBucket>(section.buckets[id], (b) => {
       const d = decodeLexicalBucket(b);
@@ -45,6 +51,4 @@ export async function openLexical(
       return n;
     }),
   };
-  await reader.norms(); // verified before this version may serve
-  return reader;
 }

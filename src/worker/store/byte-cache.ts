@@ -1,19 +1,31 @@
 /**
- * A least-recently-used cache bounded by a byte budget. The isolate has 128 MB: models, shards and manifests
- * share one budget, and what does not fit is evicted oldest first (never the entry just inserted).
+ * A least-recently-used cache bounded by a byte budget. The isolate has 128 MB: models, manifests, flat shards, BM25
+ * buckets and documents share one budget, and what does not fit is evicted oldest first (never the entry just
+ * inserted). An entry may say what to do when it leaves (release an ONNX session).
  */
 export interface ByteCache {
   get<T>(key: string): T | undefined;
-  set(key: string, value: unknown, bytes: number): void;
+  set(key: string, value: unknown, bytes: number, onEvict?: () => void): void;
   delete(key: string): void;
   /** Bytes currently held. */
   readonly bytes: number;
   readonly budget: number;
 }
 
+interface Entry {
+  value: unknown;
+  bytes: number;
+  onEvict?: () => void;
+}
+
 export function createByteCache(budget: number): ByteCache {
-  const entries = new Map<string, { value: unknown; bytes: number }>();
+  const entries = new Map<string, Entry>();
   let held = 0;
+  const drop = (key: string, e: Entry) => {
+    entries.delete(key);
+    held -= e.bytes;
+    e.onEvict?.();
+  };
   return {
     get<T>(key: string) {
       const e = entries.get(key);
@@ -22,22 +34,18 @@ export function createByteCache(budget: number): ByteCache {
       entries.set(key, e); // most recently used goes last
       return e.value as T;
     },
-    set(key, value, bytes) {
+    set(key, value, bytes, onEvict) {
       this.delete(key);
-      entries.set(key, { value, bytes });
+      entries.set(key, { value, bytes, onEvict });
       held += bytes;
       for (const [k, e] of entries) {
         if (held <= budget || k === key) break;
-        entries.delete(k);
-        held -= e.bytes;
+        drop(k, e);
       }
     },
     delete(key) {
       const e = entries.get(key);
-      if (e) {
-        entries.delete(key);
-        held -= e.bytes;
-      }
+      if (e) drop(key, e);
     },
     get bytes() {
       return held;

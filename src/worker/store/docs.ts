@@ -3,7 +3,10 @@ import {
   readDocBlockIndex, type Doc, type DocBlockIndex, type DocBlockRef,
 } from "../../format";
 import type { ByteCache } from "./byte-cache";
-import { getBytes } from "./r2";
+import { forEachLimit } from "../../pool";
+import { MAX_CONNECTIONS } from "./partitions";
+import { getImmutable } from "./r2";
+import type { Storage } from "./storage";
 import type { LoadedIndex } from "./loaded-index";
 
 /** The block holding a doc ordinal (blocks are sorted by `first`). */
@@ -19,36 +22,47 @@ function blockOf(blocks: DocBlockRef[], ordinal: number): DocBlockRef {
   throw new FormatError("invalid_manifest", `no doc block holds ordinal ${ordinal}`);
 }
 
-/** Header + offsets table of a block: two small range reads the first time, cached after. */
-async function blockIndex(bucket: R2Bucket, cache: ByteCache, key: string): Promise<DocBlockIndex> {
+/** Header + offsets table of a block: two small range reads the first time (colo-cached), kept in the isolate. */
+async function blockIndex(s: Storage, cache: ByteCache, key: string): Promise<DocBlockIndex> {
   const hit = cache.get<DocBlockIndex>(key);
   if (hit) return hit;
-  const head = await getBytes(bucket, key, { offset: 0, length: DOC_HEADER_BYTES });
+  const head = await getImmutable(s, key, { offset: 0, length: DOC_HEADER_BYTES });
   if (!head) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
   const need = docBlockIndexBytes(readDocBlockHeader(head));
-  const prefix = await getBytes(bucket, key, { offset: 0, length: need });
+  const prefix = await getImmutable(s, key, { offset: 0, length: need });
   if (!prefix) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
   const index = readDocBlockIndex(prefix);
   cache.set(key, index, index.offsets.byteLength + 64);
   return index;
 }
 
+/** One document by ordinal: from the isolate, else its record by range read (colo cache, else R2). */
+async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinal: number): Promise<Doc> {
+  const block = blockOf(idx.manifest.docs.blocks, ordinal);
+  const key = objectKey(idx.tenant, idx.index, block.path);
+  const cached = cache.get<Doc>(`${key}#${ordinal}`);
+  if (cached) return cached;
+  const index = await blockIndex(s, cache, key);
+  const range = byteRangeOf(index, ordinal);
+  const bytes = await getImmutable(s, key, range);
+  if (!bytes || bytes.byteLength !== range.length) {
+    throw new FormatError("truncated", `doc block ${key}: record of ordinal ${ordinal} could not be read`);
+  }
+  const doc = decodeDocRecord(bytes);
+  cache.set(`${key}#${ordinal}`, doc, 2 * range.length + 64);
+  return doc;
+}
+
 /**
- * Fetches documents by ordinal with R2 range reads: only their records are read, never a whole block.
- * (The block's sha256 covers the whole object; records are checked by the offsets CRC and JSON validation.)
+ * Fetches documents by ordinal, in order: only their records are read, never a whole block, at most
+ * MAX_CONNECTIONS at once. (The block's sha256 covers the whole object; a record is checked by the offsets CRC and
+ * its JSON validation.) Warm documents cost no read at all: the isolate keeps them, the colo cache keeps their
+ * bytes for the isolates that come after.
  */
-export async function fetchDocs(bucket: R2Bucket, cache: ByteCache, idx: LoadedIndex, ordinals: number[]): Promise<Doc[]> {
-  return Promise.all(
-    ordinals.map(async (ordinal) => {
-      const block = blockOf(idx.manifest.docs.blocks, ordinal);
-      const key = objectKey(idx.tenant, idx.index, block.path);
-      const index = await blockIndex(bucket, cache, key);
-      const range = byteRangeOf(index, ordinal);
-      const bytes = await getBytes(bucket, key, range);
-      if (!bytes || bytes.byteLength !== range.length) {
-        throw new FormatError("truncated", `doc block ${key}: record of ordinal ${ordinal} could not be read`);
-      }
-      return decodeDocRecord(bytes);
-    }),
-  );
+export async function fetchDocs(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinals: number[]): Promise<Doc[]> {
+  const docs: Doc[] = new Array(ordinals.length);
+  await forEachLimit(ordinals, MAX_CONNECTIONS, async (ordinal, i) => {
+    docs[i] = await fetchDoc(s, cache, idx, ordinal);
+  });
+  return docs;
 }

@@ -1,36 +1,54 @@
 import { createQueryEncoder, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
-  decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex,
-  type Manifest, type ObjectRef, type Pointer,
+  decodeFloatRows, decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex,
+  type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors,
 } from "../../format";
+import { forEachLimit } from "../../pool";
 import type { LexicalReader } from "../../search/bm25";
 import type { ShardVectors } from "../../search/dense";
+import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
+import type { VectorIndex } from "../../search/vector-index";
 import { createTokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
-import { openLexical } from "./bm25-reader";
+import { lexicalReader, usableLexical } from "./bm25-reader";
+import { MAX_CONNECTIONS, type PartitionCache } from "./partitions";
 import { fetchVerified, getBytes } from "./r2";
+import type { Storage } from "./storage";
 
-/** One published version of an index, ready to search: manifest, query encoder, and shard access. */
+/** What an isolate keeps across indexes and versions: one byte budget, and the partitions in kernel memory. */
+export interface IsolateCaches {
+  cache: ByteCache;
+  partitions: PartitionCache;
+}
+
+/** What one request reads an index through. */
+export interface IndexReaders {
+  vectors: VectorIndex;
+  lexical?: LexicalReader;
+}
+
+/** One published version of an index, ready to search. */
 export interface LoadedIndex {
   tenant: string;
   index: string;
   version: string;
   manifest: Manifest;
+  /** Shared by every index whose query model, vocab and window are the same. */
   encoder: QueryEncoder;
-  /** The vectors of every shard (from the isolate cache, fetched and verified again if evicted). */
-  shards(): Promise<ShardVectors[]>;
-  /** BM25 buckets and norms (absent without a usable lexical section). */
-  lexical?: LexicalReader;
+  /** The BM25 section this worker can search (absent: none, or an unknown analyzer). */
+  lexicalSection?: LexicalSection;
+  /** The vectors and BM25 objects for one request; `probe` overrides a partitioned index's default. */
+  open(s: Storage, opts?: { probe?: number }): IndexReaders;
 }
 
 /** Reads the index's pointer; null when the index has never been published (or does not exist). */
-export async function readPointer(bucket: R2Bucket, tenant: string, index: string): Promise<Pointer | null> {
-  const obj = await bucket.get(pointerKey(tenant, index));
-  if (!obj) return null;
+export async function readPointer(s: Storage, tenant: string, index: string): Promise<Pointer | null> {
+  const bytes = await getBytes(s, pointerKey(tenant, index));
+  if (!bytes) return null;
   let json: unknown;
   try {
-    json = await obj.json();
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new FormatError("invalid_pointer", `pointer of ${tenant}/${index} is not JSON`, { cause: e });
   }
@@ -38,70 +56,117 @@ export async function readPointer(bucket: R2Bucket, tenant: string, index: strin
 }
 
 /**
- * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the query model and
- * vocab, and every shard, all verified, so a corrupted version fails here and never replaces a good one.
+ * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the query model and vocab,
+ * the BM25 norms, and the vectors' entry point: a flat index's every shard (verified, so a corrupt version fails
+ * here and never replaces a good one); a partitioned index's centroids only (partitions load when first probed).
  * Throws FormatError on any corrupt or missing object.
  */
-export async function loadIndex(
-  bucket: R2Bucket,
-  cache: ByteCache,
-  tenant: string,
-  index: string,
-  pointer: Pointer,
-): Promise<LoadedIndex> {
-  const manifestBytes = await getBytes(bucket, pointer.manifest);
-  if (!manifestBytes) throw new FormatError("truncated", `manifest ${pointer.manifest} is missing from R2`);
-  const sha = await sha256Hex(manifestBytes);
-  if (sha !== pointer.sha256) {
-    throw new FormatError("checksum_mismatch", `manifest ${pointer.manifest}: expected sha256 ${pointer.sha256}, got ${sha}`);
-  }
+export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, index: string, pointer: Pointer): Promise<LoadedIndex> {
+  const manifest = await loadManifest(s, tenant, index, pointer);
+  const [encoder, vectors] = await Promise.all([
+    loadEncoder(s, iso.cache, tenant, index, manifest),
+    isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
+  ]);
+  const lexicalSection = usableLexical(manifest, tenant, index);
+  if (lexicalSection) await lexicalReader(s, iso.cache, tenant, index, lexicalSection).norms(); // verified before serving
+  return {
+    tenant, index, version: pointer.version, manifest, encoder, lexicalSection,
+    open: (rs, opts = {}) => ({
+      vectors: vectors(rs, opts.probe),
+      lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
+    }),
+  };
+}
+
+async function loadManifest(s: Storage, tenant: string, index: string, pointer: Pointer): Promise<Manifest> {
+  const bytes = await getBytes(s, pointer.manifest);
+  if (!bytes) throw new FormatError("truncated", `manifest ${pointer.manifest} is missing from R2`);
+  const sha = await sha256Hex(bytes);
+  if (sha !== pointer.sha256) throw new FormatError("checksum_mismatch", `manifest ${pointer.manifest}: expected sha256 ${pointer.sha256}, got ${sha}`);
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(manifestBytes));
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new FormatError("invalid_manifest", `manifest ${pointer.manifest} is not JSON`, { cause: e });
   }
-  const manifest = parseManifest(json);
+  return parseManifest(json);
+}
 
-  const encoder = await loadEncoder(bucket, cache, tenant, index, manifest);
-  const refs = manifest.partitions.flatMap((p) => p.shards);
-  const shard = async (ref: ObjectRef): Promise<ShardVectors> => {
+type Vectors = (s: Storage, probe?: number) => VectorIndex;
+
+/** A flat index: every shard, verified now, kept in the isolate cache (fetched again if evicted). */
+async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): Promise<Vectors> {
+  const refs = m.partitions.flatMap((p) => p.shards);
+  const shard = async (rs: Storage, ref: ObjectRef): Promise<ShardVectors> => {
     const key = objectKey(tenant, index, ref.path);
     const hit = cache.get<ShardVectors>(key);
     if (hit) return hit;
-    const s = decodeShard(await fetchVerified(bucket, tenant, index, ref));
-    if (s.header.dims !== manifest.vectors.dim) {
-      throw new FormatError("invalid_object", `shard ${ref.path}: expected ${manifest.vectors.dim} dims, got ${s.header.dims}`);
-    }
-    const view: ShardVectors = { count: s.header.count, dims: s.header.dims, ...s };
-    cache.set(key, view, s.header.totalBytes);
+    const d = decodeShard(await fetchVerified(rs, tenant, index, ref));
+    if (d.header.dims !== m.vectors.dim) throw new FormatError("invalid_object", `shard ${ref.path}: expected ${m.vectors.dim} dims, got ${d.header.dims}`);
+    const view: ShardVectors = { count: d.header.count, dims: d.header.dims, ...d };
+    cache.set(key, view, d.header.totalBytes);
     return view;
   };
-  const shards = () => Promise.all(refs.map(shard));
-  await shards(); // verify everything before this version may serve
-  const lexical = await openLexical(bucket, cache, tenant, index, manifest);
-  return { tenant, index, version: pointer.version, manifest, encoder, shards, lexical };
+  await Promise.all(refs.map((r) => shard(s, r)));
+  return (rs) => ({ kind: "flat", rescore: m.search.rescore, shards: () => Promise.all(refs.map((r) => shard(rs, r))) });
 }
 
-async function loadEncoder(
-  bucket: R2Bucket,
-  cache: ByteCache,
-  tenant: string,
-  index: string,
-  manifest: Manifest,
-): Promise<QueryEncoder> {
+/** A partitioned index: the centroids now; partitions through the isolate's partition cache when probed. */
+async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string, index: string, m: Manifest): Promise<Vectors> {
+  const centroids = decodeFloatRows("centroids", await fetchVerified(s, tenant, index, m.centroids!));
+  if (centroids.dims !== m.vectors.dim || centroids.count !== m.partitions.length) {
+    throw new FormatError("invalid_object", `centroids ${m.centroids!.path}: expected ${m.partitions.length} of ${m.vectors.dim} dims, got ${centroids.count} of ${centroids.dims}`);
+  }
+  const hasRefine = m.partitions.every((p) => p.refine);
+  return (rs, probe) => {
+    const pinned: string[] = [];
+    const source: IvfSource = {
+      dims: m.vectors.dim,
+      centroids: centroids.rows,
+      partitions: m.partitions.length,
+      kernels: iso.partitions.kernels,
+      load: async (ids) => {
+        const { parts, keys } = await iso.partitions.acquire(rs, tenant, index, ids.map((id) => m.partitions[id].shards[0]), m.vectors.dim);
+        pinned.push(...keys);
+        return parts;
+      },
+      refine: hasRefine ? (ids) => refineRows(rs, iso.cache, tenant, index, ids.map((id) => m.partitions[id].refine!)) : undefined,
+      release: () => iso.partitions.release(pinned.splice(0)),
+    };
+    return { kind: "ivf", source, options: ivfOptions(m, { probe }) };
+  };
+}
+
+/** Refine rows of partitions (isolate cache, else colo cache or R2), at most MAX_CONNECTIONS reads at once. */
+async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: string, refs: ObjectRef[]): Promise<RefineVectors[]> {
+  const out: RefineVectors[] = new Array(refs.length);
+  await forEachLimit(refs, MAX_CONNECTIONS, async (ref, i) => {
+    const key = objectKey(tenant, index, ref.path);
+    let r = cache.get<RefineVectors>(key);
+    if (!r) {
+      r = decodeFloatRows("refine", await fetchVerified(s, tenant, index, ref));
+      if (r.count !== ref.count) throw new FormatError("invalid_object", `refine ${ref.path}: expected ${ref.count} rows, got ${r.count}`);
+      cache.set(key, r, r.rows.byteLength);
+    }
+    out[i] = r;
+  });
+  return out;
+}
+
+/**
+ * The query encoder of a manifest's model, shared by every index (of any tenant) whose query model, vocab and window
+ * are the same bytes: content-addressed, so one verified copy serves all. Released when evicted.
+ */
+async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
   const { query, vocab, maxQueryTokens } = manifest.model;
-  const key = `${objectKey(tenant, index, query.path)}|${vocab.sha256}|${maxQueryTokens}`;
+  const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}`;
   const hit = cache.get<QueryEncoder>(key);
   if (hit) return hit;
-  const [modelBytes, vocabBytes] = await Promise.all([
-    fetchVerified(bucket, tenant, index, query),
-    fetchVerified(bucket, tenant, index, vocab),
-  ]);
+  const [modelBytes, vocabBytes] = await Promise.all([fetchVerified(s, tenant, index, query), fetchVerified(s, tenant, index, vocab)]);
   const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(vocabBytes)));
   const session = await createWasmSession(modelBytes);
-  const encoder = createQueryEncoder(session, tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim });
+  const encoder = createQueryEncoder(session, tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
   // The session's wasm memory is roughly the model's size again; count both.
-  cache.set(key, encoder, 2 * modelBytes.byteLength + vocabBytes.byteLength);
+  cache.set(key, encoder, 2 * modelBytes.byteLength + vocabBytes.byteLength, () => encoder.dispose());
   return encoder;
 }

@@ -1,20 +1,53 @@
 import { FormatError, objectKey, verifyObject, type ObjectRef } from "../../format";
+import { coloKey, type Storage } from "./storage";
 
 /** Reads an R2 object (or a byte range of it) as bytes; null when the key does not exist. */
-export async function getBytes(
-  bucket: R2Bucket,
-  key: string,
-  range?: { offset: number; length: number },
-): Promise<Uint8Array | null> {
-  const obj = await bucket.get(key, range ? { range } : undefined);
+export async function getBytes(s: Storage, key: string, range?: { offset: number; length: number }): Promise<Uint8Array | null> {
+  s.stats.r2++;
+  const obj = await s.bucket.get(key, range ? { range } : undefined);
   if (!obj) return null;
   return new Uint8Array(await obj.arrayBuffer());
 }
 
-/** Fetches an object of the index and checks its size and sha256 against the manifest. */
-export async function fetchVerified(bucket: R2Bucket, tenant: string, index: string, ref: ObjectRef): Promise<Uint8Array> {
-  const bytes = await getBytes(bucket, objectKey(tenant, index, ref.path));
+/** Bytes of an immutable key (a content-addressed object, or a range of one) from the colo cache, if there. */
+export async function coloGet(s: Storage, key: string, range?: { offset: number; length: number }): Promise<Uint8Array | null> {
+  if (!s.colo) return null;
+  const hit = await s.colo.match(coloKey(key, range));
+  if (!hit) return null;
+  s.stats.colo++;
+  return new Uint8Array(await hit.arrayBuffer());
+}
+
+/** Puts verified bytes of an immutable key into the colo cache (after the response). */
+export function coloPut(s: Storage, key: string, bytes: Uint8Array, range?: { offset: number; length: number }): void {
+  if (!s.colo) return;
+  const res = new Response(bytes, { headers: { "cache-control": "public, max-age=31536000, immutable", "content-type": "application/octet-stream" } });
+  s.defer(s.colo.put(coloKey(key, range), res));
+}
+
+/**
+ * Immutable bytes (a range of a content-addressed object) from the colo cache, else R2 (then cached there).
+ * Null when R2 has no such object.
+ */
+export async function getImmutable(s: Storage, key: string, range?: { offset: number; length: number }): Promise<Uint8Array | null> {
+  const hit = await coloGet(s, key, range);
+  if (hit) return hit;
+  const bytes = await getBytes(s, key, range);
+  if (bytes) coloPut(s, key, bytes, range);
+  return bytes;
+}
+
+/**
+ * An object of the index, checked against the manifest: from the colo cache when it is there (verified when it was
+ * put), else from R2, where its size and sha256 are checked once before it is cached in the colo.
+ */
+export async function fetchVerified(s: Storage, tenant: string, index: string, ref: ObjectRef): Promise<Uint8Array> {
+  const key = objectKey(tenant, index, ref.path);
+  const hit = await coloGet(s, key);
+  if (hit && hit.byteLength === ref.bytes) return hit;
+  const bytes = await getBytes(s, key);
   if (!bytes) throw new FormatError("truncated", `object ${ref.path} of ${tenant}/${index} is missing from R2`);
   await verifyObject(ref, bytes);
+  coloPut(s, key, bytes);
   return bytes;
 }

@@ -1,7 +1,10 @@
 import { ApiError } from "../http-error";
 import { FormatError, validateName } from "../../format";
+import { createKernels } from "../../search/kernels";
 import { createByteCache, type ByteCache } from "./byte-cache";
-import { loadIndex, readPointer, type LoadedIndex } from "./loaded-index";
+import { loadIndex, readPointer, type IsolateCaches, type LoadedIndex } from "./loaded-index";
+import { createPartitionCache, type PartitionCache } from "./partitions";
+import type { Storage } from "./storage";
 
 /** Per-isolate state of one index. */
 interface Slot {
@@ -16,8 +19,12 @@ interface Slot {
 }
 
 export interface RegistryOptions {
+  /** How old a pointer may be; 0: read it on every request, before answering (tests, development). */
   pointerTtlMs: number;
+  /** The isolate's memory for indexes: half for partitions (kernel memory), half for the rest. */
   cacheBudgetBytes: number;
+  /** The compiled scoring kernels (kernels.wasm); absent: partitions are scanned in JS. */
+  kernels?: WebAssembly.Module;
   now?: () => number;
 }
 
@@ -26,17 +33,20 @@ export interface IndexRegistry {
    * The index to search: re-reads the pointer when older than the TTL, loads a new version when it moved,
    * and keeps serving the last good version when the new one is corrupt.
    */
-  get(bucket: R2Bucket, tenant: string, index: string): Promise<LoadedIndex>;
+  get(s: Storage, tenant: string, index: string): Promise<LoadedIndex>;
   cache: ByteCache;
+  partitions: PartitionCache;
 }
 
 export function createRegistry(opts: RegistryOptions): IndexRegistry {
   const slots = new Map<string, Slot>();
-  const cache = createByteCache(opts.cacheBudgetBytes);
+  const cache = createByteCache(Math.floor(opts.cacheBudgetBytes / 2));
+  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: Math.floor(opts.cacheBudgetBytes / 2) }));
+  const iso: IsolateCaches = { cache, partitions };
   const now = opts.now ?? Date.now;
 
-  async function refresh(bucket: R2Bucket, tenant: string, index: string, slot: Slot): Promise<void> {
-    const pointer = await readPointer(bucket, tenant, index).catch((e) => {
+  async function refresh(s: Storage, tenant: string, index: string, slot: Slot): Promise<void> {
+    const pointer = await readPointer(s, tenant, index).catch((e) => {
       if (slot.current && e instanceof FormatError) return undefined; // unreadable pointer: keep the good version
       throw e;
     });
@@ -48,7 +58,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
     }
     if (slot.current?.version === pointer.version || slot.failedVersion === pointer.version) return;
     try {
-      slot.current = await loadIndex(bucket, cache, tenant, index, pointer);
+      slot.current = await loadIndex(s, iso, tenant, index, pointer);
       slot.failedVersion = null;
     } catch (e) {
       if (!(e instanceof FormatError)) throw e;
@@ -60,7 +70,8 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
 
   return {
     cache,
-    async get(bucket, tenant, index) {
+    partitions,
+    async get(s, tenant, index) {
       validateName("tenant", tenant); // FormatError invalid_name: 400 (src/worker/http-error.ts)
       validateName("index", index);
       const id = `${tenant}/${index}`;
@@ -70,9 +81,11 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
         slots.set(id, slot);
       }
       if (now() - slot.checkedAt >= opts.pointerTtlMs || (!slot.current && !slot.failedVersion)) {
-        const s = slot;
-        s.refreshing ??= refresh(bucket, tenant, index, s).finally(() => (s.refreshing = null));
-        await s.refreshing;
+        const sl = slot;
+        sl.refreshing ??= refresh(s, tenant, index, sl).finally(() => (sl.refreshing = null));
+        // With a version to serve, a refresh never holds up the request: it runs after the response.
+        if (sl.current && opts.pointerTtlMs > 0) s.defer(sl.refreshing);
+        else await sl.refreshing;
       }
       if (!slot.current) {
         if (slot.failedVersion) {

@@ -1,6 +1,6 @@
-// offline/pool.ts: the one bounded-concurrency loop (verification, uploads, version listing).
+// src/pool.ts: the one bounded-concurrency loop (verification, uploads, version listing).
 import { describe, expect, it } from "vitest";
-import { forEachLimit } from "../../offline/pool.ts";
+import { forEachLimit } from "../../src/pool.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 

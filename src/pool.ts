@@ -1,5 +1,5 @@
-// The one bounded-concurrency loop of the offline side (object verification, uploads, version listing). No Node
-// APIs: it also loads inside workerd.
+// The one bounded-concurrency loop (offline: object verification, uploads, version listing; the worker: partition
+// fetches, at most 6 connections per request). No I/O of its own, no Node APIs.
 
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error after the in-flight

@@ -1,0 +1,63 @@
+// What one request reads through: the R2 bucket, the colo's cache (the Workers Cache API) and the request's
+// waitUntil, with counts of what it read where. Content-addressed objects are immutable, so a copy in the colo
+// cache is good forever: it was verified against its sha256 when it was first read from R2, and is never hashed
+// again. `SIMULATED_R2_LATENCY_MS` (benchmarks only) delays every R2 read, as a deployed Worker waits for R2.
+import type { Env } from "../env";
+
+export interface IoStats {
+  /** R2 reads (whole objects and ranges). */
+  r2: number;
+  /** Reads answered by the colo cache. */
+  colo: number;
+}
+
+export interface Storage {
+  bucket: R2Bucket;
+  /** The colo's cache (`caches.default`); absent where the runtime has none. */
+  colo?: Cache;
+  /** Keeps work (a cache put, a refresh) alive after the response (`ctx.waitUntil`). */
+  defer(p: Promise<unknown>): void;
+  stats: IoStats;
+}
+
+/** The cache key of an R2 key (and byte range): a URL under a host no request ever reaches. */
+export function coloKey(key: string, range?: { offset: number; length: number }): string {
+  return `https://i3-edge.cache/${key}${range ? `?bytes=${range.offset}-${range.offset + range.length - 1}` : ""}`;
+}
+
+/** A delay of about `ms` (x0.75 to x1.25), the spread of a remote store's latency. */
+const jitter = (ms: number) => new Promise((r) => setTimeout(r, ms * (0.75 + Math.random() / 2)));
+
+/** The bucket, with every read delayed by about `ms` when `ms` > 0. */
+function delayed(bucket: R2Bucket, ms: number): R2Bucket {
+  if (!(ms > 0)) return bucket;
+  return new Proxy(bucket, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (prop !== "get" && prop !== "head") return typeof v === "function" ? v.bind(target) : v;
+      return async (...args: unknown[]) => {
+        await jitter(ms);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+/**
+ * The storage of one request.
+ *
+ * @example
+ * const storage = requestStorage(c.env, c.executionCtx);
+ */
+export function requestStorage(env: Env, ctx?: { waitUntil(p: Promise<unknown>): void }): Storage {
+  const colo = typeof caches !== "undefined" ? (caches as unknown as { default?: Cache }).default : undefined;
+  return {
+    bucket: delayed(env.INDEXES, Number(env.SIMULATED_R2_LATENCY_MS ?? 0)),
+    colo,
+    defer: (p) => {
+      const quiet = p.catch((e) => console.error("deferred work failed:", e));
+      if (ctx) ctx.waitUntil(quiet);
+    },
+    stats: { r2: 0, colo: 0 },
+  };
+}
