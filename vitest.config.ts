@@ -28,7 +28,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/src/**/*.test.ts", "test/offline/**/*.test.ts"],
+          include: ["test/src/**/*.test.ts", "test/offline/**/*.test.ts", "test/helpers/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -44,6 +44,10 @@ export default defineConfig({
         ],
         test: {
           name: "worker",
+          // One workerd and one module graph for all the files: the app, onnxruntime-web and the loaded models are
+          // imported once, not once per file (that first request cost seconds per file). Storage is shared too, so
+          // each file publishes under its own tenant/index names (see test/worker/helpers.ts).
+          isolate: false,
           globalSetup: ["test/worker/global-setup.ts"],
           include: ["test/worker/**/*.test.ts"],
           testTimeout: 60_000,

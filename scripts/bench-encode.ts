@@ -3,6 +3,7 @@
  * batches of 32 SciFact abstracts, each truncated to (and, for the short ones, padded to) 128 tokens.
  *
  *   npx tsx scripts/bench-encode.ts [--batches 8] [--threads 2] [--model models/use-lite/encoder.onnx]
+ *     [--corpus <scifact corpus.jsonl>]   (default: $I3_DATA/scifact/corpus.jsonl)
  *
  * Prints passages/s (after one warm-up batch).
  */
@@ -19,7 +20,11 @@ const ROOT = process.cwd();
 const MODEL = arg("model", join(ROOT, "models", "use-lite", "encoder.onnx"));
 const BATCHES = Number(arg("batches", "8"));
 const THREADS = Number(arg("threads", "2"));
-const CORPUS = arg("corpus", "/work/shared/data/scifact/corpus.jsonl");
+const CORPUS = arg("corpus", process.env.I3_DATA ? join(process.env.I3_DATA, "scifact", "corpus.jsonl") : "");
+if (!CORPUS) {
+  console.error("bench-encode: give --corpus <scifact corpus.jsonl> or set I3_DATA to the folder of the BEIR corpora");
+  process.exit(2);
+}
 const B = 32, L = 128;
 
 const tokenizer = createTokenizer(JSON.parse(readFileSync(join(ROOT, "models", "use-lite", "vocab.json"), "utf8")));

@@ -1,6 +1,10 @@
-"""Data for training and evaluating on the BEIR folders in /work/shared/data.
+"""Data for training and evaluating on BEIR folders: <data root>/<corpus>/{corpus.jsonl, queries.jsonl, qrels/}.
 
-- corpus / queries / qrels readers (passage text = title + " " + text, as offline/eval/beir.ts does)
+The data root comes from a command's --data-root flag (`set_data_root`) or the I3_DATA environment variable; a
+command that needs it and has neither stops with a message saying so (`DataRootError`).
+
+- corpus / queries / qrels readers (passage text: `passage_text`, the twin of src/text/passages.ts passageText,
+  checked against test/fixtures/passage-text-cases.json)
 - the test-qrels guard: training code may only read qrels whose file is not a test split (`load_train_qrels`)
 - a fixed dev split of the SciFact TRAIN queries (~10%, seed 0, independent of the run seed)
 - token caches (runs/cache/<corpus>/tokens.*) and the frozen-backbone token-state cache
@@ -8,38 +12,90 @@
   With the passage backbone frozen (the CPU recipe, see docs/TRAINING.md) the passage tower's expensive part is a
   constant, so it is computed once per corpus and every model (dual, I^3, every seed) reuses it for training and
   evaluation.
+
+    python -m offline.train.data [--data-root DIR] [corpus ...]   # build the token-state caches (runs/cache/)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
-import sys
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
+from offline.train.cli import CommandError, run_main
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-DATA_ROOT = os.environ.get("I3_DATA_ROOT", "/work/shared/data")
+DATA_ENV = "I3_DATA"
 CACHE_ROOT = os.path.join(REPO, "runs", "cache")
 VOCAB = os.path.join(REPO, "models", "use-lite", "vocab.json")
 CORPORA = ["scifact", "npl", "cranfield", "dl19-judged"]
-sys.path.insert(0, HERE)
+
+
+# ---------------------------------------------------------------------------------------------------- data root
+class DataRootError(CommandError):
+    """No data root, or not a folder: the message says how to give one."""
+
+
+_data_root: Optional[str] = None
+
+
+def set_data_root(path: Optional[str]) -> None:
+    """The data root for this process (a command's --data-root); None leaves I3_DATA in charge."""
+    global _data_root
+    _data_root = path
+
+
+def data_root() -> str:
+    """The folder holding the BEIR corpora: --data-root, else $I3_DATA; a DataRootError when neither names a folder."""
+    root = _data_root or os.environ.get(DATA_ENV)
+    if not root:
+        raise DataRootError(f"no data folder: pass --data-root DIR or set {DATA_ENV}=DIR "
+                            f"(DIR holds the BEIR folders, e.g. DIR/scifact/corpus.jsonl)")
+    if not os.path.isdir(root):
+        raise DataRootError(f"data folder {root} (from {'--data-root' if _data_root else DATA_ENV}) is not a directory")
+    return root
+
+
+def data_path(*parts: str) -> str:
+    """A path under the data root, e.g. data_path("scifact", "qrels", "train.tsv")."""
+    return os.path.join(data_root(), *parts)
+
+
+def add_data_root_flag(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data-root", default=None, help=f"folder of the BEIR corpora (default: ${DATA_ENV})")
 
 
 # ---------------------------------------------------------------------------------------------------- readers
+# JavaScript's whitespace (String.prototype.trim: WhiteSpace and LineTerminator), not Python's str.isspace.
+_JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+                 "\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+def _blank(s: str) -> bool:
+    return s.strip(_JS_WHITESPACE) == ""
+
+
 def passage_text(obj: dict) -> str:
-    t = obj.get("title") or ""
-    return f"{t} {obj['text']}" if t.strip() != "" else obj["text"]
+    """`title + " " + text`, or whichever of the two is not blank: src/text/passages.ts passageText, whose whitespace
+    it uses (test/fixtures/passage-text-cases.json holds that function's answers; the tests compare)."""
+    title = obj.get("title") or ""
+    if _blank(title):
+        return obj["text"]
+    if _blank(obj["text"]):
+        return title
+    return f"{title} {obj['text']}"
 
 
 def load_corpus(name: str) -> Tuple[List[str], List[str]]:
     ids, texts = [], []
-    with open(os.path.join(DATA_ROOT, name, "corpus.jsonl"), encoding="utf-8") as f:
+    with open(data_path(name, "corpus.jsonl"), encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 o = json.loads(line)
@@ -50,7 +106,7 @@ def load_corpus(name: str) -> Tuple[List[str], List[str]]:
 
 def load_queries(name: str) -> Dict[str, str]:
     out = {}
-    with open(os.path.join(DATA_ROOT, name, "queries.jsonl"), encoding="utf-8") as f:
+    with open(data_path(name, "queries.jsonl"), encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 o = json.loads(line)
@@ -85,12 +141,12 @@ def load_train_qrels(path: str) -> Dict[str, Dict[str, int]]:
 
 def load_eval_qrels(name: str) -> Dict[str, Dict[str, int]]:
     """Test qrels, for the final evaluation only (evaluate.py). Never imported by train.py."""
-    return _read_qrels(os.path.join(DATA_ROOT, name, "qrels", "test.tsv"))
+    return _read_qrels(data_path(name, "qrels", "test.tsv"))
 
 
 def scifact_train_dev(dev_frac: float = 0.1, seed: int = 0):
     """SciFact TRAIN qrels split into train / dev by query (fixed seed, independent of the run seed)."""
-    qrels = load_train_qrels(os.path.join(DATA_ROOT, "scifact", "qrels", "train.tsv"))
+    qrels = load_train_qrels(data_path("scifact", "qrels", "train.tsv"))
     qids = sorted(qrels)
     rng = random.Random(seed)
     rng.shuffle(qids)
@@ -107,7 +163,7 @@ _TOK = None
 def tokenizer():
     global _TOK
     if _TOK is None:
-        from tokenizer import Tokenizer
+        from offline.train.tokenizer import Tokenizer
         _TOK = Tokenizer.from_file(VOCAB)
     return _TOK
 
@@ -255,10 +311,18 @@ def build_state_cache(name: str, encoder, max_len: int = 128, batch_tokens: int 
         log(f"[cache {name}] done: {len(order)} passages, {offsets[-1]} tokens, {time.time() - t0:.0f}s")
 
 
-if __name__ == "__main__":
-    # python offline/train/data.py [corpus ...]: build the token-state caches with the pretrained (frozen) backbone
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="Build the frozen-backbone token-state caches (runs/cache/<corpus>/).")
+    ap.add_argument("corpora", nargs="*", default=CORPORA)
+    add_data_root_flag(ap)
+    a = ap.parse_args(argv)
+    set_data_root(a.data_root)
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-    from use_lite import UseLite, default_tfjs_dir
+    from offline.train.use_lite import UseLite, default_tfjs_dir
     enc = UseLite.from_tfjs(default_tfjs_dir())
-    for name in (sys.argv[1:] or CORPORA):
+    for name in a.corpora:
         build_state_cache(name, enc)
+
+
+if __name__ == "__main__":
+    run_main(main)

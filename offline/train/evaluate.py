@@ -1,7 +1,7 @@
 """Python evaluator: exact search over the frozen-backbone state caches, scored by offline/train/metrics.py (the metric
 definitions of offline/eval/metrics.ts, checked against the same fixture: test/fixtures/metric-cases.json).
 
-    python offline/train/evaluate.py --ckpt runs/i3-s0/ckpt.pt [--ckpt ...] [--zero-shot] [--data scifact,npl,...]
+    python -m offline.train.evaluate --ckpt runs/i3-s0/ckpt.pt [--ckpt ...] [--zero-shot] [--data scifact,npl,...]
         -> prints one JSON line per (model, dataset) and writes runs/eval/<tag>.json
 
 Passages are encoded from the cached pretrained token states when the checkpoint froze the passage backbone
@@ -20,9 +20,9 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data  # noqa: E402
-from metrics import evaluate_run, metrics, rank  # noqa: E402,F401  (the metric definitions, shared with train.py and wise.py)
+from offline.train import data
+from offline.train.cli import run_main
+from offline.train.metrics import evaluate_run, metrics, rank  # noqa: F401  (the metric definitions, shared with train.py and wise.py)
 
 
 @torch.no_grad()
@@ -37,7 +37,7 @@ def passage_vectors(model, cache, batch=128):
 class ZeroShot(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        from use_lite import UseLite, default_tfjs_dir
+        from offline.train.use_lite import UseLite, default_tfjs_dir
         self.enc = UseLite.from_tfjs(default_tfjs_dir()).eval()
 
     def passage_from_states(self, st, m):
@@ -106,9 +106,11 @@ def main():
     ap.add_argument("--data", default=",".join(data.CORPORA))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    data.add_data_root_flag(ap)
     a = ap.parse_args()
+    data.set_data_root(a.data_root)
     torch.set_num_threads(a.threads)
-    from model import load_checkpoint, pick_device
+    from offline.train.model import load_checkpoint, pick_device
     device = pick_device(a.device)
     datasets = a.data.split(",")
     os.makedirs(os.path.join(data.REPO, "runs", "eval"), exist_ok=True)
@@ -129,4 +131,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -2,21 +2,23 @@
 # The GPU recipe in one command (docs/TRAINING.md, "GPU recipe"): the whole passage backbone fine-tunes
 # (train_passage=all), which the 2-core CPU recipe cannot afford.
 #
-#   1. hard negatives for the SciFact train queries (BM25 + zero-shot USE-lite)          offline/train/mine.py
-#   2. zero-shot USE-lite on the four test sets (the row to beat)                        offline/train/evaluate.py
-#   3. 3 seeds x {dual encoder, I^3, I^3 without the reconstruction loss}, concurrently   offline/train/train.py
+#   1. hard negatives for the SciFact train queries (BM25 + zero-shot USE-lite)          offline.train.mine
+#   2. zero-shot USE-lite on the four test sets (the row to beat)                        offline.train.evaluate
+#   3. 3 seeds x {dual encoder, I^3, I^3 without the reconstruction loss}, concurrently   offline.train.train
 #   4. the shipped candidate: the I^3 seed with the best dev nDCG@10 (dev only, never test) -> runs/ship.txt
 #   5. every run on the four test sets (best-dev checkpoints; dev = SciFact TRAIN split)
 #   6. every run's weight-space ensemble with the model it started from (WiSE-FT, offline/train/wise.py) at
-#      WISE_ALPHAS, on the test sets and the SciFact dev split; then the table
+#      WISE_ALPHAS, on the test sets and the SciFact dev split (offline.train.wise); then the table
 #
 # Usage: offline/train/gpu.sh      env: STEPS (600), SEEDS ("0 1 2"), WISE_ALPHAS ("0.5"), EXTRA (more train.py flags,
-#                                  e.g. EXTRA=--n_hard=3: the shipped model's recipe), I3_DATA_ROOT, USE_LITE_TFJS_DIR;
+#                                  e.g. EXTRA=--n_hard=3: the shipped model's recipe), I3_DATA (the BEIR folders: required),
+#                                  USE_LITE_TFJS_DIR;
 #                                  DEVICE=cpu EVAL_DATA=cranfield STEPS=1 SEEDS=0 is a (slow) smoke run without a GPU
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONUNBUFFERED=1
-T=offline/train
+: "${I3_DATA:?set I3_DATA to the folder of the BEIR corpora (I3_DATA/scifact/corpus.jsonl, ...)}"
+export I3_DATA
 X=-gpu
 STEPS=${STEPS:-600}
 SEEDS=${SEEDS:-"0 1 2"}
@@ -26,8 +28,8 @@ WISE_ALPHAS=${WISE_ALPHAS:-0.5}
 mkdir -p runs/logs
 
 [ "$DEVICE" != cuda ] || python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA'; print(torch.cuda.get_device_name(0))"
-[ -f runs/mine/scifact-train.json ] || python3 $T/mine.py --device "$DEVICE"
-python3 $T/evaluate.py --zero-shot --device "$DEVICE" --data "$EVAL_DATA"
+[ -f runs/mine/scifact-train.json ] || python3 -m offline.train.mine --device "$DEVICE"
+python3 -m offline.train.evaluate --zero-shot --device "$DEVICE" --data "$EVAL_DATA"
 
 # Same data, steps and seeds for all three; only the model differs.
 COMMON="--device=$DEVICE --threads=1 --train_passage=all --max_steps=$STEPS --warmup_steps=20 --eval_every=50
@@ -37,7 +39,7 @@ for s in $SEEDS; do
   for run in "dual --model=dual" "i3 --model=i3" "i3-norec --model=i3 --beta0=0.0"; do
     set -- $run
     name=$1; shift
-    python3 $T/train.py "$@" --seed=$s $COMMON --out_dir=runs/$name$X-s$s > runs/logs/$name$X-s$s.log 2>&1 &
+    python3 -m offline.train.train "$@" --seed=$s $COMMON --out_dir=runs/$name$X-s$s > runs/logs/$name$X-s$s.log 2>&1 &
     pids+=($!)
   done
 done
@@ -57,13 +59,13 @@ EOF
 
 ckpts=()
 for s in $SEEDS; do for name in dual i3 i3-norec; do ckpts+=(--ckpt "runs/$name$X-s$s/ckpt.pt"); done; done
-python3 $T/evaluate.py --device "$DEVICE" --data "$EVAL_DATA" "${ckpts[@]}"
+python3 -m offline.train.evaluate --device "$DEVICE" --data "$EVAL_DATA" "${ckpts[@]}"
 alphas=(); for a in $WISE_ALPHAS; do alphas+=(--alpha "$a"); done
 pids=()
 for s in $SEEDS; do for name in dual i3 i3-norec; do
-  python3 $T/wise.py --eval --device "$DEVICE" --threads 1 --data "$EVAL_DATA" "${alphas[@]}" \
+  python3 -m offline.train.wise --eval --device "$DEVICE" --threads 1 --data "$EVAL_DATA" "${alphas[@]}" \
     --ckpt "runs/$name$X-s$s/ckpt.pt" > runs/logs/$name$X-s$s-wise.log 2>&1 &
   pids+=($!)
 done; done
 for p in "${pids[@]}"; do wait "$p" || { echo "a WiSE evaluation failed (runs/logs/*-wise.log)"; exit 1; }; done
-python3 $T/evaluate.py --table $X | tee runs/table$X.md
+python3 -m offline.train.evaluate --table $X | tee runs/table$X.md

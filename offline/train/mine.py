@@ -1,6 +1,6 @@
 """Hard-negative mining for the SciFact TRAIN queries (train + dev split), positives excluded.
 
-    python offline/train/mine.py            -> runs/mine/scifact-train.json {qid: {"bm25": [doc idx], "dense": [doc idx]}}
+    python -m offline.train.mine [--device cpu|cuda] [--data-root DIR]   -> runs/mine/scifact-train.json {qid: {"bm25": [doc idx], "dense": [doc idx]}}
 
 - BM25: a tiny Python BM25 with the data README's settings (k1 0.9, b 0.4, lowercased alphanumeric tokens, no
   stemming, title + text), top `topk` docs.
@@ -11,18 +11,18 @@ Only SciFact train qrels are read (data.load_train_qrels asserts the path is not
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import re
-import sys
 from collections import Counter, defaultdict
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data  # noqa: E402
+from offline.train import data
+from offline.train.cli import run_main
 
 _TOK_RE = re.compile(r"[a-z0-9]+")
 
@@ -78,8 +78,8 @@ def zero_shot_passage_vectors(cache: "data.StateCache", encoder, batch: int = 25
 @torch.no_grad()
 def main(topk: int = 50, device: str = "auto"):
     torch.set_num_threads(2)
-    from model import pick_device
-    from use_lite import UseLite, default_tfjs_dir
+    from offline.train.model import pick_device
+    from offline.train.use_lite import UseLite, default_tfjs_dir
     device = pick_device(device)
     train, dev = data.scifact_train_dev()
     qrels = {**train, **dev}
@@ -117,6 +117,14 @@ def main(topk: int = 50, device: str = "auto"):
           f"dense {hits_de / len(qids):.3f}")
 
 
+def cli() -> None:
+    ap = argparse.ArgumentParser(description="Hard negatives for the SciFact train queries -> runs/mine/scifact-train.json")
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    data.add_data_root_flag(ap)
+    a = ap.parse_args()
+    data.set_data_root(a.data_root)
+    main(device=a.device)
+
+
 if __name__ == "__main__":
-    # python offline/train/mine.py [--device cpu|cuda]
-    main(device=sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "auto")
+    run_main(cli)

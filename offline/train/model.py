@@ -25,7 +25,7 @@ i, slots past the query length are ignored), not autoregressive, as in the autho
 
 `DualEncoder` has the same two towers and nothing else: p~ = UseLite_p(passage).
 
-Both classes expose the same interface (used by train.py and export_i3.py):
+Both classes expose the same interface (used by train.py and export.py):
     encode_query(ids, mask) -> [B, 512] normalized
     encode_passage(ids, mask) -> [B, 512] normalized
     passage_from_states(H, mask) -> (p~ [B,512], aux)   aux = slot states Q~ [B,M,512] for I^3, None for dual
@@ -36,8 +36,6 @@ Both classes expose the same interface (used by train.py and export_i3.py):
 from __future__ import annotations
 
 import math
-import os
-import sys
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -45,8 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from use_lite import UseLite, UseLiteConfig, default_tfjs_dir  # noqa: E402
+from offline.train.use_lite import UseLite, UseLiteConfig, default_tfjs_dir
 
 
 @dataclass

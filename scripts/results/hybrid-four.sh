@@ -6,12 +6,12 @@
 # PORT (default 8787), and each cell is evaluated from a client (`eval --endpoint`).
 # Usage: [MODEL=models/<name>] bash scripts/results/hybrid-four.sh [--worker] [sets...]
 #        (default: the default model; scifact npl cranfield dl19-judged)
-# Needs /work/shared/data (or DATA=<dir>); cranfield is built from tmp/cranfield-nonempty (its 2 empty docs removed,
+# Needs DATA=<dir> or I3_DATA=<dir> (the BEIR folders); cranfield is built from tmp/cranfield-nonempty (its 2 empty docs removed,
 # docs/RESULTS.md section 5). Builds go to build/<set>-<model>-split (kept; delete one to rebuild it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/node_modules/.bin:$PATH"  # Node 22 (the node@22 dev dependency) for wrangler
-DATA=${DATA:-/work/shared/data}
+DATA=${DATA:-${I3_DATA:?set I3_DATA to the folder of the BEIR corpora (I3_DATA/scifact/corpus.jsonl, ...)}}
 PORT=${PORT:-8787}
 REF_WEIGHT=${REF_WEIGHT:-0.35}
 MODEL=${MODEL:-models/$(node -p 'require("./models/default.json").model')}

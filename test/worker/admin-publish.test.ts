@@ -6,9 +6,8 @@ import { manifestKey, objectKey, pointerKey, serializePointer, sha256Hex, versio
 import { readPointer, writePointer } from "../../offline/publish/pointer";
 import { isPublishError } from "../../offline/publish/target";
 import { adminPath, createWorkerTarget } from "../../offline/publish/worker-target";
-import { bucket, createKey, repoFile, search } from "./helpers";
+import { FIXTURE_INDEX, bucket, createKey, repoFile, search } from "./helpers";
 
-const INDEX_DIR = "test/.cache/mini-index";
 const TENANT = "pubco";
 const INDEX = "docs";
 const Q = { query: "vitamin D and bone density", k: 3 };
@@ -26,7 +25,7 @@ const code = async (res: Response) => ((await res.json()) as any).error.code;
 beforeAll(async () => {
   publishKey = await createKey(TENANT, ["publish"]);
   searchKey = await createKey(TENANT, ["search"]);
-  manifestBytes = await repoFile(`${INDEX_DIR}/manifest.json`);
+  manifestBytes = await repoFile(`${FIXTURE_INDEX}/manifest.json`);
   manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
 });
 
@@ -46,7 +45,7 @@ describe("publishing through the worker", () => {
     for (const o of manifest.objects) {
       const key = objectKey(TENANT, INDEX, o.path);
       expect(await t.head(key)).toBeNull();
-      await t.put(key, await repoFile(`${INDEX_DIR}/${o.path}`));
+      await t.put(key, await repoFile(`${FIXTURE_INDEX}/${o.path}`));
       const head = await t.head(key);
       expect(head?.size).toBe(o.bytes);
       // Last-Modified: what gc's grace period reads (second resolution)
@@ -54,7 +53,7 @@ describe("publishing through the worker", () => {
     }
     // Idempotent: the same object again is fine.
     const first = manifest.objects[0];
-    await t.put(objectKey(TENANT, INDEX, first.path), await repoFile(`${INDEX_DIR}/${first.path}`));
+    await t.put(objectKey(TENANT, INDEX, first.path), await repoFile(`${FIXTURE_INDEX}/${first.path}`));
 
     const sha256 = await sha256Hex(manifestBytes);
     const version = versionIdOf(sha256);
@@ -76,7 +75,7 @@ describe("publishing through the worker", () => {
 
   it("a search key cannot publish (403 forbidden), no key is 401; the target reports auth", async () => {
     const o = manifest.objects[0];
-    const bytes = await repoFile(`${INDEX_DIR}/${o.path}`);
+    const bytes = await repoFile(`${FIXTURE_INDEX}/${o.path}`);
     const res = await put(o.path, bytes, searchKey);
     expect(res.status).toBe(403);
     expect(await code(res)).toBe("forbidden");

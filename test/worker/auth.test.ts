@@ -3,15 +3,14 @@
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { keyRecordKey, parseApiKey, parseKeyRecord } from "../../src/worker/auth";
-import { bucket, createKey, publishBuildDir, search } from "./helpers";
+import { FIXTURE_INDEX, bucket, createKey, publishBuildDir, search } from "./helpers";
 
-const INDEX_DIR = "test/.cache/mini-index";
 const Q = { query: "vitamin D and bone density", k: 3 };
 let alpha: string, beta: string;
 
 beforeAll(async () => {
-  await publishBuildDir(INDEX_DIR, "alpha", "docs");
-  await publishBuildDir(INDEX_DIR, "beta", "docs");
+  await publishBuildDir(FIXTURE_INDEX, "alpha", "docs");
+  await publishBuildDir(FIXTURE_INDEX, "beta", "docs");
   alpha = await createKey("alpha");
   beta = await createKey("beta");
 });

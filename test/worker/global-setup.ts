@@ -1,54 +1,54 @@
 /**
  * Node-side setup of the workerd tests: builds the fixture index (test/fixtures/scifact-mini, no passage splitting,
  * the default model) with the real `i3 build`, and writes what the offline side expects of it with
- * onnxruntime-node: the query vectors of the edge query model, and the exact float32 top 10 of every query.
- * Outputs go to test/.cache/ (rebuilt when the model or corpus changes) and reach the worker tests through the
- * REPO_FILES binding.
+ * onnxruntime-node: the query vectors of the edge query model, the exact float32 top 10 of every query, and the
+ * BM25 and hybrid top 10 computed in Node over the same index. Outputs go to test/.cache/ and reach the worker tests
+ * through the REPO_FILES binding. They are rebuilt when anything that shapes them changes: see `cacheKey`.
  */
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { runBuildCommand } from "../../offline/build/command.ts";
 import { createNodeEncoder } from "../../offline/encoder/node-encoder.ts";
 import { readCorpus } from "../../offline/build/corpus.ts";
 import { loadModel } from "../../offline/build/model.ts";
 import { denseRun, loadTokenizer, PassageStore } from "../../offline/eval/dense.ts";
-import { readQueries } from "../../offline/eval/beir.ts";
+import { readQueries, type Query } from "../../offline/eval/beir.ts";
 import { indexRun, openIndex } from "../../offline/eval/index-search.ts";
 import { searchLexical } from "../../src/search/bm25.ts";
 import { passageText } from "../../src/text/passages.ts";
+import { fingerprint, importClosure } from "../helpers/fingerprint.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 export const FIXTURE = "test/fixtures/scifact-mini";
 export const MODEL = "models/use-lite";
-/** Code that changes the lexical part of the fixture index or its expectations. */
-const LEXICAL_CODE = ["src/text/analyzer.ts", "src/format/bm25.ts", "offline/build/bm25.ts", "src/search/bm25.ts", "src/search/fusion.ts", "src/search/modes.ts", "src/search/dense.ts"];
+const CACHE = "test/.cache";
+const INDEX = `${CACHE}/mini-index`;
+const BUILD_ARGS = [
+  "--corpus", `${FIXTURE}/corpus.jsonl`, "--model", MODEL, "--out", INDEX, "--no-split", "--device", "cpu",
+  // Dense by default, so search.test.ts keeps testing the vector search; hybrid.test.ts names its modes.
+  "--default-mode", "dense",
+];
 
-function fingerprint(): string {
-  const h = createHash("sha256");
-  for (const f of [`${FIXTURE}/corpus.jsonl`, `${FIXTURE}/queries.jsonl`, `${MODEL}/model.json`, ...LEXICAL_CODE]) h.update(readFileSync(join(root, f)));
-  return h.digest("hex").slice(0, 12);
+/**
+ * Everything that shapes the cached index and expectations: the code this setup runs (its import closure: the
+ * build, the encoder, the format, text and search core, the offline evaluation that computes the expectations, this
+ * file with the build options), the model and the fixture, and the locked package versions (onnxruntime).
+ */
+function cacheKey(): string {
+  const code = importClosure([import.meta.filename]);
+  return fingerprint(root, [...code, MODEL, FIXTURE, "package-lock.json"], JSON.stringify(BUILD_ARGS));
 }
 
-export default async function setup(): Promise<void> {
-  const cache = join(root, "test/.cache");
-  const stamp = join(cache, "mini.stamp");
-  const fp = fingerprint();
-  if (existsSync(stamp) && readFileSync(stamp, "utf8") === fp) return;
-  rmSync(cache, { recursive: true, force: true });
-  mkdirSync(cache, { recursive: true });
+async function buildFixtureIndex(): Promise<void> {
+  const errors: string[] = [];
+  const code = await runBuildCommand(BUILD_ARGS.map((a) => (a.includes("/") ? join(root, a) : a)), { err: (l) => errors.push(l), out: () => {} });
+  if (code !== 0) throw new Error(`i3 build of the fixture index exited ${code}: ${errors.join("\n")}`);
+}
 
-  execFileSync(join(root, "node_modules/.bin/tsx"), [
-    "offline/cli.ts", "build", "--corpus", `${FIXTURE}/corpus.jsonl`, "--model", MODEL, "--out", "test/.cache/mini-index", "--no-split",
-    // Dense by default, so search.test.ts keeps testing the vector search; hybrid.test.ts names its modes.
-    "--default-mode", "dense",
-  ], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-
+/** Query vectors of the model the index ships for the edge, and the exact float32 dense top 10 of every query. */
+async function expectedDense(queries: Query[]) {
   const sidecar = JSON.parse(readFileSync(join(root, MODEL, "model.json"), "utf8"));
   const encode = await loadTokenizer(join(root, MODEL, sidecar.vocab));
-  const queries = await readQueries(join(root, FIXTURE, "queries.jsonl"));
-
-  // Query vectors of the model the index ships for the edge, computed by onnxruntime-node.
   const edge = await createNodeEncoder({ modelPath: join(root, MODEL, sidecar.edgeQuery ?? sidecar.query), device: "cpu", maxLen: sidecar.maxQueryTokens, log: () => {} });
   const vectors: number[][] = [];
   for (const q of queries) vectors.push(Array.from(await edge.encode([encode(q.text)])));
@@ -59,25 +59,44 @@ export default async function setup(): Promise<void> {
   for await (const { doc } of readCorpus(join(root, FIXTURE, "corpus.jsonl"))) store.add(doc.id, passageText(doc));
   const { run } = await denseRun(await loadModel(join(root, MODEL)), store, queries, encode, 10, { device: "cpu", batchSize: 32, log: () => {} });
   const exactTop10 = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
+  return { queries, vectors, exactTop10 };
+}
 
-  writeFileSync(join(cache, "mini-expected.json"), JSON.stringify({ queries, vectors, exactTop10 }));
-
-  // The lexical side, computed in Node with the same src/ code on the same built index: BM25 top 10 (ids and
-  // scores), and hybrid top 10 with each fusion (query vectors from onnxruntime-node, so near-ties may differ).
-  const idx = await openIndex(join(root, "test/.cache/mini-index"));
+/**
+ * The lexical side, computed in Node with the same src/ code on the built index: BM25 top 10 (ids and scores), and
+ * hybrid top 10 with each fusion (query vectors from onnxruntime-node, so near-ties may differ from the worker).
+ */
+async function expectedLexical(queries: Query[]) {
+  const dir = join(root, INDEX);
+  const idx = await openIndex(dir);
   const lexicalTop10: Record<string, Array<{ id: string; score: number }>> = {};
   for (const q of queries) {
     lexicalTop10[q.id] = (await searchLexical(idx.lexical!, q.text, 10)).hits.map((h) => ({ id: idx.ids[h.ordinal], score: h.score }));
   }
-  const hybridTop10: Record<string, Record<string, string[]>> = {};
   const { weight, normalization } = idx.manifest.lexical!.fusion;
   const fusions = [
     ["rrf", { mode: "rrf", k: 60 }], ["tmm", { mode: "weighted", weight, normalization: "tmm" }], ["minmax", { mode: "weighted", weight, normalization: "minmax" }],
   ] as const;
+  const hybridTop10: Record<string, Record<string, string[]>> = {};
   for (const [name, fusion] of fusions) {
-    const { run } = await indexRun(join(root, "test/.cache/mini-index"), queries, { k: 10, mode: "hybrid", fusion, threads: 1 });
+    const { run } = await indexRun(dir, queries, { k: 10, mode: "hybrid", fusion, threads: 1 });
     hybridTop10[name] = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
   }
-  writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify({ lexicalTop10, hybridTop10, weight, normalization }));
-  writeFileSync(stamp, fp);
+  return { lexicalTop10, hybridTop10, weight, normalization };
+}
+
+export default async function setup(): Promise<void> {
+  const cache = join(root, CACHE);
+  const stamp = join(cache, "mini.stamp");
+  const key = cacheKey();
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === key) return;
+  rmSync(cache, { recursive: true, force: true });
+  mkdirSync(cache, { recursive: true });
+
+  await buildFixtureIndex();
+  const queries = await readQueries(join(root, FIXTURE, "queries.jsonl"));
+  if (queries.length === 0) throw new Error(`${FIXTURE}/queries.jsonl has no queries`);
+  writeFileSync(join(cache, "mini-expected.json"), JSON.stringify(await expectedDense(queries)));
+  writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify(await expectedLexical(queries)));
+  writeFileSync(stamp, key);
 }

@@ -1,3 +1,5 @@
+// Helpers of the workerd tests. The files share one worker and one R2 simulator (vitest.config.ts: isolate false):
+// each file publishes under tenant/index names no other file uses.
 import { env, exports } from "cloudflare:workers";
 import { generateApiKey, keyRecordKey, type KeyLimits, type Role } from "../../src/worker/auth";
 import { manifestKey, objectKey, pointerKey, sha256Hex, versionIdOf } from "../../src/format";
@@ -14,6 +16,36 @@ export async function repoFile(path: string): Promise<Uint8Array> {
 
 export async function repoJson<T = any>(path: string): Promise<T> {
   return JSON.parse(new TextDecoder().decode(await repoFile(path)));
+}
+
+/** The fixture index that global-setup.ts builds, as published by `publishBuildDir`. */
+export const FIXTURE_INDEX = "test/.cache/mini-index";
+
+/** What global-setup.ts computed offline for the fixture index's queries (onnxruntime-node, the same src/ core). */
+export interface FixtureExpectations {
+  queries: Array<{ id: string; text: string }>;
+  /** Query vectors of the edge query model, one per query. */
+  vectors: number[][];
+  /** Exact float32 dense top 10 ids per query id. */
+  exactTop10: Record<string, string[]>;
+  /** BM25 top 10 per query id. */
+  lexicalTop10: Record<string, Array<{ id: string; score: number }>>;
+  /** Hybrid top 10 ids per fusion ("rrf", "tmm", "minmax"), then per query id. */
+  hybridTop10: Record<string, Record<string, string[]>>;
+  /** The index's default fusion. */
+  weight: number;
+  normalization: "tmm" | "minmax";
+}
+
+/** Reads the offline expectations; throws when they are empty or do not cover every query (no vacuous loops). */
+export async function fixtureExpectations(): Promise<FixtureExpectations> {
+  const e: FixtureExpectations = { ...(await repoJson("test/.cache/mini-expected.json")), ...(await repoJson("test/.cache/mini-lexical.json")) };
+  const ids = e.queries.map((q) => q.id);
+  const covered = (m: Record<string, unknown[]>) => ids.every((id) => (m[id]?.length ?? 0) > 0);
+  const ok = ids.length > 0 && e.vectors.length === ids.length && covered(e.exactTop10) && covered(e.lexicalTop10) &&
+    ["rrf", "tmm", "minmax"].every((f) => e.hybridTop10[f] && covered(e.hybridTop10[f]));
+  if (!ok) throw new Error("test/.cache/mini-*.json do not cover every fixture query: delete test/.cache and rerun");
+  return e;
 }
 
 /** Writes a manifest (bytes) and moves the pointer to it, as `i3 publish` does last. Returns the version. */

@@ -1,24 +1,41 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { publishBuildDir, putManifestAndPointer, repoFile, search } from "./helpers";
+import { FIXTURE_INDEX, fixtureExpectations, publishBuildDir, putManifestAndPointer, search, type FixtureExpectations } from "./helpers";
 
-const INDEX_DIR = "test/.cache/mini-index";
-let expected: { queries: Array<{ id: string; text: string }> };
-let lex: {
-  lexicalTop10: Record<string, Array<{ id: string; score: number }>>;
-  hybridTop10: Record<string, Record<string, string[]>>;
-  weight: number;
-  normalization: "tmm" | "minmax";
-};
+let expected: FixtureExpectations;
 
 beforeAll(async () => {
-  expected = JSON.parse(new TextDecoder().decode(await repoFile("test/.cache/mini-expected.json")));
-  lex = JSON.parse(new TextDecoder().decode(await repoFile("test/.cache/mini-lexical.json")));
-  await publishBuildDir(INDEX_DIR, "fixture", "hybrid");
+  expected = await fixtureExpectations();
+  await publishBuildDir(FIXTURE_INDEX, "fixture", "hybrid");
   // The same objects under a manifest whose default mode is hybrid (as `i3 build` writes by default).
-  const { manifest } = await publishBuildDir(INDEX_DIR, "fixture", "hybrid-default");
+  const { manifest } = await publishBuildDir(FIXTURE_INDEX, "fixture", "hybrid-default");
   manifest.lexical.defaultMode = "hybrid";
   await putManifestAndPointer("fixture", "hybrid-default", new TextEncoder().encode(JSON.stringify(manifest)));
 });
+
+type Fused = { id: string; score: number; scores: { dense?: number; lexical?: number } };
+
+/**
+ * One hybrid hit against what the fusion and the offline BM25 top 10 (`bm25`) allow: its lexical score is the
+ * product's BM25 of the document (exact for a top-10 document, at most the 10th score otherwise), and its fused
+ * score is within the fusion's bounds for the sides it was found by.
+ */
+function expectFusedHit(fusion: "rrf" | "tmm" | "minmax", r: Fused, bm25: Array<{ id: string; score: number }>, weight: number) {
+  const top = bm25.find((h) => h.id === r.id);
+  if (top) expect(r.scores.lexical, r.id).toBeCloseTo(top.score, 9);
+  else if (r.scores.lexical !== undefined) expect(r.scores.lexical, r.id).toBeLessThanOrEqual((bm25.length === 10 ? bm25[9].score : 0) + 1e-9);
+  const sides = { dense: r.scores.dense !== undefined, lexical: r.scores.lexical !== undefined };
+  expect(sides.dense || sides.lexical, r.id).toBe(true);
+  if (fusion === "rrf") {
+    // 1 / (60 + rank) from each list the document is in.
+    expect(r.score).toBeGreaterThan(0);
+    expect(r.score).toBeLessThanOrEqual((Number(sides.dense) + Number(sides.lexical)) / 61 + 1e-12);
+  } else {
+    // weight * dense + (1 - weight) * lexical, each side normalized to [0, 1]; tmm scores every candidate on both sides.
+    if (fusion === "tmm") expect(sides).toEqual({ dense: true, lexical: true });
+    expect(r.score).toBeGreaterThanOrEqual(0);
+    expect(r.score).toBeLessThanOrEqual((sides.dense ? weight : 0) + (sides.lexical ? 1 - weight : 0) + 1e-12);
+  }
+}
 
 describe("lexical and hybrid search through the worker", () => {
   it("lexical mode equals the offline BM25 over the same index (ids and scores)", async () => {
@@ -26,7 +43,7 @@ describe("lexical and hybrid search through the worker", () => {
       const { status, body } = await search("fixture", "hybrid", { query: q.text, k: 10, mode: "lexical" });
       expect(status).toBe(200);
       expect(body.mode).toBe("lexical");
-      const want = lex.lexicalTop10[q.id];
+      const want = expected.lexicalTop10[q.id];
       expect(body.results.map((r: any) => r.id)).toEqual(want.map((h) => h.id));
       body.results.forEach((r: any, i: number) => {
         expect(r.score).toBeCloseTo(want[i].score, 9);
@@ -39,21 +56,18 @@ describe("lexical and hybrid search through the worker", () => {
     for (const fusion of ["rrf", "tmm", "minmax"] as const) {
       let same = 0, total = 0;
       for (const q of expected.queries) {
-        const body0 = fusion === "rrf" ? { fusion } : { fusion: "weighted", weight: lex.weight, normalization: fusion };
+        const body0 = fusion === "rrf" ? { fusion } : { fusion: "weighted", weight: expected.weight, normalization: fusion };
         const { status, body } = await search("fixture", "hybrid", { query: q.text, k: 10, mode: "hybrid", ...body0 });
         expect(status).toBe(200);
         expect(body.mode).toBe("hybrid");
-        expect(body.fusion).toEqual(fusion === "rrf" ? { mode: "rrf", k: 60 } : { mode: "weighted", weight: lex.weight, normalization: fusion });
-        const want = new Set(lex.hybridTop10[fusion][q.id]);
-        same += body.results.filter((r: any) => want.has(r.id)).length;
+        expect(body.fusion).toEqual(fusion === "rrf" ? { mode: "rrf", k: 60 } : { mode: "weighted", weight: expected.weight, normalization: fusion });
+        expect(body.results).toHaveLength(10);
+        const scores = body.results.map((r: Fused) => r.score);
+        expect(scores).toEqual([...scores].sort((a, b) => b - a));
+        for (const r of body.results) expectFusedHit(fusion, r, expected.lexicalTop10[q.id], expected.weight);
+        const want = new Set(expected.hybridTop10[fusion][q.id]);
+        same += body.results.filter((r: Fused) => want.has(r.id)).length;
         total += want.size;
-        for (const r of body.results) {
-          if (fusion === "tmm") {
-            // Every candidate is scored on both sides: BM25 0 without a query term, the best passage's dense score.
-            expect(typeof r.scores.dense).toBe("number");
-            expect(r.scores.lexical).toBeGreaterThanOrEqual(0);
-          } else expect(r.scores.dense !== undefined || r.scores.lexical !== undefined).toBe(true);
-        }
       }
       expect(same / total, fusion).toBeGreaterThanOrEqual(0.95);
     }
@@ -65,12 +79,12 @@ describe("lexical and hybrid search through the worker", () => {
     const { status, body } = await search("fixture", "hybrid-default", { query: q, k: 5 });
     expect(status).toBe(200);
     expect(body.mode).toBe("hybrid");
-    expect(body.fusion).toEqual({ mode: "weighted", weight: lex.weight, normalization: lex.normalization });
+    expect(body.fusion).toEqual({ mode: "weighted", weight: expected.weight, normalization: expected.normalization });
     // A request's weight or normalization replaces just that part of the index's default.
     const w = await search("fixture", "hybrid-default", { query: q, k: 5, weight: 0.25 });
-    expect(w.body.fusion).toEqual({ mode: "weighted", weight: 0.25, normalization: lex.normalization });
+    expect(w.body.fusion).toEqual({ mode: "weighted", weight: 0.25, normalization: expected.normalization });
     const n = await search("fixture", "hybrid-default", { query: q, k: 5, normalization: "minmax" });
-    expect(n.body.fusion).toEqual({ mode: "weighted", weight: lex.weight, normalization: "minmax" });
+    expect(n.body.fusion).toEqual({ mode: "weighted", weight: expected.weight, normalization: "minmax" });
     expect(body.results).toHaveLength(5);
   });
 
@@ -101,7 +115,7 @@ describe("lexical and hybrid search through the worker", () => {
   });
 
   it("lexical or hybrid on an index without a lexical section -> 400 invalid_request; dense still works", async () => {
-    const { manifest } = await publishBuildDir(INDEX_DIR, "fixture", "dense-only");
+    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "fixture", "dense-only");
     const bucketPaths = new Set([...manifest.lexical.buckets.map((b: any) => b.path), manifest.lexical.norms.path]);
     delete manifest.lexical;
     manifest.objects = manifest.objects.filter((o: any) => !bucketPaths.has(o.path));

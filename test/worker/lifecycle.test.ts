@@ -5,9 +5,8 @@ import { listVersions, rollback } from "../../offline/publish/versions";
 import type { PublishTarget } from "../../offline/publish/target";
 import { PublishError } from "../../offline/publish/target";
 import { manifestKey, pointerKey, sha256Hex, versionIdOf } from "../../src/format";
-import { bucket, publishBuildDir, putManifestAndPointer, search } from "./helpers";
+import { FIXTURE_INDEX, bucket, publishBuildDir, putManifestAndPointer, search } from "./helpers";
 
-const INDEX_DIR = "test/.cache/mini-index";
 const QUERIES = ["vitamin D and bone density", "cancer cells", "insulin resistance in obesity", "DNA repair", "gut microbiome"];
 let v1: { version: string; manifest: any };
 
@@ -56,7 +55,7 @@ function variant(m: any): Uint8Array {
 }
 
 beforeAll(async () => {
-  v1 = await publishBuildDir(INDEX_DIR, "life", "docs");
+  v1 = await publishBuildDir(FIXTURE_INDEX, "life", "docs");
 });
 
 describe("an upload stopped midway", () => {
@@ -78,7 +77,7 @@ describe("an upload stopped midway", () => {
 
 describe("rollback", () => {
   it("brings back exactly the previous results", async () => {
-    await publishBuildDir(INDEX_DIR, "life", "roll");
+    await publishBuildDir(FIXTURE_INDEX, "life", "roll");
     const first = await top("roll");
     const v2 = await putManifestAndPointer("life", "roll", variant(v1.manifest));
     const second = await top("roll");

@@ -3,15 +3,14 @@ import { createQueryEncoder } from "../../src/worker/encoder/query-encoder";
 import { createWasmSession } from "../../src/worker/encoder/ort-web";
 import { objectKey, sha256Hex } from "../../src/format";
 import { createTokenizer } from "../../src/text/tokenizer";
-import { bucket, publishBuildDir, putManifestAndPointer, repoFile, repoJson, search } from "./helpers";
+import { FIXTURE_INDEX, fixtureExpectations, type FixtureExpectations, bucket, publishBuildDir, putManifestAndPointer, repoFile, repoJson, search } from "./helpers";
 
-const INDEX_DIR = "test/.cache/mini-index";
-let expected: { queries: Array<{ id: string; text: string }>; vectors: number[][]; exactTop10: Record<string, string[]> };
+let expected: FixtureExpectations;
 let published: { version: string; manifest: any };
 
 beforeAll(async () => {
-  expected = await repoJson("test/.cache/mini-expected.json");
-  published = await publishBuildDir(INDEX_DIR, "fixture", "mini");
+  expected = await fixtureExpectations();
+  published = await publishBuildDir(FIXTURE_INDEX, "fixture", "mini");
 });
 
 describe("search through the worker (workerd + R2 simulator)", () => {
@@ -45,8 +44,8 @@ describe("search through the worker (workerd + R2 simulator)", () => {
 
   it("encodes a query to the same vector as onnxruntime-node (cosine >= 0.9999)", async () => {
     const m = published.manifest.model;
-    const model = await repoFile(`${INDEX_DIR}/${m.query.path}`);
-    const vocab = await repoJson(`${INDEX_DIR}/${m.vocab.path}`);
+    const model = await repoFile(`${FIXTURE_INDEX}/${m.query.path}`);
+    const vocab = await repoJson(`${FIXTURE_INDEX}/${m.vocab.path}`);
     const encoder = createQueryEncoder(await createWasmSession(model), createTokenizer(vocab), {
       maxTokens: m.maxQueryTokens, dim: published.manifest.vectors.dim, modelSha256: m.query.sha256,
     });
@@ -108,7 +107,7 @@ describe("publishing while serving", () => {
   /** A manifest like the published one, with one shard replaced by an object whose stored bytes are corrupt. */
   async function corruptManifest(): Promise<Uint8Array> {
     const m = structuredClone(published.manifest);
-    const good = await repoFile(`${INDEX_DIR}/${m.partitions[0].shards[0].path}`);
+    const good = await repoFile(`${FIXTURE_INDEX}/${m.partitions[0].shards[0].path}`);
     const variant = new Uint8Array(good.length + 16);
     variant.set(good);
     const sha = await sha256Hex(variant);
@@ -143,7 +142,7 @@ describe("publishing while serving", () => {
   it("a corrupt index with no good version cached -> 503 index_unavailable", async () => {
     const { bytes, corrupt, ref } = (await corruptManifest()) as any;
     for (const o of published.manifest.objects) {
-      await bucket.put(objectKey("fixture", "broken", o.path), await repoFile(`${INDEX_DIR}/${o.path}`));
+      await bucket.put(objectKey("fixture", "broken", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
     }
     await bucket.put(objectKey("fixture", "broken", ref.path), corrupt);
     await putManifestAndPointer("fixture", "broken", bytes);

@@ -1,34 +1,13 @@
-"""Fast CPU tests of offline/train/model.py and export_i3.py (tiny random-init configs; the real sizes where cheap)."""
-import os
-import sys
-
+"""Fast CPU tests of offline/train/model.py and export.py (tiny random-init configs; the real sizes where cheap)."""
 import numpy as np
 import pytest
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from model import DualEncoder, I3Config, I3Retriever, PassageTower, QueryTower  # noqa: E402
-from use_lite import UseLite, UseLiteConfig  # noqa: E402
+from offline.train.model import DualEncoder, I3Config, I3Retriever, PassageTower, QueryTower
+from offline.train.tests.helpers import batch, tiny
+from offline.train.use_lite import UseLite
 
 torch.set_num_threads(2)
-TINY_UL = dict(emb_dim=32, d_model=64, n_heads=2, ffn_dim=96, n_timescales=16)
-TINY_I3 = dict(d_model=64, emb_dim=32, n_heads=2, attn_dim=32, ffn_dim=96, n_slots=6)
-
-
-def tiny(cls=I3Retriever, **kw):
-    torch.manual_seed(0)
-    cfg = I3Config(**{**TINY_I3, **kw})
-    return cls(cfg, UseLite(UseLiteConfig(**TINY_UL)), UseLite(UseLiteConfig(**TINY_UL))).eval()
-
-
-def batch(B=3, L=11):
-    g = torch.Generator().manual_seed(1)
-    ids = torch.randint(6, 8000, (B, L), generator=g)
-    mask = torch.ones_like(ids)
-    mask[1, 5:] = 0
-    mask[2, 1:] = 0
-    return ids, mask
 
 
 def test_shapes_of_every_block():
@@ -75,7 +54,7 @@ def test_step0_i3_passage_vector_equals_backbone_pooled():
 
 
 def test_reconstruction_ignores_padding_slots():
-    from train import reconstruction_loss
+    from offline.train.train import reconstruction_loss
     m = tiny()
     ids, mask = batch()
     _, qt = m.passage_from_states(m.passage_encoder.token_states(ids, mask), mask)
@@ -90,7 +69,7 @@ def test_reconstruction_ignores_padding_slots():
 
 
 def test_checkpoint_round_trip(tmp_path):
-    from model import load_checkpoint
+    from offline.train.model import load_checkpoint
     m = tiny()
     p = str(tmp_path / "c.pt")
     m.save(p, train_args={"q_max_len": 32})
@@ -103,7 +82,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 @pytest.mark.parametrize("cls", [I3Retriever, DualEncoder])
 def test_export_parity(tmp_path, cls):
-    from export_i3 import export_onnx, parity
+    from offline.train.export import export_onnx, parity
     m = tiny(cls)
     # make the interactor non-trivial (trained-like) so the parity test covers it
     with torch.no_grad():

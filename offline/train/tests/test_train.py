@@ -1,40 +1,48 @@
-"""Training-loop tests: the loss goes down on a tiny fixed batch; the test-qrels guard."""
-import os
-import sys
-
+"""Training-loop tests: the loss goes down on a tiny fixed batch; the test-qrels guard; the data root."""
 import pytest
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import data  # noqa: E402
-from test_model import tiny  # noqa: E402
-from train import contrastive_loss, reconstruction_loss  # noqa: E402
-from model import DualEncoder  # noqa: E402
+from offline.train import data
+from offline.train.model import DualEncoder, I3Retriever
+from offline.train.tests.helpers import tiny
+from offline.train.train import contrastive_loss, reconstruction_loss
 
 torch.set_num_threads(2)
 
 
 def test_test_qrels_guard_refuses():
     with pytest.raises(ValueError):
-        data.load_train_qrels(os.path.join(data.DATA_ROOT, "scifact", "qrels", "test.tsv"))
+        data.load_train_qrels("/anything/scifact/qrels/test.tsv")
     with pytest.raises(ValueError):
         data.assert_not_test_qrels("/anything/qrels/test.tsv")
     data.assert_not_test_qrels("/anything/qrels/train.tsv")
 
 
-def test_dev_split_is_train_only_and_disjoint():
-    if not os.path.exists(os.path.join(data.DATA_ROOT, "scifact", "qrels", "train.tsv")):
-        pytest.skip("no SciFact data")
+def test_dev_split_is_train_only_and_disjoint(beir_root):
     train, dev = data.scifact_train_dev()
-    assert set(train).isdisjoint(dev) and 0.08 < len(dev) / (len(dev) + len(train)) < 0.12
+    assert set(train).isdisjoint(dev) and len(dev) == 6 and len(train) == 54
+    assert (train, dev) == data.scifact_train_dev()  # fixed seed
     test = set(data.load_eval_qrels("scifact"))
-    assert test.isdisjoint(dev) and test.isdisjoint(train)
+    assert len(test) == 10 and test.isdisjoint(dev) and test.isdisjoint(train)
+
+
+def test_data_root_comes_from_the_flag_or_i3_data(beir_root, monkeypatch, tmp_path):
+    assert data.data_path("scifact", "queries.jsonl") == str(beir_root / "scifact" / "queries.jsonl")
+    data.set_data_root(str(tmp_path))
+    try:
+        assert data.data_root() == str(tmp_path)  # --data-root wins over $I3_DATA
+        data.set_data_root(str(tmp_path / "nowhere"))
+        with pytest.raises(data.DataRootError, match="--data-root"):
+            data.data_root()
+    finally:
+        data.set_data_root(None)
+    monkeypatch.delenv(data.DATA_ENV)
+    with pytest.raises(data.DataRootError, match="pass --data-root DIR or set I3_DATA=DIR"):
+        data.load_queries("scifact")
 
 
 @pytest.mark.parametrize("cls", ["i3", "dual"])
 def test_loss_decreases_on_tiny_batch(cls):
-    from model import I3Retriever
     m = tiny(I3Retriever if cls == "i3" else DualEncoder).train()
     torch.manual_seed(0)
     B, L = 4, 10

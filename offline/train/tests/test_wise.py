@@ -1,15 +1,11 @@
 """Weight-space ensembles (offline/train/wise.py) and token-based passage encoding (data.encode_tokens)."""
-import os
-import sys
-
-import pytest
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import data  # noqa: E402
-from test_model import batch, tiny  # noqa: E402
-from wise import interpolate, wise  # noqa: E402
+from offline.train import data
+from offline.train.model import build, seed_everything
+from offline.train.tests.helpers import batch, tiny
+from offline.train.use_lite import UseLite
+from offline.train.wise import interpolate, wise
 
 torch.set_num_threads(2)
 
@@ -43,8 +39,6 @@ def test_interpolate_endpoints_and_midpoint():
 def test_alpha_zero_is_the_zero_shot_model(tmp_path, tfjs_dir):
     """wise(ckpt, 0) re-creates what train.py started from; its zero-init interactor makes that the pretrained
     USE-lite for both towers, exactly."""
-    from model import build, seed_everything
-    from use_lite import UseLite
     args = dict(model="i3", seed=5, n_slots=16, n_recon_layers=1, n_inter_layers=1, head_dropout=0.1,
                 head_ffn_dim=512, head_attn_dim=128, q_max_len=32)
     seed_everything(5)
@@ -77,10 +71,11 @@ def test_encode_tokens_keeps_input_order_across_length_sorted_batches():
             assert torch.allclose(torch.from_numpy(got[i]), m.encode_passage(x, mk)[0], atol=1e-5)
 
 
-def test_token_cache_matches_state_cache_layout():
-    if not os.path.exists(os.path.join(data.DATA_ROOT, "cranfield", "corpus.jsonl")):
-        pytest.skip("no cranfield data")
+def test_token_cache_matches_state_cache_layout(beir_root):
     c = data.TokenCache("cranfield")
-    assert len(c) == len(c.tokens) == len(c.lens) == 1400
-    assert all(len(t) >= 1 for t in c.tokens)  # empty documents become one unk token, as in the state cache
-    assert int(c.lens.max()) <= 128
+    assert c.doc_ids == ["1", "2", "3"]
+    assert len(c) == len(c.tokens) == len(c.lens) == 3
+    assert c.tokens[0] == data.tokenizer().encode("flow")  # a title-only document is its title
+    assert c.tokens[1] == [0]  # empty documents become one unk token, as in the state cache
+    assert c.lens.tolist() == [len(t) for t in c.tokens] and int(c.lens[2]) == 128  # truncated to the window
+    assert data.TokenCache("cranfield").tokens == c.tokens  # read back from the cache
