@@ -2,7 +2,7 @@
 // mode and fusion) without re-encoding anything, e.g. to apply a fusion weight tuned on a tenant's own queries
 // (offline/eval/tune-fusion.ts). Only manifest.json changes (validated, written atomically); the objects stay, and
 // `i3 publish` then makes it a new version whose objects are all already present.
-import { MANIFEST_VERSION, type Manifest } from "../../src/format/index.ts";
+import type { Manifest } from "../../src/format/index.ts";
 import { parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
 import { readManifest, writeManifest } from "./build-dir.ts";
 import { BuildError } from "./errors.ts";
@@ -22,7 +22,7 @@ export function applySearchDefaults(m: Manifest, d: SearchDefaults): Manifest {
   if (!m.lexical) throw new BuildError("invalid_build", "the index has no lexical section (built with --no-lexical): it has no hybrid defaults to set");
   const lexical = { ...m.lexical, fusion: { ...m.lexical.fusion, ...d.fusion }, defaultMode: d.defaultMode ?? m.lexical.defaultMode };
   // `fusion.normalization` is a 1.2 field: a 1.1 manifest that now states it becomes 1.2.
-  const version = { major: m.version.major, minor: Math.max(m.version.minor, MANIFEST_VERSION.minor) };
+  const version = { major: m.version.major, minor: m.version.major === 1 ? Math.max(m.version.minor, 2) : m.version.minor };
   return { ...m, version, lexical };
 }
 

@@ -28,6 +28,12 @@ const BUILD_ARGS = [
   // Dense by default, so search.test.ts keeps testing the vector search; hybrid.test.ts names its modes.
   "--default-mode", "dense",
 ];
+/** The same corpus as a partitioned index (manifest 2.0): 4 partitions with refine rows, for partitioned.test.ts. */
+const IVF_INDEX = `${CACHE}/mini-ivf`;
+const IVF_ARGS = [
+  "--corpus", `${FIXTURE}/corpus.jsonl`, "--model", MODEL, "--out", IVF_INDEX, "--no-split", "--device", "cpu",
+  "--partitions", "4", "--refine", "on",
+];
 
 /**
  * Everything that shapes the cached index and expectations: the code this setup runs (its import closure: the
@@ -36,13 +42,24 @@ const BUILD_ARGS = [
  */
 function cacheKey(): string {
   const code = importClosure([import.meta.filename]);
-  return fingerprint(root, [...code, MODEL, FIXTURE, "package-lock.json"], JSON.stringify(BUILD_ARGS));
+  return fingerprint(root, [...code, MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS]));
 }
 
-async function buildFixtureIndex(): Promise<void> {
+async function buildFixtureIndex(args: string[]): Promise<void> {
   const errors: string[] = [];
-  const code = await runBuildCommand(BUILD_ARGS.map((a) => (a.includes("/") ? join(root, a) : a)), { err: (l) => errors.push(l), out: () => {} });
-  if (code !== 0) throw new Error(`i3 build of the fixture index exited ${code}: ${errors.join("\n")}`);
+  const code = await runBuildCommand(args.map((a) => (a.includes("/") ? join(root, a) : a)), { err: (l) => errors.push(l), out: () => {} });
+  if (code !== 0) throw new Error(`i3 build of a fixture index exited ${code}: ${errors.join("\n")}`);
+}
+
+/** Offline top 10 of the partitioned index (the same src/search/ivf.ts), dense and hybrid, at its default probe and at 1. */
+async function expectedPartitioned(queries: Query[]) {
+  const dir = join(root, IVF_INDEX);
+  const top10: Record<string, Record<string, string[]>> = {};
+  for (const [name, mode, probe] of [["dense", "dense", undefined], ["hybrid", "hybrid", undefined], ["dense-probe1", "dense", 1]] as const) {
+    const { run } = await indexRun(dir, queries, { k: 10, mode, probe, threads: 1 });
+    top10[name] = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
+  }
+  return { top10 };
 }
 
 /** Query vectors of the model the index ships for the edge, and the exact float32 dense top 10 of every query. */
@@ -93,10 +110,12 @@ export default async function setup(): Promise<void> {
   rmSync(cache, { recursive: true, force: true });
   mkdirSync(cache, { recursive: true });
 
-  await buildFixtureIndex();
+  await buildFixtureIndex(BUILD_ARGS);
+  await buildFixtureIndex(IVF_ARGS);
   const queries = await readQueries(join(root, FIXTURE, "queries.jsonl"));
   if (queries.length === 0) throw new Error(`${FIXTURE}/queries.jsonl has no queries`);
   writeFileSync(join(cache, "mini-expected.json"), JSON.stringify(await expectedDense(queries)));
   writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify(await expectedLexical(queries)));
+  writeFileSync(join(cache, "mini-ivf-expected.json"), JSON.stringify(await expectedPartitioned(queries)));
   writeFileSync(stamp, key);
 }

@@ -45,7 +45,7 @@ export const SearchResponse = z
       .object({ loadMs: z.number(), encodeMs: z.number(), scoreMs: z.number(), docsMs: z.number(), totalMs: z.number() })
       .openapi({ description: "Milliseconds per stage. Inside a Worker the clock only moves across I/O: these show I/O waits, not CPU time." }),
     reads: z
-      .object({ r2: z.number(), colo: z.number() })
-      .openapi({ description: "Reads this request made: from R2, and from the colo's cache. Warm queries make none." }),
+      .object({ r2: z.number(), colo: z.number(), pointer: z.number() })
+      .openapi({ description: "Reads this request made: index data from R2, and from the colo's cache (warm queries make none), and of the index's pointer (once per POINTER_TTL_MS)." }),
   })
   .openapi("SearchResponse");

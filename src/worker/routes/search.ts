@@ -109,7 +109,7 @@ async function search(c: SearchContext, registry: IndexRegistry) {
     ...(readers.vectors.kind === "ivf" ? { partitions: { probed: readers.vectors.options.probe, of: idx.manifest.partitions.length } } : {}),
     // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
     timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
-    reads: { r2: storage.stats.r2, colo: storage.stats.colo },
+    reads: { ...storage.stats },
   };
 }
 

@@ -3,7 +3,8 @@ import { coloKey, type Storage } from "./storage";
 
 /** Reads an R2 object (or a byte range of it) as bytes; null when the key does not exist. */
 export async function getBytes(s: Storage, key: string, range?: { offset: number; length: number }): Promise<Uint8Array | null> {
-  s.stats.r2++;
+  if (key.endsWith("/current")) s.stats.pointer++;
+  else s.stats.r2++;
   const obj = await s.bucket.get(key, range ? { range } : undefined);
   if (!obj) return null;
   return new Uint8Array(await obj.arrayBuffer());

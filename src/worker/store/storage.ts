@@ -5,10 +5,12 @@
 import type { Env } from "../env";
 
 export interface IoStats {
-  /** R2 reads (whole objects and ranges). */
+  /** R2 reads of index data: objects, ranges of doc blocks, manifests. */
   r2: number;
   /** Reads answered by the colo cache. */
   colo: number;
+  /** R2 reads of index pointers (once per POINTER_TTL_MS per index, in the background when a version is cached). */
+  pointer: number;
 }
 
 export interface Storage {
@@ -58,6 +60,6 @@ export function requestStorage(env: Env, ctx?: { waitUntil(p: Promise<unknown>):
       const quiet = p.catch((e) => console.error("deferred work failed:", e));
       if (ctx) ctx.waitUntil(quiet);
     },
-    stats: { r2: 0, colo: 0 },
+    stats: { r2: 0, colo: 0, pointer: 0 },
   };
 }

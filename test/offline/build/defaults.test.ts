@@ -63,7 +63,7 @@ describe("i3 defaults", () => {
     const dir = path.join(tmp, "old");
     await cp(path.join(tmp, "built"), dir, { recursive: true });
     const json = JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8"));
-    json.version.minor = 1;
+    json.version = { major: 1, minor: 1 };
     delete json.lexical.fusion.normalization;
     await writeFile(path.join(dir, "manifest.json"), JSON.stringify(json));
     expect((await manifestOf(dir)).lexical!.fusion.normalization).toBe("minmax");

@@ -69,7 +69,7 @@ describe("GET /openapi.json", () => {
 
   it("declares the search body strictly: its fields, k's range and default, no other field", () => {
     const body = doc.components.schemas.SearchRequest;
-    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization"]);
+    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe"]);
     expect(body.required).toEqual(["query"]);
     expect(body.additionalProperties).toBe(false);
     expect(body.properties.k).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 10 });
