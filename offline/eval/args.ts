@@ -27,6 +27,7 @@ options:
                         weighted:<w>:tmm|minmax (default: the index's fusion; a weight without a normalization takes
                         the index's)
   --depth N             with --index: hybrid candidates per side (default: the index's, 100)
+  --probe N             with --index or --endpoint: partitions a partitioned index scans (default: the index's)
   --split S             qrels split (default test)
   --run FILE            TREC run output (default runs/<data>-<tag>-<split>.trec)
   --tag NAME            run tag in the TREC file (default: bm25, the model name, index-..., or "endpoint")
@@ -57,8 +58,8 @@ export type FusionArg = { mode: "rrf"; k?: number } | { mode: "weighted"; weight
 
 /** Where the ranking comes from. */
 export type EvalSource =
-  | { kind: "index"; dir: string; mode?: SearchMode; fusion?: FusionArg; depth?: number }
-  | { kind: "endpoint"; url: string; mode?: SearchMode; fusion?: FusionArg; concurrency: number }
+  | { kind: "index"; dir: string; mode?: SearchMode; fusion?: FusionArg; depth?: number; probe?: number }
+  | { kind: "endpoint"; url: string; mode?: SearchMode; fusion?: FusionArg; probe?: number; concurrency: number }
   | { kind: "bm25"; k1: number; b: number }
   | { kind: "dense"; model: string; device: Device; batchSize: number }
   | { kind: "run"; file: string };
@@ -87,7 +88,7 @@ export interface RegressionArgs {
 
 export const EVAL_FLAGS = {
   data: { type: "string" }, model: { type: "string" }, index: { type: "string" }, endpoint: { type: "string" },
-  "from-run": { type: "string" }, mode: { type: "string" }, fusion: { type: "string" }, depth: { type: "string" },
+  "from-run": { type: "string" }, mode: { type: "string" }, fusion: { type: "string" }, depth: { type: "string" }, probe: { type: "string" },
   split: { type: "string" }, run: { type: "string" }, tag: { type: "string" }, k: { type: "string" },
   "queries-limit": { type: "string" }, "compare-run": { type: "string" }, "ignore-identical-ids": { type: "boolean" },
   json: { type: "boolean" }, device: { type: "string" }, "batch-size": { type: "string" }, threads: { type: "string" },
@@ -101,7 +102,7 @@ type Values = ReturnType<typeof parseFlags<typeof EVAL_FLAGS>>["values"];
 const SOURCES = ["index", "model", "endpoint", "from-run"] as const;
 /** Flags that belong to one kind of source only. */
 const ONLY_WITH: Record<string, EvalSource["kind"][]> = {
-  mode: ["index", "endpoint"], fusion: ["index", "endpoint"], depth: ["index"], concurrency: ["endpoint"],
+  mode: ["index", "endpoint"], fusion: ["index", "endpoint"], depth: ["index"], probe: ["index", "endpoint"], concurrency: ["endpoint"],
   "bm25-k1": ["bm25"], "bm25-b": ["bm25"], device: ["dense"], "batch-size": ["dense"],
 };
 const REGRESSION_ONLY = ["data-root", "build-root", "build"] as const;
@@ -157,11 +158,11 @@ function sourceArgs(v: Values): EvalSource {
   const fusion = v.fusion === undefined ? undefined : parseFusion(v.fusion);
   switch (given[0]) {
     case "index":
-      return { kind: "index", dir: v.index!, mode, fusion, depth: intFlag("depth", v.depth) };
+      return { kind: "index", dir: v.index!, mode, fusion, depth: intFlag("depth", v.depth), probe: intFlag("probe", v.probe) };
     case "endpoint": {
       if (!/^https?:\/\/[^/]/.test(v.endpoint!)) throw new UsageError(`--endpoint must be an http(s) URL, got ${JSON.stringify(v.endpoint)}`);
       if (fusion?.mode === "rrf" && fusion.k !== undefined) throw new UsageError("--fusion rrf:<k> needs --index (a worker request cannot name k: it uses the index's)");
-      return { kind: "endpoint", url: v.endpoint!.replace(/\/+$/, ""), mode, fusion, concurrency: intFlag("concurrency", v.concurrency) ?? 4 };
+      return { kind: "endpoint", url: v.endpoint!.replace(/\/+$/, ""), mode, fusion, probe: intFlag("probe", v.probe), concurrency: intFlag("concurrency", v.concurrency) ?? 4 };
     }
     case "from-run":
       return { kind: "run", file: v["from-run"]! };

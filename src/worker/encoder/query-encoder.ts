@@ -50,51 +50,61 @@ export function createQueryEncoder(
 
   async function run(ids: number[]): Promise<Float32Array> {
     const { inputIds, attentionMask, dims } = toInputs([ids], opts.maxTokens);
+    const out = await session.run({
+      input_ids: new ort.Tensor("int64", inputIds, dims),
+      attention_mask: new ort.Tensor("int64", attentionMask, dims),
+    });
+    const embedding = out.embedding;
+    if (!embedding || embedding.dims[1] !== opts.dim) {
+      throw new Error(`query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);
+    }
+    return new Float32Array(embedding.data as Float32Array);
+  }
+
+  /** Encodes with the session held: a dispose during the call releases it only after. */
+  async function encode(text: string, cache?: VectorCache): Promise<EncodedQuery> {
+    if (disposed) throw new Error("query encoder used after it was released");
     running++;
     try {
-      const out = await session.run({
-        input_ids: new ort.Tensor("int64", inputIds, dims),
-        attention_mask: new ort.Tensor("int64", attentionMask, dims),
-      });
-      const embedding = out.embedding;
-      if (!embedding || embedding.dims[1] !== opts.dim) {
-        throw new Error(`query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);
-      }
-      return new Float32Array(embedding.data as Float32Array);
+      return await lookupOrRun(text, cache);
     } finally {
       if (--running === 0 && disposed) void session.release();
     }
   }
 
+  /** The vector of the query's token ids: remembered by this isolate, else by the colo, else from the model. */
+  async function lookupOrRun(text: string, cache?: VectorCache): Promise<EncodedQuery> {
+    const all = tokenizer.encode(text);
+    const ids = all.slice(0, opts.maxTokens);
+    const meta = { tokens: ids.length, truncated: all.length > opts.maxTokens };
+    const key = ids.join(".");
+    const hit = memo.get(key);
+    if (hit) return { vector: hit, ...meta, from: "isolate" };
+    const url = `https://i3-edge.cache/qvec/${opts.modelSha256}/${opts.maxTokens}/${key}`;
+    const colo = await cache?.colo?.match(url);
+    if (colo) {
+      const v = new Float32Array(await colo.arrayBuffer());
+      if (v.length === opts.dim) {
+        remember(key, v);
+        return { vector: v, ...meta, from: "colo" };
+      }
+    }
+    const vector = await run(ids);
+    remember(key, vector);
+    if (cache?.colo) {
+      const res = new Response(vector.slice().buffer, { headers: { "cache-control": "public, max-age=31536000, immutable" } });
+      cache.defer(cache.colo.put(url, res));
+    }
+    return { vector, ...meta, from: "model" };
+  }
+
   return {
     dim: opts.dim,
-    async encode(text, cache) {
-      const all = tokenizer.encode(text);
-      const ids = all.slice(0, opts.maxTokens);
-      const meta = { tokens: ids.length, truncated: all.length > opts.maxTokens };
-      const key = ids.join(".");
-      const hit = memo.get(key);
-      if (hit) return { vector: hit, ...meta, from: "isolate" };
-      const url = `https://i3-edge.cache/qvec/${opts.modelSha256}/${opts.maxTokens}/${key}`;
-      const colo = await cache?.colo?.match(url);
-      if (colo) {
-        const v = new Float32Array(await colo.arrayBuffer());
-        if (v.length === opts.dim) {
-          remember(key, v);
-          return { vector: v, ...meta, from: "colo" };
-        }
-      }
-      const vector = await run(ids);
-      remember(key, vector);
-      if (cache?.colo) {
-        const res = new Response(vector.slice().buffer, { headers: { "cache-control": "public, max-age=31536000, immutable" } });
-        cache.defer(cache.colo.put(url, res));
-      }
-      return { vector, ...meta, from: "model" };
-    },
+    encode,
     dispose() {
       disposed = true;
       if (running === 0) void session.release();
     },
   };
+
 }

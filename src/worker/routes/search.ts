@@ -119,7 +119,7 @@ async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, r
   let encodeMs = 0;
   const dense = async (n: number) => {
     const te = performance.now();
-    const e = await idx.encoder.encode(req.query, storage);
+    const e = await (await idx.encoder(storage)).encode(req.query, storage);
     encodeMs = performance.now() - te;
     query = { tokens: e.tokens, truncated: e.truncated, encoded: e.from };
     return denseSearch(e.vector, readers.vectors, n);

@@ -34,8 +34,11 @@ export interface LoadedIndex {
   index: string;
   version: string;
   manifest: Manifest;
-  /** Shared by every index whose query model, vocab and window are the same. */
-  encoder: QueryEncoder;
+  /**
+   * The query encoder, shared by every index whose query model, vocab and window are the same; loaded again (from
+   * the colo cache) when the isolate cache evicted it.
+   */
+  encoder(s: Storage): Promise<QueryEncoder>;
   /** The BM25 section this worker can search (absent: none, or an unknown analyzer). */
   lexicalSection?: LexicalSection;
   /** The vectors and BM25 objects for one request; `probe` overrides a partitioned index's default. */
@@ -63,14 +66,15 @@ export async function readPointer(s: Storage, tenant: string, index: string): Pr
  */
 export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, index: string, pointer: Pointer): Promise<LoadedIndex> {
   const manifest = await loadManifest(s, tenant, index, pointer);
-  const [encoder, vectors] = await Promise.all([
+  const [, vectors] = await Promise.all([
     loadEncoder(s, iso.cache, tenant, index, manifest),
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
   ]);
   const lexicalSection = usableLexical(manifest, tenant, index);
   if (lexicalSection) await lexicalReader(s, iso.cache, tenant, index, lexicalSection).norms(); // verified before serving
   return {
-    tenant, index, version: pointer.version, manifest, encoder, lexicalSection,
+    tenant, index, version: pointer.version, manifest, lexicalSection,
+    encoder: (rs) => loadEncoder(rs, iso.cache, tenant, index, manifest),
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
       lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),

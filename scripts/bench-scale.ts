@@ -1,0 +1,320 @@
+/**
+ * The scale benchmark: an index of N passages in the real format, published to the local R2, served by a fresh
+ * `wrangler dev`, measured from a client. Prints one JSON line (and a readable summary on stderr).
+ *
+ *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20]
+ *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--mode hybrid] [--budget-mb 64] [--json]
+ *
+ * Vectors: "clustered" puts passages around 1,000 topic centres that are the query model's vectors of real query
+ * texts (a passage = centre + Gaussian noise, unit length: nearest neighbours at cosine ~0.9), "uniform" draws
+ * random directions; both are seeded. Each passage is a document whose text is its centre's query words plus filler
+ * words, so BM25 and hybrid have something to match. "real" serves an existing build (--index; its own queries).
+ * The query texts the client sends are held out from the centres. Recall@10 is the worker's dense top 10 against
+ * exact float32 search over the same vectors with the same query model (onnxruntime-node).
+ * Latency is client-timed, and reported with the /healthz p50 of the same run (the local server's own cost).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, openSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { decodeFloatRows, decodeShard, float16Table } from "../src/format/index.ts";
+import { createTokenizer } from "../src/text/tokenizer/index.ts";
+import { toInputs } from "../src/text/tensors.ts";
+import { writeLexical } from "../offline/build/bm25.ts";
+import { openBuildDir } from "../offline/build/build-dir.ts";
+import { assembleManifest, finalizeBuild } from "../offline/build/finalize.ts";
+import { loadModel } from "../offline/build/model.ts";
+import { createObjectStore } from "../offline/build/object-store.ts";
+import { writePartitions } from "../offline/build/partitions.ts";
+import { createDocBlockWriter, createShardWriter, quantizeRows } from "../offline/build/writers.ts";
+import { runKeysCommand } from "../offline/keys/cli.ts";
+import { runPublishCommand } from "../offline/publish/cli.ts";
+import { normalizeRows, rng } from "../offline/vectors/kmeans.ts";
+import { createTopKIp } from "../offline/vectors/topk-ip.ts";
+
+const root = resolve(import.meta.dirname, "..");
+const { values: o } = parseArgs({
+  options: {
+    passages: { type: "string", default: "100000" },
+    dim: { type: "string", default: "512" },
+    distribution: { type: "string", default: "clustered" },
+    "r2-latency-ms": { type: "string", default: "0" },
+    queries: { type: "string", default: "data/demo/scifact/queries.jsonl" },
+    index: { type: "string" },
+    n: { type: "string", default: "200" },
+    mode: { type: "string", default: "hybrid" },
+    "budget-mb": { type: "string", default: "64" },
+    saturation: { type: "string", default: "10" },
+    json: { type: "boolean", default: false },
+  },
+});
+const say = (m: string) => process.stderr.write(`bench-scale: ${m}\n`);
+function fail(m: string): never {
+  say(m);
+  process.exit(2);
+}
+const passages = Number(o.passages), dim = Number(o.dim), n = Number(o.n), latency = Number(o["r2-latency-ms"]);
+if (!Number.isInteger(passages) || passages < 100) fail(`--passages must be an integer >= 100, got ${o.passages}`);
+if (!["clustered", "uniform", "real"].includes(o.distribution!)) fail(`--distribution must be clustered, uniform or real`);
+if (o.distribution === "real" && !o.index) fail("--distribution real needs --index <build dir>");
+const MODEL = join(root, "models", JSON.parse(readFileSync(join(root, "models/default.json"), "utf8")).model);
+const CENTRES = 1000;
+
+function queryTexts(file: string): string[] {
+  try {
+    return readFileSync(resolve(root, file), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).text as string);
+  } catch (e) {
+    fail(`cannot read queries from ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The edge query model's vectors of `texts`, computed as the worker computes them: onnxruntime-web's wasm kernels
+ * (onnxruntime-node's int8 kernels round differently, enough to swap neighbours that differ in the third decimal).
+ */
+async function encodeTexts(texts: string[]): Promise<Float32Array> {
+  const model = await loadModel(MODEL);
+  const tok = createTokenizer(model.vocab);
+  const ort = await import("onnxruntime-web");
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(model.queryBytes, { executionProviders: ["wasm"] });
+  const out = new Float32Array(texts.length * dim);
+  for (let i = 0; i < texts.length; i++) {
+    const { inputIds, attentionMask, dims } = toInputs([tok.encode(texts[i])], model.sidecar.maxQueryTokens);
+    const r = await session.run({ input_ids: new ort.Tensor("int64", inputIds, dims), attention_mask: new ort.Tensor("int64", attentionMask, dims) });
+    out.set(r.embedding.data as Float32Array, i * dim);
+  }
+  await session.release();
+  return out;
+}
+
+/** Seeded synthetic passages: vectors and their documents' texts. */
+async function synthetic(texts: string[]): Promise<{ vectors: Float32Array; docs: string[] }> {
+  const random = rng(42);
+  const gauss = () => Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random());
+  const centreTexts = split(texts).centres;
+  const centres = o.distribution === "clustered" ? await encodeTexts(centreTexts) : new Float32Array(0);
+  const words = texts.join(" ").toLowerCase().split(/\W+/).filter((w) => w.length > 2);
+  const vectors = new Float32Array(passages * dim);
+  const docs: string[] = new Array(passages);
+  const sigma = 0.02; // per dimension: about cosine 0.9 between neighbours at 512 dims
+  for (let i = 0; i < passages; i++) {
+    const c = Math.floor(random() * centreTexts.length);
+    const at = i * dim;
+    for (let d = 0; d < dim; d++) vectors[at + d] = o.distribution === "clustered" ? centres[c * dim + d] + sigma * gauss() : gauss();
+    const filler = Array.from({ length: 6 }, () => words[Math.floor(random() * words.length)]);
+    docs[i] = `${centreTexts[c]} ${filler.join(" ")}`;
+  }
+  return { vectors: normalizeRows(vectors, dim), docs };
+}
+
+/** Writes the synthetic index into build/scale-<distribution>-<passages> (kept; reused when present). */
+async function buildSynthetic(out: string, texts: string[], planQueries: Float32Array, planCount: number): Promise<void> {
+  const t0 = performance.now();
+  const { vectors, docs } = await synthetic(texts);
+  say(`generated ${passages} ${o.distribution} vectors in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const partial = `${out}.partial`;
+  await rm(partial, { recursive: true, force: true });
+  await mkdir(join(partial, "objects"), { recursive: true });
+  const store = createObjectStore(partial);
+  const model = await loadModel(MODEL);
+  const query = await store.write("model", model.queryBytes, { sha256: model.hashes.query });
+  const vocab = await store.write("vocab", model.vocabBytes, { sha256: model.hashes.vocab });
+  const blocks: any[] = [];
+  const docWriter = createDocBlockWriter({ store, docsPerBlock: 1024, onBlock: (b) => void blocks.push(b) });
+  for (let i = 0; i < passages; i++) await docWriter.add({ id: `d${i}`, title: "", text: docs[i] });
+  await docWriter.finish();
+  const shards: any[] = [];
+  const shardWriter = createShardWriter({ store, dim, shardSize: 8192, onShard: (s) => void shards.push(s.ref) });
+  const docOf = Uint32Array.from({ length: passages }, (_, i) => i);
+  await shardWriter.add(quantizeRows(vectors, dim, docOf));
+  await shardWriter.finish();
+  const lexical = await writeLexical(store, blocks, { fusion: { mode: "weighted", weight: 0.52, normalization: "tmm" } });
+  const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, {}, say);
+  const manifest = assembleManifest({
+    id: `scale-${passages}`, documents: passages, passages, tokens: passages * 12, dim, normalized: true, modelName: model.sidecar.name,
+    maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, window: 128, stride: 96,
+    partitions: section.partitions, centroids: section.centroids, search: section.search, blocks, lexical,
+  });
+  const info = { fingerprint: { synthetic: o.distribution, passages, dim } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };
+  await finalizeBuild(store, out, manifest, info, true);
+  say(`built ${out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** Exact float32 top-10 documents of each query over the index's vectors (refine rows for real builds). */
+async function exactTop10(dir: string, queries: Float32Array, count: number): Promise<string[][] | null> {
+  const build = await openBuildDir(dir);
+  const m = build.manifest;
+  const rows = new Float32Array(m.corpus.passages * dim);
+  const docOf = new Uint32Array(m.corpus.passages);
+  const table = float16Table();
+  let at = 0;
+  for (const p of m.partitions) {
+    if (!p.refine && m.partitions.length > 1) return null;
+    for (const ref of p.shards) {
+      const s = decodeShard(await build.readObject(ref));
+      const f = p.refine ? decodeFloatRows("refine", await build.readObject(p.refine)).rows : undefined;
+      for (let i = 0; i < s.header.count; i++, at++) {
+        docOf[at] = s.ordinals[i];
+        for (let d = 0; d < dim; d++) rows[at * dim + d] = f ? table[f[i * dim + d]] : s.vectors[i * dim + d] * s.scales[i];
+      }
+    }
+  }
+  const ids: string[] = [];
+  for (const b of m.docs.blocks) for (const d of (await import("../src/format/index.ts")).decodeDocBlock(await build.readObject(b))) ids.push(d.id);
+  const topk = await createTopKIp(dim);
+  const { indices } = await topk.search(queries, count, rows, at, 50);
+  await topk.close();
+  return Array.from({ length: count }, (_, q) => {
+    const seen: string[] = [];
+    for (let j = 0; j < 50 && seen.length < 10; j++) {
+      const id = ids[docOf[indices[q * 50 + j]]];
+      if (!seen.includes(id)) seen.push(id);
+    }
+    return seen;
+  });
+}
+
+const freePort = () => new Promise<number>((ok) => {
+  const s = createServer().listen(0, "127.0.0.1", () => {
+    const port = (s.address() as { port: number }).port;
+    s.close(() => ok(port));
+  });
+});
+
+function workerdPeakMb(child: ChildProcess): number | null {
+  try {
+    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/);
+    let best = 0;
+    const walk = (pid: string) => {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const name = /Name:\s+(\S+)/.exec(status)?.[1];
+      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      if (name === "workerd") best = Math.max(best, hwm);
+      for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) walk(c);
+    };
+    for (const k of kids.filter(Boolean)) walk(k);
+    return best ? Math.round(best / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The query texts, in four disjoint parts: the measured queries (the last n, at most a quarter), the plan's held-out
+ * queries (up to 200 before them), warm-up queries (up to 50) and the cluster centres (the rest, up to 1,000).
+ */
+function split(texts: string[]) {
+  const held = texts.slice(texts.length - Math.min(n, Math.floor(texts.length / 4)));
+  const rest = texts.slice(0, texts.length - held.length);
+  const plan = rest.slice(-Math.min(200, Math.floor(rest.length / 3)));
+  const rest2 = rest.slice(0, rest.length - plan.length);
+  const warmup = rest2.slice(-Math.min(50, Math.floor(rest2.length / 4)));
+  const centres = rest2.slice(0, Math.min(CENTRES, rest2.length - warmup.length));
+  if (held.length === 0 || plan.length === 0 || centres.length === 0) fail(`--queries ${o.queries}: too few queries (${texts.length})`);
+  return { centres, plan, warmup, held };
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const round = (x: number | null, d = 1) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
+
+async function main() {
+  const texts = queryTexts(o.queries!);
+  const dir = o.distribution === "real" ? resolve(o.index!) : join(root, "build", `scale-${o.distribution}-${passages}`);
+  const { centres, plan: planTexts, warmup, held } = split(texts);
+  if (o.distribution !== "real" && !existsSync(join(dir, "manifest.json"))) {
+    await buildSynthetic(dir, texts, await encodeTexts(planTexts), planTexts.length);
+  }
+  say(`${centres.length} centre texts, ${planTexts.length} plan queries, ${warmup.length} warm-up and ${held.length} measured queries`);
+  const manifest = (await openBuildDir(dir)).manifest;
+  const indexName = `scale-${o.distribution}-${manifest.corpus.passages}`;
+  say(`publishing ${dir} as bench/${indexName} to the local R2`);
+  const errs: string[] = [];
+  if ((await runPublishCommand([dir, "--tenant", "bench", "--index", indexName, "--to", "local"], { err: (l) => errs.push(l), out: () => {} })) !== 0) fail(errs.join("\n"));
+  let key = "";
+  if ((await runKeysCommand(["create", "--tenant", "bench", "--roles", "search", "--json", "--to", "local"], { out: (l) => (key = JSON.parse(l).key), err: () => {} })) !== 0) fail("keys create failed");
+
+  const truth = await exactTop10(dir, await encodeTexts(held), held.length);
+  const port = await freePort();
+  const vars = ["--var", `SIMULATED_R2_LATENCY_MS:${latency}`, "--var", `CACHE_BUDGET_BYTES:${Number(o["budget-mb"]) * 1024 * 1024}`, "--var", "POINTER_TTL_MS:60000"];
+  const log = join(tmpdir(), `bench-scale-wrangler-${port}.log`);
+  const child = spawn(join(root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1", ...vars], { cwd: root, stdio: ["ignore", openSync(log, "w"), openSync(log, "a")] });
+  say(`wrangler dev on ${port}, log ${log}`);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null) fail("wrangler dev exited");
+      if (i > 240) fail("wrangler dev did not come up in 120 s");
+      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const url = `${base}/v1/tenants/bench/indexes/${indexName}/search`;
+    const ask = async (query: string, mode = o.mode!) => {
+      const t0 = performance.now();
+      const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ query, k: 10, mode }) });
+      const body = (await res.json()) as any;
+      const ms = performance.now() - t0;
+      if (!res.ok) fail(`HTTP ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+      return { ms, body };
+    };
+    const cold = await ask(held[0]);
+    const health: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const t0 = performance.now();
+      await fetch(`${base}/healthz`).then((r) => r.text());
+      health.push(performance.now() - t0);
+    }
+    // Warm: a first pass loads what the queries probe; the second pass over other texts is measured.
+    for (const q of warmup) await ask(q);
+    const warm: number[] = [], reads: number[] = [], colo: number[] = [];
+    let recallHits = 0, recallTotal = 0;
+    for (let i = 0; i < held.length; i++) {
+      const r = await ask(held[i]);
+      warm.push(r.ms);
+      reads.push(r.body.reads.r2);
+      colo.push(r.body.reads.colo);
+      if (truth) {
+        const d = await ask(held[i], "dense");
+        const got = new Set(d.body.results.map((x: any) => x.id));
+        recallHits += truth[i].filter((id) => got.has(id)).length;
+        recallTotal += truth[i].length;
+      }
+    }
+    const repeated: number[] = [];
+    for (let i = 0; i < held.length; i++) repeated.push((await ask(held[i])).ms);
+    // Saturation: 8 clients for --saturation seconds.
+    let done = 0;
+    const until = performance.now() + Number(o.saturation) * 1000;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 8 }, async (_, c) => {
+      for (let i = c; performance.now() < until; i += 8) {
+        await ask(held[i % held.length] + (i >= held.length ? ` ${i}` : ""));
+        done++;
+      }
+    }));
+    const qps = done / ((performance.now() - t0) / 1000);
+    const healthP50 = pct(health, 50);
+    const result = {
+      passages: manifest.corpus.passages, dim: manifest.vectors.dim, distribution: o.distribution, mode: o.mode,
+      partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0,
+      planRecallAt10: manifest.search.plan?.recallAt10 ?? null,
+      recallAt10: truth ? round(recallHits / recallTotal, 4) : null,
+      r2LatencyMs: latency, budgetMb: Number(o["budget-mb"]),
+      healthzP50Ms: round(healthP50), coldMs: round(cold.ms), coldReads: cold.body.reads,
+      warmP50Ms: round(pct(warm, 50)), warmP99Ms: round(pct(warm, 99)),
+      warmP50OverFloorMs: round(pct(warm, 50) - healthP50), warmP99OverFloorMs: round(pct(warm, 99) - healthP50),
+      repeatedP50OverFloorMs: round(pct(repeated, 50) - healthP50),
+      r2ReadsPerQuery: round(reads.reduce((a, b) => a + b, 0) / reads.length, 2), coloReadsPerQuery: round(colo.reduce((a, b) => a + b, 0) / colo.length, 2),
+      saturationQps: round(qps), peakWorkerdMb: workerdPeakMb(child), queries: held.length,
+    };
+    say(JSON.stringify(result, null, 1));
+    process.stdout.write(JSON.stringify(result) + "\n");
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+main().catch((e) => fail((e as Error).stack ?? String(e)));
