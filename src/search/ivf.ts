@@ -4,7 +4,7 @@
 // the worker (R2, caches) and the offline side (a build directory) run this same code.
 import type { RefineVectors } from "../format/float-rows.ts";
 import { float16Table } from "../format/float16.ts";
-import type { Int8Block, Kernels, PreparedQuery } from "./kernels/index.ts";
+import { KernelError, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
 import { int8Dot } from "./score.ts";
 import { createTopK } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
@@ -63,20 +63,33 @@ export function freeKernelMemory(kernels: Kernels, p: IvfPartition): void {
   p.block = undefined;
 }
 
-/** int8 scores of every row of the partition. */
-function scanScores(query: Float32Array, part: IvfPartition, kernels: Kernels | undefined, prepared: () => PreparedQuery): Float32Array {
+/**
+ * int8 scores of every row of the partition: by the kernels where it lives in their memory and there is room for
+ * the scores, else by the JS loop (over the same memory, or over its typed arrays).
+ */
+function scanScores(query: Float32Array, part: IvfPartition, kernels: Kernels | undefined, prepared: () => PreparedQuery | undefined): Float32Array {
   if (part.block && kernels) {
-    const out = kernels.arena.alloc(4 * part.count);
-    try {
-      prepared().int8Scores(part.block, out);
-      return kernels.arena.f32At(out, part.count).slice();
-    } finally {
-      kernels.arena.free(out);
+    const q = prepared();
+    const out = q ? kernels.arena.tryAlloc(4 * part.count) : -1;
+    if (out >= 0) {
+      try {
+        q!.int8Scores(part.block, out);
+        return kernels.arena.f32At(out, part.count).slice();
+      } finally {
+        kernels.arena.free(out);
+      }
     }
+    // The kernel memory is full of partitions other queries hold: score where the vectors lie, in JS.
+    const dims = query.length;
+    return jsScores(query, kernels.arena.int8At(part.block.vectors, part.count * dims), kernels.arena.f32At(part.block.scales, part.count), part.count);
   }
   if (!part.vectors || !part.scales) throw new Error("ivf: a partition has neither kernel memory nor typed arrays");
-  const scores = new Float32Array(part.count);
-  for (let i = 0; i < part.count; i++) scores[i] = int8Dot(query, part.vectors, part.scales, i);
+  return jsScores(query, part.vectors, part.scales, part.count);
+}
+
+function jsScores(query: Float32Array, vectors: Int8Array, scales: Float32Array, count: number): Float32Array {
+  const scores = new Float32Array(count);
+  for (let i = 0; i < count; i++) scores[i] = int8Dot(query, vectors, scales, i);
   return scores;
 }
 
@@ -126,8 +139,18 @@ interface Scanned {
 export async function searchIvf(query: Float32Array, src: IvfSource, k: number, o: IvfOptions): Promise<DenseResult & { probed: number[] }> {
   const probed = rankPartitions(query, src.centroids, src.partitions, o.probe);
   const parts = await src.load(probed);
-  let q: PreparedQuery | undefined;
-  const prepared = () => (q ??= src.kernels!.prepare(query));
+  let q: PreparedQuery | undefined | null;
+  const prepared = () => {
+    if (q === undefined) {
+      try {
+        q = src.kernels!.prepare(query);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        q = null; // no room for the prepared query: scan in JS
+      }
+    }
+    return q ?? undefined;
+  };
   let scanned: Scanned[];
   try {
     scanned = parts.map((part) => ({ part, scores: scanScores(query, part, src.kernels, prepared) }));

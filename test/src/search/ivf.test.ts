@@ -1,0 +1,133 @@
+// src/search/ivf.ts: the dense search over a partitioned index, against brute force over the same vectors.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { decodeFloatRows, encodeFloatRows } from "../../../src/format/index.ts";
+import { ivfOptions, isPartitioned, rankPartitions, searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../../src/search/ivf.ts";
+import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
+import { int8Dot } from "../../../src/search/score.ts";
+import { quantizeInt8 } from "../../../src/format/quantize.ts";
+
+const DIMS = 32;
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const unit = (v: Float32Array) => {
+  for (let o = 0; o < v.length; o += DIMS) {
+    let n = 0;
+    for (let d = 0; d < DIMS; d++) n += v[o + d] ** 2;
+    for (let d = 0; d < DIMS; d++) v[o + d] /= Math.sqrt(n);
+  }
+  return v;
+};
+
+/** 4 partitions of 50 passages; documents own 2 passages each, in different partitions. */
+function fixture(seed = 1) {
+  const r = rng(seed);
+  const P = 4, per = 50;
+  const centroids = unit(Float32Array.from({ length: P * DIMS }, () => r() - 0.5));
+  const floats: Float32Array[] = [];
+  const ordinals: Uint32Array[] = [];
+  for (let p = 0; p < P; p++) {
+    const rows = new Float32Array(per * DIMS);
+    for (let i = 0; i < per; i++) for (let d = 0; d < DIMS; d++) rows[i * DIMS + d] = centroids[p * DIMS + d] + 0.3 * (r() - 0.5);
+    floats.push(unit(rows));
+    // passage i of partition p belongs to doc (p * per + i) % 100: each doc has one passage in two partitions
+    ordinals.push(Uint32Array.from({ length: per }, (_, i) => ((p * per + i) % 100)).sort());
+  }
+  const parts: IvfPartition[] = floats.map((f, p) => ({ count: per, ordinals: ordinals[p], ...quantizeInt8(f, DIMS) }));
+  const refine = floats.map((f) => decodeFloatRows("refine", encodeFloatRows("refine", DIMS, f)));
+  return { P, centroids, parts, refine, floats, ordinals };
+}
+
+function source(f: ReturnType<typeof fixture>, opts: { refine?: boolean; kernels?: ReturnType<typeof createKernels> } = {}): IvfSource {
+  const parts = opts.kernels ? f.parts.map((p) => toKernelMemory(opts.kernels!, { ...p, dims: DIMS, vectors: p.vectors!, scales: p.scales! })!) : f.parts;
+  return {
+    dims: DIMS, centroids: f.centroids, partitions: f.P, kernels: opts.kernels,
+    load: async (ids) => ids.map((i) => parts[i]),
+    refine: opts.refine ? async (ids) => ids.map((i) => f.refine[i]) : undefined,
+  };
+}
+
+/** Brute force over the given partitions: doc = best passage by int8 (or float when `exact`). */
+function brute(f: ReturnType<typeof fixture>, q: Float32Array, probed: number[], exact: boolean) {
+  const best = new Map<number, number>();
+  for (const p of probed) {
+    for (let i = 0; i < 50; i++) {
+      let s = 0;
+      if (exact) for (let d = 0; d < DIMS; d++) s += q[d] * f.floats[p][i * DIMS + d];
+      else s = int8Dot(q, f.parts[p].vectors!, f.parts[p].scales!, i);
+      const o = f.ordinals[p][i];
+      if (!best.has(o) || s > best.get(o)!) best.set(o, s);
+    }
+  }
+  return [...best].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+}
+
+describe("IVF search", () => {
+  const f = fixture();
+  const q = unit(Float32Array.from({ length: DIMS }, (_, d) => Math.sin(d + 1)));
+
+  it("ranks partitions by centroid inner product", () => {
+    const ranked = rankPartitions(q, f.centroids, f.P, f.P);
+    const ips = ranked.map((p) => f.centroids.subarray(p * DIMS, (p + 1) * DIMS).reduce((s, x, d) => s + x * q[d], 0));
+    expect([...ips].sort((a, b) => b - a)).toEqual(ips);
+    expect(rankPartitions(q, f.centroids, f.P, 2)).toEqual(ranked.slice(0, 2));
+  });
+
+  it("equals brute force over the probed partitions (int8), for every probe", async () => {
+    for (const probe of [1, 2, 3, 4]) {
+      const r = await searchIvf(q, source(f), 10, { probe, refine: 0 });
+      const want = brute(f, q, r.probed, false).slice(0, 10);
+      expect(r.hits.map((h) => h.ordinal)).toEqual(want.map(([o]) => o));
+      r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i][1], 5));
+    }
+  });
+
+  it("re-scores the best candidates from the refine rows (float to binary16 precision)", async () => {
+    const r = await searchIvf(q, source(f, { refine: true }), 5, { probe: 4, refine: 200 });
+    const want = brute(f, q, [0, 1, 2, 3], true).slice(0, 5);
+    expect(r.hits.map((h) => h.ordinal)).toEqual(want.map(([o]) => o));
+    r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i][1], 3));
+  });
+
+  it("scores other documents exactly when scanned, else as the lowest scanned score", async () => {
+    const r = await searchIvf(q, source(f), 3, { probe: 1, refine: 0 });
+    const scanned = brute(f, q, r.probed, false);
+    const floor = Math.min(...scanned.map(([, s]) => s));
+    const inScan = scanned[scanned.length - 1][0];
+    const notScanned = [...Array(100).keys()].find((o) => !scanned.some(([x]) => x === o))!;
+    const s = r.scores([inScan, notScanned]);
+    expect(s.get(inScan)).toBeCloseTo(scanned[scanned.length - 1][1], 5);
+    expect(s.get(notScanned)).toBeCloseTo(floor, 5);
+  });
+
+  it("gives the same ranking on the wasm kernels, and when their memory has no room left", async () => {
+    const wasm = compileKernels(readFileSync(new URL("../../../src/search/kernels/kernels.wasm", import.meta.url)));
+    const js = await searchIvf(q, source(f), 10, { probe: 3, refine: 0 });
+    const kernels = createKernels(wasm, { maxBytes: 1 << 20 });
+    const k = await searchIvf(q, source(f, { kernels }), 10, { probe: 3, refine: 0 });
+    expect(k.hits.map((h) => h.ordinal)).toEqual(js.hits.map((h) => h.ordinal));
+    // Fill the kernel memory: the scan falls back to JS over the same memory and still agrees.
+    const full = createKernels(wasm, { maxBytes: 64 * 1024 });
+    const src = source(f, { kernels: full });
+    while (full.arena.tryAlloc(4096) >= 0);
+    const fallback = await searchIvf(q, src, 10, { probe: 3, refine: 0 });
+    expect(fallback.hits.map((h) => h.ordinal)).toEqual(js.hits.map((h) => h.ordinal));
+  });
+
+  it("takes probe from the request, else the index, clamped to its partitions; says which manifests are partitioned", () => {
+    const m = { partitions: [1, 2, 3, 4], search: { probe: 2, refine: 64 } };
+    expect(ivfOptions(m)).toEqual({ probe: 2, refine: 64 });
+    expect(ivfOptions(m, { probe: 99 })).toEqual({ probe: 4, refine: 64 });
+    expect(ivfOptions({ partitions: [1, 2], search: {} }, { probe: 0 })).toEqual({ probe: 1, refine: 0 });
+    expect(isPartitioned({ version: { major: 2 }, partitions: [1, 2], centroids: {} })).toBe(true);
+    expect(isPartitioned({ version: { major: 2 }, partitions: [1], centroids: {} })).toBe(false);
+    expect(isPartitioned({ version: { major: 1 }, partitions: [1, 2], centroids: {} })).toBe(false);
+  });
+});
