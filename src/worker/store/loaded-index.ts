@@ -12,7 +12,7 @@ import type { VectorIndex } from "../../search/vector-index";
 import { createTokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
 import { lexicalReader, usableLexical } from "./bm25-reader";
-import { MAX_CONNECTIONS, type PartitionCache } from "./partitions";
+import { MAX_CONNECTIONS, type PartitionCache, type Pins } from "./partitions";
 import { fetchVerified, getBytes } from "./r2";
 import type { Storage } from "./storage";
 
@@ -123,15 +123,15 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   }
   const hasRefine = m.partitions.every((p) => p.refine);
   return (rs, probe) => {
-    const pinned: string[] = [];
+    const pinned: Pins = [];
     const source: IvfSource = {
       dims: m.vectors.dim,
       centroids: centroids.rows,
       partitions: m.partitions.length,
       kernels: iso.partitions.kernels,
       load: async (ids) => {
-        const { parts, keys } = await iso.partitions.acquire(rs, tenant, index, ids.map((id) => m.partitions[id].shards[0]), m.vectors.dim);
-        pinned.push(...keys);
+        const { parts, pins } = await iso.partitions.acquire(rs, tenant, index, ids.map((id) => m.partitions[id].shards[0]), m.vectors.dim);
+        pinned.push(...pins);
         return parts;
       },
       refine: hasRefine ? (ids) => refineRows(rs, iso.cache, tenant, index, ids.map((id) => m.partitions[id].refine!)) : undefined,

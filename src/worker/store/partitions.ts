@@ -18,23 +18,30 @@ interface Entry {
   pins: number;
 }
 
+/** A partition decoded from its object: what a fetch shared by concurrent queries yields. */
+interface Decoded {
+  count: number;
+  dims: number;
+  vectors: Int8Array;
+  scales: Float32Array;
+  ordinals: Uint32Array;
+}
+
+/** What `acquire` pinned: hand it back to `release`. */
+export type Pins = Entry[];
+
 export interface PartitionCache {
   readonly kernels: Kernels;
-  /** The partitions of `refs` (in order), pinned until `release(keys)`; fetched (verified) where not cached. */
-  acquire(s: Storage, tenant: string, index: string, refs: ObjectRef[], dims: number): Promise<{ parts: IvfPartition[]; keys: string[] }>;
-  release(keys: string[]): void;
+  /** The partitions of `refs` (in order), pinned until `release(pins)`; fetched (verified) where not cached. */
+  acquire(s: Storage, tenant: string, index: string, refs: ObjectRef[], dims: number): Promise<{ parts: IvfPartition[]; pins: Pins }>;
+  release(pins: Pins): void;
   /** Partitions held, and their bytes in kernel memory. */
   stats(): { partitions: number; bytes: number };
 }
 
 export function createPartitionCache(kernels: Kernels): PartitionCache {
   const entries = new Map<string, Entry>(); // insertion order = recency (re-inserted on use)
-  const inflight = new Map<string, Promise<IvfPartition>>();
-
-  const touch = (key: string, e: Entry) => {
-    entries.delete(key);
-    entries.set(key, e);
-  };
+  const inflight = new Map<string, Promise<Decoded>>();
 
   /** Evicts the least recently used unpinned partition; false when every one is pinned. */
   const evictOne = (): boolean => {
@@ -47,64 +54,63 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
     return false;
   };
 
-  async function load(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number): Promise<IvfPartition> {
+  async function fetchDecoded(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number): Promise<Decoded> {
     const shard = decodeShard(await fetchVerified(s, tenant, index, ref));
     if (shard.header.dims !== dims || shard.header.count !== ref.count) {
       throw new FormatError("invalid_object", `partition ${ref.path}: expected ${ref.count} vectors of ${dims} dims, got ${shard.header.count} of ${shard.header.dims}`);
     }
-    const decoded = { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() };
-    for (;;) {
-      const part = toKernelMemory(kernels, decoded);
-      if (part) return part;
-      // Kernel memory is full of pinned partitions: scan this one from its typed arrays, uncached.
-      if (!evictOne()) return { count: decoded.count, ordinals: decoded.ordinals, vectors: decoded.vectors, scales: decoded.scales };
+    return { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() };
+  }
+
+  /**
+   * The pinned entry of `key`: cached, or made from `decoded` (given for a key not cached) now. Synchronous, so nothing is evicted between
+   * finding or making the entry and pinning it. Kernel memory full of pinned partitions: an unpinned, uncached entry
+   * over the typed arrays (scanned in JS).
+   */
+  function pin(key: string, decoded?: Decoded): Entry {
+    let e = entries.get(key);
+    if (!e) {
+      if (!decoded) throw new Error(`partitions: ${key} is not cached`);
+      let part = toKernelMemory(kernels, decoded);
+      while (!part && evictOne()) part = toKernelMemory(kernels, decoded);
+      if (!part) return { part: { count: decoded.count, ordinals: decoded.ordinals, vectors: decoded.vectors, scales: decoded.scales }, pins: 0 };
+      entries.set(key, (e = { part, pins: 0 }));
+    } else {
+      entries.delete(key);
+      entries.set(key, e); // most recently used last
     }
+    e.pins++;
+    return e;
   }
 
   return {
     kernels,
     async acquire(s, tenant, index, refs, dims) {
       const keys = refs.map((r) => objectKey(tenant, index, r.path));
-      const parts: IvfPartition[] = new Array(refs.length);
-      const pinned: string[] = [];
+      const pinned: Entry[] = new Array(refs.length);
       const missing: number[] = [];
       keys.forEach((key, i) => {
-        const e = entries.get(key);
-        if (e) {
-          e.pins++;
-          pinned.push(key);
-          touch(key, e);
-          parts[i] = e.part;
-        } else missing.push(i);
+        if (entries.has(key)) pinned[i] = pin(key);
+        else missing.push(i);
       });
       try {
         await forEachLimit(missing, MAX_CONNECTIONS, async (i) => {
           const key = keys[i];
           let p = inflight.get(key);
           if (!p) {
-            p = load(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
+            p = fetchDecoded(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
             inflight.set(key, p);
           }
-          const part = await p;
-          let e = entries.get(key);
-          if (!e && part.block) entries.set(key, (e = { part, pins: 0 }));
-          if (e) {
-            e.pins++;
-            pinned.push(key);
-          }
-          parts[i] = e?.part ?? part;
+          pinned[i] = pin(key, await p);
         });
       } catch (err) {
-        this.release(pinned);
+        this.release(pinned.filter(Boolean));
         throw err;
       }
-      return { parts, keys: pinned };
+      return { parts: pinned.map((e) => e.part), pins: pinned };
     },
-    release(keys) {
-      for (const key of keys) {
-        const e = entries.get(key);
-        if (e && e.pins > 0) e.pins--;
-      }
+    release(pins) {
+      for (const e of pins) if (e.pins > 0) e.pins--;
     },
     stats() {
       return { partitions: entries.size, bytes: kernels.arena.stats().usedBytes };
