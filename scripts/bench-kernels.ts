@@ -17,23 +17,13 @@ import { choiceFlag, intFlag, parseFlags, runCommand, STDIO, UsageError } from "
 import { codeBytes, quantizeInt8, signCodes } from "../src/format/quantize.ts";
 import { compileKernels, createKernels, type PreparedQuery } from "../src/search/kernels/index.ts";
 import { createTopK } from "../src/search/topk.ts";
+import { rng } from "../src/random.ts";
 
 const USAGE =
   "usage: npx tsx scripts/bench-kernels.ts [--n 100000] [--dims 512] [--queries 30] [--distribution clustered|uniform] [--rescore 1000] [--repeat 3] [--seed 1] [--json]";
 const DEPTHS = [100, 200, 500, 1000];
 const wasmPath = resolve(import.meta.dirname, "..", "src", "search", "kernels", "kernels.wasm");
 
-/** Seeded uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

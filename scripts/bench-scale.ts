@@ -32,7 +32,8 @@ import { writePartitions } from "../offline/build/partitions.ts";
 import { createDocBlockWriter, createShardWriter, quantizeRows } from "../offline/build/writers.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
 import { runPublishCommand } from "../offline/publish/cli.ts";
-import { normalizeRows, rng } from "../offline/vectors/kmeans.ts";
+import { normalizeRows } from "../offline/vectors/kmeans.ts";
+import { rng } from "../src/random.ts";
 import { createTopKIp } from "../offline/vectors/topk-ip.ts";
 
 const root = resolve(import.meta.dirname, "..");

@@ -3,7 +3,8 @@
 import { decodeDocBlock, type DocBlockRef } from "../../src/format/index.ts";
 import { passageText } from "../../src/text/passages.ts";
 import type { Tokenizer } from "../../src/text/tokenizer/index.ts";
-import { rng, samplePositions } from "../vectors/kmeans.ts";
+import { samplePositions } from "../vectors/kmeans.ts";
+import { rng } from "../../src/random.ts";
 import type { NodeEncoder } from "../encoder/node-encoder.ts";
 import type { ObjectStore } from "./object-store.ts";
 

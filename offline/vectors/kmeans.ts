@@ -2,6 +2,7 @@
 // Trained on a sample (mini-batch style: at most `perCentroid` rows per centroid, as faiss does), with the
 // assignment step on onnxruntime's GEMM. Deterministic for a given seed.
 import type { TopKIp } from "./topk-ip.ts";
+import { rng } from "../../src/random.ts";
 
 export interface KMeansOptions {
   /** Lloyd iterations (default 12). */
@@ -10,17 +11,6 @@ export interface KMeansOptions {
   seed?: number;
 }
 
-/** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Scales each row of `v` to unit length in place (a zero row stays zero). */
 export function normalizeRows(v: Float32Array, dims: number): Float32Array {

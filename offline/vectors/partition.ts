@@ -7,7 +7,8 @@ import { decodeFloatRows, encodeFloatRows, type RefineVectors } from "../../src/
 import type { ShardVectors } from "../../src/search/dense.ts";
 import type { Kernels } from "../../src/search/kernels/index.ts";
 import { searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
-import { rng, samplePositions, sphericalKMeans } from "./kmeans.ts";
+import { samplePositions, sphericalKMeans } from "./kmeans.ts";
+import { rng } from "../../src/random.ts";
 import type { TopKIp } from "./topk-ip.ts";
 
 /** Passages per partition the partition count aims at: about 0.6 MB of int8 vectors per object at 512 dims. */

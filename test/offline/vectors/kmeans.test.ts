@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { normalizeRows, rng, samplePositions, sphericalKMeans } from "../../../offline/vectors/kmeans.ts";
+import { normalizeRows, samplePositions, sphericalKMeans } from "../../../offline/vectors/kmeans.ts";
+import { rng } from "../../../src/random.ts";
 import { createTopKIp, type TopKIp } from "../../../offline/vectors/topk-ip.ts";
 
 const DIMS = 32;

@@ -3,16 +3,8 @@ import { quantizeInt8, signCodes } from "../../../src/format";
 import { createTopK } from "../../../src/search/topk";
 import { binaryScore, binaryTables, int8Dot } from "../../../src/search/score";
 import { scoreDocuments, searchShards, type ShardVectors } from "../../../src/search/dense";
+import { rng } from "../../../src/random.ts";
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Clustered unit vectors, so neighbours are meaningful (like real embeddings, unlike iid noise). */
 function corpus(n: number, dims: number, seed: number): Float32Array {

@@ -6,17 +6,9 @@ import { ivfOptions, isPartitioned, rankPartitions, searchIvf, toKernelMemory, t
 import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
 import { int8Dot } from "../../../src/search/score.ts";
 import { quantizeInt8 } from "../../../src/format/quantize.ts";
+import { rng } from "../../../src/random.ts";
 
 const DIMS = 32;
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const unit = (v: Float32Array) => {
   for (let o = 0; o < v.length; o += DIMS) {
     let n = 0;

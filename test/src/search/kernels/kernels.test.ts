@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { codeBytes, quantizeInt8, signCodes } from "../../../../src/format";
 import { compileKernels, createKernels, hasWasmSimd, KernelError, type Kernels } from "../../../../src/search/kernels";
 import { quantizeQuery16 } from "../../../../src/search/kernels/quantize-query";
+import { rng } from "../../../../src/random.ts";
 
 const wasmPath = new URL("../../../../src/search/kernels/kernels.wasm", import.meta.url);
 const watPath = new URL("../../../../src/search/kernels/kernels.wat", import.meta.url);
@@ -17,15 +18,6 @@ function loadModule(): WebAssembly.Module {
   return module;
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unitVectors(n: number, dims: number, r: () => number): Float32Array {
   const out = Float32Array.from({ length: n * dims }, () => r() - 0.5);
