@@ -89,7 +89,7 @@ async function main() {
   if (o.spawn) {
     const port = await freePort();
     child = spawn(resolve(root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1"], {
-      cwd: root, stdio: "ignore",
+      cwd: root, stdio: "ignore", detached: true,
     });
     await waitUp(`http://127.0.0.1:${port}`, child);
     url ??= `http://127.0.0.1:${port}/v1/tenants/${o.tenant}/indexes/${o.index}`;
@@ -118,7 +118,7 @@ async function main() {
         `p99 ${pct(times, 99).toFixed(1)} ms  mean ${mean.toFixed(1)} ms  throughput ${(n / wall).toFixed(1)} req/s`,
     );
   } finally {
-    child?.kill("SIGTERM");
+    if (child) process.kill(-child.pid!, "SIGTERM"); // the whole group: wrangler's shim, wrangler and workerd
   }
 }
 

@@ -242,7 +242,7 @@ async function main() {
   const port = await freePort();
   const vars = ["--var", `SIMULATED_R2_LATENCY_MS:${latency}`, "--var", `CACHE_BUDGET_BYTES:${Number(o["budget-mb"]) * 1024 * 1024}`, "--var", "POINTER_TTL_MS:60000"];
   const log = join(tmpdir(), `bench-scale-wrangler-${port}.log`);
-  const child = spawn(join(root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1", ...vars], { cwd: root, stdio: ["ignore", openSync(log, "w"), openSync(log, "a")] });
+  const child = spawn(join(root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1", ...vars], { cwd: root, stdio: ["ignore", openSync(log, "w"), openSync(log, "a")], detached: true });
   say(`wrangler dev on ${port}, log ${log}`);
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -314,7 +314,7 @@ async function main() {
     say(JSON.stringify(result, null, 1));
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {
-    child.kill("SIGTERM");
+    process.kill(-child.pid!, "SIGTERM"); // the whole group: wrangler's shim, wrangler and workerd
   }
 }
 
