@@ -57,14 +57,20 @@ describe("a partitioned index through the worker", () => {
     }
   });
 
-  it("answers a repeated query from the isolate: no R2 read, the query vector from the cache", async () => {
+  it("answers a repeated request from the isolate (no read, results of that version), and reuses the query vector", async () => {
     const body = { query: "a query asked twice about cells and proteins", k: 5, mode: "hybrid" };
     const first = await search("ivf", "mini", body);
     expect(first.status).toBe(200);
+    expect(first.body.cached).toBeUndefined();
     const again = await search("ivf", "mini", body);
+    expect(again.body.cached).toBe(true);
     // The tests read the pointer on every request (POINTER_TTL_MS 0); index data comes from the isolate alone.
     expect(again.body.reads).toEqual({ r2: 0, colo: 0, pointer: 1 });
-    expect(again.body.query.encoded).toBe("isolate");
-    expect(again.body.results.map((r: any) => r.id)).toEqual(first.body.results.map((r: any) => r.id));
+    expect(again.body.results).toEqual(first.body.results);
+    // Another k is another request, but the same tokens: the vector is not encoded again.
+    const other = await search("ivf", "mini", { ...body, k: 3 });
+    expect(other.body.cached).toBeUndefined();
+    expect(other.body.query.encoded).toBe("isolate");
+    expect(other.body.results.map((r: any) => r.id)).toEqual(first.body.results.slice(0, 3).map((r: any) => r.id));
   });
 });

@@ -77,7 +77,7 @@ export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: Se
 type SearchContext = Context<AppEnv, string, { out: { json: SearchRequest; param: { tenant: string; index: string } } }>;
 
 /** One search: the index, the ranking, the documents; FormatErrors of a broken index go to the app's onError (503). */
-async function search(c: SearchContext, registry: IndexRegistry) {
+async function search(c: SearchContext, registry: IndexRegistry): Promise<SearchResponse> {
   const t0 = performance.now();
   const req = c.req.valid("json");
   const { tenant, index } = c.req.valid("param");
@@ -86,12 +86,19 @@ async function search(c: SearchContext, registry: IndexRegistry) {
   const idx = await registry.get(storage, tenant, index);
   const opts = resolveOptions(req, idx);
   const t1 = performance.now();
+  // A version is immutable, so the same request to it always has the same answer: repeated queries, the common case
+  // at an edge, are answered from the isolate.
+  const key = `result:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null])}`;
+  const cached = registry.cache.get<Ranked>(key);
+  if (cached) {
+    return { ...cached, cached: true, timing: { loadMs: t1 - t0, encodeMs: 0, scoreMs: 0, docsMs: 0, totalMs: performance.now() - t0 }, reads: { ...storage.stats } };
+  }
   const readers = idx.open(storage, { probe: req.probe });
   const { r, query, encodeMs } = await rank(idx, readers, storage, req, opts);
   const t3 = performance.now();
   const docs = await fetchDocs(storage, registry.cache, idx, r.hits.map((h) => h.ordinal));
   const t4 = performance.now();
-  return {
+  const ranked: Ranked = {
     tenant,
     index,
     version: idx.version,
@@ -107,11 +114,18 @@ async function search(c: SearchContext, registry: IndexRegistry) {
       ...(docs[i].metadata ? { metadata: docs[i].metadata } : {}),
     })),
     ...(readers.vectors.kind === "ivf" ? { partitions: { probed: readers.vectors.options.probe, of: idx.manifest.partitions.length } } : {}),
+  };
+  registry.cache.set(key, ranked, 2 * JSON.stringify(ranked).length + key.length);
+  return {
+    ...ranked,
     // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
     timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
     reads: { ...storage.stats },
   };
 }
+
+/** What a search answers, without its timing and reads: the part a repeated request can reuse. */
+type Ranked = Omit<SearchResponse, "timing" | "reads" | "cached">;
 
 /** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
 async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
