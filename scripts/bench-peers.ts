@@ -16,7 +16,7 @@
  * running then is killed and noted. Prints a markdown table, or with --json one JSON line per peer.
  */
 import { fork } from "node:child_process";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { STDIO, UsageError, choiceFlag, intFlag, numberFlag, parseFlags, runCommand, type CommandIO } from "../offline/command.ts";
 import type { ChildMessage } from "./lib/peer-child.ts";
@@ -150,7 +150,8 @@ async function bench(o: Options, io: CommandIO): Promise<void> {
   const shape = spec.distribution === "clustered" ? ` (${spec.clusters} clusters, spread ${spec.spread})` : "";
   const title =
     `${spec.n} ${spec.distribution}${shape} unit vectors, ${spec.dims} dims, seed ${spec.seed}, ${spec.queries} held-out ` +
-    `queries, top ${spec.k}: exact similarity of the 1st ${top1.toFixed(3)}, of the ${spec.k}th ${topK.toFixed(3)} (means)`;
+    `queries, top ${spec.k}: exact similarity of the 1st ${top1.toFixed(3)}, of the ${spec.k}th ${topK.toFixed(3)} (means); ` +
+    `load average ${loadavg()[0].toFixed(1)} at the start`;
   io.err(title);
 
   const results: PeerResult[] = [];
@@ -159,7 +160,8 @@ async function bench(o: Options, io: CommandIO): Promise<void> {
     const r = summarize(peer, await runChild(path, peer, o), truth, o);
     io.err(`   build ${r.buildS?.toFixed(1) ?? "-"} s, p50 ${r.p50Ms?.toFixed(2) ?? "-"} ms, recall ${r.recall?.toFixed(3) ?? "-"}${r.note ? `, ${r.note}` : ""}`);
     results.push(r);
-    if (o.json) io.out(JSON.stringify({ ...r, n: spec.n, dims: spec.dims, distribution: spec.distribution, k: spec.k, seed: spec.seed, top1 }));
+    const context = { n: spec.n, dims: spec.dims, distribution: spec.distribution, k: spec.k, seed: spec.seed, top1, load: loadavg()[0] };
+    if (o.json) io.out(JSON.stringify({ ...r, ...context }));
   }
   const table = `${title}\n\n${formatTable(results, spec.k)}`;
   if (o.json) io.err(table);

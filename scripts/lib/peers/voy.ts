@@ -15,20 +15,28 @@ async function loadVoy(): Promise<VoyModule> {
   return glue;
 }
 
-/** voy-search: a k-d tree (Rust, wasm) over squared Euclidean distance, which on unit vectors ranks as cosine. */
+const BATCH = 10_000; // one Resource of 50k 512-d vectors fails in voy 0.6.3 (`unwrap_throw`); batches of 10k do not
+
+/**
+ * voy-search: a k-d tree (Rust, wasm) over squared Euclidean distance, which on unit vectors ranks as cosine. Built
+ * with add() in batches of BATCH (see above).
+ */
 export function voyPeer(): Peer {
   let index: InstanceType<VoyModule["Voy"]> | undefined;
   return {
     name: "voy",
-    label: "voy-search k-d tree (wasm)",
+    label: `voy-search k-d tree (wasm, added in batches of ${BATCH})`,
     package: "voy-search",
     async build(vectors, n, dims) {
       const { Voy } = await loadVoy();
-      const embeddings = [];
-      for (let i = 0; i < n; i++) {
-        embeddings.push({ id: String(i), title: "", url: "", embeddings: Array.from(vectors.subarray(i * dims, (i + 1) * dims)) });
+      index = new Voy();
+      for (let start = 0; start < n; start += BATCH) {
+        const embeddings = [];
+        for (let i = start; i < Math.min(n, start + BATCH); i++) {
+          embeddings.push({ id: String(i), title: "", url: "", embeddings: Array.from(vectors.subarray(i * dims, (i + 1) * dims)) });
+        }
+        index.add({ embeddings });
       }
-      index = new Voy({ embeddings });
     },
     search(query, k) {
       if (!index) throw new Error("voy: search before build");
