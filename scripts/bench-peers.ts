@@ -121,6 +121,7 @@ function summarize(peer: string, c: ChildOutcome, truth: Uint32Array, o: Options
   const budget = `${o.budgetMs / 1000} s budget`;
   if (c.built) {
     Object.assign(r, { label: c.built.label, version: c.built.version, buildS: c.built.buildMs / 1000 });
+    r.buildCpuS = c.built.buildCpuMs / 1000;
     Object.assign(r, { rssMB: c.built.rssMB, jsMB: c.built.jsMB, peakMB: c.built.peakMB });
   }
   if (c.done && c.done.latenciesMs.length) {

@@ -5,6 +5,8 @@
  *
  *   argv: <data set file> <peer name> <deadline, ms since epoch> <warm-up queries>
  *
+ * Build time: wall clock, and the CPU time of the process (all its threads) during the build, which a busy machine
+ * inflates less.
  * Memory: process.memoryUsage() after two forced GCs before and after the build. `rssMB` is the resident set
  * delta (everything: JS heap, typed arrays, wasm memory, native allocations); `jsMB` the delta of V8 heapUsed +
  * external (JS objects and ArrayBuffers, not wasm or native memory); `peakMB` is the peak resident set
@@ -16,7 +18,7 @@ import { readDataset } from "./peer-dataset.ts";
 import { PEERS } from "./peers/index.ts";
 
 export type ChildMessage =
-  | { type: "built"; buildMs: number; rssMB: number; jsMB: number; peakMB: number; version?: string; label: string }
+  | { type: "built"; buildMs: number; buildCpuMs: number; rssMB: number; jsMB: number; peakMB: number; version?: string; label: string }
   | { type: "done"; latenciesMs: number[]; ids: number[][] }
   | { type: "error"; message: string };
 
@@ -54,12 +56,14 @@ async function main(path: string, name: string, deadline: number, warmup: number
 
   const before = collect();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await peer.build(base, n, dims);
   const buildMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const peakMB = (process.resourceUsage().maxRSS * 1024 - before.rss) / MB;
   const after = collect();
   await send({
-    type: "built", buildMs, peakMB, label: peer.label,
+    type: "built", buildMs, buildCpuMs: (cpu.user + cpu.system) / 1000, peakMB, label: peer.label,
     rssMB: (after.rss - before.rss) / MB,
     jsMB: (after.heapUsed + after.external - before.heapUsed - before.external) / MB,
     version: peer.package ? packageVersion(peer.package) : undefined,

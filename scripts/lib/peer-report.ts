@@ -6,6 +6,8 @@ export interface PeerResult {
   label?: string;
   version?: string;
   buildS?: number;
+  /** CPU seconds of the build (all threads of the peer's process). */
+  buildCpuS?: number;
   p50Ms?: number;
   p99Ms?: number;
   meanMs?: number;
@@ -47,14 +49,14 @@ const fixed = (v: number | undefined, digits: number) => (v === undefined || Num
 
 /** A markdown table, one row per peer, then each peer's label. */
 export function formatTable(results: readonly PeerResult[], k: number): string {
-  const head = `| peer | build s | p50 ms | p99 ms | recall@${k} | RSS MB | JS MB | peak MB | note |`;
+  const head = `| peer | build s | build CPU s | p50 ms | p99 ms | recall@${k} | RSS MB | JS MB | peak MB | note |`;
   const rows = results.map((r) =>
     [
       r.version ? `${r.peer} ${r.version}` : r.peer,
-      fixed(r.buildS, 1), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), fixed(r.recall, 3),
+      fixed(r.buildS, 1), fixed(r.buildCpuS, 1), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), fixed(r.recall, 3),
       fixed(r.rssMB, 0), fixed(r.jsMB, 0), fixed(r.peakMB, 0), r.note ?? "",
     ].join(" | "),
   );
   const labels = results.filter((r) => r.label).map((r) => `- ${r.peer}: ${r.label}`);
-  return [head, "|---|---|---|---|---|---|---|---|---|", ...rows.map((r) => `| ${r} |`), "", ...labels].join("\n");
+  return [head, "|---|---|---|---|---|---|---|---|---|---|", ...rows.map((r) => `| ${r} |`), "", ...labels].join("\n");
 }
