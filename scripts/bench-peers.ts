@@ -142,10 +142,15 @@ function summarize(peer: string, c: ChildOutcome, truth: Uint32Array, o: Options
   return r;
 }
 
+/** The cached data set's path and exact top-k; the vectors themselves are not kept here (each child reads them). */
+function groundTruth(o: Options, io: CommandIO): { path: string; truth: Uint32Array; truthScores: Float32Array } {
+  const { path, data } = loadOrCreateDataset(o.cacheDir, o.spec, io.err);
+  return { path, truth: data.truth, truthScores: data.truthScores };
+}
+
 async function bench(o: Options, io: CommandIO): Promise<void> {
   const { spec } = o;
-  const { path, data } = loadOrCreateDataset(o.cacheDir, spec, io.err);
-  const { truth, truthScores } = data;
+  const { path, truth, truthScores } = groundTruth(o, io);
   const top1 = meanExactScore(truthScores, spec.k, 0);
   const topK = meanExactScore(truthScores, spec.k, spec.k - 1);
   const shape = spec.distribution === "clustered" ? ` (${spec.clusters} clusters, spread ${spec.spread})` : "";
