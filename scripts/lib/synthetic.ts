@@ -12,6 +12,8 @@
  * rows) and changing the number of queries does not change the base set.
  */
 
+import { rng } from "../../src/random.ts";
+
 export type Distribution = "clustered" | "uniform";
 export const DISTRIBUTIONS: readonly Distribution[] = ["clustered", "uniform"];
 
@@ -27,17 +29,6 @@ export interface SyntheticOptions {
 
 export const SYNTHETIC_DEFAULTS = { seed: 1, clusters: 1000, spread: 0.33 } as const;
 
-/** A seeded uniform generator on [0, 1) (mulberry32: 32-bit state, fast, good enough for test data). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal draws from a uniform generator (Box-Muller, both values of each pair used). */
 export function seededGaussian(rand: () => number): () => number {
@@ -91,7 +82,7 @@ function aroundCentres(count: number, centres: Float32Array, o: SyntheticOptions
 
 /** Independent streams of one seed: 0 = centres, 1 = base vectors, 2 = queries. */
 function stream(seed: number, which: 0 | 1 | 2): () => number {
-  return seededRandom(Math.imul(seed, 3) + which + 0x5eed);
+  return rng(Math.imul(seed, 3) + which + 0x5eed);
 }
 
 /**
