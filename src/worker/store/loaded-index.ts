@@ -16,9 +16,12 @@ import { MAX_CONNECTIONS, type PartitionCache, type Pins } from "./partitions";
 import { fetchVerified, getBytes } from "./r2";
 import type { Storage } from "./storage";
 
-/** What an isolate keeps across indexes and versions: one byte budget, and the partitions in kernel memory. */
+/** What an isolate keeps across indexes and versions: the byte caches and the partitions in kernel memory. */
 export interface IsolateCaches {
+  /** Models, manifests' readers, flat shards, BM25 buckets, documents, results. */
   cache: ByteCache;
+  /** Refine rows of partitioned indexes (large and rarely reused: kept apart so they never evict the rest). */
+  refine: ByteCache;
   partitions: PartitionCache;
 }
 
@@ -134,7 +137,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
         pinned.push(...pins);
         return parts;
       },
-      refine: hasRefine ? (ids) => refineRows(rs, iso.cache, tenant, index, ids.map((id) => m.partitions[id].refine!)) : undefined,
+      refine: hasRefine ? (ids) => refineRows(rs, iso.refine, tenant, index, ids.map((id) => m.partitions[id].refine!)) : undefined,
       release: () => iso.partitions.release(pinned.splice(0)),
     };
     return { kind: "ivf", source, options: ivfOptions(m, { probe }) };

@@ -40,9 +40,13 @@ export interface IndexRegistry {
 
 export function createRegistry(opts: RegistryOptions): IndexRegistry {
   const slots = new Map<string, Slot>();
-  const cache = createByteCache(Math.floor(opts.cacheBudgetBytes / 2));
-  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: Math.floor(opts.cacheBudgetBytes / 2) }));
-  const iso: IsolateCaches = { cache, partitions };
+  // Half the budget for partitions in kernel memory; of the other half, an eighth for refine rows (large, rarely
+  // reused), which must not push models, results and documents out of the main cache.
+  const half = Math.floor(opts.cacheBudgetBytes / 2);
+  const cache = createByteCache(half - Math.floor(half / 8));
+  const refine = createByteCache(Math.floor(half / 8));
+  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: half }));
+  const iso: IsolateCaches = { cache, refine, partitions };
   const now = opts.now ?? Date.now;
 
   async function refresh(s: Storage, tenant: string, index: string, slot: Slot): Promise<void> {
