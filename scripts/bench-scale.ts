@@ -3,7 +3,8 @@
  * `wrangler dev`, measured from a client. Prints one JSON line (and a readable summary on stderr).
  *
  *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20]
- *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--mode hybrid] [--budget-mb 64] [--json]
+ *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--mode hybrid] [--budget-mb 64] [--cold-colo]
+ *       [--saturation <seconds>] [--json]
  *
  * Vectors: "clustered" puts passages around 1,000 topic centres that are the query model's vectors of real query
  * texts (a passage = centre + Gaussian noise, unit length: nearest neighbours at cosine ~0.9), "uniform" draws
@@ -49,6 +50,7 @@ const { values: o } = parseArgs({
     mode: { type: "string", default: "hybrid" },
     "budget-mb": { type: "string", default: "64" },
     saturation: { type: "string", default: "10" },
+    "cold-colo": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -239,6 +241,8 @@ async function main() {
   if ((await runKeysCommand(["create", "--tenant", "bench", "--roles", "search", "--json", "--to", "local"], { out: (l) => (key = JSON.parse(l).key), err: () => {} })) !== 0) fail("keys create failed");
 
   const truth = await exactTop10(dir, await encodeTexts(held), held.length);
+  // --cold-colo: empty the local colo cache first, so the cold query reads everything from R2 (a new colo).
+  if (o["cold-colo"]) await rm(join(root, ".wrangler/state/v3/cache"), { recursive: true, force: true });
   const port = await freePort();
   const vars = ["--var", `SIMULATED_R2_LATENCY_MS:${latency}`, "--var", `CACHE_BUDGET_BYTES:${Number(o["budget-mb"]) * 1024 * 1024}`, "--var", "POINTER_TTL_MS:60000"];
   const log = join(tmpdir(), `bench-scale-wrangler-${port}.log`);
@@ -303,7 +307,7 @@ async function main() {
       partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0,
       planRecallAt10: manifest.search.plan?.recallAt10 ?? null,
       recallAt10: truth ? round(recallHits / recallTotal, 4) : null,
-      r2LatencyMs: latency, budgetMb: Number(o["budget-mb"]),
+      r2LatencyMs: latency, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"],
       healthzP50Ms: round(healthP50), coldMs: round(cold.ms), coldReads: cold.body.reads,
       warmP50Ms: round(pct(warm, 50)), warmP99Ms: round(pct(warm, 99)),
       warmP50OverFloorMs: round(pct(warm, 50) - healthP50), warmP99OverFloorMs: round(pct(warm, 99) - healthP50),

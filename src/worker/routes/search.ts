@@ -89,7 +89,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   // A version is immutable, so the same request to it always has the same answer: repeated queries, the common case
   // at an edge, are answered from the isolate.
   const key = `result:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null])}`;
-  const cached = registry.cache.get<Ranked>(key);
+  const cached = registry.results.get<Ranked>(key);
   if (cached) {
     return { ...cached, cached: true, timing: { loadMs: t1 - t0, encodeMs: 0, scoreMs: 0, docsMs: 0, totalMs: performance.now() - t0 }, reads: { ...storage.stats } };
   }
@@ -115,7 +115,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
     })),
     ...(readers.vectors.kind === "ivf" ? { partitions: { probed: readers.vectors.options.probe, of: idx.manifest.partitions.length } } : {}),
   };
-  registry.cache.set(key, ranked, 2 * JSON.stringify(ranked).length + key.length);
+  registry.results.set(key, ranked, 2 * JSON.stringify(ranked).length + key.length);
   return {
     ...ranked,
     // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.

@@ -35,6 +35,8 @@ export interface IndexRegistry {
    */
   get(s: Storage, tenant: string, index: string): Promise<LoadedIndex>;
   cache: ByteCache;
+  /** Answers of earlier requests, by index version and request (src/worker/routes/search.ts). */
+  results: ByteCache;
   partitions: PartitionCache;
 }
 
@@ -43,8 +45,10 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
   // Half the budget for partitions in kernel memory; of the other half, an eighth for refine rows (large, rarely
   // reused), which must not push models, results and documents out of the main cache.
   const half = Math.floor(opts.cacheBudgetBytes / 2);
-  const cache = createByteCache(half - Math.floor(half / 8));
+  // Results of earlier requests get their own sixteenth: small and the most valuable per byte.
+  const cache = createByteCache(half - Math.floor(half / 8) - Math.floor(half / 16));
   const refine = createByteCache(Math.floor(half / 8));
+  const results = createByteCache(Math.floor(half / 16));
   const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: half }));
   const iso: IsolateCaches = { cache, refine, partitions };
   const now = opts.now ?? Date.now;
@@ -74,6 +78,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
 
   return {
     cache,
+    results,
     partitions,
     async get(s, tenant, index) {
       validateName("tenant", tenant); // FormatError invalid_name: 400 (src/worker/http-error.ts)
