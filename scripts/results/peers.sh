@@ -10,9 +10,11 @@ mkdir -p runs
 run() { local name=$1; shift; timeout 600 npm run --silent bench:peers -- --json "$@" >> "runs/peers-$name.jsonl"; }
 for D in ${*:-clustered uniform}; do
   run "100k-$D" --n 100000 --distribution "$D" --peers float32,i3,i3-exact,orama,voy --budget-s 150
+  run "100k-$D" --n 100000 --distribution "$D" --peers i3-ivf --budget-s 300
   run "100k-$D" --n 100000 --distribution "$D" --peers usearch --budget-s 560
   run "100k-$D" --n 100000 --distribution "$D" --peers hnswlib --budget-s 560
   run "100k-$D" --n 100000 --distribution "$D" --peers edgevec --budget-s 560
   run "1m-$D" --n 1000000 --distribution "$D" --peers i3,float32 --budget-s 200
   run "1m-$D" --n 1000000 --distribution "$D" --peers i3-exact --budget-s 400
+  run "1m-$D" --n 1000000 --distribution "$D" --peers i3-ivf --budget-s 500
 done

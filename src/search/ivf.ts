@@ -159,25 +159,56 @@ export async function searchIvf(query: Float32Array, src: IvfSource, k: number, 
     src.release?.(probed);
   }
   if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
-  let floor = Infinity;
-  const best = new Map<number, number>();
-  for (const { part, scores } of scanned) {
-    for (let i = 0; i < part.count; i++) {
-      const s = scores[i], ord = part.ordinals[i];
-      if (s < floor) floor = s;
-      const prev = best.get(ord);
-      if (prev === undefined || s > prev) best.set(ord, s);
-    }
-  }
-  const top = createTopK(k);
-  for (const [ordinal, score] of best) top.push(ordinal, score);
-  const hits: DocHit[] = top.sorted().map(({ id, score }) => ({ ordinal: id, score }));
-  const estimate = Number.isFinite(floor) ? floor : 0;
+  const floor = lowestScore(scanned);
   return {
-    hits,
+    hits: topDocuments(scanned, k),
     probed,
-    scores: (ordinals) => new Map(ordinals.map((ord) => [ord, best.get(ord) ?? estimate])),
+    scores: (ordinals) => new Map(ordinals.map((ord) => [ord, bestOf(scanned, ord) ?? floor])),
   };
+}
+
+/** The lowest score of the scan (0 when nothing was scanned). */
+function lowestScore(scanned: Scanned[]): number {
+  let floor = Infinity;
+  for (const { scores } of scanned) for (let i = 0; i < scores.length; i++) if (scores[i] < floor) floor = scores[i];
+  return Number.isFinite(floor) ? floor : 0;
+}
+
+/**
+ * The `k` best documents of the scan, a document scoring as its best passage: the best rows first (a heap over the
+ * rows, no map of every document), widened until they hold `k` documents or every row.
+ */
+function topDocuments(scanned: Scanned[], k: number): DocHit[] {
+  const rows = scanned.reduce((n, s) => n + s.part.count, 0);
+  for (let take = Math.min(rows, 8 * k); ; take = Math.min(rows, take * 4)) {
+    const top = createTopK(take);
+    scanned.forEach(({ scores }, si) => {
+      for (let i = 0; i < scores.length; i++) if (scores[i] > top.threshold()) top.push(si * 0x4000_0000 + i, scores[i]);
+    });
+    const docs = new Map<number, number>();
+    for (const { id, score } of top.sorted()) {
+      const s = scanned[Math.floor(id / 0x4000_0000)];
+      const ord = s.part.ordinals[id % 0x4000_0000];
+      if (!docs.has(ord)) docs.set(ord, score); // sorted: the first row of a document is its best
+    }
+    if (docs.size >= k || take >= rows) return [...docs].slice(0, k).map(([ordinal, score]) => ({ ordinal, score }));
+  }
+}
+
+/** A document's best score in the scan (its rows found by binary search: a partition's ordinals ascend). */
+function bestOf(scanned: Scanned[], ordinal: number): number | undefined {
+  let best: number | undefined;
+  for (const { part, scores } of scanned) {
+    const o = part.ordinals;
+    let lo = 0, hi = o.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (o[mid] < ordinal) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < o.length && o[i] === ordinal; i++) if (best === undefined || scores[i] > best) best = scores[i];
+  }
+  return best;
 }
 
 /** Re-scores the `n` best rows of the scan from the half-precision rows of their partitions. */

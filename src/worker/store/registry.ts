@@ -42,14 +42,14 @@ export interface IndexRegistry {
 
 export function createRegistry(opts: RegistryOptions): IndexRegistry {
   const slots = new Map<string, Slot>();
-  // Half the budget for partitions in kernel memory; of the other half, an eighth for refine rows (large, rarely
-  // reused), which must not push models, results and documents out of the main cache.
+  // Half the budget for models, flat shards, BM25 buckets and documents (one query model must fit it). The other
+  // half for partitioned indexes: their partitions in kernel memory, refine rows (large, rarely reused: apart, so
+  // they never evict the rest) and the results of earlier requests (small, the most valuable per byte).
   const half = Math.floor(opts.cacheBudgetBytes / 2);
-  // Results of earlier requests get their own sixteenth: small and the most valuable per byte.
-  const cache = createByteCache(half - Math.floor(half / 8) - Math.floor(half / 16));
+  const cache = createByteCache(half);
   const refine = createByteCache(Math.floor(half / 8));
   const results = createByteCache(Math.floor(half / 16));
-  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: half }));
+  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: half - refine.budget - results.budget }));
   const iso: IsolateCaches = { cache, refine, partitions };
   const now = opts.now ?? Date.now;
 
