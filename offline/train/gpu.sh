@@ -28,6 +28,7 @@ WISE_ALPHAS=${WISE_ALPHAS:-0.5}
 mkdir -p runs/logs
 
 [ "$DEVICE" != cuda ] || python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA'; print(torch.cuda.get_device_name(0))"
+# Mining reads the product's BM25 run (made with Node before the GPU run; carry runs/mine): offline.train.mine says how.
 [ -f runs/mine/scifact-train.json ] || python3 -m offline.train.mine --device "$DEVICE"
 python3 -m offline.train.evaluate --zero-shot --device "$DEVICE" --data "$EVAL_DATA"
 

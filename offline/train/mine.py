@@ -1,9 +1,11 @@
 """Hard-negative mining for the SciFact TRAIN queries (train + dev split), positives excluded.
 
-    python -m offline.train.mine [--device cpu|cuda] [--data-root DIR]   -> runs/mine/scifact-train.json {qid: {"bm25": [doc idx], "dense": [doc idx]}}
+    npm run i3 -- eval --data <I3_DATA>/scifact --split train --model bm25 --k 100 --run runs/mine/scifact-train-bm25.trec
+    python -m offline.train.mine [--device cpu|cuda] [--data-root DIR] [--bm25-run FILE]
+        -> runs/mine/scifact-train.json {qid: {"bm25": [doc idx], "dense": [doc idx]}}
 
-- BM25: a tiny Python BM25 with the data README's settings (k1 0.9, b 0.4, lowercased alphanumeric tokens, no
-  stemming, title + text), top `topk` docs.
+- BM25: the product's own BM25 (src/search/bm25.ts through `i3 eval --model bm25`: the worker's analyzer, Lucene
+  scoring), read from its TREC run: one implementation of BM25, not a Python copy. Top `topk` docs.
 - dense: the zero-shot USE-lite model (query vectors from the pretrained query tower, passage vectors = the pooled
   cached token states, i.e. exactly UseLite.forward), top `topk` docs.
 Only SciFact train qrels are read (data.load_train_qrels asserts the path is not a test split).
@@ -13,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import numpy as np
 import torch
@@ -24,41 +24,21 @@ import torch
 from offline.train import data
 from offline.train.cli import run_main
 
-_TOK_RE = re.compile(r"[a-z0-9]+")
+BM25_RUN = os.path.join("runs", "mine", "scifact-train-bm25.trec")
+BM25_COMMAND = "npm run i3 -- eval --data <I3_DATA>/scifact --split train --model bm25 --k 100 --run " + BM25_RUN
 
 
-def bm25_tokens(text: str):
-    return _TOK_RE.findall(text.lower())
-
-
-class BM25:
-    def __init__(self, texts, k1: float = 0.9, b: float = 0.4):
-        self.k1, self.b = k1, b
-        self.N = len(texts)
-        self.postings = defaultdict(list)  # term -> [(doc, tf)]
-        self.dl = np.zeros(self.N, dtype=np.float32)
-        for i, t in enumerate(texts):
-            toks = bm25_tokens(t)
-            self.dl[i] = len(toks)
-            for term, tf in Counter(toks).items():
-                self.postings[term].append((i, tf))
-        self.avgdl = float(self.dl.mean()) if self.N else 1.0
-        self.post = {}
-        for term, lst in self.postings.items():
-            d = np.array([x[0] for x in lst], dtype=np.int64)
-            tf = np.array([x[1] for x in lst], dtype=np.float32)
-            idf = math.log(1.0 + (self.N - len(lst) + 0.5) / (len(lst) + 0.5))  # Lucene idf
-            self.post[term] = (d, tf, idf)
-
-    def scores(self, query: str) -> np.ndarray:
-        s = np.zeros(self.N, dtype=np.float32)
-        for term in bm25_tokens(query):  # repeated query terms count again, like Lucene's BooleanQuery
-            if term not in self.post:
-                continue
-            d, tf, idf = self.post[term]
-            norm = tf + self.k1 * (1 - self.b + self.b * self.dl[d] / self.avgdl)
-            s[d] += idf * tf * (self.k1 + 1) / norm
-        return s
+def read_run(path: str) -> dict:
+    """A TREC run (`qid Q0 docid rank score tag`) as {qid: [docid, ...]} in rank order."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no BM25 run; make it with the product's BM25 first: {BM25_COMMAND}")
+    ranked = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5:
+                ranked[parts[0]].append((int(parts[3]), parts[2]))
+    return {q: [d for _, d in sorted(hits)] for q, hits in ranked.items()}
 
 
 def topk_excluding(scores: np.ndarray, k: int, exclude: set):
@@ -76,7 +56,7 @@ def zero_shot_passage_vectors(cache: "data.StateCache", encoder, batch: int = 25
 
 
 @torch.no_grad()
-def main(topk: int = 50, device: str = "auto"):
+def main(topk: int = 50, device: str = "auto", bm25_run: str = BM25_RUN):
     torch.set_num_threads(2)
     from offline.train.model import pick_device
     from offline.train.use_lite import UseLite, default_tfjs_dir
@@ -86,7 +66,7 @@ def main(topk: int = 50, device: str = "auto"):
     queries = data.load_queries("scifact")
     doc_ids, texts = data.load_corpus("scifact")
     pos_of = {d: i for i, d in enumerate(doc_ids)}
-    bm = BM25(texts)
+    bm25 = read_run(os.path.join(data.REPO, bm25_run) if not os.path.isabs(bm25_run) else bm25_run)
     enc = UseLite.from_tfjs(default_tfjs_dir()).eval().to(device)
     if data.has_state_cache("scifact"):  # the CPU recipe's pooled cached states: the same vectors, much cheaper
         cache = data.StateCache("scifact")
@@ -105,10 +85,12 @@ def main(topk: int = 50, device: str = "auto"):
     hits_bm, hits_de = 0, 0
     for r, q in enumerate(qids):
         pos = {pos_of[d] for d, g in qrels[q].items() if g > 0 and d in pos_of}
-        sb = bm.scores(queries[q])
-        hits_bm += len(pos & set(np.argsort(-sb)[:topk].tolist())) / max(1, len(pos))
+        if q not in bm25:
+            raise ValueError(f"query {q} is not in the BM25 run {bm25_run}: make it with --split train ({BM25_COMMAND})")
+        ranked = [pos_of[d] for d in bm25[q] if d in pos_of]
+        hits_bm += len(pos & set(ranked[:topk])) / max(1, len(pos))
         hits_de += len(pos & set(np.argsort(-dense[r])[:topk].tolist())) / max(1, len(pos))
-        out[q] = {"bm25": topk_excluding(sb, topk, pos), "dense": topk_excluding(dense[r], topk, pos)}
+        out[q] = {"bm25": [i for i in ranked if i not in pos][:topk], "dense": topk_excluding(dense[r], topk, pos)}
     os.makedirs(os.path.join(data.REPO, "runs", "mine"), exist_ok=True)
     path = os.path.join(data.REPO, "runs", "mine", "scifact-train.json")
     with open(path, "w") as f:
@@ -120,10 +102,11 @@ def main(topk: int = 50, device: str = "auto"):
 def cli() -> None:
     ap = argparse.ArgumentParser(description="Hard negatives for the SciFact train queries -> runs/mine/scifact-train.json")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    ap.add_argument("--bm25-run", default=BM25_RUN, help=f"TREC run of the product's BM25 on the train queries (default {BM25_RUN}; made by: {BM25_COMMAND})")
     data.add_data_root_flag(ap)
     a = ap.parse_args()
     data.set_data_root(a.data_root)
-    main(device=a.device)
+    main(device=a.device, bm25_run=a.bm25_run)
 
 
 if __name__ == "__main__":
