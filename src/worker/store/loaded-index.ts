@@ -69,12 +69,13 @@ export async function readPointer(s: Storage, tenant: string, index: string): Pr
  */
 export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, index: string, pointer: Pointer): Promise<LoadedIndex> {
   const manifest = await loadManifest(s, tenant, index, pointer);
+  const lexicalSection = usableLexical(manifest, tenant, index);
+  // The model, the vectors' entry point and the BM25 norms in parallel: one round trip after the manifest.
   const [, vectors] = await Promise.all([
     loadEncoder(s, iso.cache, tenant, index, manifest),
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
+    lexicalSection && lexicalReader(s, iso.cache, tenant, index, lexicalSection).norms(), // verified before serving
   ]);
-  const lexicalSection = usableLexical(manifest, tenant, index);
-  if (lexicalSection) await lexicalReader(s, iso.cache, tenant, index, lexicalSection).norms(); // verified before serving
   return {
     tenant, index, version: pointer.version, manifest, lexicalSection,
     encoder: (rs) => loadEncoder(rs, iso.cache, tenant, index, manifest),
