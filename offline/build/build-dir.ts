@@ -8,7 +8,7 @@ import { sha256Hex } from "../../src/format/checksum.ts";
 import { parseManifest, serializeManifest, type Manifest } from "../../src/format/manifest.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
 import { versionIdOf } from "../../src/format/r2-keys.ts";
-import { forEachLimit } from "../../src/pool.ts";
+import { forEachLimit } from "../pool.ts";
 import { BuildError } from "./errors.ts";
 import { createObjectStore, type ObjectStore } from "./object-store.ts";
 

@@ -5,7 +5,7 @@
  * down endpoint gives one clear error instead of N.
  */
 import { CodedError } from "../../src/errors.ts";
-import { forEachLimit } from "../../src/pool.ts";
+import { forEachLimit } from "../pool.ts";
 import { retry, type Attempt } from "../retry.ts";
 import type { Hit, Run } from "./metrics.ts";
 

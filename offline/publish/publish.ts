@@ -3,7 +3,7 @@ import { isFormatError } from "../../src/format/errors.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
 import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
 import { BuildError } from "../build/errors.ts";
-import { forEachLimit } from "../../src/pool.ts";
+import { forEachLimit } from "../pool.ts";
 import { readPointer, writePointer, type PointerState } from "./pointer.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 

@@ -1,7 +1,7 @@
 import { sha256Hex } from "../../src/format/checksum.ts";
 import { indexPrefix, manifestKey, validateVersion, versionIdOf } from "../../src/format/r2-keys.ts";
 import { readPointer, writePointer } from "./pointer.ts";
-import { forEachLimit } from "../../src/pool.ts";
+import { forEachLimit } from "../pool.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
 
 /** One published version of an index. */

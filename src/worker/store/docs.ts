@@ -3,8 +3,6 @@ import {
   readDocBlockIndex, type Doc, type DocBlockIndex, type DocBlockRef,
 } from "../../format";
 import type { ByteCache } from "./byte-cache";
-import { forEachLimit } from "../../pool";
-import { MAX_CONNECTIONS } from "./partitions";
 import { getImmutable } from "./r2";
 import type { Storage } from "./storage";
 import type { LoadedIndex } from "./loaded-index";
@@ -54,15 +52,11 @@ async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinal:
 }
 
 /**
- * Fetches documents by ordinal, in order: only their records are read, never a whole block, at most
- * MAX_CONNECTIONS at once. (The block's sha256 covers the whole object; a record is checked by the offsets CRC and
- * its JSON validation.) Warm documents cost no read at all: the isolate keeps them, the colo cache keeps their
+ * Fetches documents by ordinal, in order: only their records are read, never a whole block, and the request's
+ * storage keeps at most 6 reads waiting at once. (The block's sha256 covers the whole object; a record is checked by
+ * the offsets CRC and its JSON validation.) Warm documents cost no read at all: the isolate keeps them, the colo cache keeps their
  * bytes for the isolates that come after.
  */
 export async function fetchDocs(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinals: number[]): Promise<Doc[]> {
-  const docs: Doc[] = new Array(ordinals.length);
-  await forEachLimit(ordinals, MAX_CONNECTIONS, async (ordinal, i) => {
-    docs[i] = await fetchDoc(s, cache, idx, ordinal);
-  });
-  return docs;
+  return Promise.all(ordinals.map((ordinal) => fetchDoc(s, cache, idx, ordinal)));
 }

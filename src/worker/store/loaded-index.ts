@@ -4,7 +4,6 @@ import {
   decodeFloatRows, decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex,
   type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors,
 } from "../../format";
-import { forEachLimit } from "../../pool";
 import type { LexicalReader } from "../../search/bm25";
 import type { ShardVectors } from "../../search/dense";
 import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
@@ -12,7 +11,7 @@ import type { VectorIndex } from "../../search/vector-index";
 import { createTokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
 import { lexicalReader, usableLexical } from "./bm25-reader";
-import { MAX_CONNECTIONS, type PartitionCache, type Pins } from "./partitions";
+import type { PartitionCache, Pins } from "./partitions";
 import { fetchVerified, getBytes } from "./r2";
 import type { Storage } from "./storage";
 
@@ -145,10 +144,9 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   };
 }
 
-/** Refine rows of partitions (isolate cache, else colo cache or R2), at most MAX_CONNECTIONS reads at once. */
+/** Refine rows of partitions (isolate cache, else colo cache or R2). */
 async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: string, refs: ObjectRef[]): Promise<RefineVectors[]> {
-  const out: RefineVectors[] = new Array(refs.length);
-  await forEachLimit(refs, MAX_CONNECTIONS, async (ref, i) => {
+  return Promise.all(refs.map(async (ref) => {
     const key = objectKey(tenant, index, ref.path);
     let r = cache.get<RefineVectors>(key);
     if (!r) {
@@ -156,9 +154,8 @@ async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: s
       if (r.count !== ref.count) throw new FormatError("invalid_object", `refine ${ref.path}: expected ${ref.count} rows, got ${r.count}`);
       cache.set(key, r, r.rows.byteLength);
     }
-    out[i] = r;
-  });
-  return out;
+    return r;
+  }));
 }
 
 /**

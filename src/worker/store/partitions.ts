@@ -1,17 +1,13 @@
 // The partitions of partitioned indexes, in the scoring kernels' memory: decoded once when a query first probes
 // them, scanned there by every later query, evicted least recently used when the kernel memory (its own share of
 // the isolate budget) is full. A partition a query is scanning is pinned and never evicted under it. Concurrent
-// queries that miss the same partition share one fetch; one query fetches at most 6 at once (the connections a
-// Worker request may have waiting).
+// queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting.
 import { decodeShard, FormatError, objectKey, type ObjectRef } from "../../format";
-import { forEachLimit } from "../../pool";
 import { freeKernelMemory, toKernelMemory, type IvfPartition } from "../../search/ivf";
 import type { Kernels } from "../../search/kernels";
 import { fetchVerified } from "./r2";
 import type { Storage } from "./storage";
 
-/** Outgoing connections one request may have waiting (Workers' limit). */
-export const MAX_CONNECTIONS = 6;
 
 interface Entry {
   part: IvfPartition;
@@ -93,19 +89,20 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
         if (entries.has(key)) pinned[i] = pin(key);
         else missing.push(i);
       });
-      try {
-        await forEachLimit(missing, MAX_CONNECTIONS, async (i) => {
-          const key = keys[i];
-          let p = inflight.get(key);
-          if (!p) {
-            p = fetchDecoded(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
-            inflight.set(key, p);
-          }
-          pinned[i] = pin(key, await p);
-        });
-      } catch (err) {
+      // Every fetch settles before a failure is reported, so nothing is pinned after the release below.
+      const settled = await Promise.allSettled(missing.map(async (i) => {
+        const key = keys[i];
+        let p = inflight.get(key);
+        if (!p) {
+          p = fetchDecoded(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
+          inflight.set(key, p);
+        }
+        pinned[i] = pin(key, await p);
+      }));
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed) {
         this.release(pinned.filter(Boolean));
-        throw err;
+        throw (failed as PromiseRejectedResult).reason;
       }
       return { parts: pinned.map((e) => e.part), pins: pinned };
     },

@@ -5,18 +5,22 @@ import { coloKey, type Storage } from "./storage";
 export async function getBytes(s: Storage, key: string, range?: { offset: number; length: number }): Promise<Uint8Array | null> {
   if (key.endsWith("/current")) s.stats.pointer++;
   else s.stats.r2++;
-  const obj = await s.bucket.get(key, range ? { range } : undefined);
-  if (!obj) return null;
-  return new Uint8Array(await obj.arrayBuffer());
+  return s.slot(async () => {
+    const obj = await s.bucket.get(key, range ? { range } : undefined);
+    return obj ? new Uint8Array(await obj.arrayBuffer()) : null;
+  });
 }
 
 /** Bytes of an immutable key (a content-addressed object, or a range of one) from the colo cache, if there. */
 export async function coloGet(s: Storage, key: string, range?: { offset: number; length: number }): Promise<Uint8Array | null> {
-  if (!s.colo) return null;
-  const hit = await s.colo.match(coloKey(key, range));
-  if (!hit) return null;
-  s.stats.colo++;
-  return new Uint8Array(await hit.arrayBuffer());
+  const colo = s.colo;
+  if (!colo) return null;
+  const bytes = await s.slot(async () => {
+    const hit = await colo.match(coloKey(key, range));
+    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+  });
+  if (bytes) s.stats.colo++;
+  return bytes;
 }
 
 /** Puts verified bytes of an immutable key into the colo cache (after the response). */

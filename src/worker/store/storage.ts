@@ -15,11 +15,36 @@ export interface IoStats {
 
 export interface Storage {
   bucket: R2Bucket;
+  /**
+   * Runs one read under the request's connection limit: at most CONNECTIONS reads (R2 and colo cache together) wait
+   * at once, as a Worker request may have no more outgoing connections open (`wrangler dev` does not enforce it).
+   */
+  slot<T>(read: () => Promise<T>): Promise<T>;
   /** The colo's cache (`caches.default`); absent where the runtime has none. */
   colo?: Cache;
   /** Keeps work (a cache put, a refresh) alive after the response (`ctx.waitUntil`). */
   defer(p: Promise<unknown>): void;
   stats: IoStats;
+}
+
+/** Outgoing connections one Worker request may have waiting at once. */
+export const CONNECTIONS = 6;
+
+/** A counting semaphore: `run` waits for one of `n` slots. */
+export function slots(n: number) {
+  let free = n;
+  const waiting: Array<() => void> = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (free > 0) free--;
+    else await new Promise<void>((r) => waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
+  };
 }
 
 /** The cache key of an R2 key (and byte range): a URL under a host no request ever reaches. */
@@ -55,6 +80,7 @@ export function requestStorage(env: Env, ctx?: { waitUntil(p: Promise<unknown>):
   const colo = typeof caches !== "undefined" ? (caches as unknown as { default?: Cache }).default : undefined;
   return {
     bucket: delayed(env.INDEXES, Number(env.SIMULATED_R2_LATENCY_MS ?? 0)),
+    slot: slots(CONNECTIONS),
     colo,
     defer: (p) => {
       const quiet = p.catch((e) => console.error("deferred work failed:", e));

@@ -1,6 +1,6 @@
-// src/pool.ts: the one bounded-concurrency loop (verification, uploads, version listing).
+// offline/pool.ts: the one bounded-concurrency loop (verification, uploads, version listing).
 import { describe, expect, it } from "vitest";
-import { forEachLimit } from "../../src/pool.ts";
+import { forEachLimit } from "../../offline/pool.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 

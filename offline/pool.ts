@@ -1,5 +1,5 @@
-// The one bounded-concurrency loop (offline: object verification, uploads, version listing; the worker: partition
-// fetches, at most 6 connections per request). No I/O of its own, no Node APIs.
+// The one bounded-concurrency loop of the offline side (object verification, uploads, version listing). No I/O of
+// its own, no Node APIs. (The worker bounds its reads per request in src/worker/store/storage.ts.)
 
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error after the in-flight
