@@ -44,7 +44,7 @@ export const SearchResponse = z
     timing: z
       .object({ loadMs: z.number(), encodeMs: z.number(), scoreMs: z.number(), docsMs: z.number(), totalMs: z.number() })
       .openapi({ description: "Milliseconds per stage. Inside a Worker the clock only moves across I/O: these show I/O waits, not CPU time." }),
-    cached: z.boolean().optional().openapi({ description: "True when the isolate answered from an earlier identical request to the same index version (results are those of that version; timing and reads are this request's)." }),
+    cached: z.boolean().optional().openapi({ description: "True when the isolate ranked from an earlier identical request to the same index version (the ranking of that version; documents, timing and reads are this request's)." }),
     reads: z
       .object({ r2: z.number(), colo: z.number(), pointer: z.number() })
       .openapi({ description: "Reads this request made: index data from R2, and from the colo's cache (warm queries make none), and of the index's pointer (once per POINTER_TTL_MS)." }),

@@ -9,6 +9,7 @@ import { searchHybrid, searchOptions, type SearchMode } from "../../search/modes
 import { searchLexical } from "../../search/bm25";
 import { denseFloor } from "../../search/dense";
 import { denseSearch } from "../../search/vector-index";
+import { ivfOptions, isPartitioned } from "../../search/ivf";
 import type { EncodedFrom } from "../encoder/query-encoder";
 import { fetchDocs } from "../store/docs";
 import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
@@ -86,25 +87,26 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const idx = await registry.get(storage, tenant, index);
   const opts = resolveOptions(req, idx);
   const t1 = performance.now();
-  // A version is immutable, so the same request to it always has the same answer: repeated queries, the common case
-  // at an edge, are answered from the isolate.
-  const key = `result:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null])}`;
-  const cached = registry.results.get<Ranked>(key);
-  if (cached) {
-    return { ...cached, cached: true, timing: { loadMs: t1 - t0, encodeMs: 0, scoreMs: 0, docsMs: 0, totalMs: performance.now() - t0 }, reads: { ...storage.stats } };
-  }
-  const readers = idx.open(storage, { probe: req.probe });
-  const { r, query, encodeMs } = await rank(idx, readers, storage, req, opts);
+  // A version is immutable, so the same request to it always has the same ranking: repeated queries, the common case
+  // at an edge, are ranked from the isolate (their documents come from its document cache).
+  const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null])}`;
+  const cached = registry.results.get<Ranking>(key);
+  const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
+  const ranking = cached ?? (await rank(idx, readers!, storage, req, opts));
   const t3 = performance.now();
+  if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
+  const { r, query } = ranking;
   const docs = await fetchDocs(storage, registry.cache, idx, r.hits.map((h) => h.ordinal));
   const t4 = performance.now();
-  const ranked: Ranked = {
+  const encodeMs = cached ? 0 : ranking.encodeMs;
+  return {
     tenant,
     index,
     version: idx.version,
     mode: r.mode,
     ...(r.mode === "hybrid" ? { fusion: opts.fusion } : {}),
     query: { ...query, ...(r.lexical ? { terms: r.lexical.terms, matchedTerms: r.lexical.matched } : {}) },
+    ...(isPartitioned(idx.manifest) ? { partitions: { probed: ivfOptions(idx.manifest, { probe: req.probe }).probe, of: idx.manifest.partitions.length } } : {}),
     results: r.hits.map((h, i) => ({
       id: docs[i].id,
       score: h.score,
@@ -113,19 +115,15 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
       text: docs[i].text,
       ...(docs[i].metadata ? { metadata: docs[i].metadata } : {}),
     })),
-    ...(readers.vectors.kind === "ivf" ? { partitions: { probed: readers.vectors.options.probe, of: idx.manifest.partitions.length } } : {}),
-  };
-  registry.results.set(key, ranked, 2 * JSON.stringify(ranked).length + key.length);
-  return {
-    ...ranked,
+    ...(cached ? { cached: true } : {}),
     // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
     timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
     reads: { ...storage.stats },
   };
 }
 
-/** What a search answers, without its timing and reads: the part a repeated request can reuse. */
-type Ranked = Omit<SearchResponse, "timing" | "reads" | "cached">;
+/** A ranking as `rank` makes it: what a repeated request to the same version reuses. */
+type Ranking = Awaited<ReturnType<typeof rank>>;
 
 /** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
 async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
