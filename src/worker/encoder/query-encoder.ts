@@ -1,3 +1,4 @@
+import { FormatError } from "../../format";
 import type { Tokenizer } from "../../text/tokenizer";
 import { ort } from "./ort-web";
 import { toInputs } from "../../text/tensors";
@@ -12,10 +13,11 @@ export interface EncodedQuery {
   from: EncodedFrom;
 }
 
-/** Optional colo cache for query vectors (the Workers Cache API of the request), and the request's waitUntil. */
+/** Optional colo cache for query vectors (the Workers Cache API of the request), its waitUntil and connection slots. */
 export interface VectorCache {
   colo?: Cache;
   defer(p: Promise<unknown>): void;
+  slot<T>(read: () => Promise<T>): Promise<T>;
 }
 
 /** Encodes one query into the vector space of the index (the query tower of the model). */
@@ -56,7 +58,7 @@ export function createQueryEncoder(
     });
     const embedding = out.embedding;
     if (!embedding || embedding.dims[1] !== opts.dim) {
-      throw new Error(`query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);
+      throw new FormatError("invalid_object", `query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);
     }
     return new Float32Array(embedding.data as Float32Array);
   }
@@ -81,7 +83,8 @@ export function createQueryEncoder(
     const hit = memo.get(key);
     if (hit) return { vector: hit, ...meta, from: "isolate" };
     const url = `https://i3-edge.cache/qvec/${opts.modelSha256}/${opts.maxTokens}/${key}`;
-    const colo = await cache?.colo?.match(url);
+    const coloCache = cache?.colo;
+    const colo = coloCache && (await cache.slot(() => coloCache.match(url)));
     if (colo) {
       const v = new Float32Array(await colo.arrayBuffer());
       if (v.length === opts.dim) {
@@ -91,9 +94,9 @@ export function createQueryEncoder(
     }
     const vector = await run(ids);
     remember(key, vector);
-    if (cache?.colo) {
+    if (coloCache) {
       const res = new Response(vector.slice().buffer, { headers: { "cache-control": "public, max-age=31536000, immutable" } });
-      cache.defer(cache.colo.put(url, res));
+      cache.defer(cache.slot(() => coloCache.put(url, res)));
     }
     return { vector, ...meta, from: "model" };
   }

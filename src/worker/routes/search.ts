@@ -9,7 +9,6 @@ import { searchHybrid, searchOptions, type SearchMode } from "../../search/modes
 import { searchLexical } from "../../search/bm25";
 import { denseFloor } from "../../search/dense";
 import { denseSearch } from "../../search/vector-index";
-import { ivfOptions, isPartitioned } from "../../search/ivf";
 import type { EncodedFrom } from "../encoder/query-encoder";
 import { fetchDocs } from "../store/docs";
 import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
@@ -106,7 +105,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
     mode: r.mode,
     ...(r.mode === "hybrid" ? { fusion: opts.fusion } : {}),
     query: { ...query, ...(r.lexical ? { terms: r.lexical.terms, matchedTerms: r.lexical.matched } : {}) },
-    ...(isPartitioned(idx.manifest) ? { partitions: { probed: ivfOptions(idx.manifest, { probe: req.probe }).probe, of: idx.manifest.partitions.length } } : {}),
+    ...(ranking.probed ? { partitions: { probed: ranking.probed, of: idx.manifest.partitions.length } } : {}),
     results: r.hits.map((h, i) => ({
       id: docs[i].id,
       score: h.score,
@@ -141,7 +140,9 @@ async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, r
     mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
     lexical: lexical ? (n) => searchLexical(lexical, req.query, n) : undefined,
   });
-  return { r, query, encodeMs };
+  // The partitions a partitioned index's dense side scanned (the request's probe, clamped to what memory holds).
+  const probed = readers.vectors.kind === "ivf" ? readers.vectors.options.probe : undefined;
+  return { r, query, encodeMs, probed };
 }
 
 /** The request's execution context, where the runtime gives one (`c.executionCtx` throws where it does not). */

@@ -125,6 +125,9 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
     throw new FormatError("invalid_object", `centroids ${m.centroids!.path}: expected ${m.partitions.length} of ${m.vectors.dim} dims, got ${centroids.count} of ${centroids.dims}`);
   }
   const hasRefine = m.partitions.every((p) => p.refine);
+  // A query's partitions are pinned together: no request may probe more than the kernel memory holds at once.
+  const largest = Math.max(...m.partitions.map((p) => p.shards[0].bytes));
+  const fits = Math.max(1, Math.floor(iso.partitions.kernels.arena.stats().maxBytes / largest));
   return (rs, probe) => {
     const pinned: Pins = [];
     const source: IvfSource = {
@@ -137,21 +140,24 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
         pinned.push(...pins);
         return parts;
       },
-      refine: hasRefine ? (ids) => refineRows(rs, iso.refine, tenant, index, ids.map((id) => m.partitions[id].refine!)) : undefined,
+      refine: hasRefine ? (ids) => refineRows(rs, iso.refine, tenant, index, ids.map((id) => m.partitions[id].refine!), m.vectors.dim) : undefined,
       release: () => iso.partitions.release(pinned.splice(0)),
     };
-    return { kind: "ivf", source, options: ivfOptions(m, { probe }) };
+    const options = ivfOptions(m, { probe });
+    return { kind: "ivf", source, options: { ...options, probe: Math.min(options.probe, fits) } };
   };
 }
 
 /** Refine rows of partitions (isolate cache, else colo cache or R2). */
-async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: string, refs: ObjectRef[]): Promise<RefineVectors[]> {
+async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: string, refs: ObjectRef[], dims: number): Promise<RefineVectors[]> {
   return Promise.all(refs.map(async (ref) => {
     const key = objectKey(tenant, index, ref.path);
     let r = cache.get<RefineVectors>(key);
     if (!r) {
       r = decodeFloatRows("refine", await fetchVerified(s, tenant, index, ref));
-      if (r.count !== ref.count) throw new FormatError("invalid_object", `refine ${ref.path}: expected ${ref.count} rows, got ${r.count}`);
+      if (r.count !== ref.count || r.dims !== dims) {
+        throw new FormatError("invalid_object", `refine ${ref.path}: expected ${ref.count} rows of ${dims} dims, got ${r.count} of ${r.dims}`);
+      }
       cache.set(key, r, r.rows.byteLength);
     }
     return r;
@@ -167,10 +173,30 @@ async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: 
   const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}`;
   const hit = cache.get<QueryEncoder>(key);
   if (hit) return hit;
+  // Concurrent requests that miss the same model share one load (one session, not one per request).
+  let loading = encodersLoading.get(key);
+  if (!loading) {
+    loading = createEncoder(s, cache, tenant, index, manifest, key).finally(() => encodersLoading.delete(key));
+    encodersLoading.set(key, loading);
+  }
+  return loading;
+}
+
+/** Encoder loads in flight in this isolate, by cache key. */
+const encodersLoading = new Map<string, Promise<QueryEncoder>>();
+
+async function createEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<QueryEncoder> {
+  const { query, vocab, maxQueryTokens } = manifest.model;
   const [modelBytes, vocabBytes] = await Promise.all([fetchVerified(s, tenant, index, query), fetchVerified(s, tenant, index, vocab)]);
-  const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(vocabBytes)));
-  const session = await createWasmSession(modelBytes);
-  const encoder = createQueryEncoder(session, tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
+  let encoder: QueryEncoder;
+  try {
+    const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(vocabBytes)));
+    const session = await createWasmSession(modelBytes);
+    encoder = createQueryEncoder(session, tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
+  } catch (e) {
+    // A vocab that is not JSON or a model onnxruntime refuses: a broken index (503), never a 500.
+    throw new FormatError("invalid_object", `query model ${query.path} or vocab ${vocab.path} of ${tenant}/${index} cannot be loaded: ${(e as Error).message}`, { cause: e });
+  }
   // The session's wasm memory is roughly the model's size again; count both.
   cache.set(key, encoder, 2 * modelBytes.byteLength + vocabBytes.byteLength, () => encoder.dispose());
   return encoder;

@@ -83,19 +83,22 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
     kernels,
     async acquire(s, tenant, index, refs, dims) {
       const keys = refs.map((r) => objectKey(tenant, index, r.path));
+      // The cached ones are pinned at once, so other queries cannot evict them while this one waits for the rest.
       const pinned: Entry[] = new Array(refs.length);
       const missing: number[] = [];
       keys.forEach((key, i) => {
         if (entries.has(key)) pinned[i] = pin(key);
         else missing.push(i);
       });
-      // Every fetch settles before a failure is reported, so nothing is pinned after the release below.
+      // The shared fetch runs under waitUntil, so it settles (and this query goes on to release its pins) even if
+      // the client went away. Every fetch settles before a failure is reported: nothing is pinned after the release.
       const settled = await Promise.allSettled(missing.map(async (i) => {
         const key = keys[i];
         let p = inflight.get(key);
         if (!p) {
           p = fetchDecoded(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
           inflight.set(key, p);
+          s.defer(p);
         }
         pinned[i] = pin(key, await p);
       }));

@@ -27,7 +27,8 @@ export async function coloGet(s: Storage, key: string, range?: { offset: number;
 export function coloPut(s: Storage, key: string, bytes: Uint8Array, range?: { offset: number; length: number }): void {
   if (!s.colo) return;
   const res = new Response(bytes, { headers: { "cache-control": "public, max-age=31536000, immutable", "content-type": "application/octet-stream" } });
-  s.defer(s.colo.put(coloKey(key, range), res));
+  const colo = s.colo;
+  s.defer(s.slot(() => colo.put(coloKey(key, range), res)));
 }
 
 /**

@@ -92,9 +92,10 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
       if (now() - slot.checkedAt >= opts.pointerTtlMs || (!slot.current && !slot.failedVersion)) {
         const sl = slot;
         sl.refreshing ??= refresh(s, tenant, index, sl).finally(() => (sl.refreshing = null));
-        // With a version to serve, a refresh never holds up the request: it runs after the response.
-        if (sl.current && opts.pointerTtlMs > 0) s.defer(sl.refreshing);
-        else await sl.refreshing;
+        // Under waitUntil, so it settles even if this request goes away. With a version to serve, a refresh never
+        // holds up the request: it runs after the response.
+        s.defer(sl.refreshing);
+        if (!sl.current || opts.pointerTtlMs === 0) await sl.refreshing;
       }
       if (!slot.current) {
         if (slot.failedVersion) {
