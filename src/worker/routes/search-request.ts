@@ -59,7 +59,7 @@ export const SearchRequest = z
         .min(1, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${JSON.stringify(iss.input)}` })
         .max(LIMITS.maxProbe, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${JSON.stringify(iss.input)}` })
         .optional()
-        .openapi({ description: `Partitioned indexes: partitions the dense side scans (more: higher recall, more reads). Default: the index's, chosen at build time for recall@10 >= 0.98; clamped to the index's partitions. Flat indexes scan everything and ignore it.` }),
+        .openapi({ description: `Partitioned indexes: partitions the dense side scans (more: higher recall, more reads). Default: the index's, chosen at build time for recall@10 >= 0.98; clamped to the index's partitions and to what the isolate's partition memory holds (the response says how many were scanned). Flat indexes scan everything and ignore it.` }),
     },
     { error: (iss) => (iss.code === "invalid_type" ? "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}" : undefined) },
   )
