@@ -21,7 +21,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { decodeFloatRows, decodeShard, float16Table } from "../src/format/index.ts";
+import { decodeDocBlock, decodeFloatRows, decodeShard, float16Table } from "../src/format/index.ts";
 import { createTokenizer } from "../src/text/tokenizer/index.ts";
 import { toInputs } from "../src/text/tensors.ts";
 import { writeLexical } from "../offline/build/bm25.ts";
@@ -167,7 +167,7 @@ async function exactTop10(dir: string, queries: Float32Array, count: number): Pr
     }
   }
   const ids: string[] = [];
-  for (const b of m.docs.blocks) for (const d of (await import("../src/format/index.ts")).decodeDocBlock(await build.readObject(b))) ids.push(d.id);
+  for (const b of m.docs.blocks) for (const d of decodeDocBlock(await build.readObject(b))) ids.push(d.id);
   const topk = await createTopKIp(dim);
   const { indices } = await topk.search(queries, count, rows, at, 50);
   await topk.close();

@@ -35,7 +35,7 @@ export async function bm25Run(corpusFile: string, queries: Array<{ id: string; t
     const { ids, blocks } = await writeDocBlocks(corpusFile, store, o.log);
     const section = await writeLexical(store, blocks, { k1: o.k1, b: o.b });
     o.log(`bm25: ${ids.length} docs, ${section.terms} terms indexed in ${((performance.now() - t0) / 1000).toFixed(1)} s (k1 ${o.k1}, b ${o.b})`);
-    const reader = fileLexicalReader(dir, section);
+    const reader = fileLexicalReader((ref) => store.read(ref), section);
     const run: Run = new Map();
     for (const q of queries) run.set(q.id, (await searchLexical(reader, q.text, o.k)).hits.map((h) => ({ id: ids[h.ordinal], score: h.score })));
     return { run, docs: ids.length };

@@ -3,12 +3,10 @@
  * (onnxruntime-node, the same tokenizer and truncation), src/search (binary pass + int8 rescoring, doc = best
  * passage; BM25 over the lexical buckets; fusion) and src/text/analyzer.ts. Offline and worker numbers are comparable.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import {
   decodeDocBlock, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard, type LexicalBucket, type LexicalSection,
-  type Manifest, type RefineVectors,
+  type Manifest, type ObjectRef, type RefineVectors,
 } from "../../src/format/index.ts";
 import { ivfOptions, isPartitioned, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
 import { denseSearch, type VectorIndex } from "../../src/search/vector-index.ts";
@@ -48,8 +46,6 @@ export interface OpenIndex {
   lexical?: LexicalReader;
 }
 
-const readObj = (dir: string, path: string) => new Uint8Array(readFileSync(join(dir, path)));
-
 /**
  * Opens a build directory for searching: doc ids and the flat shards at once, a partitioned index's partitions
  * lazily (as the worker loads them), BM25 buckets lazily.
@@ -61,7 +57,7 @@ export async function openIndex(dir: string, opts: { probe?: number } = {}): Pro
   for (const b of manifest.docs.blocks) for (const d of decodeDocBlock(await build.readObject(b))) ids.push(d.id);
   const vectors = isPartitioned(manifest) ? await fileIvf(build, opts.probe) : await fileFlat(build);
   const section = manifest.lexical;
-  const lexical = section && isKnownAnalyzer(section.analyzer) ? fileLexicalReader(dir, section) : undefined;
+  const lexical = section && isKnownAnalyzer(section.analyzer) ? fileLexicalReader((ref) => build.readObject(ref), section) : undefined;
   return { build, manifest, ids, vectors, lexical };
 }
 
@@ -103,18 +99,21 @@ async function fileIvf(build: BuildDir, probe?: number): Promise<VectorIndex> {
   return { kind: "ivf", source, options: ivfOptions(m, { probe }) };
 }
 
-/** The BM25 objects of a directory, decoded lazily and kept (as the worker reads them from R2). */
-export function fileLexicalReader(dir: string, section: LexicalSection): LexicalReader {
+/**
+ * The BM25 objects of a build, decoded lazily and kept (as the worker reads them from R2), read through `read`:
+ * the build directory's or the object store's checked reader.
+ */
+export function fileLexicalReader(read: (ref: ObjectRef) => Promise<Uint8Array>, section: LexicalSection): LexicalReader {
   const buckets = new Map<number, LexicalBucket>();
   let norms: Uint8Array | undefined;
   return {
     section,
     bucket: async (id) => {
       let b = buckets.get(id);
-      if (!b) buckets.set(id, (b = decodeLexicalBucket(readObj(dir, section.buckets[id].path))));
+      if (!b) buckets.set(id, (b = decodeLexicalBucket(await read(section.buckets[id]))));
       return b;
     },
-    norms: async () => (norms ??= decodeLexicalNorms(readObj(dir, section.norms.path))),
+    norms: async () => (norms ??= decodeLexicalNorms(await read(section.norms))),
   };
 }
 

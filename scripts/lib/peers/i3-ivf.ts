@@ -1,11 +1,10 @@
-import { readFileSync } from "node:fs";
-import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
 import { searchIvf, type IvfSource } from "../../../src/search/ivf.ts";
 import { rng } from "../../../src/random.ts";
 import { normalizeRows } from "../../../offline/vectors/kmeans.ts";
 import {
   exactTopDocs, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planProbe,
 } from "../../../offline/vectors/partition.ts";
+import { nodeKernels } from "../../../offline/vectors/kernels.ts";
 import { createTopKIp } from "../../../offline/vectors/topk-ip.ts";
 import type { Peer } from "./index.ts";
 
@@ -31,8 +30,7 @@ export function i3IvfPeer(): Peer {
       const docOf = Uint32Array.from({ length: n }, (_, i) => i);
       const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
       const refine = p.members.map((m) => partitionRefine(floats, dims, m));
-      const wasm = compileKernels(readFileSync(new URL("../../../src/search/kernels/kernels.wasm", import.meta.url)));
-      const kernels = createKernels(wasm, { maxBytes: n * (dims + 8) + (64 << 20) });
+      const kernels = nodeKernels(n * (dims + 8) + (64 << 20), (m) => console.error(m));
       source = memorySource(p, dims, parts, refine, kernels);
       // Drop the typed copies the kernels now hold.
       parts.forEach((s) => Object.assign(s, { vectors: new Int8Array(0), scales: new Float32Array(0), codes: new Uint8Array(0) }));
