@@ -64,20 +64,24 @@ export async function searchLexical(reader: LexicalReader, query: string, depth:
   const norms = await reader.norms();
   const table = normTable(s);
   const k1p1 = s.bm25.k1 + 1;
-  const acc = new Map<number, number>();
+  // Scores in a dense array by ordinal (4 bytes a document, allocated per query: cheaper than a hash map at every
+  // size this reads), and the ordinals touched, in first-touch order.
+  const acc = new Float64Array(s.documents);
+  const touched = new Uint32Array(Math.min(s.documents, found.reduce((n, f) => n + f.bucket.terms.get(f.term)!.df, 0)));
+  let nTouched = 0;
   for (const { bucket, term } of found) {
     const t = bucket.terms.get(term)!;
     const idf = bm25Idf(s.documents, t.df);
     forEachPosting(bucket, t, (doc, tf) => {
-      const w = (idf * tf * k1p1) / (tf + table[norms[doc]]);
-      acc.set(doc, (acc.get(doc) ?? 0) + w);
+      if (acc[doc] === 0) touched[nTouched++] = doc;
+      acc[doc] += (idf * tf * k1p1) / (tf + table[norms[doc]]);
     });
   }
   const top = createTopK(depth);
-  for (const [doc, score] of acc) top.push(doc, score);
+  for (let i = 0; i < nTouched; i++) top.push(touched[i], acc[touched[i]]);
   return {
     hits: top.sorted().map(({ id, score }) => ({ ordinal: id, score })),
-    score: (ordinal) => acc.get(ordinal) ?? 0,
+    score: (ordinal) => acc[ordinal] ?? 0,
     terms: terms.length,
     matched: found.length,
   };
