@@ -35,6 +35,17 @@ export default defineConfig({
         },
       },
       {
+        // The search page in Chromium against `wrangler dev` (skipped, with a warning, where no Chromium is installed).
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/browser/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },

@@ -14,11 +14,8 @@
  * exact float32 search over the same vectors with the same query model (onnxruntime-node).
  * Latency is client-timed, and reported with the /healthz p50 of the same run (the local server's own cost).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { decodeDocBlock, decodeFloatRows, decodeShard, float16Table } from "../src/format/index.ts";
@@ -33,6 +30,7 @@ import { writePartitions } from "../offline/build/partitions.ts";
 import { createDocBlockWriter, createShardWriter, quantizeRows } from "../offline/build/writers.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
 import { runPublishCommand } from "../offline/publish/cli.ts";
+import { startLocalWorker } from "../offline/local-worker.ts";
 import { normalizeRows } from "../offline/vectors/kmeans.ts";
 import { rng } from "../src/random.ts";
 import { createTopKIp } from "../offline/vectors/topk-ip.ts";
@@ -181,30 +179,6 @@ async function exactTop10(dir: string, queries: Float32Array, count: number): Pr
   });
 }
 
-const freePort = () => new Promise<number>((ok) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const port = (s.address() as { port: number }).port;
-    s.close(() => ok(port));
-  });
-});
-
-function workerdPeakMb(child: ChildProcess): number | null {
-  try {
-    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/);
-    let best = 0;
-    const walk = (pid: string) => {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const name = /Name:\s+(\S+)/.exec(status)?.[1];
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (name === "workerd") best = Math.max(best, hwm);
-      for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) walk(c);
-    };
-    for (const k of kids.filter(Boolean)) walk(k);
-    return best ? Math.round(best / 1024) : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The query texts, in four disjoint parts: the measured queries (the last n, at most a quarter), the plan's held-out
@@ -243,19 +217,13 @@ async function main() {
   const truth = await exactTop10(dir, await encodeTexts(held), held.length);
   // --cold-colo: empty the local colo cache first, so the cold query reads everything from R2 (a new colo).
   if (o["cold-colo"]) await rm(join(root, ".wrangler/state/v3/cache"), { recursive: true, force: true });
-  const port = await freePort();
-  const vars = ["--var", `SIMULATED_R2_LATENCY_MS:${latency}`, "--var", `CACHE_BUDGET_BYTES:${Number(o["budget-mb"]) * 1024 * 1024}`, "--var", "POINTER_TTL_MS:60000"];
-  const log = join(tmpdir(), `bench-scale-wrangler-${port}.log`);
-  const child = spawn(join(root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1", ...vars], { cwd: root, stdio: ["ignore", openSync(log, "w"), openSync(log, "a")], detached: true });
-  say(`wrangler dev on ${port}, log ${log}`);
-  const base = `http://127.0.0.1:${port}`;
+  const worker = await startLocalWorker({
+    root,
+    vars: { SIMULATED_R2_LATENCY_MS: latency, CACHE_BUDGET_BYTES: Number(o["budget-mb"]) * 1024 * 1024, POINTER_TTL_MS: 60000 },
+  });
+  say(`wrangler dev at ${worker.base}, log ${worker.log}`);
+  const base = worker.base;
   try {
-    for (let i = 0; ; i++) {
-      if (child.exitCode !== null) fail("wrangler dev exited");
-      if (i > 240) fail("wrangler dev did not come up in 120 s");
-      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
     const url = `${base}/v1/tenants/bench/indexes/${indexName}/search`;
     const ask = async (query: string, mode = o.mode!) => {
       const t0 = performance.now();
@@ -313,12 +281,12 @@ async function main() {
       warmP50OverFloorMs: round(pct(warm, 50) - healthP50), warmP99OverFloorMs: round(pct(warm, 99) - healthP50),
       repeatedP50OverFloorMs: round(pct(repeated, 50) - healthP50),
       r2ReadsPerQuery: round(reads.reduce((a, b) => a + b, 0) / reads.length, 2), coloReadsPerQuery: round(colo.reduce((a, b) => a + b, 0) / colo.length, 2),
-      saturationQps: round(qps), peakWorkerdMb: workerdPeakMb(child), queries: held.length,
+      saturationQps: round(qps), peakWorkerdMb: worker.peakRssMb(), queries: held.length,
     };
     say(JSON.stringify(result, null, 1));
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {
-    process.kill(-child.pid!, "SIGTERM"); // the whole group: wrangler's shim, wrangler and workerd
+    worker.stop();
   }
 }
 

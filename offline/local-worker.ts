@@ -1,0 +1,98 @@
+// The worker served by `wrangler dev` (local workerd, local R2) as a child process: what benchmarks and the browser
+// tests run against. The process group is killed on stop, so no workerd outlives its caller.
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface LocalWorkerOptions {
+  /** The project root (wrangler.toml, node_modules/.bin/wrangler). */
+  root: string;
+  /** Worker vars (`--var NAME:value`). */
+  vars?: Record<string, string | number>;
+  /** wrangler's state directory (`--persist-to`); default `.wrangler/state` under the root. */
+  persistTo?: string;
+  /** Port; default a free one. */
+  port?: number;
+  /** How long to wait for `/healthz` (ms, default 120000). */
+  readyTimeoutMs?: number;
+}
+
+export interface LocalWorker {
+  /** `http://127.0.0.1:<port>` */
+  base: string;
+  /** wrangler's output. */
+  log: string;
+  /** Peak resident memory of the workerd process (MB; null when /proc cannot tell). */
+  peakRssMb(): number | null;
+  /** Stops wrangler, workerd and every other process of the group. */
+  stop(): void;
+}
+
+/** A free TCP port on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer().once("error", fail).listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * Starts `wrangler dev` and resolves once `GET /healthz` answers 200.
+ *
+ * @example
+ * const w = await startLocalWorker({ root, vars: { POINTER_TTL_MS: 0 } });
+ * try { await fetch(`${w.base}/healthz`); } finally { w.stop(); }
+ */
+export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalWorker> {
+  const port = opts.port ?? (await freePort());
+  const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  const persist = opts.persistTo ? ["--persist-to", opts.persistTo] : [];
+  const log = join(tmpdir(), `i3-wrangler-${port}.log`);
+  const child = spawn(join(opts.root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1", ...persist, ...vars], {
+    cwd: opts.root,
+    stdio: ["ignore", openSync(log, "w"), openSync(log, "a")],
+    detached: true, // its own process group: stop() kills wrangler's shim, wrangler and workerd together
+  });
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}; see ${log}`);
+    if (Date.now() > deadline) {
+      stop();
+      throw new Error(`wrangler dev did not answer /healthz in time; see ${log}`);
+    }
+    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { base, log, stop, peakRssMb: () => workerdPeakMb(child) };
+}
+
+/** The largest VmHWM of a workerd process under `child` (MB). */
+function workerdPeakMb(child: ChildProcess): number | null {
+  try {
+    let best = 0;
+    const children = (pid: number | string) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    const walk = (pid: string) => {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const name = /Name:\s+(\S+)/.exec(status)?.[1];
+      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      if (name === "workerd") best = Math.max(best, hwm);
+      for (const c of children(pid)) walk(c);
+    };
+    for (const k of children(child.pid!)) walk(k);
+    return best ? Math.round(best / 1024) : null;
+  } catch {
+    return null;
+  }
+}
