@@ -9,6 +9,7 @@ import path from "node:path";
 import { decodeShard, DOCS_PER_BLOCK, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
 import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device } from "../encoder/node-encoder.ts";
+import { openPassageEncoder, type EncoderBackend } from "../encoder/passage-encoder.ts";
 import { openCheckpoint, type Checkpoint, type Fingerprint } from "./checkpoint.ts";
 import { resolveCorpusPath, validateCorpus, type CorpusDoc } from "./corpus.ts";
 import { encodeCorpus, type EncodeParams, type Encoded } from "./encode-corpus.ts";
@@ -29,6 +30,8 @@ export interface BuildOptions {
   model: string;
   out: string;
   device?: Device;
+  /** Which library encodes the passages (default auto: offline/encoder/passage-encoder.ts). */
+  encoder?: EncoderBackend;
   /** Passages per encoder call (default 32). */
   batch?: number;
   /** Passages per vector shard (default 8192). */
@@ -127,7 +130,10 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const query = await store.write("model", plan.model.queryBytes, { sha256: plan.model.hashes.query });
   const vocab = await store.write("vocab", plan.model.vocabBytes, { sha256: plan.model.hashes.vocab });
 
-  const encoder = await createNodeEncoder({ modelPath: plan.model.passagePath, device: opts.device ?? "auto", maxLen: plan.params.window, intraOpThreads: opts.threads, log: say });
+  const encoder = await openPassageEncoder({
+    modelDir: opts.model, passagePath: plan.model.passagePath, device: opts.device ?? "auto", backend: opts.encoder,
+    maxLen: plan.params.window, threads: opts.threads, log: say,
+  });
   try {
     if (encoder.dim !== sc.dim) throw new BuildError("invalid_model", `model ${opts.model}: ${sc.passage} outputs dim ${encoder.dim}, model.json says ${sc.dim}`);
     const partitioned = !opts.slice && opts.partitioning?.partitions !== 1;

@@ -26,7 +26,11 @@ corpus: one JSON object per line, BEIR {"_id", "title", "text"} or {"id", "title
 
 options:
   --model <dir>            models/<name> with a model.json sidecar (default: the one models/default.json names)
-  --device auto|cpu|cuda   onnxruntime execution provider (default auto: CUDA when available, else CPU)
+  --device auto|cpu|cuda   where passages are encoded (default auto: CUDA when available, else CPU)
+  --encoder auto|onnx|torch
+                           onnxruntime-node, or PyTorch (python -m offline.train.encode_server; $I3_PYTHON, else
+                           python3) with the weights of the model's passage.onnx (default auto: onnxruntime, except on
+                           a GPU machine whose onnxruntime has no CUDA provider: PyTorch there)
   --batch <n>              passages per encoder call (default 32)
   --shard-size <n>         passages per vector shard (default 8192)
   --window <tokens>        passage window (default and maximum: the model's maxPassageTokens)
@@ -70,7 +74,7 @@ options:
 export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Promise<number> {
   return runCommand("build", BUILD_USAGE, argv, io, async () => {
     const { values: v, positionals } = parseFlags(argv, {
-      corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" },
+      corpus: { type: "string" }, model: { type: "string" }, out: { type: "string" }, device: { type: "string" }, encoder: { type: "string" },
       batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
       "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, ...SEARCH_DEFAULT_FLAGS,
       shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" }, "skip-empty": { type: "boolean" },
@@ -86,6 +90,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
     const defaults = parseSearchDefaults(v);
     await buildIndex({
       corpus: v.corpus as string, model: v.model as string, out: v.out as string, device: device as Device,
+      encoder: choiceFlag("encoder", v.encoder as string, ["auto", "onnx", "torch"] as const),
       batch: intFlag("batch", v.batch as string), shardSize: intFlag("shard-size", v["shard-size"] as string),
       window: intFlag("window", v.window as string), stride: intFlag("stride", v.stride as string),
       split: !v["no-split"], slice: v.shard ? parseSlice(v.shard as string) : undefined, id: v.id as string | undefined,
