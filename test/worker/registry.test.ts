@@ -126,21 +126,43 @@ describe("a version that fails to load", () => {
 });
 
 describe("flat indexes and the cache budget", () => {
-  it("a flat index larger than a quarter of the cache is refused (503 index_too_large) before any shard is read", async () => {
+  it("flat indexes larger than a quarter of the cache are refused (503 index_too_large) before any shard is read", async () => {
     await publishBuildDir(FIXTURE_INDEX, "reg", "large");
+    await publishBuildDir(FIXTURE_INDEX, "other", "large");
     const r2 = faultyBucket();
     let t = 0;
     // 1 MB: 512 KB for flat shards and models, a flat index may have 128 KB of shards; the fixture has 171 KB.
+    // Two tenants searched in turn never evict each other: neither is loaded.
     const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: MB, now: () => t });
     for (let i = 0; i < 3; i++) {
-      expect(await rejection(reg.get(storage(r2.bucket), "reg", "large"))).toEqual({ status: 503, code: "index_too_large", retryAfter: 60 });
+      for (const tenant of ["reg", "other"]) {
+        expect(await rejection(reg.get(storage(r2.bucket), tenant, "large"))).toEqual({ status: 503, code: "index_too_large", retryAfter: 60 });
+      }
     }
     expect(r2.reads(".i3vs")).toBe(0);
     expect(r2.reads(".onnx")).toBe(0);
-    expect(r2.reads("/manifests/")).toBe(1); // read once: not again within the back-off
+    expect(r2.reads("/manifests/")).toBe(2); // once each: not again within the back-off
     t = BACKOFF.permanent.firstMs;
     await rejection(reg.get(storage(r2.bucket), "reg", "large"));
-    expect(r2.reads("/manifests/")).toBe(2);
+    expect(r2.reads("/manifests/")).toBe(3);
+  });
+
+  it("two tenants' flat indexes within the limit stay resident together: searching them in turn reads no shard", async () => {
+    await publishBuildDir(FIXTURE_INDEX, "reg", "small");
+    await publishBuildDir(FIXTURE_INDEX, "other", "small");
+    const r2 = faultyBucket();
+    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
+    const s = storage(r2.bucket);
+    for (const tenant of ["reg", "other"]) await reg.get(s, tenant, "small");
+    expect(r2.reads(".i3vs")).toBe(2);
+    for (let i = 0; i < 4; i++) {
+      for (const tenant of ["reg", "other"]) {
+        const vectors = (await reg.get(s, tenant, "small")).open(s).vectors;
+        expect(vectors.kind).toBe("flat");
+        if (vectors.kind === "flat") expect((await vectors.shards()).length).toBe(1);
+      }
+    }
+    expect(r2.reads(".i3vs")).toBe(2);
   });
 
   it("an evicted encoder's ONNX session is released; a loaded index keeps none alive and loads it again to encode", async () => {

@@ -11,8 +11,9 @@ import type { Storage } from "./storage";
 /** Per-isolate state of one index name. */
 interface Slot {
   /**
-   * The version serving now (the last one that loaded and verified). It is held in the byte cache too, counted at
-   * its resident bytes: when the cache evicts it, this goes back to null and the next request loads it again.
+   * The version serving now (the last one that loaded and verified). It is held in a byte cache of loaded versions
+   * too, counted at its resident bytes: when that evicts it, this goes back to null and the next request loads it
+   * again (its objects mostly from the isolate and colo caches).
    */
   current: LoadedIndex | null;
   /** When the pointer was last read (ms). */
@@ -59,12 +60,15 @@ export interface IndexRegistry {
 export function createRegistry(opts: RegistryOptions): IndexRegistry {
   // Half the budget for models, flat shards, BM25 buckets and documents (one query model must fit it). The other
   // half for partitioned indexes: their partitions in kernel memory, refine rows (large, rarely reused: apart, so
-  // they never evict the rest) and the results of earlier requests (small, the most valuable per byte).
+  // they never evict the rest), the results of earlier requests (small, the most valuable per byte) and the loaded
+  // versions themselves (manifests, centroids: apart, so that documents never evict what every request needs).
   const half = Math.floor(opts.cacheBudgetBytes / 2);
   const cache = createByteCache(half);
   const refine = createByteCache(Math.floor(half / 8));
   const results = createByteCache(Math.floor(half / 16));
-  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: half - refine.budget - results.budget }));
+  const loadedVersions = createByteCache(Math.floor(half / 16));
+  const kernelBytes = half - refine.budget - results.budget - loadedVersions.budget;
+  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: kernelBytes }));
   const iso: IsolateCaches = { cache, refine, partitions };
   const now = opts.now ?? Date.now;
   const slots: Lru<Slot> = createLru({ max: opts.maxIndexes ?? 1024, now, onEvict: (_, slot) => drop(slot) });
@@ -75,14 +79,14 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
   function keep(slot: Slot, loaded: LoadedIndex): void {
     drop(slot);
     slot.current = loaded;
-    cache.set(loadedKey(loaded), loaded, loaded.residentBytes, () => {
+    loadedVersions.set(loadedKey(loaded), loaded, loaded.residentBytes, () => {
       if (slot.current === loaded) slot.current = null;
     });
   }
   function drop(slot: Slot): void {
     const old = slot.current;
     slot.current = null;
-    if (old) cache.delete(loadedKey(old));
+    if (old) loadedVersions.delete(loadedKey(old));
   }
 
   /** Whether a request must (re)read the pointer, or retry a failed version, before it is answered. */
@@ -162,7 +166,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
         if (!sl.current || opts.pointerTtlMs === 0) await sl.refreshing;
       }
       if (slot.current) {
-        cache.get(loadedKey(slot.current)); // most recently used
+        loadedVersions.get(loadedKey(slot.current)); // most recently used
         return slot.current;
       }
       if (slot.missing) {
