@@ -56,10 +56,16 @@ export function createQueryEncoder(
 
   async function run(ids: number[]): Promise<Float32Array> {
     const { inputIds, attentionMask, dims } = toInputs([ids], opts.maxTokens);
-    const out = await session.run({
-      input_ids: new ort.Tensor("int64", inputIds, dims),
-      attention_mask: new ort.Tensor("int64", attentionMask, dims),
-    });
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await session.run({
+        input_ids: new ort.Tensor("int64", inputIds, dims),
+        attention_mask: new ort.Tensor("int64", attentionMask, dims),
+      });
+    } catch (e) {
+      // The model of a published index fails on this input: the index is broken (503), not the request.
+      throw new FormatError("invalid_object", `query model failed to run: ${(e as Error).message}`, { cause: e });
+    }
     const embedding = out.embedding;
     if (!embedding || embedding.dims[1] !== opts.dim) {
       throw new FormatError("invalid_object", `query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);

@@ -71,7 +71,8 @@ export async function readPointer(s: Storage, tenant: string, index: string): Pr
  * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the query model and vocab,
  * the BM25 norms, and the vectors' entry point: a flat index's every shard (verified, so a corrupt version fails
  * here and never replaces a good one); a partitioned index's centroids only (partitions load when first probed).
- * Throws FormatError on any corrupt or missing object.
+ * Throws IndexTooLargeError for a flat index over its share of the cache (before any shard is read), FormatError on
+ * any corrupt or missing object, and whatever R2 throws: the registry remembers each (load-failure.ts).
  */
 export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, index: string, pointer: Pointer): Promise<LoadedIndex> {
   const { manifest, bytes } = await loadManifest(s, tenant, index, pointer);
