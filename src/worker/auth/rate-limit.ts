@@ -40,8 +40,9 @@ export function createRateLimiter(opts: { now?: () => number; maxEntries?: numbe
       b.tokens -= 1;
       return { ok: true };
     },
-    /** Whether `id` has a token, without taking it. */
+    /** Whether `id` has a token, without taking it (an id without a bucket has a full one: none is made for it). */
     peek(id: string, limit: BucketLimit): Taken {
+      if (!buckets.get(id)) return { ok: true };
       const b = bucket(id, limit);
       return b.tokens < 1 ? wait(b.tokens, limit) : { ok: true };
     },
