@@ -50,7 +50,14 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             // Tests re-read the pointer and key records on every request so that a publish or a revoke is seen at once.
-            miniflare: { serviceBindings: { REPO_FILES: serveRepoFile }, bindings: { POINTER_TTL_MS: "0", KEY_CACHE_TTL_MS: "0" } },
+            // The test files share one client (no CF-Connecting-IP) and make many failed authentications on purpose: the
+            // per-client failure limit is tested with its own env (test/worker/auth-failures.test.ts), as is the optional
+            // Rate Limiting binding, here under another name so that no other test meets it.
+            miniflare: {
+              serviceBindings: { REPO_FILES: serveRepoFile },
+              bindings: { POINTER_TTL_MS: "0", KEY_CACHE_TTL_MS: "0", AUTH_FAILURES_PER_MINUTE: "1000000" },
+              ratelimits: { TEST_AUTH_FAILURE_LIMITER: { namespace_id: "1001", simple: { limit: 2, period: 60 } } },
+            },
           }),
         ],
         test: {

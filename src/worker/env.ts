@@ -10,6 +10,16 @@ export interface Env {
   AUTH?: string;
   /** How long (ms) an isolate caches a key record: a revoke takes effect within it (default 30000). */
   KEY_CACHE_TTL_MS?: string;
+  /**
+   * Failed authentications one client (CF-Connecting-IP) may make per minute in one isolate, as a burst of as many,
+   * before 429 `rate_limited` (default 30).
+   */
+  AUTH_FAILURES_PER_MINUTE?: string;
+  /**
+   * Optional Workers Rate Limiting binding (`[[ratelimits]]` in wrangler.toml): failed authentications per client
+   * counted across the isolates of a Cloudflare location. Absent: only the per-isolate limit applies.
+   */
+  AUTH_FAILURE_LIMITER?: RateLimit;
   /** Benchmarks only: delay every R2 read by about this many ms, as a deployed Worker waits for R2 (default 0). */
   SIMULATED_R2_LATENCY_MS?: string;
 }

@@ -3,3 +3,4 @@ export { requireKey, type AuthVariables } from "./middleware";
 export * from "../../format/api-key";
 export { createKeyCache, type KeyCache } from "./key-cache";
 export { createRateLimiter, type RateLimiter } from "./rate-limit";
+export { clientOf, createFailureLimiter, type FailureLimiter } from "./failures";

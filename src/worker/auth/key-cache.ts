@@ -1,22 +1,28 @@
 import { keyRecordKey, parseKeyRecord, type KeyRecord } from "../../format/api-key.ts";
+import { createLru } from "../lru.ts";
 
 export interface KeyCache {
   /** The record of `tenant`/`keyId`, or null when there is none (or it does not parse); cached for `ttlMs`. */
   get(bucket: R2Bucket, tenant: string, keyId: string): Promise<KeyRecord | null>;
+  /** Records and absent ids held (each bounded). */
+  sizes(): { records: number; absent: number };
 }
 
 /**
- * Key records cached in the isolate for `ttlMs` (absent keys too, so unknown ids do not cost an R2 read each),
- * at most `maxEntries` (oldest dropped first). A revoke therefore takes effect within `ttlMs` in every isolate.
+ * Key records cached in the isolate for `ttlMs`, at most `maxEntries` (least recently used dropped first). A revoke
+ * therefore takes effect within `ttlMs` in every isolate. Ids without a record (unknown, or a record that does not
+ * parse) are remembered as absent for `ttlMs` too, so an unknown id costs one R2 read per TTL, but in a map of their
+ * own (`maxAbsent`): a flood of made-up ids can never push a real key's record out. Concurrent misses of one id share
+ * one read; an R2 error is not cached.
  *
  * @example
  * const cache = createKeyCache({ ttlMs: 30_000 });
  * const record = await cache.get(env.INDEXES, "acme", "0123456789abcdef");
  */
-export function createKeyCache(opts: { ttlMs: number; maxEntries?: number; now?: () => number }): KeyCache {
-  const now = opts.now ?? Date.now;
-  const max = opts.maxEntries ?? 10_000;
-  const entries = new Map<string, { at: number; record: Promise<KeyRecord | null> }>();
+export function createKeyCache(opts: { ttlMs: number; maxEntries?: number; maxAbsent?: number; now?: () => number }): KeyCache {
+  const records = createLru<KeyRecord>({ max: opts.maxEntries ?? 10_000, ttlMs: opts.ttlMs, now: opts.now });
+  const absent = createLru<true>({ max: opts.maxAbsent ?? 10_000, ttlMs: opts.ttlMs, now: opts.now });
+  const loading = new Map<string, Promise<KeyRecord | null>>();
 
   async function load(bucket: R2Bucket, tenant: string, keyId: string): Promise<KeyRecord | null> {
     const obj = await bucket.get(keyRecordKey(tenant, keyId));
@@ -33,14 +39,22 @@ export function createKeyCache(opts: { ttlMs: number; maxEntries?: number; now?:
   return {
     get(bucket, tenant, keyId) {
       const id = `${tenant}/${keyId}`;
-      const hit = entries.get(id);
-      if (hit && now() - hit.at < opts.ttlMs) return hit.record;
-      entries.delete(id);
-      const record = load(bucket, tenant, keyId);
-      entries.set(id, { at: now(), record });
-      record.catch(() => entries.delete(id)); // an R2 error is not cached
-      while (entries.size > max) entries.delete(entries.keys().next().value!);
-      return record;
+      const hit = records.get(id);
+      if (hit) return Promise.resolve(hit);
+      if (absent.get(id)) return Promise.resolve(null);
+      let pending = loading.get(id);
+      if (!pending) {
+        pending = load(bucket, tenant, keyId)
+          .then((record) => {
+            if (record) records.set(id, record);
+            else absent.set(id, true);
+            return record;
+          })
+          .finally(() => loading.delete(id));
+        loading.set(id, pending);
+      }
+      return pending;
     },
+    sizes: () => ({ records: records.size, absent: absent.size }),
   };
 }

@@ -5,6 +5,7 @@ import { validateName } from "../../format";
 import { createKeyCache, type KeyCache } from "./key-cache";
 import { hasRole, keyMatches, parseApiKey, type KeyRecord, type Role } from "../../format/api-key";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
+import { clientOf, createFailureLimiter, type FailureLimiter } from "./failures";
 
 /** The codes `requireKey` answers with, by status (for the OpenAPI document). */
 export const REQUIRE_KEY_ERRORS = {
@@ -17,10 +18,10 @@ export const REQUIRE_KEY_ERRORS = {
 /** What a request authenticated with: `c.get("apiKey")` in the handlers behind `requireKey`. */
 export type AuthVariables = { apiKey?: Pick<KeyRecord, "id" | "tenant" | "roles" | "limits"> };
 
-let state: { cache: KeyCache; limiter: RateLimiter } | null = null;
-/** One key cache and one rate limiter per isolate, configured from the first request's env. */
+let state: { cache: KeyCache; limiter: RateLimiter; failures: FailureLimiter } | null = null;
+/** One key cache, one rate limiter per key and one of failures per client per isolate, configured from the first request's env. */
 function stateFor(env: Env) {
-  state ??= { cache: createKeyCache({ ttlMs: Number(env.KEY_CACHE_TTL_MS ?? 30_000) }), limiter: createRateLimiter() };
+  state ??= { cache: createKeyCache({ ttlMs: Number(env.KEY_CACHE_TTL_MS ?? 30_000) }), limiter: createRateLimiter(), failures: createFailureLimiter() };
   return state;
 }
 
@@ -32,9 +33,11 @@ const unauthorized = (code: "missing_credentials" | "invalid_credentials", messa
 /**
  * Requires `Authorization: Bearer i3_<tenant>_<keyid>_<secret>` with a key of the route's `:tenant` that has `role`,
  * then applies the key's rate limit (its query-length and k limits apply in the search route, to the validated body;
- * `c.get("apiKey")` carries them). In order: 401 `missing_credentials`,
- * 401 `invalid_credentials` (malformed, unknown, wrong secret or revoked: one message for all), 400 `invalid_name`,
- * 403 `forbidden` (another tenant, existing or not: one message; or a missing role), 429 `rate_limited`.
+ * `c.get("apiKey")` carries them). In order: 401 `missing_credentials`, 429 `rate_limited` (the client, by
+ * CF-Connecting-IP, made too many failed attempts: failures.ts; checked before the key is looked up),
+ * 401 `invalid_credentials` (malformed, unknown, wrong secret or revoked: one message for all; counted as a failure),
+ * 400 `invalid_name`, 403 `forbidden` (another tenant, existing or not: one message; or a missing role),
+ * 429 `rate_limited` (the key's own limit).
  * `AUTH = "off"` in the worker's vars turns it off (a deliberate, per-deployment choice).
  *
  * @example
@@ -45,12 +48,25 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
     if (c.env.AUTH === "off") return next();
     const header = c.req.header("authorization");
     if (!header) throw unauthorized("missing_credentials", "send an API key: Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
+    const { cache, limiter, failures } = stateFor(c.env);
+    const client = clientOf(c.req.header("cf-connecting-ip"));
+    const allowed = failures.check(c.env, client);
+    if (!allowed.ok) {
+      throw new ApiError(429, "rate_limited", "too many failed authentications from this client: try again later", {
+        headers: { "Retry-After": String(allowed.retryAfterS) },
+      });
+    }
     const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];
     const parsed = token ? parseApiKey(token) : null;
-    if (!token || !parsed) throw unauthorized("invalid_credentials", "malformed credentials: expected Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
-    const { cache, limiter } = stateFor(c.env);
+    if (!token || !parsed) {
+      await failures.fail(c.env, client);
+      throw unauthorized("invalid_credentials", "malformed credentials: expected Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
+    }
     const record = await cache.get(c.env.INDEXES, parsed.tenant, parsed.keyId);
-    if (!record || !(await keyMatches(record, token))) throw unauthorized("invalid_credentials", "invalid or revoked API key");
+    if (!record || !(await keyMatches(record, token))) {
+      await failures.fail(c.env, client);
+      throw unauthorized("invalid_credentials", "invalid or revoked API key");
+    }
 
     const tenant = validateName("tenant", c.req.param("tenant") ?? ""); // FormatError invalid_name: 400 (http-error.ts)
     // Nothing of `tenant` has been read: a foreign tenant and a missing one get the same answer.

@@ -29,13 +29,24 @@ function configureOrt(): void {
   (WebAssembly as { instantiate: unknown }).instantiate = patched;
 }
 
+/** Sessions this isolate created and released: every session an evicted encoder held must come back. */
+export const sessionCounts = { created: 0, released: 0 };
+
 /** Creates an ORT inference session from ONNX bytes, with the wasm execution provider. */
 export async function createWasmSession(model: Uint8Array): Promise<ort.InferenceSession> {
   configureOrt();
-  return ort.InferenceSession.create(model, {
+  const session = await ort.InferenceSession.create(model, {
     executionProviders: ["wasm"],
     graphOptimizationLevel: "all",
   });
+  sessionCounts.created++;
+  return session;
+}
+
+/** Releases a session's wasm memory (once; counted in `sessionCounts`). */
+export async function releaseSession(session: ort.InferenceSession): Promise<void> {
+  sessionCounts.released++;
+  await session.release();
 }
 
 export { ort };

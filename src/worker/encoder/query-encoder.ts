@@ -1,6 +1,6 @@
 import { FormatError } from "../../format";
 import type { Tokenizer } from "../../text/tokenizer";
-import { ort } from "./ort-web";
+import { ort, releaseSession } from "./ort-web";
 import { toInputs } from "../../text/tensors";
 
 /** Where a query vector came from: the model, or a cache of earlier encodings of the same token ids. */
@@ -28,6 +28,9 @@ export interface QueryEncoder {
   dispose(): void;
 }
 
+/** An encode on an encoder whose session was released (evicted from the isolate cache): take the encoder again. */
+export class EncoderReleasedError extends Error {}
+
 /** Query vectors remembered per encoder (2 KiB each at 512 dims). */
 const MEMO_ENTRIES = 2048;
 
@@ -45,6 +48,7 @@ export function createQueryEncoder(
   const memo = new Map<string, Float32Array>();
   let running = 0;
   let disposed = false;
+  const release = () => void releaseSession(session).catch((e) => console.error("releasing an ONNX session failed:", e));
   const remember = (key: string, v: Float32Array) => {
     memo.set(key, v);
     if (memo.size > MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
@@ -52,10 +56,16 @@ export function createQueryEncoder(
 
   async function run(ids: number[]): Promise<Float32Array> {
     const { inputIds, attentionMask, dims } = toInputs([ids], opts.maxTokens);
-    const out = await session.run({
-      input_ids: new ort.Tensor("int64", inputIds, dims),
-      attention_mask: new ort.Tensor("int64", attentionMask, dims),
-    });
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await session.run({
+        input_ids: new ort.Tensor("int64", inputIds, dims),
+        attention_mask: new ort.Tensor("int64", attentionMask, dims),
+      });
+    } catch (e) {
+      // The model of a published index fails on this input: the index is broken (503), not the request.
+      throw new FormatError("invalid_object", `query model failed to run: ${(e as Error).message}`, { cause: e });
+    }
     const embedding = out.embedding;
     if (!embedding || embedding.dims[1] !== opts.dim) {
       throw new FormatError("invalid_object", `query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);
@@ -65,12 +75,12 @@ export function createQueryEncoder(
 
   /** Encodes with the session held: a dispose during the call releases it only after. */
   async function encode(text: string, cache?: VectorCache): Promise<EncodedQuery> {
-    if (disposed) throw new Error("query encoder used after it was released");
+    if (disposed) throw new EncoderReleasedError("query encoder used after it was released");
     running++;
     try {
       return await lookupOrRun(text, cache);
     } finally {
-      if (--running === 0 && disposed) void session.release();
+      if (--running === 0 && disposed) release();
     }
   }
 
@@ -105,8 +115,10 @@ export function createQueryEncoder(
     dim: opts.dim,
     encode,
     dispose() {
+      if (disposed) return;
       disposed = true;
-      if (running === 0) void session.release();
+      memo.clear();
+      if (running === 0) release();
     },
   };
 

@@ -39,7 +39,7 @@ const searchRoute = createRoute({
     ...errorResponses(REQUIRE_KEY_ERRORS, jsonBodyErrors(BODY), {
       400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "invalid_name"],
       404: ["index_not_found"],
-      503: ["index_unavailable"],
+      503: ["index_unavailable", "index_too_large"],
     }),
   },
 });

@@ -1,4 +1,4 @@
-import { createQueryEncoder, type QueryEncoder } from "../encoder/query-encoder";
+import { createQueryEncoder, EncoderReleasedError, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
   decodeFloatRows, decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex,
@@ -10,6 +10,7 @@ import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
 import { createTokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
+import { IndexTooLargeError } from "./load-failure";
 import { lexicalReader, usableLexical } from "./bm25-reader";
 import type { PartitionCache, Pins } from "./partitions";
 import { fetchVerified, getBytes } from "./r2";
@@ -24,6 +25,9 @@ export interface IsolateCaches {
   partitions: PartitionCache;
 }
 
+/** The most shard bytes a flat index may have in a cache of `budget` bytes. */
+export const flatLimit = (budget: number) => Math.floor(budget / 4);
+
 /** What one request reads an index through. */
 export interface IndexReaders {
   vectors: VectorIndex;
@@ -37,10 +41,13 @@ export interface LoadedIndex {
   version: string;
   manifest: Manifest;
   /**
-   * The query encoder, shared by every index whose query model, vocab and window are the same; loaded again (from
-   * the colo cache) when the isolate cache evicted it.
+   * The query encoder: a handle that holds no ONNX session itself. Each encode takes the encoder shared by every
+   * index whose query model, vocab and window are the same from the isolate cache, loaded again (from the colo cache)
+   * when the cache evicted it, so an evicted encoder (and its session) is reachable from nowhere.
    */
   encoder(s: Storage): Promise<QueryEncoder>;
+  /** Bytes this loaded version holds outside the byte caches (its manifest, a partitioned index's centroids). */
+  residentBytes: number;
   /** The BM25 section this worker can search (absent: none, or an unknown analyzer). */
   lexicalSection?: LexicalSection;
   /** The vectors and BM25 objects for one request; `probe` overrides a partitioned index's default. */
@@ -64,20 +71,25 @@ export async function readPointer(s: Storage, tenant: string, index: string): Pr
  * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the query model and vocab,
  * the BM25 norms, and the vectors' entry point: a flat index's every shard (verified, so a corrupt version fails
  * here and never replaces a good one); a partitioned index's centroids only (partitions load when first probed).
- * Throws FormatError on any corrupt or missing object.
+ * Throws IndexTooLargeError for a flat index over its share of the cache (before any shard is read), FormatError on
+ * any corrupt or missing object, and whatever R2 throws: the registry remembers each (load-failure.ts).
  */
 export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, index: string, pointer: Pointer): Promise<LoadedIndex> {
-  const manifest = await loadManifest(s, tenant, index, pointer);
+  const { manifest, bytes } = await loadManifest(s, tenant, index, pointer);
+  checkFlatSize(manifest, iso.cache.budget, tenant, index);
   const lexicalSection = usableLexical(manifest, tenant, index);
   // The model, the vectors' entry point and the BM25 norms in parallel: one round trip after the manifest.
-  const [, vectors] = await Promise.all([
+  const [, { vectors, bytes: vectorBytes }] = await Promise.all([
     loadEncoder(s, iso.cache, tenant, index, manifest),
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
     lexicalSection && lexicalReader(s, iso.cache, tenant, index, lexicalSection).norms(), // verified before serving
   ]);
+  const load = (rs: Storage) => loadEncoder(rs, iso.cache, tenant, index, manifest);
   return {
     tenant, index, version: pointer.version, manifest, lexicalSection,
-    encoder: (rs) => loadEncoder(rs, iso.cache, tenant, index, manifest),
+    // The parsed manifest is counted at twice its JSON.
+    residentBytes: 2 * bytes + vectorBytes,
+    encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
       lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
@@ -85,7 +97,19 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
   };
 }
 
-async function loadManifest(s: Storage, tenant: string, index: string, pointer: Pointer): Promise<Manifest> {
+/** Refuses a flat index whose shards exceed its share of the cache (IndexTooLargeError), before reading any shard. */
+function checkFlatSize(m: Manifest, budget: number, tenant: string, index: string): void {
+  if (isPartitioned(m)) return;
+  const bytes = m.partitions.reduce((n, p) => n + p.shards.reduce((t, r) => t + r.bytes, 0), 0);
+  const limit = flatLimit(budget);
+  if (bytes <= limit) return;
+  throw new IndexTooLargeError(
+    "index_too_large",
+    `flat index ${tenant}/${index} has ${bytes} bytes of shards, over this isolate's limit of ${limit} (a quarter of half of CACHE_BUDGET_BYTES): build it partitioned (i3 build --partitions, the default above 1024 passages)`,
+  );
+}
+
+async function loadManifest(s: Storage, tenant: string, index: string, pointer: Pointer): Promise<{ manifest: Manifest; bytes: number }> {
   const bytes = await getBytes(s, pointer.manifest);
   if (!bytes) throw new FormatError("truncated", `manifest ${pointer.manifest} is missing from R2`);
   const sha = await sha256Hex(bytes);
@@ -96,13 +120,13 @@ async function loadManifest(s: Storage, tenant: string, index: string, pointer: 
   } catch (e) {
     throw new FormatError("invalid_manifest", `manifest ${pointer.manifest} is not JSON`, { cause: e });
   }
-  return parseManifest(json);
+  return { manifest: parseManifest(json), bytes: bytes.byteLength };
 }
 
 type Vectors = (s: Storage, probe?: number) => VectorIndex;
 
 /** A flat index: every shard, verified now, kept in the isolate cache (fetched again if evicted). */
-async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): Promise<Vectors> {
+async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): Promise<{ vectors: Vectors; bytes: number }> {
   const refs = m.partitions.flatMap((p) => p.shards);
   const shard = async (rs: Storage, ref: ObjectRef): Promise<ShardVectors> => {
     const key = objectKey(tenant, index, ref.path);
@@ -115,11 +139,11 @@ async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: 
     return view;
   };
   await Promise.all(refs.map((r) => shard(s, r)));
-  return (rs) => ({ kind: "flat", rescore: m.search.rescore, shards: () => Promise.all(refs.map((r) => shard(rs, r))) });
+  return { vectors: (rs) => ({ kind: "flat", rescore: m.search.rescore, shards: () => Promise.all(refs.map((r) => shard(rs, r))) }), bytes: 0 };
 }
 
 /** A partitioned index: the centroids now; partitions through the isolate's partition cache when probed. */
-async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string, index: string, m: Manifest): Promise<Vectors> {
+async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string, index: string, m: Manifest): Promise<{ vectors: Vectors; bytes: number }> {
   const centroids = decodeFloatRows("centroids", await fetchVerified(s, tenant, index, m.centroids!));
   if (centroids.dims !== m.vectors.dim || centroids.count !== m.partitions.length) {
     throw new FormatError("invalid_object", `centroids ${m.centroids!.path}: expected ${m.partitions.length} of ${m.vectors.dim} dims, got ${centroids.count} of ${centroids.dims}`);
@@ -128,7 +152,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   // A query's partitions are pinned together: no request may probe more than the kernel memory holds at once.
   const largest = Math.max(...m.partitions.map((p) => p.shards[0].bytes));
   const fits = Math.max(1, Math.floor(iso.partitions.kernels.arena.stats().maxBytes / largest));
-  return (rs, probe) => {
+  const vectors: Vectors = (rs, probe) => {
     const pinned: Pins = [];
     const source: IvfSource = {
       dims: m.vectors.dim,
@@ -146,6 +170,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
     const options = ivfOptions(m, { probe });
     return { kind: "ivf", source, options: { ...options, probe: Math.min(options.probe, fits) } };
   };
+  return { vectors, bytes: centroids.rows.byteLength };
 }
 
 /** Refine rows of partitions (isolate cache, else colo cache or R2). */
@@ -185,19 +210,45 @@ async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: 
 /** Encoder loads in flight in this isolate, by cache key. */
 const encodersLoading = new Map<string, Promise<QueryEncoder>>();
 
+/**
+ * A handle on the shared encoder of a manifest that holds none: every encode takes it from the isolate cache. An
+ * encoder evicted (and released) between that lookup and its encode is loaded again, once.
+ */
+function encoderHandle(load: (s: Storage) => Promise<QueryEncoder>, s: Storage, dim: number): QueryEncoder {
+  return {
+    dim,
+    async encode(text, cache) {
+      for (let attempt = 0; ; attempt++) {
+        const encoder = await load(s);
+        try {
+          return await encoder.encode(text, cache);
+        } catch (e) {
+          if (!(e instanceof EncoderReleasedError) || attempt > 0) throw e;
+        }
+      }
+    },
+    dispose() {}, // the shared encoder is released by the cache that holds it
+  };
+}
+
+/** A query the encoder runs once at load: a model whose output is not `[1, dim]` fails there, not at a search. */
+const PROBE_QUERY = "query";
+
 async function createEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<QueryEncoder> {
   const { query, vocab, maxQueryTokens } = manifest.model;
   const [modelBytes, vocabBytes] = await Promise.all([fetchVerified(s, tenant, index, query), fetchVerified(s, tenant, index, vocab)]);
-  let encoder: QueryEncoder;
+  let encoder: QueryEncoder | undefined;
   try {
     const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(vocabBytes)));
-    const session = await createWasmSession(modelBytes);
-    encoder = createQueryEncoder(session, tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
+    encoder = createQueryEncoder(await createWasmSession(modelBytes), tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
+    await encoder.encode(PROBE_QUERY);
   } catch (e) {
-    // A vocab that is not JSON or a model onnxruntime refuses: a broken index (503), never a 500.
+    encoder?.dispose(); // its session is released: nothing keeps a failed model
+    // A vocab that is not JSON, a model onnxruntime refuses, an output of the wrong shape: a broken index (503).
     throw new FormatError("invalid_object", `query model ${query.path} or vocab ${vocab.path} of ${tenant}/${index} cannot be loaded: ${(e as Error).message}`, { cause: e });
   }
   // The session's wasm memory is roughly the model's size again; count both.
-  cache.set(key, encoder, 2 * modelBytes.byteLength + vocabBytes.byteLength, () => encoder.dispose());
-  return encoder;
+  const loaded = encoder;
+  cache.set(key, loaded, 2 * modelBytes.byteLength + vocabBytes.byteLength, () => loaded.dispose());
+  return loaded;
 }

@@ -1,21 +1,31 @@
 import { ApiError } from "../http-error";
-import { FormatError, validateName } from "../../format";
+import { validateName } from "../../format";
 import { createKernels } from "../../search/kernels";
+import { createLru, type Lru } from "../lru";
 import { createByteCache, type ByteCache } from "./byte-cache";
+import { nextFailure, type LoadFailure } from "./load-failure";
 import { loadIndex, readPointer, type IsolateCaches, type LoadedIndex } from "./loaded-index";
 import { createPartitionCache, type PartitionCache } from "./partitions";
 import type { Storage } from "./storage";
 
-/** Per-isolate state of one index. */
+/** Per-isolate state of one index name. */
 interface Slot {
-  /** The version serving now (the last one that loaded and verified). */
+  /**
+   * The version serving now (the last one that loaded and verified). It is held in a byte cache of loaded versions
+   * too, counted at its resident bytes: when that evicts it, this goes back to null and the next request loads it
+   * again (its objects mostly from the isolate and colo caches).
+   */
   current: LoadedIndex | null;
   /** When the pointer was last read (ms). */
   checkedAt: number;
   /** A refresh in flight, shared by concurrent requests. */
   refreshing: Promise<void> | null;
-  /** Why the newest pointed-to version could not be loaded, if it could not. */
-  failedVersion: string | null;
+  /** The newest pointed-to version that could not be loaded, and when to try it again (load-failure.ts). */
+  failure: LoadFailure | null;
+  /** The last pointer read failed (an R2 error or an unreadable pointer): not read again before its back-off. */
+  pointerFailure: LoadFailure | null;
+  /** The pointer said the index does not exist. */
+  missing: boolean;
 }
 
 export interface RegistryOptions {
@@ -25,71 +35,129 @@ export interface RegistryOptions {
   cacheBudgetBytes: number;
   /** The compiled scoring kernels (kernels.wasm); absent: partitions are scanned in JS. */
   kernels?: WebAssembly.Module;
+  /** Index names with state in this isolate (default 1024); the least recently searched leaves first. */
+  maxIndexes?: number;
+  /** Names without an index, remembered for `pointerTtlMs` so they cost no R2 read each (default 4096). */
+  maxMissing?: number;
   now?: () => number;
 }
 
 export interface IndexRegistry {
   /**
-   * The index to search: re-reads the pointer when older than the TTL, loads a new version when it moved,
-   * and keeps serving the last good version when the new one is corrupt.
+   * The index to search: re-reads the pointer when older than the TTL, loads a new version when it moved, and keeps
+   * serving the last good version when the new one cannot be loaded (remembered, with a back-off). Throws 404
+   * `index_not_found`, or 503 `index_unavailable` / `index_too_large` when no good version is cached.
    */
   get(s: Storage, tenant: string, index: string): Promise<LoadedIndex>;
   cache: ByteCache;
   /** Answers of earlier requests, by index version and request (src/worker/routes/search.ts). */
   results: ByteCache;
   partitions: PartitionCache;
+  /** Index names with state, and names remembered as missing (bounded: `maxIndexes`, `maxMissing`). */
+  sizes(): { indexes: number; missing: number };
 }
 
 export function createRegistry(opts: RegistryOptions): IndexRegistry {
-  const slots = new Map<string, Slot>();
   // Half the budget for models, flat shards, BM25 buckets and documents (one query model must fit it). The other
   // half for partitioned indexes: their partitions in kernel memory, refine rows (large, rarely reused: apart, so
-  // they never evict the rest) and the results of earlier requests (small, the most valuable per byte).
+  // they never evict the rest), the results of earlier requests (small, the most valuable per byte) and the loaded
+  // versions themselves (manifests, centroids: apart, so that documents never evict what every request needs).
   const half = Math.floor(opts.cacheBudgetBytes / 2);
   const cache = createByteCache(half);
   const refine = createByteCache(Math.floor(half / 8));
   const results = createByteCache(Math.floor(half / 16));
-  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: half - refine.budget - results.budget }));
+  const loadedVersions = createByteCache(Math.floor(half / 16));
+  const kernelBytes = half - refine.budget - results.budget - loadedVersions.budget;
+  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: kernelBytes }));
   const iso: IsolateCaches = { cache, refine, partitions };
   const now = opts.now ?? Date.now;
+  const slots: Lru<Slot> = createLru({ max: opts.maxIndexes ?? 1024, now, onEvict: (_, slot) => drop(slot) });
+  const missing: Lru<true> = createLru({ max: opts.maxMissing ?? 4096, ttlMs: opts.pointerTtlMs, now });
 
-  async function refresh(s: Storage, tenant: string, index: string, slot: Slot): Promise<void> {
-    const pointer = await readPointer(s, tenant, index).catch((e) => {
-      if (slot.current && e instanceof FormatError) return undefined; // unreadable pointer: keep the good version
-      throw e;
+  const loadedKey = (l: LoadedIndex) => `index:${l.tenant}/${l.index}@${l.version}`;
+  /** Makes `loaded` the slot's version, held in the cache (counted) until evicted or replaced. */
+  function keep(slot: Slot, loaded: LoadedIndex): void {
+    drop(slot);
+    slot.current = loaded;
+    loadedVersions.set(loadedKey(loaded), loaded, loaded.residentBytes, () => {
+      if (slot.current === loaded) slot.current = null;
     });
-    slot.checkedAt = now();
-    if (pointer === undefined) return;
-    if (pointer === null) {
-      slot.current = null; // unpublished or deleted: stop serving it
+  }
+  function drop(slot: Slot): void {
+    const old = slot.current;
+    slot.current = null;
+    if (old) loadedVersions.delete(loadedKey(old));
+  }
+
+  /** Whether a request must (re)read the pointer, or retry a failed version, before it is answered. */
+  function due(slot: Slot): boolean {
+    const t = now();
+    if (slot.pointerFailure) return t >= slot.pointerFailure.retryAt;
+    if (t - slot.checkedAt >= opts.pointerTtlMs) return true;
+    return !slot.current && !(slot.failure && t < slot.failure.retryAt);
+  }
+
+  /** Reads the pointer and loads the version it names; never throws: what failed is left in the slot. */
+  async function refresh(s: Storage, tenant: string, index: string, slot: Slot): Promise<void> {
+    const id = `${tenant}/${index}`;
+    let pointer;
+    try {
+      pointer = await readPointer(s, tenant, index);
+    } catch (e) {
+      slot.pointerFailure = nextFailure(slot.pointerFailure, null, e, now());
+      logFailure(id, "its pointer could not be read", slot.pointerFailure, slot, e);
       return;
     }
-    if (slot.current?.version === pointer.version || slot.failedVersion === pointer.version) return;
-    try {
-      slot.current = await loadIndex(s, iso, tenant, index, pointer);
-      slot.failedVersion = null;
-    } catch (e) {
-      if (!(e instanceof FormatError)) throw e;
-      slot.failedVersion = pointer.version;
-      if (!slot.current) throw e; // nothing good to serve: the app's onError logs it and answers 503
-      console.error(`index ${tenant}/${index} version ${pointer.version} is corrupt: ${e.code}: ${e.message}`);
+    slot.pointerFailure = null;
+    slot.checkedAt = now();
+    slot.missing = pointer === null;
+    if (pointer === null) return drop(slot); // unpublished or deleted: stop serving it
+    if (slot.current?.version === pointer.version) {
+      slot.failure = null; // back on the version that serves (a rollback): the failed one no longer matters
+      return;
     }
+    if (slot.failure?.version === pointer.version && now() < slot.failure.retryAt) return;
+    try {
+      keep(slot, await loadIndex(s, iso, tenant, index, pointer));
+      slot.failure = null;
+    } catch (e) {
+      slot.failure = nextFailure(slot.failure, pointer.version, e, now());
+      logFailure(id, `version ${pointer.version} could not be loaded`, slot.failure, slot, e);
+    }
+  }
+
+  function logFailure(id: string, what: string, f: LoadFailure, slot: Slot, e: unknown): void {
+    const serving = slot.current ? `still serving version ${slot.current.version}` : "no good version is cached";
+    const detail = e instanceof Error ? `${e.name}${"code" in e ? ` ${String(e.code)}` : ""}: ${e.message}` : String(e);
+    console.error(`index ${id}: ${what} (${f.kind}, attempt ${f.attempts}, next try in ${f.retryAt - now()} ms); ${serving}: ${detail}`);
+  }
+
+  /** The answer while nothing good is cached: 503 with when to come back; the detail is in the log. */
+  function unavailable(id: string, slot: Slot): ApiError {
+    const f = slot.failure ?? slot.pointerFailure; // none: the slot left the isolate while its load ran
+    const headers = { "Retry-After": String(f ? Math.max(1, Math.ceil((f.retryAt - now()) / 1000)) : 1) };
+    if (f?.code === "index_too_large") {
+      return new ApiError(503, "index_too_large", `index ${id} is too large for this service as a flat index: it must be rebuilt partitioned`, { headers });
+    }
+    return new ApiError(503, "index_unavailable", `index ${id} is unavailable: its published version could not be loaded and no good version is cached`, { headers });
   }
 
   return {
     cache,
     results,
     partitions,
+    sizes: () => ({ indexes: slots.size, missing: missing.size }),
     async get(s, tenant, index) {
       validateName("tenant", tenant); // FormatError invalid_name: 400 (src/worker/http-error.ts)
       validateName("index", index);
       const id = `${tenant}/${index}`;
+      if (missing.get(id)) throw notFound(id);
       let slot = slots.get(id);
       if (!slot) {
-        slot = { current: null, checkedAt: -Infinity, refreshing: null, failedVersion: null };
+        slot = { current: null, checkedAt: -Infinity, refreshing: null, failure: null, pointerFailure: null, missing: false };
         slots.set(id, slot);
       }
-      if (now() - slot.checkedAt >= opts.pointerTtlMs || (!slot.current && !slot.failedVersion)) {
+      if (due(slot)) {
         const sl = slot;
         sl.refreshing ??= refresh(s, tenant, index, sl).finally(() => (sl.refreshing = null));
         // Under waitUntil, so it settles even if this request goes away. With a version to serve, a refresh never
@@ -97,13 +165,18 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
         s.defer(sl.refreshing);
         if (!sl.current || opts.pointerTtlMs === 0) await sl.refreshing;
       }
-      if (!slot.current) {
-        if (slot.failedVersion) {
-          throw new ApiError(503, "index_unavailable", `index ${id} version ${slot.failedVersion} is corrupt and no good version is cached`);
-        }
-        throw new ApiError(404, "index_not_found", `no index ${id}`);
+      if (slot.current) {
+        loadedVersions.get(loadedKey(slot.current)); // most recently used
+        return slot.current;
       }
-      return slot.current;
+      if (slot.missing) {
+        slots.delete(id);
+        missing.set(id, true);
+        throw notFound(id);
+      }
+      throw unavailable(id, slot);
     },
   };
 }
+
+const notFound = (id: string) => new ApiError(404, "index_not_found", `no index ${id}`);

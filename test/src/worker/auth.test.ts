@@ -3,7 +3,8 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import {
-  constantTimeEqual, createKeyCache, createRateLimiter, generateApiKey, hashApiKey, keyMatches, keyRecordKey, parseApiKey, requireKey,
+  clientOf, constantTimeEqual, createFailureLimiter, createKeyCache, createRateLimiter, generateApiKey, hashApiKey, keyMatches, keyRecordKey,
+  parseApiKey, requireKey,
 } from "../../../src/worker/auth";
 import { ApiError, errorBody } from "../../../src/worker/http-error";
 
@@ -60,6 +61,88 @@ describe("key cache", () => {
   });
 });
 
+describe("key cache: absent ids", () => {
+  /** A bucket holding `records` by R2 key, counting reads. */
+  const store = (records: Array<{ tenant: string; id: string }>) => {
+    const byKey = new Map(records.map((r) => [keyRecordKey(r.tenant, r.id), r]));
+    const reads: string[] = [];
+    const bucket = {
+      get: async (key: string) => (reads.push(key), byKey.has(key) ? { json: async () => byKey.get(key) } : null),
+    } as unknown as R2Bucket;
+    return { bucket, reads };
+  };
+
+  it("are remembered apart, bounded: a flood of made-up ids never pushes a real record out", async () => {
+    const { record } = await generateApiKey("acme", ["search"]);
+    const { bucket, reads } = store([record]);
+    const cache = createKeyCache({ ttlMs: 30_000, maxEntries: 2, maxAbsent: 3, now: () => 0 });
+    expect(await cache.get(bucket, "acme", record.id)).toEqual(record);
+    for (let i = 0; i < 100; i++) expect(await cache.get(bucket, "acme", i.toString(16).padStart(16, "0"))).toBeNull();
+    expect(await cache.get(bucket, "acme", record.id)).toEqual(record);
+    expect(reads.filter((k) => k.includes(record.id))).toHaveLength(1); // still cached: not read again
+    expect(cache.sizes()).toEqual({ records: 1, absent: 3 });
+  });
+
+  it("an absent id costs one read per TTL; concurrent misses share it; an R2 error is not remembered", async () => {
+    let t = 0;
+    const { bucket, reads } = store([]);
+    const cache = createKeyCache({ ttlMs: 30_000, now: () => t });
+    const id = "00000000000000ff";
+    await Promise.all([cache.get(bucket, "acme", id), cache.get(bucket, "acme", id), cache.get(bucket, "acme", id)]);
+    expect(reads).toHaveLength(1);
+    t = 29_999;
+    expect(await cache.get(bucket, "acme", id)).toBeNull();
+    expect(reads).toHaveLength(1);
+    t = 30_000;
+    await cache.get(bucket, "acme", id);
+    expect(reads).toHaveLength(2);
+    let fail = true;
+    const flaky = { get: async () => { if (fail) throw new Error("R2 down"); return null; } } as unknown as R2Bucket;
+    await expect(cache.get(flaky, "acme", "00000000000000aa")).rejects.toThrow("R2 down");
+    fail = false;
+    expect(await cache.get(flaky, "acme", "00000000000000aa")).toBeNull();
+  });
+});
+
+describe("failed authentications per client", () => {
+  it("a burst of AUTH_FAILURES_PER_MINUTE, then one per 60/N s; clients apart; no header: one shared bucket", async () => {
+    let t = 0;
+    const failures = createFailureLimiter({ now: () => t });
+    const env = { AUTH_FAILURES_PER_MINUTE: "2" } as any;
+    const a = clientOf("198.51.100.1");
+    expect(failures.check(env, a).ok).toBe(true);
+    await failures.fail(env, a);
+    expect(failures.check(env, a).ok).toBe(true); // check takes nothing
+    await failures.fail(env, a);
+    expect(failures.check(env, a)).toEqual({ ok: false, retryAfterS: 30 });
+    expect(failures.check(env, clientOf("198.51.100.2")).ok).toBe(true);
+    expect(clientOf(undefined)).toBe(clientOf(""));
+    t = 30_000;
+    expect(failures.check(env, a).ok).toBe(true);
+    // A value that is not a positive number falls back to the default (30 a minute), never to "no limit".
+    const bad = { AUTH_FAILURES_PER_MINUTE: "abc" } as any;
+    for (let i = 0; i < 30; i++) await failures.fail(bad, "x");
+    expect(failures.check(bad, "x").ok).toBe(false);
+  });
+
+  it("the Rate Limiting binding, when configured, blocks a client it refuses for a minute; its failure is not the request's", async () => {
+    let t = 0;
+    const failures = createFailureLimiter({ now: () => t });
+    const calls: string[] = [];
+    const binding = { limit: async ({ key }: { key: string }) => (calls.push(key), { success: calls.length < 2 }) };
+    const env = { AUTH_FAILURES_PER_MINUTE: "100", AUTH_FAILURE_LIMITER: binding } as any;
+    await failures.fail(env, "ip:a");
+    expect(failures.check(env, "ip:a").ok).toBe(true);
+    await failures.fail(env, "ip:a");
+    expect(failures.check(env, "ip:a")).toEqual({ ok: false, retryAfterS: 60 });
+    expect(calls).toEqual(["ip:a", "ip:a"]);
+    t = 60_000;
+    expect(failures.check(env, "ip:a").ok).toBe(true);
+    const broken = { ...env, AUTH_FAILURE_LIMITER: { limit: async () => { throw new Error("binding down"); } } };
+    await expect(failures.fail(broken, "ip:b")).resolves.toBeUndefined();
+  });
+});
+
 describe("token bucket (per isolate)", () => {
   it("allows the burst, then rps, and says when to retry", () => {
     let t = 0;
@@ -73,6 +156,17 @@ describe("token bucket (per isolate)", () => {
     expect(limiter.take("k", lim).ok).toBe(true);
     expect(limiter.take("k", lim).ok).toBe(false);
     expect(createRateLimiter({ now: () => 0 }).take("slow", { rps: 0.1 }).ok).toBe(true);
+  });
+
+  it("holds at most maxEntries buckets, the least recently used dropped", () => {
+    const limiter = createRateLimiter({ now: () => 0, maxEntries: 2 });
+    const lim = { rps: 1, burst: 1 };
+    expect(limiter.take("a", lim).ok).toBe(true);
+    expect(limiter.take("b", lim).ok).toBe(true);
+    expect(limiter.peek("a", lim).ok).toBe(false); // a is now the most recent
+    limiter.take("c", lim); // drops b
+    expect(limiter.peek("a", lim).ok).toBe(false);
+    expect(limiter.peek("b", lim).ok).toBe(true); // a new, full bucket
   });
 });
 
