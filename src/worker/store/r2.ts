@@ -11,9 +11,10 @@ export type ByteRange = { offset: number; length: number };
 export type Expected = { bytes: number } | { max: number };
 
 /**
- * Reads an R2 object (or a byte range of it) as bytes; null when the key does not exist. The object's size is
- * compared with `expected` before its body is read (a wrong one is cancelled unread), and a range must lie inside
- * the expected size, so no read returns more than the manifest or the limits allow. Throws FormatError: a wrong size
+ * Reads an R2 object (or a byte range of it) as bytes; null when the key does not exist. The object's size (R2's
+ * `size`, the whole object's even for a range read) is compared with `expected` before its body is read (a wrong one
+ * is cancelled unread), and a range must lie inside the expected size, so no read returns more than the manifest or
+ * the limits allow. Throws FormatError: a wrong size
  * or a short body (`truncated`), too large (`invalid_object`), an R2 failure (`unreadable`).
  *
  * @example
