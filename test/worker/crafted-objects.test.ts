@@ -77,6 +77,16 @@ describe("sizes are checked before bodies are read", () => {
     expect(r.log.bodiesRead).not.toContain(manifest);
   });
 
+  it("a manifest over the index limits (put in R2 directly, not through the admin routes) -> 503, no object read", async () => {
+    await publishCrafted("over-limits", (m) => {
+      const extra = `e${"0".repeat(63)}`;
+      m.objects.push({ path: `objects/${extra}.bin`, kind: "extra", bytes: INDEX_LIMITS.maxObjectBytes + 1, sha256: extra });
+    });
+    const r = await search("over-limits", { query: "cancer" });
+    expectUnavailable(r);
+    expect(r.log.gets.filter((g) => g.key.includes("/objects/"))).toEqual([]);
+  });
+
   it("a pointer over its size limit -> 503, and its body is never read", async () => {
     const pointer = pointerKey(TENANT, "big-pointer");
     await bucket.put(pointer, " ".repeat(INDEX_LIMITS.maxPointerBytes + 1));
