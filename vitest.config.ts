@@ -55,7 +55,7 @@ export default defineConfig({
             // Rate Limiting binding, here under another name so that no other test meets it.
             miniflare: {
               serviceBindings: { REPO_FILES: serveRepoFile },
-              bindings: { POINTER_TTL_MS: "0", KEY_CACHE_TTL_MS: "0", AUTH_FAILURES_PER_MINUTE: "1000000" },
+              bindings: { POINTER_TTL_MS: "0", KEY_CACHE_TTL_MS: "0", LOAD_RETRY_MS: "0", AUTH_FAILURES_PER_MINUTE: "1000000" },
               ratelimits: { TEST_AUTH_FAILURE_LIMITER: { namespace_id: "1001", simple: { limit: 2, period: 60 } } },
             },
           }),

@@ -1,5 +1,6 @@
 import { indexPrefix, manifestKey, objectKey, pointerKey } from "../../src/format/r2-keys.ts";
 import { isFormatError } from "../../src/format/errors.ts";
+import { INDEX_LIMITS } from "../../src/format/limits.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
 import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
 import { BuildError } from "../build/errors.ts";
@@ -73,6 +74,7 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
   const log = opts.log ?? (() => {});
   checkNames(tenant, index);
   const build = typeof opts.buildDir === "string" ? await loadBuild(opts.buildDir) : opts.buildDir;
+  checkManifestSize(build);
   log(`build ${build.dir}: version ${build.version}, ${build.objects.length} objects, ${build.bytes} bytes`);
 
   const start = await readPointer(target, tenant, index);
@@ -103,6 +105,14 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
     uploaded: up.uploaded, uploadedBytes: up.uploadedBytes, skipped: up.reused.length,
     pointerMoved: previousVersion !== build.version,
   };
+}
+
+/** A manifest over the index limit is refused before any upload (its objects, sizes and total: parseManifest). */
+function checkManifestSize(build: BuildDir): void {
+  const bytes = build.manifestBytes.byteLength;
+  if (bytes > INDEX_LIMITS.maxManifestBytes) {
+    throw new PublishError("invalid_build", `${build.dir}: manifest.json has ${bytes} bytes, over the limit of ${INDEX_LIMITS.maxManifestBytes}\nnothing was uploaded`);
+  }
 }
 
 function checkNames(tenant: string, index: string): void {

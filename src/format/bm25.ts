@@ -183,8 +183,16 @@ export function encodeLexicalBucket(id: number, buckets: number, terms: TermPost
   return out;
 }
 
-/** Decodes a bucket's header and dictionary (postings stay as bytes until a query reads them). */
-export function decodeLexicalBucket(bytes: Uint8Array): LexicalBucket {
+/**
+ * Decodes a bucket's header and dictionary (postings stay as bytes until a query reads them). With `documents` (the
+ * index's), every posting is read once now: doc ordinals ascending below `documents`, tf >= 1, each term's postings
+ * exactly its bytes, so a query never meets a bad posting (and never a document without a norm). Throws
+ * `invalid_object`.
+ *
+ * @example
+ * const bucket = decodeLexicalBucket(bytes, manifest.lexical.documents);
+ */
+export function decodeLexicalBucket(bytes: Uint8Array, documents?: number): LexicalBucket {
   checkPreamble("lexical bucket", bytes, LEX_BUCKET_MAGIC, CRC_AT);
   const dv = viewOf(bytes);
   const id = dv.getUint32(12, true);
@@ -194,6 +202,7 @@ export function decodeLexicalBucket(bytes: Uint8Array): LexicalBucket {
   needBytes("lexical bucket", bytes, total);
   if (bytes.byteLength !== total) throw new FormatError("invalid_object", `lexical bucket: header says ${total} bytes, object has ${bytes.byteLength}`);
   const pos = { i: dv.getUint32(8, true) };
+  if (pos.i < LEX_HEADER_BYTES || pos.i > total) throw new FormatError("invalid_object", `lexical bucket: header bytes ${pos.i} outside ${LEX_HEADER_BYTES}..${total}`);
   const entries: Array<[string, number, number]> = [];
   for (let n = 0; n < count; n++) {
     const len = readVarint(bytes, pos, total);
@@ -214,7 +223,20 @@ export function decodeLexicalBucket(bytes: Uint8Array): LexicalBucket {
     at += len;
   }
   if (at !== total) throw new FormatError("invalid_object", `lexical bucket: postings end at ${at}, object at ${total}`);
-  return { id, buckets, terms, bytes };
+  const bucket = { id, buckets, terms, bytes };
+  if (documents !== undefined) for (const t of terms.values()) checkPostings(bucket, t, documents);
+  return bucket;
+}
+
+/** The postings of `t` hold ascending documents below `documents`, each with tf >= 1. */
+function checkPostings(bucket: LexicalBucket, t: LexicalTerm, documents: number): void {
+  let last = -1;
+  forEachPosting(bucket, t, (doc, tf) => {
+    if (doc <= last || doc >= documents || tf < 1) {
+      throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: posting (doc ${doc}, tf ${tf}) after doc ${last}; expected ascending docs in 0..${documents - 1}, tf >= 1`);
+    }
+    last = doc;
+  });
 }
 
 /** Calls `fn(doc ordinal, tf)` for each posting of `t` in `bucket`. Throws `invalid_object` on malformed bytes. */

@@ -148,6 +148,26 @@ export function readDocBlockHeader(bytes: Uint8Array): DocBlockHeader {
 }
 
 /**
+ * Checks a block's header (or index) against the manifest's reference to it: its first ordinal, its count and its
+ * size. Throws `invalid_object` on any difference, so a reader never range-reads past the object or serves another
+ * block's documents.
+ *
+ * @example
+ * checkDocBlock(readDocBlockHeader(first40), manifest.docs.blocks[i]);
+ */
+export function checkDocBlock(
+  got: { firstOrdinal: number; count: number; totalBytes: number },
+  ref: { first: number; count: number; bytes: number },
+): void {
+  if (got.firstOrdinal !== ref.first || got.count !== ref.count || got.totalBytes !== ref.bytes) {
+    throw new FormatError(
+      "invalid_object",
+      `${WHAT}: header says ordinals ${got.firstOrdinal}+${got.count} in ${got.totalBytes} bytes, manifest ${ref.first}+${ref.count} in ${ref.bytes}`,
+    );
+  }
+}
+
+/**
  * How many prefix bytes `readDocBlockIndex` needs: header plus offsets table.
  *
  * @example

@@ -10,7 +10,9 @@ export type FormatErrorCode =
   | "invalid_name"
   | "invalid_pointer"
   | "invalid_object"
-  | "invalid_key_record";
+  | "invalid_key_record"
+  /** The store failed to return an object (an R2 or network error): not known to be corrupt. */
+  | "unreadable";
 
 /**
  * The error of `src/format/`. Messages state what was expected and what was found. The worker maps it to HTTP in

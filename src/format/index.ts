@@ -8,9 +8,10 @@ export {
 } from "./shard.ts";
 export {
   DOC_MAGIC, DOC_HEADER_BYTES, DOCS_PER_BLOCK,
-  encodeDocBlock, readDocBlockHeader, docBlockIndexBytes, readDocBlockIndex, byteRangeOf, decodeDocRecord, decodeDocBlock,
+  encodeDocBlock, readDocBlockHeader, checkDocBlock, docBlockIndexBytes, readDocBlockIndex, byteRangeOf, decodeDocRecord, decodeDocBlock,
   type Doc, type DocBlockHeader, type DocBlockIndex,
 } from "./docstore.ts";
+export { INDEX_LIMITS } from "./limits.ts";
 export { OBJECT_EXT, objectPath, createObjectRef, ObjectRefSchema, type ObjectKind, type ObjectRef } from "./objects.ts";
 export {
   FORMAT_NAME, MANIFEST_VERSION, READABLE_MAJORS, ManifestSchema, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,

@@ -2,6 +2,7 @@
 // object listed in `objects`), checked once every field has its type. Paths are relative to the manifest.
 import type * as z from "zod";
 import { reject } from "./fields.ts";
+import { INDEX_LIMITS } from "./limits.ts";
 import type { Manifest } from "./manifest.ts";
 import type { ObjectRef } from "./objects.ts";
 
@@ -14,6 +15,15 @@ export function manifestRules(m: Manifest, ctx: Ctx): void {
   partitions(m, ctx);
   docBlocks(m, ctx);
   listedObjects(m, ctx);
+  sizeLimits(m, ctx);
+}
+
+/** The index's objects within INDEX_LIMITS (each object's own size is checked by its reference's schema). */
+function sizeLimits(m: Manifest, ctx: Ctx): void {
+  const { maxObjects, maxIndexBytes } = INDEX_LIMITS;
+  if (m.objects.length > maxObjects) reject(ctx, ["objects"], `at most ${maxObjects} objects`, m.objects.length);
+  const bytes = m.objects.reduce((n, o) => n + o.bytes, 0);
+  if (bytes > maxIndexBytes) reject(ctx, ["objects"], `objects of at most ${maxIndexBytes} bytes in all`, bytes);
 }
 
 function centroidDims(m: Manifest, ctx: Ctx): void {

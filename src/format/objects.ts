@@ -2,6 +2,7 @@
 import * as z from "zod";
 import { sha256Hex } from "./checksum.ts";
 import { int, matching, reject, sha256Field, U32 } from "./fields.ts";
+import { INDEX_LIMITS } from "./limits.ts";
 import { OBJECT_PATH_PATTERN } from "./r2-keys.ts";
 
 /** Kinds of objects v1 writes. A newer minor may add kinds; readers ignore objects of kinds they do not know. */
@@ -16,8 +17,8 @@ export function objectRefFields(kind?: string) {
     /** `objects/<sha256>.<ext>`, relative to the build directory or the index prefix in R2. */
     path: matching(OBJECT_PATH_PATTERN, "objects/<sha256>.<ext>"),
     kind: kind === undefined ? matching(KIND_PATTERN) : z.string().refine((k) => k === kind, { error: JSON.stringify(kind) }),
-    /** Exact size in bytes. */
-    bytes: int(),
+    /** Exact size in bytes, at most INDEX_LIMITS.maxObjectBytes. */
+    bytes: int(0, INDEX_LIMITS.maxObjectBytes),
     /** Lower-case hex SHA-256 of the bytes. */
     sha256: sha256Field,
     /** Items inside: vectors of a shard, documents of a doc block, terms of a lexical bucket. */

@@ -20,6 +20,8 @@ export interface Env {
    * counted across the isolates of a Cloudflare location. Absent: only the per-isolate limit applies.
    */
   AUTH_FAILURE_LIMITER?: RateLimit;
+  /** First retry (ms) of a version whose load failed for a transient reason (an R2 error); doubles up to 30x (default 2000). */
+  LOAD_RETRY_MS?: string;
   /** Benchmarks only: delay every R2 read by about this many ms, as a deployed Worker waits for R2 (default 0). */
   SIMULATED_R2_LATENCY_MS?: string;
 }

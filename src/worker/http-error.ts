@@ -23,6 +23,7 @@ export const API_ERRORS = {
   route_not_found: "no route has this method and path",
   method_not_allowed: "the route exists for another method",
   index_unavailable: "the index's published version could not be loaded (it failed its checks, or storage failed) and no good version is cached (see Retry-After)",
+  storage_unavailable: "storage (R2) could not be read just now, e.g. to check the API key: try again (see Retry-After)",
   index_too_large: "the index is flat and larger than an isolate keeps resident: it must be rebuilt partitioned",
   missing_credentials: "no Authorization header",
   invalid_credentials: "the API key is malformed, unknown, revoked or wrong",

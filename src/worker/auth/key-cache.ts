@@ -1,5 +1,6 @@
 import { keyRecordKey, parseKeyRecord, type KeyRecord } from "../../format/api-key.ts";
 import { createLru } from "../lru.ts";
+import { ApiError } from "../http-error.ts";
 
 export interface KeyCache {
   /** The record of `tenant`/`keyId`, or null when there is none (or it does not parse); cached for `ttlMs`. */
@@ -25,10 +26,18 @@ export function createKeyCache(opts: { ttlMs: number; maxEntries?: number; maxAb
   const loading = new Map<string, Promise<KeyRecord | null>>();
 
   async function load(bucket: R2Bucket, tenant: string, keyId: string): Promise<KeyRecord | null> {
-    const obj = await bucket.get(keyRecordKey(tenant, keyId));
-    if (!obj) return null;
+    let text: string | null;
     try {
-      const record = parseKeyRecord(await obj.json());
+      const obj = await bucket.get(keyRecordKey(tenant, keyId));
+      text = obj ? await obj.text() : null;
+    } catch (e) {
+      // R2 failed: the key can be neither accepted nor refused. Not cached: the next request reads again.
+      console.error(`key record ${tenant}/${keyId} could not be read: ${(e as Error)?.message ?? e}`);
+      throw new ApiError(503, "storage_unavailable", "API keys cannot be checked just now; try again", { headers: { "Retry-After": "1" } });
+    }
+    if (text === null) return null;
+    try {
+      const record = parseKeyRecord(JSON.parse(text));
       return record.id === keyId && record.tenant === tenant ? record : null;
     } catch (e) {
       console.error(`key record ${tenant}/${keyId} is invalid: ${(e as Error).message}`);

@@ -13,6 +13,7 @@ export const REQUIRE_KEY_ERRORS = {
   401: ["missing_credentials", "invalid_credentials"],
   403: ["forbidden"],
   429: ["rate_limited"],
+  503: ["storage_unavailable"],
 } as const;
 
 /** What a request authenticated with: `c.get("apiKey")` in the handlers behind `requireKey`. */

@@ -39,7 +39,7 @@ export function lexicalReader(s: Storage, cache: ByteCache, tenant: string, inde
   return {
     section,
     bucket: (id) => cached<LexicalBucket>(section.buckets[id], (b) => {
-      const d = decodeLexicalBucket(b);
+      const d = decodeLexicalBucket(b, section.documents); // every posting's document checked once, here
       if (d.id !== id || d.buckets !== section.buckets.length) {
         throw new FormatError("invalid_object", `lexical bucket ${section.buckets[id].path}: header says ${d.id} of ${d.buckets}, manifest ${id} of ${section.buckets.length}`);
       }

@@ -1,5 +1,5 @@
 import {
-  byteRangeOf, decodeDocRecord, DOC_HEADER_BYTES, docBlockIndexBytes, FormatError, objectKey, readDocBlockHeader,
+  byteRangeOf, checkDocBlock, decodeDocRecord, DOC_HEADER_BYTES, docBlockIndexBytes, FormatError, objectKey, readDocBlockHeader,
   readDocBlockIndex, type Doc, type DocBlockIndex, type DocBlockRef,
 } from "../../format";
 import type { ByteCache } from "./byte-cache";
@@ -20,16 +20,24 @@ function blockOf(blocks: DocBlockRef[], ordinal: number): DocBlockRef {
   throw new FormatError("invalid_manifest", `no doc block holds ordinal ${ordinal}`);
 }
 
-/** Header + offsets table of a block: two small range reads the first time (colo-cached), kept in the isolate. */
-async function blockIndex(s: Storage, cache: ByteCache, key: string): Promise<DocBlockIndex> {
+/**
+ * Header + offsets table of a block: two small range reads the first time (colo-cached), kept in the isolate. The
+ * header must match the manifest's reference (ordinals, count, size) before its u32 prefix length is trusted.
+ */
+async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef): Promise<DocBlockIndex> {
   const hit = cache.get<DocBlockIndex>(key);
-  if (hit) return hit;
-  const head = await getImmutable(s, key, { offset: 0, length: DOC_HEADER_BYTES });
+  if (hit) {
+    checkDocBlock(hit, block); // another version may name the same block at other ordinals
+    return hit;
+  }
+  const head = await getImmutable(s, key, block.bytes, { offset: 0, length: Math.min(DOC_HEADER_BYTES, block.bytes) });
   if (!head) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
-  const need = docBlockIndexBytes(readDocBlockHeader(head));
-  const prefix = await getImmutable(s, key, { offset: 0, length: need });
+  const header = readDocBlockHeader(head);
+  checkDocBlock(header, block);
+  const prefix = await getImmutable(s, key, block.bytes, { offset: 0, length: docBlockIndexBytes(header) });
   if (!prefix) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
   const index = readDocBlockIndex(prefix);
+  checkDocBlock(index, block);
   cache.set(key, index, index.offsets.byteLength + 64);
   return index;
 }
@@ -40,9 +48,9 @@ async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinal:
   const key = objectKey(idx.tenant, idx.index, block.path);
   const cached = cache.get<Doc>(`${key}#${ordinal}`);
   if (cached) return cached;
-  const index = await blockIndex(s, cache, key);
+  const index = await blockIndex(s, cache, key, block);
   const range = byteRangeOf(index, ordinal);
-  const bytes = await getImmutable(s, key, range);
+  const bytes = await getImmutable(s, key, block.bytes, range);
   if (!bytes || bytes.byteLength !== range.length) {
     throw new FormatError("truncated", `doc block ${key}: record of ordinal ${ordinal} could not be read`);
   }

@@ -1,8 +1,8 @@
 // What the registry remembers of a version (or a pointer) that could not be loaded, and when it tries it again.
 // Without it every request, or every pointer refresh while a good version serves, would download the failed version
 // again. The back-off is exponential and capped, and depends on the kind of failure:
-// - transient (an R2 error or timeout, anything that is not the bytes' fault): first retry after 2 s, doubling up to
-//   60 s, so a blip costs seconds of a stale version (or of 503s when nothing is cached), never minutes;
+// - transient (an R2 error, timeout or short body (FormatError `unreadable`), anything that is not the bytes' fault):
+//   first retry after 2 s (`LOAD_RETRY_MS`), doubling up to 30 times that, so a blip costs seconds of a stale version (or of 503s when nothing is cached), never minutes;
 // - permanent (a FormatError, such as a checksum mismatch, a model onnxruntime rejects or an encoder output of the
 //   wrong size; or an index over this isolate's limits): a version's objects are immutable, so retrying only helps
 //   after someone re-uploads an object: first retry after 60 s, doubling up to 1 h. Publishing a new version moves the
@@ -40,7 +40,13 @@ export interface LoadFailure {
 
 /** Transient unless the bytes (or the index's size) are at fault. */
 export function failureKind(e: unknown): FailureKind {
-  return e instanceof FormatError || e instanceof IndexTooLargeError ? "permanent" : "transient";
+  if (e instanceof FormatError) return e.code === "unreadable" ? "transient" : "permanent";
+  return e instanceof IndexTooLargeError ? "permanent" : "transient";
+}
+
+/** The back-off with transient failures first retried after `firstMs` (LOAD_RETRY_MS), up to 30 times that. */
+export function backoffWith(transientFirstMs: number): typeof BACKOFF {
+  return { ...BACKOFF, transient: { firstMs: transientFirstMs, maxMs: 30 * transientFirstMs } };
 }
 
 /**
@@ -50,10 +56,10 @@ export function failureKind(e: unknown): FailureKind {
  * @example
  * const f = nextFailure(null, "v-abc", new FormatError("checksum_mismatch", "..."), 0); // retryAt 60_000
  */
-export function nextFailure(prev: LoadFailure | null, version: string | null, e: unknown, now: number): LoadFailure {
+export function nextFailure(prev: LoadFailure | null, version: string | null, e: unknown, now: number, backoff = BACKOFF): LoadFailure {
   const kind = version === null ? "transient" : failureKind(e);
   const attempts = prev && prev.version === version ? prev.attempts + 1 : 1;
-  const { firstMs, maxMs } = BACKOFF[kind];
+  const { firstMs, maxMs } = backoff[kind];
   const delay = Math.min(maxMs, firstMs * 2 ** Math.min(attempts - 1, 30));
   return { version, kind, attempts, retryAt: now + delay, code: e instanceof IndexTooLargeError ? "index_too_large" : "index_unavailable" };
 }

@@ -1,7 +1,7 @@
 import { createQueryEncoder, EncoderReleasedError, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
-  decodeFloatRows, decodeShard, FormatError, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex,
+  decodeFloatRows, decodeShard, FormatError, INDEX_LIMITS, objectKey, parseManifest, parsePointer, pointerKey, sha256Hex,
   type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors,
 } from "../../format";
 import type { LexicalReader } from "../../search/bm25";
@@ -56,7 +56,7 @@ export interface LoadedIndex {
 
 /** Reads the index's pointer; null when the index has never been published (or does not exist). */
 export async function readPointer(s: Storage, tenant: string, index: string): Promise<Pointer | null> {
-  const bytes = await getBytes(s, pointerKey(tenant, index));
+  const bytes = await getBytes(s, pointerKey(tenant, index), { max: INDEX_LIMITS.maxPointerBytes });
   if (!bytes) return null;
   let json: unknown;
   try {
@@ -110,7 +110,7 @@ function checkFlatSize(m: Manifest, budget: number, tenant: string, index: strin
 }
 
 async function loadManifest(s: Storage, tenant: string, index: string, pointer: Pointer): Promise<{ manifest: Manifest; bytes: number }> {
-  const bytes = await getBytes(s, pointer.manifest);
+  const bytes = await getBytes(s, pointer.manifest, { max: INDEX_LIMITS.maxManifestBytes });
   if (!bytes) throw new FormatError("truncated", `manifest ${pointer.manifest} is missing from R2`);
   const sha = await sha256Hex(bytes);
   if (sha !== pointer.sha256) throw new FormatError("checksum_mismatch", `manifest ${pointer.manifest}: expected sha256 ${pointer.sha256}, got ${sha}`);
@@ -133,7 +133,9 @@ async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: 
     const hit = cache.get<ShardVectors>(key);
     if (hit) return hit;
     const d = decodeShard(await fetchVerified(rs, tenant, index, ref));
-    if (d.header.dims !== m.vectors.dim) throw new FormatError("invalid_object", `shard ${ref.path}: expected ${m.vectors.dim} dims, got ${d.header.dims}`);
+    if (d.header.dims !== m.vectors.dim || d.header.count !== ref.count) {
+      throw new FormatError("invalid_object", `shard ${ref.path}: expected ${ref.count} vectors of ${m.vectors.dim} dims, got ${d.header.count} of ${d.header.dims}`);
+    }
     const view: ShardVectors = { count: d.header.count, dims: d.header.dims, ...d };
     cache.set(key, view, d.header.totalBytes);
     return view;

@@ -3,7 +3,7 @@ import { validateName } from "../../format";
 import { createKernels } from "../../search/kernels";
 import { createLru, type Lru } from "../lru";
 import { createByteCache, type ByteCache } from "./byte-cache";
-import { nextFailure, type LoadFailure } from "./load-failure";
+import { nextFailure, type BACKOFF, type LoadFailure } from "./load-failure";
 import { loadIndex, readPointer, type IsolateCaches, type LoadedIndex } from "./loaded-index";
 import { createPartitionCache, type PartitionCache } from "./partitions";
 import type { Storage } from "./storage";
@@ -31,6 +31,8 @@ interface Slot {
 export interface RegistryOptions {
   /** How old a pointer may be; 0: read it on every request, before answering (tests, development). */
   pointerTtlMs: number;
+  /** When a failed load is tried again (default BACKOFF, src/worker/store/load-failure.ts). */
+  backoff?: typeof BACKOFF;
   /** The isolate's memory for indexes: half for partitions (kernel memory), half for the rest. */
   cacheBudgetBytes: number;
   /** The compiled scoring kernels (kernels.wasm); absent: partitions are scanned in JS. */
@@ -104,7 +106,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
     try {
       pointer = await readPointer(s, tenant, index);
     } catch (e) {
-      slot.pointerFailure = nextFailure(slot.pointerFailure, null, e, now());
+      slot.pointerFailure = nextFailure(slot.pointerFailure, null, e, now(), opts.backoff);
       logFailure(id, "its pointer could not be read", slot.pointerFailure, slot, e);
       return;
     }
@@ -121,7 +123,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
       keep(slot, await loadIndex(s, iso, tenant, index, pointer));
       slot.failure = null;
     } catch (e) {
-      slot.failure = nextFailure(slot.failure, pointer.version, e, now());
+      slot.failure = nextFailure(slot.failure, pointer.version, e, now(), opts.backoff);
       logFailure(id, `version ${pointer.version} could not be loaded`, slot.failure, slot, e);
     }
   }

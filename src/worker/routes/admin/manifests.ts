@@ -39,7 +39,7 @@ const putManifest = createRoute({
   path: PATH,
   tags: ["publish"],
   summary: "Upload a manifest",
-  description: "The version in the path must be the first 16 hex characters of the body's sha256, and every object the manifest names must be uploaded first.",
+  description: "The version in the path must be the first 16 hex characters of the body's sha256, every object the manifest names must be uploaded first (with the size the manifest gives it), and the index must be within the limits (README: objects, bytes per object, bytes in all).",
   security: [{ apiKey: ["publish"] }],
   // A reference, not the zod schema: the format's validator checks the body in the handler, after its sha256.
   request: { params: ManifestParams, body: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/Manifest" } } } } },
@@ -102,14 +102,19 @@ function jsonOf(bytes: Uint8Array): unknown {
   }
 }
 
-/** 409 `missing_objects` unless every object of the manifest is stored (HEADs, a few at a time). */
+/**
+ * 409 `missing_objects` unless every object of the manifest is stored with the size the manifest gives it (HEADs, a
+ * few at a time): the worker later reads no object whose size the manifest does not bound.
+ */
 async function requireObjects(bucket: R2Bucket, tenant: string, index: string, manifest: Manifest): Promise<void> {
   const missing: string[] = [];
   let next = 0;
   const worker = async () => {
     while (next < manifest.objects.length) {
       const o = manifest.objects[next++];
-      if (!(await bucket.head(objectKey(tenant, index, o.path)))) missing.push(o.path);
+      const head = await bucket.head(objectKey(tenant, index, o.path));
+      if (!head) missing.push(o.path);
+      else if (head.size !== o.bytes) missing.push(`${o.path} (stored with ${head.size} bytes, not ${o.bytes})`);
     }
   };
   await Promise.all(Array.from({ length: ADMIN_LIMITS.headConcurrency }, worker));
@@ -117,5 +122,5 @@ async function requireObjects(bucket: R2Bucket, tenant: string, index: string, m
   missing.sort();
   const listed = missing.slice(0, ADMIN_LIMITS.missingListed).join(", ");
   const more = missing.length > ADMIN_LIMITS.missingListed ? ` and ${missing.length - ADMIN_LIMITS.missingListed} more` : "";
-  throw new ApiError(409, "missing_objects", `upload the manifest's objects first; ${missing.length} missing: ${listed}${more}`);
+  throw new ApiError(409, "missing_objects", `upload the manifest's objects first; ${missing.length} missing or of another size: ${listed}${more}`);
 }
