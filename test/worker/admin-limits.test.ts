@@ -64,4 +64,20 @@ describe("limits at publish", () => {
     await bucket.put(objectKey(TENANT, "sizes", vocab.path), bytes);
     expect((await putManifest("sizes", manifest)).status).toBe(201);
   });
+
+  it("a manifest of more objects than are checked one HEAD each is checked by listing: same answers", async () => {
+    await storeObjects("many");
+    const m = structuredClone(manifest);
+    const extra = Array.from({ length: 300 }, (_, i) => ({ path: `objects/${i.toString(16).padStart(64, "0")}.bin`, bytes: 3 + (i % 5) }));
+    for (const o of extra) await bucket.put(objectKey(TENANT, "many", o.path), new Uint8Array(o.bytes));
+    m.objects.push(...extra.map((o) => ({ path: o.path, kind: "extra", bytes: o.bytes, sha256: o.path.slice(8, 72) })));
+    const wrong = extra[150];
+    await bucket.put(objectKey(TENANT, "many", wrong.path), new Uint8Array(wrong.bytes + 2));
+    const bad = await putManifest("many", m);
+    expect([bad.status, bad.error.code], bad.error.message).toEqual([409, "missing_objects"]);
+    expect(bad.error.message).toContain(`${wrong.path} (stored with ${wrong.bytes + 2} bytes, not ${wrong.bytes})`);
+    await bucket.put(objectKey(TENANT, "many", wrong.path), new Uint8Array(wrong.bytes));
+    const ok = await putManifest("many", m);
+    expect(ok.status, JSON.stringify(ok.error)).toBe(201);
+  });
 });

@@ -12,4 +12,8 @@ export const ADMIN_LIMITS = {
   missingListed: 5,
   /** Concurrent HEADs while checking a manifest's objects. */
   headConcurrency: 16,
+  /** Objects of a manifest checked one HEAD each; above, the index's objects are listed instead (subrequest limit). */
+  maxHeads: 256,
+  /** List calls (of 1,000 objects) while checking a large manifest's objects. */
+  maxListCalls: 200,
 } as const;

@@ -4,7 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { REQUIRE_KEY_ERRORS } from "../../auth/middleware";
 import { ApiError, parseClientBody } from "../../http-error";
-import { FORMAT_NAME, MANIFEST_VERSION, manifestKey, objectKey, parseManifest, sha256Hex, versionIdOf, type Manifest } from "../../../format";
+import { FORMAT_NAME, MANIFEST_VERSION, indexPrefix, manifestKey, objectKey, parseManifest, sha256Hex, versionIdOf, type Manifest } from "../../../format";
 import type { App, AppEnv } from "../app";
 import { INDEX_PATH, ManifestParams, versionOf } from "../params";
 import { errorResponses } from "../responses";
@@ -103,18 +103,21 @@ function jsonOf(bytes: Uint8Array): unknown {
 }
 
 /**
- * 409 `missing_objects` unless every object of the manifest is stored with the size the manifest gives it (HEADs, a
- * few at a time): the worker later reads no object whose size the manifest does not bound.
+ * 409 `missing_objects` unless every object of the manifest is stored with the size the manifest gives it: the worker
+ * later reads no object whose size the manifest does not bound. A small manifest is checked with HEADs (a few at a
+ * time); a large one by listing the index's objects (1,000 a call), so a 1M-passage index (thousands of objects)
+ * stays within a request's subrequest limit.
  */
 async function requireObjects(bucket: R2Bucket, tenant: string, index: string, manifest: Manifest): Promise<void> {
+  const sizes = manifest.objects.length > ADMIN_LIMITS.maxHeads ? await storedSizes(bucket, tenant, index) : null;
   const missing: string[] = [];
   let next = 0;
   const worker = async () => {
     while (next < manifest.objects.length) {
       const o = manifest.objects[next++];
-      const head = await bucket.head(objectKey(tenant, index, o.path));
-      if (!head) missing.push(o.path);
-      else if (head.size !== o.bytes) missing.push(`${o.path} (stored with ${head.size} bytes, not ${o.bytes})`);
+      const size = sizes ? sizes.get(o.path) : (await bucket.head(objectKey(tenant, index, o.path)))?.size;
+      if (size === undefined) missing.push(o.path);
+      else if (size !== o.bytes) missing.push(`${o.path} (stored with ${size} bytes, not ${o.bytes})`);
     }
   };
   await Promise.all(Array.from({ length: ADMIN_LIMITS.headConcurrency }, worker));
@@ -123,4 +126,20 @@ async function requireObjects(bucket: R2Bucket, tenant: string, index: string, m
   const listed = missing.slice(0, ADMIN_LIMITS.missingListed).join(", ");
   const more = missing.length > ADMIN_LIMITS.missingListed ? ` and ${missing.length - ADMIN_LIMITS.missingListed} more` : "";
   throw new ApiError(409, "missing_objects", `upload the manifest's objects first; ${missing.length} missing or of another size: ${listed}${more}`);
+}
+
+/** Size of every object stored under the index (R2 list, 1,000 a call; at most ADMIN_LIMITS.maxListCalls calls). */
+async function storedSizes(bucket: R2Bucket, tenant: string, index: string): Promise<Map<string, number>> {
+  const prefix = `${indexPrefix(tenant, index)}objects/`;
+  const sizes = new Map<string, number>();
+  let cursor: string | undefined;
+  for (let calls = 0; ; calls++) {
+    if (calls === ADMIN_LIMITS.maxListCalls) {
+      throw new ApiError(409, "missing_objects", `the index stores more than ${calls * 1000} objects: remove unreferenced ones first (i3 gc)`);
+    }
+    const page = await bucket.list({ prefix, cursor, limit: 1000 });
+    for (const o of page.objects) sizes.set(`objects/${o.key.slice(prefix.length)}`, o.size);
+    if (!page.truncated) return sizes;
+    cursor = page.cursor;
+  }
 }
