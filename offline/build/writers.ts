@@ -110,13 +110,20 @@ export interface DocBlockWriter {
   readonly docs: number;
 }
 
+/** Bytes of records after which the build starts a new doc block (well under INDEX_LIMITS.maxObjectBytes). */
+export const DOC_BLOCK_BYTES = 8 * 1024 * 1024;
+
 export function createDocBlockWriter(opts: {
   store: ObjectStore;
   docsPerBlock: number;
+  /** A block is cut before it would pass this many bytes of records (default DOC_BLOCK_BYTES). */
+  maxBlockBytes?: number;
   firstDoc?: number;
   onBlock: (ref: ObjectRef & { first: number; count: number }) => Promise<void> | void;
 }): DocBlockWriter {
+  const maxBytes = opts.maxBlockBytes ?? DOC_BLOCK_BYTES;
   let docs: Doc[] = [];
+  let bytes = 0;
   let first = opts.firstDoc ?? 0;
   async function flush(): Promise<void> {
     if (docs.length === 0) return;
@@ -125,6 +132,7 @@ export function createDocBlockWriter(opts: {
     const block = { ...ref, first, count };
     first += count;
     docs = [];
+    bytes = 0;
     await opts.onBlock(block);
   }
   return {
@@ -132,7 +140,11 @@ export function createDocBlockWriter(opts: {
       return first + docs.length;
     },
     async add(doc) {
+      // Cut by count, and by bytes: long documents must not make a block larger than an object may be.
+      const size = Buffer.byteLength(JSON.stringify(doc)) + 4;
+      if (docs.length > 0 && bytes + size > maxBytes) await flush();
       docs.push(doc);
+      bytes += size;
       if (docs.length === opts.docsPerBlock) await flush();
     },
     finish: flush,
