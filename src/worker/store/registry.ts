@@ -4,7 +4,7 @@ import { createKernels } from "../../search/kernels";
 import { createLru, type Lru } from "../lru";
 import { createByteCache, type ByteCache } from "./byte-cache";
 import { nextFailure, type BACKOFF, type LoadFailure } from "./load-failure";
-import { loadIndex, readPointer, type IsolateCaches, type LoadedIndex } from "./loaded-index";
+import { loadIndex, readPointerShared, type IsolateCaches, type LoadedIndex } from "./loaded-index";
 import { createPartitionCache, type PartitionCache } from "./partitions";
 import type { Storage } from "./storage";
 
@@ -102,16 +102,16 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
   /** Reads the pointer and loads the version it names; never throws: what failed is left in the slot. */
   async function refresh(s: Storage, tenant: string, index: string, slot: Slot): Promise<void> {
     const id = `${tenant}/${index}`;
-    let pointer;
+    let pointer, readAt;
     try {
-      pointer = await readPointer(s, tenant, index);
+      ({ pointer, readAt } = await readPointerShared(s, tenant, index, opts.pointerTtlMs, now()));
     } catch (e) {
       slot.pointerFailure = nextFailure(slot.pointerFailure, null, e, now(), opts.backoff);
       logFailure(id, "its pointer could not be read", slot.pointerFailure, slot, e);
       return;
     }
     slot.pointerFailure = null;
-    slot.checkedAt = now();
+    slot.checkedAt = readAt;
     slot.missing = pointer === null;
     if (pointer === null) return drop(slot); // unpublished or deleted: stop serving it
     if (slot.current?.version === pointer.version) {
