@@ -11,6 +11,7 @@ import type { VectorIndex } from "../../search/vector-index";
 import { createTokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
 import { lexicalReader, usableLexical } from "./bm25-reader";
+import { fieldsReader, type FieldsReader } from "./fields-reader";
 import type { PartitionCache, Pins } from "./partitions";
 import { fetchVerified, getBytes } from "./r2";
 import type { Storage } from "./storage";
@@ -28,6 +29,8 @@ export interface IsolateCaches {
 export interface IndexReaders {
   vectors: VectorIndex;
   lexical?: LexicalReader;
+  /** Absent when the index declares no filterable fields. */
+  fields?: FieldsReader;
 }
 
 /** One published version of an index, ready to search. */
@@ -81,8 +84,13 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
       lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
+      fields: withFields(manifest) ? fieldsReader(rs, iso.cache, tenant, index, manifest) : undefined,
     }),
   };
+}
+
+function withFields(m: Manifest): m is Manifest & { fields: NonNullable<Manifest["fields"]> } {
+  return m.fields !== undefined;
 }
 
 async function loadManifest(s: Storage, tenant: string, index: string, pointer: Pointer): Promise<Manifest> {
@@ -142,6 +150,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
       },
       refine: hasRefine ? (ids) => refineRows(rs, iso.refine, tenant, index, ids.map((id) => m.partitions[id].refine!), m.vectors.dim) : undefined,
       release: () => iso.partitions.release(pinned.splice(0)),
+      partitionDocs: withFields(m) ? fieldsReader(rs, iso.cache, tenant, index, m).partitionDocs : undefined,
     };
     const options = ivfOptions(m, { probe });
     return { kind: "ivf", source, options: { ...options, probe: Math.min(options.probe, fits) } };
