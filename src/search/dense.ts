@@ -132,6 +132,8 @@ function lowerBound(a: Uint32Array, x: number): number {
 /** The dense side of one query as hybrid search uses it: the top documents, and the score of any other one. */
 export interface DenseResult {
   hits: DocHit[];
+  /** Partitioned indexes: the partitions scanned (more than the probe when a filter widened the scan). */
+  probed?: number[];
   scores(ordinals: number[]): Map<number, number>;
 }
 

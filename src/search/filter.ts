@@ -163,13 +163,42 @@ function evaluate(node: FilterNode, n: number, cols: Map<string, Column>): Uint3
   if (!col) throw new Error(`filter: no column for field ${node.field}`);
   const negate = node.test === "$ne" || node.test === "$nin" || node.exists === false;
   const bits = new Uint32Array(words);
-  const test = docTest(node, col);
-  for (let i = 0; i < n; i++) if ((col.present[i >> 3] & (1 << (i & 7))) !== 0 && test(i)) bits[i >>> 5] |= 1 << (i & 31);
+  const range = (col.type === "int" || col.type === "date") && node.test !== "$exists" ? bounds(node) : undefined;
+  if (range && (col.type === "int" || col.type === "date")) rangeBits(col.values, col.present, n, range, bits);
+  else {
+    const test = docTest(node, col);
+    for (let i = 0; i < n; i++) if ((col.present[i >> 3] & (1 << (i & 7))) !== 0 && test(i)) bits[i >>> 5] |= 1 << (i & 31);
+  }
   if (negate) {
     const all = allSet(n);
     for (let w = 0; w < words; w++) bits[w] = ~bits[w] & all[w];
   }
   return bits;
+}
+
+/**
+ * A comparison or a single-value $eq / $ne on an int or date column as inclusive bounds (both hold integers: int32s,
+ * and dates as whole ms), so one loop without a call per document tests it.
+ */
+function bounds(node: Extract<FilterNode, { op: "field" }>): { lo: number; hi: number } | undefined {
+  const x = node.values[0] as number;
+  switch (node.test) {
+    case "$lt": return { lo: -Infinity, hi: Math.ceil(x) - 1 };
+    case "$lte": return { lo: -Infinity, hi: Math.floor(x) };
+    case "$gt": return { lo: Math.floor(x) + 1, hi: Infinity };
+    case "$gte": return { lo: Math.ceil(x), hi: Infinity };
+    case "$eq":
+    case "$ne":
+      return Number.isInteger(x) ? { lo: x, hi: x } : { lo: 1, hi: 0 };
+    default: return undefined;
+  }
+}
+
+function rangeBits(values: Int32Array | Float64Array, present: Uint8Array, n: number, { lo, hi }: { lo: number; hi: number }, bits: Uint32Array): void {
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v >= lo && v <= hi && (present[i >> 3] & (1 << (i & 7))) !== 0) bits[i >>> 5] |= 1 << (i & 31);
+  }
 }
 
 /** Every document's bit set (none past n). */

@@ -172,7 +172,7 @@ export const EXACT_FILTER_PARTITIONS = 256;
 async function widen(
   query: Float32Array, src: IvfSource, rest: number[], scanned: Scanned[], probed: number[], k: number, o: IvfOptions, filter: DocFilter,
 ): Promise<void> {
-  let found = matchingFound(scanned);
+  let found = matchingFound(scanned, k);
   if (found >= k || found >= filter.count || rest.length === 0) return;
   const step = Math.max(1, o.probe);
   const scan = async (ids: number[]) => {
@@ -195,7 +195,7 @@ async function widen(
       extra = true; // one more round for recall, as the probe gives an unfiltered search
     }
     await scan(rest.splice(0, step));
-    found = matchingFound(scanned);
+    found = matchingFound(scanned, k);
   }
 }
 
@@ -205,10 +205,16 @@ function holdsMatch(pd: PartitionDocs, p: number, filter: DocFilter): boolean {
   return false;
 }
 
-/** Distinct documents with a ranked (matching) row in the scan. */
-function matchingFound(scanned: Scanned[]): number {
+/** Distinct documents with a ranked (matching) row in the scan, counted up to `cap`. */
+function matchingFound(scanned: Scanned[], cap: number): number {
   const docs = new Set<number>();
-  for (const { part, scores } of scanned) for (let i = 0; i < part.count; i++) if (scores[i] !== -Infinity) docs.add(part.ordinals[i]);
+  for (const { part, scores } of scanned) {
+    for (let i = 0; i < part.count; i++) {
+      if (scores[i] === -Infinity) continue;
+      docs.add(part.ordinals[i]);
+      if (docs.size >= cap) return docs.size;
+    }
+  }
   return docs.size;
 }
 

@@ -81,8 +81,12 @@ describe("filters through the worker", () => {
         const { status, body } = await search("filters", "mini", { query: fx.queries[3].text, k: 10, mode, filter: { rare: "yes" }, ...(probe ? { probe } : {}) });
         expect(status, JSON.stringify(body)).toBe(200);
         expect(body.results.map((r: Hit) => r.metadata!.rare)).toEqual(["yes"]);
+        // the dense side scanned the probe, and the one partition holding the document when the probe missed it
+        if (mode !== "lexical" && probe === 1) expect([1, 2]).toContain(body.partitions.probed);
       }
     }
+    const wide = await search("filters", "mini", { query: fx.queries[3].text, mode: "dense", probe: 1, filter: { lang: "de" } });
+    expect(wide.body.partitions).toEqual({ probed: 1, of: 4 }); // 100 documents match: the probed partition holds 10
   });
 
   it("a filter matching nothing answers no results", async () => {

@@ -132,20 +132,24 @@ type Ranking = Awaited<ReturnType<typeof rank>>;
 async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>, filter?: DocFilter) {
   let query: { tokens: number; truncated: boolean; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
   let encodeMs = 0;
+  let scanned: number | undefined;
   const dense = async (n: number) => {
     const te = performance.now();
     const e = await (await idx.encoder(storage)).encode(req.query, storage);
     encodeMs = performance.now() - te;
     query = { tokens: e.tokens, truncated: e.truncated, encoded: e.from };
-    return denseSearch(e.vector, readers.vectors, n, filter);
+    const d = await denseSearch(e.vector, readers.vectors, n, filter);
+    scanned = d.probed?.length;
+    return d;
   };
   const lexical = readers.lexical;
   const r = await searchHybrid({
     mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
     lexical: lexical ? (n) => searchLexical(lexical, req.query, n, filter) : undefined,
   });
-  // The partitions a partitioned index's dense side scanned (the request's probe, clamped to what memory holds).
-  const probed = readers.vectors.kind === "ivf" ? readers.vectors.options.probe : undefined;
+  // The partitions a partitioned index's dense side scanned (the request's probe, clamped to what memory holds; more
+  // when a filter widened the scan).
+  const probed = readers.vectors.kind === "ivf" ? (scanned ?? readers.vectors.options.probe) : undefined;
   return { r, query, encodeMs, probed };
 }
 
