@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole product on one machine.
- *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already;
+ *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already, with two
+ *     filterable fields derived from each abstract (scripts/lib/demo-metadata.ts: `words` int, `topics` keyword[]);
  *  2. publishes it to the local R2 that `wrangler dev` reads (tenant "demo", index "scifact"; an unchanged
  *     build publishes nothing new);
  *  3. creates a search API key for tenant "demo" (or reuses the one it made before, kept in
@@ -12,6 +13,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { DEMO_FIELDS, writeDemoCorpus } from "./lib/demo-metadata.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -44,10 +46,19 @@ const model = opts.model ?? defaultModel();
 const modelName = model.replace(/\/+$/, "").split("/").pop();
 const buildDir = join("build", `demo-scifact-${modelName}`);
 
+/** Whether the built demo index declares the demo's fields (one built before they existed is built again). */
+function hasDemoFields(): boolean {
+  const manifest = join(root, buildDir, "manifest.json");
+  return existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).fields !== undefined;
+}
+
 async function main() {
-  if (opts.rebuild || !existsSync(join(root, buildDir, "manifest.json"))) {
-    console.log(`[start] building the demo index (${model}) into ${buildDir} …`);
-    await run(tsx, ["offline/cli.ts", "build", "--corpus", "data/demo/scifact/corpus.jsonl", "--model", model, "--out", buildDir, ...(opts.rebuild ? ["--force"] : [])]);
+  if (opts.rebuild || !hasDemoFields()) {
+    const corpus = join("build", "demo-scifact-corpus.jsonl");
+    writeDemoCorpus(join(root, "data/demo/scifact/corpus.jsonl"), join(root, corpus));
+    console.log(`[start] building the demo index (${model}) into ${buildDir}, filterable by ${DEMO_FIELDS} …`);
+    const force = opts.rebuild || existsSync(join(root, buildDir)) ? ["--force"] : [];
+    await run(tsx, ["offline/cli.ts", "build", "--corpus", corpus, "--model", model, "--out", buildDir, "--fields", DEMO_FIELDS, ...force]);
   } else {
     console.log(`[start] demo index already built: ${buildDir} (--rebuild to build again)`);
   }
@@ -57,6 +68,7 @@ async function main() {
   const base = `http://localhost:${opts.port}`;
   console.log(`[start] demo search key (tenant demo, role search): ${key}`);
   console.log(`[start] try: curl -s ${base}/v1/tenants/demo/indexes/scifact/search -H 'authorization: Bearer ${key}' -d '{"query": "vitamin D and bone density", "k": 5}'`);
+  console.log(`[start] filtered: -d '{"query": "vitamin D and bone density", "k": 5, "filter": {"topics": "trial", "words": {"$lt": 250}}}'`);
   if (opts["no-serve"]) return;
   console.log(`[start] serving on ${base}  (search page with the key filled in: ${base}/#key=${key})`);
   await run(join(root, "node_modules", ".bin", "wrangler"), ["dev", "--port", String(opts.port), "--ip", "127.0.0.1"]);

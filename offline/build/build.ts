@@ -6,7 +6,7 @@
 import { UsageError } from "../command.ts";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { decodeShard, DOCS_PER_BLOCK, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
+import { decodeShard, DOCS_PER_BLOCK, type FieldSpec, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
 import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device } from "../encoder/node-encoder.ts";
 import { openPassageEncoder, type EncoderBackend } from "../encoder/passage-encoder.ts";
@@ -16,6 +16,7 @@ import { encodeCorpus, type EncodeParams, type Encoded } from "./encode-corpus.t
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import { writeLexical, type LexicalOptions } from "./bm25.ts";
+import { writeFieldColumns, writePartitionDocs } from "./fields.ts";
 import { loadModel, type LoadedModel, type ModelSidecar } from "./model.ts";
 import { createObjectStore, type ObjectStore } from "./object-store.ts";
 import { writePartitions, type PartitionedSection, type PartitionOptions } from "./partitions.ts";
@@ -71,6 +72,8 @@ export interface BuildOptions {
   skipEmpty?: boolean;
   /** Partitions, probe and refine of the vectors (manifest 2.0); slices (`slice`) are not partitioned. */
   partitioning?: PartitionOptions;
+  /** Filterable fields read from each document's metadata (`--fields`; manifest 2.1 `fields`). */
+  fields?: FieldSpec[];
 }
 
 export interface BuildSummary {
@@ -118,7 +121,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   // written, and the documents are counted (slice ranges, ETA).
   say(`build: checking ${plan.corpusFile}`);
   const skipped: CorpusDoc[] = [];
-  const reading = { skipEmpty: opts.skipEmpty, onSkip: (d: CorpusDoc) => skipped.push(d) };
+  const reading = { skipEmpty: opts.skipEmpty, onSkip: (d: CorpusDoc) => skipped.push(d), fields: opts.fields };
   const corpusDocs = Math.min(await validateCorpus(plan.corpusFile, opts.limit, reading), opts.limit ?? Infinity);
   if (opts.skipEmpty) say(`build: skipping ${skipped.length} empty document(s)${skipped.length ? `: ${describeSkipped(plan.corpusFile, skipped)}` : ""}`);
   const range = sliceRange(corpusDocs, opts.slice);
@@ -145,9 +148,12 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     });
     const lexical = opts.lexical === false ? undefined : await writeLexical(store, state.blocks, lexicalOptions(opts, sc));
     const flat = state.shards.map((s) => s.ref);
-    const section = partitioned
+    const section: PartitionedSection & { partitionDocs?: ObjectRef } = partitioned
       ? await partitionBuild({ partial, store, state, plan, tokenizer, dim: encoder.dim, documents: encoded.documents, opts, say })
       : ({ partitions: [{ id: 0, centroid: null, shards: flat }], search: {}, objects: [] } as PartitionedSection);
+    const fields = opts.fields?.length
+      ? { schema: opts.fields, columns: await writeFieldColumns(store, state.blocks, opts.fields), partitionDocs: section.partitionDocs }
+      : undefined;
     const manifest = assembleManifest({
       id: opts.id ?? defaultIndexId(out),
       documents: encoded.documents, passages: encoded.passages, tokens: encoded.tokens, dim: encoder.dim,
@@ -155,7 +161,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       query, vocab, window: plan.params.window, stride: plan.params.stride,
       partitions: section.partitions, centroids: section.centroids, search: section.search,
       blocks: state.blocks,
-      lexical,
+      lexical, fields,
     });
     const info: BuildInfo = {
       fingerprint: plan.fingerprint, slice: opts.slice ?? null, firstDoc: range.first, corpusDocuments: corpusDocs, tokens: encoded.tokens,
@@ -272,7 +278,7 @@ async function writeFloats(partial: string, firstPassage: number, floats: Float3
 async function partitionBuild(b: {
   partial: string; store: ObjectStore; state: Checkpoint; plan: BuildPlan; tokenizer: Tokenizer; dim: number; documents: number;
   opts: BuildOptions; say: (m: string) => void;
-}): Promise<PartitionedSection> {
+}): Promise<PartitionedSection & { partitionDocs?: ObjectRef }> {
   const rows = b.state.shards.reduce((n, s) => n + s.count, 0);
   const floats = new Float32Array(rows * b.dim);
   const docOf = new Uint32Array(rows);
@@ -293,7 +299,10 @@ async function partitionBuild(b: {
     await qenc.close();
   }
   const queries = { vectors, count: texts.length, source: PSEUDO_QUERY_SOURCE };
-  return writePartitions(b.store, floats, docOf, b.dim, b.state.shards.map((s) => s.ref), queries, { threads: b.opts.threads, ...b.opts.partitioning }, b.say);
+  const section = await writePartitions(b.store, floats, docOf, b.dim, b.state.shards.map((s) => s.ref), queries, { threads: b.opts.threads, ...b.opts.partitioning }, b.say);
+  // A filtered search finds the partitions holding its matching documents through this (fields only).
+  const partitionDocs = b.opts.fields?.length && section.members ? await writePartitionDocs(b.store, section.members, docOf, b.documents) : undefined;
+  return { ...section, partitionDocs };
 }
 
 /** Pseudo-queries the partition plan is measured on. */

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import type { Device } from "../encoder/node-encoder.ts";
 import { buildIndex } from "./build.ts";
 import { choiceFlag, intFlag, numberFlag, parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
+import { parseFieldsFlag, readFieldsFile } from "./fields.ts";
 import { mergeIndexes } from "./merge.ts";
 import { parseSearchDefaults, SEARCH_DEFAULT_FLAGS, SEARCH_DEFAULT_USAGE } from "./search-defaults.ts";
 import { parseSlice } from "./slice.ts";
@@ -47,6 +48,11 @@ ${SEARCH_DEFAULT_USAGE}
   --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
   --id <name>              index id in the manifest (default: the name of --out)
   --limit <n>              only the first n documents
+  --fields <name:type,...> filterable fields read from each document's "metadata": types int (32-bit), date
+                           (ISO 8601: 2020-01-31 or 2020-01-31T12:00:00Z), keyword, keyword[] (strings); e.g.
+                           --fields year:int,lang:keyword,tags:keyword[],published:date. A value of another type
+                           fails the build naming the line and field; a document without the field is fine
+  --fields-file <json>     the same as a JSON object, {"year": "int", "tags": "keyword[]"}
   --skip-empty             skip documents whose title and text are both empty (counted, reported on stderr and in
                            build-info.json) instead of failing
   --threads <n>            onnxruntime intra-op threads (default: all cores)
@@ -78,6 +84,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       batch: { type: "string" }, "shard-size": { type: "string" }, window: { type: "string" }, stride: { type: "string" },
       "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, ...SEARCH_DEFAULT_FLAGS,
       shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" }, "skip-empty": { type: "boolean" },
+      fields: { type: "string" }, "fields-file": { type: "string" },
       partitions: { type: "string" }, probe: { type: "string" }, refine: { type: "string" }, "recall-target": { type: "string" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -88,6 +95,8 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
     const device = (v.device ?? "auto") as string;
     if (!["auto", "cpu", "cuda"].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
     const defaults = parseSearchDefaults(v);
+    if (v.fields && v["fields-file"]) throw new UsageError("--fields and --fields-file: give one");
+    const fields = v.fields ? parseFieldsFlag(v.fields as string) : v["fields-file"] ? await readFieldsFile(v["fields-file"] as string) : undefined;
     await buildIndex({
       corpus: v.corpus as string, model: v.model as string, out: v.out as string, device: device as Device,
       encoder: choiceFlag("encoder", v.encoder as string, ["auto", "onnx", "torch"] as const),
@@ -103,6 +112,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
         recallTarget: numberFlag("recall-target", v["recall-target"] as string, 0, 1),
       },
       lexicalOptions: defaults,
+      fields,
     });
   });
 }

@@ -14,8 +14,9 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import type { Doc } from "../../src/format/index.ts";
+import type { Doc, FieldSpec } from "../../src/format/index.ts";
 import { BuildError } from "./errors.ts";
+import { checkDocFields } from "./fields.ts";
 
 /** One document of the corpus and where it came from. */
 export interface CorpusDoc {
@@ -135,6 +136,8 @@ export interface ReadCorpusOptions {
   skipEmpty?: boolean;
   /** Called for each skipped empty document. */
   onSkip?: (skipped: CorpusDoc) => void;
+  /** Declared filterable fields: each document's metadata values are checked against their types. */
+  fields?: readonly FieldSpec[];
 }
 
 /** Reads the whole corpus once, validating every line; returns the number of documents (stops after `limit`). */
@@ -162,7 +165,11 @@ export async function* readCorpus(file: string, opts: ReadCorpusOptions = {}): A
       if (ids.has(doc.id)) throw new BuildError("invalid_corpus", `${file}:${line}: duplicate id ${JSON.stringify(doc.id)}`);
       ids.add(doc.id);
     }
-    if (opts.skipEmpty && isEmptyDoc(doc)) opts.onSkip?.({ line, doc });
-    else yield { line, doc };
+    if (opts.skipEmpty && isEmptyDoc(doc)) {
+      opts.onSkip?.({ line, doc });
+      continue;
+    }
+    if (opts.fields) checkDocFields(file, line, doc, opts.fields);
+    yield { line, doc };
   }
 }

@@ -3,7 +3,7 @@
 import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type LexicalSection, type Manifest, type ObjectRef, type Partition,
+  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type FieldsSection, type LexicalSection, type Manifest, type ObjectRef, type Partition,
 } from "../../src/format/index.ts";
 import { MANIFEST_FILE, openBuildDir, writeManifest } from "./build-dir.ts";
 import type { Fingerprint } from "./checkpoint.ts";
@@ -51,6 +51,8 @@ export interface ManifestParts {
   blocks: DocBlockRef[];
   /** The BM25 section (absent with --no-lexical). */
   lexical?: LexicalSection;
+  /** Filterable fields (absent without --fields). */
+  fields?: FieldsSection;
 }
 
 export function assembleManifest(p: ManifestParts): Manifest {
@@ -71,8 +73,10 @@ export function assembleManifest(p: ManifestParts): Manifest {
       ...p.partitions.flatMap((x) => (x.refine ? [...x.shards, x.refine] : x.shards)),
       ...(p.centroids ? [p.centroids] : []),
       ...p.blocks, ...(p.lexical ? lexicalObjects(p.lexical) : []),
+      ...(p.fields ? [p.fields.columns, ...(p.fields.partitionDocs ? [p.fields.partitionDocs] : [])] : []),
     ],
   };
+  if (p.fields) m.fields = p.fields;
   if (p.centroids) m.centroids = p.centroids;
   if (p.lexical) m.lexical = p.lexical;
   return parseManifest(JSON.parse(serializeManifest(m)));

@@ -11,12 +11,13 @@
 import { UsageError } from "../command.ts";
 import { readFile, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { decodeDocBlock, decodeShard, type DocBlockRef, type Manifest, type ObjectRef } from "../../src/format/index.ts";
+import { decodeDocBlock, decodeShard, type DocBlockRef, type FieldsSection, type Manifest, type ObjectRef } from "../../src/format/index.ts";
 import { fingerprintDiff } from "./checkpoint.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, BUILD_INFO_FILE, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import type { ProgressStream } from "./progress.ts";
 import { writeLexical } from "./bm25.ts";
+import { writeFieldColumns } from "./fields.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
 import { createObjectStore } from "./object-store.ts";
 import { createDocBlockWriter, createShardWriter } from "./writers.ts";
@@ -158,16 +159,27 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
   const lexical = l0 && inputs.every((x) => x.manifest.lexical)
     ? await writeLexical(store, blocks, { k1: l0.bm25.k1, b: l0.bm25.b, fusion: l0.fusion, defaultMode: l0.defaultMode })
     : undefined;
+  const fields = await mergeFields(inputs, store, blocks);
   const manifest = assembleManifest({
     id: opts.id ?? defaultIndexId(out),
     documents: docOffset, passages, tokens,
     dim: m0.vectors.dim, normalized: m0.vectors.normalized, modelName: m0.model.name, maxQueryTokens: m0.model.maxQueryTokens,
     query, vocab, window: m0.passages.window, stride: m0.passages.stride,
-    partitions: [{ id: 0, centroid: null, shards }], blocks, lexical,
+    partitions: [{ id: 0, centroid: null, shards }], blocks, lexical, fields,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };
   const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);
   const seconds = (performance.now() - t0) / 1000;
   stderr.write(`merge: ${out}: ${inputs.length} inputs, ${docOffset} documents, ${passages} passages, ${(indexBytes / 1e6).toFixed(2)} MB, ${seconds.toFixed(1)} s\n`);
   return { out, inputs: inputs.length, documents: docOffset, passages, indexBytes, seconds };
+}
+
+/** The merged index's filterable fields: rebuilt over the merged documents when every input declares the same. */
+async function mergeFields(inputs: Input[], store: ReturnType<typeof createObjectStore>, blocks: DocBlockRef[]): Promise<FieldsSection | undefined> {
+  const schemas = inputs.map((x) => JSON.stringify(x.manifest.fields?.schema ?? null));
+  if (schemas.some((s) => s !== schemas[0])) {
+    throw new BuildError("merge_mismatch", `cannot merge: filterable fields differ: ${inputs.map((x, i) => `${x.dir} ${schemas[i]}`).join(", ")}`);
+  }
+  const schema = inputs[0].manifest.fields?.schema;
+  return schema && { schema, columns: await writeFieldColumns(store, blocks, schema) };
 }

@@ -42,6 +42,8 @@ export interface PartitionedSection {
   /** Objects written (partition shards, refine rows, centroids). */
   objects: ObjectRef[];
   plan?: PartitionPlan;
+  /** Rows of each partition, ascending (absent for a single partition). */
+  members?: Uint32Array[];
 }
 
 /**
@@ -85,7 +87,7 @@ export async function writePartitions(
       refine: writeRefine ? (plan.refine || 64) : 0,
       plan: { recallAt10: round4(plan.recallAt10), target: plan.target, queries: plan.queries, source: queries.source },
     };
-    return { partitions, centroids, search, objects, plan };
+    return { partitions, centroids, search, objects, plan, members: p.members };
   } finally {
     await topk.close();
   }

@@ -1,6 +1,7 @@
 // The full check of a build directory before `i3 build` or `i3 merge` renames it into place: every object's size
 // and sha256 (BuildDir.verify), then the headers of shards, doc blocks and lexical objects against the manifest.
 import {
+  checkFieldColumns, decodeFieldColumns, decodePartitionDocs,
   decodeLexicalBucket, decodeLexicalNorms, decodeShard, readDocBlockHeader, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
 import type { BuildDir } from "./build-dir.ts";
@@ -32,7 +33,16 @@ function headerCheck(m: Manifest): (o: ObjectRef, b: Uint8Array) => void {
   const blockPaths = new Set(m.docs.blocks.map((b) => b.path));
   const bucketIds = new Map((m.lexical?.buckets ?? []).map((b, i) => [b.path, i]));
   const normsPath = m.lexical?.norms.path;
+  const fields = m.fields;
   return (o, b) => {
+    if (fields && o.path === fields.columns.path) return checkFieldColumns(fields.schema, decodeFieldColumns(b), m.corpus.documents);
+    if (fields?.partitionDocs && o.path === fields.partitionDocs.path) {
+      const pd = decodePartitionDocs(b);
+      if (pd.offsets.length !== m.partitions.length + 1 || pd.documents !== m.corpus.documents) {
+        throw fail(`partition documents ${o.path}: ${pd.offsets.length - 1} partitions of ${pd.documents} documents, manifest ${m.partitions.length} of ${m.corpus.documents}`);
+      }
+      return;
+    }
     if (shardPaths.has(o.path)) {
       const { header } = decodeShard(b);
       if (header.count !== o.count || header.dims !== m.vectors.dim) {
@@ -51,3 +61,4 @@ function headerCheck(m: Manifest): (o: ObjectRef, b: Uint8Array) => void {
     }
   };
 }
+

@@ -34,3 +34,9 @@ export {
   FLOAT_ROWS, FLOAT_ROWS_HEADER_BYTES, encodeFloatRows, decodeFloatRows, type FloatRows, type FloatRowsKind, type RefineVectors,
 } from "./float-rows.ts";
 export { toFloat16Bits, float16Table, encodeFloat16 } from "./float16.ts";
+export {
+  FIELD_MAGIC, FIELD_HEADER_BYTES, FIELD_TYPES, encodeFieldColumns, decodeFieldColumns, checkFieldColumns, hasValue,
+  type Column, type FieldColumns, type FieldSpec, type FieldType, type FieldValue,
+} from "./field-columns.ts";
+export { PARTITION_DOCS_MAGIC, encodePartitionDocs, decodePartitionDocs, type PartitionDocs } from "./partition-docs.ts";
+export { FIELD_NAME_PATTERN, FieldsSectionSchema, type FieldsSection } from "./fields-section.ts";

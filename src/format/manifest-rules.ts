@@ -12,6 +12,7 @@ type Ctx = z.RefinementCtx;
 export function manifestRules(m: Manifest, ctx: Ctx): void {
   centroidDims(m, ctx);
   lexicalDocuments(m, ctx);
+  fieldCounts(m, ctx);
   partitions(m, ctx);
   docBlocks(m, ctx);
   listedObjects(m, ctx);
@@ -39,6 +40,13 @@ function lexicalDocuments(m: Manifest, ctx: Ctx): void {
   const documents = m.corpus.documents;
   if (m.lexical.documents !== documents) reject(ctx, ["lexical", "documents"], `corpus.documents ${documents}`, m.lexical.documents);
   if (m.lexical.norms.count !== documents) reject(ctx, ["lexical", "norms", "count"], `corpus.documents ${documents}`, m.lexical.norms.count);
+}
+
+function fieldCounts(m: Manifest, ctx: Ctx): void {
+  if (!m.fields) return;
+  if (m.fields.columns.count !== m.corpus.documents) reject(ctx, ["fields", "columns", "count"], `corpus.documents ${m.corpus.documents}`, m.fields.columns.count);
+  const p = m.fields.partitionDocs;
+  if (p && p.count !== m.partitions.length) reject(ctx, ["fields", "partitionDocs", "count"], `${m.partitions.length} (one per partition)`, p.count);
 }
 
 function partitions(m: Manifest, ctx: Ctx): void {
@@ -100,6 +108,10 @@ function references(m: Manifest): Array<[Array<string | number>, ObjectRef]> {
     m.lexical.buckets.forEach((b, i) => refs.push([["lexical", "buckets", i], b]));
     const { encoding: _, ...norms } = m.lexical.norms;
     refs.push([["lexical", "norms"], norms]);
+  }
+  if (m.fields) {
+    refs.push([["fields", "columns"], m.fields.columns]);
+    if (m.fields.partitionDocs) refs.push([["fields", "partitionDocs"], m.fields.partitionDocs]);
   }
   return refs;
 }

@@ -3,6 +3,7 @@
 // add, are ignored and dropped; any minor of major 1 is read); serializeManifest writes it with a fixed key order.
 import * as z from "zod";
 import { LexicalSectionSchema, type LexicalSection } from "./bm25-section.ts";
+import { FieldsSectionSchema, type FieldsSection } from "./fields-section.ts";
 import type { FormatErrorCode } from "./errors.ts";
 import { int, isoTime, nonEmpty, num, reject, sha256Field, U32 } from "./fields.ts";
 import { stableStringify } from "./json.ts";
@@ -15,9 +16,10 @@ export const FORMAT_NAME = "i3-edge-index";
 /**
  * Manifest version this build writes. 2.0 partitions the vectors (IVF): the worker loads the centroids at start and
  * a partition only when a query probes it; a 1.x worker, which would load every shard, refuses it. Readers take
- * majors 1 and 2, any minor (a newer minor only adds fields, which are dropped).
+ * majors 1 and 2, any minor (a newer minor only adds fields, which are dropped). 2.1 adds `fields` (filterable
+ * metadata).
  */
-export const MANIFEST_VERSION = { major: 2, minor: 0 } as const;
+export const MANIFEST_VERSION = { major: 2, minor: 1 } as const;
 /** Majors this reader understands. */
 export const READABLE_MAJORS = [1, 2] as const;
 
@@ -102,6 +104,8 @@ export const ManifestSchema = z
     docs: z.object({ blocks: z.array(DocBlockRefSchema) }),
     /** The BM25 inverted index (since 1.1; a 1.0 reader ignores it). See src/format/bm25-section.ts. */
     lexical: LexicalSectionSchema.optional(),
+    /** Filterable fields (since 2.1; absent: none). See src/format/fields-section.ts. */
+    fields: FieldsSectionSchema.optional(),
     /**
      * Search defaults: results returned; candidates of the binary pass rescored with int8 (flat indexes);
      * partitions probed and candidates re-scored from refine rows (2.0, partitioned), with the plan behind them.
@@ -151,6 +155,14 @@ function ref(r: ObjectRef): ObjectRef {
   return out;
 }
 
+function fieldsJson(f: FieldsSection) {
+  return {
+    schema: f.schema.map((x) => ({ name: x.name, type: x.type })),
+    columns: ref(f.columns),
+    partitionDocs: f.partitionDocs && ref(f.partitionDocs),
+  };
+}
+
 function lexicalJson(l: LexicalSection) {
   return {
     analyzer: { name: l.analyzer.name, version: l.analyzer.version },
@@ -187,6 +199,7 @@ export function serializeManifest(m: Manifest): string {
     centroids: m.centroids && ref(m.centroids),
     docs: { blocks: m.docs.blocks.map((b) => ({ ...ref(b), first: b.first })) },
     lexical: m.lexical && lexicalJson(m.lexical),
+    fields: m.fields && fieldsJson(m.fields),
     search: {
       k: m.search.k, rescore: m.search.rescore, probe: m.search.probe, refine: m.search.refine,
       plan: m.search.plan && { recallAt10: m.search.plan.recallAt10, target: m.search.plan.target, queries: m.search.plan.queries, source: m.search.plan.source },

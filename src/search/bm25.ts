@@ -4,6 +4,7 @@
 import { bucketOf, byteToLength, forEachPosting, type LexicalBucket, type LexicalSection } from "../format";
 import { queryTerms } from "../text/analyzer";
 import type { DocHit } from "./dense";
+import type { DocFilter } from "./filter";
 import { createTopK } from "./topk";
 
 /** Access to the lexical objects of one index version. */
@@ -40,12 +41,13 @@ export function normTable(s: LexicalSection): Float64Array {
 /**
  * Top `depth` documents by BM25 for `query`: each distinct query term once, score = sum of
  * idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avgdl)). Only the buckets of the query's terms are loaded.
- * Ties: lower doc ordinal first. A query with no indexed term gives no hits (never an error).
+ * Ties: lower doc ordinal first. A query with no indexed term gives no hits (never an error). With a `filter`, the
+ * postings of other documents are skipped (idf and lengths stay those of the whole index).
  *
  * @example
  * const { hits } = await searchLexical(reader, "vitamin d bone density", 100);
  */
-export async function searchLexical(reader: LexicalReader, query: string, depth: number): Promise<LexicalResult> {
+export async function searchLexical(reader: LexicalReader, query: string, depth: number, filter?: DocFilter): Promise<LexicalResult> {
   const s = reader.section;
   const terms = queryTerms(query);
   const B = s.buckets.length;
@@ -73,6 +75,7 @@ export async function searchLexical(reader: LexicalReader, query: string, depth:
     const t = bucket.terms.get(term)!;
     const idf = bm25Idf(s.documents, t.df);
     forEachPosting(bucket, t, (doc, tf) => {
+      if (filter && !filter.has(doc)) return; // a document the filter rejects is never scored
       if (acc[doc] === 0) touched[nTouched++] = doc;
       acc[doc] += (idf * tf * k1p1) / (tf + table[norms[doc]]);
     });

@@ -1,5 +1,6 @@
 import { binaryScore, binaryTables, int8Dot } from "./score";
 import type { Manifest } from "../format";
+import type { DocFilter } from "./filter";
 import { createTopK } from "./topk";
 
 /** What the scorer needs from a decoded vector shard (see src/format/shard.ts). */
@@ -20,6 +21,8 @@ export interface SearchOptions {
    * passages, scores every passage exactly with int8.
    */
   rescore: number;
+  /** Only documents the filter matches are ranked (their passages alone are scored). */
+  filter?: DocFilter;
 }
 
 export interface DocHit {
@@ -32,9 +35,11 @@ export interface DocHit {
 /**
  * Top-k documents for a query over the given shards. A document scores as its best passage.
  * With `rescore` below the passage count, a binary pass (q · sign(x)) picks candidate passages first.
+ * With a `filter`, passages of other documents are skipped before either pass.
  */
 export function searchShards(query: Float32Array, shards: ShardVectors[], opts: SearchOptions): DocHit[] {
   const total = shards.reduce((n, s) => n + s.count, 0);
+  const filter = opts.filter;
   const best = new Map<number, number>();
   const keep = (ordinal: number, score: number) => {
     const prev = best.get(ordinal);
@@ -43,7 +48,7 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
 
   if (opts.rescore <= 0 || opts.rescore >= total) {
     for (const s of shards) {
-      for (let i = 0; i < s.count; i++) keep(s.ordinals[i], int8Dot(query, s.vectors, s.scales, i));
+      for (let i = 0; i < s.count; i++) if (!filter || filter.has(s.ordinals[i])) keep(s.ordinals[i], int8Dot(query, s.vectors, s.scales, i));
     }
   } else {
     const table = binaryTables(query);
@@ -51,6 +56,7 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
     shards.forEach((s, si) => {
       const bytes = Math.ceil(s.dims / 8);
       for (let i = 0; i < s.count; i++) {
+        if (filter && !filter.has(s.ordinals[i])) continue;
         const score = binaryScore(table, s.codes, bytes, i);
         if (score > candidates.threshold()) candidates.push(si * 0x4000_0000 + i, score);
       }
@@ -126,17 +132,19 @@ function lowerBound(a: Uint32Array, x: number): number {
 /** The dense side of one query as hybrid search uses it: the top documents, and the score of any other one. */
 export interface DenseResult {
   hits: DocHit[];
+  /** Partitioned indexes: the partitions scanned (more than the probe when a filter widened the scan). */
+  probed?: number[];
   scores(ordinals: number[]): Map<number, number>;
 }
 
 /**
- * Top `k` documents (searchShards) plus scoreDocuments for candidates only the lexical side found.
+ * Top `k` documents (searchShards; of those `filter` matches) plus scoreDocuments for candidates only the lexical side found.
  *
  * @example
  * const dense = (n: number) => denseResult(queryVector, shards, n, manifest.search.rescore);
  */
-export function denseResult(query: Float32Array, shards: ShardVectors[], k: number, rescore: number): DenseResult {
-  return { hits: searchShards(query, shards, { k, rescore }), scores: (ordinals) => scoreDocuments(query, shards, ordinals) };
+export function denseResult(query: Float32Array, shards: ShardVectors[], k: number, rescore: number, filter?: DocFilter): DenseResult {
+  return { hits: searchShards(query, shards, { k, rescore, filter }), scores: (ordinals) => scoreDocuments(query, shards, ordinals) };
 }
 
 /** The theoretical minimum of an index's dense score: -1 for unit vectors; undefined otherwise (no bound). */

@@ -3,11 +3,13 @@
 // index has them), and let each document score as its best passage. The partitions come from an `IvfSource`, so
 // the worker (R2, caches) and the offline side (a build directory) run this same code.
 import type { RefineVectors } from "../format/float-rows.ts";
+import type { PartitionDocs } from "../format/partition-docs.ts";
 import { float16Table } from "../format/float16.ts";
 import { KernelError, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
 import { int8Dot } from "./score.ts";
 import { createTopK } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
+import type { DocFilter } from "./filter.ts";
 
 /**
  * One partition ready to scan: its rows' doc ordinals (ascending), and its int8 vectors with their scales either
@@ -35,6 +37,8 @@ export interface IvfSource {
   refine?(ids: number[]): Promise<RefineVectors[]>;
   /** Called once the partitions `load` gave are scanned: they may be evicted again (the worker pins them). */
   release?(ids: number[]): void;
+  /** The documents of each partition (indexes with filterable fields): where a filtered search finds its matches. */
+  partitionDocs?(): Promise<PartitionDocs>;
 }
 
 /**
@@ -98,6 +102,8 @@ export interface IvfOptions {
   probe: number;
   /** Passages re-scored from refine rows (0: none). */
   refine: number;
+  /** A filtered search's exact fallback scans at most this many partitions (default EXACT_FILTER_PARTITIONS). */
+  exactFilterPartitions?: number;
 }
 
 /** The `probe` partitions whose centroids have the largest inner product with the query, best first. */
@@ -133,12 +139,88 @@ interface Scanned {
  * with a passage in a scanned partition; for the rest, which the centroids ranked below every probed partition, the
  * lowest score seen in the scan (they are taken to be no closer than the least similar scanned passage).
  *
+ * With a `filter`, only rows of matching documents are ranked; when the probed partitions hold fewer than `k`
+ * matching documents the scan widens (see `widen`), so a filter matching few documents still finds them.
+ *
  * @example
  * const dense = await searchIvf(queryVector, source, 100, { probe: 8, refine: 64 });
  */
-export async function searchIvf(query: Float32Array, src: IvfSource, k: number, o: IvfOptions): Promise<DenseResult & { probed: number[] }> {
-  const probed = rankPartitions(query, src.centroids, src.partitions, o.probe);
-  const parts = await src.load(probed);
+export async function searchIvf(query: Float32Array, src: IvfSource, k: number, o: IvfOptions, filter?: DocFilter): Promise<DenseResult & { probed: number[] }> {
+  const order = rankPartitions(query, src.centroids, src.partitions, filter ? src.partitions : o.probe);
+  const probed = order.slice(0, Math.max(1, Math.min(o.probe, src.partitions)));
+  const scanned = await scanPartitions(query, src, probed, filter);
+  if (filter) await widen(query, src, order.slice(probed.length), scanned, probed, k, o, filter);
+  if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
+  const floor = lowestScore(scanned);
+  return {
+    hits: topDocuments(scanned, k),
+    probed,
+    scores: (ordinals) => new Map(ordinals.map((ord) => [ord, bestOf(scanned, ord) ?? floor])),
+  };
+}
+
+/** Partitions the exact fallback of a filtered search may scan (each an object read when not cached). */
+export const EXACT_FILTER_PARTITIONS = 256;
+
+/**
+ * Widens a filtered scan whose partitions hold fewer than `k` matching documents (appending to `scanned` and
+ * `probed`). With the index's partition documents: when at most EXACT_FILTER_PARTITIONS further partitions hold a
+ * matching document, all of them are scanned (every matching document is then scored: the exact top k); else those
+ * partitions are scanned nearest centroid first, `probe` at a time, until `k` matching documents are found, and then
+ * `probe` more. Without them, every partition in centroid order, until `k` are found or every matching document is.
+ */
+async function widen(
+  query: Float32Array, src: IvfSource, rest: number[], scanned: Scanned[], probed: number[], k: number, o: IvfOptions, filter: DocFilter,
+): Promise<void> {
+  let found = matchingFound(scanned, k);
+  if (found >= k || found >= filter.count || rest.length === 0) return;
+  const step = Math.max(1, o.probe);
+  const scan = async (ids: number[]) => {
+    for (let i = 0; i < ids.length; i += step) {
+      const batch = ids.slice(i, i + step);
+      scanned.push(...(await scanPartitions(query, src, batch, filter)));
+      probed.push(...batch);
+    }
+  };
+  if (src.partitionDocs) {
+    const pd = await src.partitionDocs();
+    const holders = rest.filter((p) => holdsMatch(pd, p, filter));
+    if (holders.length <= (o.exactFilterPartitions ?? EXACT_FILTER_PARTITIONS)) return scan(holders);
+    rest = holders;
+  }
+  let extra = false;
+  while (rest.length > 0 && found < filter.count) {
+    if (found >= k) {
+      if (extra || !src.partitionDocs) return;
+      extra = true; // one more round for recall, as the probe gives an unfiltered search
+    }
+    await scan(rest.splice(0, step));
+    found = matchingFound(scanned, k);
+  }
+}
+
+/** Whether partition `p` holds a document the filter matches. */
+function holdsMatch(pd: PartitionDocs, p: number, filter: DocFilter): boolean {
+  for (let i = pd.offsets[p]; i < pd.offsets[p + 1]; i++) if (filter.has(pd.docs[i])) return true;
+  return false;
+}
+
+/** Distinct documents with a ranked (matching) row in the scan, counted up to `cap`. */
+function matchingFound(scanned: Scanned[], cap: number): number {
+  const docs = new Set<number>();
+  for (const { part, scores } of scanned) {
+    for (let i = 0; i < part.count; i++) {
+      if (scores[i] === -Infinity) continue;
+      docs.add(part.ordinals[i]);
+      if (docs.size >= cap) return docs.size;
+    }
+  }
+  return docs.size;
+}
+
+/** Loads and scans partitions `ids`, releasing them after; rows of documents the filter rejects score -Infinity. */
+async function scanPartitions(query: Float32Array, src: IvfSource, ids: number[], filter?: DocFilter): Promise<Scanned[]> {
+  const parts = await src.load(ids);
   let q: PreparedQuery | undefined | null;
   const prepared = () => {
     if (q === undefined) {
@@ -156,21 +238,18 @@ export async function searchIvf(query: Float32Array, src: IvfSource, k: number, 
     scanned = parts.map((part) => ({ part, scores: scanScores(query, part, src.kernels, prepared) }));
   } finally {
     q?.release();
-    src.release?.(probed);
+    src.release?.(ids);
   }
-  if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
-  const floor = lowestScore(scanned);
-  return {
-    hits: topDocuments(scanned, k),
-    probed,
-    scores: (ordinals) => new Map(ordinals.map((ord) => [ord, bestOf(scanned, ord) ?? floor])),
-  };
+  if (filter) {
+    for (const { part, scores } of scanned) for (let i = 0; i < part.count; i++) if (!filter.has(part.ordinals[i])) scores[i] = -Infinity;
+  }
+  return scanned;
 }
 
 /** The lowest score of the scan (0 when nothing was scanned). */
 function lowestScore(scanned: Scanned[]): number {
   let floor = Infinity;
-  for (const { scores } of scanned) for (let i = 0; i < scores.length; i++) if (scores[i] < floor) floor = scores[i];
+  for (const { scores } of scanned) for (let i = 0; i < scores.length; i++) if (scores[i] < floor && scores[i] !== -Infinity) floor = scores[i];
   return Number.isFinite(floor) ? floor : 0;
 }
 

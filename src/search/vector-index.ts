@@ -2,6 +2,7 @@
 // src/search/dense.ts); a partitioned one (manifest 2.0) scans the probed partitions (src/search/ivf.ts). The worker
 // and the offline search build a VectorIndex over their own storage and search it through here.
 import { denseResult, type DenseResult, type ShardVectors } from "./dense.ts";
+import type { DocFilter } from "./filter.ts";
 import { searchIvf, type IvfOptions, type IvfSource } from "./ivf.ts";
 
 export type VectorIndex =
@@ -9,12 +10,12 @@ export type VectorIndex =
   | { kind: "ivf"; source: IvfSource; options: IvfOptions };
 
 /**
- * Top `n` documents for a query vector, and the dense score of any other document.
+ * Top `n` documents for a query vector (of those `filter` matches), and the dense score of any other document.
  *
  * @example
  * const dense = await denseSearch(queryVector, vectorIndex, 100);
  */
-export async function denseSearch(query: Float32Array, vi: VectorIndex, n: number): Promise<DenseResult> {
-  if (vi.kind === "flat") return denseResult(query, await vi.shards(), n, vi.rescore);
-  return searchIvf(query, vi.source, n, vi.options);
+export async function denseSearch(query: Float32Array, vi: VectorIndex, n: number, filter?: DocFilter): Promise<DenseResult> {
+  if (vi.kind === "flat") return denseResult(query, await vi.shards(), n, vi.rescore, filter);
+  return searchIvf(query, vi.source, n, vi.options, filter);
 }

@@ -36,13 +36,40 @@ const IVF_ARGS = [
 ];
 
 /**
+ * The same corpus with metadata derived from each document's line (global-setup writes it; see `withMetadata`), as
+ * a partitioned index with filterable fields, for filters.test.ts.
+ */
+const FIELDS_CORPUS = `${CACHE}/mini-fields-corpus.jsonl`;
+const FIELDS_INDEX = `${CACHE}/mini-fields`;
+const FIELDS_ARGS = [
+  "--corpus", FIELDS_CORPUS, "--model", MODEL, "--out", FIELDS_INDEX, "--no-split", "--device", "cpu",
+  "--partitions", "4", "--fields", "year:int,lang:keyword,tags:keyword[],published:date,rare:keyword",
+];
+
+/**
+ * Metadata of the document on line i (from 0): year 2000 + i % 20 (none when i % 10 is 9), lang "de" when i % 3 is
+ * 0 else "en", tags ["t<i % 5>"] plus "even" for even i, published 20<10 + i % 10>-06-01, rare "yes" on line 42 only.
+ */
+export function withMetadata(line: string, i: number): string {
+  const doc = JSON.parse(line);
+  doc.metadata = {
+    ...(i % 10 === 9 ? {} : { year: 2000 + (i % 20) }),
+    lang: i % 3 === 0 ? "de" : "en",
+    tags: [`t${i % 5}`, ...(i % 2 === 0 ? ["even"] : [])],
+    published: `20${10 + (i % 10)}-06-01`,
+    ...(i === 42 ? { rare: "yes" } : {}),
+  };
+  return JSON.stringify(doc);
+}
+
+/**
  * Everything that shapes the cached index and expectations: the code this setup runs (its import closure: the
  * build, the encoder, the format, text and search core, the offline evaluation that computes the expectations, this
  * file with the build options), the model and the fixture, and the locked package versions (onnxruntime).
  */
 function cacheKey(): string {
   const code = importClosure([import.meta.filename]);
-  return fingerprint(root, [...code, MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS]));
+  return fingerprint(root, [...code, MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS, FIELDS_ARGS, withMetadata.toString()]));
 }
 
 async function buildFixtureIndex(args: string[]): Promise<void> {
@@ -112,6 +139,9 @@ export default async function setup(): Promise<void> {
 
   await buildFixtureIndex(BUILD_ARGS);
   await buildFixtureIndex(IVF_ARGS);
+  const lines = readFileSync(join(root, FIXTURE, "corpus.jsonl"), "utf8").split("\n").filter((l) => l.trim());
+  writeFileSync(join(root, FIELDS_CORPUS), lines.map(withMetadata).join("\n") + "\n");
+  await buildFixtureIndex(FIELDS_ARGS);
   const queries = await readQueries(join(root, FIXTURE, "queries.jsonl"));
   if (queries.length === 0) throw new Error(`${FIXTURE}/queries.jsonl has no queries`);
   writeFileSync(join(cache, "mini-expected.json"), JSON.stringify(await expectedDense(queries)));

@@ -26,18 +26,17 @@ export function createKeyCache(opts: { ttlMs: number; maxEntries?: number; maxAb
   const loading = new Map<string, Promise<KeyRecord | null>>();
 
   async function load(bucket: R2Bucket, tenant: string, keyId: string): Promise<KeyRecord | null> {
-    let text: string | null;
+    let obj: R2ObjectBody | null;
     try {
-      const obj = await bucket.get(keyRecordKey(tenant, keyId));
-      text = obj ? await obj.text() : null;
+      obj = await bucket.get(keyRecordKey(tenant, keyId));
     } catch (e) {
       // R2 failed: the key can be neither accepted nor refused. Not cached: the next request reads again.
       console.error(`key record ${tenant}/${keyId} could not be read: ${(e as Error)?.message ?? e}`);
       throw new ApiError(503, "storage_unavailable", "API keys cannot be checked just now; try again", { headers: { "Retry-After": "1" } });
     }
-    if (text === null) return null;
+    if (!obj) return null;
     try {
-      const record = parseKeyRecord(JSON.parse(text));
+      const record = parseKeyRecord(await obj.json());
       return record.id === keyId && record.tenant === tenant ? record : null;
     } catch (e) {
       console.error(`key record ${tenant}/${keyId} is invalid: ${(e as Error).message}`);

@@ -24,7 +24,7 @@ const MODES = ["dense", "lexical", "hybrid"] as const;
 const FUSIONS = ["rrf", "weighted"] as const;
 const NORMALIZATIONS = ["tmm", "minmax"] as const;
 
-/** `{query, k, mode?, fusion?, weight?, normalization?}`; any other field is 400 `unknown_field`. */
+/** `{query, k, mode?, fusion?, weight?, normalization?, probe?, filter?}`; any other field is 400 `unknown_field`. */
 export const SearchRequest = z
   .strictObject(
     {
@@ -60,6 +60,13 @@ export const SearchRequest = z
         .max(LIMITS.maxProbe, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${JSON.stringify(iss.input)}` })
         .optional()
         .openapi({ description: `Partitioned indexes: partitions the dense side scans (more: higher recall, more reads). Default: the index's, chosen at build time for recall@10 >= 0.98; clamped to the index's partitions and to what the isolate's partition memory holds (the response says how many were scanned). Flat indexes scan everything and ignore it.` }),
+      filter: z
+        .record(z.string(), z.unknown(), { error: (iss) => `"filter" must be an object like {"year": {"$gte": 2020}}, got ${JSON.stringify(iss.input)}` })
+        .optional()
+        .openapi({
+          description: "Only documents whose declared fields (`i3 build --fields`) match are ranked, on every side. `{\"field\": value}` or `{\"field\": {\"$op\": value}}` with $eq $ne $in $nin $lt $lte $gt $gte (int and date fields; a date as ISO 8601) $exists; fields and operators of one object all hold; `$and` / `$or` take arrays of filters (nested at most 4 deep, 64 conditions, 1024 values per $in). On a keyword[] field $eq / $in hold when the array holds the value / any of them; $ne, $nin and $exists: false also match documents without the field. An unknown field or a value of the wrong type is 400 `invalid_filter`.",
+          example: { year: { $gte: 2020 }, lang: "en", tags: { $in: ["a", "b"] } },
+        }),
     },
     { error: (iss) => (iss.code === "invalid_type" ? "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}" : undefined) },
   )
@@ -82,6 +89,8 @@ export function searchIssueCode(issue: z.core.$ZodIssue, value: unknown): ApiErr
       return issue.code === "custom" ? "empty_query" : "invalid_request";
     case "k":
       return "k_out_of_range";
+    case "filter":
+      return "invalid_filter";
     default:
       return "invalid_request";
   }

@@ -39,7 +39,7 @@ export const SearchResponse = z
     partitions: z
       .object({ probed: z.number(), of: z.number() })
       .optional()
-      .openapi({ description: "Partitioned indexes: partitions the dense side scanned, of all." }),
+      .openapi({ description: "Partitioned indexes: partitions the dense side scanned, of all (more than the probe when a filter's matching documents were too few in the probed ones)." }),
     results: z.array(Result).openapi({ description: "At most k, best first." }),
     timing: z
       .object({ loadMs: z.number(), encodeMs: z.number(), scoreMs: z.number(), docsMs: z.number(), totalMs: z.number() })

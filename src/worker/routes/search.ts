@@ -8,6 +8,7 @@ import type { Fusion } from "../../search/fusion";
 import { searchHybrid, searchOptions, type SearchMode } from "../../search/modes";
 import { searchLexical } from "../../search/bm25";
 import { denseFloor } from "../../search/dense";
+import type { DocFilter } from "../../search/filter";
 import { denseSearch } from "../../search/vector-index";
 import type { EncodedFrom } from "../encoder/query-encoder";
 import { fetchDocs } from "../store/docs";
@@ -20,6 +21,7 @@ import { INDEX_PATH, IndexParams } from "./params";
 import { errorResponses } from "./responses";
 import { schemaHook } from "./schema-hook";
 import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode } from "./search-request";
+import { filterDocuments, requestFilter } from "./search-filter";
 import { SearchResponse } from "./search-response";
 
 const PATH = `${INDEX_PATH}/search`;
@@ -37,7 +39,7 @@ const searchRoute = createRoute({
   responses: {
     200: { description: "The results", content: { "application/json": { schema: SearchResponse } } },
     ...errorResponses(REQUIRE_KEY_ERRORS, jsonBodyErrors(BODY), {
-      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "invalid_name"],
+      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "invalid_filter", "invalid_name"],
       404: ["index_not_found"],
       503: ["index_unavailable", "index_too_large"],
     }),
@@ -85,13 +87,15 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const storage = requestStorage(c.env, executionCtx(c));
   const idx = await registry.get(storage, tenant, index);
   const opts = resolveOptions(req, idx);
+  const filter = requestFilter(req.filter, idx);
   const t1 = performance.now();
   // A version is immutable, so the same request to it always has the same ranking: repeated queries, the common case
   // at an edge, are ranked from the isolate (their documents come from its document cache).
-  const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null])}`;
+  const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null, filter?.key ?? null])}`;
   const cached = registry.results.get<Ranking>(key);
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
-  const ranking = cached ?? (await rank(idx, readers!, storage, req, opts));
+  const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : undefined;
+  const ranking = cached ?? (await rank(idx, readers!, storage, req, opts, docFilter));
   const t3 = performance.now();
   if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
   const { r, query } = ranking;
@@ -125,23 +129,27 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
 type Ranking = Awaited<ReturnType<typeof rank>>;
 
 /** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
-async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
+async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>, filter?: DocFilter) {
   let query: { tokens: number; truncated: boolean; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
   let encodeMs = 0;
+  let scanned: number | undefined;
   const dense = async (n: number) => {
     const te = performance.now();
     const e = await (await idx.encoder(storage)).encode(req.query, storage);
     encodeMs = performance.now() - te;
     query = { tokens: e.tokens, truncated: e.truncated, encoded: e.from };
-    return denseSearch(e.vector, readers.vectors, n);
+    const d = await denseSearch(e.vector, readers.vectors, n, filter);
+    scanned = d.probed?.length;
+    return d;
   };
   const lexical = readers.lexical;
   const r = await searchHybrid({
     mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
-    lexical: lexical ? (n) => searchLexical(lexical, req.query, n) : undefined,
+    lexical: lexical ? (n) => searchLexical(lexical, req.query, n, filter) : undefined,
   });
-  // The partitions a partitioned index's dense side scanned (the request's probe, clamped to what memory holds).
-  const probed = readers.vectors.kind === "ivf" ? readers.vectors.options.probe : undefined;
+  // The partitions a partitioned index's dense side scanned (the request's probe, clamped to what memory holds; more
+  // when a filter widened the scan).
+  const probed = readers.vectors.kind === "ivf" ? (scanned ?? readers.vectors.options.probe) : undefined;
   return { r, query, encodeMs, probed };
 }
 

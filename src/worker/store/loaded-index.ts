@@ -12,6 +12,7 @@ import { createTokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
 import { IndexTooLargeError } from "./load-failure";
 import { lexicalReader, usableLexical } from "./bm25-reader";
+import { fieldsReader, type FieldsReader } from "./fields-reader";
 import type { PartitionCache, Pins } from "./partitions";
 import { coloGet, coloPut, fetchVerified, getBytes } from "./r2";
 import { coloKey, type Storage } from "./storage";
@@ -32,6 +33,8 @@ export const flatLimit = (budget: number) => Math.floor(budget / 4);
 export interface IndexReaders {
   vectors: VectorIndex;
   lexical?: LexicalReader;
+  /** Absent when the index declares no filterable fields. */
+  fields?: FieldsReader;
 }
 
 /** One published version of an index, ready to search. */
@@ -125,8 +128,13 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
       lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
+      fields: withFields(manifest) ? fieldsReader(rs, iso.cache, tenant, index, manifest) : undefined,
     }),
   };
+}
+
+function withFields(m: Manifest): m is Manifest & { fields: NonNullable<Manifest["fields"]> } {
+  return m.fields !== undefined;
 }
 
 /** Refuses a flat index whose shards exceed its share of the cache (IndexTooLargeError), before reading any shard. */
@@ -206,6 +214,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
       },
       refine: hasRefine ? (ids) => refineRows(rs, iso.refine, tenant, index, ids.map((id) => m.partitions[id].refine!), m.vectors.dim) : undefined,
       release: () => iso.partitions.release(pinned.splice(0)),
+      partitionDocs: withFields(m) ? fieldsReader(rs, iso.cache, tenant, index, m).partitionDocs : undefined,
     };
     const options = ivfOptions(m, { probe });
     return { kind: "ivf", source, options: { ...options, probe: Math.min(options.probe, fits) } };

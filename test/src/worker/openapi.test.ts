@@ -69,10 +69,11 @@ describe("GET /openapi.json", () => {
 
   it("declares the search body strictly: its fields, k's range and default, no other field", () => {
     const body = doc.components.schemas.SearchRequest;
-    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe"]);
+    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe", "filter"]);
     expect(body.required).toEqual(["query"]);
     expect(body.additionalProperties).toBe(false);
     expect(body.properties.k).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 10 });
+    expect(body.properties.filter).toMatchObject({ type: "object" });
     expect(body.properties.query.maxLength).toBe(2048);
     expect(doc.components.schemas.Pointer.additionalProperties).toBe(false);
   });

@@ -1,0 +1,43 @@
+import {
+  checkFieldColumns, decodeFieldColumns, decodePartitionDocs, FormatError, objectKey,
+  type FieldColumns, type FieldsSection, type Manifest, type ObjectRef, type PartitionDocs,
+} from "../../format";
+import type { ByteCache } from "./byte-cache";
+import { fetchVerified } from "./r2";
+import type { Storage } from "./storage";
+
+/** The filterable fields of one index version: its columns, and (partitioned) the documents of each partition. */
+export interface FieldsReader {
+  section: FieldsSection;
+  columns(): Promise<FieldColumns>;
+  partitionDocs?(): Promise<PartitionDocs>;
+}
+
+/**
+ * The field objects of one index version for one request: read on first use by a filtered query (colo cache, else
+ * R2, checked against their sha256 and the manifest) and kept in the isolate cache, as the BM25 objects are.
+ */
+export function fieldsReader(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest & { fields: FieldsSection }): FieldsReader {
+  const cached = async <T>(ref: ObjectRef, decode: (b: Uint8Array) => T): Promise<T> => {
+    const key = objectKey(tenant, index, ref.path);
+    const hit = cache.get<T>(key);
+    if (hit) return hit;
+    const bytes = await fetchVerified(s, tenant, index, ref);
+    const value = decode(bytes);
+    cache.set(key, value, bytes.byteLength);
+    return value;
+  };
+  const section = m.fields;
+  const pd = section.partitionDocs;
+  return {
+    section,
+    columns: () => cached(section.columns, (b) => checkFieldColumns(section.schema, decodeFieldColumns(b), m.corpus.documents)),
+    partitionDocs: pd && (() => cached(pd, (b) => {
+      const d = decodePartitionDocs(b);
+      if (d.offsets.length !== m.partitions.length + 1 || d.documents !== m.corpus.documents) {
+        throw new FormatError("invalid_object", `partition documents ${pd.path}: ${d.offsets.length - 1} partitions of ${d.documents} documents, manifest ${m.partitions.length} of ${m.corpus.documents}`);
+      }
+      return d;
+    })),
+  };
+}
