@@ -38,9 +38,22 @@ export function analyze(text: string): string[] {
   return out;
 }
 
-/** The distinct terms of a query, in first-seen order (each counted once, as the BM25 baseline does). */
+/**
+ * The distinct terms of a query with how often each occurs, in first-seen order. BM25 weights a term by its count,
+ * as Lucene does (Anserini's bag-of-words query: one clause per distinct term, boosted by its count).
+ *
+ * @example
+ * queryTermCounts("bone bones density"); // Map { "bone" => 2, "densiti" => 1 }
+ */
+export function queryTermCounts(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of analyze(text)) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return counts;
+}
+
+/** The distinct terms of a query, in first-seen order. */
 export function queryTerms(text: string): string[] {
-  return [...new Set(analyze(text))];
+  return [...queryTermCounts(text).keys()];
 }
 
 /** True when a manifest's analyzer is the one this code implements. */

@@ -5,10 +5,10 @@ import {
   parseManifest, quantizeInt8, serializeManifest, termHash,
 } from "../../../src/format/index.ts";
 import { code } from "../../helpers/format-error.ts";
-import { analyze, queryTerms, STOP_WORDS } from "../../../src/text/analyzer.ts";
+import { analyze, queryTermCounts, queryTerms, STOP_WORDS } from "../../../src/text/analyzer.ts";
 import { fuse, type CompleteScores } from "../../../src/search/fusion.ts";
 import { searchHybrid } from "../../../src/search/modes.ts";
-import { bm25Idf, searchLexical, type LexicalReader } from "../../../src/search/bm25.ts";
+import { bm25Idf, MAX_QUERY_TERMS, searchLexical, type LexicalReader } from "../../../src/search/bm25.ts";
 
 describe("analyzer", () => {
   it("lower-cases, splits on non-letters/digits, drops stop words and possessives, Porter-stems", () => {
@@ -24,6 +24,7 @@ describe("analyzer", () => {
     expect(analyze("the of and to, is it?")).toEqual([]);
     expect(analyze("... !!! ---")).toEqual([]);
     expect(queryTerms("bone bones BONE density")).toEqual(["bone", "densiti"]);
+    expect([...queryTermCounts("bone bones BONE density")]).toEqual([["bone", 3], ["densiti", 1]]);
     expect(STOP_WORDS.size).toBe(33);
   });
   it("cuts very long tokens to 64 code points", () => {
@@ -170,6 +171,50 @@ describe("BM25 over buckets", () => {
     hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i].score, 10));
     expect({ terms, matched }).toEqual({ terms: 5, matched: 5 });
     expect(new Set(loaded)).toEqual(new Set(queryTerms(query).map((t) => bucketOf(t, 4))));
+  });
+
+  it("weights a term by its count in the query, as Lucene sums duplicate clauses", async () => {
+    const { reader } = await memoryIndex(4);
+    const once = await searchLexical(reader, "vitamin bone", 10);
+    const twice = await searchLexical(reader, "vitamin bone bone", 10);
+    const boneOnly = await searchLexical(reader, "bone", 10);
+    for (const h of twice.hits) expect(h.score).toBeCloseTo(once.score(h.ordinal) + boneOnly.score(h.ordinal), 10);
+    expect({ terms: twice.terms, matched: twice.matched, dropped: twice.dropped }).toEqual({ terms: 2, matched: 2, dropped: 0 });
+    // Doc 4 repeats "bone" and has no "vitamin": the repeated query term lifts it above doc 3 (vitamin only).
+    expect(once.hits.findIndex((h) => h.ordinal === 4)).toBeGreaterThan(once.hits.findIndex((h) => h.ordinal === 3));
+    expect(twice.hits.findIndex((h) => h.ordinal === 4)).toBeLessThan(twice.hits.findIndex((h) => h.ordinal === 3));
+  });
+
+  it("scores at most the cap's terms, the highest-idf ones, and says how many it dropped", async () => {
+    const { reader, postings, loaded } = await memoryIndex(4);
+    const query = "bone density vitamin children cold crystals zyzzyva";
+    const all = await searchLexical(reader, query, 10);
+    expect({ terms: all.terms, matched: all.matched, dropped: all.dropped }).toEqual({ terms: 7, matched: 6, dropped: 0 });
+    const capped = await searchLexical(reader, query, 10, { terms: 2, buckets: 64 });
+    expect({ terms: capped.terms, matched: capped.matched, dropped: capped.dropped }).toEqual({ terms: 7, matched: 2, dropped: 4 });
+    // The two kept: the rarest (df 1: "cold", "crystal"), so the query equals those two alone.
+    const rare = [...postings].filter(([, p]) => p.docs.length === 1).map(([t]) => t);
+    expect(rare).toEqual(expect.arrayContaining(["cold", "crystal"]));
+    const alone = await searchLexical(reader, "cold crystals", 10);
+    expect(capped.hits).toEqual(alone.hits);
+    // A bucket cap: only the buckets of the first terms (by count, then first seen) are read.
+    loaded.length = 0;
+    const oneBucket = await searchLexical(reader, query, 10, { terms: 64, buckets: 1 });
+    const first = bucketOf("bone", 4);
+    expect(loaded).toEqual([first]);
+    const inFirst = queryTerms(query).filter((t) => bucketOf(t, 4) === first);
+    expect(oneBucket.dropped).toBe(7 - inFirst.length);
+    expect(oneBucket.matched).toBe(inFirst.filter((t) => postings.has(t)).length);
+    expect(MAX_QUERY_TERMS).toBe(64);
+  });
+
+  it("bounds a pasted document's work: thousands of distinct terms score only MAX_QUERY_TERMS", async () => {
+    const { reader } = await memoryIndex(4);
+    const words = Array.from({ length: 3000 }, (_, i) => `w${i.toString(36)}x`).join(" ");
+    const r = await searchLexical(reader, `${DOCS.join(" ")} ${words}`, 10);
+    expect(r.terms).toBeGreaterThan(3000);
+    expect(r.matched).toBeLessThanOrEqual(MAX_QUERY_TERMS);
+    expect(r.hits.length).toBeGreaterThan(0);
   });
 
   it("returns no hits (no error) for stop words only, unknown words and other scripts", async () => {
