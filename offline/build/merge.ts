@@ -17,6 +17,7 @@ import { BuildError } from "./errors.ts";
 import { assembleManifest, BUILD_INFO_FILE, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import type { ProgressStream } from "./progress.ts";
 import { writeLexical } from "./bm25.ts";
+import { writeIdIndex } from "./id-index.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
 import { createObjectStore } from "./object-store.ts";
 import { createDocBlockWriter, createShardWriter } from "./writers.ts";
@@ -163,7 +164,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
     documents: docOffset, passages, tokens,
     dim: m0.vectors.dim, normalized: m0.vectors.normalized, modelName: m0.model.name, maxQueryTokens: m0.model.maxQueryTokens,
     query, vocab, window: m0.passages.window, stride: m0.passages.stride,
-    partitions: [{ id: 0, centroid: null, shards }], blocks, lexical,
+    partitions: [{ id: 0, centroid: null, shards }], blocks, ids: await writeIdIndex(store, blocks), lexical,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };
   const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);
