@@ -280,6 +280,22 @@ describe("fusion and modes", () => {
     const none = await searchHybrid({ mode: "hybrid", k: 3, depth: 100, fusion: { mode: "rrf", k: 60 }, dense: d });
     expect(none.mode).toBe("dense");
   });
+  it("pages of every mode are one order: page 1 + page 2 = the first 2k, ties by lower ordinal", async () => {
+    const { reader } = await memoryIndex(2);
+    // Dense scores with ties, in an order that is not the ordinals'.
+    const denseAll = [4, 2, 0, 3, 1].map((ordinal, i) => ({ ordinal, score: i < 3 ? 0.5 : 0.1 }));
+    const d = async (n: number) => ({ hits: [...denseAll].sort((a, b) => b.score - a.score || a.ordinal - b.ordinal).slice(0, n), scores: (o: number[]) => new Map(o.map((x) => [x, denseAll.find((h) => h.ordinal === x)!.score])) });
+    for (const mode of ["dense", "lexical", "hybrid"] as const) {
+      for (const fusion of [{ mode: "rrf", k: 60 } as const, tmm(0.5)]) {
+        const run = (k: number, offset: number) => searchHybrid({ mode, k, offset, depth: 100, fusion, dense: d, denseFloor: -1, lexical: (n) => searchLexical(reader, "bone vitamin density", n) });
+        const all = (await run(4, 0)).hits;
+        expect(all.length).toBeGreaterThanOrEqual(3);
+        expect([...(await run(2, 0)).hits, ...(await run(2, 2)).hits]).toEqual(all);
+        for (let i = 1; i < all.length; i++) expect(all[i].score < all[i - 1].score || all[i].ordinal > all[i - 1].ordinal).toBe(true);
+      }
+    }
+  });
+
   it("hybrid tmm gets the lexical-only candidates' dense scores and the dense-only candidates' BM25", async () => {
     const { reader } = await memoryIndex(2);
     const asked: number[][] = [];
