@@ -73,7 +73,7 @@ export const SearchRequest = z
         .min(0, { error: (iss) => `"offset" must be an integer from 0 to ${LIMITS.maxDepth - 1}, got ${JSON.stringify(iss.input)}` })
         .max(LIMITS.maxDepth - 1, { error: (iss) => `"offset" must be an integer from 0 to ${LIMITS.maxDepth - 1}, got ${JSON.stringify(iss.input)}` })
         .default(0)
-        .openapi({ description: `Paging: results skipped before the k returned. offset + k must be at most ${LIMITS.maxDepth} (hybrid: at most its candidate window, max(the index's depth, 100)); beyond, 400 \`offset_out_of_range\`. Pages of one index version agree: one order (score, then document ordinal), so page 2 continues page 1 exactly.`, example: 0 }),
+        .openapi({ description: `Paging: results skipped before the k returned. offset + k must be at most ${LIMITS.maxDepth} (hybrid: at most its candidate window, max(the index's depth, 100)); beyond, 400 \`offset_out_of_range\`. Pages of one index version agree: one order (score descending, ties broken the same way every time), so page 2 continues page 1 exactly. A page can come back short: lexical ranks only documents with a query term; a flat index's dense side only the documents of its binary pass's best passages (manifest search.rescore).`, example: 0 }),
       highlight: z
         .boolean({ error: (iss) => `"highlight" must be true or false, got ${JSON.stringify(iss.input)}` })
         .optional()
