@@ -8,7 +8,7 @@ import { code } from "../../helpers/format-error.ts";
 import { analyze, queryTermCounts, queryTerms, STOP_WORDS } from "../../../src/text/analyzer.ts";
 import { fuse, type CompleteScores } from "../../../src/search/fusion.ts";
 import { searchHybrid } from "../../../src/search/modes.ts";
-import { bm25Idf, MAX_QUERY_TERMS, searchLexical, type LexicalReader } from "../../../src/search/bm25.ts";
+import { bm25Idf, MAX_QUERY_BUCKETS, MAX_QUERY_TERMS, searchLexical, type LexicalReader } from "../../../src/search/bm25.ts";
 
 describe("analyzer", () => {
   it("lower-cases, splits on non-letters/digits, drops stop words and possessives, Porter-stems", () => {
@@ -109,14 +109,15 @@ describe("lexical format", () => {
 });
 
 // A small index in memory: the same objects the build writes, read through a LexicalReader.
-const DOCS = [
+const DEFAULT_DOCS = [
   "Vitamin D and bone density in children",
   "Bone fractures in the elderly: a cohort study",
   "Density functional theory of crystals",
   "Vitamin C intake and the common cold",
   "Children's sleep and school performance, bone bone bone",
 ];
-async function memoryIndex(B: number) {
+const DOCS = DEFAULT_DOCS;
+async function memoryIndex(B: number, DOCS: readonly string[] = DEFAULT_DOCS) {
   const postings = new Map<string, { docs: number[]; tfs: number[] }>();
   const lengths: number[] = [];
   DOCS.forEach((d, i) => {
@@ -206,6 +207,27 @@ describe("BM25 over buckets", () => {
     expect(oneBucket.dropped).toBe(7 - inFirst.length);
     expect(oneBucket.matched).toBe(inFirst.filter((t) => postings.has(t)).length);
     expect(MAX_QUERY_TERMS).toBe(64);
+  });
+
+  it("a query of 200 indexed terms scores exactly its 64 of highest idf, read from at most 64 buckets", async () => {
+    // Word i occurs in the documents d with d % (i + 1) === 0: the higher i, the rarer (ties between equal dfs).
+    const words = Array.from({ length: 200 }, (_, i) => `zq${i.toString(36)}x`);
+    const docs = Array.from({ length: 300 }, (_, d) => words.filter((_, i) => d % (i + 1) === 0).join(" ") || "empty");
+    const { reader, postings, loaded } = await memoryIndex(100, docs);
+    const query = [...words].reverse().join(" ");
+    const r = await searchLexical(reader, query, 300);
+    expect(new Set(loaded).size).toBeLessThanOrEqual(MAX_QUERY_BUCKETS);
+    expect(r.terms).toBe(200);
+    expect(r.matched).toBe(MAX_QUERY_TERMS);
+    // Those looked up (the buckets of the first terms, in query order) minus the 64 kept.
+    const lookedUp = new Set<number>();
+    for (const t of queryTerms(query)) if (lookedUp.size < MAX_QUERY_BUCKETS || lookedUp.has(bucketOf(t, 100))) lookedUp.add(bucketOf(t, 100));
+    const found = queryTerms(query).filter((t) => lookedUp.has(bucketOf(t, 100)) && postings.has(t));
+    expect(r.dropped).toBe(200 - found.length + found.length - MAX_QUERY_TERMS);
+    const df = (t: string) => postings.get(t)!.docs.length;
+    const kept = [...found].sort((a, b) => df(a) - df(b) || queryTerms(query).indexOf(a) - queryTerms(query).indexOf(b)).slice(0, MAX_QUERY_TERMS);
+    const alone = await searchLexical(reader, queryTerms(query).filter((t) => kept.includes(t)).join(" "), 300);
+    expect(r.hits).toEqual(alone.hits);
   });
 
   it("returns no hits (no error) for stop words only, unknown words and other scripts", async () => {
