@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole product on one machine.
- *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already;
+ *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already (by an
+ *     `i3 build` that writes the current manifest version);
  *  2. publishes it to the local R2 that `wrangler dev` reads (tenant "demo", index "scifact"; an unchanged
  *     build publishes nothing new);
  *  3. creates a search API key for tenant "demo" (or reuses the one it made before, kept in
@@ -12,6 +13,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { MANIFEST_VERSION } from "../src/format/manifest.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -44,10 +46,18 @@ const model = opts.model ?? defaultModel();
 const modelName = model.replace(/\/+$/, "").split("/").pop();
 const buildDir = join("build", `demo-scifact-${modelName}`);
 
+/** Whether the demo build was written by an older `i3 build` (an older manifest version: it lacks newer sections). */
+function builtByOlder(): boolean {
+  const { version } = JSON.parse(readFileSync(join(root, buildDir, "manifest.json"), "utf8"));
+  return version.major < MANIFEST_VERSION.major || (version.major === MANIFEST_VERSION.major && version.minor < MANIFEST_VERSION.minor);
+}
+
 async function main() {
-  if (opts.rebuild || !existsSync(join(root, buildDir, "manifest.json"))) {
+  const missing = !existsSync(join(root, buildDir, "manifest.json"));
+  const rebuild = !missing && (opts.rebuild || builtByOlder());
+  if (missing || rebuild) {
     console.log(`[start] building the demo index (${model}) into ${buildDir} …`);
-    await run(tsx, ["offline/cli.ts", "build", "--corpus", "data/demo/scifact/corpus.jsonl", "--model", model, "--out", buildDir, ...(opts.rebuild ? ["--force"] : [])]);
+    await run(tsx, ["offline/cli.ts", "build", "--corpus", "data/demo/scifact/corpus.jsonl", "--model", model, "--out", buildDir, ...(rebuild ? ["--force"] : [])]);
   } else {
     console.log(`[start] demo index already built: ${buildDir} (--rebuild to build again)`);
   }
