@@ -50,7 +50,7 @@ const once = (i: number) => searchHybrid({
     scanned += (r as { probed?: number[] }).probed?.length ?? 0;
     return r;
   },
-  lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, texts[i], n, filter) : undefined,
+  lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, texts[i], n, { filter }) : undefined,
 });
 for (let i = 0; i < texts.length; i++) await once(i); // load every partition and bucket the queries touch
 

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole product on one machine.
- *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already, with two
+ *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already (by an
+ *     `i3 build` that writes the current manifest version), with two
  *     filterable fields derived from each abstract (scripts/lib/demo-metadata.ts: `words` int, `topics` keyword[]);
  *  2. publishes it to the local R2 that `wrangler dev` reads (tenant "demo", index "scifact"; an unchanged
  *     build publishes nothing new);
@@ -14,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_FIELDS, writeDemoCorpus } from "./lib/demo-metadata.ts";
+import { MANIFEST_VERSION } from "../src/format/manifest.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -46,14 +48,20 @@ const model = opts.model ?? defaultModel();
 const modelName = model.replace(/\/+$/, "").split("/").pop();
 const buildDir = join("build", `demo-scifact-${modelName}`);
 
-/** Whether the built demo index declares the demo's fields (one built before they existed is built again). */
-function hasDemoFields(): boolean {
+/**
+ * Whether the demo index must be built (again): missing, built before the demo had its fields, or written by an
+ * older `i3 build` (an older manifest version: it lacks newer sections).
+ */
+function needsBuild(): boolean {
   const manifest = join(root, buildDir, "manifest.json");
-  return existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).fields !== undefined;
+  if (!existsSync(manifest)) return true;
+  const m = JSON.parse(readFileSync(manifest, "utf8"));
+  const older = m.version.major < MANIFEST_VERSION.major || (m.version.major === MANIFEST_VERSION.major && m.version.minor < MANIFEST_VERSION.minor);
+  return older || m.fields === undefined;
 }
 
 async function main() {
-  if (opts.rebuild || !hasDemoFields()) {
+  if (opts.rebuild || needsBuild()) {
     const corpus = join("build", "demo-scifact-corpus.jsonl");
     writeDemoCorpus(join(root, "data/demo/scifact/corpus.jsonl"), join(root, corpus));
     console.log(`[start] building the demo index (${model}) into ${buildDir}, filterable by ${DEMO_FIELDS} …`);

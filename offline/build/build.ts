@@ -17,6 +17,7 @@ import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
 import { writeLexical, type LexicalOptions } from "./bm25.ts";
 import { writeFieldColumns, writePartitionDocs } from "./fields.ts";
+import { writeIdIndex } from "./id-index.ts";
 import { loadModel, type LoadedModel, type ModelSidecar } from "./model.ts";
 import { createObjectStore, type ObjectStore } from "./object-store.ts";
 import { writePartitions, type PartitionedSection, type PartitionOptions } from "./partitions.ts";
@@ -147,6 +148,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       onFloats: partitioned ? (first, floats) => writeFloats(partial, first, floats) : undefined,
     });
     const lexical = opts.lexical === false ? undefined : await writeLexical(store, state.blocks, lexicalOptions(opts, sc));
+    const ids = await writeIdIndex(store, state.blocks);
     const flat = state.shards.map((s) => s.ref);
     const section: PartitionedSection & { partitionDocs?: ObjectRef } = partitioned
       ? await partitionBuild({ partial, store, state, plan, tokenizer, dim: encoder.dim, documents: encoded.documents, opts, say })
@@ -161,6 +163,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       query, vocab, window: plan.params.window, stride: plan.params.stride,
       partitions: section.partitions, centroids: section.centroids, search: section.search,
       blocks: state.blocks,
+      ids,
       lexical, fields,
     });
     const info: BuildInfo = {

@@ -3,7 +3,7 @@
 import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type FieldsSection, type LexicalSection, type Manifest, type ObjectRef, type Partition,
+  FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type FieldsSection, type IdIndex, type LexicalSection, type Manifest, type ObjectRef, type Partition,
 } from "../../src/format/index.ts";
 import { MANIFEST_FILE, openBuildDir, writeManifest } from "./build-dir.ts";
 import type { Fingerprint } from "./checkpoint.ts";
@@ -49,6 +49,8 @@ export interface ManifestParts {
   /** Search defaults of a partitioned index: probe, refine and the plan behind them. */
   search?: Pick<Manifest["search"], "probe" | "refine" | "plan">;
   blocks: DocBlockRef[];
+  /** The id index (documents by id; absent: the worker answers GET documents/:id with 501 not_supported). */
+  ids?: IdIndex;
   /** The BM25 section (absent with --no-lexical). */
   lexical?: LexicalSection;
   /** Filterable fields (absent without --fields). */
@@ -66,13 +68,13 @@ export function assembleManifest(p: ManifestParts): Manifest {
     model: { name: p.modelName, maxQueryTokens: p.maxQueryTokens, query: p.query, vocab: p.vocab, tokenizerHash: p.vocab.sha256 },
     passages: { window: p.window, stride: p.stride, docScore: "max" },
     partitions: p.partitions,
-    docs: { blocks: p.blocks },
+    docs: p.ids ? { blocks: p.blocks, ids: p.ids } : { blocks: p.blocks },
     search: { k: 10, rescore: 1000, ...p.search },
     objects: [
       p.query, p.vocab,
       ...p.partitions.flatMap((x) => (x.refine ? [...x.shards, x.refine] : x.shards)),
       ...(p.centroids ? [p.centroids] : []),
-      ...p.blocks, ...(p.lexical ? lexicalObjects(p.lexical) : []),
+      ...p.blocks, ...(p.ids?.buckets ?? []), ...(p.lexical ? lexicalObjects(p.lexical) : []),
       ...(p.fields ? [p.fields.columns, ...(p.fields.partitionDocs ? [p.fields.partitionDocs] : [])] : []),
     ],
   };

@@ -18,6 +18,7 @@ import { assembleManifest, BUILD_INFO_FILE, defaultIndexId, exists, finalizeBuil
 import type { ProgressStream } from "./progress.ts";
 import { writeLexical } from "./bm25.ts";
 import { writeFieldColumns } from "./fields.ts";
+import { writeIdIndex } from "./id-index.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
 import { createObjectStore } from "./object-store.ts";
 import { createDocBlockWriter, createShardWriter } from "./writers.ts";
@@ -165,7 +166,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
     documents: docOffset, passages, tokens,
     dim: m0.vectors.dim, normalized: m0.vectors.normalized, modelName: m0.model.name, maxQueryTokens: m0.model.maxQueryTokens,
     query, vocab, window: m0.passages.window, stride: m0.passages.stride,
-    partitions: [{ id: 0, centroid: null, shards }], blocks, lexical, fields,
+    partitions: [{ id: 0, centroid: null, shards }], blocks, ids: await writeIdIndex(store, blocks), lexical, fields,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };
   const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);

@@ -1,8 +1,8 @@
 // The full check of a build directory before `i3 build` or `i3 merge` renames it into place: every object's size
-// and sha256 (BuildDir.verify), then the headers of shards, doc blocks and lexical objects against the manifest.
+// and sha256 (BuildDir.verify), then the headers of shards, doc blocks, id buckets and lexical objects against the manifest.
 import {
   checkFieldColumns, decodeFieldColumns, decodePartitionDocs,
-  decodeLexicalBucket, decodeLexicalNorms, decodeShard, readDocBlockHeader, type Manifest, type ObjectRef,
+  decodeIdBucket, decodeLexicalBucket, decodeLexicalNorms, decodeShard, readDocBlockHeader, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
 import type { BuildDir } from "./build-dir.ts";
 import { BuildError } from "./errors.ts";
@@ -34,6 +34,7 @@ function headerCheck(m: Manifest): (o: ObjectRef, b: Uint8Array) => void {
   const bucketIds = new Map((m.lexical?.buckets ?? []).map((b, i) => [b.path, i]));
   const normsPath = m.lexical?.norms.path;
   const fields = m.fields;
+  const idBuckets = new Map((m.docs.ids?.buckets ?? []).map((b, i) => [b.path, i]));
   return (o, b) => {
     if (fields && o.path === fields.columns.path) return checkFieldColumns(fields.schema, decodeFieldColumns(b), m.corpus.documents);
     if (fields?.partitionDocs && o.path === fields.partitionDocs.path) {
@@ -55,6 +56,11 @@ function headerCheck(m: Manifest): (o: ObjectRef, b: Uint8Array) => void {
       const lb = decodeLexicalBucket(b);
       if (lb.id !== bucketIds.get(o.path) || lb.buckets !== bucketIds.size || lb.terms.size !== o.count) {
         throw fail(`lexical bucket ${o.path}: header says bucket ${lb.id} of ${lb.buckets} with ${lb.terms.size} terms, manifest ${bucketIds.get(o.path)} of ${bucketIds.size} with ${o.count}`);
+      }
+    } else if (idBuckets.has(o.path)) {
+      const ib = decodeIdBucket(b, m.corpus.documents);
+      if (ib.id !== idBuckets.get(o.path) || ib.buckets !== idBuckets.size || ib.ordinals.size !== o.count) {
+        throw fail(`id bucket ${o.path}: header says bucket ${ib.id} of ${ib.buckets} with ${ib.ordinals.size} ids, manifest ${idBuckets.get(o.path)} of ${idBuckets.size} with ${o.count}`);
       }
     } else if (o.path === normsPath && decodeLexicalNorms(b).length !== o.count) {
       throw fail(`lexical norms ${o.path}: length differs from manifest count ${o.count}`);

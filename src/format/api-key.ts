@@ -24,7 +24,7 @@ const KeyLimitsSchema = z.strictObject(
     rps: positive.optional(),
     /** Bucket size: requests allowed at once (default max(1, ceil(rps))). */
     burst: positive.optional(),
-    /** Longest query, in characters (at most the API's 2048). */
+    /** Longest query, in characters (at most the API's 16384). */
     maxQueryChars: positive.optional(),
     /** Largest k (at most the API's 100). */
     maxK: positive.optional(),

@@ -29,6 +29,10 @@ export {
   type LexicalBucket, type LexicalTerm, type TermPostings,
 } from "./bm25.ts";
 export { LexicalSectionSchema, type LexicalSection } from "./bm25-section.ts";
+export {
+  ID_BUCKET_MAGIC, ID_HEADER_BYTES, IDS_PER_BUCKET, IdIndexSchema, idBucketCount, idBucketOf, encodeIdBucket, decodeIdBucket,
+  type IdIndex, type IdBucket,
+} from "./id-index.ts";
 export { KeyRecordSchema, parseKeyRecord, type KeyRecord, type KeyLimits, type Role } from "./api-key.ts";
 export {
   FLOAT_ROWS, FLOAT_ROWS_HEADER_BYTES, encodeFloatRows, decodeFloatRows, type FloatRows, type FloatRowsKind, type RefineVectors,

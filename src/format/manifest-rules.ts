@@ -77,6 +77,8 @@ function docBlocks(m: Manifest, ctx: Ctx): void {
     next += b.count;
   });
   if (next !== m.corpus.documents) reject(ctx, ["docs", "blocks"], `counts summing to corpus.documents ${m.corpus.documents}`, next);
+  const ids = m.docs.ids?.buckets.reduce((n, b) => n + (b.count ?? 0), 0);
+  if (ids !== undefined && ids !== m.corpus.documents) reject(ctx, ["docs", "ids", "buckets"], `counts summing to corpus.documents ${m.corpus.documents}`, ids);
 }
 
 /** Every object referenced from a section must be listed in `objects`, with the same kind, size and hash. */
@@ -103,6 +105,7 @@ function references(m: Manifest): Array<[Array<string | number>, ObjectRef]> {
     if (p.refine) refs.push([["partitions", i, "refine"], p.refine]);
   });
   m.docs.blocks.forEach((b, i) => refs.push([["docs", "blocks", i], b]));
+  m.docs.ids?.buckets.forEach((b, i) => refs.push([["docs", "ids", "buckets", i], b]));
   if (m.centroids) refs.push([["centroids"], m.centroids]);
   if (m.lexical) {
     m.lexical.buckets.forEach((b, i) => refs.push([["lexical", "buckets", i], b]));

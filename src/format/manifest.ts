@@ -8,6 +8,7 @@ import type { FormatErrorCode } from "./errors.ts";
 import { int, isoTime, nonEmpty, num, reject, sha256Field, U32 } from "./fields.ts";
 import { stableStringify } from "./json.ts";
 import { manifestRules } from "./manifest-rules.ts";
+import { IdIndexSchema, type IdIndex } from "./id-index.ts";
 import { counted, namedByHash, objectRefFields, objectRefOf, ObjectRefSchema, type ObjectRef } from "./objects.ts";
 import { parseJson } from "./parse-json.ts";
 
@@ -17,7 +18,7 @@ export const FORMAT_NAME = "i3-edge-index";
  * Manifest version this build writes. 2.0 partitions the vectors (IVF): the worker loads the centroids at start and
  * a partition only when a query probes it; a 1.x worker, which would load every shard, refuses it. Readers take
  * majors 1 and 2, any minor (a newer minor only adds fields, which are dropped). 2.1 adds `fields` (filterable
- * metadata).
+ * metadata) and `docs.ids` (documents by id).
  */
 export const MANIFEST_VERSION = { major: 2, minor: 1 } as const;
 /** Majors this reader understands. */
@@ -101,7 +102,8 @@ export const ManifestSchema = z
     partitions: z.array(PartitionSchema, { error: "a non-empty array" }).min(1, { error: "a non-empty array" }),
     /** Optional centroids object (float32 [partitions * dim]) in place of inline centroids. */
     centroids: objectRefOf("centroids").superRefine(counted).optional(),
-    docs: z.object({ blocks: z.array(DocBlockRefSchema) }),
+    /** The doc blocks, and (since 2.1) the id index: document id -> ordinal (src/format/id-index.ts). */
+    docs: z.object({ blocks: z.array(DocBlockRefSchema), ids: IdIndexSchema.optional() }),
     /** The BM25 inverted index (since 1.1; a 1.0 reader ignores it). See src/format/bm25-section.ts. */
     lexical: LexicalSectionSchema.optional(),
     /** Filterable fields (since 2.1; absent: none). See src/format/fields-section.ts. */
@@ -163,6 +165,10 @@ function fieldsJson(f: FieldsSection) {
   };
 }
 
+function idsJson(ids: IdIndex) {
+  return { hash: ids.hash, buckets: ids.buckets.map(ref) };
+}
+
 function lexicalJson(l: LexicalSection) {
   return {
     analyzer: { name: l.analyzer.name, version: l.analyzer.version },
@@ -197,7 +203,7 @@ export function serializeManifest(m: Manifest): string {
     passages: { window: m.passages.window, stride: m.passages.stride, docScore: m.passages.docScore },
     partitions: m.partitions.map((p) => ({ id: p.id, centroid: p.centroid, shards: p.shards.map(ref), refine: p.refine && ref(p.refine) })),
     centroids: m.centroids && ref(m.centroids),
-    docs: { blocks: m.docs.blocks.map((b) => ({ ...ref(b), first: b.first })) },
+    docs: { blocks: m.docs.blocks.map((b) => ({ ...ref(b), first: b.first })), ids: m.docs.ids && idsJson(m.docs.ids) },
     lexical: m.lexical && lexicalJson(m.lexical),
     fields: m.fields && fieldsJson(m.fields),
     search: {

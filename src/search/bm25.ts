@@ -2,7 +2,7 @@
 // norm loaders (R2 + isolate cache in the worker, files in Node), so the worker and `npm run eval --index`
 // rank with exactly this code.
 import { bucketOf, byteToLength, forEachPosting, type LexicalBucket, type LexicalSection } from "../format";
-import { queryTerms } from "../text/analyzer";
+import { queryTermCounts } from "../text/analyzer";
 import type { DocHit } from "./dense";
 import type { DocFilter } from "./filter";
 import { createTopK } from "./topk";
@@ -20,10 +20,25 @@ export interface LexicalResult {
   hits: DocHit[];
   /** BM25 of any document for this query (0 when it contains no query term), beyond the top `depth` too. */
   score(ordinal: number): number;
-  /** Distinct analyzed query terms, and how many of them occur in the index. */
+  /** Distinct analyzed query terms. */
   terms: number;
+  /** Terms that scored: in the index and kept. */
   matched: number;
+  /** Terms left out by the caps (MAX_QUERY_BUCKETS, MAX_QUERY_TERMS); terms - matched - dropped are not in the index. */
+  dropped: number;
 }
+
+/**
+ * Distinct terms one query scores at most: the highest-idf ones the index has (a pasted document has hundreds; its
+ * rarest words say most about it, and the common ones have the longest posting lists). Bounds a query's scoring work.
+ */
+export const MAX_QUERY_TERMS = 64;
+
+/**
+ * Buckets one query reads at most (each an object read when not cached, about 32 KB): the terms looked up are taken
+ * by query count, then first seen, while their buckets fit. Small indexes have fewer buckets, so every term is looked up.
+ */
+export const MAX_QUERY_BUCKETS = 64;
 
 /** Lucene's BM25 idf: ln(1 + (N - df + 0.5) / (df + 0.5)). */
 export function bm25Idf(documents: number, df: number): number {
@@ -38,30 +53,71 @@ export function normTable(s: LexicalSection): Float64Array {
   return t;
 }
 
+/** A query term found in the index: where its postings are, its weight (count * idf) and its rank in the query. */
+interface FoundTerm {
+  bucket: LexicalBucket;
+  term: string;
+  count: number;
+  idf: number;
+  seen: number;
+}
+
+/** The terms to look up: by count, then first seen, while their buckets fit `maxBuckets`; the buckets they need. */
+function termsToLookUp(counts: Map<string, number>, B: number, maxBuckets: number): Map<number, string[]> {
+  const order = [...counts.keys()].map((term, seen) => ({ term, seen, count: counts.get(term)! }));
+  order.sort((a, b) => b.count - a.count || a.seen - b.seen);
+  const byBucket = new Map<number, string[]>();
+  for (const { term } of order) {
+    const b = bucketOf(term, B);
+    const list = byBucket.get(b);
+    if (list) list.push(term);
+    else if (byBucket.size < maxBuckets) byBucket.set(b, [term]);
+  }
+  return byBucket;
+}
+
+/** The `max` found terms of highest idf (ties: more frequent in the query, then first seen), in first-seen order. */
+function highestIdf(found: FoundTerm[], max: number): FoundTerm[] {
+  if (found.length <= max) return found.sort((a, b) => a.seen - b.seen);
+  return found
+    .sort((a, b) => b.idf - a.idf || b.count - a.count || a.seen - b.seen)
+    .slice(0, max)
+    .sort((a, b) => a.seen - b.seen);
+}
+
 /**
- * Top `depth` documents by BM25 for `query`: each distinct query term once, score = sum of
- * idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avgdl)). Only the buckets of the query's terms are loaded.
- * Ties: lower doc ordinal first. A query with no indexed term gives no hits (never an error). With a `filter`, the
- * postings of other documents are skipped (idf and lengths stay those of the whole index).
+ * Top `depth` documents by BM25 for `query`: score = sum over its distinct terms of
+ * count * idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avgdl)), count being the term's occurrences in the
+ * query (as Lucene sums duplicate clauses). At most MAX_QUERY_TERMS terms score (the highest-idf ones), looked up
+ * in at most MAX_QUERY_BUCKETS buckets: only those are loaded. Ties: lower doc ordinal first. A query with no
+ * indexed term gives no hits (never an error). With a `filter`, the postings of other documents are skipped (idf
+ * and lengths stay those of the whole index).
  *
  * @example
  * const { hits } = await searchLexical(reader, "vitamin d bone density", 100);
  */
-export async function searchLexical(reader: LexicalReader, query: string, depth: number, filter?: DocFilter): Promise<LexicalResult> {
+export async function searchLexical(
+  reader: LexicalReader, query: string, depth: number,
+  opts: { filter?: DocFilter; caps?: { terms: number; buckets: number } } = {},
+): Promise<LexicalResult> {
+  const { filter, caps = { terms: MAX_QUERY_TERMS, buckets: MAX_QUERY_BUCKETS } } = opts;
   const s = reader.section;
-  const terms = queryTerms(query);
-  const B = s.buckets.length;
-  const byBucket = new Map<number, string[]>();
-  for (const t of terms) {
-    const b = bucketOf(t, B);
-    byBucket.set(b, [...(byBucket.get(b) ?? []), t]);
-  }
+  const counts = queryTermCounts(query);
+  const seen = new Map([...counts.keys()].map((t, i) => [t, i]));
+  const byBucket = termsToLookUp(counts, s.buckets.length, caps.buckets);
   const buckets = await Promise.all([...byBucket.keys()].map((b) => reader.bucket(b)));
-  const found: Array<{ bucket: LexicalBucket; term: string }> = [];
+  const all: FoundTerm[] = [];
+  let lookedUp = 0;
   for (const bucket of buckets) {
-    for (const term of byBucket.get(bucket.id) ?? []) if (bucket.terms.has(term)) found.push({ bucket, term });
+    for (const term of byBucket.get(bucket.id) ?? []) {
+      lookedUp++;
+      const t = bucket.terms.get(term);
+      if (t) all.push({ bucket, term, count: counts.get(term)!, idf: bm25Idf(s.documents, t.df), seen: seen.get(term)! });
+    }
   }
-  if (found.length === 0) return { hits: [], score: () => 0, terms: terms.length, matched: 0 };
+  const found = highestIdf(all, caps.terms);
+  const info = { terms: counts.size, matched: found.length, dropped: counts.size - lookedUp + all.length - found.length };
+  if (found.length === 0) return { hits: [], score: () => 0, ...info };
 
   const norms = await reader.norms();
   const table = normTable(s);
@@ -71,13 +127,12 @@ export async function searchLexical(reader: LexicalReader, query: string, depth:
   const acc = new Float64Array(s.documents);
   const touched = new Uint32Array(Math.min(s.documents, found.reduce((n, f) => n + f.bucket.terms.get(f.term)!.df, 0)));
   let nTouched = 0;
-  for (const { bucket, term } of found) {
-    const t = bucket.terms.get(term)!;
-    const idf = bm25Idf(s.documents, t.df);
-    forEachPosting(bucket, t, (doc, tf) => {
+  for (const { bucket, term, count, idf } of found) {
+    const w = count * idf;
+    forEachPosting(bucket, bucket.terms.get(term)!, (doc, tf) => {
       if (filter && !filter.has(doc)) return; // a document the filter rejects is never scored
       if (acc[doc] === 0) touched[nTouched++] = doc;
-      acc[doc] += (idf * tf * k1p1) / (tf + table[norms[doc]]);
+      acc[doc] += (w * tf * k1p1) / (tf + table[norms[doc]]);
     });
   }
   const top = createTopK(depth);
@@ -85,7 +140,6 @@ export async function searchLexical(reader: LexicalReader, query: string, depth:
   return {
     hits: top.sorted().map(({ id, score }) => ({ ordinal: id, score })),
     score: (ordinal) => acc[ordinal] ?? 0,
-    terms: terms.length,
-    matched: found.length,
+    ...info,
   };
 }

@@ -12,7 +12,9 @@ export type SearchMode = "dense" | "lexical" | "hybrid";
 export interface HybridInput {
   mode: SearchMode;
   k: number;
-  /** Candidates taken from each side in hybrid mode (at least k are taken). */
+  /** Results of the ranking skipped before the k returned (paging; default 0). */
+  offset?: number;
+  /** Candidates taken from each side in hybrid mode (at least HYBRID_MIN_WINDOW are taken: `hybridWindow`). */
   depth: number;
   fusion: Fusion;
   /** Top n by the dense side, and (for "tmm" fusion) the dense score of any other document. */
@@ -27,7 +29,19 @@ export interface HybridResult {
   /** The mode that produced the hits ("dense" when a lexical query matched nothing). */
   mode: SearchMode;
   hits: FusedHit[];
-  lexical?: { terms: number; matched: number };
+  lexical?: { terms: number; matched: number; dropped: number };
+}
+
+/** Candidates per side a hybrid search fuses at least (the API's largest k): every k of a request ranks the same. */
+export const HYBRID_MIN_WINDOW = 100;
+
+/**
+ * Candidates each side gives a hybrid search: max(depth, HYBRID_MIN_WINDOW), whatever k and offset, so the fused
+ * order is one order and its pages agree. A hybrid page must end within it (offset + k <= window): deeper, the
+ * candidates would change and with them the order.
+ */
+export function hybridWindow(depth: number): number {
+  return Math.max(depth, HYBRID_MIN_WINDOW);
 }
 
 /** What a request may name; what it leaves out comes from the index (`manifest.lexical`). */
@@ -55,23 +69,27 @@ const only = (side: "dense" | "lexical", hits: DocHit[]): FusedHit[] =>
   hits.map((h) => ({ ordinal: h.ordinal, score: h.score, scores: { [side]: h.score } }));
 
 /**
- * Runs one search in the requested mode.
+ * Runs one search in the requested mode: the results at ranks offset + 1 .. offset + k of one order (score
+ * descending, ties by lower doc ordinal), so consecutive pages of the same version never overlap or skip.
  *
  * @example
  * const r = await searchHybrid({ mode: "hybrid", k: 10, depth: 100, fusion: { mode: "rrf", k: 60 }, dense, lexical });
  */
 export async function searchHybrid(input: HybridInput): Promise<HybridResult> {
-  const { mode, k } = input;
+  const { mode } = input;
+  const offset = input.offset ?? 0;
+  const end = offset + input.k;
+  const page = <T>(hits: T[]) => hits.slice(offset, end);
   const denseHits = async (n: number) => only("dense", (await input.dense(n)).hits);
-  if (mode === "dense" || !input.lexical) return { mode: "dense", hits: await denseHits(k) };
+  if (mode === "dense" || !input.lexical) return { mode: "dense", hits: page(await denseHits(end)) };
   if (mode === "lexical") {
-    const lex = await input.lexical(k);
-    const info = { terms: lex.terms, matched: lex.matched };
-    if (lex.hits.length === 0) return { mode: "dense", hits: await denseHits(k), lexical: info };
-    return { mode: "lexical", hits: only("lexical", lex.hits), lexical: info };
+    const lex = await input.lexical(end);
+    const info = { terms: lex.terms, matched: lex.matched, dropped: lex.dropped };
+    if (lex.hits.length === 0) return { mode: "dense", hits: page(await denseHits(end)), lexical: info };
+    return { mode: "lexical", hits: page(only("lexical", lex.hits)), lexical: info };
   }
-  const n = Math.max(k, input.depth);
+  const n = Math.max(end, hybridWindow(input.depth));
   const [dense, lex] = await Promise.all([input.dense(n), input.lexical(n)]);
   const all: CompleteScores = { dense: (o) => dense.scores(o), lexical: (o) => lex.score(o), denseFloor: input.denseFloor };
-  return { mode: "hybrid", hits: fuse(dense.hits, lex.hits, input.fusion, all).slice(0, k), lexical: { terms: lex.terms, matched: lex.matched } };
+  return { mode: "hybrid", hits: page(fuse(dense.hits, lex.hits, input.fusion, all)), lexical: { terms: lex.terms, matched: lex.matched, dropped: lex.dropped } };
 }

@@ -1,9 +1,13 @@
-/** A bounded min-heap that keeps the `k` highest-scoring items. Ties keep the item seen first. */
+/**
+ * A bounded min-heap that keeps the `k` highest-scoring items. Ties: the lower id, whatever the order of the pushes,
+ * so the k kept are always the first k of the order (score descending, id ascending) and a smaller k gives a prefix
+ * of a larger one's list (pages of a ranking agree).
+ */
 export interface TopK {
   push(id: number, score: number): void;
   /** The k best, highest score first. */
   sorted(): Array<{ id: number; score: number }>;
-  /** The score an item must beat to enter (or -Infinity while not full). */
+  /** The score an item must beat to enter (or -Infinity while not full; one equal to it enters with a lower id). */
   threshold(): number;
 }
 
@@ -16,12 +20,14 @@ export function createTopK(k: number): TopK {
     const ti = ids[a]; ids[a] = ids[b]; ids[b] = ti;
     const ts = scores[a]; scores[a] = scores[b]; scores[b] = ts;
   };
+  // a ranks below b: a lower score, or the same score and a higher id. The root ranks below every other item.
+  const below = (a: number, b: number) => scores[a] < scores[b] || (scores[a] === scores[b] && ids[a] > ids[b]);
   const siftDown = (i: number) => {
     for (;;) {
       const l = 2 * i + 1, r = l + 1;
       let m = i;
-      if (l < size && scores[l] < scores[m]) m = l;
-      if (r < size && scores[r] < scores[m]) m = r;
+      if (l < size && below(l, m)) m = l;
+      if (r < size && below(r, m)) m = r;
       if (m === i) return;
       swap(i, m);
       i = m;
@@ -36,11 +42,11 @@ export function createTopK(k: number): TopK {
         ids[i] = id; scores[i] = score;
         while (i > 0) {
           const p = (i - 1) >> 1;
-          if (scores[p] <= scores[i]) break;
+          if (!below(i, p)) break;
           swap(i, p);
           i = p;
         }
-      } else if (score > scores[0]) {
+      } else if (score > scores[0] || (score === scores[0] && id < ids[0])) {
         ids[0] = id; scores[0] = score;
         siftDown(0);
       }

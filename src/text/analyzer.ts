@@ -38,9 +38,52 @@ export function analyze(text: string): string[] {
   return out;
 }
 
-/** The distinct terms of a query, in first-seen order (each counted once, as the BM25 baseline does). */
+/** A term of `analyzeSpans`: where its token lies in the NFKC form of the text (UTF-16 offsets, end exclusive). */
+export interface TermSpan {
+  term: string;
+  start: number;
+  end: number;
+}
+
+const APOSTROPHES = new Set(["'", "\u2019", "\uff07"]);
+
+/**
+ * The terms of `analyze(text)` with where each token lies in `text.normalize("NFKC")`: the same terms in the same
+ * order (a possessive "'s" is skipped rather than cut out), so a highlighter marks exactly what BM25 matched.
+ *
+ * @example
+ * analyzeSpans("Bones of children"); // [{ term: "bone", start: 0, end: 5 }, { term: "children", start: 9, end: 17 }]
+ */
+export function analyzeSpans(text: string): TermSpan[] {
+  const norm = text.normalize("NFKC");
+  const out: TermSpan[] = [];
+  for (const m of norm.matchAll(TOKEN)) {
+    const start = m.index;
+    let t = m[0].toLowerCase();
+    if (t === "s" && start > 0 && APOSTROPHES.has(norm[start - 1])) continue;
+    if (STOP_WORDS.has(t)) continue;
+    if (t.length > MAX_TOKEN_CHARS) t = Array.from(t).slice(0, MAX_TOKEN_CHARS).join("");
+    out.push({ term: t.length > 2 ? stemmer(t) : t, start, end: start + m[0].length });
+  }
+  return out;
+}
+
+/**
+ * The distinct terms of a query with how often each occurs, in first-seen order. BM25 weights a term by its count,
+ * as Lucene does (Anserini's bag-of-words query: one clause per distinct term, boosted by its count).
+ *
+ * @example
+ * queryTermCounts("bone bones density"); // Map { "bone" => 2, "densiti" => 1 }
+ */
+export function queryTermCounts(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of analyze(text)) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return counts;
+}
+
+/** The distinct terms of a query, in first-seen order. */
 export function queryTerms(text: string): string[] {
-  return [...new Set(analyze(text))];
+  return [...queryTermCounts(text).keys()];
 }
 
 /** True when a manifest's analyzer is the one this code implements. */

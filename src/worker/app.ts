@@ -9,6 +9,8 @@ import { registerReference } from "./routes/openapi";
 import { registerSearchPage } from "./routes/page";
 import { schemaHook } from "./routes/schema-hook";
 import { registerSearch } from "./routes/search";
+import { registerDocuments } from "./routes/documents";
+import { registerIndexList } from "./routes/indexes";
 import type { IndexRegistry } from "./store/registry";
 
 /**
@@ -26,6 +28,10 @@ export function createApp(registryFor: (env: Env) => IndexRegistry): App {
   registerHealth(app);
   app.use("/v1/tenants/:tenant/indexes/:index/search", requireKey("search"));
   registerSearch(app, registryFor);
+  app.use("/v1/tenants/:tenant/indexes/:index/documents/*", requireKey("search"));
+  registerDocuments(app, registryFor);
+  app.use("/v1/tenants/:tenant/indexes", requireKey("search"));
+  registerIndexList(app, registryFor);
 
   // Publishing through the worker (`i3 publish --to worker`): objects, manifests and the pointer, behind a publish key.
   for (const path of ["objects/*", "manifests/*", "current"]) app.use(`/v1/tenants/:tenant/indexes/:index/${path}`, requireKey("publish"));

@@ -82,7 +82,7 @@ describe("errors", () => {
     [{}, 400, "missing_query"],
     [{ query: 5 }, 400, "invalid_request"],
     [{ query: "   " }, 400, "empty_query"],
-    [{ query: "x".repeat(2049) }, 400, "query_too_long"],
+    [{ query: "x".repeat(16_385) }, 400, "query_too_long"],
     [{ query: "x", k: 0 }, 400, "k_out_of_range"],
     [{ query: "x", k: 101 }, 400, "k_out_of_range"],
     [{ query: "x", k: 2.5 }, 400, "k_out_of_range"],

@@ -35,6 +35,11 @@ export { PieceTrie } from "./trie";
 export interface Tokenizer {
   /** Token ids of `text`, exactly as the TF.js tokenizer returns them. */
   encode(text: string): number[];
+  /**
+   * The same ids with where each token ends in `text.normalize("NFKC")` (UTF-16 offset, exclusive): token i covers
+   * [ends[i - 1] (0 for the first), ends[i]). For mapping passages (token windows) back to text.
+   */
+  encodeSpans(text: string): { ids: number[]; ends: number[] };
   /** Number of pieces in the vocabulary (ids are `0..vocabSize-1`). */
   vocabSize: number;
 }
@@ -78,10 +83,15 @@ export function createTokenizer(vocab: ReadonlyArray<VocabEntry>): Tokenizer {
   let best = new Float64Array(0); // best[end]: best score of a segmentation of units[0..end)
   let words = new Int32Array(0); // words[end]: id of the last piece of that segmentation
   let path = new Int32Array(0); // ids of the backtracked path, last piece first
+  let pathEnds = new Int32Array(0); // the unit each of them ends at
 
   function encode(text: string): number[] {
+    return encodeSpans(text).ids;
+  }
+
+  function encodeSpans(text: string): { ids: number[]; ends: number[] } {
     const s = text.normalize("NFKC");
-    if (s.length === 0) return [];
+    if (s.length === 0) return { ids: [], ends: [] };
     const n = s.length + 1;
     if (units.length < n) {
       const cap = Math.max(n, units.length * 2, 256);
@@ -89,6 +99,7 @@ export function createTokenizer(vocab: ReadonlyArray<VocabEntry>): Tokenizer {
       best = new Float64Array(cap + 1);
       words = new Int32Array(cap + 1);
       path = new Int32Array(cap);
+      pathEnds = new Int32Array(cap);
     }
     units[0] = SEPARATOR;
     for (let i = 0; i < s.length; i++) {
@@ -133,18 +144,27 @@ export function createTokenizer(vocab: ReadonlyArray<VocabEntry>): Tokenizer {
 
     // Backtrack (an end no candidate reaches keeps words[end] = 0, i.e. unk, exactly as in the JS).
     let m = 0;
-    for (let it = n; it > 0; it -= pieceLength[words[it]]) path[m++] = words[it];
+    for (let it = n; it > 0; it -= pieceLength[words[it]]) {
+      pathEnds[m] = it;
+      path[m++] = words[it];
+    }
 
-    // Reverse and merge runs of unks.
+    // Reverse and merge runs of unks (a merged unk ends where its last one does). Unit u is s[u - 1] (unit 0 is the
+    // prepended '▁').
     const out: number[] = [];
+    const ends: number[] = [];
     let prevUnk = false;
     for (let j = m - 1; j >= 0; j--) {
       const id = path[j];
-      if (!(prevUnk && id === UNK_ID)) out.push(id);
+      const end = Math.max(0, pathEnds[j] - 1);
+      if (!(prevUnk && id === UNK_ID)) {
+        out.push(id);
+        ends.push(end);
+      } else ends[ends.length - 1] = end;
       prevUnk = id === UNK_ID;
     }
-    return out;
+    return { ids: out, ends };
   }
 
-  return { encode, vocabSize: vocab.length };
+  return { encode, encodeSpans, vocabSize: vocab.length };
 }

@@ -22,6 +22,8 @@ export interface VectorCache {
 
 /** Encodes one query into the vector space of the index (the query tower of the model). */
 export interface QueryEncoder {
+  /** The model's tokenizer (highlights map passages, token windows, back to text with it). */
+  tokenizer: Tokenizer;
   encode(text: string, cache?: VectorCache): Promise<EncodedQuery>;
   dim: number;
   /** Releases the ORT session once no encode is running (on eviction from the isolate cache). */
@@ -112,6 +114,7 @@ export function createQueryEncoder(
   }
 
   return {
+    tokenizer,
     dim: opts.dim,
     encode,
     dispose() {

@@ -8,10 +8,15 @@ import { ApiError, type ApiErrorCode } from "../http-error";
 export const LIMITS = {
   maxK: 100,
   defaultK: 10,
-  /** Characters (UTF-16 code units) of the query; the encoder reads far fewer tokens anyway. */
-  maxQueryChars: 2048,
-  /** Bytes of the request body. */
-  maxBodyBytes: 16 * 1024,
+  /**
+   * Characters (UTF-16 code units) of the query: a pasted document ("more like this"). The encoder reads its first
+   * tokens (the model's query window; the response says `truncated`), BM25 its MAX_QUERY_TERMS rarest terms.
+   */
+  maxQueryChars: 16_384,
+  /** Bytes of the request body (a query of maxQueryChars, JSON-escaped, fits). */
+  maxBodyBytes: 128 * 1024,
+  /** Deepest result a request may reach: offset + k (dense and lexical; hybrid: its candidate window). */
+  maxDepth: 1000,
   /** Partitions one query may probe (each is an object read when not cached). */
   maxProbe: 256,
 } as const;
@@ -21,6 +26,9 @@ const oneOf = (field: string, values: readonly string[]) => (iss: { input?: unkn
   `"${field}" must be ${values.map((v) => JSON.stringify(v)).join(" or ")}, got ${JSON.stringify(iss.input)}`;
 
 const MODES = ["dense", "lexical", "hybrid"] as const;
+/** Fields of a result a request may ask for (`fields`); id and scores are always there. */
+export const RESULT_FIELDS = ["id", "title", "text", "metadata"] as const;
+export type ResultField = (typeof RESULT_FIELDS)[number];
 const FUSIONS = ["rrf", "weighted"] as const;
 const NORMALIZATIONS = ["tmm", "minmax"] as const;
 
@@ -67,10 +75,27 @@ export const SearchRequest = z
           description: "Only documents whose declared fields (`i3 build --fields`) match are ranked, on every side. `{\"field\": value}` or `{\"field\": {\"$op\": value}}` with $eq $ne $in $nin $lt $lte $gt $gte (int and date fields; a date as ISO 8601) $exists; fields and operators of one object all hold; `$and` / `$or` take arrays of filters (nested at most 4 deep, 64 conditions, 1024 values per $in). On a keyword[] field $eq / $in hold when the array holds the value / any of them; $ne, $nin and $exists: false also match documents without the field. An unknown field or a value of the wrong type is 400 `invalid_filter`.",
           example: { year: { $gte: 2020 }, lang: "en", tags: { $in: ["a", "b"] } },
         }),
+      offset: z
+        .int({ error: (iss) => `"offset" must be an integer from 0 to ${LIMITS.maxDepth - 1}, got ${JSON.stringify(iss.input)}` })
+        .min(0, { error: (iss) => `"offset" must be an integer from 0 to ${LIMITS.maxDepth - 1}, got ${JSON.stringify(iss.input)}` })
+        .max(LIMITS.maxDepth - 1, { error: (iss) => `"offset" must be an integer from 0 to ${LIMITS.maxDepth - 1}, got ${JSON.stringify(iss.input)}` })
+        .default(0)
+        .openapi({ description: `Paging: results skipped before the k returned. offset + k must be at most ${LIMITS.maxDepth} (hybrid: at most its candidate window, max(the index's depth, 100)); beyond, 400 \`offset_out_of_range\`. Pages of one index version agree: one order (score descending, ties broken the same way every time), so page 2 continues page 1 exactly. A page can come back short: lexical ranks only documents with a query term; a flat index's dense side only the documents of its binary pass's best passages (manifest search.rescore).`, example: 0 }),
+      highlight: z
+        .boolean({ error: (iss) => `"highlight" must be true or false, got ${JSON.stringify(iss.input)}` })
+        .optional()
+        .openapi({ description: "Adds `highlight` to each result: a snippet of the document's best-matching passage with the query's terms marked (by the BM25 analyzer, so stemmed forms match), as offsets and as HTML." }),
+      fields: z
+        .array(z.enum(RESULT_FIELDS, { error: oneOf("fields[]", RESULT_FIELDS) }), { error: (iss) => `"fields" must be an array of ${RESULT_FIELDS.map((f) => JSON.stringify(f)).join(", ")}, got ${JSON.stringify(iss.input)}` })
+        .optional()
+        .openapi({ description: "The document fields each result carries (default: all). `[\"id\", \"title\", \"metadata\"]` leaves out `text`; `id`, `score` and `scores` are always there.", example: ["id", "title"] }),
     },
     { error: (iss) => (iss.code === "invalid_type" ? "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}" : undefined) },
   )
   .superRefine((body, ctx) => {
+    if (body.offset + body.k > LIMITS.maxDepth) {
+      ctx.addIssue({ code: "custom", path: ["offset"], message: `"offset" + "k" must be at most ${LIMITS.maxDepth}, got ${body.offset} + ${body.k}` });
+    }
     if (body.fusion !== "rrf") return;
     for (const field of ["weight", "normalization"] as const) {
       if (body[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `"${field}" applies to "fusion": "weighted", not "rrf"` });
@@ -91,6 +116,8 @@ export function searchIssueCode(issue: z.core.$ZodIssue, value: unknown): ApiErr
       return "k_out_of_range";
     case "filter":
       return "invalid_filter";
+    case "offset":
+      return "offset_out_of_range";
     default:
       return "invalid_request";
   }

@@ -8,6 +8,15 @@ const Fusion = z
   ])
   .openapi("Fusion", { description: "The fusion a hybrid search used." });
 
+const Highlight = z
+  .object({
+    text: z.string().openapi({ description: "A snippet of the document's best-matching passage (at most 300 characters, cut at spaces; NFKC-normalized text, as the encoder read it)." }),
+    marks: z.array(z.tuple([z.number(), z.number()])).openapi({ description: "The query's terms in `text`, as [start, end) UTF-16 offsets, ascending. Matched as BM25 matches: stemmed, case-folded, stop words never." }),
+    html: z.string().openapi({ description: "`text` ready to show: each mark in <mark>...</mark>, every other character HTML-escaped (& < > \" ')." }),
+    passage: z.number().openapi({ description: "Which passage of the document (token windows of the index's build; 0 is the first). The one holding the most distinct query terms (weighted by their count in the query); the first when none occurs." }),
+  })
+  .openapi("Highlight", { description: "With `highlight: true`." });
+
 const Result = z
   .object({
     id: z.string().openapi({ description: "The document's id in the corpus." }),
@@ -15,13 +24,14 @@ const Result = z
     scores: z
       .object({ dense: z.number().optional(), lexical: z.number().optional() })
       .openapi({ description: "The raw score of each side that scored the document (cosine of its best passage; BM25)." }),
-    title: z.string().openapi({ description: "The document's title (\"\" when it has none)." }),
-    text: z.string(),
-    metadata: z.record(z.string(), z.unknown()).optional().openapi({ description: "The document's metadata, when the corpus had any." }),
+    title: z.string().optional().openapi({ description: "The document's title (\"\" when it has none); absent when `fields` leaves it out." }),
+    text: z.string().optional().openapi({ description: "The document's text; absent when `fields` leaves it out." }),
+    metadata: z.record(z.string(), z.unknown()).optional().openapi({ description: "The document's metadata, when the corpus had any (and `fields` asks for it)." }),
+    highlight: Highlight.optional(),
   })
   .openapi("SearchResult");
 
-/** `{tenant, index, version, mode, fusion?, query, partitions?, results, timing, reads}`. */
+/** `{tenant, index, version, mode, fusion?, query, offset, partitions?, results, timing, reads}`. */
 export const SearchResponse = z
   .object({
     tenant: z.string(),
@@ -31,11 +41,13 @@ export const SearchResponse = z
     fusion: Fusion.optional(),
     query: z.object({
       tokens: z.number().openapi({ description: "Tokens the encoder read (0 when the dense side did not run)." }),
-      truncated: z.boolean().openapi({ description: "Whether the query was longer than the encoder reads." }),
+      truncated: z.boolean().openapi({ description: "Whether the query was longer than the encoder reads (it reads the first tokens of the model's query window)." }),
       terms: z.number().optional().openapi({ description: "BM25 terms of the query (lexical and hybrid)." }),
-      matchedTerms: z.number().optional().openapi({ description: "Terms the index has." }),
+      matchedTerms: z.number().optional().openapi({ description: "Terms that scored: in the index, and kept." }),
+      droppedTerms: z.number().optional().openapi({ description: "Terms left out to bound the work of a long query: BM25 scores at most the 64 rarest (highest-idf) terms the index has, looked up in at most 64 of its buckets (terms - matchedTerms - droppedTerms are not in the index)." }),
       encoded: z.enum(["model", "isolate", "colo"]).optional().openapi({ description: "Where the query vector came from: the query model, or the isolate's or colo's cache of earlier encodings of the same tokens." }),
     }),
+    offset: z.number().openapi({ description: "Results skipped before these (the request's `offset`)." }),
     partitions: z
       .object({ probed: z.number(), of: z.number() })
       .optional()

@@ -5,7 +5,7 @@ import { REQUIRE_KEY_ERRORS } from "../auth/middleware";
 import type { Env } from "../env";
 import { ApiError } from "../http-error";
 import type { Fusion } from "../../search/fusion";
-import { searchHybrid, searchOptions, type SearchMode } from "../../search/modes";
+import { hybridWindow, searchHybrid, searchOptions, type SearchMode } from "../../search/modes";
 import { searchLexical } from "../../search/bm25";
 import { denseFloor } from "../../search/dense";
 import type { DocFilter } from "../../search/filter";
@@ -20,7 +20,9 @@ import { jsonBody, jsonBodyErrors, type JsonBodyOptions } from "./json-body";
 import { INDEX_PATH, IndexParams } from "./params";
 import { errorResponses } from "./responses";
 import { schemaHook } from "./schema-hook";
-import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode } from "./search-request";
+import type { Doc } from "../../format";
+import { highlightDocument, type Highlight } from "../../text/highlight";
+import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode, type ResultField } from "./search-request";
 import { filterDocuments, requestFilter } from "./search-filter";
 import { SearchResponse } from "./search-response";
 
@@ -39,7 +41,7 @@ const searchRoute = createRoute({
   responses: {
     200: { description: "The results", content: { "application/json": { schema: SearchResponse } } },
     ...errorResponses(REQUIRE_KEY_ERRORS, jsonBodyErrors(BODY), {
-      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "invalid_filter", "invalid_name"],
+      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "offset_out_of_range", "invalid_filter", "invalid_name"],
       404: ["index_not_found"],
       503: ["index_unavailable", "index_too_large"],
     }),
@@ -67,11 +69,18 @@ export function registerSearch(app: App, registryFor: (env: Env) => IndexRegistr
   app.all(PATH.replaceAll(/{(\w+)}/g, ":$1"), notAllowed);
 }
 
-/** Mode, fusion and candidate depth of a request: what it names, else the index's defaults (manifest.lexical). */
+/**
+ * Mode, fusion and candidate depth of a request: what it names, else the index's defaults (manifest.lexical). A
+ * hybrid page must end within the hybrid candidate window (deeper, the candidates and so the order would change).
+ */
 export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number } {
   const opts = searchOptions(idx.lexicalSection, requestedOptions(req));
   if (opts.mode !== "dense" && !idx.lexicalSection) {
     throw new ApiError(400, "invalid_request", `"mode": "${opts.mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
+  }
+  const window = hybridWindow(opts.depth);
+  if (opts.mode === "hybrid" && req.offset + req.k > window) {
+    throw new ApiError(400, "offset_out_of_range", `a hybrid search pages within its ${window} candidates per side: "offset" + "k" must be at most ${window}, got ${req.offset} + ${req.k}`);
   }
   return opts;
 }
@@ -91,7 +100,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const t1 = performance.now();
   // A version is immutable, so the same request to it always has the same ranking: repeated queries, the common case
   // at an edge, are ranked from the isolate (their documents come from its document cache).
-  const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null, filter?.key ?? null])}`;
+  const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, req.offset, opts, req.probe ?? null, filter?.key ?? null])}`;
   const cached = registry.results.get<Ranking>(key);
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
   const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : undefined;
@@ -100,6 +109,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
   const { r, query } = ranking;
   const docs = await fetchDocs(storage, registry.cache, idx, r.hits.map((h) => h.ordinal));
+  const highlights = req.highlight ? await highlightsOf(idx, storage, docs, req.query) : undefined;
   const t4 = performance.now();
   const encodeMs = cached ? 0 : ranking.encodeMs;
   return {
@@ -108,21 +118,41 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
     version: idx.version,
     mode: r.mode,
     ...(r.mode === "hybrid" ? { fusion: opts.fusion } : {}),
-    query: { ...query, ...(r.lexical ? { terms: r.lexical.terms, matchedTerms: r.lexical.matched } : {}) },
+    query: { ...query, ...(r.lexical ? { terms: r.lexical.terms, matchedTerms: r.lexical.matched, droppedTerms: r.lexical.dropped } : {}) },
+    offset: req.offset,
     ...(ranking.probed ? { partitions: { probed: ranking.probed, of: idx.manifest.partitions.length } } : {}),
     results: r.hits.map((h, i) => ({
-      id: docs[i].id,
+      ...documentFields(docs[i], req.fields),
       score: h.score,
       scores: h.scores,
-      title: docs[i].title ?? "",
-      text: docs[i].text,
-      ...(docs[i].metadata ? { metadata: docs[i].metadata } : {}),
+      ...(highlights ? { highlight: highlights[i] } : {}),
     })),
     ...(cached ? { cached: true } : {}),
     // Inside a Worker the clock only moves across I/O, so these show I/O waits, not CPU time.
     timing: { loadMs: t1 - t0, encodeMs, scoreMs: t3 - t1 - encodeMs, docsMs: t4 - t3, totalMs: t4 - t0 },
     reads: { ...storage.stats },
   };
+}
+
+/**
+ * The fields of a document a result carries: `fields` (default all; `id` always). The document body of
+ * GET documents/:id uses the same.
+ */
+export function documentFields(doc: Doc, fields: readonly ResultField[] = ["id", "title", "text", "metadata"]): { id: string; title?: string; text?: string; metadata?: Record<string, unknown> } {
+  const want = new Set(fields);
+  return {
+    id: doc.id,
+    ...(want.has("title") ? { title: doc.title ?? "" } : {}),
+    ...(want.has("text") ? { text: doc.text } : {}),
+    ...(want.has("metadata") && doc.metadata ? { metadata: doc.metadata } : {}),
+  };
+}
+
+/** Each document's best-matching passage (the index's token windows) with the query's terms marked. */
+async function highlightsOf(idx: LoadedIndex, storage: Storage, docs: Doc[], query: string): Promise<Highlight[]> {
+  const tokenizer = await idx.tokenizer(storage);
+  const { window, stride } = idx.manifest.passages;
+  return docs.map((d) => highlightDocument(d, query, { tokenizer, window, stride }));
 }
 
 /** A ranking as `rank` makes it: what a repeated request to the same version reuses. */
@@ -144,8 +174,8 @@ async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, r
   };
   const lexical = readers.lexical;
   const r = await searchHybrid({
-    mode: opts.mode, k: req.k, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
-    lexical: lexical ? (n) => searchLexical(lexical, req.query, n, filter) : undefined,
+    mode: opts.mode, k: req.k, offset: req.offset, depth: opts.depth, fusion: opts.fusion, dense, denseFloor: denseFloor(idx.manifest),
+    lexical: lexical ? (n) => searchLexical(lexical, req.query, n, { filter }) : undefined,
   });
   // The partitions a partitioned index's dense side scanned (the request's probe, clamped to what memory holds; more
   // when a filter widened the scan).
@@ -154,7 +184,7 @@ async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, r
 }
 
 /** The request's execution context, where the runtime gives one (`c.executionCtx` throws where it does not). */
-function executionCtx(c: { executionCtx: { waitUntil(p: Promise<unknown>): void } }): { waitUntil(p: Promise<unknown>): void } | undefined {
+export function executionCtx(c: { executionCtx: { waitUntil(p: Promise<unknown>): void } }): { waitUntil(p: Promise<unknown>): void } | undefined {
   try {
     return c.executionCtx;
   } catch {

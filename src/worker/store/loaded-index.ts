@@ -8,7 +8,7 @@ import type { LexicalReader } from "../../search/bm25";
 import type { ShardVectors } from "../../search/dense";
 import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
-import { createTokenizer } from "../../text/tokenizer";
+import { createTokenizer, type Tokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
 import { IndexTooLargeError } from "./load-failure";
 import { lexicalReader, usableLexical } from "./bm25-reader";
@@ -48,7 +48,9 @@ export interface LoadedIndex {
    * index whose query model, vocab and window are the same from the isolate cache, loaded again (from the colo cache)
    * when the cache evicted it, so an evicted encoder (and its session) is reachable from nowhere.
    */
-  encoder(s: Storage): Promise<QueryEncoder>;
+  encoder(s: Storage): Promise<EncoderHandle>;
+  /** The tokenizer of the index's query model (highlights find the passages' text with it). */
+  tokenizer(s: Storage): Promise<Tokenizer>;
   /** Bytes this loaded version holds outside the byte caches (its manifest, a partitioned index's centroids). */
   residentBytes: number;
   /** The BM25 section this worker can search (absent: none, or an unknown analyzer). */
@@ -125,6 +127,7 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     // The parsed manifest is counted at twice its JSON.
     residentBytes: 2 * bytes + vectorBytes,
     encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
+    tokenizer: async (rs) => (await load(rs)).tokenizer,
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
       lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
@@ -256,6 +259,9 @@ async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: 
   return loading;
 }
 
+/** What a loaded index encodes queries with: the shared encoder, without holding it (or its tokenizer). */
+export type EncoderHandle = Omit<QueryEncoder, "tokenizer">;
+
 /** Encoder loads in flight in this isolate, by cache key. */
 const encodersLoading = new Map<string, Promise<QueryEncoder>>();
 
@@ -263,7 +269,7 @@ const encodersLoading = new Map<string, Promise<QueryEncoder>>();
  * A handle on the shared encoder of a manifest that holds none: every encode takes it from the isolate cache. An
  * encoder evicted (and released) between that lookup and its encode is loaded again, once.
  */
-function encoderHandle(load: (s: Storage) => Promise<QueryEncoder>, s: Storage, dim: number): QueryEncoder {
+function encoderHandle(load: (s: Storage) => Promise<QueryEncoder>, s: Storage, dim: number): EncoderHandle {
   return {
     dim,
     async encode(text, cache) {

@@ -13,6 +13,7 @@ import { mergeIndexes } from "../../../offline/build/merge.ts";
 import { passageCount, passageText } from "../../../src/text/passages.ts";
 import { createTokenizer } from "../../../src/text/tokenizer/index.ts";
 import {
+  decodeIdBucket, idBucketCount, idBucketOf,
   decodeDocBlock, decodeShard, parseManifest, sha256Hex, type Doc, type Manifest,
 } from "../../../src/format/index.ts";
 
@@ -122,6 +123,15 @@ describe("i3 build", () => {
     expect(ref.docs.map((d) => d.id)).toEqual(["d0", "d1", "long", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11"]);
     expect(ref.docs[3]).toEqual({ id: "d3", title: "only title here", text: "" });
     expect(ref.docs[4].metadata).toEqual({ year: 2020, tags: ["x"] });
+  });
+
+  it("writes an id index (manifest 2.1): each document's id finds its ordinal in its bucket", async () => {
+    const ids = ref.manifest.docs.ids!;
+    expect(ref.manifest.version).toEqual({ major: 2, minor: 1 });
+    expect(ids.buckets).toHaveLength(idBucketCount(ref.docs.length));
+    const buckets = await Promise.all(ids.buckets.map(async (b) => decodeIdBucket(new Uint8Array(await readFile(path.join(tmp, "ref", b.path))), ref.docs.length)));
+    ref.docs.forEach((d, ordinal) => expect(buckets[idBucketOf(d.id, ids.buckets.length)].ordinals.get(d.id)).toBe(ordinal));
+    expect(buckets.reduce((n, b) => n + b.ordinals.size, 0)).toBe(ref.docs.length);
   });
 
   it("splits each doc into overlapping windows, consecutive and pointing at their doc", async () => {

@@ -5,10 +5,10 @@ import {
   parseManifest, quantizeInt8, serializeManifest, termHash,
 } from "../../../src/format/index.ts";
 import { code } from "../../helpers/format-error.ts";
-import { analyze, queryTerms, STOP_WORDS } from "../../../src/text/analyzer.ts";
+import { analyze, queryTermCounts, queryTerms, STOP_WORDS } from "../../../src/text/analyzer.ts";
 import { fuse, type CompleteScores } from "../../../src/search/fusion.ts";
 import { searchHybrid } from "../../../src/search/modes.ts";
-import { bm25Idf, searchLexical, type LexicalReader } from "../../../src/search/bm25.ts";
+import { bm25Idf, MAX_QUERY_BUCKETS, MAX_QUERY_TERMS, searchLexical, type LexicalReader } from "../../../src/search/bm25.ts";
 
 describe("analyzer", () => {
   it("lower-cases, splits on non-letters/digits, drops stop words and possessives, Porter-stems", () => {
@@ -24,6 +24,7 @@ describe("analyzer", () => {
     expect(analyze("the of and to, is it?")).toEqual([]);
     expect(analyze("... !!! ---")).toEqual([]);
     expect(queryTerms("bone bones BONE density")).toEqual(["bone", "densiti"]);
+    expect([...queryTermCounts("bone bones BONE density")]).toEqual([["bone", 3], ["densiti", 1]]);
     expect(STOP_WORDS.size).toBe(33);
   });
   it("cuts very long tokens to 64 code points", () => {
@@ -108,14 +109,15 @@ describe("lexical format", () => {
 });
 
 // A small index in memory: the same objects the build writes, read through a LexicalReader.
-const DOCS = [
+const DEFAULT_DOCS = [
   "Vitamin D and bone density in children",
   "Bone fractures in the elderly: a cohort study",
   "Density functional theory of crystals",
   "Vitamin C intake and the common cold",
   "Children's sleep and school performance, bone bone bone",
 ];
-async function memoryIndex(B: number) {
+const DOCS = DEFAULT_DOCS;
+async function memoryIndex(B: number, DOCS: readonly string[] = DEFAULT_DOCS) {
   const postings = new Map<string, { docs: number[]; tfs: number[] }>();
   const lengths: number[] = [];
   DOCS.forEach((d, i) => {
@@ -170,6 +172,62 @@ describe("BM25 over buckets", () => {
     hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i].score, 10));
     expect({ terms, matched }).toEqual({ terms: 5, matched: 5 });
     expect(new Set(loaded)).toEqual(new Set(queryTerms(query).map((t) => bucketOf(t, 4))));
+  });
+
+  it("weights a term by its count in the query, as Lucene sums duplicate clauses", async () => {
+    const { reader } = await memoryIndex(4);
+    const once = await searchLexical(reader, "vitamin bone", 10);
+    const twice = await searchLexical(reader, "vitamin bone bone", 10);
+    const boneOnly = await searchLexical(reader, "bone", 10);
+    for (const h of twice.hits) expect(h.score).toBeCloseTo(once.score(h.ordinal) + boneOnly.score(h.ordinal), 10);
+    expect({ terms: twice.terms, matched: twice.matched, dropped: twice.dropped }).toEqual({ terms: 2, matched: 2, dropped: 0 });
+    // Doc 4 repeats "bone" and has no "vitamin": the repeated query term lifts it above doc 3 (vitamin only).
+    expect(once.hits.findIndex((h) => h.ordinal === 4)).toBeGreaterThan(once.hits.findIndex((h) => h.ordinal === 3));
+    expect(twice.hits.findIndex((h) => h.ordinal === 4)).toBeLessThan(twice.hits.findIndex((h) => h.ordinal === 3));
+  });
+
+  it("scores at most the cap's terms, the highest-idf ones, and says how many it dropped", async () => {
+    const { reader, postings, loaded } = await memoryIndex(4);
+    const query = "bone density vitamin children cold crystals zyzzyva";
+    const all = await searchLexical(reader, query, 10);
+    expect({ terms: all.terms, matched: all.matched, dropped: all.dropped }).toEqual({ terms: 7, matched: 6, dropped: 0 });
+    const capped = await searchLexical(reader, query, 10, { caps: { terms: 2, buckets: 64 } });
+    expect({ terms: capped.terms, matched: capped.matched, dropped: capped.dropped }).toEqual({ terms: 7, matched: 2, dropped: 4 });
+    // The two kept: the rarest (df 1: "cold", "crystal"), so the query equals those two alone.
+    const rare = [...postings].filter(([, p]) => p.docs.length === 1).map(([t]) => t);
+    expect(rare).toEqual(expect.arrayContaining(["cold", "crystal"]));
+    const alone = await searchLexical(reader, "cold crystals", 10);
+    expect(capped.hits).toEqual(alone.hits);
+    // A bucket cap: only the buckets of the first terms (by count, then first seen) are read.
+    loaded.length = 0;
+    const oneBucket = await searchLexical(reader, query, 10, { caps: { terms: 64, buckets: 1 } });
+    const first = bucketOf("bone", 4);
+    expect(loaded).toEqual([first]);
+    const inFirst = queryTerms(query).filter((t) => bucketOf(t, 4) === first);
+    expect(oneBucket.dropped).toBe(7 - inFirst.length);
+    expect(oneBucket.matched).toBe(inFirst.filter((t) => postings.has(t)).length);
+    expect(MAX_QUERY_TERMS).toBe(64);
+  });
+
+  it("a query of 200 indexed terms scores exactly its 64 of highest idf, read from at most 64 buckets", async () => {
+    // Word i occurs in the documents d with d % (i + 1) === 0: the higher i, the rarer (ties between equal dfs).
+    const words = Array.from({ length: 200 }, (_, i) => `zq${i.toString(36)}x`);
+    const docs = Array.from({ length: 300 }, (_, d) => words.filter((_, i) => d % (i + 1) === 0).join(" ") || "empty");
+    const { reader, postings, loaded } = await memoryIndex(100, docs);
+    const query = [...words].reverse().join(" ");
+    const r = await searchLexical(reader, query, 300);
+    expect(new Set(loaded).size).toBeLessThanOrEqual(MAX_QUERY_BUCKETS);
+    expect(r.terms).toBe(200);
+    expect(r.matched).toBe(MAX_QUERY_TERMS);
+    // Those looked up (the buckets of the first terms, in query order) minus the 64 kept.
+    const lookedUp = new Set<number>();
+    for (const t of queryTerms(query)) if (lookedUp.size < MAX_QUERY_BUCKETS || lookedUp.has(bucketOf(t, 100))) lookedUp.add(bucketOf(t, 100));
+    const found = queryTerms(query).filter((t) => lookedUp.has(bucketOf(t, 100)) && postings.has(t));
+    expect(r.dropped).toBe(200 - found.length + found.length - MAX_QUERY_TERMS);
+    const df = (t: string) => postings.get(t)!.docs.length;
+    const kept = [...found].sort((a, b) => df(a) - df(b) || queryTerms(query).indexOf(a) - queryTerms(query).indexOf(b)).slice(0, MAX_QUERY_TERMS);
+    const alone = await searchLexical(reader, queryTerms(query).filter((t) => kept.includes(t)).join(" "), 300);
+    expect(r.hits).toEqual(alone.hits);
   });
 
   it("returns no hits (no error) for stop words only, unknown words and other scripts", async () => {
@@ -244,6 +302,22 @@ describe("fusion and modes", () => {
     const none = await searchHybrid({ mode: "hybrid", k: 3, depth: 100, fusion: { mode: "rrf", k: 60 }, dense: d });
     expect(none.mode).toBe("dense");
   });
+  it("pages of every mode are one order: page 1 + page 2 = the first 2k, ties by lower ordinal", async () => {
+    const { reader } = await memoryIndex(2);
+    // Dense scores with ties, in an order that is not the ordinals'.
+    const denseAll = [4, 2, 0, 3, 1].map((ordinal, i) => ({ ordinal, score: i < 3 ? 0.5 : 0.1 }));
+    const d = async (n: number) => ({ hits: [...denseAll].sort((a, b) => b.score - a.score || a.ordinal - b.ordinal).slice(0, n), scores: (o: number[]) => new Map(o.map((x) => [x, denseAll.find((h) => h.ordinal === x)!.score])) });
+    for (const mode of ["dense", "lexical", "hybrid"] as const) {
+      for (const fusion of [{ mode: "rrf", k: 60 } as const, tmm(0.5)]) {
+        const run = (k: number, offset: number) => searchHybrid({ mode, k, offset, depth: 100, fusion, dense: d, denseFloor: -1, lexical: (n) => searchLexical(reader, "bone vitamin density", n) });
+        const all = (await run(4, 0)).hits;
+        expect(all.length).toBeGreaterThanOrEqual(3);
+        expect([...(await run(2, 0)).hits, ...(await run(2, 2)).hits]).toEqual(all);
+        for (let i = 1; i < all.length; i++) expect(all[i].score < all[i - 1].score || all[i].ordinal > all[i - 1].ordinal).toBe(true);
+      }
+    }
+  });
+
   it("hybrid tmm gets the lexical-only candidates' dense scores and the dense-only candidates' BM25", async () => {
     const { reader } = await memoryIndex(2);
     const asked: number[][] = [];

@@ -197,7 +197,7 @@ for (const { name, filter } of FILTERS) {
     it("BM25: equals the unfiltered ranking of every document, restricted to the matching ones", async () => {
       for (const q of queries) {
         const all = await searchLexical(f.lexical, q.text, N);
-        const got = await searchLexical(f.lexical, q.text, K, m);
+        const got = await searchLexical(f.lexical, q.text, K, { filter: m });
         expectRanking(got.hits, all.hits.filter((h) => m.has(h.ordinal)).slice(0, K));
       }
     });
@@ -206,7 +206,7 @@ for (const { name, filter } of FILTERS) {
       for (const fusion of [{ mode: "rrf", k: 60 }, { mode: "weighted", weight: 0.5, normalization: "tmm" }] as const) {
         for (const q of queries) {
           const dense = (n: number) => denseSearch(q.vector, { kind: "flat", shards: async () => [f.flat], rescore: 0 }, n, m);
-          const lexical = (n: number) => searchLexical(f.lexical, q.text, n, m);
+          const lexical = (n: number) => searchLexical(f.lexical, q.text, n, { filter: m });
           const got = await searchHybrid({ mode: "hybrid", k: K, depth: 100, fusion, dense, lexical });
           expect(got.hits.every((h) => m.has(h.ordinal))).toBe(true);
           const d = bruteDense(q.vector, [f.flat], m);

@@ -45,7 +45,7 @@ describe("GET /openapi.json", () => {
     for (const op of [...served]) if (op.startsWith("GET /v1/") && !op.endsWith("/search")) served.add(op.replace(/^GET/, "HEAD"));
     served.add("GET /v1/tenants/{tenant}/indexes/{index}/search"); // answered 405 by the ALL route
     expect(new Set(operations(doc))).toEqual(served);
-    expect(operations(doc)).toHaveLength(15);
+    expect(operations(doc)).toHaveLength(19);
   });
 
   it("lists every stable error code, each response with the codes of its status", () => {
@@ -69,12 +69,13 @@ describe("GET /openapi.json", () => {
 
   it("declares the search body strictly: its fields, k's range and default, no other field", () => {
     const body = doc.components.schemas.SearchRequest;
-    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe", "filter"]);
+    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe", "filter", "offset", "highlight", "fields"]);
     expect(body.required).toEqual(["query"]);
     expect(body.additionalProperties).toBe(false);
     expect(body.properties.k).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 10 });
+    expect(body.properties.query.maxLength).toBe(16384);
+    expect(body.properties.offset).toMatchObject({ type: "integer", minimum: 0, maximum: 999, default: 0 });
     expect(body.properties.filter).toMatchObject({ type: "object" });
-    expect(body.properties.query.maxLength).toBe(2048);
     expect(doc.components.schemas.Pointer.additionalProperties).toBe(false);
   });
 });
