@@ -31,6 +31,7 @@ export function createApp(registryFor: (env: Env) => IndexRegistry): App {
   app.use("/v1/tenants/:tenant/indexes/:index/documents/*", requireKey("search"));
   registerDocuments(app, registryFor);
   app.use("/v1/tenants/:tenant/indexes", requireKey("search"));
+  app.use("/v1/tenants/:tenant/indexes/:index", requireKey("search"));
   registerIndexList(app, registryFor);
 
   // Publishing through the worker (`i3 publish --to worker`): objects, manifests and the pointer, behind a publish key.

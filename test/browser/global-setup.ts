@@ -1,9 +1,10 @@
 /**
- * Node-side setup of the browser tests: builds a small index (test/fixtures/scifact-mini, the zero-shot model, no
- * passage splitting; cached in test/.cache/browser-index), publishes it to a fresh local R2, makes a search key,
- * and serves the worker with `wrangler dev` on a free port. The tests get the address and key through `inject`.
+ * Node-side setup of the browser tests: builds a small index (test/fixtures/scifact-mini with two filterable fields
+ * derived from each line, `n` = line % 7 and `kind` = even | odd; the zero-shot model, no passage splitting; cached in
+ * test/.cache/browser-index), publishes it to a fresh local R2, makes a search key, and serves the worker with
+ * `wrangler dev` on a free port. The tests get the address and key through `inject`.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -18,6 +19,16 @@ const root = resolve(import.meta.dirname, "../..");
 const FIXTURE = "test/fixtures/scifact-mini";
 const MODEL = "models/use-lite";
 const OUT = "test/.cache/browser-index";
+const CORPUS = "test/.cache/browser-corpus.jsonl";
+export const FIELDS = "n:int,kind:keyword";
+
+/** The fixture corpus with each document's `metadata`: n = line % 7, kind = even | odd. */
+function writeCorpus(): void {
+  const lines = readFileSync(join(root, FIXTURE, "corpus.jsonl"), "utf8").split("\n").filter(Boolean);
+  const out = lines.map((l, i) => JSON.stringify({ ...JSON.parse(l), metadata: { n: i % 7, kind: i % 2 ? "odd" : "even" } }));
+  mkdirSync(join(root, "test/.cache"), { recursive: true });
+  writeFileSync(join(root, CORPUS), out.join("\n") + "\n");
+}
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -35,11 +46,12 @@ async function run(command: (args: string[], io: { out(l: string): void; err(l: 
 
 export default async function setup(project: TestProject) {
   const dir = join(root, OUT);
-  const stamp = fingerprint(root, [...importClosure([join(root, "offline/build/command.ts")]), MODEL, FIXTURE, "package-lock.json"], "browser");
+  const stamp = fingerprint(root, [...importClosure([join(root, "offline/build/command.ts")]), MODEL, FIXTURE, "package-lock.json"], `browser ${FIELDS}`);
   const stampFile = join(dir, `.stamp-${stamp}`);
   if (!existsSync(stampFile)) {
     rmSync(dir, { recursive: true, force: true });
-    await run(runBuildCommand, ["--corpus", join(root, FIXTURE, "corpus.jsonl"), "--model", join(root, MODEL), "--out", dir, "--no-split", "--device", "cpu", "--default-mode", "hybrid"]);
+    writeCorpus();
+    await run(runBuildCommand, ["--corpus", join(root, CORPUS), "--model", join(root, MODEL), "--out", dir, "--no-split", "--device", "cpu", "--default-mode", "hybrid", "--fields", FIELDS]);
     await import("node:fs/promises").then((fs) => fs.writeFile(stampFile, ""));
   }
   const persist = mkdtempSync(join(tmpdir(), "i3-browser-"));

@@ -30,6 +30,7 @@ describe("the reference", () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/", "/docs", "/healthz", "/openapi.json",
       "/v1/tenants/{tenant}/indexes",
+      "/v1/tenants/{tenant}/indexes/{index}",
       "/v1/tenants/{tenant}/indexes/{index}/current",
       "/v1/tenants/{tenant}/indexes/{index}/documents/{id}",
       "/v1/tenants/{tenant}/indexes/{index}/manifests/{version}",

@@ -171,10 +171,26 @@ describe("GET a tenant's indexes", () => {
     expect(p2.body.indexes.map((i: any) => i.index)).toEqual(["gamma"]);
     expect(p2.body.cursor).toBeUndefined();
     for (const i of [...p1.body.indexes, ...p2.body.indexes]) {
-      expect(i).toMatchObject({ version: versions[i.index], documents: 300, passages: 300, manifest: "2.1" });
+      expect(i).toMatchObject({ version: versions[i.index], documents: 300, passages: 300, manifest: "2.1", mode: "dense", fields: [] });
       expect(Date.parse(i.createdAt)).toBeGreaterThan(0);
       expect(Date.parse(i.publishedAt)).toBeGreaterThan(0);
     }
+  });
+
+  it("GET one index: its summary with its default mode and filterable fields (what the search page builds filters from)", async () => {
+    const tenant = "lister";
+    const { version } = await publishBuildDir("test/.cache/mini-fields", tenant, "fielded");
+    const one = await get(`/v1/tenants/${tenant}/indexes/fielded`, testKeys.get(tenant)!);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ tenant, index: "fielded", version, documents: 300, manifest: "2.1" });
+    expect(one.body.fields).toEqual([
+      { name: "year", type: "int" }, { name: "lang", type: "keyword" }, { name: "tags", type: "keyword[]" },
+      { name: "published", type: "date" }, { name: "rare", type: "keyword" },
+    ]);
+    const missing = await get(`/v1/tenants/${tenant}/indexes/nope`, testKeys.get(tenant)!);
+    expect([missing.status, missing.body.error.code]).toEqual([404, "index_not_found"]);
+    expect((await get(`/v1/tenants/${tenant}/indexes/fielded`, null)).status).toBe(401);
+    expect((await get(`/v1/tenants/${tenant}/indexes/fielded`)).status).toBe(403); // the queries tenant's key
   });
 
   it("400 for a bad limit; 401 without a key; 403 for another tenant's key", async () => {

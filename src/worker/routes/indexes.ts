@@ -42,6 +42,10 @@ const IndexSummary = z
     documents: z.number(),
     passages: z.number(),
     manifest: z.string().openapi({ description: "The manifest format version, major.minor." }),
+    mode: z.enum(["dense", "lexical", "hybrid"]).openapi({ description: "The search mode a request that names none gets." }),
+    fields: z
+      .array(z.object({ name: z.string(), type: z.enum(["int", "date", "keyword", "keyword[]"]) }))
+      .openapi({ description: "The fields a `filter` may name (`i3 build --fields`); empty: none." }),
   })
   .openapi("IndexSummary");
 
@@ -68,12 +72,36 @@ const route = createRoute({
   },
 });
 
+const oneRoute = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/indexes/{index}",
+  tags: ["search"],
+  summary: "Describe an index",
+  description: "The index's live version, counts, build date, default mode and filterable fields (what the search page builds its filters from). Any key of the tenant with the search role.",
+  security: [{ apiKey: ["search"] }],
+  request: { params: IndexParams },
+  responses: {
+    200: { description: "The index", content: { "application/json": { schema: IndexSummary.extend({ tenant: z.string() }) } } },
+    ...errorResponses(REQUIRE_KEY_ERRORS, { 404: ["index_not_found"], 503: ["index_unavailable"] }),
+  },
+});
+
 type ListContext = Context<AppEnv, string, { out: { param: { tenant: string }; query: z.output<typeof ListQuery> } }>;
 
 /** Registers the route (the caller puts `requireKey("search")` in front of it). */
 export function registerIndexList(app: App, registryFor: (env: Env) => IndexRegistry): void {
   app.openapi(route, async (c) => c.json(await listIndexes(c, registryFor(c.env).cache), 200));
   documentHead(app, route);
+  app.openapi(oneRoute, async (c) => {
+    const { tenant, index } = c.req.valid("param");
+    validateName("tenant", tenant);
+    validateName("index", index);
+    const summary = await summaryOf(requestStorage(c.env, executionCtx(c)), registryFor(c.env).cache, tenant, index);
+    if (!summary) throw new ApiError(404, "index_not_found", `no index ${tenant}/${index}`);
+    if ("error" in summary) throw new ApiError(503, "index_unavailable", `index ${tenant}/${index} is unavailable: its live version cannot be read`);
+    return c.json({ tenant, ...summary }, 200);
+  });
+  documentHead(app, oneRoute);
 }
 
 async function listIndexes(c: ListContext, cache: ByteCache): Promise<z.output<typeof ListResponse>> {
@@ -104,8 +132,12 @@ async function summaryOf(s: Storage, cache: ByteCache, tenant: string, index: st
       const bytes = await getBytes(s, pointer.manifest, { max: INDEX_LIMITS.maxManifestBytes });
       if (!bytes) throw new FormatError("truncated", "its manifest is missing");
       if ((await sha256Hex(bytes)) !== pointer.sha256) throw new FormatError("checksum_mismatch", "its manifest does not match the pointer's sha256");
-        const m = parseManifest(jsonOf(bytes, "invalid_manifest"));
-      summary = { index, version: pointer.version, createdAt: m.createdAt, documents: m.corpus.documents, passages: m.corpus.passages, manifest: `${m.version.major}.${m.version.minor}` };
+      const m = parseManifest(jsonOf(bytes, "invalid_manifest"));
+      summary = {
+        index, version: pointer.version, createdAt: m.createdAt, documents: m.corpus.documents, passages: m.corpus.passages,
+        manifest: `${m.version.major}.${m.version.minor}`, mode: m.lexical?.defaultMode ?? "dense",
+        fields: (m.fields?.schema ?? []).map((f) => ({ name: f.name, type: f.type })),
+      };
       cache.set(key, summary, 256);
     }
     return { ...summary, publishedAt: pointer.publishedAt };

@@ -45,7 +45,7 @@ describe("GET /openapi.json", () => {
     for (const op of [...served]) if (op.startsWith("GET /v1/") && !op.endsWith("/search")) served.add(op.replace(/^GET/, "HEAD"));
     served.add("GET /v1/tenants/{tenant}/indexes/{index}/search"); // answered 405 by the ALL route
     expect(new Set(operations(doc))).toEqual(served);
-    expect(operations(doc)).toHaveLength(19);
+    expect(operations(doc)).toHaveLength(21);
   });
 
   it("lists every stable error code, each response with the codes of its status", () => {
@@ -85,11 +85,14 @@ describe("the search page agrees with the document", () => {
     const body = doc.components.schemas.SearchRequest;
     const options = [...SEARCH_PAGE.matchAll(/<option value="(\w+)">/g)].map((m) => m[1]);
     expect(options.sort()).toEqual([...body.properties.mode.enum].sort());
-    const sent = /JSON\.stringify\(\{ (query): d\.get\("q"\), (k): 10, \.\.\.\(d\.get\("mode"\) \? \{ (mode):/.exec(SEARCH_PAGE);
-    expect(sent?.slice(1)).toEqual(["query", "k", "mode"]);
+    // What the page sends: the fields of its request body, each one the API declares.
+    const literal = /const body = \{([^}]*)\}/.exec(SEARCH_PAGE)![1];
+    const sent = [...literal.matchAll(/(\w+):/g), ...SEARCH_PAGE.matchAll(/body\.(\w+) =/g)].map((m) => m[1]);
+    expect(sent).toEqual(["query", "k", "offset", "highlight", "mode", "filter"]);
+    for (const field of sent) expect(Object.keys(body.properties)).toContain(field);
     const response = doc.components.schemas.SearchResponse.properties;
     const result = doc.components.schemas.SearchResult.properties;
-    for (const f of SEARCH_PAGE.matchAll(/body\.(\w+)/g)) expect(Object.keys(response).concat("error"), f[1]).toContain(f[1]);
+    for (const f of SEARCH_PAGE.matchAll(/data\.(\w+)/g)) expect(Object.keys(response).concat("error"), f[1]).toContain(f[1]);
     for (const f of SEARCH_PAGE.matchAll(/\br\.(\w+)/g)) expect(Object.keys(result), f[1]).toContain(f[1]);
   });
 });

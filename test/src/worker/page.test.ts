@@ -8,6 +8,6 @@ describe("search page script", () => {
     const scripts = [...SEARCH_PAGE.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
     expect(scripts).toHaveLength(1);
     expect(() => new Function(scripts[0])).not.toThrow();
-    expect(scripts[0]).toContain("body.fusion");
+    expect(scripts[0]).toContain("data.fusion");
   });
 });
