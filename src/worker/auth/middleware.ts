@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { Env } from "../env";
+import { configOf, type Env } from "../env";
 import { ApiError } from "../http-error";
 import { validateName } from "../../format";
 import { createKeyCache, type KeyCache } from "./key-cache";
@@ -20,7 +20,7 @@ export type AuthVariables = { apiKey?: Pick<KeyRecord, "id" | "tenant" | "roles"
 let state: { cache: KeyCache; limiter: RateLimiter } | null = null;
 /** One key cache and one rate limiter per isolate, configured from the first request's env. */
 function stateFor(env: Env) {
-  state ??= { cache: createKeyCache({ ttlMs: Number(env.KEY_CACHE_TTL_MS ?? 30_000) }), limiter: createRateLimiter() };
+  state ??= { cache: createKeyCache({ ttlMs: configOf(env).keyCacheTtlMs }), limiter: createRateLimiter() };
   return state;
 }
 
@@ -42,7 +42,7 @@ const unauthorized = (code: "missing_credentials" | "invalid_credentials", messa
  */
 export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Variables: AuthVariables }> {
   return async (c, next) => {
-    if (c.env.AUTH === "off") return next();
+    if (!configOf(c.env).auth) return next();
     const header = c.req.header("authorization");
     if (!header) throw unauthorized("missing_credentials", "send an API key: Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
     const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];

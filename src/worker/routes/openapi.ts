@@ -2,6 +2,7 @@
 // validate the requests, and the reference page rendered from it. Neither needs a key.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "./app";
+import { pagePolicy } from "./csp";
 import { renderDocs } from "./docs-page";
 import { errorResponses } from "./responses";
 
@@ -57,5 +58,8 @@ export function registerReference(app: App): void {
   let html: string | undefined;
   const document = () => (doc ??= app.getOpenAPI31Document(DOCUMENT_CONFIG as unknown as Parameters<App["getOpenAPI31Document"]>[0]));
   app.openapi(documentRoute, (c) => c.json(document() as { openapi: string }, 200));
-  app.openapi(docsRoute, (c) => c.html((html ??= renderDocs(document())), 200));
+  app.openapi(docsRoute, async (c) => {
+    html ??= renderDocs(document());
+    return c.html(html, 200, { "content-security-policy": await pagePolicy(html) });
+  });
 }

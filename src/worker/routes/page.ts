@@ -1,6 +1,7 @@
 // GET /: the minimal search page, a form that POSTs to the search API and lists the results (no key needed to load it).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "./app";
+import { pagePolicy } from "./csp";
 import { errorResponses } from "./responses";
 
 const pageRoute = createRoute({
@@ -15,12 +16,12 @@ const pageRoute = createRoute({
   },
 });
 
-/** Registers `GET /`. */
+/** Registers `GET /`: the page, with a policy that runs its one inline script (by hash) and lets it call this origin. */
 export function registerSearchPage(app: App): void {
-  app.openapi(pageRoute, (c) => c.html(SEARCH_PAGE, 200));
+  app.openapi(pageRoute, async (c) => c.html(SEARCH_PAGE, 200, { "content-security-policy": await pagePolicy(SEARCH_PAGE, { connect: "'self'" }) }));
 }
 
-/** The page's HTML, one inline script. */
+/** The page's HTML, one inline script and one inline style (allowed by their hashes: no inline handlers or style attributes). */
 export const SEARCH_PAGE = `<!doctype html>
 <html lang="en">
 <head>
