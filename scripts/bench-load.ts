@@ -16,6 +16,10 @@
  * wrong method, unknown index) and oversized ones (Content-Length and chunked) must get their own 4xx.
  * Memory: workerd's resident set (all its processes), sampled every 500 ms. The local R2 is a temporary directory,
  * removed at the end; the wrangler process group is killed at the end.
+ * Statuses: 0 is a client that saw the connection reset after the worker refused a body it had not read (counted as
+ * the expected 413); `fiveXxDevProxy` counts 5xx that are not the app's JSON errors but wrangler dev's own proxy
+ * (miniflare's entry worker: "Network connection lost"), which happens when the worker cancels a chunked body it
+ * refused. `--only <classes>` runs a subset of the mix (e.g. `--only valid,oversized_chunked`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
