@@ -3,6 +3,7 @@
 //   tenants/<tenant>/indexes/<index>/manifests/<version>.json  one manifest per published version (immutable)
 //   tenants/<tenant>/indexes/<index>/current                   the pointer, written last
 import { FormatError } from "./errors.ts";
+import { quoted } from "../errors.ts";
 
 /** Tenant and index names: lower-case letters, digits, `_` and `-`, 1 to 63 characters, starting alphanumeric. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -22,7 +23,7 @@ export function validateName(kind: "tenant" | "index", name: unknown): string {
   if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
     throw new FormatError(
       "invalid_name",
-      `${kind} name: expected ${NAME_PATTERN} (lower-case, digits, _ or -, at most 63), got ${JSON.stringify(name)}`,
+      `${kind} name: expected ${NAME_PATTERN} (lower-case, digits, _ or -, at most 63), got ${quoted(name)}`,
     );
   }
   return name;
@@ -31,7 +32,7 @@ export function validateName(kind: "tenant" | "index", name: unknown): string {
 /** Throws `invalid_name` unless `version` is 16 lower-case hex characters. */
 export function validateVersion(version: unknown): string {
   if (typeof version !== "string" || !VERSION_PATTERN.test(version)) {
-    throw new FormatError("invalid_name", `version: expected 16 lower-case hex characters, got ${JSON.stringify(version)}`);
+    throw new FormatError("invalid_name", `version: expected 16 lower-case hex characters, got ${quoted(version)}`);
   }
   return version;
 }
@@ -39,7 +40,7 @@ export function validateVersion(version: unknown): string {
 /** Throws `invalid_name` unless `path` is `objects/<sha256>.<ext>`. */
 export function validateObjectPath(path: unknown): string {
   if (typeof path !== "string" || !OBJECT_PATH_PATTERN.test(path)) {
-    throw new FormatError("invalid_name", `object path: expected "objects/<sha256>.<ext>", got ${JSON.stringify(path)}`);
+    throw new FormatError("invalid_name", `object path: expected "objects/<sha256>.<ext>", got ${quoted(path)}`);
   }
   return path;
 }

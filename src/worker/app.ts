@@ -1,5 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Env } from "./env";
+import { quoted } from "../errors";
+import { corsByConfig } from "./cors";
+import { configOf, type Env } from "./env";
 import { requireKey } from "./auth";
 import { errorBody, toApiError } from "./http-error";
 import { registerAdminRoutes } from "./routes/admin";
@@ -8,6 +10,7 @@ import { registerHealth } from "./routes/health";
 import { registerReference } from "./routes/openapi";
 import { registerSearchPage } from "./routes/page";
 import { schemaHook } from "./routes/schema-hook";
+import { securityHeaders } from "./security-headers";
 import { registerSearch } from "./routes/search";
 import { registerDocuments } from "./routes/documents";
 import { registerIndexList } from "./routes/indexes";
@@ -23,6 +26,12 @@ import type { IndexRegistry } from "./store/registry";
  */
 export function createApp(registryFor: (env: Env) => IndexRegistry): App {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: schemaHook() });
+  app.use("*", securityHeaders());
+  app.use("*", async (c, next) => {
+    configOf(c.env); // a bad var: 500 config_error on every route, naming it (src/worker/env.ts)
+    await next();
+  });
+  app.use("*", corsByConfig()); // preflights answered here, before any key check
 
   registerSearchPage(app);
   registerHealth(app);
@@ -39,7 +48,7 @@ export function createApp(registryFor: (env: Env) => IndexRegistry): App {
   registerAdminRoutes(app);
   registerReference(app);
 
-  app.notFound((c) => c.json(errorBody("route_not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
+  app.notFound((c) => c.json(errorBody("route_not_found", `no route ${c.req.method} ${quoted(new URL(c.req.url).pathname)}`), 404));
   app.onError((err, c) => {
     const e = toApiError(err, c.req.param());
     return c.json(errorBody(e.code, e.message), e.status, e.headers);

@@ -1,7 +1,8 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
-import { CodedError } from "../errors";
+import { clip, CodedError } from "../errors";
 import { FormatError } from "../format";
+import { ConfigError } from "./env";
 
 /**
  * Stable error codes of the HTTP API, each with what it means. Clients branch on `error.code`, never on the message.
@@ -42,6 +43,7 @@ export const API_ERRORS = {
   not_found: "no object, manifest or pointer has this name",
   precondition_required: "PUT current needs exactly one of If-Match or If-None-Match: *",
   conflict: "current changed since it was read (If-Match / If-None-Match did not hold)",
+  config_error: "the worker's configuration (a var of wrangler.toml) is invalid: the message names it (logged)",
   internal: "an unexpected error (logged)",
 } as const;
 
@@ -71,16 +73,20 @@ export class ApiError extends CodedError<ApiErrorCode> {
   }
 }
 
+/** Characters of an error message: a longer one (echoing a long value) is cut. */
+export const MAX_MESSAGE_CHARS = 1000;
+
 /** The JSON body of every error response. */
 export function errorBody(code: ApiErrorCode, message: string) {
-  return { error: { code, message } };
+  return { error: { code, message: clip(message, MAX_MESSAGE_CHARS) } };
 }
 
 /**
  * The one mapping from an error thrown anywhere in the worker to its HTTP answer (`app.onError`):
  * an ApiError is its own answer; a FormatError `invalid_name` is the caller's malformed name (400); any other
- * FormatError is a stored index that failed its checks (503 `index_unavailable`; the detail, which names object
- * keys and hashes, goes to the log only); anything else is logged and answered 500 `internal`.
+ * FormatError is a stored index that failed its checks (503 `index_unavailable`); a ConfigError is a bad var
+ * (500 `config_error`, naming it); anything else is logged and answered 500 `internal`. Every 503 says which index
+ * and nothing more: its detail (object keys, hashes, versions) goes to the log only.
  *
  * @example
  * app.onError((err, c) => {
@@ -89,16 +95,29 @@ export function errorBody(code: ApiErrorCode, message: string) {
  * });
  */
 export function toApiError(err: unknown, where: { tenant?: string; index?: string } = {}): ApiError {
-  if (err instanceof ApiError) return err;
+  const index = where.tenant && where.index ? `index ${where.tenant}/${where.index}` : "the index";
+  // A 503 of the registry names the failed version: said again without it. Other coded 503s (index_too_large,
+  // storage_unavailable) carry no key or hash and keep their code.
+  if (err instanceof ApiError) return err.code === "index_unavailable" ? unavailable(index, err) : err;
   if (err instanceof FormatError) {
     if (err.code === "invalid_name") return new ApiError(400, "invalid_name", err.message, { cause: err });
-    const index = where.tenant && where.index ? `index ${where.tenant}/${where.index}` : "the index";
-    console.error(`${index} is unavailable: ${err.code}: ${err.message}`);
-    return new ApiError(503, "index_unavailable", `${index} is unavailable: it failed an integrity check and no good version is cached`, { cause: err });
+    return unavailable(index, err);
+  }
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    const names = err.vars.map((v) => v.name).join(", ");
+    return new ApiError(500, "config_error", `the worker's configuration is invalid: ${names} (its log says why)`, { cause: err });
   }
   if (err instanceof HTTPException && err.status < 500) return fromHttpException(err);
   console.error("unhandled error", err);
   return new ApiError(500, "internal", "internal error", { cause: err });
+}
+
+/** 503 `index_unavailable` naming the index only; the error's own message (keys, hashes) is logged. */
+function unavailable(index: string, err: FormatError | ApiError): ApiError {
+  console.error(`${index} is unavailable: ${err.code}: ${err.message}`);
+  const headers = err instanceof ApiError ? err.headers : undefined;
+  return new ApiError(503, "index_unavailable", `${index} is unavailable: no good version of it is cached or could be loaded (logged)`, { cause: err, headers });
 }
 
 /** A 4xx that Hono itself threw (none is expected: the routes read bodies themselves) with the nearest code. */

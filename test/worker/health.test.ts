@@ -14,7 +14,7 @@ describe("search page", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     const html = await res.text();
-    expect(html).toContain('<form id="f">');
+    expect(html).toContain('<form id="f" role="search">');
     expect(html).toMatch(/<select name="mode"/);
     expect(html).toContain('"/v1/tenants/"');
   });

@@ -152,5 +152,10 @@ describe("publishing while serving", () => {
     // the detail (object keys, hashes) goes to the log, not to the client
     expect(res.body.error.message).toContain("fixture/broken");
     expect(res.body.error.message).not.toMatch(/objects\/|[0-9a-f]{64}/);
+    // again, once the failed version is remembered: still no keys, hashes or version ids
+    const again = await search("fixture", "broken", { query: "cancer" });
+    expect(again.status).toBe(503);
+    expect(again.body.error.message).toContain("fixture/broken");
+    expect(again.body.error.message).not.toMatch(/objects\/|tenants\/|[0-9a-f]{16}/);
   });
 });

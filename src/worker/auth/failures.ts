@@ -2,11 +2,9 @@
 // (each a possible R2 read) or guessing secrets gets 429 `rate_limited` before anything is read. The client is
 // CF-Connecting-IP (set by Cloudflare, never by the client); where it is absent (local development, tests) every
 // request shares one bucket.
-import type { Env } from "../env";
+import { configOf, type Env } from "../env";
 import { createRateLimiter, type BucketLimit, type Taken } from "./rate-limit";
 
-/** Failed authentications a client may make per minute in one isolate, when the env does not say (a burst of as many). */
-export const DEFAULT_FAILURES_PER_MINUTE = 30;
 /** How long a client the global limit refused stays refused in this isolate (the binding's longest period). */
 const GLOBAL_BLOCK_MS = 60_000;
 
@@ -27,8 +25,7 @@ export const clientOf = (header: string | undefined) => (header ? `ip:${header}`
 export function createFailureLimiter(opts: { now?: () => number; maxClients?: number } = {}): FailureLimiter {
   const buckets = createRateLimiter({ now: opts.now, maxEntries: opts.maxClients ?? 10_000 });
   const limitOf = (env: Env): BucketLimit => {
-    const n = Number(env.AUTH_FAILURES_PER_MINUTE ?? DEFAULT_FAILURES_PER_MINUTE);
-    const perMinute = Number.isFinite(n) && n > 0 ? n : DEFAULT_FAILURES_PER_MINUTE;
+    const perMinute = configOf(env).authFailuresPerMinute; // a bad value is 500 config_error, naming the var
     return { rps: perMinute / 60, burst: Math.max(1, Math.floor(perMinute)) };
   };
   return {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { Env } from "../env";
+import { configOf, type Env } from "../env";
 import { ApiError } from "../http-error";
 import { validateName } from "../../format";
 import { createKeyCache, type KeyCache } from "./key-cache";
@@ -22,7 +22,7 @@ export type AuthVariables = { apiKey?: Pick<KeyRecord, "id" | "tenant" | "roles"
 let state: { cache: KeyCache; limiter: RateLimiter; failures: FailureLimiter } | null = null;
 /** One key cache, one rate limiter per key and one of failures per client per isolate, configured from the first request's env. */
 function stateFor(env: Env) {
-  state ??= { cache: createKeyCache({ ttlMs: Number(env.KEY_CACHE_TTL_MS ?? 30_000) }), limiter: createRateLimiter(), failures: createFailureLimiter() };
+  state ??= { cache: createKeyCache({ ttlMs: configOf(env).keyCacheTtlMs }), limiter: createRateLimiter(), failures: createFailureLimiter() };
   return state;
 }
 
@@ -46,7 +46,7 @@ const unauthorized = (code: "missing_credentials" | "invalid_credentials", messa
  */
 export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Variables: AuthVariables }> {
   return async (c, next) => {
-    if (c.env.AUTH === "off") return next();
+    if (!configOf(c.env).auth) return next();
     const header = c.req.header("authorization");
     if (!header) throw unauthorized("missing_credentials", "send an API key: Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
     const { cache, limiter, failures } = stateFor(c.env);

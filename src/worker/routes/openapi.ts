@@ -2,6 +2,7 @@
 // validate the requests, and the reference page rendered from it. Neither needs a key.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "./app";
+import { pagePolicy } from "./csp";
 import { renderDocs } from "./docs-page";
 import { errorResponses } from "./responses";
 
@@ -12,7 +13,7 @@ export const DOCUMENT_CONFIG = {
     title: "i3-edge API",
     version: "1",
     description:
-      "Passage search at the edge: `POST /v1/tenants/{tenant}/indexes/{index}/search` ranks an index's documents for a query, and the publishing routes upload an index built by `i3 build` (as `i3 publish --to worker` does). Errors are `{\"error\": {\"code\", \"message\"}}`: clients branch on the stable `code`; each response below lists its codes. Any other path answers 404 `route_not_found`. Keys are `Authorization: Bearer i3_<tenant>_<keyid>_<secret>` (`i3 keys create`).",
+      "Passage search at the edge: `POST /v1/tenants/{tenant}/indexes/{index}/search` ranks an index's documents for a query, and the publishing routes upload an index built by `i3 build` (as `i3 publish --to worker` does). Errors are `{\"error\": {\"code\", \"message\"}}`: clients branch on the stable `code`; each response below lists its codes. Any other path answers 404 `route_not_found`. Keys are `Authorization: Bearer i3_<tenant>_<keyid>_<secret>` (`i3 keys create`). Browsers may call the API from the origins of the worker's `CORS_ORIGINS` var: a preflight (`OPTIONS`) is answered 204 before any key check. Every route can answer 500 `config_error` when a var of the worker is invalid.",
   },
   tags: [
     { name: "search", description: "Searching an index (a key with the search role)" },
@@ -57,5 +58,8 @@ export function registerReference(app: App): void {
   let html: string | undefined;
   const document = () => (doc ??= app.getOpenAPI31Document(DOCUMENT_CONFIG as unknown as Parameters<App["getOpenAPI31Document"]>[0]));
   app.openapi(documentRoute, (c) => c.json(document() as { openapi: string }, 200));
-  app.openapi(docsRoute, (c) => c.html((html ??= renderDocs(document())), 200));
+  app.openapi(docsRoute, async (c) => {
+    html ??= renderDocs(document());
+    return c.html(html, 200, { "content-security-policy": await pagePolicy(html) });
+  });
 }

@@ -4,6 +4,7 @@
 // never does: it stays in this browser's storage and a password field.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "./app";
+import { pagePolicy } from "./csp";
 import { errorResponses } from "./responses";
 
 const pageRoute = createRoute({
@@ -18,9 +19,9 @@ const pageRoute = createRoute({
   },
 });
 
-/** Registers `GET /`. */
+/** Registers `GET /`: the page, with a policy that runs its one inline script (by hash) and lets it call this origin. */
 export function registerSearchPage(app: App): void {
-  app.openapi(pageRoute, (c) => c.html(SEARCH_PAGE, 200));
+  app.openapi(pageRoute, async (c) => c.html(SEARCH_PAGE, 200, { "content-security-policy": await pagePolicy(SEARCH_PAGE, { connect: "'self'" }) }));
 }
 
 /** Results per page, and the deepest result paging reaches (the API's offset + k limit). */
@@ -167,7 +168,7 @@ addEventListener("keydown", (e) => {
 fromAddress();
 `;
 
-/** The page's HTML: one inline style, one inline script. */
+/** The page's HTML, one inline script and one inline style (allowed by their hashes: no inline handlers or style attributes). */
 export const SEARCH_PAGE = `<!doctype html>
 <html lang="en">
 <head>

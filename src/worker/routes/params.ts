@@ -1,6 +1,7 @@
 // Path parameters of the API, validated by the index format's own patterns (src/format/r2-keys.ts), so a name that
 // passes here is one the format's key functions accept; a malformed one is 400 `invalid_name`.
 import { z } from "@hono/zod-openapi";
+import { quoted } from "../../errors";
 import { NAME_PATTERN, OBJECT_PATH_PATTERN, VERSION_PATTERN } from "../../format";
 
 /** The path of an index: the prefix of its search and publishing routes. */
@@ -15,7 +16,7 @@ const MANIFEST_NAME_PATTERN = new RegExp(VERSION_PATTERN.source.replace(/\$$/, "
 function named(what: string, pattern: RegExp, expected: string, example: string) {
   return z
     .string()
-    .regex(pattern, { error: (iss) => `${what}: expected ${expected}, got ${JSON.stringify(iss.input)}` })
+    .regex(pattern, { error: (iss) => `${what}: expected ${expected}, got ${quoted(iss.input)}` })
     .openapi({ description: `${what}: ${expected}`, example });
 }
 

@@ -9,8 +9,8 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 411 | 412 | 413 | 
 /** The codes of a route (or of a middleware in front of it), by status. */
 export type ErrorCodes = { readonly [S in ErrorStatus]?: readonly ApiErrorCode[] };
 
-/** Every route can fail unexpectedly. */
-const ALWAYS: ErrorCodes = { 500: ["internal"] };
+/** Every route can fail unexpectedly, or on a bad configuration of the worker. */
+const ALWAYS: ErrorCodes = { 500: ["internal", "config_error"] };
 
 /** The schema of an error body whose code is one of `codes`. */
 export function errorSchema(codes: readonly ApiErrorCode[]) {

@@ -1,4 +1,5 @@
 import type { z } from "@hono/zod-openapi";
+import { quoted } from "../../errors";
 import { ApiError, type ApiErrorCode } from "../http-error";
 
 /** The stable code of one issue of a body's schema, given the value the issue is about. */
@@ -28,8 +29,12 @@ export function schemaHook(body?: z.ZodObject, bodyCode: BodyIssueCode = () => "
   };
 }
 
+/** Unknown fields listed in a message (each cut to ECHO_CHARS by `quoted`). */
+const LISTED_FIELDS = 5;
+
 function unknownFieldMessage(keys: string[], body?: z.ZodObject): string {
-  const names = keys.map((k) => JSON.stringify(k)).join(", ");
+  const more = keys.length > LISTED_FIELDS ? ` and ${keys.length - LISTED_FIELDS} more` : "";
+  const names = keys.slice(0, LISTED_FIELDS).map((k) => quoted(k)).join(", ") + more;
   const known = body ? `; the fields are ${Object.keys(body.shape).join(", ")}` : "";
   return `unknown field${keys.length > 1 ? "s" : ""} ${names}${known}`;
 }

@@ -1,5 +1,6 @@
 // The body of a search: one zod schema validates it and describes it in the OpenAPI document.
 import { z } from "@hono/zod-openapi";
+import { quoted } from "../../errors";
 import type { KeyLimits } from "../../format/api-key";
 import type { SearchOptionsRequest } from "../../search/modes";
 import { ApiError, type ApiErrorCode } from "../http-error";
@@ -21,9 +22,9 @@ export const LIMITS = {
   maxProbe: 256,
 } as const;
 
-const kMessage = (input: unknown) => `"k" must be an integer from 1 to ${LIMITS.maxK}, got ${JSON.stringify(input)}`;
+const kMessage = (input: unknown) => `"k" must be an integer from 1 to ${LIMITS.maxK}, got ${quoted(input)}`;
 const oneOf = (field: string, values: readonly string[]) => (iss: { input?: unknown }) =>
-  `"${field}" must be ${values.map((v) => JSON.stringify(v)).join(" or ")}, got ${JSON.stringify(iss.input)}`;
+  `"${field}" must be ${values.map((v) => JSON.stringify(v)).join(" or ")}, got ${quoted(iss.input)}`;
 
 const MODES = ["dense", "lexical", "hybrid"] as const;
 /** Fields of a result a request may ask for (`fields`); id and scores are always there. */
@@ -37,7 +38,7 @@ export const SearchRequest = z
   .strictObject(
     {
       query: z
-        .string({ error: (iss) => `"query" must be a string, got ${iss.input === undefined ? "nothing" : JSON.stringify(iss.input)}` })
+        .string({ error: (iss) => `"query" must be a string, got ${iss.input === undefined ? "nothing" : quoted(iss.input)}` })
         .refine((q) => q.trim() !== "", { error: "\"query\" is empty" })
         .max(LIMITS.maxQueryChars, { error: (iss) => `"query" has ${(iss.input as string).length} characters; the limit is ${LIMITS.maxQueryChars}` })
         .openapi({ description: `The text to search for, 1 to ${LIMITS.maxQueryChars} characters (an API key may allow fewer).`, example: "vitamin D and bone density" }),
@@ -54,18 +55,18 @@ export const SearchRequest = z
         description: "Hybrid fusion: reciprocal rank fusion, or weighted sum of normalized scores. Default: the index's; `weight` or `normalization` alone mean weighted.",
       }),
       weight: z
-        .number({ error: (iss) => `"weight" (dense weight of weighted fusion) must be a number from 0 to 1, got ${JSON.stringify(iss.input)}` })
-        .min(0, { error: (iss) => `"weight" must be from 0 to 1, got ${JSON.stringify(iss.input)}` })
-        .max(1, { error: (iss) => `"weight" must be from 0 to 1, got ${JSON.stringify(iss.input)}` })
+        .number({ error: (iss) => `"weight" (dense weight of weighted fusion) must be a number from 0 to 1, got ${quoted(iss.input)}` })
+        .min(0, { error: (iss) => `"weight" must be from 0 to 1, got ${quoted(iss.input)}` })
+        .max(1, { error: (iss) => `"weight" must be from 0 to 1, got ${quoted(iss.input)}` })
         .optional()
         .openapi({ description: "Weighted fusion: weight * dense + (1 - weight) * BM25 over normalized scores. Default: the index's tuned weight." }),
       normalization: z.enum(NORMALIZATIONS, { error: oneOf("normalization", NORMALIZATIONS) }).optional().openapi({
         description: "Weighted fusion's score normalization: tmm (from each score's theoretical minimum, every candidate scored on both sides) or minmax (each side's own top list). Default: the index's.",
       }),
       probe: z
-        .int({ error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${JSON.stringify(iss.input)}` })
-        .min(1, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${JSON.stringify(iss.input)}` })
-        .max(LIMITS.maxProbe, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${JSON.stringify(iss.input)}` })
+        .int({ error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${quoted(iss.input)}` })
+        .min(1, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${quoted(iss.input)}` })
+        .max(LIMITS.maxProbe, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${quoted(iss.input)}` })
         .optional()
         .openapi({ description: `Partitioned indexes: partitions the dense side scans (more: higher recall, more reads). Default: the index's, chosen at build time for recall@10 >= 0.98; clamped to the index's partitions and to what the isolate's partition memory holds (the response says how many were scanned). Flat indexes scan everything and ignore it.` }),
       filter: z

@@ -2,7 +2,7 @@
 // waitUntil, with counts of what it read where. Content-addressed objects are immutable, so a copy in the colo
 // cache is good forever: it was verified against its sha256 when it was first read from R2, and is never hashed
 // again. `SIMULATED_R2_LATENCY_MS` (benchmarks only) delays every R2 read, as a deployed Worker waits for R2.
-import type { Env } from "../env";
+import { configOf, type Env } from "../env";
 
 export interface IoStats {
   /** R2 reads of index data: objects, ranges of doc blocks, manifests. */
@@ -79,7 +79,7 @@ function delayed(bucket: R2Bucket, ms: number): R2Bucket {
 export function requestStorage(env: Env, ctx?: { waitUntil(p: Promise<unknown>): void }): Storage {
   const colo = typeof caches !== "undefined" ? (caches as unknown as { default?: Cache }).default : undefined;
   return {
-    bucket: delayed(env.INDEXES, Number(env.SIMULATED_R2_LATENCY_MS ?? 0)),
+    bucket: delayed(env.INDEXES, configOf(env).simulatedR2LatencyMs),
     slot: slots(CONNECTIONS),
     colo,
     defer: (p) => {

@@ -6,7 +6,7 @@ import {
   clientOf, constantTimeEqual, createFailureLimiter, createKeyCache, createRateLimiter, generateApiKey, hashApiKey, keyMatches, keyRecordKey,
   parseApiKey, requireKey,
 } from "../../../src/worker/auth";
-import { ApiError, errorBody } from "../../../src/worker/http-error";
+import { ApiError, errorBody, toApiError } from "../../../src/worker/http-error";
 
 describe("key format and records", () => {
   it("parses i3_<tenant>_<keyid>_<secret>, tenants with _ and - included", async () => {
@@ -119,10 +119,9 @@ describe("failed authentications per client", () => {
     expect(clientOf(undefined)).toBe(clientOf(""));
     t = 30_000;
     expect(failures.check(env, a).ok).toBe(true);
-    // A value that is not a positive number falls back to the default (30 a minute), never to "no limit".
+    // A value that is not a positive whole number is a configuration error (500 config_error), never "no limit".
     const bad = { AUTH_FAILURES_PER_MINUTE: "abc" } as any;
-    for (let i = 0; i < 30; i++) await failures.fail(bad, "x");
-    expect(failures.check(bad, "x").ok).toBe(false);
+    expect(() => failures.check(bad, "x")).toThrow(/AUTH_FAILURES_PER_MINUTE/);
   });
 
   it("the Rate Limiting binding, when configured, blocks a client it refuses for a minute; its failure is not the request's", async () => {
@@ -174,7 +173,10 @@ describe("requireKey middleware", () => {
   const app = new Hono<{ Bindings: any }>();
   app.use("/v1/tenants/:tenant/indexes/:index/search", requireKey("search"));
   app.post("/v1/tenants/:tenant/indexes/:index/search", (c) => c.json({ ok: true }));
-  app.onError((err, c) => (err instanceof ApiError ? c.json(errorBody(err.code, err.message), err.status, err.headers) : c.text("boom", 500)));
+  app.onError((err, c) => {
+    const e = err instanceof ApiError ? err : toApiError(err);
+    return e.code === "internal" ? c.text("boom", 500) : c.json(errorBody(e.code, e.message), e.status, e.headers);
+  });
   const call = (env: Record<string, unknown>) => app.request("/v1/tenants/acme/indexes/docs/search", { method: "POST", body: "{}" }, env);
 
   it("is on by default and only AUTH=off turns it off", async () => {
@@ -182,7 +184,10 @@ describe("requireKey middleware", () => {
     const on = await call({ INDEXES: bucket });
     expect(on.status).toBe(401);
     expect(on.headers.get("www-authenticate")).toBe('Bearer realm="i3"');
-    expect((await call({ INDEXES: bucket, AUTH: "false" })).status).toBe(401);
+    // Any other value is a configuration error (fails closed, naming the var), never auth off.
+    const misspelt = await call({ INDEXES: bucket, AUTH: "false" });
+    expect(misspelt.status).toBe(500);
+    expect(await misspelt.json()).toMatchObject({ error: { code: "config_error", message: expect.stringContaining("AUTH") } });
     expect((await call({ INDEXES: bucket, AUTH: "off" })).status).toBe(200);
   });
 });

@@ -1,6 +1,7 @@
 // PUT|GET|HEAD /v1/tenants/{tenant}/indexes/{index}/current: the pointer to the live manifest, moved by a conditional
 // write (If-Match: the etag read, or If-None-Match: * for the first publish), so two publishes cannot both win.
 import { createRoute, z } from "@hono/zod-openapi";
+import { quoted } from "../../../errors";
 import type { Context } from "hono";
 import { REQUIRE_KEY_ERRORS } from "../../auth/middleware";
 import { ApiError, parseClientBody } from "../../http-error";
@@ -32,7 +33,7 @@ const Pointer = z
 
 /** A string field of the pointer (its format is checked by parsePointer). */
 function field(name: string, description: string) {
-  return z.string({ error: (iss) => `pointer.${name}: expected a string, got ${iss.input === undefined ? "nothing" : JSON.stringify(iss.input)}` }).openapi({ description });
+  return z.string({ error: (iss) => `pointer.${name}: expected a string, got ${iss.input === undefined ? "nothing" : quoted(iss.input)}` }).openapi({ description });
 }
 
 const getCurrent = createRoute({

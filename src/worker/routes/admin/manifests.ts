@@ -7,6 +7,7 @@ import { ApiError, parseClientBody } from "../../http-error";
 import { FORMAT_NAME, MANIFEST_VERSION, indexPrefix, manifestKey, objectKey, parseManifest, sha256Hex, versionIdOf, type Manifest } from "../../../format";
 import type { App, AppEnv } from "../app";
 import { INDEX_PATH, ManifestParams, versionOf } from "../params";
+import { readBodyWithin } from "../read-body";
 import { errorResponses } from "../responses";
 import { ADMIN_LIMITS } from "./limits";
 import { STORED_HEADERS, documentHead, serveStored } from "./stored";
@@ -84,14 +85,8 @@ async function storeManifest(c: ManifestContext) {
   return c.json({ version, sha256, objects: manifest.objects.length }, 201, { etag: put!.httpEtag });
 }
 
-/** The request body, at most `limit` bytes (413 `payload_too_large` otherwise). */
-async function readBody(req: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > limit) throw new ApiError(413, "payload_too_large", `the body has ${declared} bytes; the limit is ${limit}`);
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  if (bytes.byteLength > limit) throw new ApiError(413, "payload_too_large", `the body has ${bytes.byteLength} bytes; the limit is ${limit}`);
-  return bytes;
-}
+/** The request body, at most `limit` bytes, counted as it streams (413 `payload_too_large` otherwise). */
+const readBody = readBodyWithin;
 
 /** The manifest's bytes as strict UTF-8 JSON; 400 `invalid_manifest` otherwise. */
 function jsonOf(bytes: Uint8Array): unknown {
