@@ -33,3 +33,6 @@ export {
   FLOAT_ROWS, FLOAT_ROWS_HEADER_BYTES, encodeFloatRows, decodeFloatRows, type FloatRows, type FloatRowsKind, type RefineVectors,
 } from "./float-rows.ts";
 export { toFloat16Bits, float16Table, encodeFloat16 } from "./float16.ts";
+export {
+  STATIC_QUERY_MAGIC, STATIC_QUERY_HEADER_BYTES, STATIC_TABLE_INT8, decodeStaticQuery, type StaticQueryModel,
+} from "./static-query.ts";

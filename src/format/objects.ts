@@ -5,7 +5,7 @@ import { int, matching, reject, sha256Field, U32 } from "./fields.ts";
 import { OBJECT_PATH_PATTERN } from "./r2-keys.ts";
 
 /** Kinds of objects v1 writes. A newer minor may add kinds; readers ignore objects of kinds they do not know. */
-export type ObjectKind = "shard" | "docs" | "model" | "vocab" | "centroids" | "refine" | "lexical" | (string & {});
+export type ObjectKind = "shard" | "docs" | "model" | "vocab" | "centroids" | "refine" | "lexical" | "static" | (string & {});
 
 const KIND_PATTERN = /^[a-z][a-z0-9_-]*$/;
 
@@ -58,6 +58,7 @@ export const OBJECT_EXT: Record<string, string> = {
   vocab: "json",
   centroids: "i3vc",
   refine: "i3vf",
+  static: "i3sq",
 };
 
 /** `objects/<sha256>.<ext>` */

@@ -15,6 +15,7 @@ export const API_ERRORS = {
   empty_query: "\"query\" is empty or blank",
   query_too_long: "\"query\" is longer than the limit (2048 characters, or the API key's own)",
   k_out_of_range: "\"k\" is not an integer from 1 to 100 (or to the API key's own limit)",
+  encoder_unavailable: "\"encoder\": \"static\" names a static query tier the index does not have",
   invalid_name: "a tenant, index, object or version name in the path is malformed",
   payload_too_large: "the body is larger than the route's limit",
   length_required: "an object upload has no Content-Length header",

@@ -49,6 +49,9 @@ export const SEARCH_PAGE = `<!doctype html>
   <select name="mode" title="ranking: the index's default, or one signal alone">
     <option value="">default</option><option value="hybrid">hybrid</option><option value="dense">dense</option><option value="lexical">lexical</option>
   </select>
+  <select name="encoder" title="query encoder of the dense side: the index's default, the query model, or the static tier">
+    <option value="">default encoder</option><option value="model">model</option><option value="static">static</option>
+  </select>
   <input class="small" name="key" type="password" placeholder="API key" title="API key (i3_…); npm start prints one for demo" autocomplete="off">
   <button>Search</button>
 </form>
@@ -69,12 +72,12 @@ f.addEventListener("submit", async (e) => {
   localStorage.setItem("i3-key", d.get("key"));
   const t0 = performance.now();
   status.textContent = "Searching…";
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(d.get("key") ? { authorization: "Bearer " + d.get("key") } : {}) }, body: JSON.stringify({ query: d.get("q"), k: 10, ...(d.get("mode") ? { mode: d.get("mode") } : {}) }) });
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(d.get("key") ? { authorization: "Bearer " + d.get("key") } : {}) }, body: JSON.stringify({ query: d.get("q"), k: 10, ...(d.get("mode") ? { mode: d.get("mode") } : {}), ...(d.get("encoder") ? { encoder: d.get("encoder") } : {}) }) });
   const body = await res.json();
   const ms = (performance.now() - t0).toFixed(0);
   if (!res.ok) { status.innerHTML = '<span class="err">' + esc(body.error?.code) + ": " + esc(body.error?.message) + "</span>"; out.innerHTML = ""; return; }
   const fusion = body.fusion ? (body.fusion.mode === "rrf" ? ": rrf k " + body.fusion.k : ": " + body.fusion.normalization + " fusion, dense weight " + body.fusion.weight) : "";
-  status.textContent = body.results.length + " results in " + ms + " ms (" + (body.mode ?? "dense") + fusion + ", index version " + body.version + ")";
+  status.textContent = body.results.length + " results in " + ms + " ms (" + (body.mode ?? "dense") + fusion + (body.query?.encoder ? ", " + body.query.encoder + " encoder" : "") + ", index version " + body.version + ")";
   const sides = (s) => (s.dense !== undefined ? " · dense " + s.dense.toFixed(4) : "") + (s.lexical !== undefined ? " · BM25 " + s.lexical.toFixed(2) : "");
   out.innerHTML = body.results.map((r, i) =>
     '<div class="hit"><h3>' + (i + 1) + ". " + esc(r.title || r.id) + '</h3><div class="meta">' + esc(r.id) + " · score " + r.score.toFixed(4) + (body.mode === "hybrid" ? sides(r.scores) : "") +

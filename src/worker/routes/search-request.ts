@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import type { KeyLimits } from "../../format/api-key";
 import type { SearchOptionsRequest } from "../../search/modes";
+import { QUERY_ENCODERS, type EncoderChoice } from "../../search/static-encoder";
 import { ApiError, type ApiErrorCode } from "../http-error";
 
 /** Limits of the search API. */
@@ -23,6 +24,8 @@ const oneOf = (field: string, values: readonly string[]) => (iss: { input?: unkn
 const MODES = ["dense", "lexical", "hybrid"] as const;
 const FUSIONS = ["rrf", "weighted"] as const;
 const NORMALIZATIONS = ["tmm", "minmax"] as const;
+const ENCODERS = QUERY_ENCODERS;
+export type { EncoderChoice };
 
 /** `{query, k, mode?, fusion?, weight?, normalization?}`; any other field is 400 `unknown_field`. */
 export const SearchRequest = z
@@ -60,6 +63,9 @@ export const SearchRequest = z
         .max(LIMITS.maxProbe, { error: (iss) => `"probe" must be an integer from 1 to ${LIMITS.maxProbe}, got ${JSON.stringify(iss.input)}` })
         .optional()
         .openapi({ description: `Partitioned indexes: partitions the dense side scans (more: higher recall, more reads). Default: the index's, chosen at build time for recall@10 >= 0.98; clamped to the index's partitions and to what the isolate's partition memory holds (the response says how many were scanned). Flat indexes scan everything and ignore it.` }),
+      encoder: z.enum(ENCODERS, { error: oneOf("encoder", ENCODERS) }).optional().openapi({
+        description: "The dense side's query encoder: the index's query model (a transformer, a few ms per query), or its static tier (learned token vectors, no transformer, microseconds; close in hybrid, weaker alone: see the README). Default: the index's (\"model\" unless it was built otherwise). An index without a static tier answers \"static\" with 400 encoder_unavailable.",
+      }),
     },
     { error: (iss) => (iss.code === "invalid_type" ? "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}" : undefined) },
   )

@@ -34,6 +34,7 @@ export const SearchResponse = z
       truncated: z.boolean().openapi({ description: "Whether the query was longer than the encoder reads." }),
       terms: z.number().optional().openapi({ description: "BM25 terms of the query (lexical and hybrid)." }),
       matchedTerms: z.number().optional().openapi({ description: "Terms the index has." }),
+      encoder: z.enum(["model", "static"]).optional().openapi({ description: "The query encoder that ran for the dense side (absent when it did not run): the query model, or the static tier." }),
       encoded: z.enum(["model", "isolate", "colo"]).optional().openapi({ description: "Where the query vector came from: the query model, or the isolate's or colo's cache of earlier encodings of the same tokens." }),
     }),
     partitions: z

@@ -10,6 +10,8 @@ import { searchLexical } from "../../search/bm25";
 import { denseFloor } from "../../search/dense";
 import { denseSearch } from "../../search/vector-index";
 import type { EncodedFrom } from "../encoder/query-encoder";
+import { loadStaticEncoder } from "../encoder/static-loader";
+import type { ByteCache } from "../store/byte-cache";
 import { fetchDocs } from "../store/docs";
 import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
 import { requestStorage, type Storage } from "../store/storage";
@@ -19,7 +21,7 @@ import { jsonBody, jsonBodyErrors, type JsonBodyOptions } from "./json-body";
 import { INDEX_PATH, IndexParams } from "./params";
 import { errorResponses } from "./responses";
 import { schemaHook } from "./schema-hook";
-import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode } from "./search-request";
+import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode, type EncoderChoice } from "./search-request";
 import { SearchResponse } from "./search-response";
 
 const PATH = `${INDEX_PATH}/search`;
@@ -37,7 +39,7 @@ const searchRoute = createRoute({
   responses: {
     200: { description: "The results", content: { "application/json": { schema: SearchResponse } } },
     ...errorResponses(REQUIRE_KEY_ERRORS, jsonBodyErrors(BODY), {
-      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "invalid_name"],
+      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "encoder_unavailable", "invalid_name"],
       404: ["index_not_found"],
       503: ["index_unavailable"],
     }),
@@ -65,13 +67,20 @@ export function registerSearch(app: App, registryFor: (env: Env) => IndexRegistr
   app.all(PATH.replaceAll(/{(\w+)}/g, ":$1"), notAllowed);
 }
 
-/** Mode, fusion and candidate depth of a request: what it names, else the index's defaults (manifest.lexical). */
-export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number } {
+/**
+ * Mode, fusion, candidate depth and query encoder of a request: what it names, else the index's defaults
+ * (manifest.lexical, manifest.model.defaultEncoder).
+ */
+export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number; encoder: EncoderChoice } {
   const opts = searchOptions(idx.lexicalSection, requestedOptions(req));
   if (opts.mode !== "dense" && !idx.lexicalSection) {
     throw new ApiError(400, "invalid_request", `"mode": "${opts.mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
   }
-  return opts;
+  const encoder = req.encoder ?? idx.manifest.model.defaultEncoder ?? "model";
+  if (encoder === "static" && !idx.manifest.model.static) {
+    throw new ApiError(400, "encoder_unavailable", `"encoder": "static" needs a static query tier; ${idx.tenant}/${idx.index} has none (build it with a model that has one, e.g. models/i3-scifact)`);
+  }
+  return { ...opts, encoder };
 }
 
 type SearchContext = Context<AppEnv, string, { out: { json: SearchRequest; param: { tenant: string; index: string } } }>;
@@ -91,7 +100,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, opts, req.probe ?? null])}`;
   const cached = registry.results.get<Ranking>(key);
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
-  const ranking = cached ?? (await rank(idx, readers!, storage, req, opts));
+  const ranking = cached ?? (await rank(idx, readers!, storage, registry.cache, req, opts));
   const t3 = performance.now();
   if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
   const { r, query } = ranking;
@@ -125,14 +134,20 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
 type Ranking = Awaited<ReturnType<typeof rank>>;
 
 /** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
-async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
-  let query: { tokens: number; truncated: boolean; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
+async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, cache: ByteCache, req: SearchRequest, opts: ReturnType<typeof resolveOptions>) {
+  let query: { tokens: number; truncated: boolean; encoder?: EncoderChoice; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
   let encodeMs = 0;
   const dense = async (n: number) => {
     const te = performance.now();
+    if (opts.encoder === "static") {
+      const e = (await loadStaticEncoder(storage, cache, idx.tenant, idx.index, idx.manifest)).encode(req.query);
+      encodeMs = performance.now() - te;
+      query = { tokens: e.tokens, truncated: e.truncated, encoder: "static" };
+      return denseSearch(e.vector, readers.vectors, n);
+    }
     const e = await (await idx.encoder(storage)).encode(req.query, storage);
     encodeMs = performance.now() - te;
-    query = { tokens: e.tokens, truncated: e.truncated, encoded: e.from };
+    query = { tokens: e.tokens, truncated: e.truncated, encoder: "model", encoded: e.from };
     return denseSearch(e.vector, readers.vectors, n);
   };
   const lexical = readers.lexical;

@@ -69,7 +69,7 @@ describe("GET /openapi.json", () => {
 
   it("declares the search body strictly: its fields, k's range and default, no other field", () => {
     const body = doc.components.schemas.SearchRequest;
-    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe"]);
+    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe", "encoder"]);
     expect(body.required).toEqual(["query"]);
     expect(body.additionalProperties).toBe(false);
     expect(body.properties.k).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 10 });
@@ -79,12 +79,13 @@ describe("GET /openapi.json", () => {
 });
 
 describe("the search page agrees with the document", () => {
-  it("offers the modes the document declares and reads only fields of the response", () => {
+  it("offers the modes and encoders the document declares and reads only fields of the response", () => {
     const body = doc.components.schemas.SearchRequest;
-    const options = [...SEARCH_PAGE.matchAll(/<option value="(\w+)">/g)].map((m) => m[1]);
-    expect(options.sort()).toEqual([...body.properties.mode.enum].sort());
-    const sent = /JSON\.stringify\(\{ (query): d\.get\("q"\), (k): 10, \.\.\.\(d\.get\("mode"\) \? \{ (mode):/.exec(SEARCH_PAGE);
-    expect(sent?.slice(1)).toEqual(["query", "k", "mode"]);
+    const options = (select: string) => [...(new RegExp(`<select name="${select}"[^>]*>([^]*?)</select>`).exec(SEARCH_PAGE)?.[1] ?? "").matchAll(/<option value="(\w+)">/g)].map((m) => m[1]);
+    expect(options("mode").sort()).toEqual([...body.properties.mode.enum].sort());
+    expect(options("encoder").sort()).toEqual([...body.properties.encoder.enum].sort());
+    const sent = /JSON\.stringify\(\{ (query): d\.get\("q"\), (k): 10, \.\.\.\(d\.get\("mode"\) \? \{ (mode):.*\.\.\.\(d\.get\("encoder"\) \? \{ (encoder):/.exec(SEARCH_PAGE);
+    expect(sent?.slice(1)).toEqual(["query", "k", "mode", "encoder"]);
     const response = doc.components.schemas.SearchResponse.properties;
     const result = doc.components.schemas.SearchResult.properties;
     for (const f of SEARCH_PAGE.matchAll(/body\.(\w+)/g)) expect(Object.keys(response).concat("error"), f[1]).toContain(f[1]);
