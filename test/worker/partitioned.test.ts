@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 describe("a partitioned index through the worker", () => {
   it("is a 2.0 manifest with 4 partitions, centroids, refine rows and a measured default probe", () => {
-    expect(manifest.version).toEqual({ major: 2, minor: 0 });
+    expect(manifest.version).toEqual({ major: 2, minor: 1 });
     expect(manifest.partitions).toHaveLength(4);
     expect(manifest.centroids).toMatchObject({ kind: "centroids", count: 4 });
     expect(manifest.partitions.every((p: any) => p.shards.length === 1 && p.refine?.count === p.shards[0].count)).toBe(true);
