@@ -32,7 +32,9 @@ FIXTURE_TEXTS = [
     "vitamin D and bone density",
     "what is the boiling point of water at high altitude",
     "Does 0-dimensional biomaterials show inductive properties?",
-    "boundary layer transition on a flat plate at supersonic mach numbers with heat transfer and pressure gradient effects measured in a wind tunnel",
+    "boundary layer transition on a flat plate at supersonic mach numbers with heat transfer and pressure gradient "
+    "effects measured in a wind tunnel, compared with the theory of small disturbances and the experiments of earlier "
+    "investigators at lower speeds and higher reynolds numbers",
     "café Ünïcödé — naïve façade 東京 😀",
     "x",
 ]

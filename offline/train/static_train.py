@@ -45,16 +45,21 @@ DEFAULTS = dict(
     holdout=0.02,
     seed=0,
     threads=2,
+    bigram_buckets=0,  # experiment only (not exported): hashed bigram vectors added to the sum
 )
 
 
 class StaticQuery(torch.nn.Module):
-    """Token table E [V, D] and pooling logits u [V]; forward(ids, mask) -> unit vectors [B, D]."""
+    """Token table E [V, D] and pooling logits u [V]; forward(ids, mask) -> unit vectors [B, D]. With `bigrams` > 0
+    (an experiment, not exported), hashed bigram rows [bigrams, D] (zero at start) are added for adjacent tokens."""
 
-    def __init__(self, table: torch.Tensor):
+    def __init__(self, table: torch.Tensor, bigrams: int = 0):
         super().__init__()
         self.table = torch.nn.Parameter(table.clone())
         self.logit = torch.nn.Parameter(torch.zeros(table.shape[0]))
+        self.bigrams = bigrams
+        if bigrams:
+            self.bigram_table = torch.nn.Parameter(torch.zeros(bigrams, table.shape[1]))
 
     def weights(self) -> torch.Tensor:
         return F.softplus(self.logit)
@@ -62,6 +67,9 @@ class StaticQuery(torch.nn.Module):
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         w = self.weights()[ids] * mask
         v = (w.unsqueeze(-1) * self.table[ids]).sum(1)
+        if self.bigrams and ids.shape[1] > 1:
+            pair = (ids[:, :-1] * 1000003 + ids[:, 1:]) % self.bigrams
+            v = v + ((mask[:, :-1] * mask[:, 1:]).unsqueeze(-1) * self.bigram_table[pair]).sum(1)
         return F.normalize(v, dim=-1)
 
 
@@ -142,7 +150,7 @@ def main(argv=None) -> None:
     gen = torch.Generator().manual_seed(cfg["seed"])
     d = load(a.data)
     train_idx, hold_idx = split(len(d["lens"]), cfg["holdout"], cfg["seed"])
-    model = StaticQuery(d["tokvec"])
+    model = StaticQuery(d["tokvec"], cfg["bigram_buckets"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train_idx) / cfg["batch"])
     total = steps_per_epoch * cfg["epochs"]
