@@ -1,6 +1,7 @@
 /**
  * Query encoding alone, in process: the static tier (src/search/static-encoder.ts: tokenize, look up, weighted sum,
- * normalise, exactly the worker's call) against the model's edge query tower in onnxruntime-node (same tokenizer),
+ * normalise, exactly the worker's call) against the model's edge query tower in onnxruntime-node and in
+ * onnxruntime-web's wasm backend (the Worker's; same tokenizer and inputs),
  * one query at a time. Prints one JSON line: per-query milliseconds (mean, p50, p99) of each (the static tier also on
  * its first round, before the tokenizer's per-word cache is warm), and the static tier's tokenize-only share.
  *
@@ -12,6 +13,7 @@ import { parseArgs } from "node:util";
 import { createNodeEncoder } from "../offline/encoder/node-encoder.ts";
 import { decodeStaticQuery } from "../src/format/index.ts";
 import { createStaticEncoder } from "../src/search/static-encoder.ts";
+import { toInputs } from "../src/text/tensors.ts";
 import { createTokenizer } from "../src/text/tokenizer/index.ts";
 
 const { values: o } = parseArgs({ options: { model: { type: "string" }, queries: { type: "string" }, n: { type: "string", default: "1000" }, rounds: { type: "string", default: "5" }, "model-queries": { type: "string", default: "200" } } });
@@ -63,7 +65,25 @@ for (const t of modelTexts) {
   modelMs.push(performance.now() - t0);
 }
 await onnx.close();
+
+// The same model in onnxruntime-web's wasm backend (single thread, as in the Worker), in Node.
+const ortWeb = await import("onnxruntime-web/wasm");
+ortWeb.env.wasm.numThreads = 1;
+const session = await ortWeb.InferenceSession.create(new Uint8Array(readFileSync(path.join(o.model, sidecar.edgeQuery ?? sidecar.query))), { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+const runWasm = async (t: string) => {
+  const ids = tokenizer.encode(t).slice(0, sidecar.maxQueryTokens);
+  const { inputIds, attentionMask, dims } = toInputs([ids], sidecar.maxQueryTokens);
+  await session.run({ input_ids: new ortWeb.Tensor("int64", inputIds, dims), attention_mask: new ortWeb.Tensor("int64", attentionMask, dims) });
+};
+for (const t of modelTexts.slice(0, 20)) await runWasm(t);
+const wasmMs: number[] = [];
+for (const t of modelTexts) {
+  const t0 = performance.now();
+  await runWasm(t);
+  wasmMs.push(performance.now() - t0);
+}
 console.log(JSON.stringify({
   queries: texts.length, rounds, static: stats(staticMs), staticFirstRound: staticFirst, staticTokenizeOnly: stats(tokenizeMs), staticLookupSumNormalize: stats(lookupMs),
   model: { file: sidecar.edgeQuery ?? sidecar.query, runtime: "onnxruntime-node, 1 thread", queries: modelTexts.length, ...stats(modelMs) },
+  modelWasm: { runtime: "onnxruntime-web wasm, 1 thread (the Worker's backend), in Node", queries: modelTexts.length, ...stats(wasmMs) },
 }));
