@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from offline.train.cli import run_main
+from offline.train.static_data import SOURCES
 
 # The recipe (defaults; overridable by flags, recorded in the checkpoint).
 DEFAULTS = dict(
@@ -46,6 +47,7 @@ DEFAULTS = dict(
     seed=0,
     threads=2,
     bigram_buckets=0,  # experiment only (not exported): hashed bigram vectors added to the sum
+    sources="msmarco,scifact-train,pseudo",  # training texts kept, by source (ablation); the held-out split is the same
 )
 
 
@@ -150,6 +152,8 @@ def main(argv=None) -> None:
     gen = torch.Generator().manual_seed(cfg["seed"])
     d = load(a.data)
     train_idx, hold_idx = split(len(d["lens"]), cfg["holdout"], cfg["seed"])
+    keep = [SOURCES.index(x) for x in cfg["sources"].split(",")]
+    train_idx = train_idx[np.isin(d["sources"][train_idx], keep)]
     model = StaticQuery(d["tokvec"], cfg["bigram_buckets"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train_idx) / cfg["batch"])
