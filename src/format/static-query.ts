@@ -50,7 +50,6 @@ export interface StaticQueryModel {
  * const model = decodeStaticQuery(await storage.read(manifest.model.static));
  */
 export function decodeStaticQuery(bytes: Uint8Array): StaticQueryModel {
-  needBytes(WHAT, bytes, STATIC_QUERY_HEADER_BYTES);
   checkPreamble(WHAT, bytes, STATIC_QUERY_MAGIC, CRC_AT);
   const dv = viewOf(bytes);
   const [dims, vocab, maxTokens, encoding, weightsAt, scalesAt, tableAt, total, bodyCrc] = [8, 12, 16, 20, 24, 28, 32, 36, 40].map((o) => dv.getUint32(o, true));
