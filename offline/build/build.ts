@@ -133,6 +133,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const store = createObjectStore(partial);
   const query = await store.write("model", plan.model.queryBytes, { sha256: plan.model.hashes.query });
   const vocab = await store.write("vocab", plan.model.vocabBytes, { sha256: plan.model.hashes.vocab });
+  const staticQuery = plan.model.static && (await store.write("static", plan.model.static.bytes, { sha256: plan.model.static.sha256 }));
 
   const encoder = await openPassageEncoder({
     modelDir: opts.model, passagePath: plan.model.passagePath, device: opts.device ?? "auto", backend: opts.encoder,
@@ -160,7 +161,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       id: opts.id ?? defaultIndexId(out),
       documents: encoded.documents, passages: encoded.passages, tokens: encoded.tokens, dim: encoder.dim,
       normalized: sc.normalized, modelName: sc.name, maxQueryTokens: sc.maxQueryTokens,
-      query, vocab, window: plan.params.window, stride: plan.params.stride,
+      query, vocab, staticQuery, defaultEncoder: sc.defaultEncoder, window: plan.params.window, stride: plan.params.stride,
       partitions: section.partitions, centroids: section.centroids, search: section.search,
       blocks: state.blocks,
       ids,

@@ -40,6 +40,9 @@ export interface ManifestParts {
   maxQueryTokens: number;
   query: ObjectRef;
   vocab: ObjectRef;
+  /** The model's static query tier (manifest 2.1 `model.static`), and the encoder a search runs by default. */
+  staticQuery?: ObjectRef;
+  defaultEncoder?: "model" | "static";
   window: number;
   stride: number;
   /** The vector partitions (a flat index: one, holding the doc-ordered shards). */
@@ -65,13 +68,16 @@ export function assembleManifest(p: ManifestParts): Manifest {
     createdAt: new Date().toISOString(),
     corpus: { documents: p.documents, passages: p.passages, avgTokens: p.documents ? Math.round((100 * p.tokens) / p.documents) / 100 : 0 },
     vectors: { dim: p.dim, quantization: "int8", binary: true, metric: "ip", normalized: p.normalized },
-    model: { name: p.modelName, maxQueryTokens: p.maxQueryTokens, query: p.query, vocab: p.vocab, tokenizerHash: p.vocab.sha256 },
+    model: {
+      name: p.modelName, maxQueryTokens: p.maxQueryTokens, query: p.query, vocab: p.vocab, tokenizerHash: p.vocab.sha256,
+      ...(p.staticQuery ? { static: p.staticQuery } : {}), ...(p.defaultEncoder ? { defaultEncoder: p.defaultEncoder } : {}),
+    },
     passages: { window: p.window, stride: p.stride, docScore: "max" },
     partitions: p.partitions,
     docs: p.ids ? { blocks: p.blocks, ids: p.ids } : { blocks: p.blocks },
     search: { k: 10, rescore: 1000, ...p.search },
     objects: [
-      p.query, p.vocab,
+      p.query, p.vocab, ...(p.staticQuery ? [p.staticQuery] : []),
       ...p.partitions.flatMap((x) => (x.refine ? [...x.shards, x.refine] : x.shards)),
       ...(p.centroids ? [p.centroids] : []),
       ...p.blocks, ...(p.ids?.buckets ?? []), ...(p.lexical ? lexicalObjects(p.lexical) : []),

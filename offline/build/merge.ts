@@ -120,6 +120,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
   const m0 = first.manifest;
   const query = await store.copy(m0.model.query, await first.build.readObject(m0.model.query));
   const vocab = await store.copy(m0.model.vocab, await first.build.readObject(m0.model.vocab));
+  const staticQuery = m0.model.static && (await store.copy(m0.model.static, await first.build.readObject(m0.model.static)));
   const shards: ObjectRef[] = [];
   const blocks: DocBlockRef[] = [];
   const shardWriter = createShardWriter({ store, dim: m0.vectors.dim, shardSize: fp.shardSize, onShard: (s) => void shards.push(s.ref) });
@@ -165,7 +166,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
     id: opts.id ?? defaultIndexId(out),
     documents: docOffset, passages, tokens,
     dim: m0.vectors.dim, normalized: m0.vectors.normalized, modelName: m0.model.name, maxQueryTokens: m0.model.maxQueryTokens,
-    query, vocab, window: m0.passages.window, stride: m0.passages.stride,
+    query, vocab, staticQuery, defaultEncoder: m0.model.defaultEncoder, window: m0.passages.window, stride: m0.passages.stride,
     partitions: [{ id: 0, centroid: null, shards }], blocks, ids: await writeIdIndex(store, blocks), lexical, fields,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };

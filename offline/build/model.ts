@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { decodeStaticQuery } from "../../src/format/static-query.ts";
 import { BuildError } from "./errors.ts";
 
 /** The sidecar fields the build uses (docs/ARCHITECTURE.md). */
@@ -17,6 +18,10 @@ export interface ModelSidecar {
   vocab: string;
   /** Quantized query model for the worker: shipped as the index's query model when present. */
   edgeQuery?: string;
+  /** Static query model (`I3SQ`, src/format/static-query.ts): shipped in the index as `model.static` when present. */
+  static?: string;
+  /** The encoder a search of an index built with this model runs when it names none (default "model"). */
+  defaultEncoder?: "model" | "static";
   sha256?: Record<string, string>;
   /**
    * Hybrid fusion defaults tuned for this model (never on test queries); `i3 build` writes them into the index.
@@ -37,6 +42,8 @@ export interface LoadedModel {
   vocabBytes: Uint8Array;
   /** The query model's bytes (shipped in the index as an object; `hashes.query` is their sha256). */
   queryBytes: Uint8Array;
+  /** The static query model's bytes and sha256, when the model has one (checked: decodes, same dims and vocab). */
+  static?: { bytes: Uint8Array; sha256: string };
   /** sha256 of passage, shipped query and vocab files: what a resumed build or a merge must share. */
   hashes: { passage: string; query: string; vocab: string };
 }
@@ -88,9 +95,13 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   } catch (e) {
     throw bad(`${sidecar.vocab}: not a JSON array of [piece, score] (${(e as Error).message})`, e);
   }
+  const staticModel = sidecar.static === undefined ? undefined : await loadStatic(dir, sidecar, vocab.length, bad);
+  if (sidecar.defaultEncoder !== undefined && !["model", "static"].includes(sidecar.defaultEncoder)) throw bad(`model.json: "defaultEncoder" must be "model" or "static"`);
+  if (sidecar.defaultEncoder === "static" && !staticModel) throw bad(`model.json: "defaultEncoder" is "static" but the model names no "static" file`);
   return {
     dir,
     sidecar,
+    ...(staticModel ? { static: staticModel } : {}),
     passagePath: path.join(dir, sidecar.passage),
     queryPath: path.join(dir, queryFile),
     vocabPath: path.join(dir, sidecar.vocab),
@@ -99,4 +110,26 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     queryBytes: bytes.query,
     hashes,
   };
+}
+
+/** Reads and checks the sidecar's static query model: its sha256, its layout, and its dims and vocab against the model's. */
+async function loadStatic(dir: string, sidecar: ModelSidecar, vocabSize: number, bad: (msg: string, cause?: unknown) => BuildError) {
+  const f = sidecar.static!;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path.join(dir, f)));
+  } catch (e) {
+    throw bad(`cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+  }
+  const sha256 = sha(bytes);
+  const expected = sidecar.sha256?.[f];
+  if (expected && expected !== sha256) throw bad(`${f}: sha256 ${sha256}, model.json says ${expected}`);
+  let m;
+  try {
+    m = decodeStaticQuery(bytes);
+  } catch (e) {
+    throw bad(`${f}: ${(e as Error).message}`, e);
+  }
+  if (m.dims !== sidecar.dim || m.vocab !== vocabSize) throw bad(`${f}: ${m.vocab} rows of ${m.dims} dims, the model has ${vocabSize} vocab entries of ${sidecar.dim} dims`);
+  return { bytes, sha256 };
 }

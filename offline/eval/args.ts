@@ -4,6 +4,7 @@ import type { Device } from "../encoder/node-encoder.ts";
 import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError } from "../command.ts";
 import type { Normalization } from "../../src/search/fusion.ts";
 import type { SearchMode } from "../../src/search/modes.ts";
+import { QUERY_ENCODERS, type EncoderChoice } from "../../src/search/static-encoder.ts";
 
 export const EVAL_USAGE = `usage: i3 eval --data <BEIR dir> (--index <build dir> | --model <bm25 | model dir> | --endpoint <URL> | --from-run <file>) [options]
        i3 eval --regression <file or dir> [--data-root <dir>] [--build-root <dir>] [--build]
@@ -28,6 +29,10 @@ options:
                         the index's)
   --depth N             with --index: hybrid candidates per side (default: the index's, 100)
   --probe N             with --index or --endpoint: partitions a partitioned index scans (default: the index's)
+  --encoder E           with --index or --endpoint: the dense side's query encoder, model | static (default: the
+                        index's; static needs the index's static tier, or --static-model)
+  --static-model FILE   with --index and --encoder static: this static query model (.i3sq) in place of the index's
+                        (to compare a static tier against a build made without one)
   --split S             qrels split (default test)
   --run FILE            TREC run output (default runs/<data>-<tag>-<split>.trec)
   --tag NAME            run tag in the TREC file (default: bm25, the model name, index-..., or "endpoint")
@@ -58,8 +63,8 @@ export type FusionArg = { mode: "rrf"; k?: number } | { mode: "weighted"; weight
 
 /** Where the ranking comes from. */
 export type EvalSource =
-  | { kind: "index"; dir: string; mode?: SearchMode; fusion?: FusionArg; depth?: number; probe?: number }
-  | { kind: "endpoint"; url: string; mode?: SearchMode; fusion?: FusionArg; probe?: number; concurrency: number }
+  | { kind: "index"; dir: string; mode?: SearchMode; fusion?: FusionArg; depth?: number; probe?: number; encoder?: EncoderChoice; staticModel?: string }
+  | { kind: "endpoint"; url: string; mode?: SearchMode; fusion?: FusionArg; probe?: number; encoder?: EncoderChoice; concurrency: number }
   | { kind: "bm25"; k1: number; b: number }
   | { kind: "dense"; model: string; device: Device; batchSize: number }
   | { kind: "run"; file: string };
@@ -89,6 +94,7 @@ export interface RegressionArgs {
 export const EVAL_FLAGS = {
   data: { type: "string" }, model: { type: "string" }, index: { type: "string" }, endpoint: { type: "string" },
   "from-run": { type: "string" }, mode: { type: "string" }, fusion: { type: "string" }, depth: { type: "string" }, probe: { type: "string" },
+  encoder: { type: "string" }, "static-model": { type: "string" },
   split: { type: "string" }, run: { type: "string" }, tag: { type: "string" }, k: { type: "string" },
   "queries-limit": { type: "string" }, "compare-run": { type: "string" }, "ignore-identical-ids": { type: "boolean" },
   json: { type: "boolean" }, device: { type: "string" }, "batch-size": { type: "string" }, threads: { type: "string" },
@@ -102,7 +108,7 @@ type Values = ReturnType<typeof parseFlags<typeof EVAL_FLAGS>>["values"];
 const SOURCES = ["index", "model", "endpoint", "from-run"] as const;
 /** Flags that belong to one kind of source only. */
 const ONLY_WITH: Record<string, EvalSource["kind"][]> = {
-  mode: ["index", "endpoint"], fusion: ["index", "endpoint"], depth: ["index"], probe: ["index", "endpoint"], concurrency: ["endpoint"],
+  mode: ["index", "endpoint"], fusion: ["index", "endpoint"], depth: ["index"], probe: ["index", "endpoint"], encoder: ["index", "endpoint"], "static-model": ["index"], concurrency: ["endpoint"],
   "bm25-k1": ["bm25"], "bm25-b": ["bm25"], device: ["dense"], "batch-size": ["dense"],
 };
 const REGRESSION_ONLY = ["data-root", "build-root", "build"] as const;
@@ -156,13 +162,15 @@ function sourceArgs(v: Values): EvalSource {
   if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]} are exclusive`);
   const mode = choiceFlag("mode", v.mode, ["dense", "lexical", "hybrid"] as const);
   const fusion = v.fusion === undefined ? undefined : parseFusion(v.fusion);
+  const encoder = choiceFlag("encoder", v.encoder, QUERY_ENCODERS);
   switch (given[0]) {
     case "index":
-      return { kind: "index", dir: v.index!, mode, fusion, depth: intFlag("depth", v.depth), probe: intFlag("probe", v.probe) };
+      if (v["static-model"] && encoder !== "static") throw new UsageError("--static-model needs --encoder static");
+      return { kind: "index", dir: v.index!, mode, fusion, depth: intFlag("depth", v.depth), probe: intFlag("probe", v.probe), encoder, staticModel: v["static-model"] };
     case "endpoint": {
       if (!/^https?:\/\/[^/]/.test(v.endpoint!)) throw new UsageError(`--endpoint must be an http(s) URL, got ${JSON.stringify(v.endpoint)}`);
       if (fusion?.mode === "rrf" && fusion.k !== undefined) throw new UsageError("--fusion rrf:<k> needs --index (a worker request cannot name k: it uses the index's)");
-      return { kind: "endpoint", url: v.endpoint!.replace(/\/+$/, ""), mode, fusion, probe: intFlag("probe", v.probe), concurrency: intFlag("concurrency", v.concurrency) ?? 4 };
+      return { kind: "endpoint", url: v.endpoint!.replace(/\/+$/, ""), mode, fusion, probe: intFlag("probe", v.probe), encoder, concurrency: intFlag("concurrency", v.concurrency) ?? 4 };
     }
     case "from-run":
       return { kind: "run", file: v["from-run"]! };

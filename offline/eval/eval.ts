@@ -104,12 +104,12 @@ async function retrieve(a: EvalArgs, paths: BeirPaths, queries: Query[], k: numb
     case "run":
       return { run: await readRun(s.file) };
     case "index": {
-      const r = await indexRun(s.dir, queries, { k, mode: s.mode, fusion: s.fusion, depth: s.depth, probe: s.probe, threads: a.threads, log });
+      const r = await indexRun(s.dir, queries, { k, mode: s.mode, fusion: s.fusion, depth: s.depth, probe: s.probe, encoder: s.encoder, staticModel: s.staticModel, threads: a.threads, log });
       log(`answered in mode: ${JSON.stringify(r.modes)}`);
       return { run: r.run };
     }
     case "endpoint": {
-      const body = { ...(s.mode ? { mode: s.mode } : {}), ...fusionRequest(s.fusion), ...(s.probe ? { probe: s.probe } : {}) };
+      const body = { ...(s.mode ? { mode: s.mode } : {}), ...fusionRequest(s.fusion), ...(s.probe ? { probe: s.probe } : {}), ...(s.encoder ? { encoder: s.encoder } : {}) };
       log(`querying ${s.url}/search (k ${k}, concurrency ${s.concurrency}${Object.keys(body).length ? `, ${JSON.stringify(body)}` : ""})`);
       return { run: await endpointRun(queries, { url: s.url, k, concurrency: s.concurrency, log, body }) };
     }

@@ -3,9 +3,10 @@
  * (onnxruntime-node, the same tokenizer and truncation), src/search (binary pass + int8 rescoring, doc = best
  * passage; BM25 over the lexical buckets; fusion) and src/text/analyzer.ts. Offline and worker numbers are comparable.
  */
+import { readFile } from "node:fs/promises";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import {
-  decodeDocBlock, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard, type LexicalBucket, type LexicalSection,
+  decodeDocBlock, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard, decodeStaticQuery, type LexicalBucket, type LexicalSection,
   type Manifest, type ObjectRef, type RefineVectors,
 } from "../../src/format/index.ts";
 import { ivfOptions, isPartitioned, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
@@ -17,7 +18,8 @@ import { searchHybrid, searchOptions, type SearchMode } from "../../src/search/m
 import type { Fusion, Normalization } from "../../src/search/fusion.ts";
 import { searchLexical, type LexicalReader } from "../../src/search/bm25.ts";
 import { denseFloor, type ShardVectors } from "../../src/search/dense.ts";
-import { createTokenizer } from "../../src/text/tokenizer/index.ts";
+import { createStaticEncoder, type EncoderChoice } from "../../src/search/static-encoder.ts";
+import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer/index.ts";
 import type { Run } from "./metrics.ts";
 
 export interface IndexSearchOptions {
@@ -32,6 +34,10 @@ export interface IndexSearchOptions {
   depth?: number;
   /** Partitions probed (partitioned indexes; default: the manifest's `search.probe`). */
   probe?: number;
+  /** The dense side's query encoder (default: the manifest's `model.defaultEncoder`, else the query model). */
+  encoder?: EncoderChoice;
+  /** A static query model file used in place of the index's `model.static` (with encoder "static"). */
+  staticModel?: string;
   k: number;
   threads?: number;
   log?: (m: string) => void;
@@ -133,12 +139,12 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
   log(`index ${dir}: ${m.corpus.documents} docs, ${m.corpus.passages} passages, mode ${mode}, fusion ${JSON.stringify(fusion)}, depth ${depth}, k ${o.k}`);
   const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(await idx.build.readObject(m.model.vocab))));
   // Every mode may need the query vector: lexical falls back to dense for queries without an indexed term.
-  const encoder = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log });
+  const encoder = await queryEncoder(idx, tokenizer, o, log);
   const run: Run = new Map();
   const modes: Record<string, number> = {};
   try {
     for (const q of queries) {
-      const dense = async (n: number) => denseSearch(await encoder.encode([tokenizer.encode(q.text)]), idx.vectors, n);
+      const dense = async (n: number) => denseSearch(await encoder.encode(q.text), idx.vectors, n);
       const r = await searchHybrid({
         mode, k: o.k, depth, fusion, dense, denseFloor: denseFloor(m),
         lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, q.text, n) : undefined,
@@ -150,4 +156,21 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
     await encoder.close();
   }
   return { run, modes };
+}
+
+/** The query encoder of a run: the index's query model in onnxruntime-node, or its static tier (the worker's code). */
+async function queryEncoder(idx: OpenIndex, tokenizer: Tokenizer, o: IndexSearchOptions, log: (m: string) => void) {
+  const m = idx.manifest;
+  const choice = o.encoder ?? m.model.defaultEncoder ?? "model";
+  if (choice === "static") {
+    if (!o.staticModel && !m.model.static) throw new Error(`${idx.build.dir}: the index has no static query model (model.static); build with a model that has one, or pass --static-model`);
+    const bytes = o.staticModel ? new Uint8Array(await readFile(o.staticModel)) : await idx.build.readObject(m.model.static!);
+    const model = decodeStaticQuery(bytes);
+    if (model.dims !== m.vectors.dim) throw new Error(`static query model: ${model.dims} dims, the index has ${m.vectors.dim}`);
+    log(`encoder: static (${o.staticModel ?? m.model.static!.path}, ${model.vocab} x ${model.dims}, max ${model.maxTokens} tokens)`);
+    const enc = createStaticEncoder(model, tokenizer);
+    return { encode: async (text: string) => enc.encode(text).vector, close: async () => {} };
+  }
+  const enc = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log });
+  return { encode: (text: string) => enc.encode([tokenizer.encode(text)]), close: () => enc.close() };
 }

@@ -44,3 +44,6 @@ export {
 } from "./field-columns.ts";
 export { PARTITION_DOCS_MAGIC, encodePartitionDocs, decodePartitionDocs, type PartitionDocs } from "./partition-docs.ts";
 export { FIELD_NAME_PATTERN, FieldsSectionSchema, type FieldsSection } from "./fields-section.ts";
+export {
+  STATIC_QUERY_MAGIC, STATIC_QUERY_HEADER_BYTES, STATIC_TABLE_INT8, decodeStaticQuery, type StaticQueryModel,
+} from "./static-query.ts";

@@ -100,6 +100,7 @@ function listedObjects(m: Manifest, ctx: Ctx): void {
 /** Every object reference of the sections, with its path. */
 function references(m: Manifest): Array<[Array<string | number>, ObjectRef]> {
   const refs: Array<[Array<string | number>, ObjectRef]> = [[["model", "query"], m.model.query], [["model", "vocab"], m.model.vocab]];
+  if (m.model.static) refs.push([["model", "static"], m.model.static]);
   m.partitions.forEach((p, i) => {
     p.shards.forEach((s, j) => refs.push([["partitions", i, "shards", j], s]));
     if (p.refine) refs.push([["partitions", i, "refine"], p.refine]);

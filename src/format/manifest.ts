@@ -18,7 +18,7 @@ export const FORMAT_NAME = "i3-edge-index";
  * Manifest version this build writes. 2.0 partitions the vectors (IVF): the worker loads the centroids at start and
  * a partition only when a query probes it; a 1.x worker, which would load every shard, refuses it. Readers take
  * majors 1 and 2, any minor (a newer minor only adds fields, which are dropped). 2.1 adds `fields` (filterable
- * metadata) and `docs.ids` (documents by id).
+ * metadata) `docs.ids` (documents by id) and the optional static query model (`model.static`).
  */
 export const MANIFEST_VERSION = { major: 2, minor: 1 } as const;
 /** Majors this reader understands. */
@@ -31,7 +31,11 @@ const VersionSchema = z.object({
   minor: int(0, 0xffff),
 });
 
-/** The query encoder the index must be searched with; `tokenizerHash` is the vocab's sha256. */
+/**
+ * The query encoder the index must be searched with; `tokenizerHash` is the vocab's sha256. Since 2.1, `static`: the
+ * model's static query tier (src/format/static-query.ts), the same vector space without a transformer, and
+ * `defaultEncoder`, the one a search runs when it names none.
+ */
 const ModelSchema = z
   .object({
     name: nonEmpty,
@@ -39,9 +43,12 @@ const ModelSchema = z
     query: objectRefOf("model"),
     vocab: objectRefOf("vocab"),
     tokenizerHash: sha256Field,
+    static: objectRefOf("static").optional(),
+    defaultEncoder: z.enum(["model", "static"]).optional(),
   })
   .superRefine((m, ctx) => {
     if (m.tokenizerHash !== m.vocab.sha256) reject(ctx, ["tokenizerHash"], `the vocab sha256 ${m.vocab.sha256}`, m.tokenizerHash);
+    if (m.defaultEncoder === "static" && !m.static) reject(ctx, ["defaultEncoder"], `"model" (the index has no static query model)`, m.defaultEncoder);
   });
 
 /** How documents were split into passages (tokens), and how passage scores become a doc score. */
@@ -199,7 +206,10 @@ export function serializeManifest(m: Manifest): string {
     createdAt: m.createdAt,
     corpus: { documents: m.corpus.documents, passages: m.corpus.passages, avgTokens: m.corpus.avgTokens },
     vectors: { dim: m.vectors.dim, quantization: m.vectors.quantization, binary: m.vectors.binary, metric: m.vectors.metric, normalized: m.vectors.normalized },
-    model: { name: m.model.name, maxQueryTokens: m.model.maxQueryTokens, query: ref(m.model.query), vocab: ref(m.model.vocab), tokenizerHash: m.model.tokenizerHash },
+    model: {
+      name: m.model.name, maxQueryTokens: m.model.maxQueryTokens, query: ref(m.model.query), vocab: ref(m.model.vocab), tokenizerHash: m.model.tokenizerHash,
+      static: m.model.static && ref(m.model.static), defaultEncoder: m.model.defaultEncoder,
+    },
     passages: { window: m.passages.window, stride: m.passages.stride, docScore: m.passages.docScore },
     partitions: m.partitions.map((p) => ({ id: p.id, centroid: p.centroid, shards: p.shards.map(ref), refine: p.refine && ref(p.refine) })),
     centroids: m.centroids && ref(m.centroids),

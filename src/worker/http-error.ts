@@ -18,6 +18,7 @@ export const API_ERRORS = {
   k_out_of_range: "\"k\" is not an integer from 1 to 100 (or to the API key's own limit)",
   invalid_filter: "\"filter\" names a field the index does not declare, an unknown operator, or a value of the wrong type",
   offset_out_of_range: "\"offset\" is not an integer from 0, or offset + k is deeper than paging reaches (1000; hybrid: its candidate window)",
+  encoder_unavailable: "\"encoder\": \"static\" names a static query tier the index does not have",
   invalid_name: "a tenant, index, object or version name in the path is malformed",
   payload_too_large: "the body is larger than the route's limit",
   length_required: "an object upload has no Content-Length header",

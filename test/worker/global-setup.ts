@@ -21,6 +21,9 @@ import { fingerprint, importClosure } from "../helpers/fingerprint.ts";
 const root = resolve(import.meta.dirname, "../..");
 export const FIXTURE = "test/fixtures/scifact-mini";
 export const MODEL = "models/use-lite";
+/** A static query tier the worker tests add to the fixture index (same vocab and dims as MODEL; another vector space,
+ * so its rankings are only compared with the offline ones, not judged). */
+export const STATIC_MODEL = "models/i3-scifact/query.static.i3sq";
 const CACHE = "test/.cache";
 const INDEX = `${CACHE}/mini-index`;
 const BUILD_ARGS = [
@@ -69,7 +72,7 @@ export function withMetadata(line: string, i: number): string {
  */
 function cacheKey(): string {
   const code = importClosure([import.meta.filename]);
-  return fingerprint(root, [...code, MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS, FIELDS_ARGS, withMetadata.toString()]));
+  return fingerprint(root, [...code, MODEL, STATIC_MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS, FIELDS_ARGS, withMetadata.toString()]));
 }
 
 async function buildFixtureIndex(args: string[]): Promise<void> {
@@ -129,6 +132,12 @@ async function expectedLexical(queries: Query[]) {
   return { lexicalTop10, hybridTop10, weight, normalization };
 }
 
+/** Dense top 10 of the fixture index with STATIC_MODEL as its static tier (i3 eval's --encoder static --static-model). */
+async function expectedStatic(queries: Array<{ id: string; text: string }>) {
+  const { run } = await indexRun(join(root, INDEX), queries, { k: 10, mode: "dense", encoder: "static", staticModel: join(root, STATIC_MODEL), threads: 1 });
+  return { top10: Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)])) };
+}
+
 export default async function setup(): Promise<void> {
   const cache = join(root, CACHE);
   const stamp = join(cache, "mini.stamp");
@@ -147,5 +156,6 @@ export default async function setup(): Promise<void> {
   writeFileSync(join(cache, "mini-expected.json"), JSON.stringify(await expectedDense(queries)));
   writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify(await expectedLexical(queries)));
   writeFileSync(join(cache, "mini-ivf-expected.json"), JSON.stringify(await expectedPartitioned(queries)));
+  writeFileSync(join(cache, "mini-static.json"), JSON.stringify(await expectedStatic(queries)));
   writeFileSync(stamp, key);
 }

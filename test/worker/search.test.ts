@@ -27,7 +27,7 @@ describe("search through the worker (workerd + R2 simulator)", () => {
     const scores = body.results.map((r: any) => r.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     expect(body.timing).toMatchObject({ totalMs: expect.any(Number), encodeMs: expect.any(Number) });
-    expect(body.query).toEqual({ tokens: expect.any(Number), truncated: false, encoded: expect.stringMatching(/^(model|isolate|colo)$/) });
+    expect(body.query).toEqual({ tokens: expect.any(Number), truncated: false, encoder: "model", encoded: expect.stringMatching(/^(model|isolate|colo)$/) });
   });
 
   it("agrees with exact float32 search offline: recall@10 >= 0.98 over the fixture queries", async () => {

@@ -93,7 +93,7 @@ function filterOf() {
 function addressOf() {
   const p = new URLSearchParams();
   p.set("q", f.elements.q.value);
-  for (const n of ["tenant", "index", "mode"]) if (f.elements[n].value) p.set(n, f.elements[n].value);
+  for (const n of ["tenant", "index", "mode", "encoder"]) if (f.elements[n].value) p.set(n, f.elements[n].value);
   if (page > 1) p.set("page", String(page));
   for (const el of filtersBox.querySelectorAll("input")) if (el.value) p.set(el.name, el.value);
   return "?" + p.toString();
@@ -110,6 +110,7 @@ async function run(push) {
   status.textContent = "Searching…";
   const body = { query: q, k: PAGE, offset: (page - 1) * PAGE, highlight: true };
   if (f.elements.mode.value) body.mode = f.elements.mode.value;
+  if (f.elements.encoder.value) body.encoder = f.elements.encoder.value;
   const filter = filterOf();
   if (filter) body.filter = filter;
   let res, data;
@@ -132,7 +133,7 @@ async function run(push) {
   const from = data.offset + 1, to = data.offset + data.results.length;
   status.textContent = (data.results.length ? "Results " + from + "–" + to : "No results") + " · " + data.mode + fusion +
     " · server " + Math.round(data.timing.totalMs) + " ms, round trip " + ms + " ms" + (data.cached ? " (cached)" : "") +
-    (data.query.encoded ? " · query vector from " + data.query.encoded : "") + " · version " + data.version;
+    (data.query.encoder ? " · " + data.query.encoder + " encoder" + (data.query.encoded ? " (vector from " + data.query.encoded + ")" : "") : "") + " · version " + data.version;
   const sides = (s) => (s.dense !== undefined ? " · dense " + s.dense.toFixed(4) : "") + (s.lexical !== undefined ? " · BM25 " + s.lexical.toFixed(2) : "");
   const meta = (r) => fields.filter((x) => r.metadata && r.metadata[x.name] !== undefined).map((x) => " · " + esc(x.name) + ": " + esc([].concat(r.metadata[x.name]).join(", "))).join("");
   out.start = from;
@@ -148,7 +149,7 @@ async function run(push) {
 /** Fills the form from the address and runs its search (on load, and on back / forward). */
 async function fromAddress() {
   const p = new URLSearchParams(location.search);
-  for (const n of ["q", "tenant", "index", "mode"]) if (p.has(n)) f.elements[n].value = p.get(n);
+  for (const n of ["q", "tenant", "index", "mode", "encoder"]) if (p.has(n)) f.elements[n].value = p.get(n);
   page = Math.max(1, Number(p.get("page")) || 1);
   fieldsOf = "";
   if (p.get("q")) await run(false);
@@ -206,6 +207,9 @@ export const SEARCH_PAGE = `<!doctype html>
     <input name="index" value="scifact" aria-label="Index" title="index">
     <select name="mode" aria-label="Mode" title="ranking: the index's default, or one signal alone">
       <option value="">default mode</option><option value="hybrid">hybrid</option><option value="dense">dense</option><option value="lexical">lexical</option>
+    </select>
+    <select name="encoder" aria-label="Query encoder" title="query encoder of the dense side: the index's default, the query model, or the static tier">
+      <option value="">default encoder</option><option value="model">model</option><option value="static">static</option>
     </select>
     <input name="key" type="password" placeholder="API key" aria-label="API key" title="API key (i3_…); npm start prints one for demo" autocomplete="off">
   </div>

@@ -3,6 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { quoted } from "../../errors";
 import type { KeyLimits } from "../../format/api-key";
 import type { SearchOptionsRequest } from "../../search/modes";
+import { QUERY_ENCODERS, type EncoderChoice } from "../../search/static-encoder";
 import { ApiError, type ApiErrorCode } from "../http-error";
 
 /** Limits of the search API. */
@@ -32,6 +33,8 @@ export const RESULT_FIELDS = ["id", "title", "text", "metadata"] as const;
 export type ResultField = (typeof RESULT_FIELDS)[number];
 const FUSIONS = ["rrf", "weighted"] as const;
 const NORMALIZATIONS = ["tmm", "minmax"] as const;
+const ENCODERS = QUERY_ENCODERS;
+export type { EncoderChoice };
 
 /** `{query, k, mode?, fusion?, weight?, normalization?, probe?, filter?}`; any other field is 400 `unknown_field`. */
 export const SearchRequest = z
@@ -90,6 +93,9 @@ export const SearchRequest = z
         .array(z.enum(RESULT_FIELDS, { error: oneOf("fields[]", RESULT_FIELDS) }), { error: (iss) => `"fields" must be an array of ${RESULT_FIELDS.map((f) => JSON.stringify(f)).join(", ")}, got ${JSON.stringify(iss.input)}` })
         .optional()
         .openapi({ description: "The document fields each result carries (default: all). `[\"id\", \"title\", \"metadata\"]` leaves out `text`; `id`, `score` and `scores` are always there.", example: ["id", "title"] }),
+      encoder: z.enum(ENCODERS, { error: oneOf("encoder", ENCODERS) }).optional().openapi({
+        description: "The dense side's query encoder: the index's query model (a transformer, a few ms per query), or its static tier (learned token vectors, no transformer, microseconds; close in hybrid, weaker alone: see the README). Default: the index's (\"model\" unless it was built otherwise). An index without a static tier answers \"static\" with 400 encoder_unavailable.",
+      }),
     },
     { error: (iss) => (iss.code === "invalid_type" ? "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}" : undefined) },
   )

@@ -45,6 +45,7 @@ export const SearchResponse = z
       terms: z.number().optional().openapi({ description: "BM25 terms of the query (lexical and hybrid)." }),
       matchedTerms: z.number().optional().openapi({ description: "Terms that scored: in the index, and kept." }),
       droppedTerms: z.number().optional().openapi({ description: "Terms left out to bound the work of a long query: BM25 scores at most the 64 rarest (highest-idf) terms the index has, looked up in at most 64 of its buckets (terms - matchedTerms - droppedTerms are not in the index)." }),
+      encoder: z.enum(["model", "static"]).optional().openapi({ description: "The query encoder that ran for the dense side (absent when it did not run): the query model, or the static tier." }),
       encoded: z.enum(["model", "isolate", "colo"]).optional().openapi({ description: "Where the query vector came from: the query model, or the isolate's or colo's cache of earlier encodings of the same tokens." }),
     }),
     offset: z.number().openapi({ description: "Results skipped before these (the request's `offset`)." }),

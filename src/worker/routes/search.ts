@@ -11,6 +11,8 @@ import { denseFloor } from "../../search/dense";
 import type { DocFilter } from "../../search/filter";
 import { denseSearch } from "../../search/vector-index";
 import type { EncodedFrom } from "../encoder/query-encoder";
+import { loadStaticEncoder } from "../encoder/static-loader";
+import type { ByteCache } from "../store/byte-cache";
 import { fetchDocs } from "../store/docs";
 import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
 import { requestStorage, type Storage } from "../store/storage";
@@ -22,7 +24,7 @@ import { errorResponses } from "./responses";
 import { schemaHook } from "./schema-hook";
 import type { Doc } from "../../format";
 import { highlightDocument, type Highlight } from "../../text/highlight";
-import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode, type ResultField } from "./search-request";
+import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode, type EncoderChoice, type ResultField } from "./search-request";
 import { filterDocuments, requestFilter } from "./search-filter";
 import { SearchResponse } from "./search-response";
 
@@ -41,7 +43,7 @@ const searchRoute = createRoute({
   responses: {
     200: { description: "The results", content: { "application/json": { schema: SearchResponse } } },
     ...errorResponses(REQUIRE_KEY_ERRORS, jsonBodyErrors(BODY), {
-      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "offset_out_of_range", "invalid_filter", "invalid_name"],
+      400: ["invalid_request", "unknown_field", "missing_query", "empty_query", "query_too_long", "k_out_of_range", "offset_out_of_range", "invalid_filter", "encoder_unavailable", "invalid_name"],
       404: ["index_not_found"],
       503: ["index_unavailable", "index_too_large"],
     }),
@@ -70,10 +72,11 @@ export function registerSearch(app: App, registryFor: (env: Env) => IndexRegistr
 }
 
 /**
- * Mode, fusion and candidate depth of a request: what it names, else the index's defaults (manifest.lexical). A
- * hybrid page must end within the hybrid candidate window (deeper, the candidates and so the order would change).
+ * Mode, fusion, candidate depth and query encoder of a request: what it names, else the index's defaults
+ * (manifest.lexical, manifest.model.defaultEncoder). A hybrid page must end within the hybrid candidate window
+ * (deeper, the candidates and so the order would change).
  */
-export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number } {
+export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number; encoder: EncoderChoice } {
   const opts = searchOptions(idx.lexicalSection, requestedOptions(req));
   if (opts.mode !== "dense" && !idx.lexicalSection) {
     throw new ApiError(400, "invalid_request", `"mode": "${opts.mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
@@ -82,7 +85,11 @@ export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: Se
   if (opts.mode === "hybrid" && req.offset + req.k > window) {
     throw new ApiError(400, "offset_out_of_range", `a hybrid search pages within its ${window} candidates per side: "offset" + "k" must be at most ${window}, got ${req.offset} + ${req.k}`);
   }
-  return opts;
+  const encoder = req.encoder ?? idx.manifest.model.defaultEncoder ?? "model";
+  if (encoder === "static" && !idx.manifest.model.static) {
+    throw new ApiError(400, "encoder_unavailable", `"encoder": "static" needs a static query tier; ${idx.tenant}/${idx.index} has none (build it with a model that has one, e.g. models/i3-scifact)`);
+  }
+  return { ...opts, encoder };
 }
 
 type SearchContext = Context<AppEnv, string, { out: { json: SearchRequest; param: { tenant: string; index: string } } }>;
@@ -104,7 +111,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const cached = registry.results.get<Ranking>(key);
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
   const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : undefined;
-  const ranking = cached ?? (await rank(idx, readers!, storage, req, opts, docFilter));
+  const ranking = cached ?? (await rank(idx, readers!, storage, registry.cache, req, opts, docFilter));
   const t3 = performance.now();
   if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
   const { r, query } = ranking;
@@ -159,15 +166,23 @@ async function highlightsOf(idx: LoadedIndex, storage: Storage, docs: Doc[], que
 type Ranking = Awaited<ReturnType<typeof rank>>;
 
 /** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
-async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, req: SearchRequest, opts: ReturnType<typeof resolveOptions>, filter?: DocFilter) {
-  let query: { tokens: number; truncated: boolean; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
+async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, cache: ByteCache, req: SearchRequest, opts: ReturnType<typeof resolveOptions>, filter?: DocFilter) {
+  let query: { tokens: number; truncated: boolean; encoder?: EncoderChoice; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
   let encodeMs = 0;
   let scanned: number | undefined;
   const dense = async (n: number) => {
     const te = performance.now();
+    if (opts.encoder === "static") {
+      const e = (await loadStaticEncoder(storage, cache, idx.tenant, idx.index, idx.manifest)).encode(req.query);
+      encodeMs = performance.now() - te;
+      query = { tokens: e.tokens, truncated: e.truncated, encoder: "static" };
+      const d = await denseSearch(e.vector, readers.vectors, n, filter);
+      scanned = d.probed?.length;
+      return d;
+    }
     const e = await (await idx.encoder(storage)).encode(req.query, storage);
     encodeMs = performance.now() - te;
-    query = { tokens: e.tokens, truncated: e.truncated, encoded: e.from };
+    query = { tokens: e.tokens, truncated: e.truncated, encoder: "model", encoded: e.from };
     const d = await denseSearch(e.vector, readers.vectors, n, filter);
     scanned = d.probed?.length;
     return d;

@@ -119,6 +119,32 @@ describe("i3 build", () => {
     expect((await readBack(path.join(tmp, "fusion-override"))).manifest.lexical!.fusion).toEqual({ ...DEFAULT_FUSION, weight: 0.2, normalization: "minmax" });
   });
 
+  it("ships the model's static query tier (model.json static) in the index as model.static, with its default encoder", async () => {
+    expect(ref.manifest.model).not.toHaveProperty("static");
+    const sidecar = JSON.parse(await readFile(path.join(MODEL, "model.json"), "utf8"));
+    const staticFile = path.join(MODEL, "query.static.i3sq"); // written by scripts/fixtures/make-static-tiny.py
+    const withStatic = async (name: string, extra: object, file = staticFile) => {
+      const dir = path.join(tmp, name);
+      await mkdir(dir);
+      const rel = (f: string) => path.relative(dir, path.join(MODEL, f));
+      await writeFile(path.join(dir, "model.json"), JSON.stringify({ ...sidecar, query: rel(sidecar.query), passage: rel(sidecar.passage), vocab: rel(sidecar.vocab), static: path.relative(dir, file), ...extra }));
+      return dir;
+    };
+    await buildIndex(base("static", { model: await withStatic("model-static", { defaultEncoder: "static" }) }));
+    const m = (await readBack(path.join(tmp, "static"))).manifest;
+    const bytes = new Uint8Array(await readFile(staticFile));
+    expect(m.version).toEqual({ major: 2, minor: 1 });
+    expect(m.model.static).toEqual({ path: `objects/${await sha256Hex(bytes)}.i3sq`, kind: "static", bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
+    expect(m.model.defaultEncoder).toBe("static");
+    expect(m.objects).toContainEqual(m.model.static);
+
+    const broken = path.join(tmp, "broken.i3sq");
+    await writeFile(broken, bytes.subarray(0, 60));
+    await expect(buildIndex(base("static-broken", { model: await withStatic("model-static-broken", {}, broken) }))).rejects.toMatchObject({ code: "invalid_model", message: expect.stringContaining("static query model") });
+    await expect(buildIndex(base("static-dims", { model: await withStatic("model-static-dims", { dim: 3 }) }))).rejects.toMatchObject({ code: "invalid_model" });
+    await expect(buildIndex(base("static-default", { model: await withStatic("model-no-static", { static: undefined, defaultEncoder: "static" }) }))).rejects.toMatchObject({ code: "invalid_model", message: expect.stringContaining("defaultEncoder") });
+  });
+
   it("stores the documents in corpus order, title-only and metadata included", () => {
     expect(ref.docs.map((d) => d.id)).toEqual(["d0", "d1", "long", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11"]);
     expect(ref.docs[3]).toEqual({ id: "d3", title: "only title here", text: "" });

@@ -93,6 +93,8 @@ describe("CLI arguments", () => {
     expect(evalArgs(["--data", "d", "--index", "i", "--mode", "lexical", "--depth", "50"]).source).toEqual({ kind: "index", dir: "i", mode: "lexical", depth: 50, fusion: undefined });
     expect(evalArgs(["--data", "d", "--endpoint", "http://x:1/"]).source).toMatchObject({ kind: "endpoint", url: "http://x:1", concurrency: 4 });
     expect(evalArgs(["--data", "d", "--from-run", "r.trec"]).source).toEqual({ kind: "run", file: "r.trec" });
+    expect(evalArgs(["--data", "d", "--index", "i", "--encoder", "static", "--static-model", "s.i3sq"]).source).toMatchObject({ kind: "index", encoder: "static", staticModel: "s.i3sq" });
+    expect(evalArgs(["--data", "d", "--endpoint", "http://x", "--encoder", "model"]).source).toMatchObject({ kind: "endpoint", encoder: "model" });
   });
   it("parses --fusion", () => {
     expect(evalArgs(["--data", "d", "--index", "i", "--fusion", "rrf"]).source).toMatchObject({ fusion: { mode: "rrf" } });
@@ -119,6 +121,9 @@ describe("CLI arguments", () => {
       [["--data", "d", "--index", "i", "--fusion", "rrf:60:tmm"], /--fusion must be/],
       [["--data", "d", "--endpoint", "http://x", "--fusion", "rrf:30"], /rrf:<k> needs --index/],
       [["--data", "d", "--index", "i", "--mode", "sparse"], /--mode must be one of dense, lexical, hybrid/],
+      [["--data", "d", "--index", "i", "--encoder", "bigram"], /--encoder must be one of model, static/],
+      [["--data", "d", "--index", "i", "--static-model", "s.i3sq"], /--static-model needs --encoder static/],
+      [["--data", "d", "--model", "bm25", "--encoder", "static"], /--encoder does not apply/],
       [["--data", "d", "--model", "m", "--device", "tpu"], /--device must be one of/],
       [["--data", "d", "--model", "bm25", "--build"], /--build needs --regression/],
       [["--regression", "r.json", "--data", "d"], /--data does not apply/],

@@ -99,16 +99,18 @@ describe("i3 eval --regression", () => {
     }
   });
 
-  it("every regression file of the repository is valid, named <set>.<model>.<mode>[-probe-all].json after its command", async () => {
+  it("every regression file of the repository is valid, named <set>.<model>.<mode>[-probe-all|-static].json after its command", async () => {
     const { readdirSync } = await import("node:fs");
     const files = readdirSync(path.join(ROOT, "regressions")).filter((f) => f.endsWith(".json"));
     expect(files.length).toBeGreaterThanOrEqual(15);
     for (const f of files) {
       const spec = parseRegression(f, await readFile(path.join(ROOT, "regressions", f), "utf8"));
       const [set, model, variant] = f.split(".");
-      const mode = variant.replace(/-probe-all$/, "");
+      const mode = variant.replace(/-(probe-all|static)$/, "");
       expect(spec.eval, f).toContain(`--mode ${mode}`);
-      if (variant !== mode) expect(spec.eval, f).toMatch(/--probe \d+$/);
+      if (variant.endsWith("-probe-all")) expect(spec.eval, f).toMatch(/--probe \d+$/);
+      if (variant.endsWith("-static")) expect(spec.eval, f).toMatch(/ --encoder static( |$)/);
+      if (variant === mode) expect(spec.eval, f).not.toMatch(/--probe|--encoder/);
       expect(spec.build, f).toContain(`--out $I3_BUILD/${set}-${model}-split`);
       expect(spec.eval, f).toMatch(/^i3 eval --data \S+ --index \$I3_BUILD\//);
       for (const v of Object.values(spec.expected)) expect(Math.round(v * 1e4) / 1e4, `${f}: 4 decimals`).toBe(v);

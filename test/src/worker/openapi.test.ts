@@ -69,7 +69,7 @@ describe("GET /openapi.json", () => {
 
   it("declares the search body strictly: its fields, k's range and default, no other field", () => {
     const body = doc.components.schemas.SearchRequest;
-    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe", "filter", "offset", "highlight", "fields"]);
+    expect(Object.keys(body.properties)).toEqual(["query", "k", "mode", "fusion", "weight", "normalization", "probe", "filter", "offset", "highlight", "fields", "encoder"]);
     expect(body.required).toEqual(["query"]);
     expect(body.additionalProperties).toBe(false);
     expect(body.properties.k).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 10 });
@@ -81,14 +81,15 @@ describe("GET /openapi.json", () => {
 });
 
 describe("the search page agrees with the document", () => {
-  it("offers the modes the document declares and reads only fields of the response", () => {
+  it("offers the modes and encoders the document declares and reads only fields of the response", () => {
     const body = doc.components.schemas.SearchRequest;
-    const options = [...SEARCH_PAGE.matchAll(/<option value="(\w+)">/g)].map((m) => m[1]);
-    expect(options.sort()).toEqual([...body.properties.mode.enum].sort());
+    const options = (select: string) => [...(new RegExp(`<select name="${select}"[^>]*>([^]*?)</select>`).exec(SEARCH_PAGE)?.[1] ?? "").matchAll(/<option value="(\w+)">/g)].map((m) => m[1]);
+    expect(options("mode").sort()).toEqual([...body.properties.mode.enum].sort());
+    expect(options("encoder").sort()).toEqual([...body.properties.encoder.enum].sort());
     // What the page sends: the fields of its request body, each one the API declares.
     const literal = /const body = \{([^}]*)\}/.exec(SEARCH_PAGE)![1];
     const sent = [...literal.matchAll(/(\w+):/g), ...SEARCH_PAGE.matchAll(/body\.(\w+) =/g)].map((m) => m[1]);
-    expect(sent).toEqual(["query", "k", "offset", "highlight", "mode", "filter"]);
+    expect(sent).toEqual(["query", "k", "offset", "highlight", "mode", "encoder", "filter"]);
     for (const field of sent) expect(Object.keys(body.properties)).toContain(field);
     const response = doc.components.schemas.SearchResponse.properties;
     const result = doc.components.schemas.SearchResult.properties;
