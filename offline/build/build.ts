@@ -34,6 +34,11 @@ export interface BuildOptions {
   device?: Device;
   /** Which library encodes the passages (default auto: offline/encoder/passage-encoder.ts). */
   encoder?: EncoderBackend;
+  /**
+   * The passage model: "fp32" (default) the model's `passage`; "int8" its `cpuPassage` (onnxruntime only: about twice
+   * the passages/s on a CPU, nDCG@10 within 0.002 with every partition scanned; docs/RESULTS.md).
+   */
+  passage?: "fp32" | "int8";
   /** Passages per encoder call (default 32). */
   batch?: number;
   /** Passages per vector shard (default 8192). */
@@ -135,6 +140,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const vocab = await store.write("vocab", plan.model.vocabBytes, { sha256: plan.model.hashes.vocab });
   const staticQuery = plan.model.static && (await store.write("static", plan.model.static.bytes, { sha256: plan.model.static.sha256 }));
 
+  say(`build: passage model ${path.basename(plan.model.passagePath)}${plan.model.passagePath.endsWith(plan.model.sidecar.passage) ? "" : " (the model's int8 CPU passage model)"}`);
   const encoder = await openPassageEncoder({
     modelDir: opts.model, passagePath: plan.model.passagePath, device: opts.device ?? "auto", backend: opts.encoder,
     maxLen: plan.params.window, threads: opts.threads, log: say,
@@ -182,10 +188,19 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   }
 }
 
+/** Whether the build encodes with the model's int8 CPU passage model (`--passage int8`). */
+async function wantsCpuPassage(opts: BuildOptions): Promise<boolean> {
+  if ((opts.passage ?? "fp32") === "fp32") return false;
+  const sc = (await loadModel(opts.model)).sidecar;
+  if (!sc.cpuPassage) throw new UsageError(`--passage int8: model ${opts.model} has no "cpuPassage" in its model.json`);
+  if (opts.encoder === "torch") throw new UsageError("--passage int8 runs in onnxruntime only (--encoder torch runs the reference weights)");
+  return true;
+}
+
 /** Resolves and checks the corpus path, the model and the parameters; the fingerprint a resume must match. */
 async function planBuild(opts: BuildOptions): Promise<BuildPlan> {
   const corpusFile = await resolveCorpusPath(opts.corpus);
-  const model = await loadModel(opts.model);
+  const model = await loadModel(opts.model, { cpuPassage: await wantsCpuPassage(opts) });
   const sc = model.sidecar;
   const window = opts.window ?? sc.maxPassageTokens;
   if (!Number.isInteger(window) || window < 1 || window > sc.maxPassageTokens) {

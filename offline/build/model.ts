@@ -16,6 +16,11 @@ export interface ModelSidecar {
   query: string;
   passage: string;
   vocab: string;
+  /**
+   * An int8 passage model for CPU builds that ask for it (`i3 build --passage int8`; onnxruntime only): about twice
+   * the passages/s of `passage`, nDCG@10 within 0.002 on the four sets with every partition scanned (docs/RESULTS.md).
+   */
+  cpuPassage?: string;
   /** Quantized query model for the worker: shipped as the index's query model when present. */
   edgeQuery?: string;
   /** Static query model (`I3SQ`, src/format/static-query.ts): shipped in the index as `model.static` when present. */
@@ -33,7 +38,7 @@ export interface ModelSidecar {
 export interface LoadedModel {
   dir: string;
   sidecar: ModelSidecar;
-  /** ONNX file the passages are encoded with. */
+  /** ONNX file the passages are encoded with (`cpuPassage` when asked for and the model has one, else `passage`). */
   passagePath: string;
   /** ONNX file shipped in the index as its query model (edgeQuery, else query). */
   queryPath: string;
@@ -56,7 +61,7 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
  * @example
  * const model = await loadModel("models/use-lite"); // model.sidecar.dim, model.passagePath, ...
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}): Promise<LoadedModel> {
   const bad = (msg: string, cause?: unknown) => new BuildError("invalid_model", `model ${dir}: ${msg}`, { cause });
   let sidecar: ModelSidecar;
   try {
@@ -73,7 +78,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   if (sidecar.maxQueryTokens > 128 || sidecar.maxPassageTokens > 128) throw bad("model.json: token windows must be <= 128");
   if (typeof sidecar.normalized !== "boolean") throw bad(`model.json: "normalized" must be a boolean`);
   const queryFile = sidecar.edgeQuery || sidecar.query;
-  const files = { passage: sidecar.passage, query: queryFile, vocab: sidecar.vocab };
+  if (sidecar.cpuPassage !== undefined && (typeof sidecar.cpuPassage !== "string" || !sidecar.cpuPassage)) throw bad(`model.json: "cpuPassage" must be a non-empty string`);
+  const passageFile = opts.cpuPassage && sidecar.cpuPassage ? sidecar.cpuPassage : sidecar.passage;
+  const files = { passage: passageFile, query: queryFile, vocab: sidecar.vocab };
   const hashes = { passage: "", query: "", vocab: "" };
   const bytes = { passage: new Uint8Array(), query: new Uint8Array(), vocab: new Uint8Array() };
   for (const [k, f] of Object.entries(files) as Array<[keyof typeof files, string]>) {
@@ -102,7 +109,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     dir,
     sidecar,
     ...(staticModel ? { static: staticModel } : {}),
-    passagePath: path.join(dir, sidecar.passage),
+    passagePath: path.join(dir, passageFile),
     queryPath: path.join(dir, queryFile),
     vocabPath: path.join(dir, sidecar.vocab),
     vocab,
