@@ -26,6 +26,8 @@ export interface LocalWorker {
   log: string;
   /** Peak resident memory of the workerd process (MB; null when /proc cannot tell). */
   peakRssMb(): number | null;
+  /** Resident memory of the workerd processes now (MB; 0 when /proc cannot tell). */
+  rssMb(): number;
   /** Stops wrangler, workerd and every other process of the group. */
   stop(): void;
 }
@@ -75,24 +77,30 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { base, log, stop, peakRssMb: () => workerdPeakMb(child) };
+  return { base, log, stop, peakRssMb: () => workerdPeakMb(child), rssMb: () => workerdKb(child, "VmRSS") / 1024 };
 }
 
 /** The largest VmHWM of a workerd process under `child` (MB). */
 function workerdPeakMb(child: ChildProcess): number | null {
-  try {
-    let best = 0;
-    const children = (pid: number | string) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-    const walk = (pid: string) => {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const name = /Name:\s+(\S+)/.exec(status)?.[1];
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (name === "workerd") best = Math.max(best, hwm);
-      for (const c of children(pid)) walk(c);
-    };
-    for (const k of children(child.pid!)) walk(k);
-    return best ? Math.round(best / 1024) : null;
-  } catch {
-    return null;
-  }
+  const kb = workerdKb(child, "VmHWM", Math.max);
+  return kb ? Math.round(kb / 1024) : null;
+}
+
+/** A /proc status field (KiB) of the workerd processes under `child`, summed (or combined by `join`). */
+function workerdKb(child: ChildProcess, field: "VmRSS" | "VmHWM", join = (a: number, b: number) => a + b): number {
+  let total = 0;
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const walk = (pid: string) => {
+    const status = read(`/proc/${pid}/status`);
+    if (/Name:\s+workerd/.test(status)) total = join(total, Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0));
+    for (const c of read(`/proc/${pid}/task/${pid}/children`).split(/\s+/).filter(Boolean)) walk(c);
+  };
+  if (child.pid) walk(String(child.pid));
+  return total;
 }

@@ -21,13 +21,12 @@
  * (miniflare's entry worker: "Network connection lost"), which happens when the worker cancels a chunked body it
  * refused. `--only <classes>` runs a subset of the mix (e.g. `--only valid,oversized_chunked`).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { openBuildDir } from "../offline/build/build-dir.ts";
+import { startLocalWorker, type LocalWorker } from "../offline/local-worker.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
 import { runPublishCommand } from "../offline/publish/cli.ts";
 import { runVersionsCommand } from "../offline/publish/versions-cli.ts";
@@ -107,50 +106,7 @@ async function createKeyLocal(roles: string, persist: string): Promise<string> {
   return JSON.parse(r.out[0]).key;
 }
 
-const freePort = () => new Promise<number>((ok) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const port = (s.address() as { port: number }).port;
-    s.close(() => ok(port));
-  });
-});
-
-function startWrangler(port: number, persist: string, log: string): ChildProcess {
-  const vars = ["--var", "POINTER_TTL_MS:500", "--var", "KEY_CACHE_TTL_MS:30000"];
-  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, ...vars];
-  return spawn(join(root, "node_modules/.bin/wrangler"), args, { cwd: root, stdio: ["ignore", openSync(log, "w"), openSync(log, "a")], detached: true });
-}
-
-async function waitHealthy(base: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) fail("wrangler dev exited");
-    if (i > 240) fail("wrangler dev did not come up in 120 s");
-    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return;
-    await sleep(500);
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------------------------------------- memory
-
-/** Resident set (KiB) of every workerd process under `pid`. */
-function workerdRssKb(pid: number): number {
-  let total = 0;
-  const walk = (p: string) => {
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${p}/status`, "utf8");
-    } catch {
-      return;
-    }
-    if (/Name:\s+workerd/.test(status)) total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    for (const t of safeList(`/proc/${p}/task`)) for (const c of safeRead(`/proc/${p}/task/${t}/children`).split(/\s+/).filter(Boolean)) walk(c);
-  };
-  walk(String(pid));
-  return total;
-}
-const safeList = (d: string) => { try { return readdirSync(d); } catch { return []; } };
-const safeRead = (f: string) => { try { return readFileSync(f, "utf8"); } catch { return ""; } };
 
 // ---------------------------------------------------------------------------------------------------------- the mix
 
@@ -354,7 +310,7 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), "bench-load-"));
   const persist = join(tmp, "state");
   const dirB = makeVersionB(tmp);
-  let child: ChildProcess | undefined;
+  let worker: LocalWorker | undefined;
   try {
     say(`publishing ${o.index} (A) and its variant (B) as ${TENANT}/${INDEX} to the local R2 in ${persist}`);
     const versions: Record<string, string> = {};
@@ -366,12 +322,10 @@ async function main() {
     const names = Object.fromEntries(Object.entries(versions).map(([k, v]) => [v, k]));
     const keys = { search: await createKeyLocal("search", persist), publish: await createKeyLocal("publish", persist) };
 
-    const port = o.port ? Number(o.port) : await freePort();
-    const log = join(tmp, "wrangler.log");
-    child = startWrangler(port, persist, log);
-    const base = `http://127.0.0.1:${port}`;
-    say(`wrangler dev on ${port}, log ${log}`);
-    await waitHealthy(base, child);
+    worker = await startLocalWorker({ root, persistTo: persist, port: o.port ? Number(o.port) : undefined, vars: { POINTER_TTL_MS: 500, KEY_CACHE_TTL_MS: 30000 } });
+    const base = worker.base;
+    const log = worker.log;
+    say(`wrangler dev at ${base}, log ${log}`);
 
     const texts = queryTexts(o.queries!);
     const checked = checkedBodies(texts);
@@ -382,7 +336,7 @@ async function main() {
     const next = mix(keys, checked, texts.slice(20));
     const tally: Tally = { requests: 0, byClass: {}, fiveXx: 0, fiveXxDevProxy: 0, unexpected: 0, wrongResults: 0, servedVersions: {}, samples: [], ms: [] };
     const rss: number[] = [];
-    const sampler = setInterval(() => rss.push(workerdRssKb(child!.pid!)), 500);
+    const sampler = setInterval(() => rss.push(worker!.rssMb()), 500);
     const t0 = performance.now();
     const until = t0 + seconds * 1000;
     const swaps = swapper(until, { A: dirA, B: dirB }, versions, persist);
@@ -395,7 +349,7 @@ async function main() {
     const elapsed = (performance.now() - t0) / 1000;
     const swapCounts = await swaps;
     clearInterval(sampler);
-    rss.push(workerdRssKb(child.pid!));
+    rss.push(worker.rssMb());
 
     const result = {
       seconds: round(elapsed), concurrency, requests: tally.requests, rps: round(tally.requests / elapsed),
@@ -404,7 +358,7 @@ async function main() {
       byClass: Object.fromEntries(Object.entries(tally.byClass).sort().map(([k, v]) => [k, v])),
       servedVersions: tally.servedVersions, checkedDifferAB: differ, checkedPerVersion: checked.length,
       publishes: swapCounts.publishes, rollbacks: swapCounts.rollbacks, swapFailures: swapCounts.failed,
-      workerdRssMbStart: round(rss[0] / 1024), workerdRssMbPeak: round(Math.max(...rss) / 1024), workerdRssMbEnd: round(rss[rss.length - 1] / 1024),
+      workerdRssMbStart: round(rss[0]), workerdRssMbPeak: round(Math.max(...rss)), workerdRssMbEnd: round(rss[rss.length - 1]),
     };
     for (const s of tally.samples) say(`sample: ${s}`);
     for (const e of swapCounts.errors) say(`swap failure: ${e}`);
@@ -414,11 +368,7 @@ async function main() {
     if (process.env.BENCH_LOAD_KEEP_LOG) cpSync(log, process.env.BENCH_LOAD_KEEP_LOG);
     process.exitCode = tally.fiveXx || tally.wrongResults || tally.unexpected || swapCounts.failed ? 1 : 0;
   } finally {
-    if (child?.pid) {
-      try {
-        process.kill(-child.pid, "SIGTERM"); // the whole group: wrangler's shim, wrangler and workerd
-      } catch {}
-    }
+    worker?.stop();
     await sleep(1000);
     rmSync(tmp, { recursive: true, force: true });
   }
