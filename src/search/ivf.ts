@@ -39,6 +39,11 @@ export interface IvfSource {
   release?(ids: number[]): void;
   /** The documents of each partition (indexes with filterable fields): where a filtered search finds its matches. */
   partitionDocs?(): Promise<PartitionDocs>;
+  /**
+   * How many of the leading partitions of `order` may be scanned at once (the worker: what its kernel memory holds);
+   * absent: any number. A query's probe is cut to it (at least 1), and a filtered search widens in batches of it.
+   */
+  fits?(order: number[]): number;
 }
 
 /**
@@ -146,10 +151,12 @@ interface Scanned {
  * const dense = await searchIvf(queryVector, source, 100, { probe: 8, refine: 64 });
  */
 export async function searchIvf(query: Float32Array, src: IvfSource, k: number, o: IvfOptions, filter?: DocFilter): Promise<DenseResult & { probed: number[] }> {
-  const order = rankPartitions(query, src.centroids, src.partitions, filter ? src.partitions : o.probe);
-  const probed = order.slice(0, Math.max(1, Math.min(o.probe, src.partitions)));
+  const want = Math.max(1, Math.min(o.probe, src.partitions));
+  const order = rankPartitions(query, src.centroids, src.partitions, filter ? src.partitions : want);
+  const n = src.fits ? Math.max(1, Math.min(want, src.fits(order.slice(0, want)))) : want;
+  const probed = order.slice(0, n);
   const scanned = await scanPartitions(query, src, probed, filter);
-  if (filter) await widen(query, src, order.slice(probed.length), scanned, probed, k, o, filter);
+  if (filter) await widen(query, src, order.slice(probed.length), scanned, probed, k, { ...o, probe: n }, filter);
   if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
   const floor = lowestScore(scanned);
   return {

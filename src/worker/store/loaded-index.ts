@@ -200,9 +200,11 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
     throw new FormatError("invalid_object", `centroids ${m.centroids!.path}: expected ${m.partitions.length} of ${m.vectors.dim} dims, got ${centroids.count} of ${centroids.dims}`);
   }
   const hasRefine = m.partitions.every((p) => p.refine);
-  // A query's partitions are pinned together: no request may probe more than the kernel memory holds at once.
-  const largest = Math.max(...m.partitions.map((p) => p.shards[0].bytes));
-  const fits = Math.max(1, Math.floor(iso.partitions.kernels.arena.stats().maxBytes / largest));
+  // A query's partitions are pinned together: no request may probe more than the kernel memory holds at once. A
+  // partition takes less there than its object's bytes (its rows and scales, not its sign codes and ordinals): counted
+  // as its bytes, to be safe; a megabyte is left for the query's scratch.
+  const kernelBytes = m.partitions.map((p) => p.shards[0].bytes);
+  const capacity = Math.max(0, iso.partitions.kernels.arena.stats().maxBytes - (1 << 20));
   const vectors: Vectors = (rs, probe) => {
     const pinned: Pins = [];
     const source: IvfSource = {
@@ -218,9 +220,13 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
       refine: hasRefine ? (ids) => refineRows(rs, iso.refine, tenant, index, ids.map((id) => m.partitions[id].refine!), m.vectors.dim) : undefined,
       release: () => iso.partitions.release(pinned.splice(0)),
       partitionDocs: withFields(m) ? fieldsReader(rs, iso.cache, tenant, index, m).partitionDocs : undefined,
+      fits: (order) => {
+        let used = 0, n = 0;
+        while (n < order.length && used + kernelBytes[order[n]] <= capacity) used += kernelBytes[order[n++]];
+        return n;
+      },
     };
-    const options = ivfOptions(m, { probe });
-    return { kind: "ivf", source, options: { ...options, probe: Math.min(options.probe, fits) } };
+    return { kind: "ivf", source, options: ivfOptions(m, { probe }) };
   };
   return { vectors, bytes: centroids.rows.byteLength };
 }

@@ -81,6 +81,17 @@ describe("IVF search", () => {
     }
   });
 
+  it("probes only the leading partitions the source says fit at once (the worker's kernel memory), in the query's order", async () => {
+    const asked: number[][] = [];
+    const fits = (order: number[]) => (asked.push(order), 2);
+    const r = await searchIvf(q, { ...source(f), fits }, 10, { probe: 4, refine: 0 });
+    expect(asked).toEqual([rankPartitions(q, f.centroids, f.P, 4)]);
+    expect(r.probed).toEqual(rankPartitions(q, f.centroids, f.P, 2));
+    const want = brute(f, q, r.probed, false).slice(0, 10);
+    expect(r.hits.map((h) => h.ordinal)).toEqual(want.map(([o]) => o));
+    expect((await searchIvf(q, { ...source(f), fits: () => 0 }, 10, { probe: 4, refine: 0 })).probed).toHaveLength(1); // always one
+  });
+
   it("re-scores the best candidates from the refine rows (float to binary16 precision)", async () => {
     const r = await searchIvf(q, source(f, { refine: true }), 5, { probe: 4, refine: 200 });
     const want = brute(f, q, [0, 1, 2, 3], true).slice(0, 5);
