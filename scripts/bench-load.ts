@@ -26,6 +26,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { openBuildDir } from "../offline/build/build-dir.ts";
+import { LIMITS } from "../src/worker/routes/search-request.ts";
 import { startLocalWorker, type LocalWorker } from "../offline/local-worker.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
 import { runPublishCommand } from "../offline/publish/cli.ts";
@@ -135,7 +136,7 @@ function mix(keys: { search: string; publish: string }, checked: Array<{ key: st
   const json = (v: unknown) => () => JSON.stringify(v);
   const random = rng(Number(o.seed));
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
-  const oversized = "x".repeat(20 * 1024);
+  const oversized = "x".repeat(LIMITS.maxBodyBytes + 1024); // over the search route's body limit
   const probes: Array<[number, () => Probe]> = [
     [40, () => { const c = pick(checked); return { cls: "valid", expect: 200, headers: auth, body: () => c.body, check: c.key }; }],
     [15, () => { const k = pick([5, 10]); const q = `${pick(fresh)} ${pick(fresh).split(" ")[0]} ${Math.floor(random() * 1e9)}`; return { cls: "fresh", expect: 200, headers: auth, body: json({ query: q, k, mode: pick([...MODES]) }), fresh: k }; }],
@@ -149,7 +150,7 @@ function mix(keys: { search: string; publish: string }, checked: Array<{ key: st
     [3, () => ({ cls: "wrong_method", expect: 405, method: "GET", headers: auth })],
     [3, () => ({ cls: "unknown_index", expect: 404, path: `/v1/tenants/${TENANT}/indexes/nothing-here/search`, headers: auth, body: json({ query: "x" }) })],
     [5, () => ({ cls: "oversized", expect: 413, headers: auth, body: () => oversized })],
-    [3, () => ({ cls: "oversized_chunked", expect: 413, headers: auth, body: () => chunkedBody(1024 * 1024) })],
+    [3, () => ({ cls: "oversized_chunked", expect: 413, headers: auth, body: () => chunkedBody(Math.max(1024 * 1024, 2 * LIMITS.maxBodyBytes)) })],
     [2, () => ({ cls: "admin_oversized", expect: 413, method: "PUT", path: `/v1/tenants/${TENANT}/indexes/${INDEX}/current`, headers: { authorization: `Bearer ${keys.publish}` }, body: () => chunkedBody(256 * 1024) })],
   ];
   if (o.only) {
@@ -322,7 +323,7 @@ async function main() {
     const names = Object.fromEntries(Object.entries(versions).map(([k, v]) => [v, k]));
     const keys = { search: await createKeyLocal("search", persist), publish: await createKeyLocal("publish", persist) };
 
-    worker = await startLocalWorker({ root, persistTo: persist, port: o.port ? Number(o.port) : undefined, vars: { POINTER_TTL_MS: 500, KEY_CACHE_TTL_MS: 30000 } });
+    worker = await startLocalWorker({ root, persistTo: persist, port: o.port ? Number(o.port) : undefined, vars: { POINTER_TTL_MS: 500, KEY_CACHE_TTL_MS: 30000, AUTH_FAILURES_PER_MINUTE: 1000000 } });
     const base = worker.base;
     const log = worker.log;
     say(`wrangler dev at ${base}, log ${log}`);
