@@ -6,8 +6,8 @@ import type { Context } from "hono";
 import { REQUIRE_KEY_ERRORS } from "../auth/middleware";
 import type { Env } from "../env";
 import { ApiError } from "../http-error";
-import { FormatError, INDEX_LIMITS, NAME_PATTERN, parseManifest, parsePointer, pointerKey, sha256Hex, validateName, type Pointer } from "../../format";
-import { getBytes } from "../store/r2";
+import { FormatError, NAME_PATTERN, validateName } from "../../format";
+import { loadManifest, readPointer } from "../store/loaded-index";
 import type { IndexRegistry } from "../store/registry";
 import { requestStorage, type Storage } from "../store/storage";
 import type { App, AppEnv } from "./app";
@@ -124,15 +124,12 @@ async function listIndexes(c: ListContext, cache: ByteCache): Promise<z.output<t
 /** An index's live version and what its manifest says; null when it has none; `error` when it cannot be read. */
 async function summaryOf(s: Storage, cache: ByteCache, tenant: string, index: string): Promise<z.output<typeof IndexSummary> | { index: string; error: string } | null> {
   try {
-    const pointer = await pointerOf(s, tenant, index);
+    const pointer = await readPointer(s, tenant, index);
     if (!pointer) return null;
     const key = `summary:${pointer.manifest}:${pointer.sha256}`;
     let summary = cache.get<Omit<z.output<typeof IndexSummary>, "publishedAt">>(key);
     if (!summary) {
-      const bytes = await getBytes(s, pointer.manifest, { max: INDEX_LIMITS.maxManifestBytes });
-      if (!bytes) throw new FormatError("truncated", "its manifest is missing");
-      if ((await sha256Hex(bytes)) !== pointer.sha256) throw new FormatError("checksum_mismatch", "its manifest does not match the pointer's sha256");
-      const m = parseManifest(jsonOf(bytes, "invalid_manifest"));
+      const { manifest: m } = await loadManifest(s, tenant, index, pointer);
       summary = {
         index, version: pointer.version, createdAt: m.createdAt, documents: m.corpus.documents, passages: m.corpus.passages,
         manifest: `${m.version.major}.${m.version.minor}`, mode: m.lexical?.defaultMode ?? "dense",
@@ -148,16 +145,3 @@ async function summaryOf(s: Storage, cache: ByteCache, tenant: string, index: st
   }
 }
 
-/** The index's pointer, null when it has none (the search path's reader pulls in the encoder; this route needs none). */
-async function pointerOf(s: Storage, tenant: string, index: string): Promise<Pointer | null> {
-  const bytes = await getBytes(s, pointerKey(tenant, index), { max: INDEX_LIMITS.maxPointerBytes });
-  return bytes && parsePointer(jsonOf(bytes, "invalid_pointer"), { tenant, index });
-}
-
-function jsonOf(bytes: Uint8Array, code: "invalid_manifest" | "invalid_pointer"): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new FormatError(code, `${code === "invalid_manifest" ? "manifest" : "pointer"} is not JSON`, { cause: e });
-  }
-}

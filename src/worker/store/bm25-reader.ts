@@ -1,10 +1,10 @@
 import {
-  decodeLexicalBucket, decodeLexicalNorms, FormatError, objectKey, type LexicalBucket, type LexicalSection, type Manifest, type ObjectRef,
+  decodeLexicalBucket, decodeLexicalNorms, FormatError, type LexicalBucket, type LexicalSection, type Manifest, type ObjectRef,
 } from "../../format";
 import { isKnownAnalyzer } from "../../text/analyzer";
 import type { LexicalReader } from "../../search/bm25";
 import type { ByteCache } from "./byte-cache";
-import { fetchVerified } from "./r2";
+import { cachedObject } from "./r2";
 import type { Storage } from "./storage";
 
 /**
@@ -27,15 +27,8 @@ export function usableLexical(manifest: Manifest, tenant: string, index: string)
  * their sha256) and kept in the isolate cache, so a query loads only the buckets of its terms.
  */
 export function lexicalReader(s: Storage, cache: ByteCache, tenant: string, index: string, section: LexicalSection): LexicalReader {
-  const cached = async <T>(ref: ObjectRef, decode: (b: Uint8Array) => T): Promise<T> => {
-    const key = objectKey(tenant, index, ref.path);
-    const hit = cache.get<T>(key);
-    if (hit) return hit;
-    const bytes = await fetchVerified(s, tenant, index, ref);
-    const value = decode(bytes);
-    cache.set(key, value, 2 * bytes.byteLength); // bytes + the decoded dictionary
-    return value;
-  };
+  // Counted at twice their bytes: the bytes and the decoded dictionary.
+  const cached = <T>(ref: ObjectRef, decode: (b: Uint8Array) => T) => cachedObject(s, cache, tenant, index, ref, decode, 2);
   return {
     section,
     bucket: (id) => cached<LexicalBucket>(section.buckets[id], (b) => {

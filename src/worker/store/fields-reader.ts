@@ -1,9 +1,9 @@
 import {
-  checkFieldColumns, decodeFieldColumns, decodePartitionDocs, FormatError, objectKey,
+  checkFieldColumns, decodeFieldColumns, decodePartitionDocs, FormatError,
   type FieldColumns, type FieldsSection, type Manifest, type ObjectRef, type PartitionDocs,
 } from "../../format";
 import type { ByteCache } from "./byte-cache";
-import { fetchVerified } from "./r2";
+import { cachedObject } from "./r2";
 import type { Storage } from "./storage";
 
 /** The filterable fields of one index version: its columns, and (partitioned) the documents of each partition. */
@@ -18,15 +18,7 @@ export interface FieldsReader {
  * R2, checked against their sha256 and the manifest) and kept in the isolate cache, as the BM25 objects are.
  */
 export function fieldsReader(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest & { fields: FieldsSection }): FieldsReader {
-  const cached = async <T>(ref: ObjectRef, decode: (b: Uint8Array) => T): Promise<T> => {
-    const key = objectKey(tenant, index, ref.path);
-    const hit = cache.get<T>(key);
-    if (hit) return hit;
-    const bytes = await fetchVerified(s, tenant, index, ref);
-    const value = decode(bytes);
-    cache.set(key, value, bytes.byteLength);
-    return value;
-  };
+  const cached = <T>(ref: ObjectRef, decode: (b: Uint8Array) => T) => cachedObject(s, cache, tenant, index, ref, decode);
   const section = m.fields;
   const pd = section.partitionDocs;
   return {

@@ -152,7 +152,8 @@ function checkFlatSize(m: Manifest, budget: number, tenant: string, index: strin
   );
 }
 
-async function loadManifest(s: Storage, tenant: string, index: string, pointer: Pointer): Promise<{ manifest: Manifest; bytes: number }> {
+/** The manifest a pointer names: from the colo cache, else R2 (its sha256 checked against the pointer, then cached). */
+export async function loadManifest(s: Storage, tenant: string, index: string, pointer: Pointer): Promise<{ manifest: Manifest; bytes: number }> {
   // A manifest is immutable (its key is its version, a prefix of its sha256): from the colo cache when there, where
   // it was put once verified against the pointer's sha256, like every object.
   const cached = await coloGet(s, pointer.manifest);

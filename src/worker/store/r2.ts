@@ -1,4 +1,5 @@
 import { FormatError, objectKey, verifyObject, type ObjectRef } from "../../format";
+import type { ByteCache } from "./byte-cache";
 import { coloKey, type Storage } from "./storage";
 
 /** A byte range of an object. */
@@ -113,4 +114,24 @@ export async function fetchVerified(s: Storage, tenant: string, index: string, r
   await verifyObject(ref, bytes);
   coloPut(s, key, bytes);
   return bytes;
+}
+
+/**
+ * An object of the index decoded once and kept in the isolate cache (its decoded form counted at `weight` times its
+ * bytes): from the cache, else fetched (fetchVerified: colo cache, else R2 and checked) and decoded by `decode`,
+ * which throws FormatError when the object does not match the manifest.
+ *
+ * @example
+ * const norms = await cachedObject(s, cache, tenant, index, section.norms, decodeLexicalNorms);
+ */
+export async function cachedObject<T>(
+  s: Storage, cache: ByteCache, tenant: string, index: string, ref: ObjectRef, decode: (bytes: Uint8Array) => T, weight = 1,
+): Promise<T> {
+  const key = objectKey(tenant, index, ref.path);
+  const hit = cache.get<T>(key);
+  if (hit) return hit;
+  const bytes = await fetchVerified(s, tenant, index, ref);
+  const value = decode(bytes);
+  cache.set(key, value, Math.ceil(weight * bytes.byteLength) + 64);
+  return value;
 }
