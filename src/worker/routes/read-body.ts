@@ -1,10 +1,14 @@
 // Reading a request body within a byte limit, whether or not it declares its length.
 import { ApiError } from "../http-error";
 
+/** Bytes of a chunked body over its limit read and thrown away before the stream is cancelled (a lingering close). */
+export const DRAIN_BYTES = 1024 * 1024;
+
 /**
  * The body's bytes, at most `limit` of them. A Content-Length above the limit is refused before anything is read; a
- * body without one (chunked) is counted as it streams, and the stream is cancelled as soon as the count passes the
- * limit: nothing past the limit is read or held, and the answer (413 `payload_too_large`) claims no size it never saw.
+ * body without one (chunked) is counted as it streams, and once the count passes the limit nothing more is held: up
+ * to DRAIN_BYTES more are read and thrown away, so a client that sent a little too much ends its request cleanly
+ * and reads the 413, then the stream is cancelled. The answer (413 `payload_too_large`) claims no size it never saw.
  *
  * @example
  * const bytes = await readBodyWithin(c.req.raw, 16 * 1024);
@@ -24,12 +28,27 @@ export async function readBodyWithin(req: Request, limit: number): Promise<Uint8
     if (done) break;
     total += value.byteLength;
     if (total > limit) {
-      reader.cancel("payload too large").catch(() => {});
+      await drain(reader, DRAIN_BYTES);
       throw new ApiError(413, "payload_too_large", `the body is larger than the limit of ${limit} bytes`);
     }
     chunks.push(value);
   }
   return concat(chunks, total);
+}
+
+/** Reads and drops up to `max` more bytes; cancels the stream if it goes on past them. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, max: number): Promise<void> {
+  let dropped = 0;
+  try {
+    while (dropped <= max) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      dropped += value.byteLength;
+    }
+  } catch {
+    return; // a broken stream: nothing more to read
+  }
+  reader.cancel("payload too large").catch(() => {});
 }
 
 /** Stops a body nobody will read (errors of an already broken stream do not matter here). */
