@@ -33,4 +33,13 @@ describe("workflows", () => {
       for (const name of fromInputs) expect(check.run, `${file}: ${name} is not checked`).toMatch(new RegExp(`"\\$${name}" =~`));
     }
   });
+
+  it("publish-index runs on a push that changes the demo corpus as well as on demand, with the shipped default model", () => {
+    const w = parse(readFileSync(join(dir, "publish-index.yml"), "utf8")) as { on: { push: { paths: string[] }; workflow_dispatch: { inputs: Record<string, { default?: string }> } } };
+    expect(w.on.push.paths).toContain("data/demo/scifact/corpus.jsonl");
+    expect(w.on.workflow_dispatch.inputs.model.default).toBe(""); // empty: i3 build's default, models/default.json
+    const build = (load("publish-index.yml").jobs.publish.steps.find((st) => st.name === "Build")?.run ?? "");
+    expect(build).toContain('${MODEL:+--model "$MODEL"}');
+    expect(build).not.toContain("use-lite");
+  });
 });
