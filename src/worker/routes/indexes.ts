@@ -7,7 +7,7 @@ import { REQUIRE_KEY_ERRORS } from "../auth/middleware";
 import type { Env } from "../env";
 import { ApiError } from "../http-error";
 import { FormatError, NAME_PATTERN, validateName } from "../../format";
-import { loadManifest, readPointer } from "../store/loaded-index";
+import { loadManifest, readPointer } from "../store/manifest-reader";
 import type { IndexRegistry } from "../store/registry";
 import { requestStorage, type Storage } from "../store/storage";
 import type { App, AppEnv } from "./app";

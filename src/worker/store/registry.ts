@@ -4,7 +4,8 @@ import { createKernels } from "../../search/kernels";
 import { createLru, type Lru } from "../lru";
 import { createByteCache, type ByteCache } from "./byte-cache";
 import { nextFailure, type BACKOFF, type LoadFailure } from "./load-failure";
-import { loadIndex, readPointerShared, type IsolateCaches, type LoadedIndex } from "./loaded-index";
+import { loadIndex, type IsolateCaches, type LoadedIndex } from "./loaded-index";
+import { readPointerShared } from "./manifest-reader";
 import { createPartitionCache, type PartitionCache } from "./partitions";
 import type { Storage } from "./storage";
 
