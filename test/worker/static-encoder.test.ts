@@ -1,13 +1,9 @@
 // The static query tier through the worker: `"encoder": "static"` searches with the index's static model and says
 // so, the same ranking as `i3 eval --encoder static` over the same index; the index's default encoder applies when a
 // request names none; an index without a static tier answers a coded 400.
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { objectKey, sha256Hex } from "../../src/format";
-import { createApp } from "../../src/worker/app";
-import type { Env } from "../../src/worker/env";
-import { createRegistry } from "../../src/worker/store/registry";
-import { FIXTURE_INDEX, bucket, createKey, fixtureExpectations, publishBuildDir, putManifestAndPointer, repoFile, repoJson, search, type FixtureExpectations } from "./helpers";
+import { FIXTURE_INDEX, bucket, fixtureExpectations, publishBuildDir, putManifestAndPointer, repoFile, repoJson, search, type FixtureExpectations } from "./helpers";
 
 const STATIC_MODEL = "models/i3-scifact/query.static.i3sq";
 let expected: FixtureExpectations;
@@ -85,39 +81,5 @@ describe("the static query tier", () => {
     expect(status).toBe(400);
     expect(body.error.code).toBe("invalid_request");
     expect(body.error.message).toContain("\"encoder\" must be \"model\" or \"static\"");
-  });
-
-  /** The worker over a registry of its own: an isolate that has loaded no query model yet. */
-  function coldIsolate(key: string) {
-    const registry = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 << 20 });
-    const app = createApp(() => registry);
-    const waits: Array<Promise<unknown>> = [];
-    const ctx = { waitUntil: (p: Promise<unknown>) => void waits.push(p), passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
-    const ask = async (body: object) => {
-      const res = await app.fetch(new Request("http://worker/v1/tenants/static/indexes/with-static/search", {
-        method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body),
-      }), env as unknown as Env, ctx);
-      return { status: res.status, body: (await res.json()) as any };
-    };
-    return { ask, settle: () => Promise.all(waits.splice(0)) };
-  }
-
-  it("a cold isolate answers with the static tier while its query model loads, then with the model", async () => {
-    const w = coldIsolate(await createKey("static"));
-    const q = expected.queries[2];
-    const cold = await w.ask({ query: q.text, k: 10, mode: "dense" });
-    expect(cold.status).toBe(200);
-    expect(cold.body.query.encoder).toBe("static"); // the first answer did not wait for the query model's session
-    expect(cold.body.results.map((r: any) => r.id)).toEqual(staticTop10[q.id]);
-    await w.settle(); // the model loads after the answer
-    const warm = await w.ask({ query: q.text, k: 10, mode: "dense" });
-    expect(warm.body.query.encoder).toBe("model");
-    expect(warm.body.cached).toBeUndefined(); // the static ranking was not kept for this request
-  });
-
-  it("a cold isolate asked for the model explicitly waits for it", async () => {
-    const w = coldIsolate(await createKey("static"));
-    const first = await w.ask({ query: expected.queries[3].text, k: 10, mode: "dense", encoder: "model" });
-    expect([first.status, first.body.query.encoder]).toEqual([200, "model"]);
   });
 });

@@ -113,8 +113,7 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : undefined;
   const ranking = cached ?? (await rank(idx, readers!, storage, registry.cache, req, opts, docFilter));
   const t3 = performance.now();
-  // A ranking made with the static tier while the query model loaded is not the one this request asks for: not kept.
-  if (!cached && !ranking.fallback) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
+  if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
   const { r, query } = ranking;
   const docs = await fetchDocs(storage, registry.cache, idx, r.hits.map((h) => h.ordinal));
   const highlights = req.highlight ? await highlightsOf(idx, storage, docs, req.query) : undefined;
@@ -171,13 +170,9 @@ async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, c
   let query: { tokens: number; truncated: boolean; encoder?: EncoderChoice; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
   let encodeMs = 0;
   let scanned: number | undefined;
-  // A cold isolate answers with the static tier while its query model loads (when the request names no encoder and
-  // the index has one): the model's session is made after this answer, not before it (loaded-index.ts).
-  const fallback = opts.encoder === "model" && req.encoder === undefined && !!idx.manifest.model.static && !idx.modelReady();
-  if (fallback) storage.defer(idx.tokenizer(storage)); // the model's load (shared with one already running)
   const dense = async (n: number) => {
     const te = performance.now();
-    if (opts.encoder === "static" || fallback) {
+    if (opts.encoder === "static") {
       const e = (await loadStaticEncoder(storage, cache, idx.tenant, idx.index, idx.manifest)).encode(req.query);
       encodeMs = performance.now() - te;
       query = { tokens: e.tokens, truncated: e.truncated, encoder: "static" };
@@ -200,7 +195,7 @@ async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, c
   // The partitions a partitioned index's dense side scanned (the request's probe, clamped to what memory holds; more
   // when a filter widened the scan).
   const probed = readers.vectors.kind === "ivf" ? (scanned ?? readers.vectors.options.probe) : undefined;
-  return { r, query, encodeMs, probed, fallback };
+  return { r, query, encodeMs, probed };
 }
 
 /** The request's execution context, where the runtime gives one (`c.executionCtx` throws where it does not). */

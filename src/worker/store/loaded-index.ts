@@ -1,6 +1,5 @@
 import { createQueryEncoder, EncoderReleasedError, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
-import { loadStaticEncoder } from "../encoder/static-loader";
 import {
   decodeFloatRows, decodeShard, FormatError, objectKey,
   type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors,
@@ -53,8 +52,6 @@ export interface LoadedIndex {
   encoder(s: Storage): Promise<EncoderHandle>;
   /** The tokenizer of the index's query model (highlights find the passages' text with it). */
   tokenizer(s: Storage): Promise<Tokenizer>;
-  /** Whether the query model's session is loaded in this isolate now (a search that finds none may take the static tier). */
-  modelReady(): boolean;
   /** Bytes this loaded version holds outside the byte caches (its manifest, a partitioned index's centroids). */
   residentBytes: number;
   /** The BM25 section this worker can search (absent: none, or an unknown analyzer). */
@@ -70,20 +67,13 @@ export interface LoadedIndex {
  * Throws IndexTooLargeError for a flat index over its share of the cache (before any shard is read), FormatError on
  * any corrupt or missing object, and whatever R2 throws: the registry remembers each (load-failure.ts).
  */
-export async function loadIndex(
-  s: Storage, iso: IsolateCaches, tenant: string, index: string, pointer: Pointer, opts: { modelInBackground?: boolean } = {},
-): Promise<LoadedIndex> {
+export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, index: string, pointer: Pointer): Promise<LoadedIndex> {
   const { manifest, bytes } = await loadManifest(s, tenant, index, pointer);
   checkFlatSize(manifest, iso.cache.budget, tenant, index);
   const lexicalSection = usableLexical(manifest, tenant, index);
-  // With `modelInBackground` and a static tier (a cold isolate: nothing of this index to serve yet), the version serves
-  // before its query model's session is ready: searches take the static tier until it is (src/worker/routes/search.ts).
-  const background = !!opts.modelInBackground && !!manifest.model.static;
-  const model = background ? loadStaticEncoder(s, iso.cache, tenant, index, manifest) : loadEncoder(s, iso.cache, tenant, index, manifest);
-  if (background) s.defer(loadEncoder(s, iso.cache, tenant, index, manifest));
   // The model, the vectors' entry point and the BM25 norms in parallel: one round trip after the manifest.
   const [, { vectors, bytes: vectorBytes }] = await Promise.all([
-    model,
+    loadEncoder(s, iso.cache, tenant, index, manifest),
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
     lexicalSection && lexicalReader(s, iso.cache, tenant, index, lexicalSection).norms(), // verified before serving
   ]);
@@ -94,7 +84,6 @@ export async function loadIndex(
     residentBytes: 2 * bytes + vectorBytes,
     encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
     tokenizer: async (rs) => (await load(rs)).tokenizer,
-    modelReady: () => iso.cache.get(encoderKey(manifest)) !== undefined,
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
       lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
@@ -199,7 +188,8 @@ async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: s
  * are the same bytes: content-addressed, so one verified copy serves all. Released when evicted.
  */
 async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
-  const key = encoderKey(manifest);
+  const { query, vocab, maxQueryTokens } = manifest.model;
+  const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}`;
   const hit = cache.get<QueryEncoder>(key);
   if (hit) return hit;
   // Concurrent requests that miss the same model share one load (one session, not one per request).
@@ -213,12 +203,6 @@ async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: 
 
 /** What a loaded index encodes queries with: the shared encoder, without holding it (or its tokenizer). */
 export type EncoderHandle = Omit<QueryEncoder, "tokenizer">;
-
-/** The isolate cache's key of a manifest's query encoder: its model, vocab and window. */
-function encoderKey(manifest: Manifest): string {
-  const { query, vocab, maxQueryTokens } = manifest.model;
-  return `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}`;
-}
 
 /** Encoder loads in flight in this isolate, by cache key. */
 const encodersLoading = new Map<string, Promise<QueryEncoder>>();

@@ -121,8 +121,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
     }
     if (slot.failure?.version === pointer.version && now() < slot.failure.retryAt) return;
     try {
-      // A cold slot (nothing to serve yet) serves as soon as it can: a static tier answers while the query model loads.
-      keep(slot, await loadIndex(s, iso, tenant, index, pointer, { modelInBackground: !slot.current }));
+      keep(slot, await loadIndex(s, iso, tenant, index, pointer));
       slot.failure = null;
     } catch (e) {
       slot.failure = nextFailure(slot.failure, pointer.version, e, now(), opts.backoff);
