@@ -188,20 +188,15 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   }
 }
 
-/** Whether the build encodes with the model's int8 CPU passage model (`--passage int8`). */
-async function wantsCpuPassage(opts: BuildOptions): Promise<boolean> {
-  if ((opts.passage ?? "fp32") === "fp32") return false;
-  const sc = (await loadModel(opts.model)).sidecar;
-  if (!sc.cpuPassage) throw new UsageError(`--passage int8: model ${opts.model} has no "cpuPassage" in its model.json`);
-  if (opts.encoder === "torch") throw new UsageError("--passage int8 runs in onnxruntime only (--encoder torch runs the reference weights)");
-  return true;
-}
-
 /** Resolves and checks the corpus path, the model and the parameters; the fingerprint a resume must match. */
 async function planBuild(opts: BuildOptions): Promise<BuildPlan> {
   const corpusFile = await resolveCorpusPath(opts.corpus);
-  const model = await loadModel(opts.model, { cpuPassage: await wantsCpuPassage(opts) });
+  // `--passage int8`: the model's int8 CPU passage model (onnxruntime only; PyTorch runs the reference weights).
+  const int8 = opts.passage === "int8";
+  if (int8 && opts.encoder === "torch") throw new UsageError("--passage int8 runs in onnxruntime only (--encoder torch runs the reference weights)");
+  const model = await loadModel(opts.model, { cpuPassage: int8 });
   const sc = model.sidecar;
+  if (int8 && !sc.cpuPassage) throw new UsageError(`--passage int8: model ${opts.model} has no "cpuPassage" in its model.json`);
   const window = opts.window ?? sc.maxPassageTokens;
   if (!Number.isInteger(window) || window < 1 || window > sc.maxPassageTokens) {
     throw new UsageError(`--window must be in 1..${sc.maxPassageTokens} (the model's maxPassageTokens), got ${window}`);
