@@ -18,11 +18,6 @@ export class CodedError<C extends string = string> extends Error {
   }
 }
 
-/** True when `e` is a `CodedError` (any subclass), optionally with the given code. */
-export function isCodedError(e: unknown, code?: string): e is CodedError {
-  return e instanceof CodedError && (code === undefined || e.code === code);
-}
-
 /** Characters of a caller's value that an error message echoes (a name, a field, a header). */
 export const ECHO_CHARS = 64;
 

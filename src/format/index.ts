@@ -4,7 +4,7 @@ export { sha256Hex, verifyObject, crc32, toHex, type ObjectDigest } from "./chec
 export { quantizeInt8, dequantizeInt8, signCodes, codeBytes, type Int8Vectors } from "./quantize.ts";
 export {
   SHARD_MAGIC, HEADER_BYTES, SHARD_ALIGN, QUANTIZATION_CODES,
-  encodeShard, readShardHeader, decodeShard, type Shard, type ShardHeader, type ShardInput,
+  encodeShard, readShardHeader, decodeShard, checkedShard, type Shard, type ShardHeader, type ShardInput,
 } from "./shard.ts";
 export {
   DOC_MAGIC, DOC_HEADER_BYTES, DOCS_PER_BLOCK,

@@ -195,3 +195,18 @@ export function decodeShard(bytes: Uint8Array): Shard {
     ordinals: new Uint32Array(buffer, byteOffset + header.ordinalsOffset, count),
   };
 }
+
+/**
+ * Decodes a shard an index names and checks it against what the manifest says of it: `count` vectors of `dims`
+ * dimensions. Throws FormatError `invalid_object` naming it as `what` (a shard, a partition) otherwise.
+ *
+ * @example
+ * const shard = checkedShard(bytes, { path: ref.path, count: ref.count }, 512, "partition");
+ */
+export function checkedShard(bytes: Uint8Array, ref: { path: string; count?: number }, dims: number, what: string): Shard {
+  const d = decodeShard(bytes);
+  if (d.header.dims !== dims || d.header.count !== ref.count) {
+    throw new FormatError("invalid_object", `${what} ${ref.path}: expected ${ref.count} vectors of ${dims} dims, got ${d.header.count} of ${d.header.dims}`);
+  }
+  return d;
+}

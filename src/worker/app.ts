@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { quoted } from "../errors";
 import { corsByConfig } from "./cors";
-import { configOf, type Env } from "./env";
+import type { Env } from "./env";
 import { requireKey } from "./auth";
 import { errorBody, toApiError } from "./http-error";
 import { registerAdminRoutes } from "./routes/admin";
@@ -27,11 +27,9 @@ import type { IndexRegistry } from "./store/registry";
 export function createApp(registryFor: (env: Env) => IndexRegistry): App {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: schemaHook() });
   app.use("*", securityHeaders());
-  app.use("*", async (c, next) => {
-    configOf(c.env); // a bad var: 500 config_error on every route, naming it (src/worker/env.ts)
-    await next();
-  });
-  app.use("*", corsByConfig()); // preflights answered here, before any key check
+  // Parses the vars first (a bad one: 500 config_error on every route, naming it: src/worker/env.ts); preflights are
+  // answered here, before any key check.
+  app.use("*", corsByConfig());
 
   registerSearchPage(app);
   registerHealth(app);

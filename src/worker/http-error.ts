@@ -97,9 +97,7 @@ export function errorBody(code: ApiErrorCode, message: string) {
  */
 export function toApiError(err: unknown, where: { tenant?: string; index?: string } = {}): ApiError {
   const index = where.tenant && where.index ? `index ${where.tenant}/${where.index}` : "the index";
-  // A 503 of the registry names the failed version: said again without it. Other coded 503s (index_too_large,
-  // storage_unavailable) carry no key or hash and keep their code.
-  if (err instanceof ApiError) return err.code === "index_unavailable" ? unavailable(index, err) : err;
+  if (err instanceof ApiError) return err; // its own message names no key or hash (the registry logs the detail)
   if (err instanceof FormatError) {
     if (err.code === "invalid_name") return new ApiError(400, "invalid_name", err.message, { cause: err });
     return unavailable(index, err);
@@ -115,10 +113,9 @@ export function toApiError(err: unknown, where: { tenant?: string; index?: strin
 }
 
 /** 503 `index_unavailable` naming the index only; the error's own message (keys, hashes) is logged. */
-function unavailable(index: string, err: FormatError | ApiError): ApiError {
+function unavailable(index: string, err: FormatError): ApiError {
   console.error(`${index} is unavailable: ${err.code}: ${err.message}`);
-  const headers = err instanceof ApiError ? err.headers : undefined;
-  return new ApiError(503, "index_unavailable", `${index} is unavailable: no good version of it is cached or could be loaded (logged)`, { cause: err, headers });
+  return new ApiError(503, "index_unavailable", `${index} is unavailable: no good version of it is cached or could be loaded (logged)`, { cause: err });
 }
 
 /** A 4xx that Hono itself threw (none is expected: the routes read bodies themselves) with the nearest code. */

@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { REQUIRE_KEY_ERRORS } from "../auth/middleware";
 import type { Env } from "../env";
 import { ApiError } from "../http-error";
-import { FormatError, NAME_PATTERN, validateName } from "../../format";
+import { FormatError, NAME_PATTERN } from "../../format";
 import { loadManifest, readPointer } from "../store/manifest-reader";
 import type { IndexRegistry } from "../store/registry";
 import { requestStorage, type Storage } from "../store/storage";
@@ -93,9 +93,7 @@ export function registerIndexList(app: App, registryFor: (env: Env) => IndexRegi
   app.openapi(route, async (c) => c.json(await listIndexes(c, registryFor(c.env).cache), 200));
   documentHead(app, route);
   app.openapi(oneRoute, async (c) => {
-    const { tenant, index } = c.req.valid("param");
-    validateName("tenant", tenant);
-    validateName("index", index);
+    const { tenant, index } = c.req.valid("param"); // names checked by IndexParams
     const summary = await summaryOf(requestStorage(c.env, executionCtx(c)), registryFor(c.env).cache, tenant, index);
     if (!summary) throw new ApiError(404, "index_not_found", `no index ${tenant}/${index}`);
     if ("error" in summary) throw new ApiError(503, "index_unavailable", `index ${tenant}/${index} is unavailable: its live version cannot be read`);
@@ -105,7 +103,7 @@ export function registerIndexList(app: App, registryFor: (env: Env) => IndexRegi
 }
 
 async function listIndexes(c: ListContext, cache: ByteCache): Promise<z.output<typeof ListResponse>> {
-  const tenant = validateName("tenant", c.req.valid("param").tenant);
+  const { tenant } = c.req.valid("param"); // checked by IndexParams
   const { limit, cursor } = c.req.valid("query");
   const storage = requestStorage(c.env, executionCtx(c));
   const prefix = `tenants/${tenant}/indexes/`;

@@ -1,7 +1,7 @@
 import { createQueryEncoder, EncoderReleasedError, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
-  decodeFloatRows, decodeShard, FormatError, objectKey,
+  checkedShard, decodeFloatRows, FormatError,
   type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors,
 } from "../../format";
 import type { LexicalReader } from "../../search/bm25";
@@ -15,7 +15,7 @@ import { lexicalReader, usableLexical } from "./bm25-reader";
 import { fieldsReader, type FieldsReader } from "./fields-reader";
 import type { PartitionCache, Pins } from "./partitions";
 import { loadManifest } from "./manifest-reader";
-import { fetchVerified } from "./r2";
+import { cachedObject, fetchVerified } from "./r2";
 import type { Storage } from "./storage";
 
 /** What an isolate keeps across indexes and versions: the byte caches and the partitions in kernel memory. */
@@ -113,18 +113,10 @@ type Vectors = (s: Storage, probe?: number) => VectorIndex;
 /** A flat index: every shard, verified now, kept in the isolate cache (fetched again if evicted). */
 async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): Promise<{ vectors: Vectors; bytes: number }> {
   const refs = m.partitions.flatMap((p) => p.shards);
-  const shard = async (rs: Storage, ref: ObjectRef): Promise<ShardVectors> => {
-    const key = objectKey(tenant, index, ref.path);
-    const hit = cache.get<ShardVectors>(key);
-    if (hit) return hit;
-    const d = decodeShard(await fetchVerified(rs, tenant, index, ref));
-    if (d.header.dims !== m.vectors.dim || d.header.count !== ref.count) {
-      throw new FormatError("invalid_object", `shard ${ref.path}: expected ${ref.count} vectors of ${m.vectors.dim} dims, got ${d.header.count} of ${d.header.dims}`);
-    }
-    const view: ShardVectors = { count: d.header.count, dims: d.header.dims, ...d };
-    cache.set(key, view, d.header.totalBytes);
-    return view;
-  };
+  const shard = (rs: Storage, ref: ObjectRef) => cachedObject(rs, cache, tenant, index, ref, (bytes): ShardVectors => {
+    const d = checkedShard(bytes, ref, m.vectors.dim, "shard");
+    return { count: d.header.count, dims: d.header.dims, ...d };
+  });
   await Promise.all(refs.map((r) => shard(s, r)));
   return { vectors: (rs) => ({ kind: "flat", rescore: m.search.rescore, shards: () => Promise.all(refs.map((r) => shard(rs, r))) }), bytes: 0 };
 }
@@ -169,18 +161,13 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
 
 /** Refine rows of partitions (isolate cache, else colo cache or R2). */
 async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: string, refs: ObjectRef[], dims: number): Promise<RefineVectors[]> {
-  return Promise.all(refs.map(async (ref) => {
-    const key = objectKey(tenant, index, ref.path);
-    let r = cache.get<RefineVectors>(key);
-    if (!r) {
-      r = decodeFloatRows("refine", await fetchVerified(s, tenant, index, ref));
-      if (r.count !== ref.count || r.dims !== dims) {
-        throw new FormatError("invalid_object", `refine ${ref.path}: expected ${ref.count} rows of ${dims} dims, got ${r.count} of ${r.dims}`);
-      }
-      cache.set(key, r, r.rows.byteLength);
+  return Promise.all(refs.map((ref) => cachedObject(s, cache, tenant, index, ref, (bytes) => {
+    const r = decodeFloatRows("refine", bytes);
+    if (r.count !== ref.count || r.dims !== dims) {
+      throw new FormatError("invalid_object", `refine ${ref.path}: expected ${ref.count} rows of ${dims} dims, got ${r.count} of ${r.dims}`);
     }
     return r;
-  }));
+  })));
 }
 
 /**

@@ -2,7 +2,7 @@
 // them, scanned there by every later query, evicted least recently used when the kernel memory (its own share of
 // the isolate budget) is full. A partition a query is scanning is pinned and never evicted under it. Concurrent
 // queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting.
-import { decodeShard, FormatError, objectKey, type ObjectRef } from "../../format";
+import { checkedShard, objectKey, type ObjectRef } from "../../format";
 import { freeKernelMemory, toKernelMemory, type IvfPartition } from "../../search/ivf";
 import type { Kernels } from "../../search/kernels";
 import { fetchVerified } from "./r2";
@@ -51,10 +51,7 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
   };
 
   async function fetchDecoded(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number): Promise<Decoded> {
-    const shard = decodeShard(await fetchVerified(s, tenant, index, ref));
-    if (shard.header.dims !== dims || shard.header.count !== ref.count) {
-      throw new FormatError("invalid_object", `partition ${ref.path}: expected ${ref.count} vectors of ${dims} dims, got ${shard.header.count} of ${shard.header.dims}`);
-    }
+    const shard = checkedShard(await fetchVerified(s, tenant, index, ref), ref, dims, "partition");
     return { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() };
   }
 

@@ -74,7 +74,7 @@ async function storeManifest(c: ManifestContext) {
   const { tenant, index } = c.req.valid("param");
   const version = versionOf(c.req.valid("param").version);
   const key = manifestKey(tenant, index, version);
-  const bytes = await readBody(c.req.raw, ADMIN_LIMITS.maxManifestBytes);
+  const bytes = await readBodyWithin(c.req.raw, ADMIN_LIMITS.maxManifestBytes);
   const sha256 = await sha256Hex(bytes);
   if (versionIdOf(sha256) !== version) {
     throw new ApiError(400, "checksum_mismatch", `the manifest's sha256 is ${sha256}: its version is ${versionIdOf(sha256)}, not ${version}`);
@@ -85,8 +85,6 @@ async function storeManifest(c: ManifestContext) {
   return c.json({ version, sha256, objects: manifest.objects.length }, 201, { etag: put!.httpEtag });
 }
 
-/** The request body, at most `limit` bytes, counted as it streams (413 `payload_too_large` otherwise). */
-const readBody = readBodyWithin;
 
 /** The manifest's bytes as strict UTF-8 JSON; 400 `invalid_manifest` otherwise. */
 function jsonOf(bytes: Uint8Array): unknown {
