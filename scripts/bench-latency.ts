@@ -10,11 +10,10 @@
  * An API key, when the deployment requires one, comes from the I3_API_KEY environment variable.
  * Prints cold latency (first request), then warm p50/p90/p99/mean over --n requests, and throughput.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { startLocalWorker, type LocalWorker } from "../offline/local-worker.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: o } = parseArgs({
@@ -46,25 +45,6 @@ try {
   fail(`cannot read queries from ${o.queries}: ${(e as Error).message}`);
 }
 
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-
-async function waitUp(base: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    if (child.exitCode !== null) fail("wrangler dev exited before it was ready");
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  fail("wrangler dev did not come up within 120 s");
-}
-
 async function searchOnce(url: string, query: string): Promise<number> {
   const t0 = performance.now();
   const res = await fetch(`${url}/search`, {
@@ -84,15 +64,11 @@ async function searchOnce(url: string, query: string): Promise<number> {
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 async function main() {
-  let child: ChildProcess | null = null;
+  let worker: LocalWorker | null = null;
   let url = o.url;
   if (o.spawn) {
-    const port = await freePort();
-    child = spawn(resolve(root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1"], {
-      cwd: root, stdio: "ignore", detached: true,
-    });
-    await waitUp(`http://127.0.0.1:${port}`, child);
-    url ??= `http://127.0.0.1:${port}/v1/tenants/${o.tenant}/indexes/${o.index}`;
+    worker = await startLocalWorker({ root });
+    url ??= `${worker.base}/v1/tenants/${o.tenant}/indexes/${o.index}`;
   }
   url ??= `http://127.0.0.1:8787/v1/tenants/${o.tenant}/indexes/${o.index}`;
   try {
@@ -118,7 +94,7 @@ async function main() {
         `p99 ${pct(times, 99).toFixed(1)} ms  mean ${mean.toFixed(1)} ms  throughput ${(n / wall).toFixed(1)} req/s`,
     );
   } finally {
-    if (child) process.kill(-child.pid!, "SIGTERM"); // the whole group: wrangler's shim, wrangler and workerd
+    worker?.stop();
   }
 }
 

@@ -1,6 +1,6 @@
 // Starts a real S3 endpoint for tests: moto in server mode on a free loopback port, stopped by `stop()`.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../../offline/local-worker.ts";
 import { AwsClient } from "aws4fetch";
 
 export interface S3Server {
@@ -12,18 +12,6 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-/** A port the OS reports free right now (a small race with other processes is accepted). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `python3 -m moto.server` on 127.0.0.1 and waits until it answers.
