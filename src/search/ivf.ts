@@ -179,8 +179,9 @@ export const EXACT_FILTER_PARTITIONS = 256;
 async function widen(
   query: Float32Array, src: IvfSource, rest: number[], scanned: Scanned[], probed: number[], k: number, o: IvfOptions, filter: DocFilter,
 ): Promise<void> {
-  let found = matchingFound(scanned, k);
-  if (found >= k || found >= filter.count || rest.length === 0) return;
+  const found = matchingFound(scanned, k);
+  let matches = found();
+  if (matches >= k || matches >= filter.count || rest.length === 0) return;
   const step = Math.max(1, o.probe);
   const scan = async (ids: number[]) => {
     for (let i = 0; i < ids.length; i += step) {
@@ -196,13 +197,13 @@ async function widen(
     rest = holders;
   }
   let extra = false;
-  while (rest.length > 0 && found < filter.count) {
-    if (found >= k) {
+  while (rest.length > 0 && matches < filter.count) {
+    if (matches >= k) {
       if (extra || !src.partitionDocs) return;
       extra = true; // one more round for recall, as the probe gives an unfiltered search
     }
     await scan(rest.splice(0, step));
-    found = matchingFound(scanned, k);
+    matches = found();
   }
 }
 
@@ -212,17 +213,20 @@ function holdsMatch(pd: PartitionDocs, p: number, filter: DocFilter): boolean {
   return false;
 }
 
-/** Distinct documents with a ranked (matching) row in the scan, counted up to `cap`. */
-function matchingFound(scanned: Scanned[], cap: number): number {
+/**
+ * Counts the distinct documents with a ranked (matching) row in `scanned`, up to `cap`: each call counts only the
+ * partitions appended to `scanned` since the last one.
+ */
+function matchingFound(scanned: Scanned[], cap: number): () => number {
   const docs = new Set<number>();
-  for (const { part, scores } of scanned) {
-    for (let i = 0; i < part.count; i++) {
-      if (scores[i] === -Infinity) continue;
-      docs.add(part.ordinals[i]);
-      if (docs.size >= cap) return docs.size;
+  let counted = 0;
+  return () => {
+    for (; counted < scanned.length && docs.size < cap; counted++) {
+      const { part, scores } = scanned[counted];
+      for (let i = 0; i < part.count; i++) if (scores[i] !== -Infinity) docs.add(part.ordinals[i]);
     }
-  }
-  return docs.size;
+    return Math.min(docs.size, cap);
+  };
 }
 
 /** Loads and scans partitions `ids`, releasing them after; rows of documents the filter rejects score -Infinity. */
