@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// The `i3` command: build, merge, defaults, eval, tune-fusion, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
+// The `i3` command: build, merge, compact, defaults, eval, tune-fusion, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
 // (0 done, 1 failed, 2 bad usage); modules are loaded lazily so `i3 publish` never loads onnxruntime.
 
 const USAGE = `usage: i3 <command> [options]
@@ -7,6 +7,7 @@ const USAGE = `usage: i3 <command> [options]
 commands:
   build     encode a corpus into an index directory     (i3 build --help)
   merge     join build directories (--shard slices)     (i3 merge --help)
+  compact   fold an updated build's delta into a new base (i3 compact --help)
   defaults  show or change a build's search defaults    (i3 defaults --help)
   eval      evaluate on a BEIR set; rerun regressions   (i3 eval --help)
   tune-fusion  tune a build's fusion weight on train queries (i3 tune-fusion --help)
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./build/command.ts")).runBuildCommand(rest);
     case "merge":
       return (await import("./build/command.ts")).runMergeCommand(rest);
+    case "compact":
+      return (await import("./build/command.ts")).runCompactCommand(rest);
     case "defaults":
       return (await import("./build/defaults.ts")).runDefaultsCommand(rest);
     case "eval":

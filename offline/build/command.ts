@@ -7,6 +7,8 @@ import { buildIndex } from "./build.ts";
 import { choiceFlag, intFlag, numberFlag, parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
 import { parseFieldsFlag, readFieldsFile } from "./fields.ts";
 import { mergeIndexes } from "./merge.ts";
+import { compactIndex } from "./compact.ts";
+import { updateIndex } from "./update.ts";
 import { parseSearchDefaults, SEARCH_DEFAULT_FLAGS, SEARCH_DEFAULT_USAGE } from "./search-defaults.ts";
 import { parseSlice } from "./slice.ts";
 
@@ -18,9 +20,17 @@ export function defaultModelDir(): string {
 }
 
 export const BUILD_USAGE = `usage: i3 build --corpus <corpus.jsonl | BEIR dir> [--model <model dir>] --out <dir> [options]
+       i3 build --base <build dir> [--upsert <corpus.jsonl>] [--delete <ids.txt>] [--model <model dir>] --out <dir>
 
 Encodes a corpus into an index directory (manifest.json + objects/). Works in <out>.partial/ and renames it to
 <out> when complete and verified; rerunning an interrupted build with the same arguments resumes it.
+
+With --base, an incremental update of that build (a fresh one or an earlier update): the new version reuses every
+object of the base and writes a delta (the upserted documents, encoded; the earlier updates' documents, copied) and
+tombstones for the base documents replaced or deleted. \`i3 publish\` then uploads only the new objects. Ids to
+delete that the base does not have are reported, not an error. Every query scans the delta whole and BM25 counts
+replaced documents until \`i3 compact\` folds the delta into a new base (do it when the delta nears a tenth of the
+base). Only --model, --device, --encoder, --threads and --force apply: the rest are the base's.
 
 corpus: one JSON object per line, BEIR {"_id", "title", "text"} or {"id", "title"?, "text", "metadata"?};
   UTF-8, unique ids; "text" may be empty when "title" is not (title-only documents are indexed by their title).
@@ -90,13 +100,16 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       fields: { type: "string" }, "fields-file": { type: "string" },
       partitions: { type: "string" }, probe: { type: "string" }, refine: { type: "string" }, "recall-target": { type: "string" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
+      base: { type: "string" }, upsert: { type: "string" }, delete: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    for (const k of ["corpus", "out"] as const) if (!v[k]) throw new UsageError(`missing --${k}`);
     v.model ??= defaultModelDir();
     const device = (v.device ?? "auto") as string;
     if (!["auto", "cpu", "cuda"].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
+    if (v.base) return runUpdate(v, device as Device, io);
+    if (v.upsert || v.delete) throw new UsageError("--upsert and --delete update a build: give it with --base");
+    for (const k of ["corpus", "out"] as const) if (!v[k]) throw new UsageError(`missing --${k}`);
     const defaults = parseSearchDefaults(v);
     if (v.fields && v["fields-file"]) throw new UsageError("--fields and --fields-file: give one");
     const fields = v.fields ? parseFieldsFlag(v.fields as string) : v["fields-file"] ? await readFieldsFile(v["fields-file"] as string) : undefined;
@@ -118,6 +131,56 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       lexicalOptions: defaults,
       fields,
       // A caller's io gets the progress and the summary too (the terminal's stderr otherwise).
+      stderr: io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) },
+    });
+  });
+}
+
+/** Flags of `i3 build` that an update takes from its base, and so refuses. */
+const BASE_PARAMETERS = [
+  "corpus", "passage", "batch", "shard-size", "window", "stride", "no-split", "no-lexical", "shard", "id", "limit", "skip-empty", "fields", "fields-file",
+  "partitions", "probe", "refine", "recall-target", "restart", ...Object.keys(SEARCH_DEFAULT_FLAGS),
+];
+
+/** `i3 build --base ...`: an incremental update. */
+async function runUpdate(v: Record<string, unknown>, device: Device, io: CommandIO): Promise<void> {
+  if (!v.out) throw new UsageError("missing --out");
+  const fixed = BASE_PARAMETERS.filter((k) => v[k] !== undefined && v[k] !== false);
+  if (fixed.length) throw new UsageError(`--base: --${fixed[0]} is the base's (an update keeps its parameters; \`i3 compact\`, then a new build, changes them)`);
+  await updateIndex({
+    base: v.base as string, upsert: v.upsert as string | undefined, delete: v.delete as string | undefined, model: v.model as string, out: v.out as string,
+    force: !!v.force, device, encoder: choiceFlag("encoder", v.encoder as string, ["auto", "onnx", "torch"] as const), threads: intFlag("threads", v.threads as string),
+    stderr: io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) },
+  });
+}
+
+export const COMPACT_USAGE = `usage: i3 compact --base <build dir> --out <dir> [--model <model dir>] [options]
+
+Folds an updated build's delta and tombstones into a new base: a fresh build of its live documents (the base's not
+deleted or replaced, then the delta's) with the base's model and parameters, so it equals \`i3 build\` of the same
+corpus. It encodes every document again (as a build does).
+
+options:
+  --model <dir>            the model the base was built with (default: the one models/default.json names)
+  --device auto|cpu|cuda   where passages are encoded
+  --encoder auto|onnx|torch
+  --threads <n>            onnxruntime intra-op threads
+  --force                  replace <out> if it exists
+  --verbose                stack traces on errors`;
+
+/** \`i3 compact --base <dir> --out <dir>\` (argv: the words after "compact"). */
+export async function runCompactCommand(argv: string[], io: CommandIO = STDIO): Promise<number> {
+  return runCommand("compact", COMPACT_USAGE, argv, io, async () => {
+    const { values: v, positionals } = parseFlags(argv, {
+      base: { type: "string" }, out: { type: "string" }, model: { type: "string" }, device: { type: "string" }, encoder: { type: "string" },
+      threads: { type: "string" }, force: { type: "boolean" }, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    });
+    if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    for (const k of ["base", "out"] as const) if (!v[k]) throw new UsageError(`missing --${k}`);
+    await compactIndex({
+      base: v.base as string, out: v.out as string, model: (v.model as string | undefined) ?? defaultModelDir(), force: !!v.force,
+      device: choiceFlag("device", v.device as string, ["auto", "cpu", "cuda"] as const),
+      encoder: choiceFlag("encoder", v.encoder as string, ["auto", "onnx", "torch"] as const), threads: intFlag("threads", v.threads as string),
       stderr: io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) },
     });
   });

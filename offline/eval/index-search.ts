@@ -6,9 +6,11 @@
 import { readFile } from "node:fs/promises";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import {
-  decodeDocBlock, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard, decodeStaticQuery, type LexicalBucket, type LexicalSection,
-  type Manifest, type ObjectRef, type RefineVectors,
+  decodeDocBlock, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard, decodeStaticQuery, decodeTombstones, type LexicalBucket,
+  type LexicalSection, type Manifest, type ObjectRef, type RefineVectors,
 } from "../../src/format/index.ts";
+import type { DocFilter } from "../../src/search/filter.ts";
+import { liveDocuments, versionOrdinals } from "../../src/search/segments.ts";
 import { ivfOptions, isPartitioned, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
 import { denseSearch, type VectorIndex } from "../../src/search/vector-index.ts";
 import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
@@ -46,10 +48,13 @@ export interface IndexSearchOptions {
 export interface OpenIndex {
   build: BuildDir;
   manifest: Manifest;
+  /** Document id by version ordinal (the base's, then an updated version's delta's). */
   ids: string[];
   /** The dense side with the index's default probe. */
   vectors: VectorIndex;
   lexical?: LexicalReader;
+  /** An updated version with deleted documents: the ones a search may return (absent: all). */
+  live?: DocFilter;
 }
 
 /**
@@ -59,12 +64,20 @@ export interface OpenIndex {
 export async function openIndex(dir: string, opts: { probe?: number } = {}): Promise<OpenIndex> {
   const build = await openBuildDir(dir);
   const manifest = build.manifest;
+  const delta = manifest.delta;
   const ids: string[] = [];
-  for (const b of manifest.docs.blocks) for (const d of decodeDocBlock(await build.readObject(b))) ids.push(d.id);
-  const vectors = isPartitioned(manifest) ? await fileIvf(build, opts.probe) : await fileFlat(build);
+  for (const b of [...manifest.docs.blocks, ...(delta?.docs.blocks ?? [])]) for (const d of decodeDocBlock(await build.readObject(b))) ids.push(d.id);
+  const base = isPartitioned(manifest) ? await fileIvf(build, opts.probe) : await fileFlat(build);
+  const deltaShards = delta && (await Promise.all(delta.shards.map(async (ref) => versionOrdinals(await decodeVectors(build, ref), delta.first))));
+  const vectors: VectorIndex = delta ? { ...base, delta: { first: delta.first, rescore: manifest.search.rescore, shards: async () => deltaShards! } } : base;
   const section = manifest.lexical;
-  const lexical = section && isKnownAnalyzer(section.analyzer) ? fileLexicalReader((ref) => build.readObject(ref), section) : undefined;
-  return { build, manifest, ids, vectors, lexical };
+  const read = (ref: ObjectRef) => build.readObject(ref);
+  const lexical: LexicalReader | undefined = section && isKnownAnalyzer(section.analyzer)
+    ? { ...fileLexicalReader(read, section), ...(delta?.lexical ? { delta: { first: delta.first, ...fileLexicalReader(read, delta.lexical) } } : {}) }
+    : undefined;
+  const tombstones = manifest.tombstones && decodeTombstones(await build.readObject(manifest.tombstones));
+  const live = liveDocuments({ base: manifest.corpus.documents, delta: delta?.documents ?? 0, tombstones });
+  return { build, manifest, ids, vectors, lexical, live };
 }
 
 async function decodeVectors(build: BuildDir, ref: Manifest["partitions"][number]["shards"][number]): Promise<ShardVectors> {
@@ -109,7 +122,7 @@ async function fileIvf(build: BuildDir, probe?: number): Promise<VectorIndex> {
  * The BM25 objects of a build, decoded lazily and kept (as the worker reads them from R2), read through `read`:
  * the build directory's or the object store's checked reader.
  */
-export function fileLexicalReader(read: (ref: ObjectRef) => Promise<Uint8Array>, section: LexicalSection): LexicalReader {
+export function fileLexicalReader<S extends Pick<LexicalSection, "buckets" | "norms">>(read: (ref: ObjectRef) => Promise<Uint8Array>, section: S): Omit<LexicalReader, "section"> & { section: S } {
   const buckets = new Map<number, LexicalBucket>();
   let norms: Uint8Array | undefined;
   return {
@@ -144,10 +157,10 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
   const modes: Record<string, number> = {};
   try {
     for (const q of queries) {
-      const dense = async (n: number) => denseSearch(await encoder.encode(q.text), idx.vectors, n);
+      const dense = async (n: number) => denseSearch(await encoder.encode(q.text), idx.vectors, n, idx.live);
       const r = await searchHybrid({
         mode, k: o.k, depth, fusion, dense, denseFloor: denseFloor(m),
-        lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, q.text, n) : undefined,
+        lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, q.text, n, { filter: idx.live }) : undefined,
       });
       modes[r.mode] = (modes[r.mode] ?? 0) + 1;
       run.set(q.id, r.hits.map((h) => ({ id: idx.ids[h.ordinal], score: h.score })));

@@ -14,7 +14,7 @@ export {
 export { INDEX_LIMITS } from "./limits.ts";
 export { OBJECT_EXT, objectPath, createObjectRef, ObjectRefSchema, type ObjectKind, type ObjectRef } from "./objects.ts";
 export {
-  FORMAT_NAME, MANIFEST_VERSION, READABLE_MAJORS, ManifestSchema, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
+  FORMAT_NAME, MANIFEST_VERSION, DELTA_MANIFEST_VERSION, READABLE_MAJORS, ManifestSchema, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
 } from "./manifest.ts";
 export {
   NAME_PATTERN, OBJECT_PATH_PATTERN, VERSION_PATTERN,
@@ -47,3 +47,5 @@ export { FIELD_NAME_PATTERN, FieldsSectionSchema, type FieldsSection } from "./f
 export {
   STATIC_QUERY_MAGIC, STATIC_QUERY_HEADER_BYTES, STATIC_TABLE_INT8, decodeStaticQuery, type StaticQueryModel,
 } from "./static-query.ts";
+export { DeltaSectionSchema, type DeltaSection, type DeltaLexical } from "./delta-section.ts";
+export { TOMBSTONES_MAGIC, TOMBSTONES_HEADER_BYTES, encodeTombstones, decodeTombstones, isDeleted, type Tombstones } from "./tombstones.ts";

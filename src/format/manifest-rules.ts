@@ -15,6 +15,7 @@ export function manifestRules(m: Manifest, ctx: Ctx): void {
   fieldCounts(m, ctx);
   partitions(m, ctx);
   docBlocks(m, ctx);
+  delta(m, ctx);
   listedObjects(m, ctx);
   sizeLimits(m, ctx);
 }
@@ -81,6 +82,34 @@ function docBlocks(m: Manifest, ctx: Ctx): void {
   if (ids !== undefined && ids !== m.corpus.documents) reject(ctx, ["docs", "ids", "buckets"], `counts summing to corpus.documents ${m.corpus.documents}`, ids);
 }
 
+/**
+ * An updated index (delta or tombstones) is major 3 or later; its delta starts after the base's documents, its
+ * counts add up, and it has BM25 objects and field columns exactly when the base has them.
+ */
+function delta(m: Manifest, ctx: Ctx): void {
+  if ((m.delta || m.tombstones) && m.version.major < 3) reject(ctx, ["version", "major"], "3 or later (the index has a delta or tombstones)", m.version.major);
+  if (m.tombstones && m.tombstones.count! > m.corpus.documents) reject(ctx, ["tombstones", "count"], `at most corpus.documents ${m.corpus.documents}`, m.tombstones.count);
+  const d = m.delta;
+  if (!d) return;
+  if (d.first !== m.corpus.documents) reject(ctx, ["delta", "first"], `corpus.documents ${m.corpus.documents}`, d.first);
+  let next = 0;
+  d.docs.blocks.forEach((b, i) => {
+    if (b.first !== next) reject(ctx, ["delta", "docs", "blocks", i, "first"], `${next} (blocks contiguous from 0)`, b.first);
+    next += b.count;
+  });
+  if (next !== d.documents) reject(ctx, ["delta", "docs", "blocks"], `counts summing to delta.documents ${d.documents}`, next);
+  const ids = d.docs.ids.buckets.reduce((n, b) => n + (b.count ?? 0), 0);
+  if (ids !== d.documents) reject(ctx, ["delta", "docs", "ids", "buckets"], `counts summing to delta.documents ${d.documents}`, ids);
+  const rows = d.shards.reduce((n, s) => n + (s.count ?? 0), 0);
+  if (rows !== d.passages) reject(ctx, ["delta", "shards"], `counts summing to delta.passages ${d.passages}`, rows);
+  if (!!d.lexical !== !!m.lexical) reject(ctx, ["delta", "lexical"], m.lexical ? "present (the base has a lexical section)" : "absent (the base has no lexical section)", d.lexical ? "present" : "absent");
+  if (d.lexical && (d.lexical.documents !== d.documents || d.lexical.norms.count !== d.documents)) {
+    reject(ctx, ["delta", "lexical", "documents"], `delta.documents ${d.documents}`, `${d.lexical.documents} (norms ${d.lexical.norms.count})`);
+  }
+  if (!!d.fields !== !!m.fields) reject(ctx, ["delta", "fields"], m.fields ? "present (the base declares fields)" : "absent (the base declares no fields)", d.fields ? "present" : "absent");
+  if (d.fields && d.fields.columns.count !== d.documents) reject(ctx, ["delta", "fields", "columns", "count"], `delta.documents ${d.documents}`, d.fields.columns.count);
+}
+
 /** Every object referenced from a section must be listed in `objects`, with the same kind, size and hash. */
 function listedObjects(m: Manifest, ctx: Ctx): void {
   const byPath = new Map<string, ObjectRef>();
@@ -116,6 +145,19 @@ function references(m: Manifest): Array<[Array<string | number>, ObjectRef]> {
   if (m.fields) {
     refs.push([["fields", "columns"], m.fields.columns]);
     if (m.fields.partitionDocs) refs.push([["fields", "partitionDocs"], m.fields.partitionDocs]);
+  }
+  if (m.tombstones) refs.push([["tombstones"], m.tombstones]);
+  const d = m.delta;
+  if (d) {
+    d.shards.forEach((s, i) => refs.push([["delta", "shards", i], s]));
+    d.docs.blocks.forEach((b, i) => refs.push([["delta", "docs", "blocks", i], b]));
+    d.docs.ids.buckets.forEach((b, i) => refs.push([["delta", "docs", "ids", "buckets", i], b]));
+    if (d.lexical) {
+      d.lexical.buckets.forEach((b, i) => refs.push([["delta", "lexical", "buckets", i], b]));
+      const { encoding: _, ...norms } = d.lexical.norms;
+      refs.push([["delta", "lexical", "norms"], norms]);
+    }
+    if (d.fields) refs.push([["delta", "fields", "columns"], d.fields.columns]);
   }
   return refs;
 }

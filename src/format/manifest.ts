@@ -3,6 +3,7 @@
 // add, are ignored and dropped; any minor of major 1 is read); serializeManifest writes it with a fixed key order.
 import * as z from "zod";
 import { LexicalSectionSchema, type LexicalSection } from "./bm25-section.ts";
+import { DeltaSectionSchema, type DeltaSection } from "./delta-section.ts";
 import { FieldsSectionSchema, type FieldsSection } from "./fields-section.ts";
 import type { FormatErrorCode } from "./errors.ts";
 import { int, isoTime, nonEmpty, num, reject, sha256Field, U32 } from "./fields.ts";
@@ -21,8 +22,13 @@ export const FORMAT_NAME = "i3-edge-index";
  * metadata) `docs.ids` (documents by id) and the optional static query model (`model.static`).
  */
 export const MANIFEST_VERSION = { major: 2, minor: 1 } as const;
+/**
+ * Manifest version of an incrementally updated index (one with `delta` or `tombstones`): 3.0, so that a 2.x reader,
+ * which would drop those sections and serve deleted documents, refuses it. A build without updates is still 2.1.
+ */
+export const DELTA_MANIFEST_VERSION = { major: 3, minor: 0 } as const;
 /** Majors this reader understands. */
-export const READABLE_MAJORS = [1, 2] as const;
+export const READABLE_MAJORS = [1, 2, 3] as const;
 
 const VersionSchema = z.object({
   /** Another major is refused (`unsupported_version`). */
@@ -115,6 +121,10 @@ export const ManifestSchema = z
     lexical: LexicalSectionSchema.optional(),
     /** Filterable fields (since 2.1; absent: none). See src/format/fields-section.ts. */
     fields: FieldsSectionSchema.optional(),
+    /** Documents added or replaced since the base (since 3.0). See src/format/delta-section.ts. */
+    delta: DeltaSectionSchema.optional(),
+    /** Base documents deleted or replaced since the base (since 3.0; count = deleted). See src/format/tombstones.ts. */
+    tombstones: objectRefOf("tombstones", { counted: true }).optional(),
     /**
      * Search defaults: results returned; candidates of the binary pass rescored with int8 (flat indexes);
      * partitions probed and candidates re-scored from refine rows (2.0, partitioned), with the plan behind them.
@@ -176,6 +186,19 @@ function idsJson(ids: IdIndex) {
   return { hash: ids.hash, buckets: ids.buckets.map(ref) };
 }
 
+function deltaJson(d: DeltaSection) {
+  return {
+    first: d.first, documents: d.documents, passages: d.passages, updates: d.updates, updatedAt: d.updatedAt,
+    shards: d.shards.map(ref),
+    docs: { blocks: d.docs.blocks.map((b) => ({ ...ref(b), first: b.first })), ids: idsJson(d.docs.ids) },
+    lexical: d.lexical && {
+      documents: d.lexical.documents, avgDocLength: d.lexical.avgDocLength, terms: d.lexical.terms,
+      buckets: d.lexical.buckets.map(ref), norms: { ...ref(d.lexical.norms), encoding: d.lexical.norms.encoding },
+    },
+    fields: d.fields && { columns: ref(d.fields.columns) },
+  };
+}
+
 function lexicalJson(l: LexicalSection) {
   return {
     analyzer: { name: l.analyzer.name, version: l.analyzer.version },
@@ -216,6 +239,8 @@ export function serializeManifest(m: Manifest): string {
     docs: { blocks: m.docs.blocks.map((b) => ({ ...ref(b), first: b.first })), ids: m.docs.ids && idsJson(m.docs.ids) },
     lexical: m.lexical && lexicalJson(m.lexical),
     fields: m.fields && fieldsJson(m.fields),
+    delta: m.delta && deltaJson(m.delta),
+    tombstones: m.tombstones && ref(m.tombstones),
     search: {
       k: m.search.k, rescore: m.search.rescore, probe: m.search.probe, refine: m.search.refine,
       plan: m.search.plan && { recallAt10: m.search.plan.recallAt10, target: m.search.plan.target, queries: m.search.plan.queries, source: m.search.plan.source },

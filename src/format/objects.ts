@@ -6,7 +6,7 @@ import { INDEX_LIMITS } from "./limits.ts";
 import { OBJECT_PATH_PATTERN } from "./r2-keys.ts";
 
 /** Kinds of objects v1 writes. A newer minor may add kinds; readers ignore objects of kinds they do not know. */
-export type ObjectKind = "shard" | "docs" | "model" | "vocab" | "centroids" | "refine" | "lexical" | "fields" | "ids" | "static" | (string & {});
+export type ObjectKind = "shard" | "docs" | "model" | "vocab" | "centroids" | "refine" | "lexical" | "fields" | "ids" | "static" | "tombstones" | (string & {});
 
 const KIND_PATTERN = /^[a-z][a-z0-9_-]*$/;
 
@@ -61,6 +61,7 @@ export const OBJECT_EXT: Record<string, string> = {
   refine: "i3vf",
   ids: "i3id",
   static: "i3sq",
+  tombstones: "i3ts",
 };
 
 /** `objects/<sha256>.<ext>` */

@@ -1,7 +1,7 @@
 // BM25 over the partitioned inverted index (src/format/bm25.ts). Pure: the caller passes the bucket and
 // norm loaders (R2 + isolate cache in the worker, files in Node), so the worker and `npm run eval --index`
 // rank with exactly this code.
-import { bucketOf, byteToLength, forEachPosting, type LexicalBucket, type LexicalSection } from "../format";
+import { bucketOf, byteToLength, forEachPosting, type DeltaLexical, type LexicalBucket, type LexicalSection, type LexicalTerm } from "../format";
 import { queryTermCounts } from "../text/analyzer";
 import type { DocHit } from "./dense";
 import type { DocFilter } from "./filter";
@@ -13,6 +13,16 @@ export interface LexicalReader {
   /** Decoded bucket `id` (0 <= id < section.buckets.length). */
   bucket(id: number): Promise<LexicalBucket>;
   /** One Lucene byte4 length per document. */
+  norms(): Promise<Uint8Array>;
+  /** An updated version's delta: its own buckets and norms, over its own documents (version ordinal = first + local). */
+  delta?: LexicalDelta;
+}
+
+/** The BM25 objects of a delta segment (src/format/delta-section.ts). */
+export interface LexicalDelta {
+  first: number;
+  section: DeltaLexical;
+  bucket(id: number): Promise<LexicalBucket>;
   norms(): Promise<Uint8Array>;
 }
 
@@ -46,17 +56,39 @@ export function bm25Idf(documents: number, df: number): number {
 }
 
 /** k1 * (1 - b + b * len / avgdl) for each of the 256 length bytes (Lucene precomputes the same table). */
-export function normTable(s: LexicalSection): Float64Array {
+export function normTable(bm25: LexicalSection["bm25"], avgDocLength: number): Float64Array {
   const t = new Float64Array(256);
-  const avg = s.avgDocLength > 0 ? s.avgDocLength : 1;
-  for (let i = 0; i < 256; i++) t[i] = s.bm25.k1 * (1 - s.bm25.b + (s.bm25.b * byteToLength(i)) / avg);
+  const avg = avgDocLength > 0 ? avgDocLength : 1;
+  for (let i = 0; i < 256; i++) t[i] = bm25.k1 * (1 - bm25.b + (bm25.b * byteToLength(i)) / avg);
   return t;
+}
+
+/**
+ * The collection statistics a query is scored with: documents and mean length of the base and the delta together.
+ * Replaced and deleted base documents still count until `i3 compact`, as deleted documents do in Lucene until its
+ * segments merge: idf and length normalization move by at most the share of such documents.
+ */
+export function collectionStats(r: LexicalReader): { documents: number; avgDocLength: number } {
+  const s = r.section;
+  const d = r.delta?.section;
+  const documents = s.documents + (d?.documents ?? 0);
+  const length = s.avgDocLength * s.documents + (d ? d.avgDocLength * d.documents : 0);
+  return { documents, avgDocLength: documents > 0 ? length / documents : 0 };
+}
+
+/** Where a term's postings are in one segment: its bucket, its entry, and the segment's first ordinal. */
+interface Postings {
+  bucket: LexicalBucket;
+  entry: LexicalTerm;
+  first: number;
+  norms: "base" | "delta";
 }
 
 /** A query term found in the index: where its postings are, its weight (count * idf) and its rank in the query. */
 interface FoundTerm {
-  bucket: LexicalBucket;
   term: string;
+  lists: Postings[];
+  df: number;
   count: number;
   idf: number;
   seen: number;
@@ -102,38 +134,58 @@ export async function searchLexical(
 ): Promise<LexicalResult> {
   const { filter, caps = { terms: MAX_QUERY_TERMS, buckets: MAX_QUERY_BUCKETS } } = opts;
   const s = reader.section;
+  const delta = reader.delta;
   const counts = queryTermCounts(query);
   const seen = new Map([...counts.keys()].map((t, i) => [t, i]));
   const byBucket = termsToLookUp(counts, s.buckets.length, caps.buckets);
-  const buckets = await Promise.all([...byBucket.keys()].map((b) => reader.bucket(b)));
+  const lookUp = [...byBucket.values()].flat();
+  // The delta's buckets of the same terms (a delta is small: one or a few buckets).
+  const deltaIds = delta ? [...new Set(lookUp.map((t) => bucketOf(t, delta.section.buckets.length)))] : [];
+  const [buckets, deltaBuckets] = await Promise.all([
+    Promise.all([...byBucket.keys()].map((b) => reader.bucket(b))),
+    Promise.all(deltaIds.map((b) => delta!.bucket(b))),
+  ]);
+  const stats = collectionStats(reader);
+  const deltaBucket = new Map(deltaBuckets.map((b) => [b.id, b]));
   const all: FoundTerm[] = [];
-  let lookedUp = 0;
   for (const bucket of buckets) {
     for (const term of byBucket.get(bucket.id) ?? []) {
-      lookedUp++;
-      const t = bucket.terms.get(term);
-      if (t) all.push({ bucket, term, count: counts.get(term)!, idf: bm25Idf(s.documents, t.df), seen: seen.get(term)! });
+      const lists: Postings[] = [];
+      const entry = bucket.terms.get(term);
+      if (entry) lists.push({ bucket, entry, first: 0, norms: "base" });
+      if (delta) {
+        const db = deltaBucket.get(bucketOf(term, delta.section.buckets.length))!;
+        const de = db.terms.get(term);
+        if (de) lists.push({ bucket: db, entry: de, first: delta.first, norms: "delta" });
+      }
+      if (lists.length === 0) continue;
+      const df = lists.reduce((n, l) => n + l.entry.df, 0);
+      all.push({ term, lists, df, count: counts.get(term)!, idf: bm25Idf(stats.documents, df), seen: seen.get(term)! });
     }
   }
   const found = highestIdf(all, caps.terms);
-  const info = { terms: counts.size, matched: found.length, dropped: counts.size - lookedUp + all.length - found.length };
+  const info = { terms: counts.size, matched: found.length, dropped: counts.size - lookUp.length + all.length - found.length };
   if (found.length === 0) return { hits: [], score: () => 0, ...info };
 
-  const norms = await reader.norms();
-  const table = normTable(s);
+  const [norms, deltaNorms] = await Promise.all([reader.norms(), delta?.norms()]);
+  const table = normTable(s.bm25, stats.avgDocLength);
   const k1p1 = s.bm25.k1 + 1;
   // Scores in a dense array by ordinal (4 bytes a document, allocated per query: cheaper than a hash map at every
   // size this reads), and the ordinals touched, in first-touch order.
-  const acc = new Float64Array(s.documents);
-  const touched = new Uint32Array(Math.min(s.documents, found.reduce((n, f) => n + f.bucket.terms.get(f.term)!.df, 0)));
+  const acc = new Float64Array(stats.documents);
+  const touched = new Uint32Array(Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)));
   let nTouched = 0;
-  for (const { bucket, term, count, idf } of found) {
+  for (const { lists, count, idf } of found) {
     const w = count * idf;
-    forEachPosting(bucket, bucket.terms.get(term)!, (doc, tf) => {
-      if (filter && !filter.has(doc)) return; // a document the filter rejects is never scored
-      if (acc[doc] === 0) touched[nTouched++] = doc;
-      acc[doc] += (w * tf * k1p1) / (tf + table[norms[doc]]);
-    });
+    for (const { bucket, entry, first, norms: which } of lists) {
+      const lengths = which === "base" ? norms : deltaNorms!;
+      forEachPosting(bucket, entry, (local, tf) => {
+        const doc = first + local;
+        if (filter && !filter.has(doc)) return; // a document the filter rejects is never scored
+        if (acc[doc] === 0) touched[nTouched++] = doc;
+        acc[doc] += (w * tf * k1p1) / (tf + table[lengths[local]]);
+      });
+    }
   }
   const top = createTopK(depth);
   for (let i = 0; i < nTouched; i++) top.push(touched[i], acc[touched[i]]);

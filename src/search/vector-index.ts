@@ -4,10 +4,13 @@
 import { denseResult, type DenseResult, type ShardVectors } from "./dense.ts";
 import type { DocFilter } from "./filter.ts";
 import { searchIvf, type IvfOptions, type IvfSource } from "./ivf.ts";
+import { mergeDense, searchDelta, type DeltaVectors } from "./segments.ts";
 
-export type VectorIndex =
+/** The base's vectors, and (an updated version) the delta's, which every query scans too. */
+export type VectorIndex = (
   | { kind: "flat"; shards(): Promise<ShardVectors[]>; rescore: number }
-  | { kind: "ivf"; source: IvfSource; options: IvfOptions };
+  | { kind: "ivf"; source: IvfSource; options: IvfOptions }
+) & { delta?: DeltaVectors };
 
 /**
  * Top `n` documents for a query vector (of those `filter` matches), and the dense score of any other document.
@@ -16,6 +19,6 @@ export type VectorIndex =
  * const dense = await denseSearch(queryVector, vectorIndex, 100);
  */
 export async function denseSearch(query: Float32Array, vi: VectorIndex, n: number, filter?: DocFilter): Promise<DenseResult> {
-  if (vi.kind === "flat") return denseResult(query, await vi.shards(), n, vi.rescore, filter);
-  return searchIvf(query, vi.source, n, vi.options, filter);
+  const base = vi.kind === "flat" ? denseResult(query, await vi.shards(), n, vi.rescore, filter) : await searchIvf(query, vi.source, n, vi.options, filter);
+  return vi.delta ? mergeDense(base, await searchDelta(query, vi.delta, n, filter), vi.delta.first, n) : base;
 }

@@ -39,8 +39,17 @@ const IndexSummary = z
     version: z.string().openapi({ description: "The live version (16 hex)." }),
     publishedAt: z.string().openapi({ description: "When the live version was published (ISO 8601)." }),
     createdAt: z.string().openapi({ description: "When the live version was built (ISO 8601)." }),
-    documents: z.number(),
-    passages: z.number(),
+    documents: z.number().openapi({ description: "Documents a search can return (deleted ones left out)." }),
+    passages: z.number().openapi({ description: "Passages indexed, the delta's included (a deleted document's until `i3 compact`)." }),
+    delta: z
+      .object({
+        documents: z.number().openapi({ description: "Documents added or replaced since the base." }),
+        deleted: z.number().openapi({ description: "Base documents deleted or replaced (tombstones)." }),
+        updates: z.number().openapi({ description: "Incremental updates since the base was built." }),
+        updatedAt: z.string().openapi({ description: "When the last update was built (ISO 8601)." }),
+      })
+      .optional()
+      .openapi({ description: "Present on a version made by incremental updates (`i3 build --base`); `i3 compact` folds it into a new base." }),
     manifest: z.string().openapi({ description: "The manifest format version, major.minor." }),
     mode: z.enum(["dense", "lexical", "hybrid"]).openapi({ description: "The search mode a request that names none gets." }),
     fields: z
@@ -128,8 +137,12 @@ async function summaryOf(s: Storage, cache: ByteCache, tenant: string, index: st
     let summary = cache.get<Omit<z.output<typeof IndexSummary>, "publishedAt">>(key);
     if (!summary) {
       const { manifest: m } = await loadManifest(s, tenant, index, pointer);
+      const deleted = m.tombstones?.count ?? 0;
+      const d = m.delta;
       summary = {
-        index, version: pointer.version, createdAt: m.createdAt, documents: m.corpus.documents, passages: m.corpus.passages,
+        index, version: pointer.version, createdAt: m.createdAt,
+        documents: m.corpus.documents - deleted + (d?.documents ?? 0), passages: m.corpus.passages + (d?.passages ?? 0),
+        ...(d || deleted ? { delta: { documents: d?.documents ?? 0, deleted, updates: d?.updates ?? 0, updatedAt: d?.updatedAt ?? m.createdAt } } : {}),
         manifest: `${m.version.major}.${m.version.minor}`, mode: m.lexical?.defaultMode ?? "dense",
         fields: (m.fields?.schema ?? []).map((f) => ({ name: f.name, type: f.type })),
       };

@@ -2,6 +2,7 @@
 // index version and filter into the bitset of matching documents, kept in the isolate cache.
 import { sortKeys } from "../../format/json";
 import { FilterError, matchDocuments, parseFilter, type DocFilter, type FilterNode } from "../../search/filter";
+import { versionFilter } from "../../search/segments";
 import { ApiError } from "../http-error";
 import type { ByteCache } from "../store/byte-cache";
 import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
@@ -21,12 +22,20 @@ export function requestFilter(filter: Record<string, unknown> | undefined, idx: 
   }
 }
 
-/** The documents the filter matches in this version (from the isolate cache when the same filter ran before). */
+/**
+ * The documents the filter matches in this version (from the isolate cache when the same filter ran before): in an
+ * updated version, in the base and the delta, less the deleted documents.
+ */
 export async function filterDocuments(f: { node: FilterNode; key: string }, idx: LoadedIndex, readers: IndexReaders, cache: ByteCache): Promise<DocFilter> {
   const key = `filter:${idx.tenant}/${idx.index}@${idx.version}:${f.key}`;
   const hit = cache.get<DocFilter>(key);
   if (hit) return hit;
-  const filter = matchDocuments(f.node, await readers.fields!.columns());
+  const fields = readers.fields!;
+  const base = matchDocuments(f.node, await fields.columns());
+  const m = idx.manifest;
+  const filter = m.delta || idx.tombstones
+    ? versionFilter(base, fields.deltaColumns && matchDocuments(f.node, await fields.deltaColumns()), { base: m.corpus.documents, delta: m.delta?.documents ?? 0, tombstones: idx.tombstones })
+    : base;
   cache.set(key, filter, filter.bits.byteLength + key.length);
   return filter;
 }

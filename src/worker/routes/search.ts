@@ -110,7 +110,8 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, req.offset, opts, req.probe ?? null, filter?.key ?? null])}`;
   const cached = registry.results.get<Ranking>(key);
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
-  const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : undefined;
+  // Deleted documents are skipped like documents a filter rejects.
+  const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : idx.live;
   const ranking = cached ?? (await rank(idx, readers!, storage, registry.cache, req, opts, docFilter));
   const t3 = performance.now();
   if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);

@@ -1,8 +1,8 @@
 import {
-  decodeLexicalBucket, decodeLexicalNorms, FormatError, type LexicalBucket, type LexicalSection, type Manifest, type ObjectRef,
+  decodeLexicalBucket, decodeLexicalNorms, FormatError, type DeltaLexical, type LexicalBucket, type LexicalSection, type Manifest, type ObjectRef,
 } from "../../format";
 import { isKnownAnalyzer } from "../../text/analyzer";
-import type { LexicalReader } from "../../search/bm25";
+import type { LexicalDelta, LexicalReader } from "../../search/bm25";
 import type { ByteCache } from "./byte-cache";
 import { cachedObject } from "./r2";
 import type { Storage } from "./storage";
@@ -27,11 +27,20 @@ export function usableLexical(manifest: Manifest, tenant: string, index: string)
  * their sha256) and kept in the isolate cache, so a query loads only the buckets of its terms.
  */
 export function lexicalReader(s: Storage, cache: ByteCache, tenant: string, index: string, section: LexicalSection): LexicalReader {
+  return { section, ...segmentReader(s, cache, tenant, index, section) };
+}
+
+/** The BM25 objects of an updated version's delta (its own documents, from `first` in the version). */
+export function deltaLexicalReader(s: Storage, cache: ByteCache, tenant: string, index: string, first: number, section: DeltaLexical): LexicalDelta {
+  return { first, section, ...segmentReader(s, cache, tenant, index, section) };
+}
+
+/** Buckets and norms of one segment's BM25 objects, checked against its section. */
+function segmentReader(s: Storage, cache: ByteCache, tenant: string, index: string, section: Pick<LexicalSection, "buckets" | "norms" | "documents">) {
   // Counted at twice their bytes: the bytes and the decoded dictionary.
   const cached = <T>(ref: ObjectRef, decode: (b: Uint8Array) => T) => cachedObject(s, cache, tenant, index, ref, decode, 2);
   return {
-    section,
-    bucket: (id) => cached<LexicalBucket>(section.buckets[id], (b) => {
+    bucket: (id: number) => cached<LexicalBucket>(section.buckets[id], (b) => {
       const d = decodeLexicalBucket(b, section.documents); // every posting's document checked once, here
       if (d.id !== id || d.buckets !== section.buckets.length) {
         throw new FormatError("invalid_object", `lexical bucket ${section.buckets[id].path}: header says ${d.id} of ${d.buckets}, manifest ${id} of ${section.buckets.length}`);

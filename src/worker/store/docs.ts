@@ -42,9 +42,19 @@ async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocB
   return index;
 }
 
+/**
+ * The doc blocks holding a version ordinal, and the ordinal within them: the base's, or (past the base's documents)
+ * the delta's, which number their documents from 0.
+ */
+function segmentOf(idx: LoadedIndex, ordinal: number): { blocks: DocBlockRef[]; local: number } {
+  const d = idx.manifest.delta;
+  return d && ordinal >= d.first ? { blocks: d.docs.blocks, local: ordinal - d.first } : { blocks: idx.manifest.docs.blocks, local: ordinal };
+}
+
 /** One document by ordinal: from the isolate, else its record by range read (colo cache, else R2). */
-async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinal: number): Promise<Doc> {
-  const block = blockOf(idx.manifest.docs.blocks, ordinal);
+async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, versionOrdinal: number): Promise<Doc> {
+  const { blocks, local: ordinal } = segmentOf(idx, versionOrdinal);
+  const block = blockOf(blocks, ordinal);
   const key = objectKey(idx.tenant, idx.index, block.path);
   const cached = cache.get<Doc>(`${key}#${ordinal}`);
   if (cached) return cached;

@@ -10,6 +10,8 @@ import type { Storage } from "./storage";
 export interface FieldsReader {
   section: FieldsSection;
   columns(): Promise<FieldColumns>;
+  /** An updated version's delta: the columns of its documents (its own ordinals from 0). */
+  deltaColumns?(): Promise<FieldColumns>;
   partitionDocs?(): Promise<PartitionDocs>;
 }
 
@@ -24,6 +26,7 @@ export function fieldsReader(s: Storage, cache: ByteCache, tenant: string, index
   return {
     section,
     columns: () => cached(section.columns, (b) => checkFieldColumns(section.schema, decodeFieldColumns(b), m.corpus.documents)),
+    deltaColumns: m.delta?.fields && ((d) => () => cached(d.fields!.columns, (b) => checkFieldColumns(section.schema, decodeFieldColumns(b), d.documents)))(m.delta),
     partitionDocs: pd && (() => cached(pd, (b) => {
       const d = decodePartitionDocs(b);
       if (d.offsets.length !== m.partitions.length + 1 || d.documents !== m.corpus.documents) {

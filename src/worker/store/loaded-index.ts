@@ -1,17 +1,19 @@
 import { createQueryEncoder, EncoderReleasedError, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
-  checkedShard, decodeFloatRows, FormatError,
-  type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors,
+  checkedShard, decodeFloatRows, decodeTombstones, FormatError, objectKey,
+  type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors, type Tombstones,
 } from "../../format";
 import type { LexicalReader } from "../../search/bm25";
 import type { ShardVectors } from "../../search/dense";
+import type { DocFilter } from "../../search/filter";
+import { liveDocuments, versionOrdinals, type DeltaVectors } from "../../search/segments";
 import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
 import { createTokenizer, type Tokenizer } from "../../text/tokenizer";
 import type { ByteCache } from "./byte-cache";
 import { IndexTooLargeError } from "./load-failure";
-import { lexicalReader, usableLexical } from "./bm25-reader";
+import { deltaLexicalReader, lexicalReader, usableLexical } from "./bm25-reader";
 import { fieldsReader, type FieldsReader } from "./fields-reader";
 import type { PartitionCache, Pins } from "./partitions";
 import { loadManifest } from "./manifest-reader";
@@ -56,6 +58,10 @@ export interface LoadedIndex {
   residentBytes: number;
   /** The BM25 section this worker can search (absent: none, or an unknown analyzer). */
   lexicalSection?: LexicalSection;
+  /** An updated version's deleted base documents (absent: none). */
+  tombstones?: Tombstones;
+  /** The documents a search may return when some are deleted (absent: every document). */
+  live?: DocFilter;
   /** The vectors and BM25 objects for one request; `probe` overrides a partitioned index's default. */
   open(s: Storage, opts?: { probe?: number }): IndexReaders;
 }
@@ -72,24 +78,64 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
   checkFlatSize(manifest, iso.cache.budget, tenant, index);
   const lexicalSection = usableLexical(manifest, tenant, index);
   // The model, the vectors' entry point and the BM25 norms in parallel: one round trip after the manifest.
-  const [, { vectors, bytes: vectorBytes }] = await Promise.all([
+  const delta = manifest.delta;
+  const lexical = (rs: Storage): LexicalReader | undefined => lexicalSection && {
+    ...lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
+    delta: delta?.lexical && deltaLexicalReader(rs, iso.cache, tenant, index, delta.first, delta.lexical),
+  };
+  const [, { vectors, bytes: vectorBytes }, , tombstones] = await Promise.all([
     loadEncoder(s, iso.cache, tenant, index, manifest),
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
-    lexicalSection && lexicalReader(s, iso.cache, tenant, index, lexicalSection).norms(), // verified before serving
+    lexical(s)?.norms(), // verified before serving
+    manifest.tombstones && loadTombstones(s, tenant, index, manifest),
+    delta && deltaVectors(s, iso.cache, tenant, index, manifest).shards(), // the delta is scanned by every query
   ]);
   const load = (rs: Storage) => loadEncoder(rs, iso.cache, tenant, index, manifest);
+  const live = liveDocuments({ base: manifest.corpus.documents, delta: delta?.documents ?? 0, tombstones });
   return {
-    tenant, index, version: pointer.version, manifest, lexicalSection,
-    // The parsed manifest is counted at twice its JSON.
-    residentBytes: 2 * bytes + vectorBytes,
+    tenant, index, version: pointer.version, manifest, lexicalSection, tombstones, live,
+    // The parsed manifest is counted at twice its JSON; the tombstones and the live documents at their bits.
+    residentBytes: 2 * bytes + vectorBytes + (tombstones?.bits.byteLength ?? 0) + (live?.bits.byteLength ?? 0),
     encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
     tokenizer: async (rs) => (await load(rs)).tokenizer,
     open: (rs, opts = {}) => ({
-      vectors: vectors(rs, opts.probe),
-      lexical: lexicalSection && lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
+      vectors: { ...vectors(rs, opts.probe), ...(delta ? { delta: deltaVectors(rs, iso.cache, tenant, index, manifest) } : {}) },
+      lexical: lexical(rs),
       fields: withFields(manifest) ? fieldsReader(rs, iso.cache, tenant, index, manifest) : undefined,
     }),
   };
+}
+
+/** An updated version's tombstones, checked against the manifest (they are small: one bit per base document). */
+async function loadTombstones(s: Storage, tenant: string, index: string, m: Manifest): Promise<Tombstones> {
+  const ref = m.tombstones!;
+  const t = decodeTombstones(await fetchVerified(s, tenant, index, ref));
+  if (t.documents !== m.corpus.documents || t.deleted !== ref.count) {
+    throw new FormatError("invalid_object", `tombstones ${ref.path}: ${t.deleted} of ${t.documents} documents, manifest ${ref.count} of ${m.corpus.documents}`);
+  }
+  return t;
+}
+
+/**
+ * The delta's shards: flat, scanned by every query (a delta is what changed since the base; `i3 compact` folds it
+ * in), kept in the isolate cache with their ordinals moved to the version's (cached under that offset too).
+ */
+function deltaVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): DeltaVectors {
+  const d = m.delta!;
+  const shard = async (ref: ObjectRef): Promise<ShardVectors> => {
+    const key = `${objectKey(tenant, index, ref.path)}@${d.first}`;
+    const hit = cache.get<ShardVectors>(key);
+    if (hit) return hit;
+    const bytes = await fetchVerified(s, tenant, index, ref);
+    const dec = checkedShard(bytes, ref, m.vectors.dim, "delta shard");
+    const out = versionOrdinals({ count: dec.header.count, dims: dec.header.dims, ...dec }, d.first);
+    for (let i = 0; i < out.count; i++) {
+      if (out.ordinals[i] >= d.first + d.documents) throw new FormatError("invalid_object", `delta shard ${ref.path}: a row of document ${out.ordinals[i] - d.first}, the delta has ${d.documents}`);
+    }
+    cache.set(key, out, bytes.byteLength + 4 * out.count + 64);
+    return out;
+  };
+  return { first: d.first, rescore: m.search.rescore, shards: () => Promise.all(d.shards.map(shard)) };
 }
 
 function withFields(m: Manifest): m is Manifest & { fields: NonNullable<Manifest["fields"]> } {

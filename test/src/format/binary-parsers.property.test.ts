@@ -1,6 +1,6 @@
 // Property tests of the format's binary readers, the parsers of untrusted bytes the worker reads from R2: vector
 // shards and partitions, centroid and refine rows, doc blocks (header, offsets, records), lexical buckets (and their
-// postings) and norms. Whatever bytes they are given (random, or a valid object changed in a few places with its
+// postings) and norms, tombstones. Whatever bytes they are given (random, or a valid object changed in a few places with its
 // CRCs stamped again), they return a value or throw a FormatError: never another exception, never a hang, and
 // never a read outside their input (a value decoded from the same bytes is the same whatever lies around them).
 import fc from "fast-check";
@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import {
   decodeDocBlock, decodeDocRecord, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard,
   encodeDocBlock, encodeFloatRows, encodeLexicalBucket, encodeLexicalNorms, encodeShard, forEachPosting, FormatError,
-  quantizeInt8, readDocBlockHeader, readDocBlockIndex, signCodes, bucketOf,
+  quantizeInt8, readDocBlockHeader, readDocBlockIndex, signCodes, bucketOf, decodeTombstones, encodeTombstones,
 } from "../../../src/format/index.ts";
 import { applyOps, byteOps, embedded, plain, restampDocOffsets, restampHeader, viewsWithin } from "./binary-mutations.ts";
 
@@ -83,6 +83,10 @@ const parsers: BinaryParser[] = [
     },
   },
   { name: "lexical norms", valid: [encodeLexicalNorms([0, 3, 24, 100, 70000])], headerBytes: 32, restamp: (b) => restampHeader(b, 28), decode: decodeLexicalNorms },
+  {
+    name: "tombstones", valid: [encodeTombstones([0, 5, 31, 32, 69], 70), encodeTombstones([], 64), encodeTombstones([3], 4)], headerBytes: 32,
+    restamp: (b) => restampHeader(b, 28), decode: decodeTombstones,
+  },
 ];
 
 /** The reader's outcome: a value (plain, for comparison) or a FormatError code; any other exception fails. */

@@ -45,7 +45,7 @@ describe("manifest versions", () => {
 
   it("rejects the same manifest with another major", () => {
     const json = JSON.parse(text("v1.2.json"));
-    json.version.major = 3;
+    json.version.major = 4;
     expect(() => parseManifest(json)).toThrow(expect.objectContaining({ code: "unsupported_version" }));
   });
 });

@@ -103,12 +103,12 @@ describe("manifest", () => {
     const { format: _, ...noFormat } = clone();
     expect(failureOf(noFormat)).toEqual({ code: "bad_magic", message: 'manifest.format: expected "i3-edge-index", got nothing' });
     const broken = clone();
-    broken.version.major = 3;
-    broken.corpus = "changed in 3.0";
+    broken.version.major = 4;
+    broken.corpus = "changed in 4.0";
     expect(failureOf(broken).code).toBe("unsupported_version");
     const m = clone();
-    m.version.major = 3;
-    expect(failureOf(m)).toEqual({ code: "unsupported_version", message: "manifest.version.major: expected 1 or 2, got 3" });
+    m.version.major = 4;
+    expect(failureOf(m)).toEqual({ code: "unsupported_version", message: "manifest.version.major: expected 1 or 2 or 3, got 4" });
   });
 
   const cases: Array<[string, (m: any) => void, RegExp]> = [
