@@ -50,6 +50,25 @@ const FIELDS_ARGS = [
 ];
 
 /**
+ * An incremental update of FIELDS_INDEX (`i3 build --base`), for updates.test.ts: UPDATE_UPSERTS replaces lines 1
+ * and 2 (new text and metadata) and adds one document; UPDATE_DELETES deletes lines 3 and 4 and an id the index does
+ * not have.
+ */
+const UPDATED_INDEX = `${CACHE}/mini-updated`;
+const UPDATE_UPSERTS = `${CACHE}/mini-update-upserts.jsonl`;
+const UPDATE_DELETES = `${CACHE}/mini-update-deletes.txt`;
+const UPDATE_ARGS = ["--base", FIELDS_INDEX, "--upsert", UPDATE_UPSERTS, "--delete", UPDATE_DELETES, "--model", MODEL, "--out", UPDATED_INDEX, "--device", "cpu"];
+
+/** The upserted documents and deleted ids of UPDATE_ARGS, from the fields corpus' lines. */
+export function updateInputs(lines: string[]): { upserts: string[]; deletes: string[] } {
+  const doc = (i: number) => JSON.parse(withMetadata(lines[i], i));
+  const texts = ["zymurgy: the brewing chemistry of fermentation by yeast strains", "volcanic basalt weathering releases magnesium into mountain rivers"];
+  const replaced = [1, 2].map((i, j) => ({ ...doc(i), text: texts[j], metadata: { year: 2031, lang: "en", tags: ["updated"], rare: "upd" } }));
+  const added = { _id: "new-doc-1", title: "Quokka ecology", text: "quokka populations on rottnest island and their diet", metadata: { year: 2032, lang: "en", tags: ["updated", "new"], rare: "upd" } };
+  return { upserts: [...replaced, added].map((d) => JSON.stringify(d)), deletes: [doc(3)._id, doc(4)._id, "no-such-document"] };
+}
+
+/**
  * Metadata of the document on line i (from 0): year 2000 + i % 20 (none when i % 10 is 9), lang "de" when i % 3 is
  * 0 else "en", tags ["t<i % 5>"] plus "even" for even i, published 20<10 + i % 10>-06-01, rare "yes" on line 42 only.
  */
@@ -72,7 +91,7 @@ export function withMetadata(line: string, i: number): string {
  */
 function cacheKey(): string {
   const code = importClosure([import.meta.filename]);
-  return fingerprint(root, [...code, MODEL, STATIC_MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS, FIELDS_ARGS, withMetadata.toString()]));
+  return fingerprint(root, [...code, MODEL, STATIC_MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS, FIELDS_ARGS, UPDATE_ARGS, withMetadata.toString(), updateInputs.toString()]));
 }
 
 async function buildFixtureIndex(args: string[]): Promise<void> {
@@ -132,6 +151,16 @@ async function expectedLexical(queries: Query[]) {
   return { lexicalTop10, hybridTop10, weight, normalization };
 }
 
+/** Offline top 10 of the updated index (base + delta, the same src/search), in every mode at its default probe. */
+async function expectedUpdated(queries: Query[]) {
+  const top10: Record<string, Record<string, string[]>> = {};
+  for (const mode of ["dense", "lexical", "hybrid"] as const) {
+    const { run } = await indexRun(join(root, UPDATED_INDEX), queries, { k: 10, mode, threads: 1 });
+    top10[mode] = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
+  }
+  return { top10 };
+}
+
 /** Dense top 10 of the fixture index with STATIC_MODEL as its static tier (i3 eval's --encoder static --static-model). */
 async function expectedStatic(queries: Array<{ id: string; text: string }>) {
   const { run } = await indexRun(join(root, INDEX), queries, { k: 10, mode: "dense", encoder: "static", staticModel: join(root, STATIC_MODEL), threads: 1 });
@@ -151,11 +180,16 @@ export default async function setup(): Promise<void> {
   const lines = readFileSync(join(root, FIXTURE, "corpus.jsonl"), "utf8").split("\n").filter((l) => l.trim());
   writeFileSync(join(root, FIELDS_CORPUS), lines.map(withMetadata).join("\n") + "\n");
   await buildFixtureIndex(FIELDS_ARGS);
+  const update = updateInputs(lines);
+  writeFileSync(join(root, UPDATE_UPSERTS), update.upserts.join("\n") + "\n");
+  writeFileSync(join(root, UPDATE_DELETES), update.deletes.join("\n") + "\n");
+  await buildFixtureIndex(UPDATE_ARGS);
   const queries = await readQueries(join(root, FIXTURE, "queries.jsonl"));
   if (queries.length === 0) throw new Error(`${FIXTURE}/queries.jsonl has no queries`);
   writeFileSync(join(cache, "mini-expected.json"), JSON.stringify(await expectedDense(queries)));
   writeFileSync(join(cache, "mini-lexical.json"), JSON.stringify(await expectedLexical(queries)));
   writeFileSync(join(cache, "mini-ivf-expected.json"), JSON.stringify(await expectedPartitioned(queries)));
   writeFileSync(join(cache, "mini-static.json"), JSON.stringify(await expectedStatic(queries)));
+  writeFileSync(join(cache, "mini-updated-expected.json"), JSON.stringify(await expectedUpdated(queries)));
   writeFileSync(stamp, key);
 }
