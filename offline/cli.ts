@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// The `i3` command: build, merge, compact, defaults, eval, tune-fusion, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
+// The `i3` command: build, merge, compact, pull, defaults, eval, tune-fusion, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
 // (0 done, 1 failed, 2 bad usage); modules are loaded lazily so `i3 publish` never loads onnxruntime.
 
 const USAGE = `usage: i3 <command> [options]
@@ -12,6 +12,7 @@ commands:
   eval      evaluate on a BEIR set; rerun regressions   (i3 eval --help)
   tune-fusion  tune a build's fusion weight on train queries (i3 tune-fusion --help)
   publish   upload a build directory to R2              (i3 publish --help)
+  pull      download a published version into a build directory (i3 pull --help)
   versions  list the published versions of an index     (i3 versions --help)
   rollback  point an index at an earlier version        (i3 rollback --help)
   gc        delete old versions and unreferenced objects (dry run unless --yes)
@@ -39,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./eval/tune-fusion.ts")).runTuneFusionCommand(rest);
     case "publish":
       return (await import("./publish/cli.ts")).runPublishCommand(rest);
+    case "pull":
+      return (await import("./publish/pull-cli.ts")).runPullCommand(rest);
     case "versions":
     case "rollback":
     case "gc":

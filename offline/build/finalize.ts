@@ -45,6 +45,8 @@ export interface ManifestParts {
   defaultEncoder?: "model" | "static";
   window: number;
   stride: number;
+  /** false: one passage per document (`--no-split`); default true. */
+  split?: boolean;
   /** The vector partitions (a flat index: one, holding the doc-ordered shards). */
   partitions: Partition[];
   /** The centroids object of a partitioned index. */
@@ -72,7 +74,7 @@ export function assembleManifest(p: ManifestParts): Manifest {
       name: p.modelName, maxQueryTokens: p.maxQueryTokens, query: p.query, vocab: p.vocab, tokenizerHash: p.vocab.sha256,
       ...(p.staticQuery ? { static: p.staticQuery } : {}), ...(p.defaultEncoder ? { defaultEncoder: p.defaultEncoder } : {}),
     },
-    passages: { window: p.window, stride: p.stride, docScore: "max" },
+    passages: { window: p.window, stride: p.stride, ...(p.split === false ? { split: false as const } : {}), docScore: "max" },
     partitions: p.partitions,
     docs: p.ids ? { blocks: p.blocks, ids: p.ids } : { blocks: p.blocks },
     search: { k: 10, rescore: 1000, ...p.search },

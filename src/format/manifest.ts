@@ -57,9 +57,13 @@ const ModelSchema = z
     if (m.defaultEncoder === "static" && !m.static) reject(ctx, ["defaultEncoder"], `"model" (the index has no static query model)`, m.defaultEncoder);
   });
 
-/** How documents were split into passages (tokens), and how passage scores become a doc score. */
+/**
+ * How documents were split into passages (tokens), and how passage scores become a doc score. `split: false` (since
+ * 2.1; absent: overlapping windows) is one passage per document, its first window: an incremental update of a
+ * published version encodes new documents the same way.
+ */
 const PassagesSchema = z
-  .object({ window: int(1, U32), stride: int(1, U32), docScore: z.literal("max") })
+  .object({ window: int(1, U32), stride: int(1, U32), split: z.literal(false).optional(), docScore: z.literal("max") })
   .superRefine((p, ctx) => {
     if (p.stride > p.window) reject(ctx, ["stride"], `an integer in 1..${p.window}`, p.stride);
   });
@@ -233,7 +237,7 @@ export function serializeManifest(m: Manifest): string {
       name: m.model.name, maxQueryTokens: m.model.maxQueryTokens, query: ref(m.model.query), vocab: ref(m.model.vocab), tokenizerHash: m.model.tokenizerHash,
       static: m.model.static && ref(m.model.static), defaultEncoder: m.model.defaultEncoder,
     },
-    passages: { window: m.passages.window, stride: m.passages.stride, docScore: m.passages.docScore },
+    passages: { window: m.passages.window, stride: m.passages.stride, split: m.passages.split, docScore: m.passages.docScore },
     partitions: m.partitions.map((p) => ({ id: p.id, centroid: p.centroid, shards: p.shards.map(ref), refine: p.refine && ref(p.refine) })),
     centroids: m.centroids && ref(m.centroids),
     docs: { blocks: m.docs.blocks.map((b) => ({ ...ref(b), first: b.first })), ids: m.docs.ids && idsJson(m.docs.ids) },
