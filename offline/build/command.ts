@@ -20,6 +20,7 @@ export function defaultModelDir(): string {
 }
 
 export const BUILD_USAGE = `usage: i3 build --corpus <corpus.jsonl | BEIR dir> [--model <model dir>] --out <dir> [options]
+       i3 build --base <build dir> --corpus <corpus.jsonl> [--compact-above <share>] [--model <model dir>] --out <dir>
        i3 build --base <build dir> [--upsert <corpus.jsonl>] [--delete <ids.txt>] [--model <model dir>] --out <dir>
 
 Encodes a corpus into an index directory (manifest.json + objects/). Works in <out>.partial/ and renames it to
@@ -27,10 +28,13 @@ Encodes a corpus into an index directory (manifest.json + objects/). Works in <o
 
 With --base, an incremental update of that build (a fresh one or an earlier update): the new version reuses every
 object of the base and writes a delta (the upserted documents, encoded; the earlier updates' documents, copied) and
-tombstones for the base documents replaced or deleted. \`i3 publish\` then uploads only the new objects. Ids to
-delete that the base does not have are reported, not an error. Every query scans the delta whole and BM25 counts
-replaced documents until \`i3 compact\` folds the delta into a new base (do it when the delta nears a tenth of the
-base). Only --model, --device, --encoder, --threads and --force apply: the rest are the base's.
+tombstones for the base documents replaced or deleted. \`i3 publish\` then uploads only the new objects. With
+--corpus (the whole new corpus) the update finds the changes itself: documents that are new or differ (title, text or
+metadata) are upserted, documents the corpus no longer has are deleted. Ids to delete that the base does not have
+are reported, not an error. Every query scans the delta whole and BM25 counts replaced documents until
+\`i3 compact\` folds the delta into a new base; --compact-above <share> (e.g. 0.1) does that at once when the delta
+and the tombstones exceed that share of the base's documents. Only --model, --device, --encoder, --threads and
+--force apply: the rest are the base's.
 
 corpus: one JSON object per line, BEIR {"_id", "title", "text"} or {"id", "title"?, "text", "metadata"?};
   UTF-8, unique ids; "text" may be empty when "title" is not (title-only documents are indexed by their title).
@@ -100,7 +104,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       fields: { type: "string" }, "fields-file": { type: "string" },
       partitions: { type: "string" }, probe: { type: "string" }, refine: { type: "string" }, "recall-target": { type: "string" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
-      base: { type: "string" }, upsert: { type: "string" }, delete: { type: "string" },
+      base: { type: "string" }, upsert: { type: "string" }, delete: { type: "string" }, "compact-above": { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -108,7 +112,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
     const device = (v.device ?? "auto") as string;
     if (!["auto", "cpu", "cuda"].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
     if (v.base) return runUpdate(v, device as Device, io);
-    if (v.upsert || v.delete) throw new UsageError("--upsert and --delete update a build: give it with --base");
+    if (v.upsert || v.delete || v["compact-above"]) throw new UsageError("--upsert, --delete and --compact-above update a build: give it with --base");
     for (const k of ["corpus", "out"] as const) if (!v[k]) throw new UsageError(`missing --${k}`);
     const defaults = parseSearchDefaults(v);
     if (v.fields && v["fields-file"]) throw new UsageError("--fields and --fields-file: give one");
@@ -138,7 +142,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
 
 /** Flags of `i3 build` that an update takes from its base, and so refuses. */
 const BASE_PARAMETERS = [
-  "corpus", "passage", "batch", "shard-size", "window", "stride", "no-split", "no-lexical", "shard", "id", "limit", "skip-empty", "fields", "fields-file",
+  "passage", "batch", "shard-size", "window", "stride", "no-split", "no-lexical", "shard", "id", "limit", "skip-empty", "fields", "fields-file",
   "partitions", "probe", "refine", "recall-target", "restart", ...Object.keys(SEARCH_DEFAULT_FLAGS),
 ];
 
@@ -148,7 +152,8 @@ async function runUpdate(v: Record<string, unknown>, device: Device, io: Command
   const fixed = BASE_PARAMETERS.filter((k) => v[k] !== undefined && v[k] !== false);
   if (fixed.length) throw new UsageError(`--base: --${fixed[0]} is the base's (an update keeps its parameters; \`i3 compact\`, then a new build, changes them)`);
   await updateIndex({
-    base: v.base as string, upsert: v.upsert as string | undefined, delete: v.delete as string | undefined, model: v.model as string, out: v.out as string,
+    base: v.base as string, corpus: v.corpus as string | undefined, upsert: v.upsert as string | undefined, delete: v.delete as string | undefined,
+    compactAbove: numberFlag("compact-above", v["compact-above"] as string | undefined, 0), model: v.model as string, out: v.out as string,
     force: !!v.force, device, encoder: choiceFlag("encoder", v.encoder as string, ["auto", "onnx", "torch"] as const), threads: intFlag("threads", v.threads as string),
     stderr: io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) },
   });

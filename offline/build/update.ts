@@ -4,13 +4,15 @@
 // parameters. Base documents that are replaced or deleted are tombstoned. The output is a whole build directory (the
 // base's objects hard-linked), so `i3 publish` uploads only the new objects, `npm run eval --index` searches it, and
 // it can be the base of the next update.
-import { copyFile, link, mkdir, readFile, rm } from "node:fs/promises";
+import { copyFile, link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  DELTA_MANIFEST_VERSION, decodeDocBlock, decodeIdBucket, decodeShard, decodeTombstones, encodeTombstones, idBucketOf, parseManifest,
+  DELTA_MANIFEST_VERSION, decodeDocBlock, decodeIdBucket, decodeShard, decodeTombstones, encodeTombstones, idBucketOf, isDeleted, parseManifest,
   serializeManifest, type DeltaSection, type Doc, type DocBlockRef, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
+import { stableStringify } from "../../src/format/json.ts";
 import { ANALYZER } from "../../src/text/analyzer.ts";
+import { compactIndex } from "./compact.ts";
 import { UsageError } from "../command.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
 import { buildIndex } from "./build.ts";
@@ -35,6 +37,16 @@ export interface UpdateOptions {
   upsert?: string;
   /** Ids to delete, one per line. */
   delete?: string;
+  /**
+   * The whole new corpus, in place of `upsert` and `delete`: the update upserts its documents that are new or differ
+   * from the version's (title, text or metadata) and deletes the version's documents it no longer has.
+   */
+  corpus?: string;
+  /**
+   * Compact instead (`i3 compact`: a fresh build of the live documents) when the delta and the tombstones would
+   * exceed this share of the base's documents (e.g. 0.1); default never.
+   */
+  compactAbove?: number;
   /** The model the base was built with (checked against the base). */
   model: string;
   out: string;
@@ -60,6 +72,8 @@ export interface UpdateSummary {
   tombstoned: number;
   /** Objects this update wrote (all others are the base's). */
   newObjects: number;
+  /** True when the update was compacted into a new base (`compactAbove`). */
+  compacted: boolean;
   newBytes: number;
   seconds: number;
 }
@@ -73,7 +87,8 @@ export interface UpdateSummary {
 export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   const t0 = performance.now();
   const say = (s: string) => (o.stderr ?? process.stderr).write(s + "\n");
-  if (!o.upsert && !o.delete) throw new UsageError("--base needs --upsert <corpus.jsonl> and/or --delete <ids file>");
+  if (!o.upsert && !o.delete && !o.corpus) throw new UsageError("--base needs --corpus <the whole new corpus>, or --upsert <corpus.jsonl> and/or --delete <ids file>");
+  if (o.corpus && (o.upsert || o.delete)) throw new UsageError("--base: give --corpus (the whole new corpus), or --upsert / --delete (the changes), not both");
   const out = o.out.replace(/\/+$/, "");
   if (path.resolve(out) === path.resolve(o.base)) throw new UsageError("--out must differ from --base (the base stays as it is)");
   if (!o.force && (await exists(out))) throw new BuildError("output_exists", `${out} already exists (pass --force to replace it)`);
@@ -82,10 +97,7 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   const info = await baseInfo(base);
   await checkBase(base, info, o.model);
 
-  const deletes = o.delete ? await readIds(o.delete) : [];
-  const upsertFile = o.upsert && (await resolveCorpusPath(o.upsert));
-  const upserts: Doc[] = [];
-  if (upsertFile) for await (const { doc } of readCorpus(upsertFile, { fields: m.fields?.schema })) upserts.push(doc);
+  const { upserts, deletes } = o.corpus ? await diffCorpus(base, await resolveCorpusPath(o.corpus)) : await changes(o, m);
   const upsertIds = new Set(upserts.map((d) => d.id));
   const gone = new Set([...upsertIds, ...deletes]);
 
@@ -93,6 +105,8 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   await rm(partial, { recursive: true, force: true });
   await mkdir(path.join(partial, "objects"), { recursive: true });
   const store = createObjectStore(partial);
+  const upsertFile = path.join(partial, "upserts.jsonl");
+  await writeFile(upsertFile, upserts.map((d) => JSON.stringify(d)).join("\n") + "\n");
   try {
     // The base documents replaced or deleted, on top of those the previous updates tombstoned.
     const before = m.tombstones ? decodeTombstones(await base.readObject(m.tombstones)) : undefined;
@@ -109,7 +123,7 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     const deleted = new Set(deletes.filter((id) => !upsertIds.has(id) && had(id))).size;
     for (const id of gone) if (inBase.has(id)) dead.add(inBase.get(id)!);
 
-    const encoded = upserts.length ? await encodeUpserts(upsertFile!, o, m, info, partial, say) : undefined;
+    const encoded = upserts.length ? await encodeUpserts(upsertFile, o, m, info, partial, say) : undefined;
     const delta = kept.length + upserts.length > 0
       ? await writeDelta({ store, base, m, info, kept, previousShards: m.delta?.shards ?? [], encoded, docsPerBlock: o.docsPerBlock, upserts: upserts.length })
       : undefined;
@@ -117,12 +131,18 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     const manifest = updatedManifest(m, delta, tombstones);
     const written = new Set([...(delta ? deltaRefs(delta) : []), ...(tombstones ? [tombstones] : [])].map((r) => r.path));
     await linkBaseObjects(base, partial, manifest.objects.filter((r) => !written.has(r.path)));
-    await finalizeBuild(store, out, manifest, { ...info, update: updateRecord(m, delta) } as BuildInfo, !!o.force);
+    const compact = o.compactAbove !== undefined && (delta?.documents ?? 0) + dead.size > o.compactAbove * m.corpus.documents;
+    await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, { ...info, update: updateRecord(m, delta) } as BuildInfo, true);
+    if (compact) {
+      say(`build: the delta (${delta?.documents ?? 0} documents, ${dead.size} tombstones) exceeds ${o.compactAbove} of the base's ${m.corpus.documents} documents: compacting`);
+      await compactIndex({ base: `${out}.updated`, out, model: o.model, force: true, device: o.device, encoder: o.encoder, threads: o.threads, stderr: o.stderr });
+      await rm(`${out}.updated`, { recursive: true, force: true });
+    }
     const newRefs = manifest.objects.filter((r) => written.has(r.path));
     const summary: UpdateSummary = {
       out, added: upserts.length - replaced, replaced, deleted, unknownDeletes,
       deltaDocuments: delta?.documents ?? 0, tombstoned: dead.size,
-      newObjects: newRefs.length, newBytes: newRefs.reduce((n, r) => n + r.bytes, 0), seconds: (performance.now() - t0) / 1000,
+      newObjects: newRefs.length, newBytes: newRefs.reduce((n, r) => n + r.bytes, 0), seconds: (performance.now() - t0) / 1000, compacted: compact,
     };
     if (unknownDeletes.length) say(`build: ${unknownDeletes.length} id(s) to delete are not in ${o.base}: ${unknownDeletes.slice(0, 5).map((x) => JSON.stringify(x)).join(", ")}${unknownDeletes.length > 5 ? ", ..." : ""}`);
     say(
@@ -131,8 +151,41 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     );
     return summary;
   } finally {
-    await rm(path.join(partial, "upserts"), { recursive: true, force: true });
+    await rm(partial, { recursive: true, force: true });
   }
+}
+
+/** The upserted documents (checked as a corpus is) and the ids to delete, from the update's files. */
+async function changes(o: UpdateOptions, m: Manifest): Promise<{ upserts: Doc[]; deletes: string[] }> {
+  const upserts: Doc[] = [];
+  if (o.upsert) for await (const { doc } of readCorpus(await resolveCorpusPath(o.upsert), { fields: m.fields?.schema })) upserts.push(doc);
+  return { upserts, deletes: o.delete ? await readIds(o.delete) : [] };
+}
+
+/** A document as the update compares it: its title, text and metadata (keys in order). */
+const contentOf = (d: Doc) => stableStringify([d.title ?? "", d.text, d.metadata ?? null]);
+
+/**
+ * The changes that make the version's live documents the corpus': its documents that are new or differ, and the
+ * version's ids it no longer has.
+ */
+async function diffCorpus(base: BuildDir, file: string): Promise<{ upserts: Doc[]; deletes: string[] }> {
+  const m = base.manifest;
+  const tomb = m.tombstones && decodeTombstones(await base.readObject(m.tombstones));
+  const live = new Map<string, string>();
+  for (const b of m.docs.blocks) {
+    decodeDocBlock(await base.readObject(b)).forEach((d, i) => {
+      if (!tomb || !isDeleted(tomb, b.first + i)) live.set(d.id, contentOf(d));
+    });
+  }
+  for (const b of m.delta?.docs.blocks ?? []) for (const d of decodeDocBlock(await base.readObject(b))) live.set(d.id, contentOf(d));
+  const upserts: Doc[] = [];
+  const seen = new Set<string>();
+  for await (const { doc } of readCorpus(file, { fields: m.fields?.schema })) {
+    seen.add(doc.id);
+    if (live.get(doc.id) !== contentOf(doc)) upserts.push(doc);
+  }
+  return { upserts, deletes: [...live.keys()].filter((id) => !seen.has(id)) };
 }
 
 /** The base's build-info.json: how it was built (the update uses the same parameters). */

@@ -184,6 +184,35 @@ describe("i3 build --base", () => {
   }, 60_000);
 });
 
+describe("i3 build --base --corpus (the whole new corpus)", () => {
+  it("upserts what is new or changed, deletes what is gone, and leaves the rest alone", async () => {
+    const next = [...Array.from({ length: 100 }, (_, i) => doc(i)).filter((d) => d.id !== "d9" && d.id !== "d10"), doc(4, 3), doc(400)];
+    next.splice(next.findIndex((d) => d.id === "d4"), 1); // d4 changed: its new copy is the one at the end
+    next[20] = { ...next[20], metadata: { ...next[20].metadata, year: 1999 } }; // metadata alone changed
+    await writeFile(file("next.jsonl"), jsonl(next));
+    const s = await updateIndex({ base: file("base"), corpus: file("next.jsonl"), out: file("sync"), model: MODEL, device: "cpu", stderr: quiet });
+    expect(s).toMatchObject({ added: 1, replaced: 2, deleted: 2, unknownDeletes: [], deltaDocuments: 3, tombstoned: 4, compacted: false });
+    expect((await liveIds("sync")).sort()).toEqual(next.map((d) => d.id).sort());
+    // Nothing changed: an update that changes nothing.
+    const same = await updateIndex({ base: file("sync"), corpus: file("next.jsonl"), out: file("sync2"), model: MODEL, device: "cpu", stderr: quiet });
+    expect(same).toMatchObject({ added: 0, replaced: 0, deleted: 0, deltaDocuments: 3, tombstoned: 4 });
+  }, 60_000);
+
+  it("--compact-above: a delta past that share of the base is compacted into a new base", async () => {
+    const next = Array.from({ length: 100 }, (_, i) => doc(i, i < 15 ? 1 : 0));
+    await writeFile(file("next15.jsonl"), jsonl(next));
+    const s = await updateIndex({ base: file("base"), corpus: file("next15.jsonl"), out: file("c15"), model: MODEL, device: "cpu", stderr: quiet, compactAbove: 0.1 });
+    expect(s).toMatchObject({ replaced: 15, compacted: true });
+    const m = await manifestOf("c15");
+    expect(m.delta).toBeUndefined();
+    expect(m.version).toEqual({ major: 2, minor: 1 });
+    expect(await liveIds("c15")).toEqual([...next.slice(15), ...next.slice(0, 15)].map((d) => d.id));
+    const small = await updateIndex({ base: file("base"), upsert: undefined, delete: undefined, corpus: file("next15.jsonl"), out: file("c15b"), model: MODEL, device: "cpu", stderr: quiet, compactAbove: 0.5 });
+    expect(small.compacted).toBe(false);
+    expect((await manifestOf("c15b")).delta?.documents).toBe(15);
+  }, 60_000);
+});
+
 describe("the CLI", () => {
   const io = () => {
     const errors: string[] = [];
@@ -195,16 +224,18 @@ describe("the CLI", () => {
     await writeFile(file("one.jsonl"), jsonl([doc(1, 5)]));
     const run = (args: string[]) => runBuildCommand(["--model", MODEL, "--device", "cpu", ...args], o);
     expect(await run(["--upsert", file("one.jsonl"), "--out", file("x1")])).toBe(2);
-    expect(errors.join("\n")).toContain("--upsert and --delete update a build: give it with --base");
+    expect(errors.join("\n")).toContain("--upsert, --delete and --compact-above update a build: give it with --base");
     expect(await run(["--base", file("base"), "--out", file("x2")])).toBe(2);
-    expect(errors.join("\n")).toContain("--base needs --upsert");
+    expect(errors.join("\n")).toContain("--base needs --corpus");
+    expect(await run(["--base", file("base"), "--corpus", file("one.jsonl"), "--upsert", file("one.jsonl"), "--out", file("x6")])).toBe(2);
+    expect(errors.join("\n")).toContain("not both");
     expect(await run(["--base", file("base"), "--upsert", file("one.jsonl"), "--out", file("x3"), "--window", "4"])).toBe(2);
     expect(errors.join("\n")).toContain("--window is the base's");
     expect(await runBuildCommand(["--base", file("base"), "--upsert", file("one.jsonl"), "--out", file("x4"), "--model", path.join(ROOT, "models/use-lite")], o)).toBe(2);
     expect(errors.join("\n")).toMatch(/is not the model .* was built with \(tiny\)/);
     expect(await run(["--base", file("base"), "--delete", file("missing.txt"), "--out", file("x5")])).toBe(2);
     expect(errors.join("\n")).toContain("missing.txt: ENOENT");
-    for (const x of ["x1", "x2", "x3", "x4", "x5"]) expect(existsSync(file(x))).toBe(false);
+    for (const x of ["x1", "x2", "x3", "x4", "x5", "x6"]) expect(existsSync(file(x))).toBe(false);
   }, 60_000);
 
   it("a bad upserted document fails naming its line (exit 1); nothing is written", async () => {
