@@ -42,4 +42,15 @@ describe("workflows", () => {
     expect(build).toContain('${MODEL:+--model "$MODEL"}');
     expect(build).not.toContain("use-lite");
   });
+
+  it("publish-index updates the live version incrementally, and builds in full when it cannot", () => {
+    const w = load("publish-index.yml");
+    const build = w.jobs.publish.steps.find((st) => st.name === "Build")?.run ?? "";
+    expect(build).toContain('i3 -- pull --tenant "$TENANT" --index "$INDEX" --out build/live --to s3');
+    expect(build).toContain('i3 -- build --base build/live --corpus "$CORPUS/corpus.jsonl"');
+    expect(build).toContain('--compact-above "$COMPACT_ABOVE"');
+    expect(build).toMatch(/code == 2 .*full/);
+    const publish = w.jobs.publish.steps.find((st) => st.name === "Gate, publish, smoke test")?.run ?? "";
+    expect(publish).toContain("publish build/ci");
+  });
 });
