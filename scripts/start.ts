@@ -3,6 +3,8 @@
  *  1. builds the demo index from data/demo/scifact with the default model, unless it is built already (by an
  *     `i3 build` that writes the current manifest version), with two
  *     filterable fields derived from each abstract (scripts/lib/demo-metadata.ts: `words` int, `topics` keyword[]);
+ *     when it is built and the corpus has changed since, updates it incrementally (`i3 build --base --corpus`: only
+ *     the documents that are new or changed are encoded; compacted past a tenth of the base);
  *  2. publishes it to the local R2 that `wrangler dev` reads (tenant "demo", index "scifact"; an unchanged
  *     build publishes nothing new);
  *  3. creates a search API key for tenant "demo" (or reuses the one it made before, kept in
@@ -11,7 +13,7 @@
  * Options: --port <n> (default 8787), --rebuild, --model <models dir>, --no-serve (build + publish, then exit).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_FIELDS, writeDemoCorpus } from "./lib/demo-metadata.ts";
@@ -61,14 +63,22 @@ function needsBuild(): boolean {
 }
 
 async function main() {
+  const corpus = join("build", "demo-scifact-corpus.jsonl");
+  writeDemoCorpus(join(root, "data/demo/scifact/corpus.jsonl"), join(root, corpus));
   if (opts.rebuild || needsBuild()) {
-    const corpus = join("build", "demo-scifact-corpus.jsonl");
-    writeDemoCorpus(join(root, "data/demo/scifact/corpus.jsonl"), join(root, corpus));
     console.log(`[start] building the demo index (${model}) into ${buildDir}, filterable by ${DEMO_FIELDS} …`);
     const force = opts.rebuild || existsSync(join(root, buildDir)) ? ["--force"] : [];
     await run(tsx, ["offline/cli.ts", "build", "--corpus", corpus, "--model", model, "--out", buildDir, "--fields", DEMO_FIELDS, ...force]);
   } else {
-    console.log(`[start] demo index already built: ${buildDir} (--rebuild to build again)`);
+    // The corpus may have changed since the build: an update finds what did (and writes nothing when nothing did).
+    console.log(`[start] demo index already built: ${buildDir}; checking data/demo/scifact for changes (--rebuild to build again) …`);
+    const next = `${buildDir}.next`;
+    await run(tsx, ["offline/cli.ts", "build", "--base", buildDir, "--corpus", corpus, "--model", model, "--out", next, "--compact-above", "0.1", "--force"]);
+    if (existsSync(join(root, next))) {
+      rmSync(join(root, buildDir), { recursive: true, force: true });
+      renameSync(join(root, next), join(root, buildDir));
+      console.log(`[start] ${buildDir} updated`);
+    }
   }
   console.log("[start] publishing it to local R2 as demo/scifact …");
   await run(tsx, ["offline/cli.ts", "publish", buildDir, "--tenant", "demo", "--index", "scifact", "--to", "local"]);

@@ -55,6 +55,9 @@ async function readInput(dir: string): Promise<Input> {
   } catch {
     throw new BuildError("merge_mismatch", `${dir}: no ${BUILD_INFO_FILE} (only directories made by \`i3 build\` can be merged)`);
   }
+  if (build.manifest.delta || build.manifest.tombstones) {
+    throw new BuildError("merge_mismatch", `${dir} is an incrementally updated version (a delta or tombstones): \`i3 compact\` it first`);
+  }
   return { dir, build, manifest: build.manifest, info };
 }
 

@@ -74,6 +74,8 @@ export interface UpdateSummary {
   newObjects: number;
   /** True when the update was compacted into a new base (`compactAbove`). */
   compacted: boolean;
+  /** True when there was nothing to change (no upsert, no id to delete that the version has): `out` is not written. */
+  unchanged: boolean;
   newBytes: number;
   seconds: number;
 }
@@ -100,6 +102,13 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   const { upserts, deletes } = o.corpus ? await diffCorpus(base, await resolveCorpusPath(o.corpus)) : await changes(o, m);
   const upsertIds = new Set(upserts.map((d) => d.id));
   const gone = new Set([...upsertIds, ...deletes]);
+  if (upserts.length === 0 && !(await deletesAny(base, deletes))) {
+    say(`build: nothing to change in ${o.base} (no document to upsert, none of the ids to delete is there): ${out} not written`);
+    return {
+      out, added: 0, replaced: 0, deleted: 0, unknownDeletes: deletes, deltaDocuments: m.delta?.documents ?? 0, tombstoned: m.tombstones?.count ?? 0,
+      newObjects: 0, newBytes: 0, seconds: (performance.now() - t0) / 1000, compacted: false, unchanged: true,
+    };
+  }
 
   const partial = `${out}.partial`;
   await rm(partial, { recursive: true, force: true });
@@ -142,7 +151,7 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     const summary: UpdateSummary = {
       out, added: upserts.length - replaced, replaced, deleted, unknownDeletes,
       deltaDocuments: delta?.documents ?? 0, tombstoned: dead.size,
-      newObjects: newRefs.length, newBytes: newRefs.reduce((n, r) => n + r.bytes, 0), seconds: (performance.now() - t0) / 1000, compacted: compact,
+      newObjects: newRefs.length, newBytes: newRefs.reduce((n, r) => n + r.bytes, 0), seconds: (performance.now() - t0) / 1000, compacted: compact, unchanged: false,
     };
     if (unknownDeletes.length) say(`build: ${unknownDeletes.length} id(s) to delete are not in ${o.base}: ${unknownDeletes.slice(0, 5).map((x) => JSON.stringify(x)).join(", ")}${unknownDeletes.length > 5 ? ", ..." : ""}`);
     say(
@@ -153,6 +162,16 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   } finally {
     await rm(partial, { recursive: true, force: true });
   }
+}
+
+/** Whether any of `ids` is a live document of the version. */
+async function deletesAny(base: BuildDir, ids: string[]): Promise<boolean> {
+  if (ids.length === 0) return false;
+  const m = base.manifest;
+  if (m.delta) for (const d of await deltaDocs(base, m.delta)) if (ids.includes(d.id)) return true;
+  const tomb = m.tombstones && decodeTombstones(await base.readObject(m.tombstones));
+  for (const o of (await baseOrdinals(base, ids)).values()) if (!tomb || !isDeleted(tomb, o)) return true;
+  return false;
 }
 
 /** The upserted documents (checked as a corpus is) and the ids to delete, from the update's files. */

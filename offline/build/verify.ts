@@ -1,7 +1,7 @@
 // The full check of a build directory before `i3 build` or `i3 merge` renames it into place: every object's size
 // and sha256 (BuildDir.verify), then the headers of shards, doc blocks, id buckets and lexical objects against the manifest.
 import {
-  checkFieldColumns, decodeFieldColumns, decodePartitionDocs,
+  checkFieldColumns, decodeFieldColumns, decodePartitionDocs, decodeTombstones,
   decodeIdBucket, decodeLexicalBucket, decodeLexicalNorms, decodeShard, readDocBlockHeader, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
 import type { BuildDir } from "./build-dir.ts";
@@ -15,10 +15,25 @@ import { BuildError } from "./errors.ts";
  */
 export async function verifyBuild(build: BuildDir): Promise<void> {
   await build.verify();
-  const check = headerCheck(build.manifest);
+  const m = build.manifest;
+  const check = headerCheck(m);
+  // An updated version's delta: its objects checked like the base's, against the delta's own counts.
+  const delta = m.delta && headerCheck({
+    ...m, corpus: { ...m.corpus, documents: m.delta.documents },
+    partitions: [{ id: 0, centroid: null, shards: m.delta.shards }],
+    docs: { blocks: m.delta.docs.blocks, ids: m.delta.docs.ids },
+    lexical: m.lexical && m.delta.lexical && { ...m.lexical, ...m.delta.lexical },
+    fields: m.fields && m.delta.fields && { schema: m.fields.schema, columns: m.delta.fields.columns },
+  });
   for (const o of build.objects) {
     try {
-      check(o, await build.readObject(o));
+      const bytes = await build.readObject(o);
+      check(o, bytes);
+      delta?.(o, bytes);
+      if (o.path === m.tombstones?.path) {
+        const t = decodeTombstones(bytes);
+        if (t.documents !== m.corpus.documents || t.deleted !== o.count) throw new BuildError("invalid_build", `tombstones ${o.path}: ${t.deleted} of ${t.documents} documents, manifest ${o.count} of ${m.corpus.documents}`);
+      }
     } catch (e) {
       if (e instanceof BuildError) throw new BuildError("invalid_build", `build ${build.dir}: ${e.message}`, { cause: e });
       throw new BuildError("invalid_build", `build ${build.dir}: object ${o.path}: ${(e as Error).message}`, { cause: e });

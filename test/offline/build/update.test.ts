@@ -2,7 +2,7 @@
 // onnxruntime-node on real files: what a search of the updated version returns (the offline search, the worker's
 // code), what is reused, 100 updates in a row, and compaction against a fresh build of the same corpus.
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +13,10 @@ import { parseFieldsFlag } from "../../../offline/build/fields.ts";
 import { updateIndex } from "../../../offline/build/update.ts";
 import { indexRun, openIndex } from "../../../offline/eval/index-search.ts";
 import type { SearchMode } from "../../../src/search/modes.ts";
-import { parseManifest, type Manifest } from "../../../src/format/index.ts";
+import { parseManifest, serializeManifest, type Manifest } from "../../../src/format/index.ts";
+import { openBuildDir } from "../../../offline/build/build-dir.ts";
+import { mergeIndexes } from "../../../offline/build/merge.ts";
+import { verifyBuild } from "../../../offline/build/verify.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const MODEL = path.join(ROOT, "test/fixtures/corpus-tiny/model");
@@ -195,7 +198,11 @@ describe("i3 build --base --corpus (the whole new corpus)", () => {
     expect((await liveIds("sync")).sort()).toEqual(next.map((d) => d.id).sort());
     // Nothing changed: an update that changes nothing.
     const same = await updateIndex({ base: file("sync"), corpus: file("next.jsonl"), out: file("sync2"), model: MODEL, device: "cpu", stderr: quiet });
-    expect(same).toMatchObject({ added: 0, replaced: 0, deleted: 0, deltaDocuments: 3, tombstoned: 4 });
+    expect(same).toMatchObject({ added: 0, replaced: 0, deleted: 0, deltaDocuments: 3, tombstoned: 4, unchanged: true });
+    expect(existsSync(file("sync2"))).toBe(false);
+    // Deleting only ids the version does not have changes nothing either.
+    await writeFile(file("absent.txt"), "d9\nnope\n");
+    expect((await updateIndex({ base: file("sync"), delete: file("absent.txt"), out: file("sync3"), model: MODEL, device: "cpu", stderr: quiet })).unchanged).toBe(true);
   }, 60_000);
 
   it("--compact-above: a delta past that share of the base is compacted into a new base", async () => {
@@ -244,6 +251,19 @@ describe("the CLI", () => {
     expect(await runBuildCommand(["--base", file("base"), "--upsert", file("bad.jsonl"), "--model", MODEL, "--device", "cpu", "--out", file("bad")], o)).toBe(1);
     expect(errors.join("\n")).toMatch(/bad\.jsonl:2: document "d2": metadata\.year must be an integer/);
     expect(existsSync(file("bad"))).toBe(false);
+  }, 60_000);
+
+  it("i3 merge refuses an updated version (compact it first); a delta object that is not what the manifest says fails the verification", async () => {
+    await expect(mergeIndexes({ inputs: [file("u1"), file("base")], out: file("m1"), stderr: quiet })).rejects.toMatchObject({ code: "merge_mismatch", message: expect.stringContaining("i3 compact") });
+    // The delta's id bucket swapped for another (valid) bucket of a different delta: caught by the header check.
+    const u1 = await manifestOf("u1");
+    const other = { ...(await manifestOf("add")).delta!.docs.ids.buckets[0], count: 2 }; // counts that add up, bytes that do not
+    const forged = { ...u1, delta: { ...u1.delta!, docs: { ...u1.delta!.docs, ids: { ...u1.delta!.docs.ids, buckets: [{ ...other }] } } } };
+    forged.objects = [...u1.objects.filter((o) => o.path !== u1.delta!.docs.ids.buckets[0].path), other];
+    await cp(file("u1"), file("forged"), { recursive: true });
+    await cp(path.join(file("add"), other.path), path.join(file("forged"), other.path));
+    await writeFile(path.join(file("forged"), "manifest.json"), serializeManifest(forged));
+    await expect(verifyBuild(await openBuildDir(file("forged")))).rejects.toMatchObject({ code: "invalid_build", message: expect.stringContaining("id bucket") });
   }, 60_000);
 
   it("i3 compact: usage errors and a flat base compacted", async () => {
