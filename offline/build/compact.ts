@@ -16,8 +16,9 @@ import type { ProgressStream } from "./progress.ts";
 import type { Device } from "../encoder/node-encoder.ts";
 import type { EncoderBackend } from "../encoder/passage-encoder.ts";
 
-export interface CompactOptions {
-  base: string;
+/** What a command that encodes documents into a new build directory takes (compact, update). */
+export interface EncodeIntoOptions {
+  /** The model the base was built with. */
   model: string;
   out: string;
   force?: boolean;
@@ -25,6 +26,10 @@ export interface CompactOptions {
   encoder?: EncoderBackend;
   threads?: number;
   stderr?: ProgressStream;
+}
+
+export interface CompactOptions extends EncodeIntoOptions {
+  base: string;
 }
 
 /**

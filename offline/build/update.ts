@@ -12,7 +12,7 @@ import {
 } from "../../src/format/index.ts";
 import { stableStringify } from "../../src/format/json.ts";
 import { ANALYZER } from "../../src/text/analyzer.ts";
-import { compactIndex } from "./compact.ts";
+import { compactIndex, type EncodeIntoOptions } from "./compact.ts";
 import { UsageError } from "../command.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
 import { buildIndex } from "./build.ts";
@@ -25,12 +25,9 @@ import { writeIdIndex } from "./id-index.ts";
 import { loadModel } from "./model.ts";
 import { createObjectStore, type ObjectStore } from "./object-store.ts";
 import { writeLexical } from "./bm25.ts";
-import type { ProgressStream } from "./progress.ts";
 import { createDocBlockWriter, createShardWriter } from "./writers.ts";
-import type { Device } from "../encoder/node-encoder.ts";
-import type { EncoderBackend } from "../encoder/passage-encoder.ts";
 
-export interface UpdateOptions {
+export interface UpdateOptions extends EncodeIntoOptions {
   /** The build directory of the current version (a fresh build or an earlier update). */
   base: string;
   /** Documents to add or replace (a corpus file: same format and checks as `i3 build --corpus`). */
@@ -47,16 +44,8 @@ export interface UpdateOptions {
    * exceed this share of the base's documents (e.g. 0.1); default never.
    */
   compactAbove?: number;
-  /** The model the base was built with (checked against the base). */
-  model: string;
-  out: string;
-  force?: boolean;
-  device?: Device;
-  encoder?: EncoderBackend;
-  threads?: number;
   /** Documents per doc block of the delta (default: the base's). */
   docsPerBlock?: number;
-  stderr?: ProgressStream;
 }
 
 export interface UpdateSummary {

@@ -29,6 +29,13 @@ export function needBytes(what: string, bytes: Uint8Array, need: number): void {
   }
 }
 
+/** Bits set in a 32-bit word. */
+export function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
 /** Writes a 4-character ASCII magic at offset 0. */
 export function writeMagic(bytes: Uint8Array, magic: string): void {
   for (let i = 0; i < 4; i++) bytes[i] = magic.charCodeAt(i);

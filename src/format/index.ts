@@ -21,7 +21,7 @@ export {
   validateName, validateVersion, validateObjectPath, indexPrefix, objectKey, manifestKey, pointerKey, versionIdOf,
 } from "./r2-keys.ts";
 export { PointerSchema, parsePointer, serializePointer, type Pointer } from "./pointer.ts";
-export { BINARY_MAJOR, BINARY_MINOR } from "./binary.ts";
+export { BINARY_MAJOR, BINARY_MINOR, popcount } from "./binary.ts";
 export {
   LEX_BUCKET_MAGIC, LEX_NORMS_MAGIC, LEX_HEADER_BYTES,
   termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, forEachPosting,

@@ -14,7 +14,7 @@
 //   24     4    reserved (0)
 //   28     4    u32 CRC-32 of bytes 0..27
 // Then ceil(documents / 32) u32 words: bit `o & 31` of word `o >>> 5` set when document `o` is deleted.
-import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, popcount, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
 import { FormatError } from "./errors.ts";
 
 export const TOMBSTONES_MAGIC = "I3TS";
@@ -82,10 +82,4 @@ export function decodeTombstones(bytes: Uint8Array): Tombstones {
   if (count !== deleted) throw new FormatError("invalid_object", `${WHAT}: ${count} bits set, header says ${deleted}`);
   if (documents & 31 && bits[words - 1] >>> (documents & 31) !== 0) throw new FormatError("invalid_object", `${WHAT}: bits set past document ${documents}`);
   return { documents, deleted, bits };
-}
-
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }

@@ -8,7 +8,7 @@
 // $ne, $nin and `$exists: false` also match documents without the field; $lt $lte $gt $gte take int and date fields
 // (a date as an ISO 8601 string) and never match a document without the field.
 import { CodedError } from "../errors.ts";
-import type { Column, FieldColumns, FieldSpec } from "../format";
+import { popcount, type Column, type FieldColumns, type FieldSpec } from "../format";
 import { EXPECTED, parseDate, parseInt32 } from "./field-values.ts";
 
 /** A filter that does not fit the index's fields (400 `invalid_filter` in the API). */
@@ -131,12 +131,6 @@ export function docFilter(bits: Uint32Array, documents: number): DocFilter {
   let count = 0;
   for (let w = 0; w < bits.length; w++) count += popcount(bits[w]);
   return { documents, bits, count, has: (o) => (bits[o >>> 5] & (1 << (o & 31))) !== 0 };
-}
-
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
 }
 
 /**
