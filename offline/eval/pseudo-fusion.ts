@@ -8,19 +8,15 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import { intFlag, parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
-import { searchLexical } from "../../src/search/bm25.ts";
-import { denseSearch } from "../../src/search/vector-index.ts";
-import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import type { Manifest } from "../../src/format/index.ts";
-import { adaptiveWeight, parsePseudoFusionAnchor, PSEUDO_FUSION_QUERIES, pseudoRatio, type PseudoFusionAnchor, type PseudoStatistic } from "../build/adaptive-fusion.ts";
+import { adaptFusion, statisticLine } from "../build/adapt-fusion.ts";
+import { parsePseudoFusionAnchor, PSEUDO_FUSION_QUERIES, type PseudoFusionAnchor } from "../build/adaptive-fusion.ts";
+import { readManifest } from "../build/build-dir.ts";
 import { defaultModelDir } from "../build/command.ts";
-import { applySearchDefaults } from "../build/defaults.ts";
-import { writeManifest } from "../build/build-dir.ts";
 import { BuildError } from "../build/errors.ts";
-import { pseudoQueries } from "../build/pseudo-queries.ts";
-import { openIndex, type OpenIndex } from "./index-search.ts";
+import { openIndex } from "./index-search.ts";
+import { pseudoStatistic } from "./pseudo-statistic.ts";
 
 export const PSEUDO_FUSION_USAGE = `usage: i3 tune-fusion --pseudo --index <build dir> [options]
 
@@ -49,57 +45,22 @@ export async function runPseudoFusionCommand(argv: string[], io: CommandIO = STD
     });
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     if (!v.index) throw new UsageError("--index is required");
-    const n = intFlag("queries", v.queries) ?? PSEUDO_FUSION_QUERIES.n;
+    const o = { queries: intFlag("queries", v.queries) ?? PSEUDO_FUSION_QUERIES.n, threads: intFlag("threads", v.threads), apply: !!v.apply };
     const modelDir = v.model ?? defaultModelDir();
-    const idx = await openIndex(v.index);
-    if (!idx.lexical) throw new BuildError("invalid_build", `${v.index} has no lexical section (built with --no-lexical): nothing to fuse`);
-    const anchor = await modelAnchor(modelDir, idx.manifest);
-    const s = await pseudoStatistic(idx, { n, threads: intFlag("threads", v.threads) });
-    const ratio = pseudoRatio(s);
-    io.out(`${v.index}: ${s.queries} pseudo-queries (${PSEUDO_FUSION_QUERIES.words.min}-${PSEUDO_FUSION_QUERIES.words.max} words of random documents); MRR@10 of the source document: ` +
-      `dense ${s.denseMrr.toFixed(4)}, lexical ${s.lexicalMrr.toFixed(4)}, ratio ${ratio === undefined ? "undefined (BM25 found none)" : ratio.toFixed(4)}`);
+    const anchor = await modelAnchor(modelDir, (await readManifest(v.index)).manifest);
     if (!anchor) {
-      if (v.apply) throw new BuildError("invalid_model", `model ${modelDir}: model.json records no "pseudoFusion" anchor, so there is no weight to apply`);
+      if (o.apply) throw new BuildError("invalid_model", `model ${modelDir}: model.json records no "pseudoFusion" anchor, so there is no weight to apply`);
+      const idx = await openIndex(v.index);
+      if (!idx.lexical) throw new BuildError("invalid_build", `${v.index} has no lexical section (built with --no-lexical): nothing to fuse`);
+      io.out(statisticLine(v.index, await pseudoStatistic(idx, { n: o.queries, threads: o.threads })));
       return io.out(`model ${modelDir} records no "pseudoFusion" anchor: this ratio, measured on the corpus its fusion weight was tuned on, is one`);
     }
-    const a = adaptiveWeight(anchor, s);
+    const a = await adaptFusion(v.index, anchor, o);
+    io.out(statisticLine(v.index, a.statistic));
     io.out(`anchor (${modelDir}): weight ${anchor.weight} ${anchor.normalization}, ratio ${anchor.ratio.toFixed(4)}; factor ${a.factor.toFixed(4)} -> weight ${a.weight}`);
-    const fusion = { mode: "weighted" as const, weight: a.weight, normalization: anchor.normalization };
-    if (!v.apply) return io.out(`apply it: npm run i3 -- defaults ${v.index} --fusion weighted --fusion-weight ${a.weight} --fusion-normalization ${anchor.normalization} (then publish), or rerun with --apply`);
-    await writeManifest(v.index, applySearchDefaults(idx.manifest, { fusion }));
-    io.out(`applied: ${v.index} now fuses weighted ${a.weight} ${anchor.normalization}; publish it for a new version`);
+    if (o.apply) return io.out(`applied: ${v.index} now fuses weighted ${a.weight} ${anchor.normalization}; publish it for a new version`);
+    io.out(`apply it: npm run i3 -- defaults ${v.index} --fusion weighted --fusion-weight ${a.weight} --fusion-normalization ${anchor.normalization} (then publish), or rerun with --apply`);
   });
-}
-
-/**
- * The pseudo-query statistic of an opened index (its query model, default probe and BM25 section; the index must
- * have one).
- */
-export async function pseudoStatistic(idx: OpenIndex, o: { n?: number; threads?: number } = {}): Promise<PseudoStatistic> {
-  const m = idx.manifest;
-  const queries = await pseudoQueries((ref) => idx.build.readObject(ref), m.docs.blocks, m.corpus.documents, o.n ?? PSEUDO_FUSION_QUERIES.n, PSEUDO_FUSION_QUERIES.seed, PSEUDO_FUSION_QUERIES.words);
-  const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(await idx.build.readObject(m.model.vocab))));
-  const enc = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log: () => {} });
-  let dense = 0;
-  let lexical = 0;
-  try {
-    for (const q of queries) {
-      const d = await denseSearch(await enc.encode([tokenizer.encode(q.text)]), idx.vectors, 10);
-      const l = await searchLexical(idx.lexical!, q.text, 10);
-      dense += reciprocalRank(d.hits, q.ordinal);
-      lexical += reciprocalRank(l.hits, q.ordinal);
-    }
-  } finally {
-    await enc.close();
-  }
-  const count = queries.length;
-  return { queries: count, denseMrr: count ? dense / count : 0, lexicalMrr: count ? lexical / count : 0 };
-}
-
-/** 1 / rank of `ordinal` in the top 10 of `hits`, 0 when absent. */
-function reciprocalRank(hits: Array<{ ordinal: number }>, ordinal: number): number {
-  const i = hits.slice(0, 10).findIndex((h) => h.ordinal === ordinal);
-  return i < 0 ? 0 : 1 / (i + 1);
 }
 
 /** The model's anchor, when the index was built with that model (its shipped query model's sha256, else its name). */
