@@ -9,7 +9,7 @@ commands:
   merge     join build directories (--shard slices)     (i3 merge --help)
   defaults  show or change a build's search defaults    (i3 defaults --help)
   eval      evaluate on a BEIR set; rerun regressions   (i3 eval --help)
-  tune-fusion  tune a build's fusion weight on train queries (i3 tune-fusion --help)
+  tune-fusion  tune a build's fusion weight on train queries, or --pseudo on its own (i3 tune-fusion --help)
   publish   upload a build directory to R2              (i3 publish --help)
   versions  list the published versions of an index     (i3 versions --help)
   rollback  point an index at an earlier version        (i3 rollback --help)
