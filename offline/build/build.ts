@@ -268,7 +268,13 @@ export type { ObjectRef };
 /** The fusion weight adapted to the corpus by the model's anchor, written into the finished build's manifest. */
 async function adaptBuildFusion(out: string, anchor: PseudoFusionAnchor, opts: BuildOptions, say: (s: string) => void): Promise<void> {
   say("build: adapting the fusion weight to the corpus (pseudo-queries; --fusion-weight fixes it instead)");
-  const a = await adaptFusion(out, anchor, { apply: true, threads: opts.threads });
+  let a: Awaited<ReturnType<typeof adaptFusion>>;
+  try {
+    a = await adaptFusion(out, anchor, { apply: true, threads: opts.threads });
+  } catch (e) {
+    // The index is complete and verified with the model's fixed weight; only the adaptation is missing.
+    throw new BuildError("invalid_build", `${out} is built, with the model's fusion weight; adapting it to the corpus failed (${(e as Error).message}): rerun \`i3 tune-fusion --pseudo --index ${out} --apply\``, { cause: e });
+  }
   say(`build: ${statisticLine(out, a.statistic)}`);
   say(`build: fusion weight ${a.weight} ${anchor.normalization} (the model's ${anchor.weight} times ${a.factor.toFixed(4)}: this ratio over its anchor ${anchor.ratio}, at most 1)`);
 }
