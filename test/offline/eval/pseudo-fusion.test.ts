@@ -75,6 +75,8 @@ describe("tune-fusion --pseudo", () => {
     const r = await tune("--pseudo", "--index", index, "--model", model);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/records no "pseudoFusion" anchor/);
+    const two = await tune("--pseudo", "--index", index, "--model", model, "--queries", "2");
+    expect(two.out).toMatch(/: 2 pseudo-queries \(12-24 words of random documents\)/);
     const apply = await tune("--pseudo", "--index", index, "--model", model, "--apply");
     expect(apply.code).toBe(1);
     expect(apply.err).toMatch(/records no "pseudoFusion" anchor, so there is no weight to apply/);
