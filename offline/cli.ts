@@ -10,7 +10,7 @@ commands:
   compact   fold an updated build's delta into a new base (i3 compact --help)
   defaults  show or change a build's search defaults    (i3 defaults --help)
   eval      evaluate on a BEIR set; rerun regressions   (i3 eval --help)
-  tune-fusion  tune a build's fusion weight on train queries (i3 tune-fusion --help)
+  tune-fusion  tune a build's fusion weight on train queries, or --pseudo on its own (i3 tune-fusion --help)
   publish   upload a build directory to R2              (i3 publish --help)
   pull      download a published version into a build directory (i3 pull --help)
   versions  list the published versions of an index     (i3 versions --help)

@@ -24,6 +24,8 @@ import { writePartitions, type PartitionedSection, type PartitionOptions } from 
 import { encodeQueries, pseudoQueryTexts, PSEUDO_QUERY_SOURCE } from "./pseudo-queries.ts";
 import { formatDuration, type ProgressStream } from "./progress.ts";
 import { sliceRange, type Slice } from "./slice.ts";
+import { adaptFusion, buildAdaptsFusion, statisticLine } from "./adapt-fusion.ts";
+import type { PseudoFusionAnchor } from "./adaptive-fusion.ts";
 
 export interface BuildOptions {
   /** corpus.jsonl, or a BEIR directory holding one. */
@@ -178,6 +180,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       ...(opts.skipEmpty ? { skippedEmpty: skipped.length } : {}),
     };
     const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);
+    if (lexical && !opts.slice && buildAdaptsFusion(sc.pseudoFusion, opts.lexicalOptions?.fusion)) await adaptBuildFusion(out, sc.pseudoFusion, opts, say);
 
     const seconds = (performance.now() - t0) / 1000;
     const summary = summarize({ out, encoded, indexBytes, seconds, shards: state.shards.map((s) => s.ref), lexical, encodedThisRun: encoded.passages - passagesBefore, provider: encoder.provider, resumed });
@@ -261,6 +264,20 @@ function summaryLine(s: BuildSummary, p: EncodeParams, lexical: LexicalSection |
 }
 
 export type { ObjectRef };
+
+/** The fusion weight adapted to the corpus by the model's anchor, written into the finished build's manifest. */
+async function adaptBuildFusion(out: string, anchor: PseudoFusionAnchor, opts: BuildOptions, say: (s: string) => void): Promise<void> {
+  say("build: adapting the fusion weight to the corpus (pseudo-queries; --fusion-weight fixes it instead)");
+  let a: Awaited<ReturnType<typeof adaptFusion>>;
+  try {
+    a = await adaptFusion(out, anchor, { apply: true, threads: opts.threads });
+  } catch (e) {
+    // The index is complete and verified with the model's fixed weight; only the adaptation is missing.
+    throw new BuildError("invalid_build", `${out} is built, with the model's fusion weight; adapting it to the corpus failed (${(e as Error).message}): rerun \`i3 tune-fusion --pseudo --index ${out} --apply\``, { cause: e });
+  }
+  say(`build: ${statisticLine(out, a.statistic)}`);
+  say(`build: fusion weight ${a.weight} ${anchor.normalization} (the model's ${anchor.weight} times ${a.factor.toFixed(4)}: this ratio over its anchor ${anchor.ratio}, at most 1)`);
+}
 
 /** The model's fusion record as build options: a weight recorded without a normalization was tuned for "minmax". */
 function modelFusion(f: ModelSidecar["fusion"] = {}): Partial<LexicalSection["fusion"]> {

@@ -62,7 +62,9 @@ options:
                            pseudo-queries cut from the corpus (default 0.98)
 ${SEARCH_DEFAULT_USAGE}
                            (all four can be changed after the build: \`i3 defaults\`)
-  --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\`
+  --shard <k>/<n>          build only slice k of n (contiguous document ranges); join them with \`i3 merge\` (a
+                           slice keeps the model's fusion weight: adapt the merged index with
+                           \`i3 tune-fusion --pseudo --index <dir> --apply\`)
   --id <name>              index id in the manifest (default: the name of --out)
   --limit <n>              only the first n documents
   --fields <name:type,...> filterable fields read from each document's "metadata": types int (32-bit), date

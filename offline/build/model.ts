@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { decodeStaticQuery } from "../../src/format/static-query.ts";
+import { parsePseudoFusionAnchor, type PseudoFusionAnchor } from "./adaptive-fusion.ts";
 import { BuildError } from "./errors.ts";
 
 /** The sidecar fields the build uses (docs/ARCHITECTURE.md). */
@@ -33,6 +34,11 @@ export interface ModelSidecar {
    * A weight without a normalization was tuned for "minmax" (model files before manifest 1.2).
    */
   fusion?: { mode?: "rrf" | "weighted"; weight?: number; k?: number; depth?: number; normalization?: "tmm" | "minmax" };
+  /**
+   * The anchor of the adaptive fusion weight (offline/build/adaptive-fusion.ts): `i3 build` scales its weight by the
+   * corpus's pseudo-query ratio over this one, unless the build's flags fix the fusion.
+   */
+  pseudoFusion?: PseudoFusionAnchor;
 }
 
 export interface LoadedModel {
@@ -77,6 +83,7 @@ export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}
   }
   if (sidecar.maxQueryTokens > 128 || sidecar.maxPassageTokens > 128) throw bad("model.json: token windows must be <= 128");
   if (typeof sidecar.normalized !== "boolean") throw bad(`model.json: "normalized" must be a boolean`);
+  sidecar.pseudoFusion = parsePseudoFusionAnchor(sidecar.pseudoFusion, `model ${dir}: model.json`);
   const queryFile = sidecar.edgeQuery || sidecar.query;
   if (sidecar.cpuPassage !== undefined && (typeof sidecar.cpuPassage !== "string" || !sidecar.cpuPassage)) throw bad(`model.json: "cpuPassage" must be a non-empty string`);
   const passageFile = opts.cpuPassage && sidecar.cpuPassage ? sidecar.cpuPassage : sidecar.passage;

@@ -17,7 +17,11 @@ export const SEARCH_DEFAULT_FLAGS = {
 
 export const SEARCH_DEFAULT_USAGE = `  --fusion rrf|weighted    default fusion of hybrid search stored in the index (default: the model's, else weighted)
   --fusion-weight <w>      default dense weight in [0,1] for weighted fusion (default: the model's tuned weight
-                           from model.json "fusion", else 0.43, tuned for use-lite on SciFact train)
+                           from model.json "fusion", else 0.43, tuned for use-lite on SciFact train; a model with a
+                           "pseudoFusion" anchor, the default one, has it adapted to the corpus by \`i3 build\`:
+                           scaled down where the dense side finds the corpus's own pseudo-queries relatively worse
+                           than on SciFact, see \`i3 tune-fusion --pseudo\`; a --fusion-weight, --fusion rrf or
+                           another --fusion-normalization than the anchor's keeps it fixed)
   --fusion-normalization tmm|minmax
                            score normalization of weighted fusion (default: the model's; see src/search/fusion.ts)
   --default-mode <m>       default search mode: hybrid (default), lexical or dense`;

@@ -26,6 +26,7 @@ import { openIndex, type OpenIndex } from "./index-search.ts";
 import { evaluate, type Evaluation, type Run } from "./metrics.ts";
 
 export const TUNE_FUSION_USAGE = `usage: i3 tune-fusion --data <BEIR dir> --index <build dir> [options]
+       i3 tune-fusion --pseudo --index <build dir> [--apply]   (no queries: see i3 tune-fusion --pseudo --help)
 
 Tunes the hybrid fusion weight of a built index on a train/dev split and prints the \`i3 defaults\` line that applies it.
 
@@ -63,6 +64,7 @@ const K = 100;
  * process.exitCode = await runTuneFusionCommand(["--data", "data/scifact", "--index", "build/scifact", "--split", "train"]);
  */
 export async function runTuneFusionCommand(argv: string[], io: CommandIO = STDIO): Promise<number> {
+  if (argv.includes("--pseudo")) return (await import("./pseudo-fusion.ts")).runPseudoFusionCommand(argv, io);
   return runCommand("tune-fusion", TUNE_FUSION_USAGE, argv, io, async () => {
     const a = parseTuneArgs(argv);
     const paths = beirPaths(a.data, a.split, { corpus: false });
