@@ -23,8 +23,8 @@ export async function pseudoStatistic(idx: OpenIndex, o: { n?: number; threads?:
   let lexical = 0;
   try {
     for (const q of queries) {
-      const d = await denseSearch(await enc.encode([tokenizer.encode(q.text)]), idx.vectors, 10);
-      const l = await searchLexical(idx.lexical!, q.text, 10);
+      const d = await denseSearch(await enc.encode([tokenizer.encode(q.text)]), idx.vectors, 10, idx.live);
+      const l = await searchLexical(idx.lexical!, q.text, 10, { filter: idx.live });
       dense += reciprocalRank(d.hits, q.ordinal);
       lexical += reciprocalRank(l.hits, q.ordinal);
     }

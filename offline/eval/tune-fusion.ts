@@ -118,8 +118,8 @@ async function candidates(idx: OpenIndex, a: TuneArgs, queries: Array<{ id: stri
   const lists: Candidates[] = [];
   try {
     for (const q of queries) {
-      const dense = await denseSearch(await enc.encode([tokenizer.encode(q.text)]), idx.vectors, n);
-      const lex = await searchLexical(idx.lexical!, q.text, n);
+      const dense = await denseSearch(await enc.encode([tokenizer.encode(q.text)]), idx.vectors, n, idx.live);
+      const lex = await searchLexical(idx.lexical!, q.text, n, { filter: idx.live });
       const inDense = new Set(dense.hits.map((h) => h.ordinal));
       const lexicalOnly = dense.scores(lex.hits.filter((h) => !inDense.has(h.ordinal)).map((h) => h.ordinal));
       lists.push({ id: q.id, dense: dense.hits, lexical: lex.hits, all: { dense: () => lexicalOnly, lexical: lex.score, denseFloor: denseFloor(m) } });
