@@ -69,8 +69,8 @@ export async function compactIndex(o: CompactOptions): Promise<BuildSummary> {
   }
 }
 
-/** The version's live documents as a corpus file, in version order; returns their number. */
-async function writeLiveCorpus(base: BuildDir, file: string): Promise<number> {
+/** The version's live documents as a corpus file, in version order (what `i3 compact` builds); returns their number. */
+export async function writeLiveCorpus(base: BuildDir, file: string): Promise<number> {
   const m = base.manifest;
   const tomb = m.tombstones && decodeTombstones(await base.readObject(m.tombstones));
   const stream = createWriteStream(file);

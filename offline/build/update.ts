@@ -287,7 +287,9 @@ async function writeDelta(a: {
 
   const shards: ObjectRef[] = [];
   const rows = createShardWriter({ store, dim, shardSize: a.info.fingerprint.shardSize, onShard: (s) => void shards.push(s.ref) });
-  const renumber = new Map(a.kept.map((k, i) => [k.old, i]));
+  // Rows name version ordinals: the delta's first document is the base's document count.
+  const first = m.corpus.documents;
+  const renumber = new Map(a.kept.map((k, i) => [first + k.old, first + i]));
   for (const ref of a.previousShards) {
     const s = decodeShard(await a.base.readObject(ref));
     const keep: number[] = [];
@@ -297,7 +299,7 @@ async function writeDelta(a: {
   if (a.encoded) {
     for (const ref of a.encoded.manifest.partitions.flatMap((p) => p.shards)) {
       const s = decodeShard(await a.encoded.readObject(ref));
-      await rows.add(pick(s, [...Array(s.header.count).keys()], dim, (o) => o + a.kept.length));
+      await rows.add(pick(s, [...Array(s.header.count).keys()], dim, (o) => first + a.kept.length + o));
     }
   }
   await rows.finish();
@@ -307,7 +309,7 @@ async function writeDelta(a: {
   const ids = await writeIdIndex(store, blocks);
   const columns = m.fields ? await writeFieldColumns(store, blocks, m.fields.schema) : undefined;
   return {
-    first: m.corpus.documents, documents, passages: shards.reduce((n, s) => n + s.count!, 0),
+    first, documents, passages: shards.reduce((n, s) => n + s.count!, 0),
     updates: (m.delta?.updates ?? 0) + 1, updatedAt: new Date().toISOString(),
     shards, docs: { blocks, ids },
     ...(lexical ? { lexical: { documents: lexical.documents, avgDocLength: lexical.avgDocLength, terms: lexical.terms, buckets: lexical.buckets, norms: lexical.norms } } : {}),

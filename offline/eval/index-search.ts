@@ -10,7 +10,7 @@ import {
   type LexicalSection, type Manifest, type ObjectRef, type RefineVectors,
 } from "../../src/format/index.ts";
 import type { DocFilter } from "../../src/search/filter.ts";
-import { liveDocuments, versionOrdinals } from "../../src/search/segments.ts";
+import { liveDocuments } from "../../src/search/segments.ts";
 import { ivfOptions, isPartitioned, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
 import { denseSearch, type VectorIndex } from "../../src/search/vector-index.ts";
 import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
@@ -67,9 +67,7 @@ export async function openIndex(dir: string, opts: { probe?: number } = {}): Pro
   const delta = manifest.delta;
   const ids: string[] = [];
   for (const b of [...manifest.docs.blocks, ...(delta?.docs.blocks ?? [])]) for (const d of decodeDocBlock(await build.readObject(b))) ids.push(d.id);
-  const base = isPartitioned(manifest) ? await fileIvf(build, opts.probe) : await fileFlat(build);
-  const deltaShards = delta && (await Promise.all(delta.shards.map(async (ref) => versionOrdinals(await decodeVectors(build, ref), delta.first))));
-  const vectors: VectorIndex = delta ? { ...base, delta: { first: delta.first, rescore: manifest.search.rescore, shards: async () => deltaShards! } } : base;
+  const vectors = isPartitioned(manifest) ? await fileIvf(build, opts.probe) : await fileFlat(build);
   const section = manifest.lexical;
   const read = (ref: ObjectRef) => build.readObject(ref);
   const lexical: LexicalReader | undefined = section && isKnownAnalyzer(section.analyzer)
@@ -85,19 +83,30 @@ async function decodeVectors(build: BuildDir, ref: Manifest["partitions"][number
   return { count: s.header.count, dims: s.header.dims, ...s };
 }
 
+/** A flat index's shards, an updated version's delta shards among them. */
 async function fileFlat(build: BuildDir): Promise<VectorIndex> {
-  const shards = await Promise.all(build.manifest.partitions.flatMap((p) => p.shards).map((ref) => decodeVectors(build, ref)));
+  const m = build.manifest;
+  const refs = [...m.partitions.flatMap((p) => p.shards), ...(m.delta?.shards ?? [])];
+  const shards = await Promise.all(refs.map((ref) => decodeVectors(build, ref)));
   return { kind: "flat", shards: async () => shards, rescore: build.manifest.search.rescore };
 }
 
-/** A partitioned index's vectors from disk: partitions decoded on first use into kernel memory, kept. */
+/**
+ * A partitioned index's vectors from disk: partitions decoded on first use into kernel memory, kept; an updated
+ * version's delta shards scanned by every query.
+ */
 async function fileIvf(build: BuildDir, probe?: number): Promise<VectorIndex> {
   const m = build.manifest;
   const centroids = decodeFloatRows("centroids", await build.readObject(m.centroids!));
   const kernels = nodeKernels(Math.min(2 ** 31, m.corpus.passages * (m.vectors.dim + 8) + (64 << 20)));
   const parts = new Map<number, IvfPartition>();
   const refine = new Map<number, RefineVectors>();
+  let delta: IvfPartition[] | undefined;
   const source: IvfSource = {
+    always: m.delta && (async () => (delta ??= await Promise.all(m.delta!.shards.map(async (ref) => {
+      const s = await decodeVectors(build, ref);
+      return toKernelMemory(kernels, s) ?? s;
+    })))),
     dims: m.vectors.dim, centroids: centroids.rows, partitions: m.partitions.length, kernels,
     load: (ids) => Promise.all(ids.map(async (id) => {
       let p = parts.get(id);

@@ -1,10 +1,11 @@
 // The manifest's `delta` section (manifest 3.0): the documents added or replaced since the base was built, written
 // by an incremental update (`i3 build --base <dir> --upsert <jsonl> --delete <ids>`). It is one segment that holds
 // every change since the base (each update rewrites it from the previous delta's rows and the new documents, so a
-// query reads the base and one delta, never a chain). Its objects use the base's formats with segment-local
-// ordinals: doc blocks, id buckets, BM25 buckets and norms, field columns and vector shards count the delta's
-// documents from 0; a delta document's ordinal in the version is `first` plus its local one. The base's documents
-// that the delta replaces or that were deleted are in `manifest.tombstones` (src/format/tombstones.ts).
+// query reads the base and one delta, never a chain). Its objects use the base's formats. Doc blocks, id buckets, BM25
+// buckets and norms and field columns count the delta's documents from 0 (a delta document's ordinal in the version
+// is `first` plus its local one); the vector shards' rows name version ordinals (ascending in each shard), so they are
+// scanned beside the base's partitions as partitions are. The base's documents that the delta replaces or that were
+// deleted are in `manifest.tombstones` (src/format/tombstones.ts).
 import * as z from "zod";
 import { int, isoTime, num, reject, U32 } from "./fields.ts";
 import { IdIndexSchema } from "./id-index.ts";
@@ -40,7 +41,7 @@ export const DeltaSectionSchema = z.object({
   updates: int(1, U32),
   /** When the last update was built. */
   updatedAt: isoTime,
-  /** Flat int8 vector shards of the delta's passages (local doc ordinals): every query scans them all. */
+  /** int8 vector shards of the delta's passages (rows name version ordinals, ascending): every query scans them all. */
   shards: z.array(objectRefOf("shard", { counted: true })),
   docs: z.object({ blocks: z.array(DeltaBlockSchema), ids: IdIndexSchema }),
   /** Present exactly when the base has a lexical section. */

@@ -35,8 +35,13 @@ export interface IvfSource {
   load(ids: number[]): Promise<IvfPartition[]>;
   /** Half-precision rows of the same partitions; absent when the index has none. */
   refine?(ids: number[]): Promise<RefineVectors[]>;
-  /** Called once the partitions `load` gave are scanned: they may be evicted again (the worker pins them). */
+  /** Called once the partitions `load` (and `always`) gave are scanned: they may be evicted again (the worker pins them). */
   release?(ids: number[]): void;
+  /**
+   * Partitions every query scans besides the probed ones, whatever their centroids: an updated version's delta
+   * (src/format/delta-section.ts). Not refined; absent: none.
+   */
+  always?(): Promise<IvfPartition[]>;
   /** The documents of each partition (indexes with filterable fields): where a filtered search finds its matches. */
   partitionDocs?(): Promise<PartitionDocs>;
   /**
@@ -155,15 +160,28 @@ export async function searchIvf(query: Float32Array, src: IvfSource, k: number, 
   const order = rankPartitions(query, src.centroids, src.partitions, filter ? src.partitions : want);
   const n = src.fits ? Math.max(1, Math.min(want, src.fits(order.slice(0, want)))) : want;
   const probed = order.slice(0, n);
-  const scanned = await scanPartitions(query, src, probed, filter);
-  if (filter) await widen(query, src, order.slice(probed.length), scanned, probed, k, { ...o, probe: n }, filter);
+  const { scanned, always } = await scanWithAlways(query, src, probed, filter);
+  if (filter) await widen(query, src, order.slice(probed.length), scanned, probed, k, { ...o, probe: n }, filter, always);
   if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
-  const floor = lowestScore(scanned);
+  const all = always.length ? [...scanned, ...always] : scanned;
+  const floor = lowestScore(all);
   return {
-    hits: topDocuments(scanned, k),
+    hits: topDocuments(all, k),
     probed,
-    scores: (ordinals) => new Map(ordinals.map((ord) => [ord, bestOf(scanned, ord) ?? floor])),
+    scores: (ordinals) => new Map(ordinals.map((ord) => [ord, bestOf(all, ord) ?? floor])),
   };
+}
+
+/** The probed partitions and the `always` ones, scanned in one go (the worker releases their pins together). */
+async function scanWithAlways(query: Float32Array, src: IvfSource, probed: number[], filter?: DocFilter): Promise<{ scanned: Scanned[]; always: Scanned[] }> {
+  if (!src.always) return { scanned: await scanPartitions(query, src, probed, filter), always: [] };
+  const extra = await src.always();
+  const parts = await src.load(probed).catch((e) => {
+    src.release?.(probed);
+    throw e;
+  });
+  const scanned = scanLoaded(query, src, [...parts, ...extra], probed, filter);
+  return { scanned: scanned.slice(0, parts.length), always: scanned.slice(parts.length) };
 }
 
 /** Partitions the exact fallback of a filtered search may scan (each an object read when not cached). */
@@ -178,8 +196,9 @@ export const EXACT_FILTER_PARTITIONS = 256;
  */
 async function widen(
   query: Float32Array, src: IvfSource, rest: number[], scanned: Scanned[], probed: number[], k: number, o: IvfOptions, filter: DocFilter,
+  always: Scanned[] = [],
 ): Promise<void> {
-  const found = matchingFound(scanned, k);
+  const found = matchingFound(scanned, k, always);
   let matches = found();
   if (matches >= k || matches >= filter.count || rest.length === 0) return;
   const step = Math.max(1, o.probe);
@@ -217,8 +236,9 @@ function holdsMatch(pd: PartitionDocs, p: number, filter: DocFilter): boolean {
  * Counts the distinct documents with a ranked (matching) row in `scanned`, up to `cap`: each call counts only the
  * partitions appended to `scanned` since the last one.
  */
-function matchingFound(scanned: Scanned[], cap: number): () => number {
+function matchingFound(scanned: Scanned[], cap: number, seen: Scanned[] = []): () => number {
   const docs = new Set<number>();
+  for (const { part, scores } of seen) for (let i = 0; i < part.count && docs.size < cap; i++) if (scores[i] !== -Infinity) docs.add(part.ordinals[i]);
   let counted = 0;
   return () => {
     for (; counted < scanned.length && docs.size < cap; counted++) {
@@ -231,7 +251,11 @@ function matchingFound(scanned: Scanned[], cap: number): () => number {
 
 /** Loads and scans partitions `ids`, releasing them after; rows of documents the filter rejects score -Infinity. */
 async function scanPartitions(query: Float32Array, src: IvfSource, ids: number[], filter?: DocFilter): Promise<Scanned[]> {
-  const parts = await src.load(ids);
+  return scanLoaded(query, src, await src.load(ids), ids, filter);
+}
+
+/** Scans loaded partitions, then releases `ids`; rows of documents the filter rejects score -Infinity. */
+function scanLoaded(query: Float32Array, src: IvfSource, parts: IvfPartition[], ids: number[], filter?: DocFilter): Scanned[] {
   let q: PreparedQuery | undefined | null;
   const prepared = () => {
     if (q === undefined) {

@@ -4,13 +4,14 @@
 import { denseResult, type DenseResult, type ShardVectors } from "./dense.ts";
 import type { DocFilter } from "./filter.ts";
 import { searchIvf, type IvfOptions, type IvfSource } from "./ivf.ts";
-import { mergeDense, searchDelta, type DeltaVectors } from "./segments.ts";
 
-/** The base's vectors, and (an updated version) the delta's, which every query scans too. */
-export type VectorIndex = (
+/**
+ * The vectors of a version. An updated version's delta shards (src/format/delta-section.ts) are among a flat index's
+ * shards, and a partitioned index's `source.always`: every query scans them.
+ */
+export type VectorIndex =
   | { kind: "flat"; shards(): Promise<ShardVectors[]>; rescore: number }
-  | { kind: "ivf"; source: IvfSource; options: IvfOptions }
-) & { delta?: DeltaVectors };
+  | { kind: "ivf"; source: IvfSource; options: IvfOptions };
 
 /**
  * Top `n` documents for a query vector (of those `filter` matches), and the dense score of any other document.
@@ -19,6 +20,6 @@ export type VectorIndex = (
  * const dense = await denseSearch(queryVector, vectorIndex, 100);
  */
 export async function denseSearch(query: Float32Array, vi: VectorIndex, n: number, filter?: DocFilter): Promise<DenseResult> {
-  const base = vi.kind === "flat" ? denseResult(query, await vi.shards(), n, vi.rescore, filter) : await searchIvf(query, vi.source, n, vi.options, filter);
-  return vi.delta ? mergeDense(base, await searchDelta(query, vi.delta, n, filter), vi.delta.first, n) : base;
+  if (vi.kind === "flat") return denseResult(query, await vi.shards(), n, vi.rescore, filter);
+  return searchIvf(query, vi.source, n, vi.options, filter);
 }

@@ -7,7 +7,7 @@ import {
 import type { LexicalReader } from "../../search/bm25";
 import type { ShardVectors } from "../../search/dense";
 import type { DocFilter } from "../../search/filter";
-import { liveDocuments, versionOrdinals, type DeltaVectors } from "../../search/segments";
+import { liveDocuments } from "../../search/segments";
 import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
 import { createTokenizer, type Tokenizer } from "../../text/tokenizer";
@@ -88,7 +88,6 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
     lexical(s)?.norms(), // verified before serving
     manifest.tombstones && loadTombstones(s, tenant, index, manifest),
-    delta && deltaVectors(s, iso.cache, tenant, index, manifest).shards(), // the delta is scanned by every query
   ]);
   const load = (rs: Storage) => loadEncoder(rs, iso.cache, tenant, index, manifest);
   const live = liveDocuments({ base: manifest.corpus.documents, delta: delta?.documents ?? 0, tombstones });
@@ -99,7 +98,7 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
     tokenizer: async (rs) => (await load(rs)).tokenizer,
     open: (rs, opts = {}) => ({
-      vectors: { ...vectors(rs, opts.probe), ...(delta ? { delta: deltaVectors(rs, iso.cache, tenant, index, manifest) } : {}) },
+      vectors: vectors(rs, opts.probe),
       lexical: lexical(rs),
       fields: withFields(manifest) ? fieldsReader(rs, iso.cache, tenant, index, manifest) : undefined,
     }),
@@ -116,36 +115,14 @@ async function loadTombstones(s: Storage, tenant: string, index: string, m: Mani
   return t;
 }
 
-/**
- * The delta's shards: flat, scanned by every query (a delta is what changed since the base; `i3 compact` folds it
- * in), kept in the isolate cache with their ordinals moved to the version's (cached under that offset too).
- */
-function deltaVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): DeltaVectors {
-  const d = m.delta!;
-  const shard = async (ref: ObjectRef): Promise<ShardVectors> => {
-    const key = `${objectKey(tenant, index, ref.path)}@${d.first}`;
-    const hit = cache.get<ShardVectors>(key);
-    if (hit) return hit;
-    const bytes = await fetchVerified(s, tenant, index, ref);
-    const dec = checkedShard(bytes, ref, m.vectors.dim, "delta shard");
-    const out = versionOrdinals({ count: dec.header.count, dims: dec.header.dims, ...dec }, d.first);
-    for (let i = 0; i < out.count; i++) {
-      if (out.ordinals[i] >= d.first + d.documents) throw new FormatError("invalid_object", `delta shard ${ref.path}: a row of document ${out.ordinals[i] - d.first}, the delta has ${d.documents}`);
-    }
-    cache.set(key, out, bytes.byteLength + 4 * out.count + 64);
-    return out;
-  };
-  return { first: d.first, rescore: m.search.rescore, shards: () => Promise.all(d.shards.map(shard)) };
-}
-
 function withFields(m: Manifest): m is Manifest & { fields: NonNullable<Manifest["fields"]> } {
   return m.fields !== undefined;
 }
 
-/** Refuses a flat index whose shards exceed its share of the cache (IndexTooLargeError), before reading any shard. */
+/** Refuses a flat index whose shards (its delta's too) exceed its share of the cache (IndexTooLargeError), before reading any shard. */
 function checkFlatSize(m: Manifest, budget: number, tenant: string, index: string): void {
   if (isPartitioned(m)) return;
-  const bytes = m.partitions.reduce((n, p) => n + p.shards.reduce((t, r) => t + r.bytes, 0), 0);
+  const bytes = flatShards(m).reduce((t, r) => t + r.bytes, 0);
   const limit = flatLimit(budget);
   if (bytes <= limit) return;
   throw new IndexTooLargeError(
@@ -156,9 +133,12 @@ function checkFlatSize(m: Manifest, budget: number, tenant: string, index: strin
 
 type Vectors = (s: Storage, probe?: number) => VectorIndex;
 
+/** A flat index's shards, an updated version's delta shards among them (their rows name version ordinals). */
+const flatShards = (m: Manifest): ObjectRef[] => [...m.partitions.flatMap((p) => p.shards), ...(m.delta?.shards ?? [])];
+
 /** A flat index: every shard, verified now, kept in the isolate cache (fetched again if evicted). */
 async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): Promise<{ vectors: Vectors; bytes: number }> {
-  const refs = m.partitions.flatMap((p) => p.shards);
+  const refs = flatShards(m);
   const shard = (rs: Storage, ref: ObjectRef) => cachedObject(rs, cache, tenant, index, ref, (bytes): ShardVectors => {
     const d = checkedShard(bytes, ref, m.vectors.dim, "shard");
     return { count: d.header.count, dims: d.header.dims, ...d };
@@ -178,7 +158,8 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   // partition takes less there than its object's bytes (its rows and scales, not its sign codes and ordinals): counted
   // as its bytes, to be safe; a megabyte is left for the query's scratch.
   const kernelBytes = m.partitions.map((p) => p.shards[0].bytes);
-  const capacity = Math.max(0, iso.partitions.kernels.arena.stats().maxBytes - (1 << 20));
+  const deltaBytes = (m.delta?.shards ?? []).reduce((n, r) => n + r.bytes, 0); // scanned beside every probe
+  const capacity = Math.max(0, iso.partitions.kernels.arena.stats().maxBytes - (1 << 20) - deltaBytes);
   const vectors: Vectors = (rs, probe) => {
     const pinned: Pins = [];
     const source: IvfSource = {
@@ -193,6 +174,12 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
       },
       refine: hasRefine ? (ids) => refineRows(rs, iso.refine, tenant, index, ids.map((id) => m.partitions[id].refine!), m.vectors.dim) : undefined,
       release: () => iso.partitions.release(pinned.splice(0)),
+      // An updated version's delta: scanned by every query, held in the same kernel memory as the partitions.
+      always: m.delta && (async () => {
+        const { parts, pins } = await iso.partitions.acquire(rs, tenant, index, m.delta!.shards, m.vectors.dim);
+        pinned.push(...pins);
+        return parts;
+      }),
       partitionDocs: withFields(m) ? fieldsReader(rs, iso.cache, tenant, index, m).partitionDocs : undefined,
       fits: (order) => {
         let used = 0, n = 0;

@@ -99,6 +99,31 @@ describe("IVF search", () => {
     r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i][1], 3));
   });
 
+  it("scans the `always` partitions (an updated version's delta) beside the probed ones, with a filter too; refines only the probed", async () => {
+    // The delta: partition 3's rows as documents 100.. (their own ordinals), scanned whatever the probe.
+    const delta: IvfPartition = { ...f.parts[3], ordinals: Uint32Array.from(f.ordinals[3], (o) => 100 + o) };
+    const src = { ...source(f, { refine: true }), always: async () => [delta] };
+    for (const probe of [1, 2]) {
+      const r = await searchIvf(q, src, 10, { probe, refine: 0 });
+      const base = brute(f, q, r.probed, false);
+      const fromDelta = brute(f, q, [3], false).map(([o, s]) => [100 + o, s] as [number, number]);
+      const want = [...base, ...fromDelta].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 10);
+      expect(r.hits.map((h) => h.ordinal)).toEqual(want.map(([o]) => o));
+      expect(r.scores([fromDelta[5][0]]).get(fromDelta[5][0])).toBeCloseTo(fromDelta[5][1], 5);
+    }
+    // A filter that only delta documents match: found without widening into the base.
+    const matching = [150, 167, 190];
+    expect(matching.every((o) => f.ordinals[3].includes(o - 100))).toBe(true);
+    const only = { documents: 200, bits: new Uint32Array(7), count: 3, has: (o: number) => matching.includes(o) };
+    const loaded: number[][] = [];
+    const r = await searchIvf(q, { ...src, load: (ids) => (loaded.push(ids), src.load(ids)) }, 3, { probe: 1, refine: 0 }, only);
+    expect(r.hits.map((h) => h.ordinal).sort()).toEqual(matching);
+    expect(loaded).toHaveLength(1); // the delta held the 3 matches: no partition beyond the probe was scanned
+    // Refine touches the probed partitions' rows only (the delta has no refine rows).
+    const refined = await searchIvf(q, src, 5, { probe: 1, refine: 50 });
+    expect(refined.hits).toHaveLength(5);
+  });
+
   it("scores other documents exactly when scanned, else as the lowest scanned score", async () => {
     const r = await searchIvf(q, source(f), 3, { probe: 1, refine: 0 });
     const scanned = brute(f, q, r.probed, false);
