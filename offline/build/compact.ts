@@ -3,7 +3,7 @@
 // the base's model and parameters, so it equals `i3 build` of the same corpus: BM25 statistics exact again, the
 // delta's passages partitioned with the rest.
 import { createWriteStream } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
 import { decodeDocBlock, decodeTombstones, isDeleted, type Doc } from "../../src/format/index.ts";
@@ -11,7 +11,7 @@ import { UsageError } from "../command.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
 import { buildIndex, type BuildSummary } from "./build.ts";
 import { BuildError } from "./errors.ts";
-import { BUILD_INFO_FILE, exists, type BuildInfo } from "./finalize.ts";
+import { BUILD_INFO_FILE, exists, lineageOf, type BuildInfo } from "./finalize.ts";
 import type { ProgressStream } from "./progress.ts";
 import type { Device } from "../encoder/node-encoder.ts";
 import type { EncoderBackend } from "../encoder/passage-encoder.ts";
@@ -53,7 +53,7 @@ export async function compactIndex(o: CompactOptions): Promise<BuildSummary> {
   const f = info.fingerprint;
   const lex = m.lexical;
   try {
-    return await buildIndex({
+    const summary = await buildIndex({
       corpus, model: o.model, out, force: o.force, restart: true, device: o.device, encoder: o.encoder, threads: o.threads,
       window: f.window, stride: f.stride, split: f.split, batch: f.batch, shardSize: f.shardSize, docsPerBlock: f.docsPerBlock,
       sortBuffer: f.sortBuffer, id: m.id,
@@ -64,6 +64,11 @@ export async function compactIndex(o: CompactOptions): Promise<BuildSummary> {
       partitioning: m.partitions.length === 1 ? { partitions: 1 } : {},
       stderr: o.stderr,
     });
+    // A compacted build is published only over a version it descends from, as an update is.
+    const infoFile = path.join(out, BUILD_INFO_FILE);
+    const built = JSON.parse(await readFile(infoFile, "utf8")) as BuildInfo;
+    await writeFile(infoFile, JSON.stringify({ ...built, lineage: lineageOf(base, info) }, null, 2) + "\n");
+    return summary;
   } finally {
     await rm(corpus, { force: true });
   }

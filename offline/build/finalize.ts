@@ -25,6 +25,17 @@ export interface BuildInfo {
   tokens: number;
   /** Empty documents skipped by `--skip-empty` (present only with it). */
   skippedEmpty?: number;
+  /**
+   * A build made from another version (`i3 build --base`, `i3 compact`): the versions it descends from, oldest first
+   * (the last is its base). `i3 publish` puts it only over one of them: over any other it would drop the changes that
+   * version has.
+   */
+  lineage?: string[];
+}
+
+/** The lineage of a build made from `base`: the base's, then the base. */
+export function lineageOf(base: { version: string }, baseInfo: BuildInfo): string[] {
+  return [...(baseInfo.lineage ?? []), base.version];
 }
 
 export const BUILD_INFO_FILE = "build-info.json";

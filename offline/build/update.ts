@@ -20,7 +20,7 @@ import type { Fingerprint } from "./checkpoint.ts";
 import { readCorpus, resolveCorpusPath } from "./corpus.ts";
 import { BuildError } from "./errors.ts";
 import { writeFieldColumns } from "./fields.ts";
-import { BUILD_INFO_FILE, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
+import { BUILD_INFO_FILE, exists, finalizeBuild, lineageOf, type BuildInfo } from "./finalize.ts";
 import { writeIdIndex } from "./id-index.ts";
 import { loadModel } from "./model.ts";
 import { createObjectStore, type ObjectStore } from "./object-store.ts";
@@ -130,7 +130,7 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     const written = new Set([...(delta ? deltaRefs(delta) : []), ...(tombstones ? [tombstones] : [])].map((r) => r.path));
     await linkBaseObjects(base, partial, manifest.objects.filter((r) => !written.has(r.path)));
     const compact = o.compactAbove !== undefined && (delta?.documents ?? 0) + dead.size > o.compactAbove * m.corpus.documents;
-    await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, { ...info, update: updateRecord(m, delta) } as BuildInfo, true);
+    await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, { ...info, lineage: lineageOf(base, info), update: updateRecord(m, delta) } as BuildInfo, true);
     if (compact) {
       say(`build: the delta (${delta?.documents ?? 0} documents, ${dead.size} tombstones) exceeds ${o.compactAbove} of the base's ${m.corpus.documents} documents: compacting`);
       await compactIndex({ base: `${out}.updated`, out, model: o.model, force: true, device: o.device, encoder: o.encoder, threads: o.threads, stderr: o.stderr });
