@@ -5,8 +5,7 @@
 import type { RefineVectors } from "../format/float-rows.ts";
 import type { PartitionDocs } from "../format/partition-docs.ts";
 import { float16Table } from "../format/float16.ts";
-import { KernelError, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
-import { int8Dot } from "./score.ts";
+import { int8Score, KernelError, quantizeQuery, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
 import { createTopK } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
 import type { DocFilter } from "./filter.ts";
@@ -96,9 +95,11 @@ function scanScores(query: Float32Array, part: IvfPartition, kernels: Kernels | 
   return jsScores(query, part.vectors, part.scales, part.count);
 }
 
+/** The kernels' int8 scores, computed in JS (the same bits: quantize-query.ts). */
 function jsScores(query: Float32Array, vectors: Int8Array, scales: Float32Array, count: number): Float32Array {
+  const q = quantizeQuery(query);
   const scores = new Float32Array(count);
-  for (let i = 0; i < count; i++) scores[i] = int8Dot(query, vectors, scales, i);
+  for (let i = 0; i < count; i++) scores[i] = int8Score(q, vectors, scales, i);
   return scores;
 }
 

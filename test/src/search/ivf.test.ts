@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { decodeFloatRows, encodeFloatRows } from "../../../src/format/index.ts";
 import { ivfOptions, isPartitioned, rankPartitions, searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../../src/search/ivf.ts";
 import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
-import { int8Dot } from "../../../src/search/score.ts";
+import { int8Score, quantizeQuery } from "../../../src/search/kernels/index.ts";
 import { quantizeInt8 } from "../../../src/format/quantize.ts";
 import { rng } from "../../../src/random.ts";
 
@@ -46,14 +46,15 @@ function source(f: ReturnType<typeof fixture>, opts: { refine?: boolean; kernels
   };
 }
 
-/** Brute force over the given partitions: doc = best passage by int8 (or float when `exact`). */
+/** Brute force over the given partitions: doc = best passage by int8 (the kernels' int16 query; float when `exact`). */
 function brute(f: ReturnType<typeof fixture>, q: Float32Array, probed: number[], exact: boolean) {
   const best = new Map<number, number>();
+  const q16 = quantizeQuery(q);
   for (const p of probed) {
     for (let i = 0; i < 50; i++) {
       let s = 0;
       if (exact) for (let d = 0; d < DIMS; d++) s += q[d] * f.floats[p][i * DIMS + d];
-      else s = int8Dot(q, f.parts[p].vectors!, f.parts[p].scales!, i);
+      else s = int8Score(q16, f.parts[p].vectors!, f.parts[p].scales!, i);
       const o = f.ordinals[p][i];
       if (!best.has(o) || s > best.get(o)!) best.set(o, s);
     }
@@ -77,7 +78,7 @@ describe("IVF search", () => {
       const r = await searchIvf(q, source(f), 10, { probe, refine: 0 });
       const want = brute(f, q, r.probed, false).slice(0, 10);
       expect(r.hits.map((h) => h.ordinal)).toEqual(want.map(([o]) => o));
-      r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i][1], 5));
+      r.hits.forEach((h, i) => expect(h.score).toBe(want[i][1]));
     }
   });
 
@@ -106,8 +107,8 @@ describe("IVF search", () => {
     const inScan = scanned[scanned.length - 1][0];
     const notScanned = [...Array(100).keys()].find((o) => !scanned.some(([x]) => x === o))!;
     const s = r.scores([inScan, notScanned]);
-    expect(s.get(inScan)).toBeCloseTo(scanned[scanned.length - 1][1], 5);
-    expect(s.get(notScanned)).toBeCloseTo(floor, 5);
+    expect(s.get(inScan)).toBe(scanned[scanned.length - 1][1]);
+    expect(s.get(notScanned)).toBe(floor);
   });
 
   it("gives the same ranking on the wasm kernels, and when their memory has no room left", async () => {
@@ -115,13 +116,14 @@ describe("IVF search", () => {
     const js = await searchIvf(q, source(f), 10, { probe: 3, refine: 0 });
     const kernels = createKernels(wasm, { maxBytes: 1 << 20 });
     const k = await searchIvf(q, source(f, { kernels }), 10, { probe: 3, refine: 0 });
-    expect(k.hits.map((h) => h.ordinal)).toEqual(js.hits.map((h) => h.ordinal));
+    expect(k.hits).toEqual(js.hits); // the same scores to the bit
+
     // Fill the kernel memory: the scan falls back to JS over the same memory and still agrees.
     const full = createKernels(wasm, { maxBytes: 64 * 1024 });
     const src = source(f, { kernels: full });
     while (full.arena.tryAlloc(4096) >= 0);
     const fallback = await searchIvf(q, src, 10, { probe: 3, refine: 0 });
-    expect(fallback.hits.map((h) => h.ordinal)).toEqual(js.hits.map((h) => h.ordinal));
+    expect(fallback.hits).toEqual(js.hits);
   });
 
   it("takes probe from the request, else the index, clamped to its partitions; says which manifests are partitioned", () => {
