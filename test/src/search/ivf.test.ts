@@ -1,7 +1,7 @@
 // src/search/ivf.ts: the dense search over a partitioned index, against brute force over the same vectors.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decodeFloatRows, encodeFloatRows } from "../../../src/format/index.ts";
+import { decodeFloatRows, encodeFloatRows, float16Table } from "../../../src/format/index.ts";
 import { ivfOptions, isPartitioned, rankPartitions, searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../../src/search/ivf.ts";
 import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
 import { int8Score, quantizeQuery } from "../../../src/search/kernels/index.ts";
@@ -98,6 +98,51 @@ describe("IVF search", () => {
     const want = brute(f, q, [0, 1, 2, 3], true).slice(0, 5);
     expect(r.hits.map((h) => h.ordinal)).toEqual(want.map(([o]) => o));
     r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i][1], 3));
+  });
+
+  it("ranks by the refined scores whichever int8 rows refinement moves, as brute force does", async () => {
+    const table = float16Table();
+    /** Every row's int8 score, the `refine` best of them (score desc, row asc) replaced by their binary16 rows' score. */
+    const refinedBrute = (query: Float32Array, refine: number, rowsOf = f.refine) => {
+      const q16 = quantizeQuery(query);
+      const rows = f.parts.flatMap((p, pi) => Array.from({ length: 50 }, (_, i) => ({ pi, i, s: int8Score(q16, p.vectors!, p.scales!, i) })));
+      const order = rows.map((r, g) => ({ ...r, g })).sort((a, b) => b.s - a.s || a.g - b.g);
+      for (const r of order.slice(0, refine)) {
+        let acc = 0;
+        for (let d = 0; d < DIMS; d++) acc += query[d] * table[rowsOf[r.pi].rows[r.i * DIMS + d]];
+        rows[r.g].s = acc;
+      }
+      const best = new Map<number, number>();
+      rows.map((r, g) => ({ ...r, g })).sort((a, b) => b.s - a.s || a.g - b.g).forEach((r) => {
+        const o = f.ordinals[r.pi][r.i];
+        if (!best.has(o)) best.set(o, r.s);
+      });
+      return [...best].map(([ordinal, score]) => ({ ordinal, score }));
+    };
+    const r = rng(5);
+    for (let t = 0; t < 20; t++) {
+      const query = unit(Float32Array.from({ length: DIMS }, () => r() - 0.5));
+      for (const [k, refine] of [[1, 8], [2, 16], [3, 5], [10, 200]]) {
+        const got = await searchIvf(query, source(f, { refine: true }), k, { probe: 4, refine });
+        // every partition probed (scores continuous: no ties for the scan order to break)
+        const want = refinedBrute(query, refine);
+        expect(got.hits.map((h) => h.ordinal)).toEqual(want.slice(0, k).map((h) => h.ordinal));
+        got.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i].score, 6));
+      }
+    }
+    // Refine rows far below the int8 scores (negated vectors): every refined row falls below rows the first
+    // selection of 8 * k left out, which must then rank above them.
+    const negated = f.floats.map((x) => decodeFloatRows("refine", encodeFloatRows("refine", DIMS, x.map((v) => -v))));
+    const src = { ...source(f), refine: async (ids: number[]) => ids.map((i) => negated[i]) };
+    for (let t = 0; t < 5; t++) {
+      const query = unit(Float32Array.from({ length: DIMS }, () => r() - 0.5));
+      for (const [k, refine] of [[1, 8], [2, 16], [3, 30]]) {
+        const got = await searchIvf(query, src, k, { probe: 4, refine });
+        const want = refinedBrute(query, refine, negated);
+        expect(got.hits.map((h) => h.ordinal)).toEqual(want.slice(0, k).map((h) => h.ordinal));
+        got.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i].score, 6));
+      }
+    }
   });
 
   it("scores other documents exactly when scanned, else as the lowest scanned score", async () => {
