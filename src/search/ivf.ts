@@ -6,7 +6,7 @@ import type { RefineVectors } from "../format/float-rows.ts";
 import type { PartitionDocs } from "../format/partition-docs.ts";
 import { float16Table } from "../format/float16.ts";
 import { int8Score, KernelError, quantizeQuery, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
-import { createTopK, topIndices } from "./topk.ts";
+import { createTopK, sortByScore, topIndices } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
 import type { DocFilter } from "./filter.ts";
 
@@ -366,7 +366,7 @@ async function refineBest(
   const table = float16Table();
   const last = rows.length > 0 ? { row: rows[rows.length - 1], score: scores[rows[rows.length - 1]] } : undefined;
   for (const { si, i } of refined) scanned[si].scores[i] = float16Dot(query, bySi.get(si)!.rows, i, table);
-  const sorted = rows.slice().sort((a, b) => scores[b] - scores[a] || a - b);
+  const sorted = sortByScore(scores, rows.slice());
   if (rows.length < wanted || !last) return sorted; // every scored row: nothing was left out
   const end = sorted[sorted.length - 1];
   const holds = scores[end] > last.score || (scores[end] === last.score && end <= last.row);

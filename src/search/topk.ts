@@ -85,8 +85,32 @@ export function topIndices(scores: Float32Array, k: number): Uint32Array {
   }
   if (k <= 0 || valid === 0) return new Uint32Array(0);
   const rows = valid > k ? aboveCut(scores, k, lo, hi > lo ? BUCKETS / (hi - lo) : 0) : validRows(scores, valid);
-  rows.sort((a, b) => scores[b] - scores[a] || a - b);
+  sortByScore(scores, rows);
   return rows.length > k ? rows.slice(0, k) : rows;
+}
+
+const ROW_SPAN = 2 ** 21; // rows below this sort by one float64 key: 32 bits of score order, 21 of row
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * Sorts `rows` (indices into `scores`, none NaN) in place by score descending, then row ascending (-0 ties with 0).
+ * By a native sort of one number per row (the score's float32 bits in an order-preserving form, then the row),
+ * where rows allow it; else by a comparator.
+ */
+export function sortByScore(scores: Float32Array, rows: Uint32Array): Uint32Array {
+  if (rows.length < 2) return rows;
+  if (scores.length > ROW_SPAN) return rows.sort((a, b) => scores[b] - scores[a] || a - b);
+  const keys = new Float64Array(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    f32[0] = scores[rows[j]] + 0; // -0 to 0
+    const b = u32[0];
+    const order = b >= 0x80000000 ? 0xffffffff - b : b + 0x80000000; // ascending with the score
+    keys[j] = (0xffffffff - order) * ROW_SPAN + rows[j];
+  }
+  keys.sort();
+  for (let j = 0; j < rows.length; j++) rows[j] = keys[j] % ROW_SPAN;
+  return rows;
 }
 
 /** The rows whose score is above -Infinity (there are `valid` of them). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createTopK, topIndices } from "../../../src/search/topk";
+import { createTopK, sortByScore, topIndices } from "../../../src/search/topk";
 import { rng } from "../../../src/random";
 
 describe("createTopK", () => {
@@ -58,5 +58,16 @@ describe("topIndices", () => {
   it("scores extreme ranges (an infinite score, the float32 extremes)", () => {
     const scores = Float32Array.from([1, Infinity, -3.4e38, 3.4e38, 0, Infinity, -Infinity]);
     for (const k of [1, 2, 3, 6, 7]) expect([...topIndices(scores, k)]).toEqual(reference(scores, k));
+  });
+});
+
+describe("sortByScore", () => {
+  it("orders rows by score descending, then row ascending, over the whole float32 range", () => {
+    const r = rng(4);
+    const specials = [0, -0, 1e-45, -1e-45, 3.4e38, -3.4e38, Infinity, -Infinity, 0.5, -0.5];
+    const scores = Float32Array.from({ length: 3000 }, (_, i) => (i < 300 ? specials[i % specials.length] : r() < 0.5 ? (r() - 0.5) * 10 : Math.floor(r() * 4)));
+    const rows = Uint32Array.from({ length: 3000 }, (_, i) => (i * 7919) % 3000);
+    const want = [...rows].sort((a, b) => (scores[b] === scores[a] ? a - b : scores[b] > scores[a] ? 1 : -1));
+    expect([...sortByScore(scores, rows)]).toEqual(want);
   });
 });
