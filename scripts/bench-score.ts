@@ -5,6 +5,9 @@
  *
  *   npx tsx scripts/bench-score.ts --index build/scale-clustered-100000 --queries <queries.jsonl> [--n 200] [--mode hybrid] [--repeat 1]
  *
+ * `--hits <file>`: writes each query's top 10 of the first pass (ordinal and score, one JSON line a query), to compare
+ * the rankings of two versions of the code.
+ *
  * `--repeat r`: the timed pass r times (the percentiles over all r * n queries; `p50sMs`: each pass's p50), for a
  * noisy machine and for profiles in which the timed queries outweigh the first pass.
  *
@@ -13,7 +16,7 @@
  * columns go through src/format and the filter through src/search/filter.ts (`compileMs`: the bitset, per filter).
  * A partitioned index gets the documents of each partition from its partitions, as `i3 build --fields` writes them.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createNodeEncoder } from "../offline/encoder/node-encoder.ts";
 import { openIndex } from "../offline/eval/index-search.ts";
@@ -29,6 +32,7 @@ import { rng } from "../src/random.ts";
 const { values: o } = parseArgs({ options: {
   index: { type: "string" }, queries: { type: "string" }, n: { type: "string", default: "200" }, mode: { type: "string", default: "hybrid" },
   repeat: { type: "string", default: "1" },
+  hits: { type: "string" },
   "filter-selectivity": { type: "string" },
 } });
 if (!o.index || !o.queries) {
@@ -56,7 +60,12 @@ const once = (i: number) => searchHybrid({
   },
   lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, texts[i], n, { filter }) : undefined,
 });
-for (let i = 0; i < texts.length; i++) await once(i); // load every partition and bucket the queries touch
+const firstHits: string[] = [];
+for (let i = 0; i < texts.length; i++) { // load every partition and bucket the queries touch
+  const r = await once(i);
+  firstHits.push(JSON.stringify(r.hits.map((h) => [h.ordinal, h.score])));
+}
+if (o.hits) writeFileSync(o.hits, firstHits.join("\n") + "\n");
 
 const repeat = Math.max(1, Number(o.repeat));
 const percentile = (sorted: number[], p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 1000) / 1000;
