@@ -73,6 +73,21 @@ describe("IVF search", () => {
     expect(rankPartitions(q, f.centroids, f.P, 2)).toEqual(ranked.slice(0, 2));
   });
 
+  it("ranks any number of partitions as one sum per centroid does (ties to the lower partition)", () => {
+    const r = rng(12);
+    for (const P of [1, 3, 4, 5, 8, 11]) {
+      const centroids = unit(Float32Array.from({ length: P * DIMS }, () => r() - 0.5));
+      if (P >= 5) centroids.copyWithin(4 * DIMS, 1 * DIMS, 2 * DIMS); // partitions 1 and 4 tie
+      const sums = Array.from({ length: P }, (_, p) => {
+        let s = 0;
+        for (let d = 0; d < DIMS; d++) s += q[d] * centroids[p * DIMS + d];
+        return s;
+      });
+      const want = [...sums.keys()].sort((a, b) => sums[b] - sums[a] || a - b);
+      for (const probe of [1, 2, P]) expect(rankPartitions(q, centroids, P, probe)).toEqual(want.slice(0, probe));
+    }
+  });
+
   it("equals brute force over the probed partitions (int8), for every probe", async () => {
     for (const probe of [1, 2, 3, 4]) {
       const r = await searchIvf(q, source(f), 10, { probe, refine: 0 });
