@@ -8,14 +8,16 @@
  * (JS reference, wasm), the binary pass (JS, wasm; byte tables built included), top-k over the scores (JS
  * createTopK, wasm selectTop), and wasm int8 rescoring of the --rescore best binary candidates; then the two whole
  * pipelines (exact int8 + top 10; binary + top --rescore + rescoring). It reports recall@10 of the binary pipeline at several depths
- * against the exact int8 top 10 and against exact float32, the largest int8 error of wasm against the JS
- * reference relative to the query's score range, and the .wasm size. With --json: one JSON line on stdout.
+ * against the exact int8 top 10 and against exact float32, the largest error of the int8 scores (int16 query) against
+ * the int8 scores of the float query (score.ts int8Dot) relative to the query's score range, and the .wasm size; it
+ * stops unless wasm and the JS reference give the same int8 scores to the bit. With --json: one JSON line on stdout.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { choiceFlag, intFlag, parseFlags, runCommand, STDIO, UsageError } from "../offline/command.ts";
 import { codeBytes, quantizeInt8, signCodes } from "../src/format/quantize.ts";
 import { compileKernels, createKernels, type PreparedQuery } from "../src/search/kernels/index.ts";
+import { int8Dot } from "../src/search/score.ts";
 import { createTopK } from "../src/search/topk.ts";
 import { rng } from "../src/random.ts";
 
@@ -138,8 +140,11 @@ async function main(argv: string[]): Promise<void> {
     const exact = topIds(floatScores(floats, query, n, dims), 10);
     const int8Js = run("int8.js", query, false, (q) => q.int8Scores(block, out));
     const int8 = run("int8.wasm", query, true, (q) => q.int8Scores(block, out));
-    maxRelError = Math.max(maxRelError, relativeError(int8, int8Js));
+    expect(int8.every((x, i) => Object.is(x, int8Js[i])), "wasm int8 scores = JS reference int8 scores");
+    const floatQuery = Float32Array.from({ length: n }, (_, i) => int8Dot(query, vectors, scales, i));
+    maxRelError = Math.max(maxRelError, relativeError(int8, floatQuery));
     const int8Top = topIds(int8, 10);
+    push(recall, "int8.vsFloatQueryInt8", overlap(int8Top, topIds(floatQuery, 10)));
     push(times, "topk10.js", best(() => topIds(int8, 10)));
     push(times, "select10.wasm", best(() => kernels.selectTop(out, n, 10)));
     expect(sameScores(kernels.selectTop(out, n, 10), int8Top, int8), "selectTop(10) = top 10");

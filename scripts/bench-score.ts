@@ -3,14 +3,20 @@
  * over a built index opened from disk, with the query vectors encoded beforehand, so no encoding and no I/O is timed
  * (partitions and BM25 buckets are loaded by a first pass). Prints one JSON line.
  *
- *   npx tsx scripts/bench-score.ts --index build/scale-clustered-100000 --queries <queries.jsonl> [--n 200] [--mode hybrid]
+ *   npx tsx scripts/bench-score.ts --index build/scale-clustered-100000 --queries <queries.jsonl> [--n 200] [--mode hybrid] [--repeat 1]
+ *
+ * `--hits <file>`: writes each query's top 10 of the first pass (ordinal and score, one JSON line a query), to compare
+ * the rankings of two versions of the code.
+ *
+ * `--repeat r`: the timed pass r times (the percentiles over all r * n queries; `p50sMs`: each pass's p50), for a
+ * noisy machine and for profiles in which the timed queries outweigh the first pass.
  *
  * `--filter-selectivity 0.5,0.01,0.0001`: one line per selectivity, each query filtered by `{"bucket": {"$lt": t}}`
  * over a synthetic int column (uniform values, seeded) whose threshold matches that share of the documents; the
  * columns go through src/format and the filter through src/search/filter.ts (`compileMs`: the bitset, per filter).
  * A partitioned index gets the documents of each partition from its partitions, as `i3 build --fields` writes them.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createNodeEncoder } from "../offline/encoder/node-encoder.ts";
 import { openIndex } from "../offline/eval/index-search.ts";
@@ -25,6 +31,8 @@ import { rng } from "../src/random.ts";
 
 const { values: o } = parseArgs({ options: {
   index: { type: "string" }, queries: { type: "string" }, n: { type: "string", default: "200" }, mode: { type: "string", default: "hybrid" },
+  repeat: { type: "string", default: "1" },
+  hits: { type: "string" },
   "filter-selectivity": { type: "string" },
 } });
 if (!o.index || !o.queries) {
@@ -52,26 +60,40 @@ const once = (i: number) => searchHybrid({
   },
   lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, texts[i], n, { filter }) : undefined,
 });
-for (let i = 0; i < texts.length; i++) await once(i); // load every partition and bucket the queries touch
+const firstHits: string[] = [];
+for (let i = 0; i < texts.length; i++) { // load every partition and bucket the queries touch
+  const r = await once(i);
+  firstHits.push(JSON.stringify(r.hits.map((h) => [h.ordinal, h.score])));
+}
+if (o.hits) writeFileSync(o.hits, firstHits.join("\n") + "\n");
 
-/** p50 and p99 of `texts.length` timed queries (after the warm-up pass above). */
-async function timed(): Promise<{ p50Ms: number; p99Ms: number; partitionsScanned: number }> {
+const repeat = Math.max(1, Number(o.repeat));
+const percentile = (sorted: number[], p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 1000) / 1000;
+
+/** p50 and p99 of `repeat` passes of `texts.length` timed queries (after the warm-up pass above). */
+async function timed(): Promise<{ p50Ms: number; p99Ms: number; p50sMs?: number[]; partitionsScanned: number }> {
   const times: number[] = [];
+  const p50s: number[] = [];
   scanned = 0;
-  for (let i = 0; i < texts.length; i++) {
-    const t0 = performance.now();
-    await once(i);
-    times.push(performance.now() - t0);
+  for (let r = 0; r < repeat; r++) {
+    const pass: number[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      const t0 = performance.now();
+      await once(i);
+      pass.push(performance.now() - t0);
+    }
+    times.push(...pass);
+    p50s.push(percentile(pass.sort((a, b) => a - b), 50));
   }
   times.sort((a, b) => a - b);
-  const pct = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] * 1000) / 1000;
-  return { p50Ms: pct(50), p99Ms: pct(99), partitionsScanned: Math.round((10 * scanned) / texts.length) / 10 };
+  const passes = repeat > 1 ? { p50sMs: p50s } : {};
+  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), ...passes, partitionsScanned: Math.round((10 * scanned) / times.length) / 10 };
 }
 
 const base = { index: o.index, passages: m.corpus.passages, partitions: m.partitions.length, probe: m.search.probe ?? null, mode, queries: texts.length };
 if (!o["filter-selectivity"]) {
-  const { p50Ms, p99Ms } = await timed();
-  console.log(JSON.stringify({ ...base, p50Ms, p99Ms }));
+  const { p50Ms, p99Ms, p50sMs } = await timed();
+  console.log(JSON.stringify({ ...base, p50Ms, p99Ms, p50sMs }));
 } else {
   const N = m.corpus.documents;
   const r = rng(7);

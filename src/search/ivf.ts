@@ -5,9 +5,8 @@
 import type { RefineVectors } from "../format/float-rows.ts";
 import type { PartitionDocs } from "../format/partition-docs.ts";
 import { float16Table } from "../format/float16.ts";
-import { KernelError, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
-import { int8Dot } from "./score.ts";
-import { createTopK } from "./topk.ts";
+import { int8Score, KernelError, quantizeQuery, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
+import { createTopK, sortByScore, topIndices } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
 import type { DocFilter } from "./filter.ts";
 
@@ -78,33 +77,34 @@ export function freeKernelMemory(kernels: Kernels, p: IvfPartition): void {
 }
 
 /**
- * int8 scores of every row of the partition: by the kernels where it lives in their memory and there is room for
- * the scores, else by the JS loop (over the same memory, or over its typed arrays).
+ * int8 scores of every row of the partition, into `into`: by the kernels where it lives in their memory and there is
+ * room for the scores, else by the JS loop (over the same memory, or over its typed arrays; the same bits).
  */
-function scanScores(query: Float32Array, part: IvfPartition, kernels: Kernels | undefined, prepared: () => PreparedQuery | undefined): Float32Array {
+function scanScores(query: Float32Array, part: IvfPartition, kernels: Kernels | undefined, prepared: () => PreparedQuery | undefined, into: Float32Array): void {
   if (part.block && kernels) {
     const q = prepared();
     const out = q ? kernels.arena.tryAlloc(4 * part.count) : -1;
     if (out >= 0) {
       try {
         q!.int8Scores(part.block, out);
-        return kernels.arena.f32At(out, part.count).slice();
+        into.set(kernels.arena.f32At(out, part.count));
+        return;
       } finally {
         kernels.arena.free(out);
       }
     }
     // The kernel memory is full of partitions other queries hold: score where the vectors lie, in JS.
     const dims = query.length;
-    return jsScores(query, kernels.arena.int8At(part.block.vectors, part.count * dims), kernels.arena.f32At(part.block.scales, part.count), part.count);
+    return jsScores(query, kernels.arena.int8At(part.block.vectors, part.count * dims), kernels.arena.f32At(part.block.scales, part.count), into);
   }
   if (!part.vectors || !part.scales) throw new Error("ivf: a partition has neither kernel memory nor typed arrays");
-  return jsScores(query, part.vectors, part.scales, part.count);
+  jsScores(query, part.vectors, part.scales, into);
 }
 
-function jsScores(query: Float32Array, vectors: Int8Array, scales: Float32Array, count: number): Float32Array {
-  const scores = new Float32Array(count);
-  for (let i = 0; i < count; i++) scores[i] = int8Dot(query, vectors, scales, i);
-  return scores;
+/** The kernels' int8 scores, computed in JS (the same bits: quantize-query.ts). */
+function jsScores(query: Float32Array, vectors: Int8Array, scales: Float32Array, into: Float32Array): void {
+  const q = quantizeQuery(query);
+  for (let i = 0; i < into.length; i++) into[i] = int8Score(q, vectors, scales, i);
 }
 
 export interface IvfOptions {
@@ -120,7 +120,24 @@ export interface IvfOptions {
 export function rankPartitions(query: Float32Array, centroids: Float32Array, partitions: number, probe: number): number[] {
   const dims = query.length;
   const top = createTopK(Math.max(1, Math.min(probe, partitions)));
-  for (let p = 0; p < partitions; p++) {
+  let p = 0;
+  // four centroids at once: four independent sums (each over d in order, as one alone: the same bits)
+  for (; p + 4 <= partitions; p += 4) {
+    const o = p * dims;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let d = 0; d < dims; d++) {
+      const q = query[d];
+      s0 += q * centroids[o + d];
+      s1 += q * centroids[o + dims + d];
+      s2 += q * centroids[o + 2 * dims + d];
+      s3 += q * centroids[o + 3 * dims + d];
+    }
+    top.push(p, s0);
+    top.push(p + 1, s1);
+    top.push(p + 2, s2);
+    top.push(p + 3, s3);
+  }
+  for (; p < partitions; p++) {
     const o = p * dims;
     let s = 0;
     for (let d = 0; d < dims; d++) s += query[d] * centroids[o + d];
@@ -129,16 +146,53 @@ export function rankPartitions(query: Float32Array, centroids: Float32Array, par
   return top.sorted().map((t) => t.id);
 }
 
-/** Exact float inner product of the query with binary16 row `i`. */
-function float16Dot(query: Float32Array, rows: Uint16Array, i: number, table: Float32Array): number {
-  const dims = query.length;
-  const base = i * dims;
-  let acc = 0;
-  for (let d = 0; d < dims; d++) acc += query[d] * table[rows[base + d]];
-  return acc;
+/** 2^(e - 25) for binary16 exponent fields e = 1..30, and 2^-24 for e = 0 (subnormals). */
+const HALF_SCALE = Float64Array.from({ length: 31 }, (_, e) => 2 ** (Math.max(e, 1) - 25));
+
+/**
+ * The value of binary16 bits `h`: (1024 + m) * 2^(e - 25), or m * 2^-24 when subnormal; float16Table()[h] for
+ * infinities and NaN. Equal to float16Table()[h] for every h; computed, because a lookup per value in the 256 KB
+ * table misses the cache after the scan has streamed through it.
+ */
+function half(h: number, table: Float32Array): number {
+  const e = (h >>> 10) & 0x1f;
+  if (e === 0x1f) return table[h];
+  const v = ((e === 0 ? 0 : 1024) + (h & 0x3ff)) * HALF_SCALE[e];
+  return h & 0x8000 ? -v : v;
 }
 
-/** A scanned partition: its rows' scores (int8, or refined) next to the rows themselves. */
+/**
+ * Exact float inner products of the query with binary16 rows (row `i` of `rows`, for each item), into `out`: each
+ * sum runs over d in order, as one row alone would; four rows go at once, so that their reads from memory overlap.
+ */
+function float16Dots(query: Float32Array, items: Array<{ rows: Uint16Array; i: number }>, table: Float32Array, out: Float64Array): void {
+  const dims = query.length;
+  let j = 0;
+  for (; j + 4 <= items.length; j += 4) {
+    const r0 = items[j].rows, r1 = items[j + 1].rows, r2 = items[j + 2].rows, r3 = items[j + 3].rows;
+    const b0 = items[j].i * dims, b1 = items[j + 1].i * dims, b2 = items[j + 2].i * dims, b3 = items[j + 3].i * dims;
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (let d = 0; d < dims; d++) {
+      const q = query[d];
+      a0 += q * half(r0[b0 + d], table);
+      a1 += q * half(r1[b1 + d], table);
+      a2 += q * half(r2[b2 + d], table);
+      a3 += q * half(r3[b3 + d], table);
+    }
+    out[j] = a0; out[j + 1] = a1; out[j + 2] = a2; out[j + 3] = a3;
+  }
+  for (; j < items.length; j++) {
+    const { rows, i } = items[j];
+    let acc = 0;
+    for (let d = 0; d < dims; d++) acc += query[d] * half(rows[i * dims + d], table);
+    out[j] = acc;
+  }
+}
+
+/**
+ * A scanned partition: its rows' scores (int8, or refined) next to the rows themselves. The partitions of one
+ * scanPartitions call share one buffer, in order (`scores` are views of it).
+ */
 interface Scanned {
   part: IvfPartition;
   scores: Float32Array;
@@ -162,11 +216,16 @@ export async function searchIvf(query: Float32Array, src: IvfSource, k: number, 
   const probed = order.slice(0, n);
   const { scanned, always } = await scanWithAlways(query, src, probed, filter);
   if (filter) await widen(query, src, order.slice(probed.length), scanned, probed, k, { ...o, probe: n }, filter, always);
-  if (o.refine > 0 && src.refine) await refineBest(query, scanned, probed, src.refine, o.refine);
+  // The probed partitions (scanned[i] is partition probed[i]), then the `always` ones.
   const all = always.length ? [...scanned, ...always] : scanned;
+  const flat = flatten(all);
+  const refine = o.refine > 0 && src.refine ? o.refine : 0;
+  const wanted = Math.max(8 * k, refine);
+  let rows = topIndices(flat.scores, wanted);
+  if (refine) rows = await refineBest(query, all, flat, probed, src.refine!, rows, wanted, refine);
   const floor = lowestScore(all);
   return {
-    hits: topDocuments(all, k),
+    hits: topDocuments(all, flat, rows, wanted, k),
     probed,
     scores: (ordinals) => new Map(ordinals.map((ord) => [ord, bestOf(all, ord) ?? floor])),
   };
@@ -268,9 +327,11 @@ function scanLoaded(query: Float32Array, src: IvfSource, parts: IvfPartition[], 
     }
     return q ?? undefined;
   };
-  let scanned: Scanned[];
+  const all = new Float32Array(parts.reduce((n, p) => n + p.count, 0));
+  let at = 0;
+  const scanned: Scanned[] = parts.map((part) => ({ part, scores: all.subarray(at, (at += part.count)) }));
   try {
-    scanned = parts.map((part) => ({ part, scores: scanScores(query, part, src.kernels, prepared) }));
+    for (const { part, scores } of scanned) scanScores(query, part, src.kernels, prepared, scores);
   } finally {
     q?.release();
     src.release?.(ids);
@@ -288,24 +349,60 @@ function lowestScore(scanned: Scanned[]): number {
   return Number.isFinite(floor) ? floor : 0;
 }
 
+/** The scores of the whole scan as one array, and where each partition's rows start in it. */
+interface Flat {
+  scores: Float32Array;
+  starts: Uint32Array;
+}
+
 /**
- * The `k` best documents of the scan, a document scoring as its best passage: the best rows first (a heap over the
- * rows, no map of every document), widened until they hold `k` documents or every row.
+ * The scan's scores as one array: the buffer the partitions share when one scanPartitions call scanned them all, else
+ * a copy, which the partitions' `scores` then view (so refined scores are seen by both).
  */
-function topDocuments(scanned: Scanned[], k: number): DocHit[] {
-  const rows = scanned.reduce((n, s) => n + s.part.count, 0);
-  for (let take = Math.min(rows, 8 * k); ; take = Math.min(rows, take * 4)) {
-    const top = createTopK(take);
-    scanned.forEach(({ scores }, si) => {
-      for (let i = 0; i < scores.length; i++) if (scores[i] > top.threshold()) top.push(si * 0x4000_0000 + i, scores[i]);
-    });
+function flatten(scanned: Scanned[]): Flat {
+  const starts = new Uint32Array(scanned.length + 1);
+  scanned.forEach((s, si) => (starts[si + 1] = starts[si] + s.part.count));
+  const rows = starts[scanned.length];
+  const first = scanned[0]?.scores;
+  const shared = first !== undefined && scanned.every((s, si) => s.scores.buffer === first.buffer && s.scores.byteOffset === first.byteOffset + 4 * starts[si]);
+  if (shared) return { scores: new Float32Array(first.buffer, first.byteOffset, rows), starts };
+  const scores = new Float32Array(rows);
+  scanned.forEach((s, si) => {
+    scores.set(s.scores, starts[si]);
+    s.scores = scores.subarray(starts[si], starts[si + 1]);
+  });
+  return { scores, starts };
+}
+
+/** The partition (index into `starts`) that row `g` of the flat scores falls in. */
+function partitionOf(starts: Uint32Array, g: number): number {
+  let lo = 0, hi = starts.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (starts[mid] <= g) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * The `k` best documents of the scan, a document scoring as its best passage, from `rows` (the best `wanted` rows,
+ * best first; fewer when that is every scored row): widened until they hold `k` documents or every row. No map of
+ * every document is made.
+ */
+function topDocuments(scanned: Scanned[], flat: Flat, rows: Uint32Array, wanted: number, k: number): DocHit[] {
+  for (;;) {
     const docs = new Map<number, number>();
-    for (const { id, score } of top.sorted()) {
-      const s = scanned[Math.floor(id / 0x4000_0000)];
-      const ord = s.part.ordinals[id % 0x4000_0000];
-      if (!docs.has(ord)) docs.set(ord, score); // sorted: the first row of a document is its best
+    for (const g of rows) {
+      const si = partitionOf(flat.starts, g);
+      const ord = scanned[si].part.ordinals[g - flat.starts[si]];
+      if (!docs.has(ord)) docs.set(ord, flat.scores[g]); // best first: the first row of a document is its best
     }
-    if (docs.size >= k || take >= rows) return [...docs].slice(0, k).map(([ordinal, score]) => ({ ordinal, score }));
+    if (docs.size >= k || rows.length < wanted || wanted >= flat.scores.length) {
+      return [...docs].slice(0, k).map(([ordinal, score]) => ({ ordinal, score }));
+    }
+    wanted *= 4;
+    rows = topIndices(flat.scores, wanted);
   }
 }
 
@@ -325,21 +422,33 @@ function bestOf(scanned: Scanned[], ordinal: number): number | undefined {
   return best;
 }
 
-/** Re-scores the `n` best rows of the scan from the half-precision rows of their partitions. */
+/**
+ * Re-scores the `n` best rows of the scan from the half-precision rows of their partitions. `rows` are the best
+ * `wanted` (>= n) rows by the int8 scores, best first; returns the best `wanted` rows by the refined scores: `rows`
+ * re-sorted, or selected again when a refined row fell to the end of them, where a row left out may now rank above it.
+ */
 async function refineBest(
-  query: Float32Array, scanned: Scanned[], probed: number[],
-  load: (ids: number[]) => Promise<RefineVectors[]>, n: number,
-): Promise<void> {
-  const top = createTopK(n);
-  scanned.forEach(({ part, scores }, si) => {
-    for (let i = 0; i < part.count; i++) if (scores[i] > top.threshold()) top.push(si * 0x4000_0000 + i, scores[i]);
-  });
-  const rows = top.sorted().map(({ id }) => ({ si: Math.floor(id / 0x4000_0000), i: id % 0x4000_0000 }));
-  const needed = [...new Set(rows.map((r) => r.si))];
+  query: Float32Array, scanned: Scanned[], flat: Flat, probed: number[],
+  load: (ids: number[]) => Promise<RefineVectors[]>, rows: Uint32Array, wanted: number, n: number,
+): Promise<Uint32Array> {
+  const { scores, starts } = flat;
+  // Rows of the probed partitions only: an `always` partition (past probed.length) has no refine rows.
+  const refined = [...rows.subarray(0, n)].map((g) => {
+    const si = partitionOf(starts, g);
+    return { si, i: g - starts[si] };
+  }).filter(({ si }) => si < probed.length);
+  const needed = [...new Set(refined.map((r) => r.si))];
   const refine = await load(needed.map((si) => probed[si]));
   const bySi = new Map(needed.map((si, j) => [si, refine[j]]));
-  const table = float16Table();
-  for (const { si, i } of rows) scanned[si].scores[i] = float16Dot(query, bySi.get(si)!.rows, i, table);
+  const last = rows.length > 0 ? { row: rows[rows.length - 1], score: scores[rows[rows.length - 1]] } : undefined;
+  const dots = new Float64Array(refined.length);
+  float16Dots(query, refined.map(({ si, i }) => ({ rows: bySi.get(si)!.rows, i })), float16Table(), dots);
+  refined.forEach(({ si, i }, j) => (scanned[si].scores[i] = dots[j]));
+  const sorted = sortByScore(scores, rows.slice());
+  if (rows.length < wanted || !last) return sorted; // every scored row: nothing was left out
+  const end = sorted[sorted.length - 1];
+  const holds = scores[end] > last.score || (scores[end] === last.score && end <= last.row);
+  return holds ? sorted : topIndices(scores, wanted);
 }
 
 /** Whether a manifest's vectors are partitioned (2.0 with centroids): scanned by probe, loaded on demand. */

@@ -7,6 +7,7 @@ import { instantiateKernels, wasmDims, wasmQuery } from "./wasm-kernels";
 export { compileKernels, hasWasmSimd } from "./compile";
 export { createArena, type Arena, type ArenaOptions, type ArenaStats } from "./arena";
 export { KernelError, type KernelErrorCode } from "./errors";
+export { int8Score, quantizeQuery, type QuantizedQuery } from "./quantize-query";
 export type { CodeBlock, Int8Block, Kernels, PreparedQuery, PrepareOptions } from "./types";
 
 export interface KernelOptions {
@@ -20,7 +21,7 @@ export interface KernelOptions {
  * Scoring kernels over one arena. With `module` (kernels.wasm, compiled by the caller: the worker imports it as a
  * module, Node compiles the file; where the engine has no wasm SIMD that compile fails and the caller passes
  * undefined) queries whose dims are a multiple of 16 up to 1024 run on wasm SIMD; otherwise every query runs on
- * the JS reference, with the same results within the int16 query quantization (see quantize-query.ts).
+ * the JS reference, with the same results (int8 scores to the bit: both use the int16 query of quantize-query.ts).
  *
  * @example
  * const kernels = createKernels(kernelsModule, { maxBytes: 64 << 20 });

@@ -24,45 +24,77 @@
       (br_if $lanes (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 16))) (local.get $end))))
     (call $sum_i32x4 (local.get $acc)))
 
-  ;; out[i] = qinv * scales[i] * (q16 · vectors[i]), for i < count. Rows go in pairs that share the query loads.
+  ;; out[i] = (qinv * f32(q16 · vectors[i])) * scales[i], for i < count. Rows go in fours that share the query
+  ;; loads; their four sums are gathered into one vector, so the float step runs four lanes at a time with the
+  ;; rounding of the one-row form (f32 convert, then multiply by qinv, then by the scale).
   (func (export "int8_scores")
     (param $q16 i32) (param $dims i32) (param $vectors i32) (param $scales i32) (param $count i32)
     (param $qinv f32) (param $out i32)
-    (local $pairsEnd i32) (local $rowEnd i32) (local $qp i32) (local $a v128) (local $b v128) (local $q v128)
-    (local $r v128)
-    (local.set $pairsEnd (i32.add (local.get $vectors)
-      (i32.mul (i32.and (local.get $count) (i32.const -2)) (local.get $dims))))
-    (block $pairsDone
-      (br_if $pairsDone (i32.lt_u (local.get $count) (i32.const 2)))
-      (loop $pairs
+    (local $quadsEnd i32) (local $end i32) (local $qp i32) (local $p i32) (local $rowEnd i32)
+    (local $d2 i32) (local $d3 i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128) (local $q v128) (local $qinv4 v128)
+    (local.set $d2 (i32.shl (local.get $dims) (i32.const 1)))
+    (local.set $d3 (i32.add (local.get $d2) (local.get $dims)))
+    (local.set $qinv4 (f32x4.splat (local.get $qinv)))
+    (local.set $quadsEnd (i32.add (local.get $vectors)
+      (i32.mul (i32.and (local.get $count) (i32.const -4)) (local.get $dims))))
+    (block $quadsDone
+      (br_if $quadsDone (i32.lt_u (local.get $count) (i32.const 4)))
+      (loop $quads
         (local.set $a (v128.const i32x4 0 0 0 0))
         (local.set $b (v128.const i32x4 0 0 0 0))
+        (local.set $c (v128.const i32x4 0 0 0 0))
+        (local.set $d (v128.const i32x4 0 0 0 0))
         (local.set $qp (local.get $q16))
+        (local.set $p (local.get $vectors))
         (local.set $rowEnd (i32.add (local.get $vectors) (local.get $dims)))
         (loop $lanes
           (local.set $q (v128.load (local.get $qp)))
-          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $vectors)) (local.get $q))))
-          (local.set $r (v128.load8x8_s (i32.add (local.get $vectors) (local.get $dims))))
-          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s (local.get $r) (local.get $q))))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $p)) (local.get $q))))
+          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s
+            (v128.load8x8_s (i32.add (local.get $p) (local.get $dims))) (local.get $q))))
+          (local.set $c (i32x4.add (local.get $c) (i32x4.dot_i16x8_s
+            (v128.load8x8_s (i32.add (local.get $p) (local.get $d2))) (local.get $q))))
+          (local.set $d (i32x4.add (local.get $d) (i32x4.dot_i16x8_s
+            (v128.load8x8_s (i32.add (local.get $p) (local.get $d3))) (local.get $q))))
           (local.set $q (v128.load offset=16 (local.get $qp)))
-          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $vectors)) (local.get $q))))
-          (local.set $r (v128.load8x8_s offset=8 (i32.add (local.get $vectors) (local.get $dims))))
-          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s (local.get $r) (local.get $q))))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $p)) (local.get $q))))
+          (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s
+            (v128.load8x8_s offset=8 (i32.add (local.get $p) (local.get $dims))) (local.get $q))))
+          (local.set $c (i32x4.add (local.get $c) (i32x4.dot_i16x8_s
+            (v128.load8x8_s offset=8 (i32.add (local.get $p) (local.get $d2))) (local.get $q))))
+          (local.set $d (i32x4.add (local.get $d) (i32x4.dot_i16x8_s
+            (v128.load8x8_s offset=8 (i32.add (local.get $p) (local.get $d3))) (local.get $q))))
           (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
-          (br_if $lanes (i32.lt_u (local.tee $vectors (i32.add (local.get $vectors) (i32.const 16))) (local.get $rowEnd))))
+          (br_if $lanes (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $rowEnd))))
+        ;; [sum a, sum b, sum c, sum d]: pairwise lane sums of (a, b) and (c, d), then of those
+        (local.set $a (i32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+        (local.set $c (i32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
+        (local.set $a (i32x4.add
+          (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $c))
+          (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $c))))
+        (v128.store (local.get $out)
+          (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (local.get $a)) (local.get $qinv4)) (v128.load (local.get $scales))))
+        (local.set $vectors (i32.add (local.get $vectors) (i32.shl (local.get $dims) (i32.const 2))))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br_if $quads (i32.lt_u (local.get $vectors) (local.get $quadsEnd)))))
+    ;; the last count % 4 rows, one at a time
+    (local.set $end (i32.add (local.get $quadsEnd) (i32.mul (i32.and (local.get $count) (i32.const 3)) (local.get $dims))))
+    (block $rowsDone
+      (br_if $rowsDone (i32.ge_u (local.get $vectors) (local.get $end)))
+      (loop $rows
         (f32.store (local.get $out)
-          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $a))) (local.get $qinv)) (f32.load (local.get $scales))))
-        (f32.store offset=4 (local.get $out)
-          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $b))) (local.get $qinv)) (f32.load offset=4 (local.get $scales))))
-        (local.set $vectors (i32.add (local.get $vectors) (local.get $dims)))
-        (local.set $scales (i32.add (local.get $scales) (i32.const 8)))
-        (local.set $out (i32.add (local.get $out) (i32.const 8)))
-        (br_if $pairs (i32.lt_u (local.get $vectors) (local.get $pairsEnd)))))
-    (if (i32.and (local.get $count) (i32.const 1))
-      (then (f32.store (local.get $out)
-        (f32.mul (f32.mul (f32.convert_i32_s (call $dot_row (local.get $q16) (local.get $vectors) (local.get $dims)))
-                          (local.get $qinv))
-                 (f32.load (local.get $scales)))))))
+          (f32.mul (f32.mul (f32.convert_i32_s (call $dot_row (local.get $q16) (local.get $vectors) (local.get $dims)))
+                            (local.get $qinv))
+                   (f32.load (local.get $scales))))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $rows (i32.lt_u (local.tee $vectors (i32.add (local.get $vectors) (local.get $dims))) (local.get $end))))))
 
   ;; out[j] = qinv * scales[r] * (q16 · vectors[r]) for r = rows[j] (u32), j < count: rescoring chosen rows.
   (func (export "int8_row_scores")

@@ -1,17 +1,20 @@
 import { codeBytes } from "../../format/quantize";
-import { binaryScore, binaryTables, int8Dot } from "../score";
+import { binaryScore, binaryTables } from "../score";
 import type { Arena } from "./arena";
 import { checkInt8Block, checkRange, checkRows } from "./bounds";
 import { KernelError } from "./errors";
+import { int8Score, quantizeQuery } from "./quantize-query";
 import type { CodeBlock, Int8Block, PreparedQuery } from "./types";
 
 /**
- * The JS reference kernels (score.ts over arena views), with the interface of the wasm ones: the fallback where
- * wasm SIMD is missing or the dims are not a multiple of 16 up to 1024, and the reference of the parity tests.
+ * The JS reference kernels (score.ts and quantize-query.ts over arena views), with the interface of the wasm ones:
+ * the fallback where wasm SIMD is missing or the dims are not a multiple of 16 up to 1024, and the reference of the
+ * parity tests. int8 scores use the same int16 query as the wasm kernels and equal theirs bit for bit.
  */
 export function referenceQuery(arena: Arena, query: Float32Array): PreparedQuery {
   const dims = query.length;
   const q = Float32Array.from(query);
+  const q16 = quantizeQuery(q);
   const bytes = codeBytes(dims);
   let table: Float32Array | undefined;
   let released = false;
@@ -32,13 +35,13 @@ export function referenceQuery(arena: Arena, query: Float32Array): PreparedQuery
       const { vectors, scales } = int8Views(block);
       checkRange(arena, "out", out, block.count * 4, 4);
       const scores = arena.f32At(out, block.count);
-      for (let i = 0; i < block.count; i++) scores[i] = int8Dot(q, vectors, scales, i);
+      for (let i = 0; i < block.count; i++) scores[i] = int8Score(q16, vectors, scales, i);
     },
     int8RowScores(block: Int8Block, rows: Uint32Array) {
       live();
       const { vectors, scales } = int8Views(block);
       checkRows(rows, block.count);
-      return Float32Array.from(rows, (r) => int8Dot(q, vectors, scales, r));
+      return Float32Array.from(rows, (r) => int8Score(q16, vectors, scales, r));
     },
     binaryScores(block: CodeBlock, out: number) {
       live();

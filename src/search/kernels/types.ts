@@ -21,7 +21,7 @@ export interface PreparedQuery {
   readonly dims: number;
   /** True when this query runs on the wasm SIMD kernels, false on the JS reference. */
   readonly simd: boolean;
-  /** out[i] = scale_i * (q · v_i), the int8 inner product of score.ts int8Dot, for every vector of the block. */
+  /** out[i] = scale_i * (q · v_i) with the int16 query (quantize-query.ts int8Score), for every vector of the block. */
   int8Scores(block: Int8Block, out: number): void;
   /** The int8 inner products of the listed rows of the block (rescoring): result[j] is row rows[j]'s. */
   int8RowScores(block: Int8Block, rows: Uint32Array): Float32Array;

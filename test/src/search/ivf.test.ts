@@ -1,10 +1,10 @@
 // src/search/ivf.ts: the dense search over a partitioned index, against brute force over the same vectors.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decodeFloatRows, encodeFloatRows } from "../../../src/format/index.ts";
+import { decodeFloatRows, encodeFloatRows, float16Table } from "../../../src/format/index.ts";
 import { ivfOptions, isPartitioned, rankPartitions, searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../../src/search/ivf.ts";
 import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
-import { int8Dot } from "../../../src/search/score.ts";
+import { int8Score, quantizeQuery } from "../../../src/search/kernels/index.ts";
 import { quantizeInt8 } from "../../../src/format/quantize.ts";
 import { rng } from "../../../src/random.ts";
 
@@ -46,14 +46,15 @@ function source(f: ReturnType<typeof fixture>, opts: { refine?: boolean; kernels
   };
 }
 
-/** Brute force over the given partitions: doc = best passage by int8 (or float when `exact`). */
+/** Brute force over the given partitions: doc = best passage by int8 (the kernels' int16 query; float when `exact`). */
 function brute(f: ReturnType<typeof fixture>, q: Float32Array, probed: number[], exact: boolean) {
   const best = new Map<number, number>();
+  const q16 = quantizeQuery(q);
   for (const p of probed) {
     for (let i = 0; i < 50; i++) {
       let s = 0;
       if (exact) for (let d = 0; d < DIMS; d++) s += q[d] * f.floats[p][i * DIMS + d];
-      else s = int8Dot(q, f.parts[p].vectors!, f.parts[p].scales!, i);
+      else s = int8Score(q16, f.parts[p].vectors!, f.parts[p].scales!, i);
       const o = f.ordinals[p][i];
       if (!best.has(o) || s > best.get(o)!) best.set(o, s);
     }
@@ -72,12 +73,27 @@ describe("IVF search", () => {
     expect(rankPartitions(q, f.centroids, f.P, 2)).toEqual(ranked.slice(0, 2));
   });
 
+  it("ranks any number of partitions as one sum per centroid does (ties to the lower partition)", () => {
+    const r = rng(12);
+    for (const P of [1, 3, 4, 5, 8, 11]) {
+      const centroids = unit(Float32Array.from({ length: P * DIMS }, () => r() - 0.5));
+      if (P >= 5) centroids.copyWithin(4 * DIMS, 1 * DIMS, 2 * DIMS); // partitions 1 and 4 tie
+      const sums = Array.from({ length: P }, (_, p) => {
+        let s = 0;
+        for (let d = 0; d < DIMS; d++) s += q[d] * centroids[p * DIMS + d];
+        return s;
+      });
+      const want = [...sums.keys()].sort((a, b) => sums[b] - sums[a] || a - b);
+      for (const probe of [1, 2, P]) expect(rankPartitions(q, centroids, P, probe)).toEqual(want.slice(0, probe));
+    }
+  });
+
   it("equals brute force over the probed partitions (int8), for every probe", async () => {
     for (const probe of [1, 2, 3, 4]) {
       const r = await searchIvf(q, source(f), 10, { probe, refine: 0 });
       const want = brute(f, q, r.probed, false).slice(0, 10);
       expect(r.hits.map((h) => h.ordinal)).toEqual(want.map(([o]) => o));
-      r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i][1], 5));
+      r.hits.forEach((h, i) => expect(h.score).toBe(want[i][1]));
     }
   });
 
@@ -124,6 +140,51 @@ describe("IVF search", () => {
     expect(refined.hits).toHaveLength(5);
   });
 
+  it("ranks by the refined scores whichever int8 rows refinement moves, as brute force does", async () => {
+    const table = float16Table();
+    /** Every row's int8 score, the `refine` best of them (score desc, row asc) replaced by their binary16 rows' score. */
+    const refinedBrute = (query: Float32Array, refine: number, rowsOf = f.refine) => {
+      const q16 = quantizeQuery(query);
+      const rows = f.parts.flatMap((p, pi) => Array.from({ length: 50 }, (_, i) => ({ pi, i, s: int8Score(q16, p.vectors!, p.scales!, i) })));
+      const order = rows.map((r, g) => ({ ...r, g })).sort((a, b) => b.s - a.s || a.g - b.g);
+      for (const r of order.slice(0, refine)) {
+        let acc = 0;
+        for (let d = 0; d < DIMS; d++) acc += query[d] * table[rowsOf[r.pi].rows[r.i * DIMS + d]];
+        rows[r.g].s = Math.fround(acc); // the scan keeps scores as float32
+      }
+      const best = new Map<number, number>();
+      rows.map((r, g) => ({ ...r, g })).sort((a, b) => b.s - a.s || a.g - b.g).forEach((r) => {
+        const o = f.ordinals[r.pi][r.i];
+        if (!best.has(o)) best.set(o, r.s);
+      });
+      return [...best].map(([ordinal, score]) => ({ ordinal, score }));
+    };
+    const r = rng(5);
+    for (let t = 0; t < 20; t++) {
+      const query = unit(Float32Array.from({ length: DIMS }, () => r() - 0.5));
+      for (const [k, refine] of [[1, 8], [2, 16], [3, 5], [10, 200]]) {
+        const got = await searchIvf(query, source(f, { refine: true }), k, { probe: 4, refine });
+        // every partition probed (scores continuous: no ties for the scan order to break)
+        const want = refinedBrute(query, refine);
+        expect(got.hits.map((h) => h.ordinal)).toEqual(want.slice(0, k).map((h) => h.ordinal));
+        got.hits.forEach((h, i) => expect(h.score).toBe(want[i].score));
+      }
+    }
+    // Refine rows far below the int8 scores (negated vectors): every refined row falls below rows the first
+    // selection of 8 * k left out, which must then rank above them.
+    const negated = f.floats.map((x) => decodeFloatRows("refine", encodeFloatRows("refine", DIMS, x.map((v) => -v))));
+    const src = { ...source(f), refine: async (ids: number[]) => ids.map((i) => negated[i]) };
+    for (let t = 0; t < 5; t++) {
+      const query = unit(Float32Array.from({ length: DIMS }, () => r() - 0.5));
+      for (const [k, refine] of [[1, 8], [2, 16], [3, 30]]) {
+        const got = await searchIvf(query, src, k, { probe: 4, refine });
+        const want = refinedBrute(query, refine, negated);
+        expect(got.hits.map((h) => h.ordinal)).toEqual(want.slice(0, k).map((h) => h.ordinal));
+        got.hits.forEach((h, i) => expect(h.score).toBe(want[i].score));
+      }
+    }
+  });
+
   it("scores other documents exactly when scanned, else as the lowest scanned score", async () => {
     const r = await searchIvf(q, source(f), 3, { probe: 1, refine: 0 });
     const scanned = brute(f, q, r.probed, false);
@@ -131,8 +192,8 @@ describe("IVF search", () => {
     const inScan = scanned[scanned.length - 1][0];
     const notScanned = [...Array(100).keys()].find((o) => !scanned.some(([x]) => x === o))!;
     const s = r.scores([inScan, notScanned]);
-    expect(s.get(inScan)).toBeCloseTo(scanned[scanned.length - 1][1], 5);
-    expect(s.get(notScanned)).toBeCloseTo(floor, 5);
+    expect(s.get(inScan)).toBe(scanned[scanned.length - 1][1]);
+    expect(s.get(notScanned)).toBe(floor);
   });
 
   it("gives the same ranking on the wasm kernels, and when their memory has no room left", async () => {
@@ -140,13 +201,14 @@ describe("IVF search", () => {
     const js = await searchIvf(q, source(f), 10, { probe: 3, refine: 0 });
     const kernels = createKernels(wasm, { maxBytes: 1 << 20 });
     const k = await searchIvf(q, source(f, { kernels }), 10, { probe: 3, refine: 0 });
-    expect(k.hits.map((h) => h.ordinal)).toEqual(js.hits.map((h) => h.ordinal));
+    expect(k.hits).toEqual(js.hits); // the same scores to the bit
+
     // Fill the kernel memory: the scan falls back to JS over the same memory and still agrees.
     const full = createKernels(wasm, { maxBytes: 64 * 1024 });
     const src = source(f, { kernels: full });
     while (full.arena.tryAlloc(4096) >= 0);
     const fallback = await searchIvf(q, src, 10, { probe: 3, refine: 0 });
-    expect(fallback.hits.map((h) => h.ordinal)).toEqual(js.hits.map((h) => h.ordinal));
+    expect(fallback.hits).toEqual(js.hits);
   });
 
   it("takes probe from the request, else the index, clamped to its partitions; says which manifests are partitioned", () => {

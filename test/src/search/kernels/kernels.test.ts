@@ -2,7 +2,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { codeBytes, quantizeInt8, signCodes } from "../../../../src/format";
 import { compileKernels, createKernels, hasWasmSimd, KernelError, type Kernels } from "../../../../src/search/kernels";
-import { quantizeQuery16 } from "../../../../src/search/kernels/quantize-query";
+import { int8Score, quantizeQuery, quantizeQuery16 } from "../../../../src/search/kernels/quantize-query";
+import { int8Dot } from "../../../../src/search/score";
 import { rng } from "../../../../src/random.ts";
 
 const wasmPath = new URL("../../../../src/search/kernels/kernels.wasm", import.meta.url);
@@ -66,10 +67,19 @@ function roundingBound(query: Float32Array, vectors: Int8Array, scales: Float32A
   return (scales[i] * l1 * factor) / 2;
 }
 
+/** The bits of float32 scores (exact equality, -0 apart from 0). */
+const bits = (scores: Float32Array) => [...new Uint32Array(scores.buffer, scores.byteOffset, scores.length)];
+
+/**
+ * wasm and the JS reference give the same bits; both lie within the int16 rounding bound of the int8 score with the
+ * float query (score.ts int8Dot).
+ */
 function expectInt8Parity(query: Float32Array, vectors: Int8Array, scales: Float32Array, wasm: Float32Array, js: Float32Array) {
+  expect(bits(wasm)).toEqual(bits(js));
   for (let i = 0; i < js.length; i++) {
-    const bound = roundingBound(query, vectors, scales, i) + 2e-7 * Math.abs(js[i]) + 1e-30;
-    expect(Math.abs(wasm[i] - js[i]), `row ${i}: wasm ${wasm[i]} vs js ${js[i]}`).toBeLessThanOrEqual(bound);
+    const float = int8Dot(query, vectors, scales, i);
+    const bound = roundingBound(query, vectors, scales, i) + 2e-7 * Math.abs(float) + 1e-30;
+    expect(Math.abs(wasm[i] - float), `row ${i}: wasm ${wasm[i]} vs float query ${float}`).toBeLessThanOrEqual(bound);
   }
 }
 
@@ -85,7 +95,7 @@ describe("scoring kernels: wasm SIMD against the JS reference", () => {
 
   it.each(DIMS)("int8 and binary scores agree on random data at %i dims (odd and even counts)", (dims) => {
     const r = rng(dims);
-    for (const count of [1, 2, 7, 64]) {
+    for (const count of [1, 2, 4, 7, 64]) {
       const floats = Float32Array.from({ length: count * dims }, () => (r() - 0.5) * 3);
       const { vectors, scales } = quantizeInt8(floats, dims);
       const codes = signCodes(floats, dims);
@@ -157,7 +167,7 @@ describe("scoring kernels: wasm SIMD against the JS reference", () => {
     }
   });
 
-  it("keeps int8 rankings on unit vectors: error about 1e-5 of the score range", () => {
+  it("keeps the float query's int8 rankings on unit vectors: error about 1e-5 of the score range", () => {
     const dims = 512, count = 3000;
     const r = rng(42);
     const floats = unitVectors(count, dims, r);
@@ -169,10 +179,12 @@ describe("scoring kernels: wasm SIMD against the JS reference", () => {
     for (let t = 0; t < 20; t++) {
       const query = unitVectors(1, dims, r);
       const { wasm, js } = int8Both(k, query, placed);
+      expect(bits(wasm)).toEqual(bits(js));
+      const float = Float32Array.from({ length: count }, (_, i) => int8Dot(query, vectors, scales, i));
       let err = 0, lo = Infinity, hi = -Infinity;
-      js.forEach((x, i) => ((err = Math.max(err, Math.abs(wasm[i] - x))), (lo = Math.min(lo, x)), (hi = Math.max(hi, x))));
+      float.forEach((x, i) => ((err = Math.max(err, Math.abs(wasm[i] - x))), (lo = Math.min(lo, x)), (hi = Math.max(hi, x))));
       worst = Math.max(worst, err / (hi - lo));
-      expect(top(wasm)).toEqual(top(js));
+      expect(top(wasm)).toEqual(top(float));
     }
     expect(worst).toBeLessThan(1e-4);
   });
@@ -188,11 +200,13 @@ describe("scoring kernels: wasm SIMD against the JS reference", () => {
       const q = k.prepare(query);
       expect(q.simd).toBe(false);
       q.int8Scores(placed.block, placed.out);
-      const scores = k.arena.f32At(placed.out, 5);
+      const scores = k.arena.f32At(placed.out, 5).slice();
+      const q16 = quantizeQuery(query);
+      expect(bits(scores)).toEqual(bits(Float32Array.from({ length: 5 }, (_, i) => int8Score(q16, vectors, scales, i))));
       for (let i = 0; i < 5; i++) {
         let dot = 0;
         for (let d = 0; d < dims; d++) dot += query[d] * vectors[i * dims + d];
-        expect(scores[i]).toBeCloseTo(dot * scales[i], 6);
+        expect(Math.abs(scores[i] - dot * scales[i])).toBeLessThanOrEqual(roundingBound(query, vectors, scales, i) + 1e-7);
       }
       q.release();
     }
