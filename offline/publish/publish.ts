@@ -1,4 +1,7 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { indexPrefix, manifestKey, objectKey, pointerKey } from "../../src/format/r2-keys.ts";
+import { BUILD_INFO_FILE } from "../build/finalize.ts";
 import { isFormatError } from "../../src/format/errors.ts";
 import { INDEX_LIMITS } from "../../src/format/limits.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
@@ -25,6 +28,12 @@ export interface PublishOptions {
    * anything else is `PublishError("conflict")` before any upload.
    */
   expectPrevious?: string | null;
+  /**
+   * A build made from another version (`i3 build --base`, `i3 compact`: build-info.json `lineage`): the versions it
+   * descends from. The pointer must name one of them (or none, or this version): over any other, publishing would drop
+   * the changes that version has (`conflict`, before any upload). Default: the build directory's own record.
+   */
+  lineage?: string[];
 }
 
 export interface PublishResult {
@@ -79,6 +88,7 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
 
   const start = await readPointer(target, tenant, index);
   const previousVersion = checkStart(start, opts, log);
+  checkLineage(previousVersion, build.version, opts.lineage ?? (await buildLineage(build.dir)), opts);
   const up = await uploadObjects(build, opts, log);
   log(`objects: ${up.uploaded} uploaded (${up.uploadedBytes} bytes), ${up.reused.length} already present`);
   await checkStillThere(up.reused, opts);
@@ -122,6 +132,26 @@ function checkNames(tenant: string, index: string): void {
     if (isFormatError(e)) throw new PublishError("invalid_name", e.message, { cause: e });
     throw e;
   }
+}
+
+/** The lineage build-info.json records (absent: a build made from a corpus, which may replace any version). */
+async function buildLineage(dir: string): Promise<string[] | undefined> {
+  try {
+    const info = JSON.parse(await readFile(path.join(dir, BUILD_INFO_FILE), "utf8")) as { lineage?: unknown };
+    return Array.isArray(info.lineage) && info.lineage.every((v) => typeof v === "string") ? info.lineage : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An update goes only over a version it was made from: any other live version has changes it would drop. */
+function checkLineage(previous: string | null, version: string, lineage: string[] | undefined, opts: PublishOptions): void {
+  if (!lineage?.length || previous === null || previous === version || lineage.includes(previous)) return;
+  throw new PublishError(
+    "conflict",
+    `the pointer of ${opts.tenant}/${opts.index} names ${previous}, which this build does not descend from (it was made from ${lineage.at(-1)}): ` +
+      `publishing it would drop the changes of ${previous}. Pull the live version and update it again (i3 pull, i3 build --base); nothing was uploaded`,
+  );
 }
 
 /** The version the pointer names at the start; `conflict` when it is not the one the caller expects. */

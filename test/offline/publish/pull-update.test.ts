@@ -50,6 +50,21 @@ describe("pull, update, publish", () => {
     await writeFile(at("up2.jsonl"), doc(101) + "\n");
     const s2 = await updateIndex({ base: at("pulled2"), upsert: at("up2.jsonl"), model: MODEL, out: at("v3"), device: "cpu", stderr: quiet });
     expect(s2).toMatchObject({ added: 1, deltaDocuments: 3, tombstoned: 2 });
+
+    // An update made from a version the pointer has moved past is refused before any upload: it would drop v3's
+    // changes (here: an update of the first pull, made while v3 went live).
+    await publishIndex({ buildDir: at("v3"), tenant: "ci", index: "docs", target });
+    await writeFile(at("up3.jsonl"), doc(102) + "\n");
+    await updateIndex({ base: at("pulled"), upsert: at("up3.jsonl"), model: MODEL, out: at("stale"), device: "cpu", stderr: quiet });
+    await expect(publishIndex({ buildDir: at("stale"), tenant: "ci", index: "docs", target })).rejects.toMatchObject({
+      code: "conflict", message: expect.stringContaining("which this build does not descend from"),
+    });
+    // A chain of updates published at its end goes over any version of the chain.
+    await pullIndex({ target, tenant: "ci", index: "docs", out: at("pulled3"), force: true });
+    await writeFile(at("up4.jsonl"), doc(103) + "\n");
+    await updateIndex({ base: at("pulled3"), upsert: at("up4.jsonl"), model: MODEL, out: at("c1"), device: "cpu", stderr: quiet });
+    await updateIndex({ base: at("c1"), upsert: at("up3.jsonl"), model: MODEL, out: at("c2"), device: "cpu", stderr: quiet });
+    expect((await publishIndex({ buildDir: at("c2"), tenant: "ci", index: "docs", target })).pointerMoved).toBe(true);
   }, 120_000);
 
   it("the CLI: a version that does not exist is exit 1, a missing flag exit 2", async () => {
