@@ -168,6 +168,14 @@ export function checkDocBlock(
 }
 
 /**
+ * The prefix a block of `count` documents written by this version has (header and offsets table): what a reader that
+ * knows the count (from the manifest) reads in one range read. A block whose header says otherwise is read again.
+ */
+export function expectedDocBlockPrefix(count: number): number {
+  return DOC_HEADER_BYTES + (count + 1) * 4;
+}
+
+/**
  * How many prefix bytes `readDocBlockIndex` needs: header plus offsets table.
  *
  * @example

@@ -8,7 +8,7 @@ export {
 } from "./shard.ts";
 export {
   DOC_MAGIC, DOC_HEADER_BYTES, DOCS_PER_BLOCK,
-  encodeDocBlock, readDocBlockHeader, checkDocBlock, docBlockIndexBytes, readDocBlockIndex, byteRangeOf, decodeDocRecord, decodeDocBlock,
+  encodeDocBlock, readDocBlockHeader, checkDocBlock, docBlockIndexBytes, expectedDocBlockPrefix, readDocBlockIndex, byteRangeOf, decodeDocRecord, decodeDocBlock,
   type Doc, type DocBlockHeader, type DocBlockIndex,
 } from "./docstore.ts";
 export { INDEX_LIMITS } from "./limits.ts";

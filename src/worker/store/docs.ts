@@ -1,6 +1,6 @@
 import {
-  byteRangeOf, checkDocBlock, decodeDocRecord, DOC_HEADER_BYTES, docBlockIndexBytes, FormatError, objectKey, readDocBlockHeader,
-  readDocBlockIndex, type Doc, type DocBlockIndex, type DocBlockRef,
+  byteRangeOf, checkDocBlock, decodeDocRecord, DOC_HEADER_BYTES, docBlockIndexBytes, expectedDocBlockPrefix, FormatError, objectKey,
+  readDocBlockHeader, readDocBlockIndex, type Doc, type DocBlockIndex, type DocBlockRef,
 } from "../../format";
 import type { ByteCache } from "./byte-cache";
 import { getImmutable } from "./r2";
@@ -21,8 +21,9 @@ function blockOf(blocks: DocBlockRef[], ordinal: number): DocBlockRef {
 }
 
 /**
- * Header + offsets table of a block: two small range reads the first time (colo-cached), kept in the isolate. The
- * header must match the manifest's reference (ordinals, count, size) before its u32 prefix length is trusted.
+ * Header + offsets table of a block: one small range read the first time (the prefix the manifest's count implies;
+ * a second when the header says the prefix is longer), colo-cached, kept in the isolate. The header must match the
+ * manifest's reference (ordinals, count, size) before its u32 prefix length is trusted.
  */
 async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef): Promise<DocBlockIndex> {
   const hit = cache.get<DocBlockIndex>(key);
@@ -30,11 +31,13 @@ async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocB
     checkDocBlock(hit, block); // another version may name the same block at other ordinals
     return hit;
   }
-  const head = await getImmutable(s, key, block.bytes, { offset: 0, length: Math.min(DOC_HEADER_BYTES, block.bytes) });
+  const guess = Math.min(Math.max(DOC_HEADER_BYTES, expectedDocBlockPrefix(block.count)), block.bytes);
+  const head = await getImmutable(s, key, block.bytes, { offset: 0, length: guess });
   if (!head) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
   const header = readDocBlockHeader(head);
   checkDocBlock(header, block);
-  const prefix = await getImmutable(s, key, block.bytes, { offset: 0, length: docBlockIndexBytes(header) });
+  const need = docBlockIndexBytes(header);
+  const prefix = need <= head.byteLength ? head : await getImmutable(s, key, block.bytes, { offset: 0, length: need });
   if (!prefix) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
   const index = readDocBlockIndex(prefix);
   checkDocBlock(index, block);
