@@ -124,13 +124,18 @@ export interface DocFilter {
   /** Matching documents. */
   count: number;
   has(ordinal: number): boolean;
+  /**
+   * Only deleted documents are left out (an updated version's live documents, src/search/segments.ts): their rows
+   * are skipped, but a search never scans further for it, as it does for a filter that matches few documents.
+   */
+  deletionsOnly?: boolean;
 }
 
 /** A DocFilter over a bitset (its bits past `documents` clear). */
-export function docFilter(bits: Uint32Array, documents: number): DocFilter {
+export function docFilter(bits: Uint32Array, documents: number, opts: { deletionsOnly?: boolean } = {}): DocFilter {
   let count = 0;
   for (let w = 0; w < bits.length; w++) count += popcount(bits[w]);
-  return { documents, bits, count, has: (o) => (bits[o >>> 5] & (1 << (o & 31))) !== 0 };
+  return { documents, bits, count, has: (o) => (bits[o >>> 5] & (1 << (o & 31))) !== 0, ...(opts.deletionsOnly ? { deletionsOnly: true } : {}) };
 }
 
 /**

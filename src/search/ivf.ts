@@ -211,11 +211,13 @@ interface Scanned {
  */
 export async function searchIvf(query: Float32Array, src: IvfSource, k: number, o: IvfOptions, filter?: DocFilter): Promise<DenseResult & { probed: number[] }> {
   const want = Math.max(1, Math.min(o.probe, src.partitions));
-  const order = rankPartitions(query, src.centroids, src.partitions, filter ? src.partitions : want);
+  // A filter that leaves out only deleted documents never widens the scan: nearly every document matches it.
+  const widens = filter !== undefined && !filter.deletionsOnly;
+  const order = rankPartitions(query, src.centroids, src.partitions, widens ? src.partitions : want);
   const n = src.fits ? Math.max(1, Math.min(want, src.fits(order.slice(0, want)))) : want;
   const probed = order.slice(0, n);
   const { scanned, always } = await scanWithAlways(query, src, probed, filter);
-  if (filter) await widen(query, src, order.slice(probed.length), scanned, probed, k, { ...o, probe: n }, filter, always);
+  if (widens) await widen(query, src, order.slice(probed.length), scanned, probed, k, { ...o, probe: n }, filter, always);
   // The probed partitions (scanned[i] is partition probed[i]), then the `always` ones.
   const all = always.length ? [...scanned, ...always] : scanned;
   const flat = flatten(all);

@@ -22,7 +22,7 @@ export function liveDocuments(v: VersionDocs): DocFilter | undefined {
   const n = v.base + v.delta;
   const bits = new Uint32Array((n + 31) >>> 5);
   for (let o = 0; o < n; o++) if (o >= v.base || (v.tombstones.bits[o >>> 5] & (1 << (o & 31))) === 0) bits[o >>> 5] |= 1 << (o & 31);
-  return docFilter(bits, n);
+  return docFilter(bits, n, { deletionsOnly: true });
 }
 
 /**

@@ -7,6 +7,7 @@ import { compileKernels, createKernels } from "../../../src/search/kernels/index
 import { int8Score, quantizeQuery } from "../../../src/search/kernels/index.ts";
 import { quantizeInt8 } from "../../../src/format/quantize.ts";
 import { rng } from "../../../src/random.ts";
+import { docFilter } from "../../../src/search/filter.ts";
 
 const DIMS = 32;
 const unit = (v: Float32Array) => {
@@ -135,9 +136,27 @@ describe("IVF search", () => {
     const r = await searchIvf(q, { ...src, load: (ids) => (loaded.push(ids), src.load(ids)) }, 3, { probe: 1, refine: 0 }, only);
     expect(r.hits.map((h) => h.ordinal).sort()).toEqual(matching);
     expect(loaded).toHaveLength(1); // the delta held the 3 matches: no partition beyond the probe was scanned
-    // Refine touches the probed partitions' rows only (the delta has no refine rows).
-    const refined = await searchIvf(q, src, 5, { probe: 1, refine: 50 });
-    expect(refined.hits).toHaveLength(5);
+    // Refine reads the probed partitions' refine rows only (the delta has none): its rows keep their int8 scores.
+    const asked: number[][] = [];
+    const refined = await searchIvf(q, { ...src, refine: (ids) => (asked.push(ids), src.refine!(ids)) }, 5, { probe: 1, refine: 400 });
+    expect(asked.flat().every((id) => refined.probed.includes(id))).toBe(true);
+    const deltaBest = brute(f, q, [3], false)[0];
+    expect(refined.scores([100 + deltaBest[0]]).get(100 + deltaBest[0])).toBe(deltaBest[1]);
+  });
+
+  it("a filter of deleted documents only skips their rows and never widens the scan (a user filter does)", async () => {
+    const deleted = new Set([brute(f, q, [0, 1, 2, 3], false)[0][0]]); // the best document
+    const bits = new Uint32Array(4);
+    for (let o = 0; o < 100; o++) if (!deleted.has(o)) bits[o >>> 5] |= 1 << (o & 31);
+    const live = docFilter(bits, 100, { deletionsOnly: true });
+    const loads: number[][] = [];
+    const src = { ...source(f), load: (ids: number[]) => (loads.push(ids), source(f).load(ids)) };
+    const r = await searchIvf(q, src, 100, { probe: 1, refine: 0 }, live);
+    expect(loads).toEqual([r.probed]); // 100 wanted, fewer in one partition: still one partition
+    expect(r.hits.some((h) => deleted.has(h.ordinal))).toBe(false);
+    loads.length = 0;
+    await searchIvf(q, src, 100, { probe: 1, refine: 0 }, docFilter(bits, 100));
+    expect(loads.flat().length).toBeGreaterThan(1); // the same bits as a user filter widen
   });
 
   it("ranks by the refined scores whichever int8 rows refinement moves, as brute force does", async () => {
