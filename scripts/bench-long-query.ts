@@ -30,6 +30,7 @@ const reader: LexicalReader = {
   section: base.section,
   bucket: async (id) => buckets.get(id) ?? buckets.set(id, await base.bucket(id)).get(id)!,
   norms: async () => norms,
+  delta: base.delta,
 };
 // Queries: runs of consecutive documents pasted together, cut to --chars.
 const docs: Array<{ text: string }> = [];
@@ -57,14 +58,14 @@ async function time(run: (q: string) => Promise<unknown>): Promise<{ p50Ms: numb
 }
 const hybrid = (caps?: typeof uncapped) => (q: string) => searchHybrid({
   mode: "hybrid", k: 100, depth, fusion, denseFloor: denseFloor(m),
-  dense: (k) => denseSearch(vector, idx.vectors, k),
-  lexical: (k) => searchLexical(reader, q, k, { caps }),
+  dense: (k) => denseSearch(vector, idx.vectors, k, idx.live),
+  lexical: (k) => searchLexical(reader, q, k, { caps, filter: idx.live }),
 });
 const terms = queries.map((q) => queryTerms(q).length).sort((a, b) => a - b);
 console.log(JSON.stringify({
   index: o.index, documents: m.corpus.documents, queries: n, chars: Number(o.chars), distinctTerms: { min: terms[0], max: terms.at(-1) },
-  lexicalCapped: await time((q) => searchLexical(reader, q, 100)),
-  lexicalUncapped: await time((q) => searchLexical(reader, q, 100, { caps: uncapped })),
+  lexicalCapped: await time((q) => searchLexical(reader, q, 100, { filter: idx.live })),
+  lexicalUncapped: await time((q) => searchLexical(reader, q, 100, { caps: uncapped, filter: idx.live })),
   hybridCapped: await time(hybrid()),
   hybridUncapped: await time(hybrid(uncapped)),
 }));

@@ -49,7 +49,8 @@ for (const t of texts) vectors.push(await enc.encode([tok.encode(t)]));
 await enc.close();
 const { fusion, depth } = searchOptions(m.lexical);
 const mode = o.mode as SearchMode;
-let filter: DocFilter | undefined;
+// An updated version's deleted documents are left out, as the worker leaves them out.
+let filter: DocFilter | undefined = idx.live;
 let scanned = 0;
 const once = (i: number) => searchHybrid({
   mode, k: 10, depth, fusion, denseFloor: denseFloor(m),
@@ -95,6 +96,10 @@ if (!o["filter-selectivity"]) {
   const { p50Ms, p99Ms, p50sMs } = await timed();
   console.log(JSON.stringify({ ...base, p50Ms, p99Ms, p50sMs }));
 } else {
+  if (m.delta || m.tombstones) {
+    console.error(`--filter-selectivity: ${o.index} is an incrementally updated version (its synthetic filter covers a base only): compact it first`);
+    process.exit(2);
+  }
   const N = m.corpus.documents;
   const r = rng(7);
   const columns = decodeFieldColumns(encodeFieldColumns([{ name: "bucket", type: "int" }], Array.from({ length: N }, () => [Math.floor(r() * 1_000_000)])));

@@ -73,7 +73,14 @@ async function main() {
     // The corpus may have changed since the build: an update finds what did (and writes nothing when nothing did).
     console.log(`[start] demo index already built: ${buildDir}; checking data/demo/scifact for changes (--rebuild to build again) …`);
     const next = `${buildDir}.next`;
-    await run(tsx, ["offline/cli.ts", "build", "--base", buildDir, "--corpus", corpus, "--model", model, "--out", next, "--compact-above", "0.1", "--force"]);
+    rmSync(join(root, next), { recursive: true, force: true }); // left by an interrupted run
+    try {
+      await run(tsx, ["offline/cli.ts", "build", "--base", buildDir, "--corpus", corpus, "--model", model, "--out", next, "--compact-above", "0.1", "--force"]);
+    } catch (e) {
+      // The demo index cannot be updated (built with another model, an older format): build it again.
+      console.log(`[start] updating failed (${(e as Error).message}); building the demo index again …`);
+      await run(tsx, ["offline/cli.ts", "build", "--corpus", corpus, "--model", model, "--out", buildDir, "--fields", DEMO_FIELDS, "--force"]);
+    }
     if (existsSync(join(root, next))) {
       rmSync(join(root, buildDir), { recursive: true, force: true });
       renameSync(join(root, next), join(root, buildDir));

@@ -9,6 +9,7 @@ import { parseManifest, serializeManifest, type Manifest } from "../../src/forma
 import type { ObjectRef } from "../../src/format/objects.ts";
 import { versionIdOf } from "../../src/format/r2-keys.ts";
 import { forEachLimit } from "../pool.ts";
+import { BUILD_INFO_FILE, readLineage } from "./build-info.ts";
 import { BuildError } from "./errors.ts";
 import { createObjectStore, type ObjectStore } from "./object-store.ts";
 
@@ -95,12 +96,31 @@ export function parseManifestBytes(bytes: Uint8Array, source: string): Manifest 
   }
 }
 
-/** Writes `<dir>/manifest.json` atomically (temp file, then rename). */
+/**
+ * Writes `<dir>/manifest.json` atomically (temp file, then rename). Rewriting the manifest of a build made from
+ * another version (`i3 defaults` after `i3 build --base`) makes a new version of it: the one it replaces joins the
+ * lineage in build-info.json first, so `i3 publish` still puts it over the version it was published as.
+ */
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   const file = path.join(dir, MANIFEST_FILE);
+  await extendLineage(dir, file);
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, serializeManifest(manifest));
   await rename(tmp, file);
+}
+
+/** Adds the version of the manifest about to be replaced to the directory's lineage (when it records one). */
+async function extendLineage(dir: string, file: string): Promise<void> {
+  const lineage = await readLineage(dir);
+  if (!lineage) return;
+  const old = await readFile(file).catch(() => undefined);
+  if (!old) return;
+  const version = versionIdOf(await sha256Hex(old));
+  if (lineage.includes(version)) return;
+  const infoFile = path.join(dir, BUILD_INFO_FILE);
+  const info = JSON.parse(await readFile(infoFile, "utf8"));
+  await writeFile(`${infoFile}.tmp-${process.pid}`, JSON.stringify({ ...info, lineage: [...lineage, version] }, null, 2) + "\n");
+  await rename(`${infoFile}.tmp-${process.pid}`, infoFile);
 }
 
 async function verifyObjects(dir: string, objects: ObjectRef[], store: ObjectStore, concurrency: number): Promise<void> {

@@ -14,7 +14,8 @@ import { openCheckpoint, type Checkpoint, type Fingerprint } from "./checkpoint.
 import { resolveCorpusPath, validateCorpus, type CorpusDoc } from "./corpus.ts";
 import { encodeCorpus, type EncodeParams, type Encoded } from "./encode-corpus.ts";
 import { BuildError } from "./errors.ts";
-import { assembleManifest, defaultIndexId, exists, finalizeBuild, type BuildInfo } from "./finalize.ts";
+import { assembleManifest, defaultIndexId, exists, finalizeBuild } from "./finalize.ts";
+import type { BuildInfo } from "./build-info.ts";
 import { writeLexical, type LexicalOptions } from "./bm25.ts";
 import { writeFieldColumns, writePartitionDocs } from "./fields.ts";
 import { writeIdIndex } from "./id-index.ts";
@@ -82,6 +83,8 @@ export interface BuildOptions {
   partitioning?: PartitionOptions;
   /** Filterable fields read from each document's metadata (`--fields`; manifest 2.1 `fields`). */
   fields?: FieldSpec[];
+  /** A build of another version's documents (`i3 compact`): the versions it descends from, into build-info.json. */
+  lineage?: string[];
 }
 
 export interface BuildSummary {
@@ -178,6 +181,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     const info: BuildInfo = {
       fingerprint: plan.fingerprint, slice: opts.slice ?? null, firstDoc: range.first, corpusDocuments: corpusDocs, tokens: encoded.tokens,
       ...(opts.skipEmpty ? { skippedEmpty: skipped.length } : {}),
+      ...(opts.lineage ? { lineage: opts.lineage } : {}),
     };
     const indexBytes = await finalizeBuild(store, out, manifest, info, !!opts.force);
     if (lexical && !opts.slice && buildAdaptsFusion(sc.pseudoFusion, opts.lexicalOptions?.fusion)) await adaptBuildFusion(out, sc.pseudoFusion, opts, say);

@@ -13,6 +13,11 @@ import { parseSearchDefaults, SEARCH_DEFAULT_FLAGS, SEARCH_DEFAULT_USAGE } from 
 import { parseSlice } from "./slice.ts";
 
 
+/** Where a build's progress goes: the terminal's stderr, or a caller's io (its lines, one by one). */
+function progressTo(io: CommandIO): { write(text: string): void } | undefined {
+  return io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) };
+}
+
 /** The shipped default model: models/<name> where models/default.json says {"model": "<name>"}. */
 export function defaultModelDir(): string {
   const models = resolve(import.meta.dirname, "../../models");
@@ -137,7 +142,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       lexicalOptions: defaults,
       fields,
       // A caller's io gets the progress and the summary too (the terminal's stderr otherwise).
-      stderr: io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) },
+      stderr: progressTo(io),
     });
   });
 }
@@ -157,7 +162,7 @@ async function runUpdate(v: Record<string, unknown>, device: Device, io: Command
     base: v.base as string, corpus: v.corpus as string | undefined, upsert: v.upsert as string | undefined, delete: v.delete as string | undefined,
     compactAbove: numberFlag("compact-above", v["compact-above"] as string | undefined, 0), model: v.model as string, out: v.out as string,
     force: !!v.force, device, encoder: choiceFlag("encoder", v.encoder as string, ["auto", "onnx", "torch"] as const), threads: intFlag("threads", v.threads as string),
-    stderr: io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) },
+    stderr: progressTo(io),
   });
 }
 
@@ -188,7 +193,7 @@ export async function runCompactCommand(argv: string[], io: CommandIO = STDIO): 
       base: v.base as string, out: v.out as string, model: (v.model as string | undefined) ?? defaultModelDir(), force: !!v.force,
       device: choiceFlag("device", v.device as string, ["auto", "cpu", "cuda"] as const),
       encoder: choiceFlag("encoder", v.encoder as string, ["auto", "onnx", "torch"] as const), threads: intFlag("threads", v.threads as string),
-      stderr: io === STDIO ? undefined : { write: (text: string) => text.split("\n").filter(Boolean).forEach((l) => io.err(l)) },
+      stderr: progressTo(io),
     });
   });
 }

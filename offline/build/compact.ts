@@ -3,15 +3,17 @@
 // the base's model and parameters, so it equals `i3 build` of the same corpus: BM25 statistics exact again, the
 // delta's passages partitioned with the rest.
 import { createWriteStream } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
-import { decodeDocBlock, decodeTombstones, isDeleted, type Doc } from "../../src/format/index.ts";
 import { UsageError } from "../command.ts";
+import { openBase } from "./base.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
+import { lineageOf } from "./build-info.ts";
 import { buildIndex, type BuildSummary } from "./build.ts";
 import { BuildError } from "./errors.ts";
-import { BUILD_INFO_FILE, exists, lineageOf, type BuildInfo } from "./finalize.ts";
+import { exists } from "./finalize.ts";
+import { liveDocuments } from "./live-docs.ts";
 import type { ProgressStream } from "./progress.ts";
 import type { Device } from "../encoder/node-encoder.ts";
 import type { EncoderBackend } from "../encoder/passage-encoder.ts";
@@ -43,32 +45,27 @@ export async function compactIndex(o: CompactOptions): Promise<BuildSummary> {
   if (path.resolve(out) === path.resolve(o.base)) throw new UsageError("--out must differ from --base");
   if (!o.force && (await exists(out))) throw new BuildError("output_exists", `${out} already exists (pass --force to replace it)`);
   const base = await openBuildDir(o.base);
+  const { info, passage } = await openBase(base, o.model, "compaction");
   const m = base.manifest;
-  const info = JSON.parse(await readFile(path.join(base.dir, BUILD_INFO_FILE), "utf8").catch((e: Error) => {
-    throw new BuildError("invalid_build", `${path.join(base.dir, BUILD_INFO_FILE)}: ${e.message} (compaction needs the base's build parameters)`);
-  })) as BuildInfo;
   const corpus = `${out}.compact.jsonl`;
-  const documents = await writeLiveCorpus(base, corpus);
-  (o.stderr ?? process.stderr).write(`compact: ${documents} live documents of ${o.base} into ${corpus}\n`);
   const f = info.fingerprint;
   const lex = m.lexical;
   try {
-    const summary = await buildIndex({
-      corpus, model: o.model, out, force: o.force, restart: true, device: o.device, encoder: o.encoder, threads: o.threads,
+    const documents = await writeLiveCorpus(base, corpus);
+    (o.stderr ?? process.stderr).write(`compact: ${documents} live documents of ${o.base} into ${corpus}\n`);
+    return await buildIndex({
+      corpus, model: o.model, out, force: o.force, restart: true, device: o.device, encoder: o.encoder, threads: o.threads, passage,
       window: f.window, stride: f.stride, split: f.split, batch: f.batch, shardSize: f.shardSize, docsPerBlock: f.docsPerBlock,
-      sortBuffer: f.sortBuffer, id: m.id,
+      sortBuffer: f.sortBuffer, id: m.id, skipEmpty: f.skipEmpty,
       lexical: !!lex,
       lexicalOptions: lex && { k1: lex.bm25.k1, b: lex.bm25.b, fusion: lex.fusion, defaultMode: lex.defaultMode },
       fields: m.fields?.schema,
-      // A flat base stays flat; a partitioned one is partitioned again for its new size.
-      partitioning: m.partitions.length === 1 ? { partitions: 1 } : {},
+      // A flat base stays flat; a partitioned one is partitioned again for its new size, to the base's recall target.
+      partitioning: m.partitions.length === 1 ? { partitions: 1 } : { recallTarget: m.search.plan?.target },
+      // Published only over a version it descends from, as an update is (written with the build, not after it).
+      lineage: lineageOf(base, info),
       stderr: o.stderr,
     });
-    // A compacted build is published only over a version it descends from, as an update is.
-    const infoFile = path.join(out, BUILD_INFO_FILE);
-    const built = JSON.parse(await readFile(infoFile, "utf8")) as BuildInfo;
-    await writeFile(infoFile, JSON.stringify({ ...built, lineage: lineageOf(base, info) }, null, 2) + "\n");
-    return summary;
   } finally {
     await rm(corpus, { force: true });
   }
@@ -76,20 +73,13 @@ export async function compactIndex(o: CompactOptions): Promise<BuildSummary> {
 
 /** The version's live documents as a corpus file, in version order (what `i3 compact` builds); returns their number. */
 export async function writeLiveCorpus(base: BuildDir, file: string): Promise<number> {
-  const m = base.manifest;
-  const tomb = m.tombstones && decodeTombstones(await base.readObject(m.tombstones));
   const stream = createWriteStream(file);
   let n = 0;
-  const write = async (d: Doc) => {
+  for await (const { doc: d } of liveDocuments(base)) {
     const line = JSON.stringify({ id: d.id, ...(d.title !== undefined ? { title: d.title } : {}), text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}) });
     if (!stream.write(line + "\n")) await once(stream, "drain");
     n++;
-  };
-  for (const b of m.docs.blocks) {
-    const docs = decodeDocBlock(await base.readObject(b));
-    for (let i = 0; i < docs.length; i++) if (!tomb || !isDeleted(tomb, b.first + i)) await write(docs[i]);
   }
-  for (const b of m.delta?.docs.blocks ?? []) for (const d of decodeDocBlock(await base.readObject(b))) await write(d);
   stream.end();
   await once(stream, "finish");
   return n;

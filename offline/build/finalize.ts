@@ -6,39 +6,11 @@ import {
   FORMAT_NAME, MANIFEST_VERSION, parseManifest, serializeManifest, type DocBlockRef, type FieldsSection, type IdIndex, type LexicalSection, type Manifest, type ObjectRef, type Partition,
 } from "../../src/format/index.ts";
 import { MANIFEST_FILE, openBuildDir, writeManifest } from "./build-dir.ts";
-import type { Fingerprint } from "./checkpoint.ts";
+import { BUILD_INFO_FILE, type BuildInfo } from "./build-info.ts";
 import { BuildError } from "./errors.ts";
 import { lexicalObjects } from "./bm25.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { verifyBuild } from "./verify.ts";
-
-/** `build-info.json` beside the manifest: how the build was made; `i3 merge` needs it to join slices. */
-export interface BuildInfo {
-  fingerprint: Fingerprint;
-  /** `{k, n}` for a `--shard k/n` slice, else null. */
-  slice: { k: number; n: number } | null;
-  /** Global ordinal of this build's doc 0 in the corpus (0 unless a slice). */
-  firstDoc: number;
-  /** Documents of the whole corpus (after --limit). */
-  corpusDocuments: number;
-  /** Sum of token counts of the documents (before windowing). */
-  tokens: number;
-  /** Empty documents skipped by `--skip-empty` (present only with it). */
-  skippedEmpty?: number;
-  /**
-   * A build made from another version (`i3 build --base`, `i3 compact`): the versions it descends from, oldest first
-   * (the last is its base). `i3 publish` puts it only over one of them: over any other it would drop the changes that
-   * version has.
-   */
-  lineage?: string[];
-}
-
-/** The lineage of a build made from `base`: the base's, then the base. */
-export function lineageOf(base: { version: string }, baseInfo: BuildInfo): string[] {
-  return [...(baseInfo.lineage ?? []), base.version];
-}
-
-export const BUILD_INFO_FILE = "build-info.json";
 
 export interface ManifestParts {
   id: string;

@@ -7,25 +7,21 @@
 import { copyFile, link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  DELTA_MANIFEST_VERSION, decodeDocBlock, decodeIdBucket, decodeShard, decodeTombstones, encodeTombstones, idBucketOf, isDeleted, parseManifest,
-  serializeManifest, type DeltaSection, type Doc, type DocBlockRef, type Manifest, type ObjectRef,
+  DELTA_MANIFEST_VERSION, MANIFEST_VERSION, decodeDocBlock, decodeIdBucket, decodeTombstones, deltaObjects, encodeTombstones, idBucketOf,
+  isDeleted, parseManifest, serializeManifest, type DeltaSection, type Doc, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
-import { stableStringify } from "../../src/format/json.ts";
-import { ANALYZER } from "../../src/text/analyzer.ts";
-import { compactIndex, type EncodeIntoOptions } from "./compact.ts";
 import { UsageError } from "../command.ts";
+import { openBase } from "./base.ts";
 import { openBuildDir, type BuildDir } from "./build-dir.ts";
+import { lineageOf, type BuildInfo } from "./build-info.ts";
 import { buildIndex } from "./build.ts";
-import type { Fingerprint } from "./checkpoint.ts";
+import { compactIndex, type EncodeIntoOptions } from "./compact.ts";
 import { readCorpus, resolveCorpusPath } from "./corpus.ts";
+import { diffCorpus } from "./corpus-diff.ts";
+import { writeDelta } from "./delta-writer.ts";
 import { BuildError } from "./errors.ts";
-import { writeFieldColumns } from "./fields.ts";
-import { BUILD_INFO_FILE, exists, finalizeBuild, lineageOf, type BuildInfo } from "./finalize.ts";
-import { writeIdIndex } from "./id-index.ts";
-import { loadModel } from "./model.ts";
-import { createObjectStore, type ObjectStore } from "./object-store.ts";
-import { writeLexical } from "./bm25.ts";
-import { createDocBlockWriter, createShardWriter } from "./writers.ts";
+import { exists, finalizeBuild } from "./finalize.ts";
+import { createObjectStore } from "./object-store.ts";
 
 export interface UpdateOptions extends EncodeIntoOptions {
   /** The build directory of the current version (a fresh build or an earlier update). */
@@ -85,10 +81,10 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   if (!o.force && (await exists(out))) throw new BuildError("output_exists", `${out} already exists (pass --force to replace it)`);
   const base = await openBuildDir(o.base);
   const m = base.manifest;
-  const info = await baseInfo(base);
-  await checkBase(base, info, o.model);
+  const { info, passage } = await openBase(base, o.model, "an update");
+  const skipEmpty = info.fingerprint.skipEmpty === true; // the base left empty documents out: so does its update
 
-  const { upserts, deletes } = o.corpus ? await diffCorpus(base, await resolveCorpusPath(o.corpus)) : await changes(o, m);
+  const { upserts, deletes } = o.corpus ? await diffCorpus(base, await resolveCorpusPath(o.corpus), { skipEmpty }) : await changes(o, m, skipEmpty);
   const upsertIds = new Set(upserts.map((d) => d.id));
   const gone = new Set([...upsertIds, ...deletes]);
   if (upserts.length === 0 && !(await deletesAny(base, deletes))) {
@@ -121,20 +117,24 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     const deleted = new Set(deletes.filter((id) => !upsertIds.has(id) && had(id))).size;
     for (const id of gone) if (inBase.has(id)) dead.add(inBase.get(id)!);
 
-    const encoded = upserts.length ? await encodeUpserts(upsertFile, o, m, info, partial, say) : undefined;
+    const encoded = upserts.length ? await encodeUpserts(upsertFile, o, { m, info, passage }, partial, say) : undefined;
     const delta = kept.length + upserts.length > 0
       ? await writeDelta({ store, base, m, info, kept, previousShards: m.delta?.shards ?? [], encoded, docsPerBlock: o.docsPerBlock, upserts: upserts.length })
       : undefined;
     const tombstones = dead.size > 0 ? await store.write("tombstones", encodeTombstones(dead, m.corpus.documents), { count: dead.size }) : undefined;
     const manifest = updatedManifest(m, delta, tombstones);
-    const written = new Set([...(delta ? deltaRefs(delta) : []), ...(tombstones ? [tombstones] : [])].map((r) => r.path));
+    const written = new Set([...(delta ? deltaObjects(delta).map((x) => x.ref) : []), ...(tombstones ? [tombstones] : [])].map((r) => r.path));
     await linkBaseObjects(base, partial, manifest.objects.filter((r) => !written.has(r.path)));
     const compact = o.compactAbove !== undefined && (delta?.documents ?? 0) + dead.size > o.compactAbove * m.corpus.documents;
-    await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, { ...info, lineage: lineageOf(base, info), update: updateRecord(m, delta) } as BuildInfo, true);
+    const updated: BuildInfo = { ...info, lineage: lineageOf(base, info), update: updateRecord(m, delta) };
+    await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, updated, true);
     if (compact) {
       say(`build: the delta (${delta?.documents ?? 0} documents, ${dead.size} tombstones) exceeds ${o.compactAbove} of the base's ${m.corpus.documents} documents: compacting`);
-      await compactIndex({ base: `${out}.updated`, out, model: o.model, force: true, device: o.device, encoder: o.encoder, threads: o.threads, stderr: o.stderr });
-      await rm(`${out}.updated`, { recursive: true, force: true });
+      try {
+        await compactIndex({ base: `${out}.updated`, out, model: o.model, force: true, device: o.device, encoder: o.encoder, threads: o.threads, stderr: o.stderr });
+      } finally {
+        await rm(`${out}.updated`, { recursive: true, force: true });
+      }
     }
     const newRefs = manifest.objects.filter((r) => written.has(r.path));
     const summary: UpdateSummary = {
@@ -142,6 +142,9 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
       deltaDocuments: delta?.documents ?? 0, tombstoned: dead.size,
       newObjects: newRefs.length, newBytes: newRefs.reduce((n, r) => n + r.bytes, 0), seconds: (performance.now() - t0) / 1000, compacted: compact, unchanged: false,
     };
+    if (!compact && (delta?.documents ?? 0) + dead.size > 0.1 * m.corpus.documents) {
+      say(`build: the delta and the tombstones pass a tenth of the base (${(delta?.documents ?? 0) + dead.size} of ${m.corpus.documents} documents): every query scans the delta, and BM25 counts the replaced documents; \`i3 compact\` it (or update with --compact-above 0.1)`);
+    }
     if (unknownDeletes.length) say(`build: ${unknownDeletes.length} id(s) to delete are not in ${o.base}: ${unknownDeletes.slice(0, 5).map((x) => JSON.stringify(x)).join(", ")}${unknownDeletes.length > 5 ? ", ..." : ""}`);
     say(
       `build: ${out}: update ${delta?.updates ?? (m.delta?.updates ?? 0) + 1} of base ${m.id}: ${summary.added} added, ${replaced} replaced, ${deleted} deleted; ` +
@@ -157,70 +160,18 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
 async function deletesAny(base: BuildDir, ids: string[]): Promise<boolean> {
   if (ids.length === 0) return false;
   const m = base.manifest;
-  if (m.delta) for (const d of await deltaDocs(base, m.delta)) if (ids.includes(d.id)) return true;
+  const wanted = new Set(ids);
+  if (m.delta) for (const d of await deltaDocs(base, m.delta)) if (wanted.has(d.id)) return true;
   const tomb = m.tombstones && decodeTombstones(await base.readObject(m.tombstones));
   for (const o of (await baseOrdinals(base, ids)).values()) if (!tomb || !isDeleted(tomb, o)) return true;
   return false;
 }
 
 /** The upserted documents (checked as a corpus is) and the ids to delete, from the update's files. */
-async function changes(o: UpdateOptions, m: Manifest): Promise<{ upserts: Doc[]; deletes: string[] }> {
+async function changes(o: UpdateOptions, m: Manifest, skipEmpty: boolean): Promise<{ upserts: Doc[]; deletes: string[] }> {
   const upserts: Doc[] = [];
-  if (o.upsert) for await (const { doc } of readCorpus(await resolveCorpusPath(o.upsert), { fields: m.fields?.schema })) upserts.push(doc);
+  if (o.upsert) for await (const { doc } of readCorpus(await resolveCorpusPath(o.upsert), { fields: m.fields?.schema, skipEmpty })) upserts.push(doc);
   return { upserts, deletes: o.delete ? await readIds(o.delete) : [] };
-}
-
-/** A document as the update compares it: its title, text and metadata (keys in order). */
-const contentOf = (d: Doc) => stableStringify([d.title ?? "", d.text, d.metadata ?? null]);
-
-/**
- * The changes that make the version's live documents the corpus': its documents that are new or differ, and the
- * version's ids it no longer has.
- */
-async function diffCorpus(base: BuildDir, file: string): Promise<{ upserts: Doc[]; deletes: string[] }> {
-  const m = base.manifest;
-  const tomb = m.tombstones && decodeTombstones(await base.readObject(m.tombstones));
-  const live = new Map<string, string>();
-  for (const b of m.docs.blocks) {
-    decodeDocBlock(await base.readObject(b)).forEach((d, i) => {
-      if (!tomb || !isDeleted(tomb, b.first + i)) live.set(d.id, contentOf(d));
-    });
-  }
-  for (const b of m.delta?.docs.blocks ?? []) for (const d of decodeDocBlock(await base.readObject(b))) live.set(d.id, contentOf(d));
-  const upserts: Doc[] = [];
-  const seen = new Set<string>();
-  for await (const { doc } of readCorpus(file, { fields: m.fields?.schema })) {
-    seen.add(doc.id);
-    if (live.get(doc.id) !== contentOf(doc)) upserts.push(doc);
-  }
-  return { upserts, deletes: [...live.keys()].filter((id) => !seen.has(id)) };
-}
-
-/** The base's build-info.json: how it was built (the update uses the same parameters). */
-async function baseInfo(base: BuildDir): Promise<BuildInfo> {
-  const file = path.join(base.dir, BUILD_INFO_FILE);
-  try {
-    return JSON.parse(await readFile(file, "utf8")) as BuildInfo;
-  } catch (e) {
-    throw new BuildError("invalid_build", `${file}: ${(e as Error).message} (an update needs the base's build parameters)`, { cause: e });
-  }
-}
-
-/** The base must be updatable with this model: the same passage model, query model and vocab, an id index, a known analyzer. */
-async function checkBase(base: BuildDir, info: BuildInfo, modelDir: string): Promise<void> {
-  const m = base.manifest;
-  if (info.slice) throw new UsageError(`${base.dir} is slice ${info.slice.k}/${info.slice.n} of a build: update the merged index (i3 merge)`);
-  if (!m.docs.ids) throw new UsageError(`${base.dir} has no id index (built before manifest 2.1): rebuild it to update it`);
-  if (m.lexical && (m.lexical.analyzer.name !== ANALYZER.name || m.lexical.analyzer.version !== ANALYZER.version)) {
-    throw new UsageError(`${base.dir} was analyzed with ${m.lexical.analyzer.name} ${m.lexical.analyzer.version}, this i3 with ${ANALYZER.name} ${ANALYZER.version}: rebuild it`);
-  }
-  const model = await loadModel(modelDir);
-  const want = info.fingerprint.model;
-  // A pulled base (`i3 pull`) does not know its passage model's hash: its query model and vocab are checked.
-  const passageDiffers = want.passage !== "" && model.hashes.passage !== want.passage;
-  if (passageDiffers || model.hashes.query !== m.model.query.sha256 || model.hashes.vocab !== m.model.vocab.sha256) {
-    throw new UsageError(`--model ${modelDir} is not the model ${base.dir} was built with (${want.name}): an update must encode with the same model`);
-  }
 }
 
 /** The ids of a delete file: one per line, surrounding whitespace and blank lines ignored. */
@@ -239,7 +190,12 @@ async function baseOrdinals(base: BuildDir, ids: string[]): Promise<Map<string, 
   const index = base.manifest.docs.ids!;
   const B = index.buckets.length;
   const byBucket = new Map<number, string[]>();
-  for (const id of ids) byBucket.set(idBucketOf(id, B), [...(byBucket.get(idBucketOf(id, B)) ?? []), id]);
+  for (const id of ids) {
+    const b = idBucketOf(id, B);
+    const list = byBucket.get(b);
+    if (list) list.push(id);
+    else byBucket.set(b, [id]);
+  }
   const out = new Map<string, number>();
   for (const [b, wanted] of byBucket) {
     const bucket = decodeIdBucket(await base.readObject(index.buckets[b]), base.manifest.corpus.documents);
@@ -256,12 +212,15 @@ async function deltaDocs(base: BuildDir, d: DeltaSection): Promise<Doc[]> {
 }
 
 /** The upserted documents encoded as a flat build with the base's model and parameters, in `<partial>/upserts`. */
-async function encodeUpserts(file: string, o: UpdateOptions, m: Manifest, info: BuildInfo, partial: string, say: (s: string) => void): Promise<BuildDir> {
-  const f: Fingerprint = info.fingerprint;
+async function encodeUpserts(
+  file: string, o: UpdateOptions, base: { m: Manifest; info: BuildInfo; passage: "fp32" | "int8" }, partial: string, say: (s: string) => void,
+): Promise<BuildDir> {
+  const { m, info, passage } = base;
+  const f = info.fingerprint;
   const dir = path.join(partial, "upserts");
   say(`build: encoding the upserted documents of ${file}`);
   await buildIndex({
-    corpus: file, model: o.model, out: dir, force: true, device: o.device, encoder: o.encoder, threads: o.threads,
+    corpus: file, model: o.model, out: dir, force: true, device: o.device, encoder: o.encoder, threads: o.threads, passage,
     window: f.window, stride: f.stride, split: f.split, batch: f.batch, shardSize: f.shardSize, docsPerBlock: f.docsPerBlock,
     lexical: false, partitioning: { partitions: 1 }, fields: m.fields?.schema, id: m.id,
     stderr: { write: (s: string) => { for (const l of s.split("\n").filter(Boolean)) say(`  ${l}`); } },
@@ -269,89 +228,17 @@ async function encodeUpserts(file: string, o: UpdateOptions, m: Manifest, info: 
   return openBuildDir(dir);
 }
 
-/**
- * The new delta: the kept documents of the previous delta (their rows copied), then the upserted ones (their rows
- * from the upsert build), renumbered from 0; its BM25 objects, id index and field columns made from its doc blocks.
- */
-async function writeDelta(a: {
-  store: ObjectStore; base: BuildDir; m: Manifest; info: BuildInfo; kept: Array<{ doc: Doc; old: number }>; previousShards: ObjectRef[];
-  encoded?: BuildDir; docsPerBlock?: number; upserts: number;
-}): Promise<DeltaSection> {
-  const { store, m } = a;
-  const dim = m.vectors.dim;
-  const blocks: DocBlockRef[] = [];
-  const docs = createDocBlockWriter({ store, docsPerBlock: a.docsPerBlock ?? a.info.fingerprint.docsPerBlock, onBlock: (b) => void blocks.push(b) });
-  for (const { doc } of a.kept) await docs.add(doc);
-  if (a.encoded) for (const b of a.encoded.manifest.docs.blocks) for (const doc of decodeDocBlock(await a.encoded.readObject(b))) await docs.add(doc);
-  await docs.finish();
-
-  const shards: ObjectRef[] = [];
-  const rows = createShardWriter({ store, dim, shardSize: a.info.fingerprint.shardSize, onShard: (s) => void shards.push(s.ref) });
-  // Rows name version ordinals: the delta's first document is the base's document count.
-  const first = m.corpus.documents;
-  const renumber = new Map(a.kept.map((k, i) => [first + k.old, first + i]));
-  for (const ref of a.previousShards) {
-    const s = decodeShard(await a.base.readObject(ref));
-    const keep: number[] = [];
-    for (let i = 0; i < s.header.count; i++) if (renumber.has(s.ordinals[i])) keep.push(i);
-    await rows.add(pick(s, keep, dim, (o) => renumber.get(o)!));
-  }
-  if (a.encoded) {
-    for (const ref of a.encoded.manifest.partitions.flatMap((p) => p.shards)) {
-      const s = decodeShard(await a.encoded.readObject(ref));
-      await rows.add(pick(s, [...Array(s.header.count).keys()], dim, (o) => first + a.kept.length + o));
-    }
-  }
-  await rows.finish();
-
-  const documents = a.kept.length + a.upserts;
-  const lexical = m.lexical ? await writeLexical(store, blocks) : undefined;
-  const ids = await writeIdIndex(store, blocks);
-  const columns = m.fields ? await writeFieldColumns(store, blocks, m.fields.schema) : undefined;
-  return {
-    first, documents, passages: shards.reduce((n, s) => n + s.count!, 0),
-    updates: (m.delta?.updates ?? 0) + 1, updatedAt: new Date().toISOString(),
-    shards, docs: { blocks, ids },
-    ...(lexical ? { lexical: { documents: lexical.documents, avgDocLength: lexical.avgDocLength, terms: lexical.terms, buckets: lexical.buckets, norms: lexical.norms } } : {}),
-    ...(columns ? { fields: { columns } } : {}),
-  };
-}
-
-/** Rows `keep` of a decoded shard, with their doc ordinals mapped. */
-function pick(s: ReturnType<typeof decodeShard>, keep: number[], dim: number, ordinal: (o: number) => number) {
-  const cb = Math.ceil(dim / 8);
-  const vectors = new Int8Array(keep.length * dim);
-  const scales = new Float32Array(keep.length);
-  const codes = new Uint8Array(keep.length * cb);
-  const ordinals = new Uint32Array(keep.length);
-  keep.forEach((r, i) => {
-    vectors.set(s.vectors.subarray(r * dim, (r + 1) * dim), i * dim);
-    scales[i] = s.scales[r];
-    codes.set(s.codes.subarray(r * cb, (r + 1) * cb), i * cb);
-    ordinals[i] = ordinal(s.ordinals[r]);
-  });
-  return { count: keep.length, vectors, scales, codes, ordinals };
-}
-
-/** Every object of a delta section. */
-function deltaRefs(d: DeltaSection): ObjectRef[] {
-  const strip = ({ encoding: _, ...r }: ObjectRef & { encoding?: string }) => r as ObjectRef;
-  return [
-    ...d.shards, ...d.docs.blocks.map(({ first: _, ...r }) => r as ObjectRef), ...d.docs.ids.buckets,
-    ...(d.lexical ? [...d.lexical.buckets, strip(d.lexical.norms)] : []), ...(d.fields ? [d.fields.columns] : []),
-  ];
-}
-
 /** The base's manifest with the new delta and tombstones in place of the old (manifest 3.0). */
 function updatedManifest(m: Manifest, delta: DeltaSection | undefined, tombstones: ObjectRef | undefined): Manifest {
-  const old = new Set([...(m.delta ? deltaRefs(m.delta) : []), ...(m.tombstones ? [m.tombstones] : [])].map((r) => r.path));
+  const old = new Set([...(m.delta ? deltaObjects(m.delta).map((x) => x.ref) : []), ...(m.tombstones ? [m.tombstones] : [])].map((r) => r.path));
   const { delta: _d, tombstones: _t, ...rest } = m;
   const next: Manifest = {
     ...rest,
-    version: { ...DELTA_MANIFEST_VERSION },
+    // Nothing left of the updates (their documents deleted again): a plain manifest, as the base's.
+    version: delta || tombstones ? { ...DELTA_MANIFEST_VERSION } : { ...MANIFEST_VERSION },
     ...(delta ? { delta } : {}),
     ...(tombstones ? { tombstones } : {}),
-    objects: [...m.objects.filter((r) => !old.has(r.path)), ...(delta ? deltaRefs(delta) : []), ...(tombstones ? [tombstones] : [])],
+    objects: [...m.objects.filter((r) => !old.has(r.path)), ...(delta ? deltaObjects(delta).map((x) => x.ref) : []), ...(tombstones ? [tombstones] : [])],
   };
   return parseManifest(JSON.parse(serializeManifest(next)));
 }

@@ -1,7 +1,5 @@
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { indexPrefix, manifestKey, objectKey, pointerKey } from "../../src/format/r2-keys.ts";
-import { BUILD_INFO_FILE } from "../build/finalize.ts";
+import { readLineage } from "../build/build-info.ts";
 import { isFormatError } from "../../src/format/errors.ts";
 import { INDEX_LIMITS } from "../../src/format/limits.ts";
 import type { ObjectRef } from "../../src/format/objects.ts";
@@ -88,7 +86,7 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
 
   const start = await readPointer(target, tenant, index);
   const previousVersion = checkStart(start, opts, log);
-  checkLineage(previousVersion, build.version, opts.lineage ?? (await buildLineage(build.dir)), opts);
+  checkLineage(previousVersion, build.version, opts.lineage ?? (await readLineage(build.dir)), opts);
   const up = await uploadObjects(build, opts, log);
   log(`objects: ${up.uploaded} uploaded (${up.uploadedBytes} bytes), ${up.reused.length} already present`);
   await checkStillThere(up.reused, opts);
@@ -131,16 +129,6 @@ function checkNames(tenant: string, index: string): void {
   } catch (e) {
     if (isFormatError(e)) throw new PublishError("invalid_name", e.message, { cause: e });
     throw e;
-  }
-}
-
-/** The lineage build-info.json records (absent: a build made from a corpus, which may replace any version). */
-async function buildLineage(dir: string): Promise<string[] | undefined> {
-  try {
-    const info = JSON.parse(await readFile(path.join(dir, BUILD_INFO_FILE), "utf8")) as { lineage?: unknown };
-    return Array.isArray(info.lineage) && info.lineage.every((v) => typeof v === "string") ? info.lineage : undefined;
-  } catch {
-    return undefined;
   }
 }
 

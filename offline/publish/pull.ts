@@ -6,9 +6,9 @@ import path from "node:path";
 import { sha256Hex } from "../../src/format/checksum.ts";
 import { manifestKey, objectKey, validateVersion } from "../../src/format/r2-keys.ts";
 import { DOCS_PER_BLOCK, type Manifest } from "../../src/format/index.ts";
-import { parseManifestBytes } from "../build/build-dir.ts";
-import { BUILD_INFO_FILE, exists, type BuildInfo } from "../build/finalize.ts";
-import { MANIFEST_FILE } from "../build/build-dir.ts";
+import { MANIFEST_FILE, parseManifestBytes } from "../build/build-dir.ts";
+import { BUILD_INFO_FILE, type BuildInfo } from "../build/build-info.ts";
+import { exists } from "../build/finalize.ts";
 import { forEachLimit } from "../pool.ts";
 import { readPointer } from "./pointer.ts";
 import { PublishError, type PublishTarget } from "./target.ts";
@@ -49,21 +49,30 @@ export async function pullIndex(o: PullOptions): Promise<PullResult> {
   const manifest = parseManifestBytes(got.bytes, key);
   const partial = `${o.out}.partial`;
   await rm(partial, { recursive: true, force: true });
-  await mkdir(path.join(partial, "objects"), { recursive: true });
   const refs = [...new Map(manifest.objects.map((r) => [r.path, r])).values()];
-  await forEachLimit(refs, o.concurrency ?? 8, async (r) => {
-    const k = objectKey(o.tenant, o.index, r.path);
-    const obj = await o.target.get(k);
-    if (!obj) throw new PublishError("not_found", `${k} is missing: version ${version} is incomplete`);
-    if (obj.bytes.byteLength !== r.bytes || (await sha256Hex(obj.bytes)) !== r.sha256) {
-      throw new PublishError("invalid_build", `${k}: not the bytes the manifest names (size or sha256)`);
-    }
-    await writeFile(path.join(partial, r.path), obj.bytes);
-  });
-  await writeFile(path.join(partial, MANIFEST_FILE), got.bytes);
-  await writeFile(path.join(partial, BUILD_INFO_FILE), JSON.stringify(pulledInfo(manifest, o, version), null, 2) + "\n");
-  await rm(o.out, { recursive: true, force: true });
-  await rename(partial, o.out);
+  try {
+    await mkdir(path.join(partial, "objects"), { recursive: true });
+    await forEachLimit(refs, o.concurrency ?? 8, async (r) => {
+      const k = objectKey(o.tenant, o.index, r.path);
+      const obj = await o.target.get(k);
+      if (!obj) throw new PublishError("not_found", `${k} is missing: version ${version} is incomplete`);
+      if (obj.bytes.byteLength !== r.bytes || (await sha256Hex(obj.bytes)) !== r.sha256) {
+        throw new PublishError("invalid_build", `${k}: not the bytes the manifest names (size or sha256)`);
+      }
+      await writeFile(path.join(partial, r.path), obj.bytes);
+    });
+    await writeFile(path.join(partial, MANIFEST_FILE), got.bytes);
+    await writeFile(path.join(partial, BUILD_INFO_FILE), JSON.stringify(pulledInfo(manifest, o, version), null, 2) + "\n");
+    await rm(o.out, { recursive: true, force: true });
+    await rename(partial, o.out);
+  } catch (e) {
+    await rm(partial, { recursive: true, force: true }); // nothing half-downloaded is left
+    throw e;
+  }
+  if (manifest.passages.split === undefined && manifest.corpus.passages === manifest.corpus.documents) {
+    // Before the manifest recorded `split: false`, one passage per document did not say whether the build split.
+    log(`pull: warning: ${o.tenant}/${o.index} has one passage per document and does not say whether it was built with --no-split; an update will split long documents into windows`);
+  }
   const bytes = refs.reduce((n, r) => n + r.bytes, 0);
   log(`pull: ${o.tenant}/${o.index} version ${version}: ${refs.length} objects (${bytes} bytes) into ${o.out}`);
   return { version, objects: refs.length, bytes };

@@ -9,7 +9,7 @@
 import * as z from "zod";
 import { int, isoTime, num, reject, U32 } from "./fields.ts";
 import { IdIndexSchema } from "./id-index.ts";
-import { counted, namedByHash, objectRefFields, objectRefOf } from "./objects.ts";
+import { counted, namedByHash, objectRefFields, objectRefOf, type ObjectRef } from "./objects.ts";
 
 /** The delta's doc blocks: local ordinals first..first+count-1, contiguous from 0. */
 const DeltaBlockSchema = z.object({ ...objectRefFields("docs"), count: int(0, U32), first: int(0, U32) }).superRefine(namedByHash);
@@ -54,3 +54,18 @@ export const DeltaSectionSchema = z.object({
 export type DeltaSection = z.output<typeof DeltaSectionSchema>;
 /** The delta's BM25 objects. */
 export type DeltaLexical = NonNullable<DeltaSection["lexical"]>;
+
+/** Every object of a delta, each with the path under which the manifest section names it (for `manifest.objects`). */
+export function deltaObjects(d: DeltaSection): Array<{ at: Array<string | number>; ref: ObjectRef }> {
+  const refs: Array<{ at: Array<string | number>; ref: ObjectRef }> = [];
+  d.shards.forEach((ref, i) => refs.push({ at: ["delta", "shards", i], ref }));
+  d.docs.blocks.forEach(({ first: _, ...ref }, i) => refs.push({ at: ["delta", "docs", "blocks", i], ref }));
+  d.docs.ids.buckets.forEach((ref, i) => refs.push({ at: ["delta", "docs", "ids", "buckets", i], ref }));
+  if (d.lexical) {
+    d.lexical.buckets.forEach((ref, i) => refs.push({ at: ["delta", "lexical", "buckets", i], ref }));
+    const { encoding: _, ...norms } = d.lexical.norms;
+    refs.push({ at: ["delta", "lexical", "norms"], ref: norms });
+  }
+  if (d.fields) refs.push({ at: ["delta", "fields", "columns"], ref: d.fields.columns });
+  return refs;
+}

@@ -47,5 +47,5 @@ export { FIELD_NAME_PATTERN, FieldsSectionSchema, type FieldsSection } from "./f
 export {
   STATIC_QUERY_MAGIC, STATIC_QUERY_HEADER_BYTES, STATIC_TABLE_INT8, decodeStaticQuery, type StaticQueryModel,
 } from "./static-query.ts";
-export { DeltaSectionSchema, type DeltaSection, type DeltaLexical } from "./delta-section.ts";
+export { DeltaSectionSchema, deltaObjects, type DeltaSection, type DeltaLexical } from "./delta-section.ts";
 export { TOMBSTONES_MAGIC, TOMBSTONES_HEADER_BYTES, encodeTombstones, decodeTombstones, isDeleted, type Tombstones } from "./tombstones.ts";

@@ -3,6 +3,7 @@
 import type * as z from "zod";
 import { reject } from "./fields.ts";
 import { INDEX_LIMITS } from "./limits.ts";
+import { deltaObjects } from "./delta-section.ts";
 import type { Manifest } from "./manifest.ts";
 import type { ObjectRef } from "./objects.ts";
 
@@ -147,17 +148,6 @@ function references(m: Manifest): Array<[Array<string | number>, ObjectRef]> {
     if (m.fields.partitionDocs) refs.push([["fields", "partitionDocs"], m.fields.partitionDocs]);
   }
   if (m.tombstones) refs.push([["tombstones"], m.tombstones]);
-  const d = m.delta;
-  if (d) {
-    d.shards.forEach((s, i) => refs.push([["delta", "shards", i], s]));
-    d.docs.blocks.forEach((b, i) => refs.push([["delta", "docs", "blocks", i], b]));
-    d.docs.ids.buckets.forEach((b, i) => refs.push([["delta", "docs", "ids", "buckets", i], b]));
-    if (d.lexical) {
-      d.lexical.buckets.forEach((b, i) => refs.push([["delta", "lexical", "buckets", i], b]));
-      const { encoding: _, ...norms } = d.lexical.norms;
-      refs.push([["delta", "lexical", "norms"], norms]);
-    }
-    if (d.fields) refs.push([["delta", "fields", "columns"], d.fields.columns]);
-  }
+  if (m.delta) for (const { at, ref } of deltaObjects(m.delta)) refs.push([at, ref]);
   return refs;
 }

@@ -26,7 +26,7 @@ export function fieldsReader(s: Storage, cache: ByteCache, tenant: string, index
   return {
     section,
     columns: () => cached(section.columns, (b) => checkFieldColumns(section.schema, decodeFieldColumns(b), m.corpus.documents)),
-    deltaColumns: m.delta?.fields && ((d) => () => cached(d.fields!.columns, (b) => checkFieldColumns(section.schema, decodeFieldColumns(b), d.documents)))(m.delta),
+    deltaColumns: deltaColumnsReader(m.delta, section, cached),
     partitionDocs: pd && (() => cached(pd, (b) => {
       const d = decodePartitionDocs(b);
       if (d.offsets.length !== m.partitions.length + 1 || d.documents !== m.corpus.documents) {
@@ -35,4 +35,13 @@ export function fieldsReader(s: Storage, cache: ByteCache, tenant: string, index
       return d;
     })),
   };
+}
+
+/** An updated version's delta columns (its documents from 0), checked against the schema; absent without a delta. */
+function deltaColumnsReader(
+  d: Manifest["delta"], section: FieldsSection, cached: <T>(ref: ObjectRef, decode: (b: Uint8Array) => T) => Promise<T>,
+): (() => Promise<FieldColumns>) | undefined {
+  const columns = d?.fields?.columns;
+  if (!d || !columns) return undefined;
+  return () => cached(columns, (b) => checkFieldColumns(section.schema, decodeFieldColumns(b), d.documents));
 }

@@ -83,11 +83,12 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     ...lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
     delta: delta?.lexical && deltaLexicalReader(rs, iso.cache, tenant, index, delta.first, delta.lexical),
   };
-  const [, { vectors, bytes: vectorBytes }, , tombstones] = await Promise.all([
+  const [, { vectors, bytes: vectorBytes }, tombstones] = await Promise.all([
     loadEncoder(s, iso.cache, tenant, index, manifest),
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
-    lexical(s)?.norms(), // verified before serving
     manifest.tombstones && loadTombstones(s, tenant, index, manifest),
+    lexical(s)?.norms(), // verified before serving, the delta's too
+    lexical(s)?.delta?.norms(),
   ]);
   const load = (rs: Storage) => loadEncoder(rs, iso.cache, tenant, index, manifest);
   const live = liveDocuments({ base: manifest.corpus.documents, delta: delta?.documents ?? 0, tombstones });
@@ -159,7 +160,12 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   // as its bytes, to be safe; a megabyte is left for the query's scratch.
   const kernelBytes = m.partitions.map((p) => p.shards[0].bytes);
   const deltaBytes = (m.delta?.shards ?? []).reduce((n, r) => n + r.bytes, 0); // scanned beside every probe
-  const capacity = Math.max(0, iso.partitions.kernels.arena.stats().maxBytes - (1 << 20) - deltaBytes);
+  const kernelMax = iso.partitions.kernels.arena.stats().maxBytes;
+  if (deltaBytes > kernelMax / 2) {
+    // It would not stay in kernel memory beside the probed partitions: every query would fetch it again.
+    throw new IndexTooLargeError("index_too_large", `index ${tenant}/${index}: its delta has ${deltaBytes} bytes of vectors, over half of this isolate's kernel memory (${kernelMax}): compact it (i3 compact, or i3 build --base ... --compact-above 0.1)`);
+  }
+  const capacity = Math.max(0, kernelMax - (1 << 20) - deltaBytes);
   const vectors: Vectors = (rs, probe) => {
     const pinned: Pins = [];
     const source: IvfSource = {
