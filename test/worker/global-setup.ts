@@ -58,6 +58,10 @@ const UPDATED_INDEX = `${CACHE}/mini-updated`;
 const UPDATE_UPSERTS = `${CACHE}/mini-update-upserts.jsonl`;
 const UPDATE_DELETES = `${CACHE}/mini-update-deletes.txt`;
 const UPDATE_ARGS = ["--base", FIELDS_INDEX, "--upsert", UPDATE_UPSERTS, "--delete", UPDATE_DELETES, "--model", MODEL, "--out", UPDATED_INDEX, "--device", "cpu"];
+/** A delete-only update of the flat fixture index (tombstones, no delta): lines 5 and 6 of the corpus deleted. */
+const DELETED_INDEX = `${CACHE}/mini-deleted`;
+const FLAT_DELETES = `${CACHE}/mini-flat-deletes.txt`;
+const FLAT_DELETE_ARGS = ["--base", INDEX, "--delete", FLAT_DELETES, "--model", MODEL, "--out", DELETED_INDEX, "--device", "cpu"];
 
 /** The upserted documents and deleted ids of UPDATE_ARGS, from the fields corpus' lines. */
 export function updateInputs(lines: string[]): { upserts: string[]; deletes: string[] } {
@@ -91,7 +95,7 @@ export function withMetadata(line: string, i: number): string {
  */
 function cacheKey(): string {
   const code = importClosure([import.meta.filename]);
-  return fingerprint(root, [...code, MODEL, STATIC_MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS, FIELDS_ARGS, UPDATE_ARGS, withMetadata.toString(), updateInputs.toString()]));
+  return fingerprint(root, [...code, MODEL, STATIC_MODEL, FIXTURE, "package-lock.json"], JSON.stringify([BUILD_ARGS, IVF_ARGS, FIELDS_ARGS, UPDATE_ARGS, FLAT_DELETE_ARGS, withMetadata.toString(), updateInputs.toString()]));
 }
 
 async function buildFixtureIndex(args: string[]): Promise<void> {
@@ -184,6 +188,8 @@ export default async function setup(): Promise<void> {
   writeFileSync(join(root, UPDATE_UPSERTS), update.upserts.join("\n") + "\n");
   writeFileSync(join(root, UPDATE_DELETES), update.deletes.join("\n") + "\n");
   await buildFixtureIndex(UPDATE_ARGS);
+  writeFileSync(join(root, FLAT_DELETES), [5, 6].map((i) => JSON.parse(lines[i])._id).join("\n") + "\n");
+  await buildFixtureIndex(FLAT_DELETE_ARGS);
   const queries = await readQueries(join(root, FIXTURE, "queries.jsonl"));
   if (queries.length === 0) throw new Error(`${FIXTURE}/queries.jsonl has no queries`);
   writeFileSync(join(cache, "mini-expected.json"), JSON.stringify(await expectedDense(queries)));

@@ -112,3 +112,28 @@ describe("an updated version through the worker", () => {
     expect(list.body.indexes.find((i: any) => i.index === "base").delta).toBeUndefined();
   });
 });
+
+describe("a delete-only update of a flat index (tombstones, no delta)", () => {
+  let deleted: Array<{ _id: string; title: string; text: string }>;
+  beforeAll(async () => {
+    await publishBuildDir("test/.cache/mini-deleted", TENANT, "flat");
+    const ids = (await text("test/.cache/mini-flat-deletes.txt")).trim().split("\n");
+    const corpus = (await text("test/fixtures/scifact-mini/corpus.jsonl")).trim().split("\n").map((l) => JSON.parse(l));
+    deleted = corpus.filter((d: any) => ids.includes(d._id));
+    expect(deleted).toHaveLength(2);
+  });
+
+  it("never returns the deleted documents, in any mode; by id they are 404; the summary counts them out", async () => {
+    for (const mode of ["dense", "lexical", "hybrid"] as const) {
+      for (const d of deleted) {
+        const { status, body } = await search(TENANT, "flat", { query: `${d.title} ${d.text}`.slice(0, 2000), k: 100, mode });
+        expect(status).toBe(200);
+        if (mode !== "lexical") expect(body.results).toHaveLength(100); // BM25 returns only documents with a query term
+        expect(body.results.map((r: any) => r.id), mode).not.toContain(d._id);
+      }
+    }
+    for (const d of deleted) expect((await get(`/v1/tenants/${TENANT}/indexes/flat/documents/${d._id}`)).status).toBe(404);
+    const { body } = await get(`/v1/tenants/${TENANT}/indexes/flat`);
+    expect(body).toMatchObject({ documents: 298, manifest: "3.0", delta: { documents: 0, deleted: 2, updates: 0 } });
+  });
+});

@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIndex, type BuildOptions } from "../../../offline/build/build.ts";
 import { runBuildCommand, runCompactCommand } from "../../../offline/build/command.ts";
+import { runDefaultsCommand } from "../../../offline/build/defaults.ts";
 import { compactIndex } from "../../../offline/build/compact.ts";
 import { parseFieldsFlag } from "../../../offline/build/fields.ts";
 import { updateIndex } from "../../../offline/build/update.ts";
@@ -176,14 +177,21 @@ describe("i3 build --base", () => {
     for (const mode of ["lexical", "dense", "hybrid"] as const) expectSameRanking(await results("compact", mode), await results("fresh", mode), 9);
   }, 300_000);
 
-  it("a partitioned base: the delta is scanned with the probed partitions; filters see the delta's documents", async () => {
+  it("a partitioned base: the delta is scanned with the probed partitions, and a deleted document is left out, in every mode", async () => {
     await buildIndex(buildOpts("base.jsonl", "ivf", { partitioning: { partitions: 4 } }));
     await update("ivf", "ivf-u", [doc(7, 9), doc(150, 0)], ["d8"]);
     const idx = await openIndex(file("ivf-u"));
     expect(idx.manifest.partitions.length).toBeGreaterThan(1);
-    const r = (await indexRun(file("ivf-u"), [{ id: "q", text: "w150v0" }, { id: "d", text: "w8v0" }], { k: 3, mode: "hybrid" })).run;
-    expect(r.get("q")![0].id).toBe("d150");
-    expect(r.get("d")!.map((h) => h.id)).not.toContain("d8");
+    for (const mode of ["hybrid", "lexical"] as const) {
+      const r = (await indexRun(file("ivf-u"), [{ id: "q", text: "w150v0" }, { id: "d", text: "w8v0" }], { k: 3, mode })).run;
+      expect(r.get("q")![0].id, mode).toBe("d150");
+      expect(r.get("d")!.map((h) => h.id), mode).not.toContain("d8");
+    }
+    // Dense: every document but the deleted one can be returned, the delta's among them.
+    const dense = (await indexRun(file("ivf-u"), [{ id: "all", text: "river" }], { k: 200, mode: "dense", probe: 100 })).run.get("all")!.map((h) => h.id);
+    expect(dense).not.toContain("d8");
+    expect(dense).toContain("d150");
+    expect(dense.filter((id) => id === "d7")).toHaveLength(1);
   }, 60_000);
 });
 
@@ -214,7 +222,7 @@ describe("i3 build --base --corpus (the whole new corpus)", () => {
     expect(m.delta).toBeUndefined();
     expect(m.version).toEqual({ major: 2, minor: 1 });
     expect(await liveIds("c15")).toEqual([...next.slice(15), ...next.slice(0, 15)].map((d) => d.id));
-    const small = await updateIndex({ base: file("base"), upsert: undefined, delete: undefined, corpus: file("next15.jsonl"), out: file("c15b"), model: MODEL, device: "cpu", stderr: quiet, compactAbove: 0.5 });
+    const small = await updateIndex({ base: file("base"), corpus: file("next15.jsonl"), out: file("c15b"), model: MODEL, device: "cpu", stderr: quiet, compactAbove: 0.5 });
     expect(small.compacted).toBe(false);
     expect((await manifestOf("c15b")).delta?.documents).toBe(15);
   }, 60_000);
@@ -272,5 +280,21 @@ describe("the CLI", () => {
     expect(errors.join("\n")).toContain("missing --base");
     expect(await runCompactCommand(["--base", file("u1"), "--out", file("c2"), "--model", MODEL, "--device", "cpu"], o)).toBe(0);
     expect((await liveIds("c2"))).toEqual(await liveIds("u1"));
+    // Its lineage: u1's (the base's version), then u1's version; publishing checks it.
+    const lineage = JSON.parse(await readFile(path.join(file("c2"), "build-info.json"), "utf8")).lineage;
+    expect(lineage).toEqual([(await openBuildDir(file("base"))).version, (await openBuildDir(file("u1"))).version]);
+    expect(await runCompactCommand(["--base", file("u1"), "--out", file("c3"), "--model", path.join(ROOT, "models/use-lite"), "--device", "cpu"], o)).toBe(2);
+    expect(errors.join("\n")).toMatch(/compaction must encode with the same model/);
+  }, 60_000);
+
+  it("a manifest rewritten after an update (i3 defaults) keeps the version it replaces in the lineage", async () => {
+    await cp(file("u2"), file("u2-defaults"), { recursive: true });
+    const before = (await openBuildDir(file("u2-defaults"))).version;
+    const { errors, io: o } = io();
+    expect(await runDefaultsCommand([file("u2-defaults"), "--fusion-weight", "0.3"], o), errors.join("\n")).toBe(0);
+    const after = await openBuildDir(file("u2-defaults"));
+    expect(after.version).not.toBe(before);
+    const lineage = JSON.parse(await readFile(path.join(file("u2-defaults"), "build-info.json"), "utf8")).lineage;
+    expect(lineage.at(-1)).toBe(before);
   }, 60_000);
 });

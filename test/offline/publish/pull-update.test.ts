@@ -10,6 +10,7 @@ import { updateIndex } from "../../../offline/build/update.ts";
 import { createLocalR2Target, publishIndex, type PublishTarget } from "../../../offline/publish/index.ts";
 import { runPullCommand } from "../../../offline/publish/pull-cli.ts";
 import { pullIndex } from "../../../offline/publish/pull.ts";
+import { openBuildDir } from "../../../offline/build/build-dir.ts";
 
 const MODEL = path.resolve(import.meta.dirname, "../../fixtures/corpus-tiny/model");
 const quiet = { write: () => true };
@@ -65,6 +66,13 @@ describe("pull, update, publish", () => {
     await updateIndex({ base: at("pulled3"), upsert: at("up4.jsonl"), model: MODEL, out: at("c1"), device: "cpu", stderr: quiet });
     await updateIndex({ base: at("c1"), upsert: at("up3.jsonl"), model: MODEL, out: at("c2"), device: "cpu", stderr: quiet });
     expect((await publishIndex({ buildDir: at("c2"), tenant: "ci", index: "docs", target })).pointerMoved).toBe(true);
+    // An earlier link of the chain no longer goes over it (it would drop c2's changes); the next link does.
+    await expect(publishIndex({ buildDir: at("c1"), tenant: "ci", index: "docs", target })).rejects.toMatchObject({ code: "conflict" });
+    await writeFile(at("up5.jsonl"), doc(104) + "\n");
+    await updateIndex({ base: at("c2"), upsert: at("up5.jsonl"), model: MODEL, out: at("c3"), device: "cpu", stderr: quiet });
+    const over = await publishIndex({ buildDir: at("c3"), tenant: "ci", index: "docs", target });
+    expect(over.pointerMoved).toBe(true);
+    expect(over.previousVersion).toBe((await openBuildDir(at("c2"))).version);
   }, 120_000);
 
   it("the CLI: a version that does not exist is exit 1, a missing flag exit 2", async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   decodeTombstones, encodeTombstones, FormatError, isDeleted, parseManifest, serializeManifest, TOMBSTONES_HEADER_BYTES,
 } from "../../../src/format/index.ts";
+import { writeHeaderCrc } from "../../../src/format/binary.ts";
 
 const json = () => JSON.parse(readFileSync(new URL("manifests/v3.0-delta.json", import.meta.url), "utf8"));
 
@@ -55,13 +56,19 @@ describe("tombstones", () => {
     expect(() => encodeTombstones([100], 100)).toThrow(RangeError);
   });
 
-  it("refuses a count that is not the bits set, and a bit past the documents", () => {
+  it("refuses a count that is not the bits set, and a bit past the documents (each with its header CRC right)", () => {
     const b = encodeTombstones([1, 2], 40);
     const wrongCount = b.slice();
     new DataView(wrongCount.buffer).setUint32(16, 1, true);
-    expect(() => decodeTombstones(wrongCount)).toThrow(FormatError); // the header CRC, first
+    writeHeaderCrc(wrongCount, 28);
+    expect(() => decodeTombstones(wrongCount)).toThrow("tombstones: 2 bits set, header says 1");
     const pastEnd = b.slice();
     pastEnd[TOMBSTONES_HEADER_BYTES + 4 + 1] = 0x80; // bit 47, past 40 documents
-    expect(() => decodeTombstones(pastEnd)).toThrow(/bits set past document 40|bits set, header says/);
+    new DataView(pastEnd.buffer).setUint32(16, 3, true); // the count of bits set, so only the range check fails
+    writeHeaderCrc(pastEnd, 28);
+    expect(() => decodeTombstones(pastEnd)).toThrow("tombstones: bits set past document 40");
+    const crc = b.slice();
+    crc[16] ^= 1;
+    expect(() => decodeTombstones(crc)).toThrow(expect.objectContaining({ code: "checksum_mismatch" }));
   });
 });
