@@ -79,12 +79,14 @@ export function assembleManifest(p: ManifestParts): Manifest {
  * Writes manifest + build-info into the store's (partial) directory, verifies it (objects the store wrote are not
  * hashed again), drops what the manifest does not list and renames it to `out`. Returns the index bytes.
  */
-export async function finalizeBuild(store: ObjectStore, out: string, manifest: Manifest, info: BuildInfo, force: boolean): Promise<number> {
+export async function finalizeBuild(
+  store: ObjectStore, out: string, manifest: Manifest, info: BuildInfo, force: boolean, opts: { trusted?: ReadonlySet<string> } = {},
+): Promise<number> {
   const partial = store.dir;
   await writeManifest(partial, manifest);
   await writeFile(path.join(partial, BUILD_INFO_FILE), JSON.stringify(info, null, 2) + "\n");
   const build = await openBuildDir(partial, { store });
-  await verifyBuild(build);
+  await verifyBuild(build, opts);
   const keep = new Set(manifest.objects.map((o) => path.basename(o.path)));
   for (const f of await readdir(path.join(partial, "objects"))) if (!keep.has(f)) await rm(path.join(partial, "objects", f), { force: true });
   for (const f of await readdir(partial)) {

@@ -21,6 +21,11 @@ export interface ObjectStore {
   write(kind: ObjectKind, bytes: Uint8Array, opts?: { count?: number; ext?: string; sha256?: string }): Promise<ObjectRef>;
   /** Writes bytes read (and checked against `ref`) from another build directory, under the same reference. */
   copy(ref: ObjectRef, bytes: Uint8Array): Promise<ObjectRef>;
+  /**
+   * Counts an object as checked without hashing it: one linked from a build directory that was verified when it was
+   * written (an update's base). Its size is still checked on every read; `i3 publish` hashes everything again.
+   */
+  adopt(ref: ObjectRef): void;
   /** Reads an object: its size is always checked, its sha256 unless this store has hashed it already. */
   read(ref: ObjectRef): Promise<Uint8Array>;
   /** What is wrong with an object on disk (name, presence, size, sha256: streamed, once per store), or undefined. */
@@ -57,6 +62,10 @@ export function createObjectStore(dir: string): ObjectStore {
       if (bytes.byteLength !== ref.bytes) throw wrong(ref, `expected ${ref.bytes} bytes, got ${bytes.byteLength}`);
       if (await writeAtomically(file(ref), bytes)) hashed.add(ref.path);
       return ref;
+    },
+
+    adopt(ref) {
+      hashed.add(ref.path);
     },
 
     async read(ref) {

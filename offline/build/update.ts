@@ -124,10 +124,13 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     const tombstones = dead.size > 0 ? await store.write("tombstones", encodeTombstones(dead, m.corpus.documents), { count: dead.size }) : undefined;
     const manifest = updatedManifest(m, delta, tombstones);
     const written = new Set([...(delta ? deltaObjects(delta).map((x) => x.ref) : []), ...(tombstones ? [tombstones] : [])].map((r) => r.path));
-    await linkBaseObjects(base, partial, manifest.objects.filter((r) => !written.has(r.path)));
+    // The base's objects, linked: counted as verified (the base was, when it was built or pulled); publish hashes all.
+    const linked = manifest.objects.filter((r) => !written.has(r.path));
+    await linkBaseObjects(base, partial, linked);
+    for (const r of linked) store.adopt(r);
     const compact = o.compactAbove !== undefined && (delta?.documents ?? 0) + dead.size > o.compactAbove * m.corpus.documents;
     const updated: BuildInfo = { ...info, lineage: lineageOf(base, info), update: updateRecord(m, delta) };
-    await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, updated, true);
+    await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, updated, true, { trusted: new Set(linked.map((r) => r.path)) });
     if (compact) {
       say(`build: the delta (${delta?.documents ?? 0} documents, ${dead.size} tombstones) exceeds ${o.compactAbove} of the base's ${m.corpus.documents} documents: compacting`);
       try {

@@ -38,7 +38,7 @@ const IndexSummary = z
     index: z.string(),
     version: z.string().openapi({ description: "The live version (16 hex)." }),
     publishedAt: z.string().openapi({ description: "When the live version was published (ISO 8601)." }),
-    createdAt: z.string().openapi({ description: "When the live version was built (ISO 8601)." }),
+    createdAt: z.string().openapi({ description: "When the live version was built (ISO 8601); for an incrementally updated version, its base (`delta.updatedAt`: the last update)." }),
     documents: z.number().openapi({ description: "Documents a search can return (deleted ones left out)." }),
     passages: z.number().openapi({ description: "Passages indexed, the delta's included (a deleted document's until `i3 compact`)." }),
     delta: z
