@@ -36,6 +36,27 @@ export interface LexicalResult {
   matched: number;
   /** Terms left out by the caps (MAX_QUERY_BUCKETS, MAX_QUERY_TERMS); terms - matched - dropped are not in the index. */
   dropped: number;
+  /**
+   * Hands the per-query score array back for the next query (its touched entries zeroed: no allocation and no
+   * zeroing of a document-sized array per query). `score` must not be called after. Optional to call.
+   */
+  release(): void;
+}
+
+/**
+ * The score array of a finished query, kept for the next one (its entries all zero): one, the largest released, so an
+ * isolate holds at most one array the size of its largest index's documents.
+ */
+let spare: Float64Array | undefined;
+
+/** A zeroed score array of at least `n` entries: the spare one when large enough, else a new one. */
+function scoreArray(n: number): Float64Array {
+  if (spare && spare.length >= n) {
+    const a = spare;
+    spare = undefined;
+    return a;
+  }
+  return new Float64Array(n);
 }
 
 /**
@@ -165,14 +186,14 @@ export async function searchLexical(
   }
   const found = highestIdf(all, caps.terms);
   const info = { terms: counts.size, matched: found.length, dropped: counts.size - lookUp.length + all.length - found.length };
-  if (found.length === 0) return { hits: [], score: () => 0, ...info };
+  if (found.length === 0) return { hits: [], score: () => 0, ...info, release: () => {} };
 
   const [norms, deltaNorms] = await Promise.all([reader.norms(), delta?.norms()]);
   const table = normTable(s.bm25, stats.avgDocLength);
   const k1p1 = s.bm25.k1 + 1;
   // Scores in a dense array by ordinal (4 bytes a document, allocated per query: cheaper than a hash map at every
   // size this reads), and the ordinals touched, in first-touch order.
-  const acc = new Float64Array(stats.documents);
+  const acc = scoreArray(stats.documents); // entries past stats.documents stay 0: no posting reaches them
   const touched = new Uint32Array(Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)));
   let nTouched = 0;
   for (const { lists, count, idf } of found) {
@@ -189,9 +210,19 @@ export async function searchLexical(
   }
   const top = createTopK(depth);
   for (let i = 0; i < nTouched; i++) top.push(touched[i], acc[touched[i]]);
+  let released = false;
   return {
     hits: top.sorted().map(({ id, score }) => ({ ordinal: id, score })),
-    score: (ordinal) => acc[ordinal] ?? 0,
+    score: (ordinal) => {
+      if (released) throw new Error("searchLexical: score() after release(): the array holds another query's scores");
+      return ordinal < stats.documents ? (acc[ordinal] ?? 0) : 0;
+    },
     ...info,
+    release: () => {
+      if (released) return;
+      released = true;
+      for (let i = 0; i < nTouched; i++) acc[touched[i]] = 0;
+      if (!spare || spare.length < acc.length) spare = acc;
+    },
   };
 }

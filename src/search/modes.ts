@@ -84,6 +84,7 @@ export async function searchHybrid(input: HybridInput): Promise<HybridResult> {
   if (mode === "dense" || !input.lexical) return { mode: "dense", hits: page(await denseHits(end)) };
   if (mode === "lexical") {
     const lex = await input.lexical(end);
+    lex.release(); // its hits are all this mode needs
     const info = { terms: lex.terms, matched: lex.matched, dropped: lex.dropped };
     if (lex.hits.length === 0) return { mode: "dense", hits: page(await denseHits(end)), lexical: info };
     return { mode: "lexical", hits: page(only("lexical", lex.hits)), lexical: info };
@@ -91,5 +92,7 @@ export async function searchHybrid(input: HybridInput): Promise<HybridResult> {
   const n = Math.max(end, hybridWindow(input.depth));
   const [dense, lex] = await Promise.all([input.dense(n), input.lexical(n)]);
   const all: CompleteScores = { dense: (o) => dense.scores(o), lexical: (o) => lex.score(o), denseFloor: input.denseFloor };
-  return { mode: "hybrid", hits: page(fuse(dense.hits, lex.hits, input.fusion, all)), lexical: { terms: lex.terms, matched: lex.matched, dropped: lex.dropped } };
+  const hits = fuse(dense.hits, lex.hits, input.fusion, all);
+  lex.release(); // fused: its scores are read no more
+  return { mode: "hybrid", hits: page(hits), lexical: { terms: lex.terms, matched: lex.matched, dropped: lex.dropped } };
 }

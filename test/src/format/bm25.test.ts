@@ -230,6 +230,26 @@ describe("BM25 over buckets", () => {
     expect(r.hits).toEqual(alone.hits);
   });
 
+  it("a released result's score array serves the next query with nothing left of the first (every score as computed alone)", async () => {
+    const { reader } = await memoryIndex(2);
+    const queries = ["vitamin bone", "cold crystals", "bone density vitamin d", "crystals"];
+    const alone = [];
+    for (const q of queries) {
+      const r = await searchLexical(reader, q, 50);
+      alone.push({ hits: r.hits, scores: Array.from({ length: 60 }, (_, o) => r.score(o)) });
+      // not released: every query got a fresh array
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const [i, q] of queries.entries()) {
+        const r = await searchLexical(reader, q, 50);
+        expect(r.hits).toEqual(alone[i].hits);
+        expect(Array.from({ length: 60 }, (_, o) => r.score(o))).toEqual(alone[i].scores);
+        r.release();
+        r.release(); // twice: no harm
+      }
+    }
+  });
+
   it("returns no hits (no error) for stop words only, unknown words and other scripts", async () => {
     const { reader } = await memoryIndex(2);
     for (const q of ["the of and", "zyzzyva quokka", "維生素D和骨密度", "!!!"]) expect((await searchLexical(reader, q, 10)).hits).toEqual([]);
@@ -323,11 +343,13 @@ describe("fusion and modes", () => {
     const asked: number[][] = [];
     const d = async (n: number) => ({ hits: dense.slice(0, n), scores: (o: number[]) => (asked.push(o), new Map(o.map((x) => [x, 0.25]))) });
     const lex = await searchLexical(reader, "vitamin", 100);
+    const bm25 = new Map(DOCS.map((_, o) => [o, lex.score(o)])); // searchHybrid releases the result once fused
     const h = await searchHybrid({ mode: "hybrid", k: 10, depth: 100, fusion: tmm(0.5), dense: d, denseFloor: -1, lexical: async () => lex });
+    expect(() => lex.score(0)).toThrow(/after release/);
     const onlyLexical = lex.hits.map((x) => x.ordinal).filter((o) => !dense.some((x) => x.ordinal === o));
     expect(asked).toEqual([onlyLexical]);
     for (const hit of h.hits) {
-      expect(hit.scores.lexical).toBe(lex.score(hit.ordinal));
+      expect(hit.scores.lexical).toBe(bm25.get(hit.ordinal));
       expect(hit.scores.dense).toBe(dense.find((x) => x.ordinal === hit.ordinal)?.score ?? 0.25);
     }
   });
