@@ -44,10 +44,11 @@ export interface LexicalResult {
 }
 
 /**
- * The score array of a finished query, kept for the next one (its entries all zero): one, the largest released, so an
- * isolate holds at most one array the size of its largest index's documents.
+ * The score array and the touched-documents list of a finished query, kept for the next one (the scores all zero):
+ * one of each, the largest released, so an isolate holds at most one pair the size of its largest index's documents.
  */
 let spare: Float64Array | undefined;
+let spareTouched: Uint32Array | undefined;
 
 /** A zeroed score array of at least `n` entries: the spare one when large enough, else a new one. */
 function scoreArray(n: number): Float64Array {
@@ -57,6 +58,16 @@ function scoreArray(n: number): Float64Array {
     return a;
   }
   return new Float64Array(n);
+}
+
+/** A list for at least `n` documents (its contents are written before they are read). */
+function touchedList(n: number): Uint32Array {
+  if (spareTouched && spareTouched.length >= n) {
+    const a = spareTouched;
+    spareTouched = undefined;
+    return a;
+  }
+  return new Uint32Array(n);
 }
 
 /**
@@ -194,7 +205,7 @@ export async function searchLexical(
   // Scores in a dense array by ordinal (4 bytes a document, allocated per query: cheaper than a hash map at every
   // size this reads), and the ordinals touched, in first-touch order.
   const acc = scoreArray(stats.documents); // entries past stats.documents stay 0: no posting reaches them
-  const touched = new Uint32Array(Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)));
+  const touched = touchedList(Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)));
   let nTouched = 0;
   for (const { lists, count, idf } of found) {
     const w = count * idf;
@@ -223,6 +234,7 @@ export async function searchLexical(
       released = true;
       for (let i = 0; i < nTouched; i++) acc[touched[i]] = 0;
       if (!spare || spare.length < acc.length) spare = acc;
+      if (!spareTouched || spareTouched.length < touched.length) spareTouched = touched;
     },
   };
 }
