@@ -23,6 +23,13 @@ import { BuildError } from "./errors.ts";
 import { exists, finalizeBuild } from "./finalize.ts";
 import { createObjectStore } from "./object-store.ts";
 
+/**
+ * The most vector bytes a delta may have for a worker with the default budget to serve it: half its kernel memory
+ * (24 MB of the default 64 MB `CACHE_BUDGET_BYTES`), where the delta stays beside the probed partitions. An update
+ * with `--compact-above` compacts past it whatever the share.
+ */
+export const DELTA_BYTES_LIMIT = 12 * 1024 * 1024;
+
 export interface UpdateOptions extends EncodeIntoOptions {
   /** The build directory of the current version (a fresh build or an earlier update). */
   base: string;
@@ -128,7 +135,9 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
     const linked = manifest.objects.filter((r) => !written.has(r.path));
     await linkBaseObjects(base, partial, linked);
     for (const r of linked) store.adopt(r);
-    const compact = o.compactAbove !== undefined && (delta?.documents ?? 0) + dead.size > o.compactAbove * m.corpus.documents;
+    const deltaBytes = (delta?.shards ?? []).reduce((n, r) => n + r.bytes, 0);
+    const tooLarge = deltaBytes > DELTA_BYTES_LIMIT; // a worker with the default budget would refuse it
+    const compact = o.compactAbove !== undefined && ((delta?.documents ?? 0) + dead.size > o.compactAbove * m.corpus.documents || tooLarge);
     const updated: BuildInfo = { ...info, lineage: lineageOf(base, info), update: updateRecord(m, delta) };
     await finalizeBuild(store, compact ? `${out}.updated` : out, manifest, updated, true, { trusted: new Set(linked.map((r) => r.path)) });
     if (compact) {
@@ -145,7 +154,9 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
       deltaDocuments: delta?.documents ?? 0, tombstoned: dead.size,
       newObjects: newRefs.length, newBytes: newRefs.reduce((n, r) => n + r.bytes, 0), seconds: (performance.now() - t0) / 1000, compacted: compact, unchanged: false,
     };
-    if (!compact && (delta?.documents ?? 0) + dead.size > 0.1 * m.corpus.documents) {
+    if (!compact && tooLarge) {
+      say(`build: warning: the delta has ${deltaBytes} bytes of vectors, over ${DELTA_BYTES_LIMIT}: a worker with the default CACHE_BUDGET_BYTES refuses it (503 index_too_large); \`i3 compact\` it (or update with --compact-above)`);
+    } else if (!compact && (delta?.documents ?? 0) + dead.size > 0.1 * m.corpus.documents) {
       say(`build: the delta and the tombstones pass a tenth of the base (${(delta?.documents ?? 0) + dead.size} of ${m.corpus.documents} documents): every query scans the delta, and BM25 counts the replaced documents; \`i3 compact\` it (or update with --compact-above 0.1)`);
     }
     if (unknownDeletes.length) say(`build: ${unknownDeletes.length} id(s) to delete are not in ${o.base}: ${unknownDeletes.slice(0, 5).map((x) => JSON.stringify(x)).join(", ")}${unknownDeletes.length > 5 ? ", ..." : ""}`);
