@@ -1,4 +1,5 @@
-import { binaryScore, binaryTables, int8Dot } from "./score";
+import { binaryScore, binaryTables } from "./score";
+import { int8Score, quantizeQuery } from "./kernels/quantize-query";
 import type { Manifest } from "../format";
 import type { DocFilter } from "./filter";
 import { createTopK } from "./topk";
@@ -40,6 +41,7 @@ export interface DocHit {
 export function searchShards(query: Float32Array, shards: ShardVectors[], opts: SearchOptions): DocHit[] {
   const total = shards.reduce((n, s) => n + s.count, 0);
   const filter = opts.filter;
+  const q = quantizeQuery(query); // the int8 score of the kernels (a partitioned index's scan): one definition
   const best = new Map<number, number>();
   const keep = (ordinal: number, score: number) => {
     const prev = best.get(ordinal);
@@ -48,7 +50,7 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
 
   if (opts.rescore <= 0 || opts.rescore >= total) {
     for (const s of shards) {
-      for (let i = 0; i < s.count; i++) if (!filter || filter.has(s.ordinals[i])) keep(s.ordinals[i], int8Dot(query, s.vectors, s.scales, i));
+      for (let i = 0; i < s.count; i++) if (!filter || filter.has(s.ordinals[i])) keep(s.ordinals[i], int8Score(q, s.vectors, s.scales, i));
     }
   } else {
     const table = binaryTables(query);
@@ -64,7 +66,7 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
     for (const { id } of candidates.sorted()) {
       const s = shards[Math.floor(id / 0x4000_0000)];
       const i = id % 0x4000_0000;
-      keep(s.ordinals[i], int8Dot(query, s.vectors, s.scales, i));
+      keep(s.ordinals[i], int8Score(q, s.vectors, s.scales, i));
     }
   }
 
@@ -85,9 +87,10 @@ export function searchShards(query: Float32Array, shards: ShardVectors[], opts: 
 export function scoreDocuments(query: Float32Array, shards: ShardVectors[], ordinals: readonly number[]): Map<number, number> {
   const out = new Map<number, number>();
   if (ordinals.length === 0) return out;
+  const q = quantizeQuery(query);
   const keep = (s: ShardVectors, i: number) => {
     const o = s.ordinals[i];
-    const score = int8Dot(query, s.vectors, s.scales, i);
+    const score = int8Score(q, s.vectors, s.scales, i);
     const prev = out.get(o);
     if (prev === undefined || score > prev) out.set(o, score);
   };

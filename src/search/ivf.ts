@@ -445,7 +445,8 @@ async function refineBest(
   const last = rows.length > 0 ? { row: rows[rows.length - 1], score: scores[rows[rows.length - 1]] } : undefined;
   const dots = new Float64Array(refined.length);
   float16Dots(query, refined.map(({ si, i }) => ({ rows: bySi.get(si)!.rows, i })), float16Table(), dots);
-  refined.forEach(({ si, i }, j) => (scanned[si].scores[i] = dots[j]));
+  // A refine row that is not a number (a broken build) ranks last, as a row the scan skipped, never first.
+  refined.forEach(({ si, i }, j) => (scanned[si].scores[i] = Number.isNaN(dots[j]) ? -Infinity : dots[j]));
   const sorted = sortByScore(scores, rows.slice());
   if (rows.length < wanted || !last) return sorted; // every scored row: nothing was left out
   const end = sorted[sorted.length - 1];

@@ -3,7 +3,10 @@
  * 1-bit sign codes (bit d of vector i set when x_d > 0, little-endian bit order within a byte).
  */
 
-/** Exact int8 inner product of a float query with vector `i`: scale_i * sum_d q_d * v_{i,d}. */
+/**
+ * The int8 inner product of the float query with vector `i`: scale_i * sum_d q_d * v_{i,d}. The reference the
+ * kernels' int16-query score (kernels/quantize-query.ts `int8Score`, what every scan uses) is measured against.
+ */
 export function int8Dot(query: Float32Array, vectors: Int8Array, scales: Float32Array, i: number): number {
   const dims = query.length;
   const base = i * dims;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { quantizeInt8, signCodes } from "../../../src/format";
 import { createTopK } from "../../../src/search/topk";
-import { binaryScore, binaryTables, int8Dot } from "../../../src/search/score";
+import { binaryScore, binaryTables } from "../../../src/search/score";
+import { int8Score, quantizeQuery } from "../../../src/search/kernels/quantize-query";
 import { scoreDocuments, searchShards, type ShardVectors } from "../../../src/search/dense";
 import { rng } from "../../../src/random.ts";
 
@@ -133,7 +134,7 @@ describe("scoreDocuments", () => {
     const out = new Map<number, number>();
     for (const s of shards) for (let i = 0; i < s.count; i++) {
       if (!wanted.includes(s.ordinals[i])) continue;
-      const v = int8Dot(query, s.vectors, s.scales, i);
+      const v = int8Score(quantizeQuery(query), s.vectors, s.scales, i); // the kernels' int8 score, as every scan
       if (!out.has(s.ordinals[i]) || v > out.get(s.ordinals[i])!) out.set(s.ordinals[i], v);
     }
     return out;

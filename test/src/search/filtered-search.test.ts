@@ -13,7 +13,7 @@ import { matchDocuments, parseFilter, type DocFilter } from "../../../src/search
 import { fuse } from "../../../src/search/fusion.ts";
 import { rankPartitions, searchIvf, type IvfSource } from "../../../src/search/ivf.ts";
 import { searchHybrid } from "../../../src/search/modes.ts";
-import { int8Dot } from "../../../src/search/score.ts";
+import { int8Score, quantizeQuery } from "../../../src/search/kernels/quantize-query.ts";
 import { denseSearch } from "../../../src/search/vector-index.ts";
 import { rng } from "../../../src/random.ts";
 
@@ -102,7 +102,7 @@ function bruteDense(q: Float32Array, sets: Array<{ count: number; ordinals: Uint
     for (let i = 0; i < s.count; i++) {
       const o = s.ordinals[i];
       if (!filter.has(o)) continue;
-      const score = int8Dot(q, s.vectors!, s.scales!, i);
+      const score = int8Score(quantizeQuery(q), s.vectors!, s.scales!, i);
       if (!(best.get(o)! >= score)) best.set(o, score);
     }
   }

@@ -144,6 +144,16 @@ describe("IVF search", () => {
     expect(refined.scores([100 + deltaBest[0]]).get(100 + deltaBest[0])).toBe(deltaBest[1]);
   });
 
+  it("a refine row that is not a number ranks its row last, never first", async () => {
+    const broken = f.refine.map((r) => ({ ...r, rows: r.rows.slice() }));
+    const best = brute(f, q, [0, 1, 2, 3], false)[0][0];
+    const p = f.ordinals.findIndex((o) => o.includes(best));
+    broken[p].rows.fill(0x7e00, f.ordinals[p].indexOf(best) * DIMS, (f.ordinals[p].indexOf(best) + 1) * DIMS); // binary16 NaN
+    const r = await searchIvf(q, { ...source(f), refine: async (ids) => ids.map((i) => broken[i]) }, 5, { probe: 4, refine: 200 });
+    expect(r.hits.every((h) => Number.isFinite(h.score))).toBe(true);
+    expect(r.hits).toHaveLength(5);
+  });
+
   it("a filter of deleted documents only skips their rows and never widens the scan (a user filter does)", async () => {
     const deleted = new Set([brute(f, q, [0, 1, 2, 3], false)[0][0]]); // the best document
     const bits = new Uint32Array(4);
