@@ -68,7 +68,11 @@ for (let i = 0; i < texts.length; i++) { // load every partition and bucket the 
 }
 if (o.hits) writeFileSync(o.hits, firstHits.join("\n") + "\n");
 
-const repeat = Math.max(1, Number(o.repeat));
+const repeat = Number(o.repeat);
+if (!Number.isInteger(repeat) || repeat < 1) {
+  console.error(`--repeat must be a positive integer, got ${JSON.stringify(o.repeat)}`);
+  process.exit(2);
+}
 const percentile = (sorted: number[], p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 1000) / 1000;
 
 /** p50 and p99 of `repeat` passes of `texts.length` timed queries (after the warm-up pass above). */

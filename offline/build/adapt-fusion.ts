@@ -32,10 +32,6 @@ export function buildAdaptsFusion(anchor: PseudoFusionAnchor | undefined, asked:
 export async function adaptFusion(dir: string, anchor: PseudoFusionAnchor, o: { apply?: boolean; queries?: number; threads?: number } = {}): Promise<AdaptedFusion> {
   const idx = await openIndex(dir);
   if (!idx.lexical) throw new BuildError("invalid_build", `${dir} has no lexical section (built with --no-lexical): nothing to fuse`);
-  if (idx.manifest.delta || idx.manifest.tombstones) {
-    // Its pseudo-queries would be cut from the base's documents, deleted ones too, and never from the delta's.
-    throw new BuildError("invalid_build", `${dir} is an incrementally updated version: \`i3 compact\` it, then adapt the compacted build`);
-  }
   const statistic = await pseudoStatistic(idx, { n: o.queries, threads: o.threads });
   const a = adaptiveWeight(anchor, statistic);
   const fusion = { mode: "weighted" as const, weight: a.weight, normalization: anchor.normalization };

@@ -8,6 +8,7 @@ import { denseSearch } from "../../src/search/vector-index.ts";
 import { createTokenizer } from "../../src/text/tokenizer/index.ts";
 import { PSEUDO_FUSION_QUERIES, type PseudoStatistic } from "../build/adaptive-fusion.ts";
 import { pseudoQueries } from "../build/pseudo-queries.ts";
+import { BuildError } from "../build/errors.ts";
 import type { OpenIndex } from "./index-search.ts";
 
 /**
@@ -16,6 +17,10 @@ import type { OpenIndex } from "./index-search.ts";
  */
 export async function pseudoStatistic(idx: OpenIndex, o: { n?: number; threads?: number } = {}): Promise<PseudoStatistic> {
   const m = idx.manifest;
+  if (m.delta || m.tombstones) {
+    // Its pseudo-queries would be cut from the base's documents, deleted ones too, and never from the delta's.
+    throw new BuildError("invalid_build", `${idx.build.dir} is an incrementally updated version: \`i3 compact\` it, then measure the compacted build`);
+  }
   const queries = await pseudoQueries((ref) => idx.build.readObject(ref), m.docs.blocks, m.corpus.documents, o.n ?? PSEUDO_FUSION_QUERIES.n, PSEUDO_FUSION_QUERIES.seed, PSEUDO_FUSION_QUERIES.words);
   const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(await idx.build.readObject(m.model.vocab))));
   const enc = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log: () => {} });

@@ -18,6 +18,7 @@ import { parseManifest, serializeManifest, type Manifest } from "../../../src/fo
 import { openBuildDir } from "../../../offline/build/build-dir.ts";
 import { mergeIndexes } from "../../../offline/build/merge.ts";
 import { verifyBuild } from "../../../offline/build/verify.ts";
+import { adaptFusion } from "../../../offline/build/adapt-fusion.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const MODEL = path.join(ROOT, "test/fixtures/corpus-tiny/model");
@@ -273,6 +274,11 @@ describe("the CLI", () => {
     await writeFile(path.join(file("forged"), "manifest.json"), serializeManifest(forged));
     await expect(verifyBuild(await openBuildDir(file("forged")))).rejects.toMatchObject({ code: "invalid_build", message: expect.stringContaining("id bucket") });
   }, 60_000);
+
+  it("the pseudo-query statistic (adaptive fusion) refuses an updated version: compact it first", async () => {
+    await expect(adaptFusion(file("u1"), { weight: 0.5, normalization: "tmm", ratio: 1 } as Parameters<typeof adaptFusion>[1]))
+      .rejects.toMatchObject({ code: "invalid_build", message: expect.stringContaining("incrementally updated version") });
+  });
 
   it("i3 compact: usage errors and a flat base compacted", async () => {
     const { errors, io: o } = io();
