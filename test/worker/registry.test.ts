@@ -194,6 +194,24 @@ describe("flat indexes and the cache budget", () => {
   });
 });
 
+describe("the tokenizer", () => {
+  it("of an index whose encoder was evicted comes without loading its ONNX session again (highlights, the static tier)", async () => {
+    const a = await publishBuildDir(FIXTURE_INDEX, "reg", "tok-a");
+    const vocab = await repoFile(`${FIXTURE_INDEX}/${a.manifest.model.vocab.path}`);
+    await publishManifest("reg", "tok-b", await withModelObject(a.manifest, "vocab", new Uint8Array([...vocab, 0x0a]), "reg", "tok-b"));
+    for (const o of a.manifest.objects) await bucket.put(objectKey("reg", "tok-b", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 80 * MB }); // one encoder fits, not two
+    const s = storage(bucket);
+    const idxA = await reg.get(s, "reg", "tok-a");
+    await reg.get(s, "reg", "tok-b"); // B's encoder evicts A's
+    const before = sessionCounts.created;
+    const tokenizer = await idxA.tokenizer(s);
+    expect(tokenizer.encode("vitamin D").length).toBeGreaterThan(0);
+    expect(sessionCounts.created).toBe(before); // no session for a tokenizer
+    expect(await idxA.tokenizer(s)).toBe(tokenizer); // one per vocab, cached
+  });
+});
+
 describe("per-isolate state is bounded", () => {
   it("a missing index is looked up once per pointer TTL, and only so many names are remembered", async () => {
     const r2 = faultyBucket();

@@ -1,6 +1,6 @@
 import { decodeStaticQuery, FormatError, type Manifest } from "../../format";
 import { createStaticEncoder, type StaticEncoder } from "../../search/static-encoder";
-import { createTokenizer } from "../../text/tokenizer";
+import { loadTokenizer } from "./tokenizer-loader";
 import type { ByteCache } from "../store/byte-cache";
 import { fetchVerified } from "../store/r2";
 import type { Storage } from "../store/storage";
@@ -28,18 +28,12 @@ export async function loadStaticEncoder(s: Storage, cache: ByteCache, tenant: st
 
 async function create(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<StaticEncoder> {
   const { static: ref, vocab } = manifest.model;
-  const [bytes, vocabBytes] = await Promise.all([fetchVerified(s, tenant, index, ref!), fetchVerified(s, tenant, index, vocab)]);
+  const [bytes, tokenizer] = await Promise.all([fetchVerified(s, tenant, index, ref!), loadTokenizer(s, cache, tenant, index, vocab)]);
   const model = decodeStaticQuery(bytes);
-  let pieces: Array<[string, number]>;
-  try {
-    pieces = JSON.parse(new TextDecoder().decode(vocabBytes));
-  } catch (e) {
-    throw new FormatError("invalid_object", `vocab ${vocab.path} of ${tenant}/${index} is not JSON`, { cause: e });
+  if (model.dims !== manifest.vectors.dim || model.vocab !== tokenizer.vocabSize) {
+    throw new FormatError("invalid_object", `static query model ${ref!.path}: ${model.vocab} rows of ${model.dims} dims, the index has ${manifest.vectors.dim} dims and a vocab of ${tokenizer.vocabSize}`);
   }
-  if (model.dims !== manifest.vectors.dim || !Array.isArray(pieces) || model.vocab !== pieces.length) {
-    throw new FormatError("invalid_object", `static query model ${ref!.path}: ${model.vocab} rows of ${model.dims} dims, the index has ${manifest.vectors.dim} dims and a vocab of ${Array.isArray(pieces) ? pieces.length : "?"}`);
-  }
-  const encoder = createStaticEncoder(model, createTokenizer(pieces));
-  cache.set(key, encoder, bytes.byteLength + 4 * model.vocab + vocabBytes.byteLength);
+  const encoder = createStaticEncoder(model, tokenizer);
+  cache.set(key, encoder, bytes.byteLength + 4 * model.vocab); // its tokenizer is counted where it is cached
   return encoder;
 }

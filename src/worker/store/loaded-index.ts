@@ -10,7 +10,8 @@ import type { DocFilter } from "../../search/filter";
 import { liveDocuments } from "../../search/segments";
 import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
-import { createTokenizer, type Tokenizer } from "../../text/tokenizer";
+import type { Tokenizer } from "../../text/tokenizer";
+import { loadTokenizer } from "../encoder/tokenizer-loader";
 import type { ByteCache } from "./byte-cache";
 import { IndexTooLargeError } from "./load-failure";
 import { deltaLexicalReader, lexicalReader, usableLexical } from "./bm25-reader";
@@ -97,7 +98,7 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     // The parsed manifest is counted at twice its JSON; the tombstones and the live documents at their bits.
     residentBytes: 2 * bytes + vectorBytes + (tombstones?.bits.byteLength ?? 0) + (live?.bits.byteLength ?? 0),
     encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
-    tokenizer: async (rs) => (await load(rs)).tokenizer,
+    tokenizer: (rs) => loadTokenizer(rs, iso.cache, tenant, index, manifest.model.vocab),
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
       lexical: lexical(rs),
@@ -259,10 +260,9 @@ const PROBE_QUERY = "query";
 
 async function createEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<QueryEncoder> {
   const { query, vocab, maxQueryTokens } = manifest.model;
-  const [modelBytes, vocabBytes] = await Promise.all([fetchVerified(s, tenant, index, query), fetchVerified(s, tenant, index, vocab)]);
+  const [modelBytes, tokenizer] = await Promise.all([fetchVerified(s, tenant, index, query), loadTokenizer(s, cache, tenant, index, vocab)]);
   let encoder: QueryEncoder | undefined;
   try {
-    const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(vocabBytes)));
     encoder = createQueryEncoder(await createWasmSession(modelBytes), tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
     await encoder.encode(PROBE_QUERY);
   } catch (e) {
@@ -272,6 +272,6 @@ async function createEncoder(s: Storage, cache: ByteCache, tenant: string, index
   }
   // The session's wasm memory is roughly the model's size again; count both.
   const loaded = encoder;
-  cache.set(key, loaded, 2 * modelBytes.byteLength + vocabBytes.byteLength, () => loaded.dispose());
+  cache.set(key, loaded, 2 * modelBytes.byteLength, () => loaded.dispose()); // its tokenizer is counted where it is cached
   return loaded;
 }
