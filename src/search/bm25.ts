@@ -47,27 +47,25 @@ export interface LexicalResult {
  * The score array and the touched-documents list of a finished query, kept for the next one (the scores all zero):
  * one of each, the largest released, so an isolate holds at most one pair the size of its largest index's documents.
  */
-let spare: Float64Array | undefined;
-let spareTouched: Uint32Array | undefined;
+const spares: { scores?: Float64Array; touched?: Uint32Array } = {};
 
-/** A zeroed score array of at least `n` entries: the spare one when large enough, else a new one. */
-function scoreArray(n: number): Float64Array {
-  if (spare && spare.length >= n) {
-    const a = spare;
-    spare = undefined;
-    return a;
+/**
+ * An array of at least `n` entries: the spare one when large enough (the scores: all zero; the touched list: written
+ * before it is read), else a new one.
+ */
+function take<K extends keyof typeof spares>(which: K, n: number, make: (n: number) => NonNullable<(typeof spares)[K]>): NonNullable<(typeof spares)[K]> {
+  const a = spares[which];
+  if (a && a.length >= n) {
+    spares[which] = undefined;
+    return a as NonNullable<(typeof spares)[K]>;
   }
-  return new Float64Array(n);
+  return make(n);
 }
 
-/** A list for at least `n` documents (its contents are written before they are read). */
-function touchedList(n: number): Uint32Array {
-  if (spareTouched && spareTouched.length >= n) {
-    const a = spareTouched;
-    spareTouched = undefined;
-    return a;
-  }
-  return new Uint32Array(n);
+/** Keeps `a` as the spare of its kind when it is the larger. */
+function keep<K extends keyof typeof spares>(which: K, a: NonNullable<(typeof spares)[K]>): void {
+  const s = spares[which];
+  if (!s || s.length < a.length) spares[which] = a;
 }
 
 /**
@@ -204,8 +202,8 @@ export async function searchLexical(
   const k1p1 = s.bm25.k1 + 1;
   // Scores in a dense array by ordinal (4 bytes a document, allocated per query: cheaper than a hash map at every
   // size this reads), and the ordinals touched, in first-touch order.
-  const acc = scoreArray(stats.documents); // entries past stats.documents stay 0: no posting reaches them
-  const touched = touchedList(Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)));
+  const acc = take("scores", stats.documents, (n) => new Float64Array(n)); // entries past stats.documents stay 0
+  const touched = take("touched", Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)), (n) => new Uint32Array(n));
   let nTouched = 0;
   for (const { lists, count, idf } of found) {
     const w = count * idf;
@@ -233,8 +231,8 @@ export async function searchLexical(
       if (released) return;
       released = true;
       for (let i = 0; i < nTouched; i++) acc[touched[i]] = 0;
-      if (!spare || spare.length < acc.length) spare = acc;
-      if (!spareTouched || spareTouched.length < touched.length) spareTouched = touched;
+      keep("scores", acc);
+      keep("touched", touched);
     },
   };
 }

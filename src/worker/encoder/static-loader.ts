@@ -1,12 +1,9 @@
 import { decodeStaticQuery, FormatError, type Manifest } from "../../format";
 import { createStaticEncoder, type StaticEncoder } from "../../search/static-encoder";
 import { loadTokenizer } from "./tokenizer-loader";
-import type { ByteCache } from "../store/byte-cache";
+import { cachedLoad, type ByteCache } from "../store/byte-cache";
 import { fetchVerified } from "../store/r2";
 import type { Storage } from "../store/storage";
-
-/** Loads in flight in this isolate, by cache key. */
-const loading = new Map<string, Promise<StaticEncoder>>();
 
 /**
  * The static query encoder of a manifest that has one (`model.static`), shared by every index whose static model and
@@ -16,14 +13,7 @@ const loading = new Map<string, Promise<StaticEncoder>>();
 export async function loadStaticEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<StaticEncoder> {
   const ref = manifest.model.static!;
   const key = `static:${ref.sha256}|${manifest.model.vocab.sha256}|${manifest.vectors.dim}`;
-  const hit = cache.get<StaticEncoder>(key);
-  if (hit) return hit;
-  let p = loading.get(key);
-  if (!p) {
-    p = create(s, cache, tenant, index, manifest, key).finally(() => loading.delete(key));
-    loading.set(key, p);
-  }
-  return p;
+  return cachedLoad(cache, key, () => create(s, cache, tenant, index, manifest, key));
 }
 
 async function create(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<StaticEncoder> {

@@ -3,12 +3,9 @@
 // (and highlights never need the ONNX session).
 import { FormatError, type ObjectRef } from "../../format";
 import { createTokenizer, type Tokenizer, type VocabEntry } from "../../text/tokenizer";
-import type { ByteCache } from "../store/byte-cache";
+import { cachedLoad, type ByteCache } from "../store/byte-cache";
 import { fetchVerified } from "../store/r2";
 import type { Storage } from "../store/storage";
-
-/** Loads in flight in this isolate, by vocab sha256. */
-const loading = new Map<string, Promise<Tokenizer>>();
 
 /**
  * The tokenizer of `vocab` (isolate cache, else the colo cache or R2, checked against its sha256). A vocab that is
@@ -16,14 +13,7 @@ const loading = new Map<string, Promise<Tokenizer>>();
  */
 export async function loadTokenizer(s: Storage, cache: ByteCache, tenant: string, index: string, vocab: ObjectRef): Promise<Tokenizer> {
   const key = `tokenizer:${vocab.sha256}`;
-  const hit = cache.get<Tokenizer>(key);
-  if (hit) return hit;
-  let p = loading.get(key);
-  if (!p) {
-    p = create(s, cache, tenant, index, vocab, key).finally(() => loading.delete(key));
-    loading.set(key, p);
-  }
-  return p;
+  return cachedLoad(cache, key, () => create(s, cache, tenant, index, vocab, key));
 }
 
 async function create(s: Storage, cache: ByteCache, tenant: string, index: string, vocab: ObjectRef, key: string): Promise<Tokenizer> {

@@ -53,3 +53,24 @@ export function createByteCache(budget: number): ByteCache {
     budget,
   };
 }
+
+/** Loads in flight in this isolate, by cache key (shared by every cache: keys name what they load). */
+const inflight = new Map<string, Promise<unknown>>();
+
+/**
+ * The value cached under `key`, else the one `load` makes (which caches it): concurrent requests that miss the same
+ * key share one load (one ONNX session, one vocab parse), not one each.
+ *
+ * @example
+ * const tokenizer = await cachedLoad(cache, `tokenizer:${vocab.sha256}`, () => createAndCache());
+ */
+export function cachedLoad<T>(cache: ByteCache, key: string, load: () => Promise<T>): Promise<T> {
+  const hit = cache.get<T>(key);
+  if (hit !== undefined) return Promise.resolve(hit);
+  let p = inflight.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = load().finally(() => inflight.delete(key));
+    inflight.set(key, p);
+  }
+  return p;
+}

@@ -12,7 +12,7 @@ import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
 import type { Tokenizer } from "../../text/tokenizer";
 import { loadTokenizer } from "../encoder/tokenizer-loader";
-import type { ByteCache } from "./byte-cache";
+import { cachedLoad, type ByteCache } from "./byte-cache";
 import { IndexTooLargeError } from "./load-failure";
 import { deltaLexicalReader, lexicalReader, usableLexical } from "./bm25-reader";
 import { fieldsReader, type FieldsReader } from "./fields-reader";
@@ -217,22 +217,11 @@ async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: s
 async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
   const { query, vocab, maxQueryTokens } = manifest.model;
   const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}`;
-  const hit = cache.get<QueryEncoder>(key);
-  if (hit) return hit;
-  // Concurrent requests that miss the same model share one load (one session, not one per request).
-  let loading = encodersLoading.get(key);
-  if (!loading) {
-    loading = createEncoder(s, cache, tenant, index, manifest, key).finally(() => encodersLoading.delete(key));
-    encodersLoading.set(key, loading);
-  }
-  return loading;
+  return cachedLoad(cache, key, () => createEncoder(s, cache, tenant, index, manifest, key));
 }
 
 /** What a loaded index encodes queries with: the shared encoder, without holding it (or its tokenizer). */
 export type EncoderHandle = Omit<QueryEncoder, "tokenizer">;
-
-/** Encoder loads in flight in this isolate, by cache key. */
-const encodersLoading = new Map<string, Promise<QueryEncoder>>();
 
 /**
  * A handle on the shared encoder of a manifest that holds none: every encode takes it from the isolate cache. An
