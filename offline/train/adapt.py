@@ -70,6 +70,12 @@ def read_corpus(path: str):
     return ids, texts
 
 
+def corpus_name(path: str) -> str:
+    """The corpus's name for model.json: its BEIR folder's name, else its file name."""
+    path = os.path.normpath(path)
+    return os.path.basename(os.path.dirname(path) if os.path.basename(path) == "corpus.jsonl" else path)
+
+
 def _norm(s: str) -> str:
     return " ".join(s.lower().split())
 
@@ -340,7 +346,7 @@ def main(argv=None) -> None:
     log({"event": "mined", "meanNegatives": round(float(np.mean([len(x) for x in negatives])), 1),
          "seconds": round(time.time() - t0, 1)})
     result = train(m, passages, queries, negatives, texts, steps, rng, dev, log)
-    adaptation = {"corpus": os.path.basename(os.path.normpath(a.corpus)), "docs": len(doc_ids), "steps": steps,
+    adaptation = {"corpus": corpus_name(a.corpus), "docs": len(doc_ids), "steps": steps,
                   "pseudoQueries": len(queries), "device": dev, "passage": mode, "seed": a.seed,
                   "negatives": "bm25+dense" if a.bm25_run else "dense", "recipe": RECIPE, **result}
     name = a.name or os.path.basename(os.path.normpath(a.out))
