@@ -270,12 +270,14 @@ def train(m, passages: Passages, queries: List[dict], negatives: List[List[int]]
 
 # ------------------------------------------------------------------------------------------------ export
 def export(m, base_meta: dict, out: str, name: str, adaptation: dict, check_texts: List[str]) -> dict:
-    """The adapted model dir (export.py's I^3 export); the base model's fusion defaults are kept, not retuned."""
+    """The adapted model dir (export.py's I^3 export); the base model's fusion defaults are kept, not retuned. The edge query model is int8, or fp16 where int8's cosine to
+    fp32 is below export.py's bar (adapted query towers can be less int8-friendly: npl's was, 0.9943)."""
     from offline.train.export import export_i3, write_sidecar
 
     recipe = {"adaptedFrom": base_meta.get("name"), "train_args": base_meta.get("recipe", {}).get("train_args", {}),
               "adapt": adaptation}
-    meta = export_i3(m.cpu().float(), out, name, RECIPE["q_max_len"], RECIPE["p_max_len"], recipe, {}, check_texts)
+    meta = export_i3(m.cpu().float(), out, name, RECIPE["q_max_len"], RECIPE["p_max_len"], recipe, {}, check_texts,
+                     edge_fallback=True)
     for k in ("fusion", "pseudoFusion"):
         if k in base_meta:
             meta[k] = base_meta[k]
@@ -352,7 +354,8 @@ def main(argv=None) -> None:
     name = a.name or os.path.basename(os.path.normpath(a.out))
     meta = export(m, base_meta, a.out, name, adaptation, [q["text"] for q in queries[:200]])
     log({"event": "done", "out": a.out, "name": name, "parity": meta["parity"],
-         "edgeQueryCosineMin": meta["edgeQueryVariants"]["query.int8.onnx"]["cosineToFp32"]["min"], **result})
+         "edgeQuery": meta["edgeQuery"], "edgeQueryCosineMin": meta["edgeQueryVariants"][meta["edgeQuery"]]["cosineToFp32"]["min"],
+         **result})
 
 
 if __name__ == "__main__":

@@ -91,3 +91,19 @@ def test_bad_inputs_are_command_errors(corpus, tmp_path, args, message):
     argv.update(dict(zip(args[::2], args[1::2])))
     with pytest.raises(CommandError, match=re.escape(message)):
         adapt.main([x for kv in argv.items() for x in kv])
+
+
+def test_an_edge_model_below_the_int8_bar_is_fp16(corpus, tmp_path, monkeypatch):
+    """npl's adapted query tower missed the int8 cosine bar (0.9943 < 0.995); a bar int8 cannot clear here (0.9999)
+    stands in for it: the export ships the fp16 query model instead of failing after training."""
+    from offline.train import export
+
+    monkeypatch.setattr(export, "MIN_EDGE_COSINE", 0.9999)
+    out = tmp_path / "adapted"
+    adapt.main(["--corpus", str(corpus), "--model", BASE, "--out", str(out), "--steps", "1", "--device", "cpu"])
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["edgeQuery"] == "query.fp16.onnx" and list(meta["edgeQueryVariants"]) == ["query.fp16.onnx"]
+    variant = meta["edgeQueryVariants"]["query.fp16.onnx"]
+    assert variant["weights"] == "fp16" and variant["cosineToFp32"]["min"] >= 0.9999
+    assert not (out / "query.int8.onnx").exists() and (out / "query.fp16.onnx").is_file()
+    assert set(meta["sha256"]) == {"query.onnx", "passage.onnx", "query.fp16.onnx", "vocab.json"}
