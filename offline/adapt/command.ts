@@ -25,7 +25,8 @@ export const ADAPT_USAGE = `usage: i3 adapt --corpus <corpus.jsonl | BEIR dir> -
 Fine-tunes the model's two towers on the corpus alone: pseudo-queries cut from its passages, positives the passages
 they were cut from, hard negatives from BM25 and the model itself; no queries or labels are read. Writes a complete
 model dir (model.json, query.onnx, passage.onnx, query.int8.onnx, vocab.json) for \`i3 build --model\`. Needs PyTorch
-(${REQUIREMENTS}); a GPU makes it minutes (docs/RESULTS.md, corpus adaptation).
+(${REQUIREMENTS}); 5-12 minutes on 2 CPU cores for the corpora measured in docs/RESULTS.md (corpus
+adaptation), which also says when it helps: dense search far from the base model's domain, not hybrid.
 
 options:
   --steps <n>         training steps of 32 pseudo-queries (default 800)
