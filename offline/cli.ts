@@ -1,11 +1,12 @@
 #!/usr/bin/env -S npx tsx
-// The `i3` command: build, merge, compact, pull, defaults, eval, tune-fusion, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
+// The `i3` command: build, adapt, merge, compact, pull, defaults, eval, tune-fusion, publish, versions, rollback, gc, keys. Each subcommand parses its own flags and returns its exit code
 // (0 done, 1 failed, 2 bad usage); modules are loaded lazily so `i3 publish` never loads onnxruntime.
 
 const USAGE = `usage: i3 <command> [options]
 
 commands:
   build     encode a corpus into an index directory     (i3 build --help)
+  adapt     fine-tune an I^3 model on a corpus, no labels (i3 adapt --help)
   merge     join build directories (--shard slices)     (i3 merge --help)
   compact   fold an updated build's delta into a new base (i3 compact --help)
   defaults  show or change a build's search defaults    (i3 defaults --help)
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case "build":
       return (await import("./build/command.ts")).runBuildCommand(rest);
+    case "adapt":
+      return (await import("./adapt/command.ts")).runAdaptCommand(rest);
     case "merge":
       return (await import("./build/command.ts")).runMergeCommand(rest);
     case "compact":

@@ -152,7 +152,9 @@ def write_sidecar(model_dir: str, meta: dict) -> None:
 
 # ------------------------------------------------------------------------------------------------ i3
 def export_i3(model, out: str, name: str, q_max_len: int = 32, p_max_len: int = 128, recipe=None, eval_results=None,
-              check_texts=None) -> dict:
+              check_texts=None, edge_fallback: bool = False) -> dict:
+    """Writes the model dir. The edge query model is query.int8.onnx when its cosine clears MIN_EDGE_COSINE, else an
+    error; with edge_fallback the weight-only fp16 query.fp16.onnx (as `use-lite` ships) takes its place instead."""
     from offline.train.model import PassageTower, QueryTower
 
     os.makedirs(out, exist_ok=True)
@@ -170,23 +172,35 @@ def export_i3(model, out: str, name: str, q_max_len: int = 32, p_max_len: int = 
         raise CommandError(f"ONNX parity failed: query {d_q} passage {d_p}")
     quantize_dynamic_int8(qp, q8)
     texts = check_texts or ["what is the effect of vitamin d on bone density", "Hello world."]
-    cos = edge_cosines(qp, q8, data.encode_texts(texts, q_max_len))
+    check_seqs = data.encode_texts(texts, q_max_len)
+    cos = edge_cosines(qp, q8, check_seqs)
     size8 = os.path.getsize(q8)
+    edge = "query.int8.onnx"
+    variant = variant_record("int8", q8, cos, "onnxruntime quantize_dynamic: per-channel QInt8 weights of MatMul, Gemm, "
+                             "Gather (embedding table included); attention activation x activation MatMuls kept fp32")
+    if cos.min() < MIN_EDGE_COSINE and edge_fallback:
+        print(f"int8 query cosine {cos.min():.4f} < {MIN_EDGE_COSINE}: the edge query model is fp16 instead", flush=True)
+        os.remove(q8)
+        edge = "query.fp16.onnx"
+        q8 = os.path.join(out, edge)
+        write_weight_variant(qp, q8, matmul="fp16", embedding="fp16")
+        cos = edge_cosines(qp, q8, check_seqs)
+        size8 = os.path.getsize(q8)
+        variant = variant_record("fp16", q8, cos, "weight-only fp16 (offline/train/quantize.py); activations fp32; "
+                                 "the int8 model's cosine was below the bar")
     if cos.min() < MIN_EDGE_COSINE:
-        raise CommandError(f"int8 query cosine too low: min {cos.min():.4f}")
-    if size8 > 10 * 1024 * 1024:
-        raise CommandError(f"int8 query model too large: {size8} bytes")
+        raise CommandError(f"{edge.split('.')[1]} query cosine too low: min {cos.min():.4f}")
+    if size8 > (16 if edge == "query.fp16.onnx" else 10) * 1024 * 1024:
+        raise CommandError(f"{edge} query model too large: {size8} bytes")
     shutil.copyfile(data.VOCAB, os.path.join(out, "vocab.json"))
-    files = ["query.onnx", "passage.onnx", "query.int8.onnx", "vocab.json"]
+    files = ["query.onnx", "passage.onnx", edge, "vocab.json"]
     meta = {
         "name": name, "dim": 512, "maxQueryTokens": q_max_len, "maxPassageTokens": p_max_len, "normalized": True,
         "query": "query.onnx", "passage": "passage.onnx", "vocab": "vocab.json",
         "sha256": {f: sha256(os.path.join(out, f)) for f in files},
         "onnx": ONNX_IO,
-        "edgeQuery": "query.int8.onnx",  # a file name: offline/build/model.ts ships it as the index's query model
-        "edgeQueryVariants": {"query.int8.onnx": variant_record(
-            "int8", q8, cos, "onnxruntime quantize_dynamic: per-channel QInt8 weights of MatMul, Gemm, Gather "
-                             "(embedding table included); attention activation x activation MatMuls kept fp32")},
+        "edgeQuery": edge,  # a file name: offline/build/model.ts ships it as the index's query model
+        "edgeQueryVariants": {edge: variant},
         "source": "I^3 retriever (Dong et al., CIKM 2023) on USE-lite: offline/train/model.py, trained by "
                   "offline/train/train.py, exported by offline/train/export.py; see docs/TRAINING.md",
         "parity": {"queryMaxAbsDiff": d_q, "passageMaxAbsDiff": d_p, "opset": OPSET},

@@ -52,13 +52,30 @@ def _passage_keys(module: nn.Module) -> Dict[str, torch.Tensor]:
             if not any(s in k for s in skip) and not k.endswith("inv_ts")}
 
 
+def read_meta(model_dir: str) -> dict:
+    """The model directory's model.json."""
+    with open(os.path.join(model_dir, "model.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
 def passage_tower(model_dir: str) -> nn.Module:
     """The model's passage tower in eval mode, on the CPU: (input_ids, attention_mask) -> unit vectors [B, D]."""
-    with open(os.path.join(model_dir, "model.json"), encoding="utf-8") as f:
-        meta = json.load(f)
-    path = os.path.join(model_dir, meta.get("passage", "passage.onnx"))
+    meta = read_meta(model_dir)
     module = _module_for(meta)
-    wanted = _passage_keys(module)
+    return load_onnx_weights(module, os.path.join(model_dir, meta.get("passage", "passage.onnx")), _passage_keys(module))
+
+
+def query_tower(model_dir: str) -> UseLite:
+    """The model's query tower (a plain USE-lite graph, query.onnx) as a UseLite in eval mode, on the CPU."""
+    meta = read_meta(model_dir)
+    module = UseLite()
+    wanted = {k: v for k, v in module.state_dict().items() if not k.endswith("inv_ts")}
+    return load_onnx_weights(module, os.path.join(model_dir, meta.get("query", "query.onnx")), wanted)
+
+
+def load_onnx_weights(module: nn.Module, path: str, wanted: Dict[str, torch.Tensor]) -> nn.Module:
+    """Loads the initializers of the ONNX graph `path` that `module` exported into the parameters `wanted` (its
+    state_dict entries by name); a WeightError when one is not found or has another shape."""
     graph, arrays = _initializers(path)
 
     def key_for(name: str) -> str | None:
