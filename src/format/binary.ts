@@ -36,6 +36,17 @@ export function popcount(x: number): number {
   return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
 
+/**
+ * Writes an object's preamble: the 4-character ASCII magic at offset 0, then this writer's u16 major and minor
+ * version at 4 and 6 (what `checkPreamble` reads back).
+ */
+export function writePreamble(bytes: Uint8Array, magic: string): void {
+  writeMagic(bytes, magic);
+  const dv = viewOf(bytes);
+  dv.setUint16(4, BINARY_MAJOR, true);
+  dv.setUint16(6, BINARY_MINOR, true);
+}
+
 /** Writes a 4-character ASCII magic at offset 0. */
 export function writeMagic(bytes: Uint8Array, magic: string): void {
   for (let i = 0; i < 4; i++) bytes[i] = magic.charCodeAt(i);

@@ -21,7 +21,7 @@
 //
 // Doc-length object, same 32-byte header shape with magic "I3LN": 12 u32 documents, 16 u32 norm encoding
 // (1 = Lucene byte4), 20 u32 reserved (0), 24 u32 total bytes, 28 CRC; then one byte per document.
-import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, needBytes, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { checkPreamble, needBytes, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { FormatError } from "./errors.ts";
 
 export const LEX_BUCKET_MAGIC = "I3LB";
@@ -115,10 +115,8 @@ export function readVarint(bytes: Uint8Array, pos: { i: number }, end: number): 
 
 function header(magic: string, a: number, b: number, c: number, total: number): Uint8Array {
   const h = new Uint8Array(LEX_HEADER_BYTES);
-  writeMagic(h, magic);
+  writePreamble(h, magic);
   const dv = viewOf(h);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
   dv.setUint32(8, LEX_HEADER_BYTES, true);
   dv.setUint32(12, a, true);
   dv.setUint32(16, b, true);

@@ -15,7 +15,7 @@
 //   32     4    u32 CRC-32 of the offsets table
 //   36     4    u32 CRC-32 of bytes 0..35
 // Records: UTF-8 JSON, one object per document, keys in the order id, title, text, metadata.
-import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, needBytes, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { checkPreamble, needBytes, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { crc32 } from "./checksum.ts";
 import { FormatError } from "./errors.ts";
 
@@ -102,9 +102,7 @@ export function encodeDocBlock(docs: readonly Doc[], firstOrdinal: number): Uint
   }
   dv.setUint32(offsetsOffset + count * 4, pos, true);
 
-  writeMagic(out, DOC_MAGIC);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
+  writePreamble(out, DOC_MAGIC);
   dv.setUint32(8, DOC_HEADER_BYTES, true);
   dv.setUint32(12, count, true);
   dv.setUint32(16, firstOrdinal, true);

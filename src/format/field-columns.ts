@@ -22,7 +22,7 @@
 //   24 name (UTF-8); presence bits (bit i of byte i >> 3: document i has a value); keyword[]: N + 1 u32 offsets into
 //   the ids; values (int32, float64 ms since the epoch, or dictionary ids; 0 where absent); keyword types: the
 //   dictionary, terms + 1 u32 offsets into its UTF-8 bytes, then the bytes (terms strictly ascending by code unit).
-import { alignUp, BINARY_MAJOR, BINARY_MINOR, checkPreamble, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { alignUp, checkPreamble, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { FormatError } from "./errors.ts";
 
 export const FIELD_MAGIC = "I3FC";
@@ -74,10 +74,8 @@ export function encodeFieldColumns(fields: readonly FieldSpec[], values: readonl
   const sections = fields.map((f, i) => encodeSection(f, values.map((v) => v[i])));
   const total = FIELD_HEADER_BYTES + sections.reduce((n, s) => n + s.length, 0);
   const out = new Uint8Array(total);
-  writeMagic(out, FIELD_MAGIC);
+  writePreamble(out, FIELD_MAGIC);
   const dv = viewOf(out);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
   dv.setUint32(8, FIELD_HEADER_BYTES, true);
   dv.setUint32(12, values.length, true);
   dv.setUint32(16, fields.length, true);

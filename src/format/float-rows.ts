@@ -16,7 +16,7 @@
 //   20     4    u32 total bytes of the object
 //   24     4    reserved, 0
 //   28     4    u32 CRC-32 of bytes 0..27
-import { alignUp, BINARY_MAJOR, BINARY_MINOR, checkPreamble, needBytes, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { alignUp, checkPreamble, needBytes, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { FormatError } from "./errors.ts";
 import { encodeFloat16 } from "./float16.ts";
 
@@ -47,10 +47,8 @@ export function encodeFloatRows(kind: FloatRowsKind, dims: number, rows: Float32
   const count = rows.length / dims;
   const total = alignUp(FLOAT_ROWS_HEADER_BYTES + count * dims * k.bytes, 16);
   const bytes = new Uint8Array(total);
-  writeMagic(bytes, k.magic);
+  writePreamble(bytes, k.magic);
   const dv = viewOf(bytes);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
   dv.setUint32(8, dims, true);
   dv.setUint32(12, count, true);
   dv.setUint32(16, FLOAT_ROWS_HEADER_BYTES, true);

@@ -16,7 +16,7 @@
 //   28     4    u32 CRC-32 of bytes 0..27
 // Then the entries, ids sorted by code unit: varint(id UTF-8 bytes) + bytes + varint(doc ordinal).
 import * as z from "zod";
-import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, needBytes, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { checkPreamble, needBytes, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { bucketOf, readVarint, writeVarint } from "./bm25.ts";
 import { FormatError } from "./errors.ts";
 import { objectRefOf } from "./objects.ts";
@@ -75,10 +75,8 @@ export function encodeIdBucket(id: number, buckets: number, entries: Array<[stri
   }
   const total = ID_HEADER_BYTES + body.length;
   const out = new Uint8Array(total);
-  writeMagic(out, ID_BUCKET_MAGIC);
+  writePreamble(out, ID_BUCKET_MAGIC);
   const dv = viewOf(out);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
   dv.setUint32(8, ID_HEADER_BYTES, true);
   dv.setUint32(12, id, true);
   dv.setUint32(16, buckets, true);

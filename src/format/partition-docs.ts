@@ -15,7 +15,7 @@
 //   28     4    u32 CRC-32 of bytes 0..27
 // Then partitions + 1 u32 offsets into the entries; then the entries: each partition's doc ordinals, strictly
 // ascending.
-import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { checkPreamble, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { FormatError } from "./errors.ts";
 
 export const PARTITION_DOCS_MAGIC = "I3PD";
@@ -40,10 +40,8 @@ export function encodePartitionDocs(lists: readonly ArrayLike<number>[], documen
   const entries = lists.reduce((n, l) => n + l.length, 0);
   const total = PARTITION_DOCS_HEADER_BYTES + 4 * (lists.length + 1 + entries);
   const out = new Uint8Array(total);
-  writeMagic(out, PARTITION_DOCS_MAGIC);
+  writePreamble(out, PARTITION_DOCS_MAGIC);
   const dv = viewOf(out);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
   dv.setUint32(8, PARTITION_DOCS_HEADER_BYTES, true);
   dv.setUint32(12, lists.length, true);
   dv.setUint32(16, entries, true);

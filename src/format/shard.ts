@@ -20,7 +20,7 @@
 //   48     12   reserved, 0
 //   60     4    u32 CRC-32 of bytes 0..59
 // Every section starts at a multiple of 16 from the start of the object; gaps are zero.
-import { alignUp, BINARY_MAJOR, BINARY_MINOR, checkPreamble, needBytes, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { alignUp, checkPreamble, needBytes, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { FormatError } from "./errors.ts";
 import { codeBytes, signCodes } from "./quantize.ts";
 
@@ -107,9 +107,7 @@ export function encodeShard(input: ShardInput): Uint8Array {
 
   const out = new Uint8Array(l.totalBytes);
   const dv = viewOf(out);
-  writeMagic(out, SHARD_MAGIC);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
+  writePreamble(out, SHARD_MAGIC);
   dv.setUint32(8, HEADER_BYTES, true);
   dv.setUint32(12, dims, true);
   dv.setUint32(16, count, true);

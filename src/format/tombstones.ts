@@ -14,7 +14,7 @@
 //   24     4    reserved (0)
 //   28     4    u32 CRC-32 of bytes 0..27
 // Then ceil(documents / 32) u32 words: bit `o & 31` of word `o >>> 5` set when document `o` is deleted.
-import { BINARY_MAJOR, BINARY_MINOR, checkPreamble, popcount, viewOf, writeHeaderCrc, writeMagic } from "./binary.ts";
+import { checkPreamble, popcount, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
 import { FormatError } from "./errors.ts";
 
 export const TOMBSTONES_MAGIC = "I3TS";
@@ -52,10 +52,8 @@ export function encodeTombstones(deleted: Iterable<number>, documents: number): 
     if ((bits[o >>> 5] & bit) === 0) count++;
     bits[o >>> 5] |= bit;
   }
-  writeMagic(out, TOMBSTONES_MAGIC);
+  writePreamble(out, TOMBSTONES_MAGIC);
   const dv = viewOf(out);
-  dv.setUint16(4, BINARY_MAJOR, true);
-  dv.setUint16(6, BINARY_MINOR, true);
   dv.setUint32(8, TOMBSTONES_HEADER_BYTES, true);
   dv.setUint32(12, documents, true);
   dv.setUint32(16, count, true);
