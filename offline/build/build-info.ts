@@ -33,6 +33,12 @@ export interface BuildInfo {
   pulled?: { tenant: string; index: string; version: string };
 }
 
+/**
+ * `i3 build`'s defaults of the parameters a manifest does not record (what `i3 pull` assumes of a published
+ * version): passages per vector shard, per encoder call, and sorted together by length (batch * 16).
+ */
+export const BUILD_DEFAULTS = { shardSize: 8192, batch: 32, sortBatches: 16 } as const;
+
 /** The lineage of a build made from `base`: the base's, then the base. */
 export function lineageOf(base: { version: string }, baseInfo: BuildInfo): string[] {
   return [...(baseInfo.lineage ?? []), base.version];

@@ -15,7 +15,7 @@ import { resolveCorpusPath, validateCorpus, type CorpusDoc } from "./corpus.ts";
 import { encodeCorpus, type EncodeParams, type Encoded } from "./encode-corpus.ts";
 import { BuildError } from "./errors.ts";
 import { assembleManifest, defaultIndexId, exists, finalizeBuild } from "./finalize.ts";
-import type { BuildInfo } from "./build-info.ts";
+import { BUILD_DEFAULTS, type BuildInfo } from "./build-info.ts";
 import { writeLexical, type LexicalOptions } from "./bm25.ts";
 import { writeFieldColumns, writePartitionDocs } from "./fields.ts";
 import { writeIdIndex } from "./id-index.ts";
@@ -210,10 +210,11 @@ async function planBuild(opts: BuildOptions): Promise<BuildPlan> {
   }
   const stride = opts.stride ?? Math.max(1, Math.round((window * 3) / 4));
   if (!Number.isInteger(stride) || stride < 1 || stride > window) throw new UsageError(`--stride must be in 1..${window} (the window), got ${stride}`);
-  const batch = opts.batch ?? 32;
+  const batch = opts.batch ?? BUILD_DEFAULTS.batch;
   const params: EncodeParams = {
     window, stride, split: opts.split ?? true, batch,
-    shardSize: opts.shardSize ?? 8192, docsPerBlock: opts.docsPerBlock ?? DOCS_PER_BLOCK, sortBuffer: opts.sortBuffer ?? batch * 16,
+    shardSize: opts.shardSize ?? BUILD_DEFAULTS.shardSize, docsPerBlock: opts.docsPerBlock ?? DOCS_PER_BLOCK,
+    sortBuffer: opts.sortBuffer ?? batch * BUILD_DEFAULTS.sortBatches,
   };
   for (const k of ["batch", "shardSize", "docsPerBlock", "sortBuffer"] as const) {
     if (!Number.isInteger(params[k]) || params[k] < 1) throw new UsageError(`${k} must be a positive integer, got ${params[k]}`);

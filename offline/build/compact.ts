@@ -13,7 +13,7 @@ import { lineageOf } from "./build-info.ts";
 import { buildIndex, type BuildSummary } from "./build.ts";
 import { BuildError } from "./errors.ts";
 import { exists } from "./finalize.ts";
-import { liveDocuments } from "./live-docs.ts";
+import { eachLiveDocument } from "./live-docs.ts";
 import type { ProgressStream } from "./progress.ts";
 import type { Device } from "../encoder/node-encoder.ts";
 import type { EncoderBackend } from "../encoder/passage-encoder.ts";
@@ -75,7 +75,7 @@ export async function compactIndex(o: CompactOptions): Promise<BuildSummary> {
 export async function writeLiveCorpus(base: BuildDir, file: string): Promise<number> {
   const stream = createWriteStream(file);
   let n = 0;
-  for await (const { doc: d } of liveDocuments(base)) {
+  for await (const { doc: d } of eachLiveDocument(base)) {
     const line = JSON.stringify({ id: d.id, ...(d.title !== undefined ? { title: d.title } : {}), text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}) });
     if (!stream.write(line + "\n")) await once(stream, "drain");
     n++;

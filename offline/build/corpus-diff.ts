@@ -3,7 +3,7 @@
 import type { Doc, Manifest } from "../../src/format/index.ts";
 import type { BuildDir } from "./build-dir.ts";
 import { readCorpus } from "./corpus.ts";
-import { contentHash, liveDocuments } from "./live-docs.ts";
+import { contentHash, eachLiveDocument } from "./live-docs.ts";
 
 /**
  * The corpus's documents that are new or differ from the version's (title, text or metadata), and the version's ids
@@ -12,7 +12,7 @@ import { contentHash, liveDocuments } from "./live-docs.ts";
 export async function diffCorpus(base: BuildDir, file: string, opts: { skipEmpty?: boolean } = {}): Promise<{ upserts: Doc[]; deletes: string[] }> {
   const m: Manifest = base.manifest;
   const live = new Map<string, string>();
-  for await (const { doc } of liveDocuments(base)) live.set(doc.id, contentHash(doc));
+  for await (const { doc } of eachLiveDocument(base)) live.set(doc.id, contentHash(doc));
   const upserts: Doc[] = [];
   const seen = new Set<string>();
   for await (const { doc } of readCorpus(file, { fields: m.fields?.schema, skipEmpty: opts.skipEmpty })) {

@@ -9,9 +9,9 @@ import type { BuildDir } from "./build-dir.ts";
  * Each live document of the version with its version ordinal, in order.
  *
  * @example
- * for await (const { doc } of liveDocuments(await openBuildDir("out/v7"))) console.log(doc.id);
+ * for await (const { doc } of eachLiveDocument(await openBuildDir("out/v7"))) console.log(doc.id);
  */
-export async function* liveDocuments(build: BuildDir): AsyncGenerator<{ doc: Doc; ordinal: number }> {
+export async function* eachLiveDocument(build: BuildDir): AsyncGenerator<{ doc: Doc; ordinal: number }> {
   const m = build.manifest;
   const tomb = m.tombstones && decodeTombstones(await build.readObject(m.tombstones));
   for (const b of m.docs.blocks) {

@@ -8,7 +8,7 @@ import { copyFile, link, mkdir, readFile, rm, writeFile } from "node:fs/promises
 import path from "node:path";
 import {
   DELTA_MANIFEST_VERSION, MANIFEST_VERSION, decodeDocBlock, decodeIdBucket, decodeTombstones, deltaObjects, encodeTombstones, idBucketOf,
-  isDeleted, parseManifest, serializeManifest, type DeltaSection, type Doc, type Manifest, type ObjectRef,
+  parseManifest, serializeManifest, type DeltaSection, type Doc, type Manifest, type ObjectRef,
 } from "../../src/format/index.ts";
 import { UsageError } from "../command.ts";
 import { openBase } from "./base.ts";
@@ -94,10 +94,23 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   const { upserts, deletes } = o.corpus ? await diffCorpus(base, await resolveCorpusPath(o.corpus), { skipEmpty }) : await changes(o, m, skipEmpty);
   const upsertIds = new Set(upserts.map((d) => d.id));
   const gone = new Set([...upsertIds, ...deletes]);
-  if (upserts.length === 0 && !(await deletesAny(base, deletes))) {
+  // The base documents replaced or deleted, on top of those the previous updates tombstoned.
+  const before = m.tombstones ? decodeTombstones(await base.readObject(m.tombstones)) : undefined;
+  const dead = new Set<number>();
+  if (before) for (let i = 0; i < before.documents; i++) if (before.bits[i >>> 5] & (1 << (i & 31))) dead.add(i);
+  const inBase = await baseOrdinals(base, [...gone]);
+  // The previous delta's documents that stay: every one whose id is neither upserted nor deleted now.
+  const previous = m.delta ? await deltaDocs(base, m.delta) : [];
+  const kept = previous.map((d, i) => ({ doc: d, old: i })).filter((x) => !gone.has(x.doc.id));
+  const inDelta = new Set(previous.map((d) => d.id));
+  const had = (id: string) => inDelta.has(id) || (inBase.has(id) && !dead.has(inBase.get(id)!));
+  const unknownDeletes = deletes.filter((id) => !upsertIds.has(id) && !had(id));
+  const replaced = upserts.filter((d) => had(d.id)).length;
+  const deleted = new Set(deletes.filter((id) => !upsertIds.has(id) && had(id))).size;
+  if (upserts.length === 0 && deleted === 0) {
     say(`build: nothing to change in ${o.base} (no document to upsert, none of the ids to delete is there): ${out} not written`);
     return {
-      out, added: 0, replaced: 0, deleted: 0, unknownDeletes: deletes, deltaDocuments: m.delta?.documents ?? 0, tombstoned: m.tombstones?.count ?? 0,
+      out, added: 0, replaced: 0, deleted: 0, unknownDeletes, deltaDocuments: m.delta?.documents ?? 0, tombstoned: m.tombstones?.count ?? 0,
       newObjects: 0, newBytes: 0, seconds: (performance.now() - t0) / 1000, compacted: false, unchanged: true,
     };
   }
@@ -108,21 +121,8 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   const store = createObjectStore(partial);
   const upsertFile = path.join(partial, "upserts.jsonl");
   await writeFile(upsertFile, upserts.map((d) => JSON.stringify(d)).join("\n") + "\n");
+  for (const id of gone) if (inBase.has(id)) dead.add(inBase.get(id)!);
   try {
-    // The base documents replaced or deleted, on top of those the previous updates tombstoned.
-    const before = m.tombstones ? decodeTombstones(await base.readObject(m.tombstones)) : undefined;
-    const dead = new Set<number>();
-    if (before) for (let i = 0; i < before.documents; i++) if (before.bits[i >>> 5] & (1 << (i & 31))) dead.add(i);
-    const inBase = await baseOrdinals(base, [...gone]);
-    // The previous delta's documents that stay: every one whose id is neither upserted nor deleted now.
-    const previous = m.delta ? await deltaDocs(base, m.delta) : [];
-    const kept = previous.map((d, i) => ({ doc: d, old: i })).filter((x) => !gone.has(x.doc.id));
-    const inDelta = new Set(previous.map((d) => d.id));
-    const had = (id: string) => inDelta.has(id) || (inBase.has(id) && !dead.has(inBase.get(id)!));
-    const unknownDeletes = deletes.filter((id) => !upsertIds.has(id) && !had(id));
-    const replaced = upserts.filter((d) => had(d.id)).length;
-    const deleted = new Set(deletes.filter((id) => !upsertIds.has(id) && had(id))).size;
-    for (const id of gone) if (inBase.has(id)) dead.add(inBase.get(id)!);
 
     const encoded = upserts.length ? await encodeUpserts(upsertFile, o, { m, info, passage }, partial, say) : undefined;
     const delta = kept.length + upserts.length > 0
@@ -168,17 +168,6 @@ export async function updateIndex(o: UpdateOptions): Promise<UpdateSummary> {
   } finally {
     await rm(partial, { recursive: true, force: true });
   }
-}
-
-/** Whether any of `ids` is a live document of the version. */
-async function deletesAny(base: BuildDir, ids: string[]): Promise<boolean> {
-  if (ids.length === 0) return false;
-  const m = base.manifest;
-  const wanted = new Set(ids);
-  if (m.delta) for (const d of await deltaDocs(base, m.delta)) if (wanted.has(d.id)) return true;
-  const tomb = m.tombstones && decodeTombstones(await base.readObject(m.tombstones));
-  for (const o of (await baseOrdinals(base, ids)).values()) if (!tomb || !isDeleted(tomb, o)) return true;
-  return false;
 }
 
 /** The upserted documents (checked as a corpus is) and the ids to delete, from the update's files. */

@@ -6,11 +6,11 @@
 import { readFile } from "node:fs/promises";
 import { createNodeEncoder } from "../encoder/node-encoder.ts";
 import {
-  decodeDocBlock, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard, decodeStaticQuery, decodeTombstones, type LexicalBucket,
+  decodeDocBlock, decodeFloatRows, flatShardRefs, decodeLexicalBucket, decodeLexicalNorms, decodeShard, decodeStaticQuery, decodeTombstones, type LexicalBucket,
   type LexicalSection, type Manifest, type ObjectRef, type RefineVectors,
 } from "../../src/format/index.ts";
 import type { DocFilter } from "../../src/search/filter.ts";
-import { liveDocuments } from "../../src/search/segments.ts";
+import { liveDocuments, versionDocs } from "../../src/search/segments.ts";
 import { ivfOptions, isPartitioned, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
 import { denseSearch, type VectorIndex } from "../../src/search/vector-index.ts";
 import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
@@ -74,7 +74,7 @@ export async function openIndex(dir: string, opts: { probe?: number } = {}): Pro
     ? { ...fileLexicalReader(read, section), ...(delta?.lexical ? { delta: { first: delta.first, ...fileLexicalReader(read, delta.lexical) } } : {}) }
     : undefined;
   const tombstones = manifest.tombstones && decodeTombstones(await build.readObject(manifest.tombstones));
-  const live = liveDocuments({ base: manifest.corpus.documents, delta: delta?.documents ?? 0, tombstones });
+  const live = liveDocuments(versionDocs(manifest, tombstones));
   return { build, manifest, ids, vectors, lexical, live };
 }
 
@@ -86,7 +86,7 @@ async function decodeVectors(build: BuildDir, ref: Manifest["partitions"][number
 /** A flat index's shards, an updated version's delta shards among them. */
 async function fileFlat(build: BuildDir): Promise<VectorIndex> {
   const m = build.manifest;
-  const refs = [...m.partitions.flatMap((p) => p.shards), ...(m.delta?.shards ?? [])];
+  const refs = flatShardRefs(m);
   const shards = await Promise.all(refs.map((ref) => decodeVectors(build, ref)));
   return { kind: "flat", shards: async () => shards, rescore: build.manifest.search.rescore };
 }

@@ -7,7 +7,7 @@ import { sha256Hex } from "../../src/format/checksum.ts";
 import { manifestKey, objectKey, validateVersion } from "../../src/format/r2-keys.ts";
 import { DOCS_PER_BLOCK, type Manifest } from "../../src/format/index.ts";
 import { MANIFEST_FILE, parseManifestBytes } from "../build/build-dir.ts";
-import { BUILD_INFO_FILE, type BuildInfo } from "../build/build-info.ts";
+import { BUILD_DEFAULTS, BUILD_INFO_FILE, type BuildInfo } from "../build/build-info.ts";
 import { exists } from "../build/finalize.ts";
 import { forEachLimit } from "../pool.ts";
 import { readPointer } from "./pointer.ts";
@@ -96,7 +96,8 @@ function pulledInfo(m: Manifest, o: PullOptions, version: string): BuildInfo & {
       corpus: { path: "", bytes: 0, mtimeMs: 0 },
       model: { name: m.model.name, passage: "", query: m.model.query.sha256, vocab: m.model.vocab.sha256 },
       window: m.passages.window, stride: m.passages.stride, split: m.passages.split !== false,
-      shardSize: 8192, batch: 32, sortBuffer: 512, docsPerBlock: DOCS_PER_BLOCK, limit: null, slice: null,
+      shardSize: BUILD_DEFAULTS.shardSize, batch: BUILD_DEFAULTS.batch, sortBuffer: BUILD_DEFAULTS.batch * BUILD_DEFAULTS.sortBatches,
+      docsPerBlock: DOCS_PER_BLOCK, limit: null, slice: null,
     },
     slice: null, firstDoc: 0, corpusDocuments: m.corpus.documents, tokens: Math.round(m.corpus.avgTokens * m.corpus.documents),
     pulled: { tenant: o.tenant, index: o.index, version },

@@ -14,7 +14,7 @@ export {
 export { INDEX_LIMITS } from "./limits.ts";
 export { OBJECT_EXT, objectPath, createObjectRef, ObjectRefSchema, type ObjectKind, type ObjectRef } from "./objects.ts";
 export {
-  FORMAT_NAME, MANIFEST_VERSION, DELTA_MANIFEST_VERSION, READABLE_MAJORS, ManifestSchema, parseManifest, serializeManifest, type Manifest, type Partition, type DocBlockRef,
+  FORMAT_NAME, MANIFEST_VERSION, DELTA_MANIFEST_VERSION, READABLE_MAJORS, ManifestSchema, parseManifest, serializeManifest, flatShardRefs, type Manifest, type Partition, type DocBlockRef,
 } from "./manifest.ts";
 export {
   NAME_PATTERN, OBJECT_PATH_PATTERN, VERSION_PATTERN,

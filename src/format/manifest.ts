@@ -153,6 +153,14 @@ export type Partition = z.output<typeof PartitionSchema>;
 export type DocBlockRef = z.output<typeof DocBlockRefSchema>;
 
 /**
+ * The vector shards a flat index scans: its partitions' and, in an updated version, its delta's (whose rows name
+ * version ordinals).
+ */
+export function flatShardRefs(m: Manifest): ObjectRef[] {
+  return [...m.partitions.flatMap((p) => p.shards), ...(m.delta?.shards ?? [])];
+}
+
+/**
  * Validates a parsed manifest (types, ranges, cross-references) and returns it in canonical form.
  * Throws FormatError: `bad_magic` (not an i3-edge manifest), `unsupported_version` (another major),
  * `invalid_manifest` (anything else, naming the field, expected and actual).

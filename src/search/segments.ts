@@ -3,8 +3,13 @@
 // vectors are scanned with the base's (vector-index.ts), its BM25 postings with the base's (bm25.ts). The base
 // documents the delta replaced or that were deleted (the tombstones) are skipped on every side, as documents a filter
 // rejects are: these make the filters. The worker and the offline search both read a version through them.
-import type { Tombstones } from "../format";
+import type { Manifest, Tombstones } from "../format";
 import { docFilter, type DocFilter } from "./filter.ts";
+
+/** The shape of a manifest's version, with its decoded tombstones (absent: none). */
+export function versionDocs(m: Pick<Manifest, "corpus" | "delta">, tombstones: Tombstones | undefined): VersionDocs {
+  return { base: m.corpus.documents, delta: m.delta?.documents ?? 0, tombstones };
+}
 
 /** The shape of a version: its base's documents, the delta's, and the deleted base documents. */
 export interface VersionDocs {
@@ -20,8 +25,11 @@ export interface VersionDocs {
 export function liveDocuments(v: VersionDocs): DocFilter | undefined {
   if (!v.tombstones || v.tombstones.deleted === 0) return undefined;
   const n = v.base + v.delta;
-  const bits = new Uint32Array((n + 31) >>> 5);
-  for (let o = 0; o < n; o++) if (o >= v.base || (v.tombstones.bits[o >>> 5] & (1 << (o & 31))) === 0) bits[o >>> 5] |= 1 << (o & 31);
+  // Every document's bit, then the tombstones' cleared, a word at a time (the tombstones have no bit past the base).
+  const bits = new Uint32Array((n + 31) >>> 5).fill(0xffffffff);
+  if (n & 31) bits[bits.length - 1] = (1 << (n & 31)) - 1;
+  const t = v.tombstones.bits;
+  for (let w = 0; w < t.length; w++) bits[w] &= ~t[w];
   return docFilter(bits, n, { deletionsOnly: true });
 }
 

@@ -2,7 +2,7 @@
 // index version and filter into the bitset of matching documents, kept in the isolate cache.
 import { sortKeys } from "../../format/json";
 import { FilterError, matchDocuments, parseFilter, type DocFilter, type FilterNode } from "../../search/filter";
-import { versionFilter } from "../../search/segments";
+import { versionDocs, versionFilter } from "../../search/segments";
 import { ApiError } from "../http-error";
 import type { ByteCache } from "../store/byte-cache";
 import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
@@ -34,7 +34,7 @@ export async function filterDocuments(f: { node: FilterNode; key: string }, idx:
   const base = matchDocuments(f.node, await fields.columns());
   const m = idx.manifest;
   const filter = m.delta || idx.tombstones
-    ? versionFilter(base, fields.deltaColumns && matchDocuments(f.node, await fields.deltaColumns()), { base: m.corpus.documents, delta: m.delta?.documents ?? 0, tombstones: idx.tombstones })
+    ? versionFilter(base, fields.deltaColumns && matchDocuments(f.node, await fields.deltaColumns()), versionDocs(m, idx.tombstones))
     : base;
   cache.set(key, filter, filter.bits.byteLength + key.length);
   return filter;

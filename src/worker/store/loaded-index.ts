@@ -1,13 +1,13 @@
 import { createQueryEncoder, EncoderReleasedError, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
-  checkedShard, decodeFloatRows, decodeTombstones, FormatError, objectKey,
+  checkedShard, decodeFloatRows, decodeTombstones, flatShardRefs, FormatError, objectKey,
   type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors, type Tombstones,
 } from "../../format";
 import type { LexicalReader } from "../../search/bm25";
 import type { ShardVectors } from "../../search/dense";
 import type { DocFilter } from "../../search/filter";
-import { liveDocuments } from "../../search/segments";
+import { liveDocuments, versionDocs } from "../../search/segments";
 import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
 import type { Tokenizer } from "../../text/tokenizer";
@@ -84,15 +84,16 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     ...lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
     delta: delta?.lexical && deltaLexicalReader(rs, iso.cache, tenant, index, delta.first, delta.lexical),
   };
+  const lex = lexical(s);
   const [, { vectors, bytes: vectorBytes }, tombstones] = await Promise.all([
     loadEncoder(s, iso.cache, tenant, index, manifest),
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
     manifest.tombstones && loadTombstones(s, tenant, index, manifest),
-    lexical(s)?.norms(), // verified before serving, the delta's too
-    lexical(s)?.delta?.norms(),
+    lex?.norms(), // verified before serving, the delta's too
+    lex?.delta?.norms(),
   ]);
   const load = (rs: Storage) => loadEncoder(rs, iso.cache, tenant, index, manifest);
-  const live = liveDocuments({ base: manifest.corpus.documents, delta: delta?.documents ?? 0, tombstones });
+  const live = liveDocuments(versionDocs(manifest, tombstones));
   return {
     tenant, index, version: pointer.version, manifest, lexicalSection, tombstones, live,
     // The parsed manifest is counted at twice its JSON; the tombstones and the live documents at their bits.
@@ -124,7 +125,7 @@ function withFields(m: Manifest): m is Manifest & { fields: NonNullable<Manifest
 /** Refuses a flat index whose shards (its delta's too) exceed its share of the cache (IndexTooLargeError), before reading any shard. */
 function checkFlatSize(m: Manifest, budget: number, tenant: string, index: string): void {
   if (isPartitioned(m)) return;
-  const bytes = flatShards(m).reduce((t, r) => t + r.bytes, 0);
+  const bytes = flatShardRefs(m).reduce((t, r) => t + r.bytes, 0);
   const limit = flatLimit(budget);
   if (bytes <= limit) return;
   throw new IndexTooLargeError(
@@ -135,12 +136,9 @@ function checkFlatSize(m: Manifest, budget: number, tenant: string, index: strin
 
 type Vectors = (s: Storage, probe?: number) => VectorIndex;
 
-/** A flat index's shards, an updated version's delta shards among them (their rows name version ordinals). */
-const flatShards = (m: Manifest): ObjectRef[] => [...m.partitions.flatMap((p) => p.shards), ...(m.delta?.shards ?? [])];
-
 /** A flat index: every shard, verified now, kept in the isolate cache (fetched again if evicted). */
 async function flatVectors(s: Storage, cache: ByteCache, tenant: string, index: string, m: Manifest): Promise<{ vectors: Vectors; bytes: number }> {
-  const refs = flatShards(m);
+  const refs = flatShardRefs(m);
   const shard = (rs: Storage, ref: ObjectRef) => cachedObject(rs, cache, tenant, index, ref, (bytes): ShardVectors => {
     const d = checkedShard(bytes, ref, m.vectors.dim, "shard");
     return { count: d.header.count, dims: d.header.dims, ...d };
