@@ -19,7 +19,11 @@
  * Statuses: 0 is a client that saw the connection reset after the worker refused a body it had not read (counted as
  * the expected 413); `fiveXxDevProxy` counts 5xx that are not the app's JSON errors but wrangler dev's own proxy
  * (miniflare's entry worker: "Network connection lost"), which happens when the worker cancels a chunked body it
- * refused. `--only <classes>` runs a subset of the mix (e.g. `--only valid,oversized_chunked`).
+ * refused. Such a fault also hits other requests in flight through the same proxy (about 1 in 2,000 requests while
+ * oversized bodies are in the mix; none in runs without them), so a request that gets one, or a connection closed under
+ * it where no 413 was due, is sent once more and the retry is what is judged: `devProxyRetries` counts them. The app's
+ * own errors (JSON with a code) are never retried, and a fault that repeats is judged as it is.
+ * `--only <classes>` runs a subset of the mix (e.g. `--only valid,oversized_chunked`).
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -204,6 +208,25 @@ async function send(base: string, p: Probe): Promise<{ status: number; body: any
   }
 }
 
+/**
+ * Whether an answer is wrangler dev's proxy failing rather than the worker answering: a 5xx that is not the app's
+ * JSON error (miniflare's entry worker: "Network connection lost"), or a connection closed under a request that was
+ * not refused for its size.
+ */
+function devProxyFault(p: Probe, res: { status: number; body: any }): boolean {
+  if (res.status >= 500) return typeof res.body?.error?.code !== "string";
+  return res.status === 0 && p.expect !== 413;
+}
+
+/** Sends `p`, once more when the dev proxy failed under it (see devProxyFault); `retried` counts those. */
+async function sendJudged(base: string, p: Probe, retried: { n: number }): Promise<{ status: number; body: any; ms: number }> {
+  const res = await send(base, p);
+  if (!devProxyFault(p, res)) return res;
+  retried.n++;
+  await sleep(50);
+  return send(base, p);
+}
+
 /** The expected answers of every checked request, per version: each version made current, then asked quietly. */
 async function expectedAnswers(base: string, key: string, versions: Record<string, string>, checked: Array<{ key: string; body: string }>, persist: string) {
   const expected = new Map<string, Map<string, string>>();
@@ -336,6 +359,7 @@ async function main() {
 
     const next = mix(keys, checked, texts.slice(20));
     const tally: Tally = { requests: 0, byClass: {}, fiveXx: 0, fiveXxDevProxy: 0, unexpected: 0, wrongResults: 0, servedVersions: {}, samples: [], ms: [] };
+    const retried = { n: 0 };
     const rss: number[] = [];
     const sampler = setInterval(() => rss.push(worker!.rssMb()), 500);
     const t0 = performance.now();
@@ -344,7 +368,7 @@ async function main() {
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) {
         const p = next();
-        judge(tally, p, await send(base, p), expected, names);
+        judge(tally, p, await sendJudged(base, p, retried), expected, names);
       }
     }));
     const elapsed = (performance.now() - t0) / 1000;
@@ -355,7 +379,7 @@ async function main() {
     const result = {
       seconds: round(elapsed), concurrency, requests: tally.requests, rps: round(tally.requests / elapsed),
       p50Ms: round(pct(tally.ms, 50)), p99Ms: round(pct(tally.ms, 99)),
-      fiveXx: tally.fiveXx, fiveXxDevProxy: tally.fiveXxDevProxy, wrongResults: tally.wrongResults, unexpectedStatus: tally.unexpected,
+      fiveXx: tally.fiveXx, fiveXxDevProxy: tally.fiveXxDevProxy, devProxyRetries: retried.n, wrongResults: tally.wrongResults, unexpectedStatus: tally.unexpected,
       byClass: Object.fromEntries(Object.entries(tally.byClass).sort().map(([k, v]) => [k, v])),
       servedVersions: tally.servedVersions, checkedDifferAB: differ, checkedPerVersion: checked.length,
       publishes: swapCounts.publishes, rollbacks: swapCounts.rollbacks, swapFailures: swapCounts.failed,
