@@ -54,8 +54,75 @@ function segmentOf(idx: LoadedIndex, ordinal: number): { blocks: DocBlockRef[]; 
   return d && ordinal >= d.first ? { blocks: d.docs.blocks, local: ordinal - d.first } : { blocks: idx.manifest.docs.blocks, local: ordinal };
 }
 
-/** One document by ordinal: from the isolate, else its record by range read (colo cache, else R2). */
-async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, versionOrdinal: number): Promise<Doc> {
+/** Bytes of a doc-block page: indexes whose documents fit the isolate keep them by page. */
+export const DOC_PAGE_BYTES = 64 * 1024;
+/** The share of the isolate cache an index's documents may take and still be read by page (and so stay resident). */
+const PAGED_SHARE = 0.5;
+
+/** Doc bytes of each loaded version (its blocks and its delta's), computed once. */
+const docBytes = new WeakMap<LoadedIndex, number>();
+
+/**
+ * Whether the index's documents are kept by page: when all of them fit PAGED_SHARE of the isolate cache, so that
+ * after enough queries every page is resident and a query reads no document at all. Otherwise exact records only:
+ * pages of a corpus that cannot stay would only evict what can.
+ */
+function paged(cache: ByteCache, idx: LoadedIndex): boolean {
+  let bytes = docBytes.get(idx);
+  if (bytes === undefined) {
+    const blocks = [...idx.manifest.docs.blocks, ...(idx.manifest.delta?.docs.blocks ?? [])];
+    docBytes.set(idx, (bytes = blocks.reduce((n, b) => n + b.bytes, 0)));
+  }
+  return bytes <= PAGED_SHARE * cache.budget;
+}
+
+/** Page reads in flight, shared by concurrent requests (each settles under the waitUntil of the request that began it). */
+const pageReads = new Map<string, Promise<unknown>>();
+
+/** The pages of a doc block that hold `range`. */
+function pagesOf(range: { offset: number; length: number }): number[] {
+  const first = Math.floor(range.offset / DOC_PAGE_BYTES);
+  const last = Math.floor((range.offset + range.length - 1) / DOC_PAGE_BYTES);
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+/** The bytes `range` of a doc block from the pages the isolate holds; null when one is missing. */
+function fromPages(cache: ByteCache, key: string, range: { offset: number; length: number }): Uint8Array | null {
+  const pages = pagesOf(range);
+  const out = new Uint8Array(range.length);
+  for (const p of pages) {
+    const page = cache.get<Uint8Array>(`${key}@page${p}`);
+    if (!page) return null;
+    const base = p * DOC_PAGE_BYTES;
+    const start = Math.max(range.offset, base), end = Math.min(range.offset + range.length, base + page.byteLength);
+    out.set(page.subarray(start - base, end - base), start - range.offset);
+  }
+  return out;
+}
+
+/**
+ * Reads the pages holding `range` that the isolate lacks (one range read each: colo cache, else R2; every isolate
+ * asks for the same aligned ranges, so the colo serves them) and keeps them. Run after the request's own reads.
+ */
+function loadPages(s: Storage, cache: ByteCache, key: string, block: DocBlockRef, range: { offset: number; length: number }): Promise<unknown> {
+  return Promise.all(pagesOf(range).map((p) => {
+    const pageKey = `${key}@page${p}`;
+    if (cache.get(pageKey) || pageReads.has(pageKey)) return undefined;
+    const offset = p * DOC_PAGE_BYTES;
+    const length = Math.min(block.bytes, offset + DOC_PAGE_BYTES) - offset;
+    const read = getImmutable(s, key, block.bytes, { offset, length }).then((bytes) => {
+      if (bytes && bytes.byteLength === length) cache.set(pageKey, bytes, length + 64);
+    }).finally(() => pageReads.delete(pageKey));
+    pageReads.set(pageKey, read);
+    return read;
+  }));
+}
+
+/**
+ * One document by ordinal: from the isolate (the document, or the pages of a paged index), else its record by range
+ * read (colo cache, else R2); for a paged index, the record's pages are then read for later requests (`later`).
+ */
+async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, versionOrdinal: number, later: Array<() => Promise<unknown>>): Promise<Doc> {
   const { blocks, local: ordinal } = segmentOf(idx, versionOrdinal);
   const block = blockOf(blocks, ordinal);
   const key = objectKey(idx.tenant, idx.index, block.path);
@@ -63,21 +130,33 @@ async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, versionO
   if (cached) return cached;
   const index = await blockIndex(s, cache, key, block);
   const range = byteRangeOf(index, ordinal);
-  const bytes = await getImmutable(s, key, block.bytes, range);
+  const byPage = paged(cache, idx);
+  let bytes = byPage ? fromPages(cache, key, range) : null;
+  if (!bytes) {
+    bytes = await getImmutable(s, key, block.bytes, range);
+    if (byPage) later.push(() => loadPages(s, cache, key, block, range));
+  }
   if (!bytes || bytes.byteLength !== range.length) {
     throw new FormatError("truncated", `doc block ${key}: record of ordinal ${ordinal} could not be read`);
   }
   const doc = decodeDocRecord(bytes);
-  cache.set(`${key}#${ordinal}`, doc, 2 * range.length + 64);
+  // A paged index keeps the bytes (its pages), not a second, decoded copy: decoding a record again costs microseconds.
+  if (!byPage) cache.set(`${key}#${ordinal}`, doc, 2 * range.length + 64);
   return doc;
 }
 
 /**
- * Fetches documents by ordinal, in order: only their records are read, never a whole block, and the request's
- * storage keeps at most 6 reads waiting at once. (The block's sha256 covers the whole object; a record is checked by
- * the offsets CRC and its JSON validation.) Warm documents cost no read at all: the isolate keeps them, the colo cache keeps their
- * bytes for the isolates that come after.
+ * Fetches documents by ordinal, in order: their records, never a whole block; an index whose documents fit the
+ * isolate also gets the 64 KB pages that hold them, after the records (for the requests that follow, which then read
+ * nothing). The request's storage keeps at most 6 reads waiting at once. (The block's sha256 covers the whole object;
+ * a record is checked by the offsets CRC and its JSON validation.) Warm documents cost no read at all: the isolate
+ * keeps them (or a paged index's pages), the colo cache keeps their bytes for the isolates that come after. Each
+ * index is judged alone: many tenants' paged indexes share the isolate cache by least recent use.
  */
 export async function fetchDocs(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinals: number[]): Promise<Doc[]> {
-  return Promise.all(ordinals.map((ordinal) => fetchDoc(s, cache, idx, ordinal)));
+  const later: Array<() => Promise<unknown>> = [];
+  const docs = await Promise.all(ordinals.map((ordinal) => fetchDoc(s, cache, idx, ordinal, later)));
+  // Off this request's path: its own records are read; the pages go on while it answers (under its waitUntil).
+  for (const load of later) s.defer(load());
+  return docs;
 }

@@ -1,0 +1,91 @@
+// Documents by page (src/worker/store/docs.ts) over the R2 simulator: an index whose documents fit the isolate keeps
+// the 64 KB pages of the records it served (read after the request's own records, under its waitUntil), so later
+// documents of those pages cost no read; an index whose documents do not fit reads exact records only.
+import { describe, expect, it } from "vitest";
+import { byteRangeOf, objectKey, readDocBlockIndex } from "../../src/format";
+import { DOC_PAGE_BYTES, fetchDocs } from "../../src/worker/store/docs";
+import { createRegistry } from "../../src/worker/store/registry";
+import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
+import { FIXTURE_INDEX, bucket, publishBuildDir, repoFile } from "./helpers";
+
+/** A request's storage over the simulator's bucket (no colo cache: every read reaches R2), its deferred work kept. */
+function storage(deferred: Array<Promise<unknown>>): Storage {
+  return { bucket, slot: slots(CONNECTIONS), defer: (p) => deferred.push(p), stats: { r2: 0, colo: 0, pointer: 0 } };
+}
+
+const MB = 1 << 20;
+
+/** Ordinals of the fixture's one doc block by the page their record lies in (located as the worker does). */
+async function ordinalsByPage(): Promise<Map<number, number[]>> {
+  const m = JSON.parse(new TextDecoder().decode(await repoFile(`${FIXTURE_INDEX}/manifest.json`)));
+  expect(m.docs.blocks).toHaveLength(1); // the fixture this test is written for
+  const index = readDocBlockIndex(await repoFile(`${FIXTURE_INDEX}/${m.docs.blocks[0].path}`));
+  const pages = new Map<number, number[]>();
+  for (let i = 0; i < index.count; i++) {
+    const { offset, length } = byteRangeOf(index, i);
+    const p = Math.floor(offset / DOC_PAGE_BYTES);
+    if (Math.floor((offset + length - 1) / DOC_PAGE_BYTES) !== p) continue; // records across two pages are left out
+    pages.set(p, [...(pages.get(p) ?? []), i]);
+  }
+  expect(pages.size).toBeGreaterThanOrEqual(2);
+  return pages;
+}
+
+describe("documents by page", () => {
+  it("serves later documents of a page read for an earlier request with no read; other pages are read", async () => {
+    await publishBuildDir(FIXTURE_INDEX, "pages", "fits");
+    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
+    const idx = await reg.get(storage([]), "pages", "fits");
+    const pages = await ordinalsByPage();
+    const [first, second] = [...pages.keys()];
+    const [a, b] = pages.get(first)!;
+
+    const deferred: Array<Promise<unknown>> = [];
+    const s1 = storage(deferred);
+    const [docA] = await fetchDocs(s1, reg.cache, idx, [a]);
+    expect(s1.stats.r2).toBeGreaterThan(0); // the block's index and the record
+    expect(deferred.length).toBeGreaterThan(0);
+    await Promise.all(deferred); // the page, after the request
+
+    const s2 = storage([]);
+    const [docB] = await fetchDocs(s2, reg.cache, idx, [b]);
+    expect(docB.id).not.toBe(docA.id);
+    expect(s2.stats).toEqual({ r2: 0, colo: 0, pointer: 0 });
+
+    const s3 = storage([]);
+    const [docC] = await fetchDocs(s3, reg.cache, idx, [pages.get(second)![0]]);
+    expect(docC.id).not.toBe(docB.id);
+    // Its record, then its page (that page was never read; counted by the request that begins it, after its records).
+    expect(s3.stats.r2).toBe(2);
+  });
+
+  it("reads the same documents from pages as from records (every ordinal of the block)", async () => {
+    await publishBuildDir(FIXTURE_INDEX, "pages", "same");
+    const paged = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
+    const exact = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // 473 KB of documents do not fit 0.5 of its half
+    const ip = await paged.get(storage([]), "pages", "same");
+    const ie = await exact.get(storage([]), "pages", "same");
+    const all = Array.from({ length: ip.manifest.corpus.documents }, (_, i) => i);
+    const deferred: Array<Promise<unknown>> = [];
+    await fetchDocs(storage(deferred), paged.cache, ip, all.slice(0, 10));
+    await Promise.all(deferred);
+    const fromPages = await fetchDocs(storage([]), paged.cache, ip, all);
+    const fromRecords = await fetchDocs(storage([]), exact.cache, ie, all);
+    expect(fromPages).toEqual(fromRecords);
+    expect(fromPages.map((d) => d.id)).toHaveLength(all.length);
+  });
+
+  it("keeps no pages for an index whose documents do not fit: a neighbour's record is read again", async () => {
+    await publishBuildDir(FIXTURE_INDEX, "pages", "large");
+    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB });
+    const idx = await reg.get(storage([]), "pages", "large");
+    const [a, b] = [...(await ordinalsByPage()).values()][0];
+    const deferred: Array<Promise<unknown>> = [];
+    await fetchDocs(storage(deferred), reg.cache, idx, [a]);
+    expect(deferred).toHaveLength(0);
+    const s = storage([]);
+    await fetchDocs(s, reg.cache, idx, [b]);
+    expect(s.stats.r2).toBe(1);
+    expect(reg.cache.get(objectKey("pages", "large", idx.manifest.docs.blocks[0].path) + "@page0")).toBeUndefined();
+  });
+});
