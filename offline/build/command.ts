@@ -63,6 +63,8 @@ options:
   --partitions <n>         IVF partitions of the vectors (default: one per 1024 passages; 1 = a flat index)
   --probe <n>              partitions a query scans by default (default: the fewest reaching --recall-target)
   --refine auto|on|off     half-precision rows to re-score the best candidates (default auto: when the plan needs them)
+  --scan auto|int8         auto (default): scan int4 rows derived from int8 at load (half the isolate memory) where
+                           the plan refines and int4 with deeper refining keeps its recall@10; int8: never
   --recall-target <r>      recall@10 against exact float32 search that the default probe must reach, measured on 200
                            pseudo-queries cut from the corpus (default 0.98)
 ${SEARCH_DEFAULT_USAGE}
@@ -109,7 +111,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       "no-split": { type: "boolean" }, "no-lexical": { type: "boolean" }, ...SEARCH_DEFAULT_FLAGS,
       shard: { type: "string" }, id: { type: "string" }, limit: { type: "string" }, "skip-empty": { type: "boolean" },
       fields: { type: "string" }, "fields-file": { type: "string" },
-      partitions: { type: "string" }, probe: { type: "string" }, refine: { type: "string" }, "recall-target": { type: "string" },
+      partitions: { type: "string" }, probe: { type: "string" }, refine: { type: "string" }, scan: { type: "string" }, "recall-target": { type: "string" },
       threads: { type: "string" }, restart: { type: "boolean" }, force: { type: "boolean" }, verbose: { type: "boolean" },
       base: { type: "string" }, upsert: { type: "string" }, delete: { type: "string" }, "compact-above": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -137,6 +139,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       partitioning: {
         partitions: intFlag("partitions", v.partitions as string), probe: intFlag("probe", v.probe as string),
         refine: choiceFlag("refine", v.refine as string, ["auto", "on", "off"] as const),
+        scan: choiceFlag("scan", v.scan as string, ["auto", "int8"] as const),
         recallTarget: numberFlag("recall-target", v["recall-target"] as string, 0, 1),
       },
       lexicalOptions: defaults,
@@ -150,7 +153,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
 /** Flags of `i3 build` that an update takes from its base, and so refuses. */
 const BASE_PARAMETERS = [
   "passage", "batch", "shard-size", "window", "stride", "no-split", "no-lexical", "shard", "id", "limit", "skip-empty", "fields", "fields-file",
-  "partitions", "probe", "refine", "recall-target", "restart", ...Object.keys(SEARCH_DEFAULT_FLAGS),
+  "partitions", "probe", "refine", "scan", "recall-target", "restart", ...Object.keys(SEARCH_DEFAULT_FLAGS),
 ];
 
 /** `i3 build --base ...`: an incremental update. */

@@ -9,7 +9,7 @@ import type { Manifest } from "../../src/format/index.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
 import { nodeKernels } from "../vectors/kernels.ts";
 import {
-  exactTopDocs, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planProbe, type PartitionPlan,
+  exactTopDocs, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe, type PartitionPlan,
 } from "../vectors/partition.ts";
 import type { ObjectStore } from "./object-store.ts";
 
@@ -21,6 +21,8 @@ export interface PartitionOptions {
   probe?: number;
   /** Refine rows: written when the plan needs them (auto, default), always (on) or never (off). */
   refine?: "auto" | "on" | "off";
+  /** The scan's precision: int4 when the plan finds it as good (auto, default; planInt4), or int8 always. */
+  scan?: "auto" | "int8";
   /** recall@10 the plan aims at (default 0.98). */
   recallTarget?: number;
   seed?: number;
@@ -38,7 +40,7 @@ export interface PlanQueries {
 export interface PartitionedSection {
   partitions: Partition[];
   centroids?: ObjectRef;
-  search: Pick<Manifest["search"], "probe" | "refine" | "plan">;
+  search: Pick<Manifest["search"], "probe" | "refine" | "scan" | "plan">;
   /** Objects written (partition shards, refine rows, centroids). */
   objects: ObjectRef[];
   plan?: PartitionPlan;
@@ -65,7 +67,7 @@ export async function writePartitions(
     const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
     const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
     const plan = await measurePlan(topk, p, parts, refineRows, floats, docOf, dims, queries, o);
-    log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
+    log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}${plan.scan === "int4" ? ", int4 scan" : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
     const writeRefine = o.refine === "on" || (o.refine !== "off" && plan.refine > 0);
     const objects: ObjectRef[] = [];
     const partitions: Partition[] = [];
@@ -85,6 +87,8 @@ export async function writePartitions(
     const search = {
       probe: o.probe ?? plan.probe,
       refine: writeRefine ? (plan.refine || 64) : 0,
+      // int4 was measured at the plan's probe: a probe set by hand keeps int8, as does an index without refine rows.
+      ...(plan.scan === "int4" && writeRefine && o.probe === undefined ? { scan: "int4" as const } : {}),
       plan: { recallAt10: round4(plan.recallAt10), target: plan.target, queries: plan.queries, source: queries.source },
     };
     return { partitions, centroids, search, objects, plan, members: p.members };
@@ -99,7 +103,11 @@ async function measurePlan(
 ): Promise<PartitionPlan> {
   const truth = await exactTopDocs(topk, queries.vectors, queries.count, floats, docOf.length, dims, docOf);
   const kernels = nodeKernels(Math.min(2 ** 31, docOf.length * (dims + 8) + (64 << 20)));
-  return planProbe(memorySource(p, dims, parts, refine, kernels), queries.vectors, queries.count, truth, o.recallTarget ?? 0.98, !!refine && o.refine !== "off");
+  const int8 = memorySource(p, dims, parts, refine, kernels);
+  const plan = await planProbe(int8, queries.vectors, queries.count, truth, o.recallTarget ?? 0.98, !!refine && o.refine !== "off");
+  if (o.scan === "int8" || plan.refine === 0) return plan;
+  int8.dispose();
+  return planInt4(memorySource(p, dims, parts, refine, kernels, "int4"), plan, queries.vectors, queries.count, truth);
 }
 
 function gather(floats: Float32Array, dims: number, members: Uint32Array): Float32Array {

@@ -6,7 +6,8 @@ import { quantizeInt8, signCodes } from "../../src/format/quantize.ts";
 import { decodeFloatRows, encodeFloatRows, type RefineVectors } from "../../src/format/float-rows.ts";
 import type { ShardVectors } from "../../src/search/dense.ts";
 import type { Kernels } from "../../src/search/kernels/index.ts";
-import { searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
+import { freeKernelMemory, scanRows, searchIvf, toKernelMemory, type IvfPartition, type IvfSource, type ScanPrecision } from "../../src/search/ivf.ts";
+import { int4Dims } from "../../src/search/kernels/index.ts";
 import { samplePositions, sphericalKMeans } from "./kmeans.ts";
 import { rng } from "../../src/random.ts";
 import type { TopKIp } from "./topk-ip.ts";
@@ -89,6 +90,8 @@ export function partitionRefine(vectors: Float32Array, dims: number, members: Ui
 export interface PlanPoint {
   probe: number;
   refine: number;
+  /** The scan's precision (int8 when absent). */
+  scan?: ScanPrecision;
   recallAt10: number;
   /** Mean passages scanned per query. */
   scanned: number;
@@ -97,6 +100,8 @@ export interface PlanPoint {
 export interface PartitionPlan {
   probe: number;
   refine: number;
+  /** int4 when the plan found the int4 scan as good (planInt4); int8 otherwise. */
+  scan: ScanPrecision;
   recallAt10: number;
   target: number;
   queries: number;
@@ -121,12 +126,20 @@ export async function exactTopDocs(topk: TopKIp, queries: Float32Array, nq: numb
 }
 
 /**
- * An IvfSource over partitions held in memory (the plan's measurements; tests): in kernel memory when `kernels`
- * are given and have room, else as typed arrays.
+ * An IvfSource over partitions held in memory (the plan's measurements; tests), scanned at `scan` (default int8): in
+ * kernel memory when `kernels` are given and have room, else as typed arrays. `dispose` frees its kernel memory.
  */
-export function memorySource(p: Pick<Partitioned, "centroids" | "partitions">, dims: number, parts: ShardVectors[], refine?: RefineVectors[], kernels?: Kernels): IvfSource {
-  const ready: IvfPartition[] = parts.map((s) => (kernels && toKernelMemory(kernels, s)) || s);
+export function memorySource(
+  p: Pick<Partitioned, "centroids" | "partitions">, dims: number, parts: ShardVectors[], refine?: RefineVectors[], kernels?: Kernels, scan: ScanPrecision = "int8",
+): IvfSource & { dispose(): void } {
+  const ready: IvfPartition[] = parts.map((s) => {
+    const rows = scanRows(s, scan);
+    return (kernels && toKernelMemory(kernels, rows)) || rows;
+  });
   return {
+    dispose: () => {
+      if (kernels) for (const part of ready) freeKernelMemory(kernels, part);
+    },
     dims,
     centroids: p.centroids,
     partitions: p.partitions,
@@ -167,7 +180,39 @@ export async function planProbe(
   const cost = (p: PlanPoint) => p.scanned + (p.refine ? 2 * perPartition : 0);
   const ok = points.filter((p) => p.recallAt10 >= target).sort((a, b) => cost(a) - cost(b));
   const pick = ok[0] ?? [...points].sort((a, b) => b.recallAt10 - a.recallAt10 || cost(a) - cost(b))[0];
-  return { probe: pick.probe, refine: pick.refine, recallAt10: pick.recallAt10, target, queries: nq, points };
+  return { probe: pick.probe, refine: pick.refine, scan: "int8", recallAt10: pick.recallAt10, target, queries: nq, points };
+}
+
+/** recall@10 the int4 scan may give up against the int8 plan it replaces. */
+export const INT4_RECALL_SLACK = 0.002;
+/** Refine depths the int4 scan is tried with, as multiples of the int8 plan's refine. */
+const INT4_REFINE_FACTORS = [1, 2, 4];
+
+/**
+ * The int4 scan instead of an int8 plan that refines: at the int8 plan's probe, the smallest refine depth (1, 2 or 4
+ * times the plan's) whose recall@10 reaches both the target and the int8 plan's recall less INT4_RECALL_SLACK. int4
+ * halves the kernel memory a partition takes and the bytes a query scans; its candidates are re-scored from the same
+ * refine rows, so deeper refining buys back what 4 bits lose. Returns the int8 plan (with the points measured) when
+ * no depth does, or when the plan does not refine or the dims are not a multiple of 32.
+ */
+export async function planInt4(src4: IvfSource, int8: PartitionPlan, queries: Float32Array, nq: number, truth: number[][]): Promise<PartitionPlan> {
+  if (int8.refine === 0 || !src4.refine || !int4Dims(src4.dims)) return int8;
+  const dims = src4.dims;
+  const floor = Math.max(int8.target, int8.recallAt10 - INT4_RECALL_SLACK);
+  const points = [...int8.points];
+  for (const factor of INT4_REFINE_FACTORS) {
+    const refine = int8.refine * factor;
+    let hit = 0, scanned = 0;
+    for (let q = 0; q < nq; q++) {
+      const r = await searchIvf(queries.subarray(q * dims, (q + 1) * dims), src4, 10, { probe: int8.probe, refine, scan: "int4" });
+      scanned += (await src4.load(r.probed)).reduce((n, s) => n + s.count, 0);
+      const want = new Set(truth[q]);
+      hit += r.hits.filter((h) => want.has(h.ordinal)).length / Math.max(1, truth[q].length);
+    }
+    points.push({ probe: int8.probe, refine, scan: "int4", recallAt10: hit / nq, scanned: scanned / nq });
+    if (hit / nq >= floor) return { ...int8, refine, scan: "int4", recallAt10: hit / nq, points };
+  }
+  return { ...int8, points };
 }
 
 async function sizes(src: IvfSource): Promise<number[]> {

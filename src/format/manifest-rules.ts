@@ -68,6 +68,12 @@ function partitions(m: Manifest, ctx: Ctx): void {
     const rows = p.shards.reduce((s, r) => s + (r.count ?? 0), 0);
     if (p.refine && p.refine.count !== rows) reject(ctx, ["partitions", i, "refine", "count"], `${rows} (the partition's rows)`, p.refine.count);
   });
+  if (m.search.scan === "int4") {
+    // int4 is a scan whose best candidates refine rows re-score: without them it would rank on 4 bits alone.
+    const refined = m.partitions.length > 1 && m.partitions.every((p) => p.refine) && (m.search.refine ?? 0) > 0;
+    if (!refined) reject(ctx, ["search", "scan"], "int8 unless the index is partitioned with refine rows and search.refine > 0", m.search.scan);
+    else if (m.vectors.dim % 32 !== 0) reject(ctx, ["search", "scan"], `int8 for dims not a multiple of 32 (${m.vectors.dim})`, m.search.scan);
+  }
   const vectors = m.partitions.reduce((n, p) => n + p.shards.reduce((s, r) => s + (r.count ?? 0), 0), 0);
   if (vectors !== m.corpus.passages) reject(ctx, ["partitions"], `shard counts summing to corpus.passages ${m.corpus.passages}`, vectors);
 }

@@ -138,6 +138,12 @@ export const ManifestSchema = z
       rescore: int(1, 1_000_000),
       probe: int(1, U32).optional(),
       refine: int(0, 100_000).optional(),
+      /**
+       * The precision partitions are scanned at: int8 as stored (absent), or int4 derived from it at load (half the
+       * kernel memory; only with refine rows, which re-score its best candidates). Added without a minor version: a
+       * reader that drops it scans int8, a finer scan of the same rows.
+       */
+      scan: z.enum(["int8", "int4"]).optional(),
       plan: PlanSchema.optional(),
     }),
     /** Every object of the index. */
@@ -254,7 +260,7 @@ export function serializeManifest(m: Manifest): string {
     delta: m.delta && deltaJson(m.delta),
     tombstones: m.tombstones && ref(m.tombstones),
     search: {
-      k: m.search.k, rescore: m.search.rescore, probe: m.search.probe, refine: m.search.refine,
+      k: m.search.k, rescore: m.search.rescore, probe: m.search.probe, refine: m.search.refine, scan: m.search.scan,
       plan: m.search.plan && { recallAt10: m.search.plan.recallAt10, target: m.search.plan.target, queries: m.search.plan.queries, source: m.search.plan.source },
     },
     objects: m.objects.map(ref),

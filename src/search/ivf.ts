@@ -5,21 +5,55 @@
 import type { RefineVectors } from "../format/float-rows.ts";
 import type { PartitionDocs } from "../format/partition-docs.ts";
 import { float16Table } from "../format/float16.ts";
-import { int8Score, KernelError, quantizeQuery, type Int8Block, type Kernels, type PreparedQuery } from "./kernels/index.ts";
+import {
+  int4Score, int8Score, KernelError, quantizeQuery, toInt4, type Int4Block, type Int8Block, type Kernels, type PreparedQuery,
+} from "./kernels/index.ts";
 import { createTopK, sortByScore, topIndices } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
 import type { DocFilter } from "./filter.ts";
 
 /**
- * One partition ready to scan: its rows' doc ordinals (ascending), and its int8 vectors with their scales either
- * as typed arrays (scanned in JS) or in kernel memory (`block`, scanned by the wasm SIMD kernels).
+ * The rows a scan reads: int8 as the partition objects store them, or int4 derived from those when the partitions are
+ * loaded (half the memory and the scan's bytes; the index's plan chose it, and refine rows re-score its best
+ * candidates: manifest search.scan). An updated version's delta is always scanned int8 (it is not refined).
+ */
+export type ScanPrecision = "int8" | "int4";
+
+/**
+ * One partition ready to scan: its rows' doc ordinals (ascending), and its rows with their scales either as typed
+ * arrays (scanned in JS) or in kernel memory (scanned by the wasm SIMD kernels): int8 (`vectors`, `block`) or int4
+ * (`packed`, `block4`; kernels/int4.ts), never both.
  */
 export interface IvfPartition {
   count: number;
   ordinals: Uint32Array;
   vectors?: Int8Array;
+  packed?: Uint8Array;
   scales?: Float32Array;
   block?: Int8Block;
+  block4?: Int4Block;
+}
+
+/** A partition as decoded from its shard object (int8 rows). */
+export interface DecodedPartition {
+  count: number;
+  dims: number;
+  vectors: Int8Array;
+  scales: Float32Array;
+  ordinals: Uint32Array;
+}
+
+/** A decoded partition's rows at the scan's precision, as typed arrays. */
+export function scanRows(p: DecodedPartition, scan: ScanPrecision = "int8"): IvfPartition {
+  if (scan === "int8") return { count: p.count, ordinals: p.ordinals, vectors: p.vectors, scales: p.scales };
+  const { packed, scales } = toInt4(p.vectors, p.scales, p.count, p.dims);
+  return { count: p.count, ordinals: p.ordinals, packed, scales };
+}
+
+/** Kernel memory a partition of `count` rows takes at the scan's precision (rows and scales, rounded up). */
+export function kernelBytesOf(count: number, dims: number, scan: ScanPrecision = "int8"): number {
+  const row = scan === "int4" ? dims >>> 1 : dims;
+  return 16 * Math.ceil((count * row) / 16) + 16 * Math.ceil((4 * count) / 16);
 }
 
 /** Where the partitions of an index come from. Accessors resolve in the order of the ids asked for. */
@@ -51,52 +85,62 @@ export interface IvfSource {
 }
 
 /**
- * Copies a decoded partition into kernel memory (once; it is then scanned there by every query). Returns null when
- * the kernel memory is full (the caller evicts and retries, or scans the typed arrays).
+ * Copies a partition's typed rows (int8 or int4: scanRows) into kernel memory (once; it is then scanned there by
+ * every query). Returns null when the kernel memory is full (the caller evicts and retries, or scans the typed arrays).
  */
-export function toKernelMemory(kernels: Kernels, p: { count: number; dims: number; vectors: Int8Array; scales: Float32Array; ordinals: Uint32Array }): IvfPartition | null {
+export function toKernelMemory(kernels: Kernels, p: IvfPartition): IvfPartition | null {
   const { arena } = kernels;
-  const vectors = arena.tryAlloc(p.count * p.dims);
-  if (vectors < 0) return null;
+  const rows = p.packed ?? p.vectors;
+  if (!rows || !p.scales) throw new Error("ivf: a partition to copy has no typed rows");
+  const at = arena.tryAlloc(rows.byteLength);
+  if (at < 0) return null;
   const scales = arena.tryAlloc(4 * p.count);
   if (scales < 0) {
-    arena.free(vectors);
+    arena.free(at);
     return null;
   }
-  arena.int8At(vectors, p.count * p.dims).set(p.vectors);
-  arena.f32At(scales, p.count).set(p.scales);
-  return { count: p.count, ordinals: p.ordinals, block: { vectors, scales, count: p.count } };
+  arena.u8At(at, rows.byteLength).set(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
+  arena.f32At(scales, p.count).set(p.scales.subarray(0, p.count));
+  return p.packed
+    ? { count: p.count, ordinals: p.ordinals, block4: { packed: at, scales, count: p.count } }
+    : { count: p.count, ordinals: p.ordinals, block: { vectors: at, scales, count: p.count } };
 }
 
 /** Frees a partition's kernel memory (on eviction). */
 export function freeKernelMemory(kernels: Kernels, p: IvfPartition): void {
-  if (!p.block) return;
-  kernels.arena.free(p.block.vectors);
-  kernels.arena.free(p.block.scales);
-  p.block = undefined;
+  const b = p.block ?? p.block4;
+  if (!b) return;
+  kernels.arena.free("vectors" in b ? b.vectors : b.packed);
+  kernels.arena.free(b.scales);
+  p.block = p.block4 = undefined;
 }
 
 /**
- * int8 scores of every row of the partition, into `into`: by the kernels where it lives in their memory and there is
- * room for the scores, else by the JS loop (over the same memory, or over its typed arrays; the same bits).
+ * Scores (int8 or int4, as the partition holds its rows) of every row of the partition, into `into`: by the kernels
+ * where it lives in their memory and there is room for the scores, else by the JS loop (over the same memory, or over
+ * its typed arrays; the same bits).
  */
 function scanScores(query: Float32Array, part: IvfPartition, kernels: Kernels | undefined, prepared: () => PreparedQuery | undefined, into: Float32Array): void {
-  if (part.block && kernels) {
+  const dims = query.length;
+  if ((part.block || part.block4) && kernels) {
     const q = prepared();
     const out = q ? kernels.arena.tryAlloc(4 * part.count) : -1;
     if (out >= 0) {
       try {
-        q!.int8Scores(part.block, out);
+        if (part.block4) q!.int4Scores(part.block4, out);
+        else q!.int8Scores(part.block!, out);
         into.set(kernels.arena.f32At(out, part.count));
         return;
       } finally {
         kernels.arena.free(out);
       }
     }
-    // The kernel memory is full of partitions other queries hold: score where the vectors lie, in JS.
-    const dims = query.length;
-    return jsScores(query, kernels.arena.int8At(part.block.vectors, part.count * dims), kernels.arena.f32At(part.block.scales, part.count), into);
+    // The kernel memory is full of partitions other queries hold: score where the rows lie, in JS.
+    const { arena } = kernels;
+    if (part.block4) return jsInt4Scores(query, arena.u8At(part.block4.packed, (part.count * dims) >>> 1), arena.f32At(part.block4.scales, part.count), into);
+    return jsScores(query, arena.int8At(part.block!.vectors, part.count * dims), arena.f32At(part.block!.scales, part.count), into);
   }
+  if (part.packed && part.scales) return jsInt4Scores(query, part.packed, part.scales, into);
   if (!part.vectors || !part.scales) throw new Error("ivf: a partition has neither kernel memory nor typed arrays");
   jsScores(query, part.vectors, part.scales, into);
 }
@@ -107,6 +151,12 @@ function jsScores(query: Float32Array, vectors: Int8Array, scales: Float32Array,
   for (let i = 0; i < into.length; i++) into[i] = int8Score(q, vectors, scales, i);
 }
 
+/** The kernels' int4 scores, computed in JS (the same bits: kernels/int4.ts). */
+function jsInt4Scores(query: Float32Array, packed: Uint8Array, scales: Float32Array, into: Float32Array): void {
+  const q = quantizeQuery(query);
+  for (let i = 0; i < into.length; i++) into[i] = int4Score(q, packed, scales, i);
+}
+
 export interface IvfOptions {
   /** Partitions scanned (clamped to 1..partitions). */
   probe: number;
@@ -114,6 +164,8 @@ export interface IvfOptions {
   refine: number;
   /** A filtered search's exact fallback scans at most this many partitions (default EXACT_FILTER_PARTITIONS). */
   exactFilterPartitions?: number;
+  /** The precision the source's partitions are scanned at (informational here: the source decodes them so). */
+  scan?: ScanPrecision;
 }
 
 /** The `probe` partitions whose centroids have the largest inner product with the query, best first. */
@@ -460,7 +512,7 @@ export function isPartitioned(m: { version: { major: number }; partitions: unkno
 }
 
 /** The probe and refine of a search: the request's (probe clamped to 1..partitions), else the index's defaults. */
-export function ivfOptions(m: { partitions: unknown[]; search: { probe?: number; refine?: number } }, req: { probe?: number } = {}): IvfOptions {
+export function ivfOptions(m: { partitions: unknown[]; search: { probe?: number; refine?: number; scan?: ScanPrecision } }, req: { probe?: number } = {}): IvfOptions {
   const probe = req.probe ?? m.search.probe ?? Math.max(1, Math.ceil(m.partitions.length / 10));
-  return { probe: Math.max(1, Math.min(probe, m.partitions.length)), refine: m.search.refine ?? 0 };
+  return { probe: Math.max(1, Math.min(probe, m.partitions.length)), refine: m.search.refine ?? 0, scan: m.search.scan ?? "int8" };
 }

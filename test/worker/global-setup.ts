@@ -5,7 +5,7 @@
  * BM25 and hybrid top 10 computed in Node over the same index. Outputs go to test/.cache/ and reach the worker tests
  * through the REPO_FILES binding. They are rebuilt when anything that shapes them changes: see `cacheKey`.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runBuildCommand } from "../../offline/build/command.ts";
 import { createNodeEncoder } from "../../offline/encoder/node-encoder.ts";
@@ -37,6 +37,26 @@ const IVF_ARGS = [
   "--corpus", `${FIXTURE}/corpus.jsonl`, "--model", MODEL, "--out", IVF_INDEX, "--no-split", "--device", "cpu",
   "--partitions", "4", "--refine", "on",
 ];
+
+/**
+ * IVF_INDEX's objects under a manifest that scans int4 (search.scan; its plan would pick int4 only at larger scale),
+ * for partitioned.test.ts: the worker's int4 scan against the offline one.
+ */
+const IVF_INT4_INDEX = `${CACHE}/mini-ivf-int4`;
+
+/** A copy of the build `from` (its objects linked) whose manifest scans int4, at `to`. */
+function int4Variant(from: string, to: string): void {
+  rmSync(join(root, to), { recursive: true, force: true });
+  mkdirSync(join(root, to), { recursive: true });
+  for (const f of readdirSync(join(root, from))) {
+    if (f === "objects") symlinkSync(join(root, from, "objects"), join(root, to, "objects"));
+    else if (f !== "manifest.json") cpSync(join(root, from, f), join(root, to, f), { recursive: true });
+  }
+  const m = JSON.parse(readFileSync(join(root, from, "manifest.json"), "utf8"));
+  m.id = `${m.id}-int4`;
+  m.search.scan = "int4";
+  writeFileSync(join(root, to, "manifest.json"), JSON.stringify(m, null, 2));
+}
 
 /**
  * The same corpus with metadata derived from each document's line (global-setup writes it; see `withMetadata`), as
@@ -104,12 +124,17 @@ async function buildFixtureIndex(args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`i3 build of a fixture index exited ${code}: ${errors.join("\n")}`);
 }
 
-/** Offline top 10 of the partitioned index (the same src/search/ivf.ts), dense and hybrid, at its default probe and at 1. */
+/**
+ * Offline top 10 of the partitioned index (the same src/search/ivf.ts), dense and hybrid, at its default probe and at
+ * 1; and dense over its int4 variant.
+ */
 async function expectedPartitioned(queries: Query[]) {
-  const dir = join(root, IVF_INDEX);
   const top10: Record<string, Record<string, string[]>> = {};
-  for (const [name, mode, probe] of [["dense", "dense", undefined], ["hybrid", "hybrid", undefined], ["dense-probe1", "dense", 1]] as const) {
-    const { run } = await indexRun(dir, queries, { k: 10, mode, probe, threads: 1 });
+  for (const [name, mode, probe, dir] of [
+    ["dense", "dense", undefined, IVF_INDEX], ["hybrid", "hybrid", undefined, IVF_INDEX], ["dense-probe1", "dense", 1, IVF_INDEX],
+    ["dense-int4", "dense", undefined, IVF_INT4_INDEX],
+  ] as const) {
+    const { run } = await indexRun(join(root, dir), queries, { k: 10, mode, probe, threads: 1 });
     top10[name] = Object.fromEntries(queries.map((q) => [q.id, (run.get(q.id) ?? []).map((h) => h.id)]));
   }
   return { top10 };
@@ -181,6 +206,7 @@ export default async function setup(): Promise<void> {
 
   await buildFixtureIndex(BUILD_ARGS);
   await buildFixtureIndex(IVF_ARGS);
+  int4Variant(IVF_INDEX, IVF_INT4_INDEX);
   const lines = readFileSync(join(root, FIXTURE, "corpus.jsonl"), "utf8").split("\n").filter((l) => l.trim());
   writeFileSync(join(root, FIELDS_CORPUS), lines.map(withMetadata).join("\n") + "\n");
   await buildFixtureIndex(FIELDS_ARGS);

@@ -17,10 +17,11 @@ function overlap(got: string[], want: string[]): number {
 beforeAll(async () => {
   fx = await fixtureExpectations();
   offline = await repoJson(`test/.cache/mini-ivf-expected.json`);
-  for (const name of ["dense", "hybrid", "dense-probe1"]) {
+  for (const name of ["dense", "hybrid", "dense-probe1", "dense-int4"]) {
     if (!fx.queries.every((q) => offline.top10[name]?.[q.id]?.length)) throw new Error(`mini-ivf-expected.json lacks ${name}: delete test/.cache`);
   }
   ({ manifest } = await publishBuildDir(DIR, "ivf", "mini"));
+  await publishBuildDir(`${DIR}-int4`, "ivf", "mini-int4");
 });
 
 describe("a partitioned index through the worker", () => {
@@ -45,6 +46,16 @@ describe("a partitioned index through the worker", () => {
       expect(sum / fx.queries.length).toBeGreaterThanOrEqual(0.95);
     });
   }
+
+  it("scans int4 rows (search.scan) as the offline search does: its top 10 equals the offline int4 search's (overlap >= 0.95)", async () => {
+    let sum = 0;
+    for (const q of fx.queries) {
+      const { status, body } = await search("ivf", "mini-int4", { query: q.text, k: 10, mode: "dense" });
+      expect(status, JSON.stringify(body)).toBe(200);
+      sum += overlap(body.results.map((r: any) => r.id), offline.top10["dense-int4"][q.id]);
+    }
+    expect(sum / fx.queries.length).toBeGreaterThanOrEqual(0.95);
+  });
 
   it("clamps probe to the partitions, and refuses one out of range (400 invalid_request)", async () => {
     const q = fx.queries[0].text;

@@ -8,7 +8,8 @@ export { compileKernels, hasWasmSimd } from "./compile";
 export { createArena, type Arena, type ArenaOptions, type ArenaStats } from "./arena";
 export { KernelError, type KernelErrorCode } from "./errors";
 export { int8Score, quantizeQuery, type QuantizedQuery } from "./quantize-query";
-export type { CodeBlock, Int8Block, Kernels, PreparedQuery, PrepareOptions } from "./types";
+export { INT4_GROUP, int4Dims, int4Score, int4Value, toInt4, type Int4Rows } from "./int4";
+export type { CodeBlock, Int4Block, Int8Block, Kernels, PreparedQuery, PrepareOptions } from "./types";
 
 export interface KernelOptions {
   /** Cap on the kernels' memory (the arena), in bytes. */

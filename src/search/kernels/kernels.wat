@@ -96,6 +96,118 @@
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br_if $rows (i32.lt_u (local.tee $vectors (i32.add (local.get $vectors) (local.get $dims))) (local.get $end))))))
 
+  ;; int4 rows (int4.ts: dims / 2 bytes a row; byte j of each 16 holds dim j in its low nibble and dim 16 + j in its
+  ;; high one, of the 32 dims of its group): out[i] = (qinv * f32(q16 · v_i)) * scales[i], for i < count, with the
+  ;; rounding of int8_scores. dims is a multiple of 32. Rows go in fours that share the query loads.
+  (func (export "int4_scores")
+    (param $q16 i32) (param $dims i32) (param $packed i32) (param $scales i32) (param $count i32)
+    (param $qinv f32) (param $out i32)
+    (local $h i32) (local $h2 i32) (local $h3 i32) (local $quadsEnd i32) (local $end i32) (local $qp i32) (local $p i32)
+    (local $rowEnd i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128) (local $x v128) (local $lo v128) (local $hi v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128) (local $qinv4 v128)
+    (local.set $h (i32.shr_u (local.get $dims) (i32.const 1)))
+    (local.set $h2 (i32.shl (local.get $h) (i32.const 1)))
+    (local.set $h3 (i32.add (local.get $h2) (local.get $h)))
+    (local.set $qinv4 (f32x4.splat (local.get $qinv)))
+    (local.set $quadsEnd (i32.add (local.get $packed)
+      (i32.mul (i32.and (local.get $count) (i32.const -4)) (local.get $h))))
+    (block $quadsDone
+      (br_if $quadsDone (i32.lt_u (local.get $count) (i32.const 4)))
+      (loop $quads
+        (local.set $a (v128.const i32x4 0 0 0 0))
+        (local.set $b (v128.const i32x4 0 0 0 0))
+        (local.set $c (v128.const i32x4 0 0 0 0))
+        (local.set $d (v128.const i32x4 0 0 0 0))
+        (local.set $qp (local.get $q16))
+        (local.set $p (local.get $packed))
+        (local.set $rowEnd (i32.add (local.get $packed) (local.get $h)))
+        (loop $groups
+          (local.set $q0 (v128.load (local.get $qp)))
+          (local.set $q1 (v128.load offset=16 (local.get $qp)))
+          (local.set $q2 (v128.load offset=32 (local.get $qp)))
+          (local.set $q3 (v128.load offset=48 (local.get $qp)))
+          (local.set $x (v128.load (local.get $p)))
+          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
+          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+          (local.set $x (v128.load (i32.add (local.get $p) (local.get $h))))
+          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
+          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $b (i32x4.add (local.get $b) (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+          (local.set $x (v128.load (i32.add (local.get $p) (local.get $h2))))
+          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
+          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $c (i32x4.add (local.get $c) (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+          (local.set $x (v128.load (i32.add (local.get $p) (local.get $h3))))
+          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
+          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $d (i32x4.add (local.get $d) (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+          (local.set $qp (i32.add (local.get $qp) (i32.const 64)))
+          (br_if $groups (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $rowEnd))))
+        ;; [sum a, sum b, sum c, sum d], as in int8_scores
+        (local.set $a (i32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+        (local.set $c (i32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
+        (local.set $a (i32x4.add
+          (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $c))
+          (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $c))))
+        (v128.store (local.get $out)
+          (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (local.get $a)) (local.get $qinv4)) (v128.load (local.get $scales))))
+        (local.set $packed (i32.add (local.get $packed) (i32.shl (local.get $h) (i32.const 2))))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br_if $quads (i32.lt_u (local.get $packed) (local.get $quadsEnd)))))
+    ;; the last count % 4 rows, one at a time
+    (local.set $end (i32.add (local.get $quadsEnd) (i32.mul (i32.and (local.get $count) (i32.const 3)) (local.get $h))))
+    (block $rowsDone
+      (br_if $rowsDone (i32.ge_u (local.get $packed) (local.get $end)))
+      (loop $rows
+        (local.set $a (v128.const i32x4 0 0 0 0))
+        (local.set $qp (local.get $q16))
+        (local.set $p (local.get $packed))
+        (local.set $rowEnd (i32.add (local.get $packed) (local.get $h)))
+        (loop $groups1
+          (local.set $q0 (v128.load (local.get $qp)))
+          (local.set $q1 (v128.load offset=16 (local.get $qp)))
+          (local.set $q2 (v128.load offset=32 (local.get $qp)))
+          (local.set $q3 (v128.load offset=48 (local.get $qp)))
+          (local.set $x (v128.load (local.get $p)))
+          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
+          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $a (i32x4.add (local.get $a) (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+          (local.set $qp (i32.add (local.get $qp) (i32.const 64)))
+          (br_if $groups1 (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $rowEnd))))
+        (f32.store (local.get $out)
+          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $a))) (local.get $qinv))
+                   (f32.load (local.get $scales))))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $rows (i32.lt_u (local.tee $packed (i32.add (local.get $packed) (local.get $h))) (local.get $end))))))
+
   ;; out[j] = qinv * scales[r] * (q16 · vectors[r]) for r = rows[j] (u32), j < count: rescoring chosen rows.
   (func (export "int8_row_scores")
     (param $q16 i32) (param $dims i32) (param $vectors i32) (param $scales i32) (param $rows i32) (param $count i32)

@@ -1,10 +1,11 @@
 import { codeBytes } from "../../format/quantize";
 import { binaryScore, binaryTables } from "../score";
 import type { Arena } from "./arena";
-import { checkInt8Block, checkRange, checkRows } from "./bounds";
+import { checkInt4Block, checkInt8Block, checkRange, checkRows } from "./bounds";
 import { KernelError } from "./errors";
 import { int8Score, quantizeQuery } from "./quantize-query";
-import type { CodeBlock, Int8Block, PreparedQuery } from "./types";
+import { int4Score } from "./int4";
+import type { CodeBlock, Int4Block, Int8Block, PreparedQuery } from "./types";
 
 /**
  * The JS reference kernels (score.ts and quantize-query.ts over arena views), with the interface of the wasm ones:
@@ -36,6 +37,15 @@ export function referenceQuery(arena: Arena, query: Float32Array): PreparedQuery
       checkRange(arena, "out", out, block.count * 4, 4);
       const scores = arena.f32At(out, block.count);
       for (let i = 0; i < block.count; i++) scores[i] = int8Score(q16, vectors, scales, i);
+    },
+    int4Scores(block: Int4Block, out: number) {
+      live();
+      checkInt4Block(arena, block, dims);
+      checkRange(arena, "out", out, block.count * 4, 4);
+      const packed = arena.u8At(block.packed, block.count * (dims >>> 1));
+      const scales = arena.f32At(block.scales, block.count);
+      const scores = arena.f32At(out, block.count);
+      for (let i = 0; i < block.count; i++) scores[i] = int4Score(q16, packed, scales, i);
     },
     int8RowScores(block: Int8Block, rows: Uint32Array) {
       live();

@@ -7,6 +7,13 @@ export interface Int8Block {
   count: number;
 }
 
+/** `count` int4 rows (dims / 2 bytes each in the layout of int4.ts, at `packed`) and their f32 scales, in arena memory. */
+export interface Int4Block {
+  packed: number;
+  scales: number;
+  count: number;
+}
+
 /** `count` sign codes (dims/8 bytes each, at `codes`; bit d set when x_d > 0), in arena memory. */
 export interface CodeBlock {
   codes: number;
@@ -23,6 +30,11 @@ export interface PreparedQuery {
   readonly simd: boolean;
   /** out[i] = scale_i * (q · v_i) with the int16 query (quantize-query.ts int8Score), for every vector of the block. */
   int8Scores(block: Int8Block, out: number): void;
+  /**
+   * out[i] = scale_i * (q · v_i) over int4 rows (int4.ts int4Score), for every row of the block; dims must be a
+   * multiple of 32 (int4Dims).
+   */
+  int4Scores(block: Int4Block, out: number): void;
   /** The int8 inner products of the listed rows of the block (rescoring): result[j] is row rows[j]'s. */
   int8RowScores(block: Int8Block, rows: Uint32Array): Float32Array;
   /** out[i] = q · sign(x_i), the binary pass of score.ts binaryTables/binaryScore, for every code of the block. */

@@ -1,12 +1,13 @@
 import type { Arena } from "./arena";
-import { checkInt8Block, checkRange, checkRows } from "./bounds";
+import { checkInt4Block, checkInt8Block, checkRange, checkRows } from "./bounds";
 import { KernelError } from "./errors";
 import { quantizeQuery16 } from "./quantize-query";
-import type { CodeBlock, Int8Block, PreparedQuery } from "./types";
+import type { CodeBlock, Int4Block, Int8Block, PreparedQuery } from "./types";
 
 /** The functions kernels.wat exports; every pointer is an arena offset. */
 export interface KernelExports {
   int8_scores(q16: number, dims: number, vectors: number, scales: number, count: number, qinv: number, out: number): void;
+  int4_scores(q16: number, dims: number, packed: number, scales: number, count: number, qinv: number, out: number): void;
   int8_row_scores(q16: number, dims: number, vectors: number, scales: number, rows: number, count: number, qinv: number, out: number): void;
   binary_tables(query: number, dims: number, tables: number): void;
   binary_table_scores(tables: number, codes: number, bytes: number, count: number, out: number): void;
@@ -59,6 +60,12 @@ export function wasmQuery(k: KernelExports, arena: Arena, query: Float32Array): 
       checkInt8Block(arena, block, dims);
       checkRange(arena, "out", out, block.count * 4, 4);
       k.int8_scores(q16, dims, block.vectors, block.scales, block.count, qinv, out);
+    },
+    int4Scores(block: Int4Block, out: number) {
+      live();
+      checkInt4Block(arena, block, dims);
+      checkRange(arena, "out", out, block.count * 4, 4);
+      k.int4_scores(q16, dims, block.packed, block.scales, block.count, qinv, out);
     },
     int8RowScores(block: Int8Block, rows: Uint32Array) {
       live();

@@ -8,7 +8,7 @@ import type { LexicalReader } from "../../search/bm25";
 import type { ShardVectors } from "../../search/dense";
 import type { DocFilter } from "../../search/filter";
 import { liveDocuments, versionDocs } from "../../search/segments";
-import { ivfOptions, isPartitioned, type IvfSource } from "../../search/ivf";
+import { ivfOptions, isPartitioned, kernelBytesOf, type IvfSource } from "../../search/ivf";
 import type { VectorIndex } from "../../search/vector-index";
 import type { Tokenizer } from "../../text/tokenizer";
 import { loadTokenizer } from "../encoder/tokenizer-loader";
@@ -155,9 +155,10 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   }
   const hasRefine = m.partitions.every((p) => p.refine);
   // A query's partitions are pinned together: no request may probe more than the kernel memory holds at once. A
-  // partition takes less there than its object's bytes (its rows and scales, not its sign codes and ordinals): counted
-  // as its bytes, to be safe; a megabyte is left for the query's scratch.
-  const kernelBytes = m.partitions.map((p) => p.shards[0].bytes);
+  // partition takes its rows (int8, or int4 at half: search.scan) and scales there, not its sign codes and ordinals
+  // (its object's bytes when a shard reference has no count); a megabyte is left for the query's scratch.
+  const scan = m.search.scan ?? "int8";
+  const kernelBytes = m.partitions.map(({ shards: [s] }) => (s.count === undefined ? s.bytes : kernelBytesOf(s.count, m.vectors.dim, scan)));
   const deltaBytes = (m.delta?.shards ?? []).reduce((n, r) => n + r.bytes, 0); // scanned beside every probe
   const kernelMax = iso.partitions.kernels.arena.stats().maxBytes;
   if (deltaBytes > kernelMax / 2) {
@@ -173,7 +174,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
       partitions: m.partitions.length,
       kernels: iso.partitions.kernels,
       load: async (ids) => {
-        const { parts, pins } = await iso.partitions.acquire(rs, tenant, index, ids.map((id) => m.partitions[id].shards[0]), m.vectors.dim);
+        const { parts, pins } = await iso.partitions.acquire(rs, tenant, index, ids.map((id) => m.partitions[id].shards[0]), m.vectors.dim, scan);
         pinned.push(...pins);
         return parts;
       },

@@ -3,7 +3,7 @@
 // the isolate budget) is full. A partition a query is scanning is pinned and never evicted under it. Concurrent
 // queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting.
 import { checkedShard, objectKey, type ObjectRef } from "../../format";
-import { freeKernelMemory, toKernelMemory, type IvfPartition } from "../../search/ivf";
+import { freeKernelMemory, scanRows, toKernelMemory, type IvfPartition, type ScanPrecision } from "../../search/ivf";
 import type { Kernels } from "../../search/kernels";
 import { fetchVerified } from "./r2";
 import type { Storage } from "./storage";
@@ -14,22 +14,17 @@ interface Entry {
   pins: number;
 }
 
-/** A partition decoded from its object: what a fetch shared by concurrent queries yields. */
-interface Decoded {
-  count: number;
-  dims: number;
-  vectors: Int8Array;
-  scales: Float32Array;
-  ordinals: Uint32Array;
-}
 
 /** What `acquire` pinned: hand it back to `release`. */
 export type Pins = Entry[];
 
 export interface PartitionCache {
   readonly kernels: Kernels;
-  /** The partitions of `refs` (in order), pinned until `release(pins)`; fetched (verified) where not cached. */
-  acquire(s: Storage, tenant: string, index: string, refs: ObjectRef[], dims: number): Promise<{ parts: IvfPartition[]; pins: Pins }>;
+  /**
+   * The partitions of `refs` (in order) with their rows at the scan's precision (default int8), pinned until
+   * `release(pins)`; fetched (verified) where not cached. One object scanned at two precisions is two entries.
+   */
+  acquire(s: Storage, tenant: string, index: string, refs: ObjectRef[], dims: number, scan?: ScanPrecision): Promise<{ parts: IvfPartition[]; pins: Pins }>;
   release(pins: Pins): void;
   /** Partitions held, and their bytes in kernel memory. */
   stats(): { partitions: number; bytes: number };
@@ -37,7 +32,7 @@ export interface PartitionCache {
 
 export function createPartitionCache(kernels: Kernels): PartitionCache {
   const entries = new Map<string, Entry>(); // insertion order = recency (re-inserted on use)
-  const inflight = new Map<string, Promise<Decoded>>();
+  const inflight = new Map<string, Promise<IvfPartition>>();
 
   /** Evicts the least recently used unpinned partition; false when every one is pinned. */
   const evictOne = (): boolean => {
@@ -50,9 +45,10 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
     return false;
   };
 
-  async function fetchDecoded(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number): Promise<Decoded> {
+  /** A partition's rows as typed arrays at the scan's precision (int4 made from the int8 rows here, once). */
+  async function fetchDecoded(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number, scan: ScanPrecision): Promise<IvfPartition> {
     const shard = checkedShard(await fetchVerified(s, tenant, index, ref), ref, dims, "partition");
-    return { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() };
+    return scanRows({ count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() }, scan);
   }
 
   /**
@@ -60,13 +56,13 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
    * finding or making the entry and pinning it. Kernel memory full of pinned partitions: an unpinned, uncached entry
    * over the typed arrays (scanned in JS).
    */
-  function pin(key: string, decoded?: Decoded): Entry {
+  function pin(key: string, decoded?: IvfPartition): Entry {
     let e = entries.get(key);
     if (!e) {
       if (!decoded) throw new Error(`partitions: ${key} is not cached`);
       let part = toKernelMemory(kernels, decoded);
       while (!part && evictOne()) part = toKernelMemory(kernels, decoded);
-      if (!part) return { part: { count: decoded.count, ordinals: decoded.ordinals, vectors: decoded.vectors, scales: decoded.scales }, pins: 0 };
+      if (!part) return { part: decoded, pins: 0 };
       entries.set(key, (e = { part, pins: 0 }));
     } else {
       entries.delete(key);
@@ -78,8 +74,8 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
 
   return {
     kernels,
-    async acquire(s, tenant, index, refs, dims) {
-      const keys = refs.map((r) => objectKey(tenant, index, r.path));
+    async acquire(s, tenant, index, refs, dims, scan = "int8") {
+      const keys = refs.map((r) => objectKey(tenant, index, r.path) + (scan === "int8" ? "" : `#${scan}`));
       // The cached ones are pinned at once, so other queries cannot evict them while this one waits for the rest.
       const pinned: Entry[] = new Array(refs.length);
       const missing: number[] = [];
@@ -93,7 +89,7 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
         const key = keys[i];
         let p = inflight.get(key);
         if (!p) {
-          p = fetchDecoded(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
+          p = fetchDecoded(s, tenant, index, refs[i], dims, scan).finally(() => inflight.delete(key));
           inflight.set(key, p);
           s.defer(p);
         }

@@ -155,6 +155,8 @@ describe("manifest", () => {
     }, /^manifest\.centroids\.count: expected 2 \(one per partition\), got 3$/],
     ["object kind", (m) => (m.objects[0].kind = "Shard"), /^manifest\.objects\[0\]\.kind: expected a non-empty string matching .*, got "Shard"$/],
     ["huge bytes", (m) => (m.objects[0].bytes = 2 ** 60), /^manifest\.objects\[0\]\.bytes: expected an integer in 0\.\.33554432, got 1152921504606847000$/],
+    ["scan not int8 or int4", (m) => (m.search.scan = "int2"), /^manifest\.search\.scan: /],
+    ["int4 scan without refine rows", (m) => (m.search.scan = "int4"), /^manifest\.search\.scan: expected int8 unless the index is partitioned with refine rows and search\.refine > 0, got "int4"$/],
   ];
   it.each(cases)("rejects %s with invalid_manifest", (_, mutate, message) => {
     const m = _ === "not an object" ? [] : clone();

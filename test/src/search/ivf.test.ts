@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeFloatRows, encodeFloatRows, float16Table } from "../../../src/format/index.ts";
-import { ivfOptions, isPartitioned, rankPartitions, searchIvf, toKernelMemory, type IvfPartition, type IvfSource } from "../../../src/search/ivf.ts";
+import { ivfOptions, isPartitioned, rankPartitions, scanRows, searchIvf, toKernelMemory, type IvfPartition, type IvfSource, type ScanPrecision } from "../../../src/search/ivf.ts";
 import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
 import { int8Score, quantizeQuery } from "../../../src/search/kernels/index.ts";
 import { quantizeInt8 } from "../../../src/format/quantize.ts";
@@ -38,8 +38,9 @@ function fixture(seed = 1) {
   return { P, centroids, parts, refine, floats, ordinals };
 }
 
-function source(f: ReturnType<typeof fixture>, opts: { refine?: boolean; kernels?: ReturnType<typeof createKernels> } = {}): IvfSource {
-  const parts = opts.kernels ? f.parts.map((p) => toKernelMemory(opts.kernels!, { ...p, dims: DIMS, vectors: p.vectors!, scales: p.scales! })!) : f.parts;
+function source(f: ReturnType<typeof fixture>, opts: { refine?: boolean; kernels?: ReturnType<typeof createKernels>; scan?: ScanPrecision } = {}): IvfSource {
+  const rows = f.parts.map((p) => scanRows({ count: p.count, dims: DIMS, ordinals: p.ordinals, vectors: p.vectors!, scales: p.scales! }, opts.scan));
+  const parts = opts.kernels ? rows.map((p) => toKernelMemory(opts.kernels!, p)!) : rows;
   return {
     dims: DIMS, centroids: f.centroids, partitions: f.P, kernels: opts.kernels,
     load: async (ids) => ids.map((i) => parts[i]),
@@ -240,11 +241,34 @@ describe("IVF search", () => {
     expect(fallback.hits).toEqual(js.hits);
   });
 
+  it("scans int4 rows (half the kernel memory) with the same bits on the wasm kernels, in JS, and when memory is full", async () => {
+    const wasm = compileKernels(readFileSync(new URL("../../../src/search/kernels/kernels.wasm", import.meta.url)));
+    const js = await searchIvf(q, source(f, { scan: "int4" }), 10, { probe: 3, refine: 0 });
+    const kernels = createKernels(wasm, { maxBytes: 1 << 20 });
+    const k = await searchIvf(q, source(f, { kernels, scan: "int4" }), 10, { probe: 3, refine: 0 });
+    expect(k.hits).toEqual(js.hits);
+    const used4 = kernels.arena.stats().usedBytes;
+    const k8 = createKernels(wasm, { maxBytes: 1 << 20 });
+    source(f, { kernels: k8 });
+    expect(used4).toBeLessThan(0.6 * k8.arena.stats().usedBytes);
+    const full = createKernels(wasm, { maxBytes: 64 * 1024 });
+    const src = source(f, { kernels: full, scan: "int4" });
+    while (full.arena.tryAlloc(4096) >= 0);
+    expect((await searchIvf(q, src, 10, { probe: 3, refine: 0 })).hits).toEqual(js.hits);
+    // int4 differs from int8 before refining; refined from the same rows, the best documents agree with int8's refined ones
+    const int8 = await searchIvf(q, source(f, { refine: true }), 10, { probe: 3, refine: 64 });
+    const int4 = await searchIvf(q, source(f, { refine: true, scan: "int4" }), 10, { probe: 3, refine: 64 });
+    expect(int4.hits.slice(0, 5).map((h) => h.ordinal)).toEqual(int8.hits.slice(0, 5).map((h) => h.ordinal));
+    expect(int4.hits[0].score).toBe(int8.hits[0].score); // refined: the same binary16 dot product
+  });
+
   it("takes probe from the request, else the index, clamped to its partitions; says which manifests are partitioned", () => {
     const m = { partitions: [1, 2, 3, 4], search: { probe: 2, refine: 64 } };
-    expect(ivfOptions(m)).toEqual({ probe: 2, refine: 64 });
-    expect(ivfOptions(m, { probe: 99 })).toEqual({ probe: 4, refine: 64 });
-    expect(ivfOptions({ partitions: [1, 2], search: {} }, { probe: 0 })).toEqual({ probe: 1, refine: 0 });
+    expect(ivfOptions(m).scan).toBe("int8");
+    expect(ivfOptions({ ...m, search: { ...m.search, scan: "int4" as const } }).scan).toBe("int4");
+    expect(ivfOptions(m)).toEqual({ probe: 2, refine: 64, scan: "int8" });
+    expect(ivfOptions(m, { probe: 99 })).toEqual({ probe: 4, refine: 64, scan: "int8" });
+    expect(ivfOptions({ partitions: [1, 2], search: {} }, { probe: 0 })).toEqual({ probe: 1, refine: 0, scan: "int8" });
     expect(isPartitioned({ version: { major: 2 }, partitions: [1, 2], centroids: {} })).toBe(true);
     expect(isPartitioned({ version: { major: 2 }, partitions: [1], centroids: {} })).toBe(false);
     expect(isPartitioned({ version: { major: 1 }, partitions: [1, 2], centroids: {} })).toBe(false);

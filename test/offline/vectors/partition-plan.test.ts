@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { rng } from "../../../src/random.ts";
+import { normalizeRows } from "../../../offline/vectors/kmeans.ts";
+import { nodeKernels } from "../../../offline/vectors/kernels.ts";
+import {
+  exactTopDocs, INT4_RECALL_SLACK, memorySource, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe,
+} from "../../../offline/vectors/partition.ts";
+import { createTopKIp } from "../../../offline/vectors/topk-ip.ts";
+
+/** Clustered unit rows (tight clusters: neighbours apart in the third decimal) and held-out queries near them. */
+function data(n: number, dims: number, nq: number) {
+  const r = rng(5);
+  const g = () => Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
+  const centres = normalizeRows(Float32Array.from({ length: 40 * dims }, g), dims);
+  const rows = new Float32Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(r() * 40);
+    for (let d = 0; d < dims; d++) rows[i * dims + d] = centres[c * dims + d] + 0.03 * g();
+  }
+  const queries = new Float32Array(nq * dims);
+  for (let q = 0; q < nq; q++) {
+    const row = Math.floor(r() * n);
+    for (let d = 0; d < dims; d++) queries[q * dims + d] = rows[row * dims + d] + 0.02 * g();
+  }
+  return { rows: normalizeRows(rows, dims), queries: normalizeRows(queries, dims) };
+}
+
+describe("the partition plan's int4 scan (planInt4)", () => {
+  it("keeps the int8 plan's probe, refines deeper where needed, and holds recall within the slack; int8 plans without refine stay int8", async () => {
+    const n = 4000, dims = 64, nq = 60;
+    const { rows, queries } = data(n, dims, nq);
+    const docOf = Uint32Array.from({ length: n }, (_, i) => i);
+    const topk = await createTopKIp(dims, { threads: 1 });
+    try {
+      const p = await partitionRows(topk, rows, n, dims, 16, 1);
+      const parts = p.members.map((m) => partitionVectors(rows, dims, m, docOf));
+      const refine = p.members.map((m) => partitionRefine(rows, dims, m));
+      const truth = await exactTopDocs(topk, queries, nq, rows, n, dims, docOf);
+      const kernels = nodeKernels(64 << 20);
+      const int8src = memorySource(p, dims, parts, refine, kernels);
+      const int8 = await planProbe(int8src, queries, nq, truth, 0.98, true);
+      const before = kernels.arena.stats().usedBytes;
+      int8src.dispose();
+      expect(kernels.arena.stats().usedBytes).toBeLessThan(before - n * dims * 0.9); // the int8 rows left kernel memory
+
+      // An int8 plan that refines (forced here, whatever the plan picked): int4 is tried at its probe.
+      const refined = { ...int8, refine: 64 };
+      const src4 = memorySource(p, dims, parts, refine, kernels, "int4");
+      expect(kernels.arena.stats().usedBytes).toBeLessThan(before / 2 + 64 * 1024); // half the rows' memory
+      const plan = await planInt4(src4, refined, queries, nq, truth);
+      const tried = plan.points.filter((pt) => pt.scan === "int4");
+      expect(tried.length).toBeGreaterThanOrEqual(1);
+      expect(tried.every((pt) => pt.probe === int8.probe && pt.refine >= 64)).toBe(true);
+      if (plan.scan === "int4") {
+        expect(plan.probe).toBe(int8.probe);
+        expect(plan.recallAt10).toBeGreaterThanOrEqual(Math.max(0.98, int8.recallAt10 - INT4_RECALL_SLACK));
+      } else {
+        expect(plan.refine).toBe(64);
+        expect(tried.every((pt) => pt.recallAt10 < Math.max(0.98, int8.recallAt10 - INT4_RECALL_SLACK))).toBe(true);
+      }
+      // No refining in the int8 plan: no int4 (it would rank on 4 bits alone).
+      expect(await planInt4(src4, { ...int8, refine: 0 }, queries, nq, truth)).toEqual({ ...int8, refine: 0 });
+    } finally {
+      await topk.close();
+    }
+  });
+});
