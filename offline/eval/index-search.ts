@@ -11,7 +11,7 @@ import {
 } from "../../src/format/index.ts";
 import type { DocFilter } from "../../src/search/filter.ts";
 import { liveDocuments, versionDocs } from "../../src/search/segments.ts";
-import { ivfOptions, isPartitioned, scanRows, toKernelMemory, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
+import { ivfOptions, isPartitioned, scanRows, toKernelRows, type IvfPartition, type IvfSource } from "../../src/search/ivf.ts";
 import { denseSearch, type VectorIndex } from "../../src/search/vector-index.ts";
 import { openBuildDir, type BuildDir } from "../build/build-dir.ts";
 import { nodeKernels } from "../vectors/kernels.ts";
@@ -104,15 +104,15 @@ async function fileIvf(build: BuildDir, probe?: number): Promise<VectorIndex> {
   let delta: IvfPartition[] | undefined;
   const source: IvfSource = {
     always: m.delta && (async () => (delta ??= await Promise.all(m.delta!.shards.map(async (ref) => {
-      const s = scanRows(await decodeVectors(build, ref)); // int8: the delta is not refined
-      return toKernelMemory(kernels, s) ?? s;
+      const s = await decodeVectors(build, ref); // int8: the delta is not refined
+      return toKernelRows(kernels, s) ?? scanRows(s);
     })))),
     dims: m.vectors.dim, centroids: centroids.rows, partitions: m.partitions.length, kernels,
     load: (ids) => Promise.all(ids.map(async (id) => {
       let p = parts.get(id);
       if (!p) {
-        const s = scanRows(await decodeVectors(build, m.partitions[id].shards[0]), m.search.scan);
-        parts.set(id, (p = toKernelMemory(kernels, s) ?? s));
+        const s = await decodeVectors(build, m.partitions[id].shards[0]);
+        parts.set(id, (p = toKernelRows(kernels, s, m.search.scan) ?? scanRows(s, m.search.scan)));
       }
       return p;
     })),

@@ -6,7 +6,7 @@ import { quantizeInt8, signCodes } from "../../src/format/quantize.ts";
 import { decodeFloatRows, encodeFloatRows, type RefineVectors } from "../../src/format/float-rows.ts";
 import type { ShardVectors } from "../../src/search/dense.ts";
 import type { Kernels } from "../../src/search/kernels/index.ts";
-import { freeKernelMemory, scanRows, searchIvf, toKernelMemory, type IvfPartition, type IvfSource, type ScanPrecision } from "../../src/search/ivf.ts";
+import { freeKernelMemory, scanRows, searchIvf, toKernelRows, type IvfPartition, type IvfSource, type ScanPrecision } from "../../src/search/ivf.ts";
 import { int4Dims } from "../../src/search/kernels/index.ts";
 import { samplePositions, sphericalKMeans } from "./kmeans.ts";
 import { rng } from "../../src/random.ts";
@@ -132,10 +132,7 @@ export async function exactTopDocs(topk: TopKIp, queries: Float32Array, nq: numb
 export function memorySource(
   p: Pick<Partitioned, "centroids" | "partitions">, dims: number, parts: ShardVectors[], refine?: RefineVectors[], kernels?: Kernels, scan: ScanPrecision = "int8",
 ): IvfSource & { dispose(): void } {
-  const ready: IvfPartition[] = parts.map((s) => {
-    const rows = scanRows(s, scan);
-    return (kernels && toKernelMemory(kernels, rows)) || rows;
-  });
+  const ready: IvfPartition[] = parts.map((s) => (kernels && toKernelRows(kernels, s, scan)) || scanRows(s, scan));
   return {
     dispose: () => {
       if (kernels) for (const part of ready) freeKernelMemory(kernels, part);

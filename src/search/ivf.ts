@@ -106,6 +106,38 @@ export function toKernelMemory(kernels: Kernels, p: IvfPartition): IvfPartition 
     : { count: p.count, ordinals: p.ordinals, block: { vectors: at, scales, count: p.count } };
 }
 
+/**
+ * A decoded partition's rows at the scan's precision in kernel memory: int8 copied; int4 made there from a temporary
+ * int8 copy by the kernels (Kernels.toInt4), or in JS when there is no room for that copy (the same bits). Null when
+ * the kernel memory cannot hold the rows (the caller evicts and retries, or scans scanRows' typed arrays).
+ */
+export function toKernelRows(kernels: Kernels, p: DecodedPartition, scan: ScanPrecision = "int8"): IvfPartition | null {
+  if (scan === "int8") return toKernelMemory(kernels, scanRows(p));
+  const { arena } = kernels;
+  const { count, dims } = p;
+  const packed = arena.tryAlloc((count * dims) >>> 1);
+  const scales = packed < 0 ? -1 : arena.tryAlloc(4 * count);
+  if (scales < 0) {
+    if (packed >= 0) arena.free(packed);
+    return null;
+  }
+  const src = arena.tryAlloc(count * dims);
+  const srcScales = src < 0 ? -1 : arena.tryAlloc(4 * count);
+  if (srcScales >= 0) {
+    arena.int8At(src, count * dims).set(p.vectors.subarray(0, count * dims));
+    arena.f32At(srcScales, count).set(p.scales.subarray(0, count));
+    kernels.toInt4({ vectors: src, scales: srcScales, count }, dims, { packed, scales, count });
+    arena.free(src);
+    arena.free(srcScales);
+  } else {
+    if (src >= 0) arena.free(src);
+    const rows = toInt4(p.vectors, p.scales, count, dims);
+    arena.u8At(packed, rows.packed.length).set(rows.packed);
+    arena.f32At(scales, count).set(rows.scales);
+  }
+  return { count, ordinals: p.ordinals, block4: { packed, scales, count } };
+}
+
 /** Frees a partition's kernel memory (on eviction). */
 export function freeKernelMemory(kernels: Kernels, p: IvfPartition): void {
   const b = p.block ?? p.block4;

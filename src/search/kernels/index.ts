@@ -1,4 +1,7 @@
 import { createArena, type Arena } from "./arena";
+import { checkInt4Block, checkInt8Block } from "./bounds";
+import { KernelError } from "./errors";
+import { toInt4 } from "./int4";
 import { referenceQuery } from "./reference";
 import { selectTop } from "./select";
 import type { Kernels } from "./types";
@@ -40,6 +43,15 @@ export function createKernels(module: WebAssembly.Module | undefined, opts: Kern
     arena,
     prepare(query, { simd = true } = {}) {
       return exports && simd && wasmDims(query.length) ? wasmQuery(exports, arena, query) : referenceQuery(arena, query);
+    },
+    toInt4(rows, dims, out, { simd = true } = {}) {
+      checkInt8Block(arena, rows, dims);
+      checkInt4Block(arena, out, dims);
+      if (out.count !== rows.count) throw new KernelError("bad_size", `kernels: int4 block of ${out.count} rows for ${rows.count} int8 rows`);
+      if (exports && simd) return exports.int8_to_int4(rows.vectors, rows.scales, rows.count, dims, out.packed, out.scales);
+      const r = toInt4(arena.int8At(rows.vectors, rows.count * dims), arena.f32At(rows.scales, rows.count), rows.count, dims);
+      arena.u8At(out.packed, r.packed.length).set(r.packed);
+      arena.f32At(out.scales, rows.count).set(r.scales);
     },
     selectTop(scores, count, k, { simd = true } = {}) {
       return selectTop(simd ? exports : undefined, arena, scores, count, k);

@@ -24,8 +24,10 @@ export interface Int4Rows {
 }
 
 /**
- * int8 rows (with their scales) to int4: per row, v4 = round(7 * v8 / m) with m = max |v8| of the row, and
- * scale4 = scale8 * m / 7 (float32), so v4 * scale4 approximates v8 * scale8. A zero row stays zero (scale 0).
+ * int8 rows (with their scales) to int4: per row, m = max |v8| of the row, f = f32(7 / m), v4 = the nibble of v8
+ * (int4Nibble: v8 * f rounded half up, in float32 steps), and scale4 = f32(f32(scale8 * m) / 7), so v4 * scale4
+ * approximates v8 * scale8. A zero row stays zero (scale 0). Every step is a float32 operation, so the kernels'
+ * int8_to_int4 gives the same bits (the JS reference; the worker converts in kernel memory: Kernels.toInt4).
  *
  * @example
  * const rows = toInt4(shard.vectors, shard.scales, shard.header.count, dims);
@@ -48,9 +50,9 @@ export function toInt4(vectors: Int8Array, scales: Float32Array, count: number, 
       else if (-v > m) m = -v;
     }
     if (m === 0) continue;
-    const f = 7 / m;
-    for (let v = -m; v <= m; v++) nibble[(v + 128) & 0xff] = Math.round(v * f) & 0xf;
-    out[i] = Math.fround((scales[i] * m) / 7);
+    const f = Math.fround(7 / m);
+    for (let v = -m; v <= Math.min(m, 127); v++) nibble[(v + 128) & 0xff] = int4Nibble(v, f) & 0xf; // m is 128 only for -128
+    out[i] = Math.fround(Math.fround(scales[i] * m) / 7);
     const at = i * half;
     for (let g = 0; g < dims; g += INT4_GROUP) {
       const b = at + (g >>> 1), lo = row + g, hi = lo + 16;
@@ -59,6 +61,14 @@ export function toInt4(vectors: Int8Array, scales: Float32Array, count: number, 
     }
   }
   return { count, packed, scales: out };
+}
+
+/**
+ * The int4 value of int8 value `v` for a row's f = f32(7 / m): floor(f32(f32(v * f) + 0.5)), each step a float32
+ * operation (a product or sum of two float32 values rounded once to float32, as f32.mul and f32.add do), in -7..7.
+ */
+export function int4Nibble(v: number, f: number): number {
+  return Math.floor(Math.fround(Math.fround(v * f) + 0.5));
 }
 
 /** Value of dim `d` of row `i` (for tests and readers of the layout). */

@@ -208,6 +208,59 @@
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br_if $rows (i32.lt_u (local.tee $packed (i32.add (local.get $packed) (local.get $h))) (local.get $end))))))
 
+  ;; Nibbles of 16 int8 values: floor(f32(f32(v * f) + 0.5)) for each, as i8 lanes (int4.ts int4Nibble).
+  (func $nibbles16 (param $x v128) (param $f4 v128) (result v128)
+    (local $lo v128) (local $hi v128) (local $half v128)
+    (local.set $half (f32x4.splat (f32.const 0.5)))
+    (local.set $lo (i16x8.extend_low_i8x16_s (local.get $x)))
+    (local.set $hi (i16x8.extend_high_i8x16_s (local.get $x)))
+    (i8x16.narrow_i16x8_s
+      (i16x8.narrow_i32x4_s
+        (i32x4.trunc_sat_f32x4_s (f32x4.floor (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $lo))) (local.get $f4)) (local.get $half))))
+        (i32x4.trunc_sat_f32x4_s (f32x4.floor (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $lo))) (local.get $f4)) (local.get $half)))))
+      (i16x8.narrow_i32x4_s
+        (i32x4.trunc_sat_f32x4_s (f32x4.floor (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $hi))) (local.get $f4)) (local.get $half))))
+        (i32x4.trunc_sat_f32x4_s (f32x4.floor (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $hi))) (local.get $f4)) (local.get $half)))))))
+
+  ;; int8 rows to int4 rows (int4.ts toInt4): per row, m = max |v|, f = f32(7 / m), each value's nibble by
+  ;; $nibbles16, packed two to a byte in groups of 32 dims, and scales4[i] = f32(f32(scales[i] * m) / 7); a zero row
+  ;; is all zero with scale 0. dims is a multiple of 32.
+  (func (export "int8_to_int4")
+    (param $vectors i32) (param $scales i32) (param $count i32) (param $dims i32) (param $packed i32) (param $scales4 i32)
+    (local $i i32) (local $row i32) (local $p i32) (local $end i32) (local $m i32) (local $acc v128) (local $f4 v128)
+    (local $fm f32) (local $out i32)
+    (block $done
+      (br_if $done (i32.eqz (local.get $count)))
+      (loop $rows
+        (local.set $row (i32.add (local.get $vectors) (i32.mul (local.get $i) (local.get $dims))))
+        (local.set $end (i32.add (local.get $row) (local.get $dims)))
+        (local.set $out (i32.add (local.get $packed) (i32.mul (local.get $i) (i32.shr_u (local.get $dims) (i32.const 1)))))
+        ;; m: the largest |v| of the row (|-128| is 128 as an unsigned lane)
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $p (local.get $row))
+        (loop $max
+          (local.set $acc (i8x16.max_u (local.get $acc) (i8x16.abs (v128.load (local.get $p)))))
+          (br_if $max (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $end))))
+        (local.set $acc (i8x16.max_u (local.get $acc) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $acc) (local.get $acc))))
+        (local.set $acc (i8x16.max_u (local.get $acc) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $acc) (local.get $acc))))
+        (local.set $acc (i8x16.max_u (local.get $acc) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $acc) (local.get $acc))))
+        (local.set $acc (i8x16.max_u (local.get $acc) (i8x16.shuffle 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 (local.get $acc) (local.get $acc))))
+        (local.set $m (i8x16.extract_lane_u 0 (local.get $acc)))
+        (local.set $fm (f32.convert_i32_u (local.get $m)))
+        (f32.store (i32.add (local.get $scales4) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.div (f32.mul (f32.load (i32.add (local.get $scales) (i32.shl (local.get $i) (i32.const 2)))) (local.get $fm)) (f32.const 7)))
+        ;; a zero row: f = 0 makes every nibble floor(0.5) = 0
+        (local.set $f4 (f32x4.splat (if (result f32) (local.get $m) (then (f32.div (f32.const 7) (local.get $fm))) (else (f32.const 0)))))
+        (local.set $p (local.get $row))
+        (loop $groups
+          (v128.store (local.get $out)
+            (v128.or
+              (v128.and (call $nibbles16 (v128.load (local.get $p)) (local.get $f4)) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+              (i8x16.shl (call $nibbles16 (v128.load offset=16 (local.get $p)) (local.get $f4)) (i32.const 4))))
+          (local.set $out (i32.add (local.get $out) (i32.const 16)))
+          (br_if $groups (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 32))) (local.get $end))))
+        (br_if $rows (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $count))))))
+
   ;; out[j] = qinv * scales[r] * (q16 · vectors[r]) for r = rows[j] (u32), j < count: rescoring chosen rows.
   (func (export "int8_row_scores")
     (param $q16 i32) (param $dims i32) (param $vectors i32) (param $scales i32) (param $rows i32) (param $count i32)

@@ -47,6 +47,11 @@ export interface Kernels {
   /** True when the wasm SIMD kernels are in use (queries of supported dims run on them). */
   readonly simd: boolean;
   readonly arena: Arena;
+  /**
+   * int8 rows in kernel memory to int4 rows (int4.ts toInt4, the same bits) at `out`, also in kernel memory; dims a
+   * multiple of 32. On the wasm kernels unless `simd` is false or there are none.
+   */
+  toInt4(rows: Int8Block, dims: number, out: Int4Block, opts?: PrepareOptions): void;
   prepare(query: Float32Array, opts?: PrepareOptions): PreparedQuery;
   /**
    * The rows of the k highest of `count` f32 scores at arena offset `scores` (a block pass's `out`), in ascending

@@ -7,6 +7,7 @@ import type { CodeBlock, Int4Block, Int8Block, PreparedQuery } from "./types";
 /** The functions kernels.wat exports; every pointer is an arena offset. */
 export interface KernelExports {
   int8_scores(q16: number, dims: number, vectors: number, scales: number, count: number, qinv: number, out: number): void;
+  int8_to_int4(vectors: number, scales: number, count: number, dims: number, packed: number, scales4: number): void;
   int4_scores(q16: number, dims: number, packed: number, scales: number, count: number, qinv: number, out: number): void;
   int8_row_scores(q16: number, dims: number, vectors: number, scales: number, rows: number, count: number, qinv: number, out: number): void;
   binary_tables(query: number, dims: number, tables: number): void;

@@ -3,7 +3,7 @@
 // the isolate budget) is full. A partition a query is scanning is pinned and never evicted under it. Concurrent
 // queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting.
 import { checkedShard, objectKey, type ObjectRef } from "../../format";
-import { freeKernelMemory, scanRows, toKernelMemory, type IvfPartition, type ScanPrecision } from "../../search/ivf";
+import { freeKernelMemory, scanRows, toKernelRows, type DecodedPartition, type IvfPartition, type ScanPrecision } from "../../search/ivf";
 import type { Kernels } from "../../search/kernels";
 import { fetchVerified } from "./r2";
 import type { Storage } from "./storage";
@@ -32,7 +32,7 @@ export interface PartitionCache {
 
 export function createPartitionCache(kernels: Kernels): PartitionCache {
   const entries = new Map<string, Entry>(); // insertion order = recency (re-inserted on use)
-  const inflight = new Map<string, Promise<IvfPartition>>();
+  const inflight = new Map<string, Promise<DecodedPartition>>();
 
   /** Evicts the least recently used unpinned partition; false when every one is pinned. */
   const evictOne = (): boolean => {
@@ -45,10 +45,9 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
     return false;
   };
 
-  /** A partition's rows as typed arrays at the scan's precision (int4 made from the int8 rows here, once). */
-  async function fetchDecoded(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number, scan: ScanPrecision): Promise<IvfPartition> {
+  async function fetchDecoded(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number): Promise<DecodedPartition> {
     const shard = checkedShard(await fetchVerified(s, tenant, index, ref), ref, dims, "partition");
-    return scanRows({ count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() }, scan);
+    return { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() };
   }
 
   /**
@@ -56,13 +55,13 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
    * finding or making the entry and pinning it. Kernel memory full of pinned partitions: an unpinned, uncached entry
    * over the typed arrays (scanned in JS).
    */
-  function pin(key: string, decoded?: IvfPartition): Entry {
+  function pin(key: string, scan: ScanPrecision, decoded?: DecodedPartition): Entry {
     let e = entries.get(key);
     if (!e) {
       if (!decoded) throw new Error(`partitions: ${key} is not cached`);
-      let part = toKernelMemory(kernels, decoded);
-      while (!part && evictOne()) part = toKernelMemory(kernels, decoded);
-      if (!part) return { part: decoded, pins: 0 };
+      let part = toKernelRows(kernels, decoded, scan);
+      while (!part && evictOne()) part = toKernelRows(kernels, decoded, scan);
+      if (!part) return { part: scanRows(decoded, scan), pins: 0 };
       entries.set(key, (e = { part, pins: 0 }));
     } else {
       entries.delete(key);
@@ -80,7 +79,7 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
       const pinned: Entry[] = new Array(refs.length);
       const missing: number[] = [];
       keys.forEach((key, i) => {
-        if (entries.has(key)) pinned[i] = pin(key);
+        if (entries.has(key)) pinned[i] = pin(key, scan);
         else missing.push(i);
       });
       // The shared fetch runs under waitUntil, so it settles (and this query goes on to release its pins) even if
@@ -89,11 +88,11 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
         const key = keys[i];
         let p = inflight.get(key);
         if (!p) {
-          p = fetchDecoded(s, tenant, index, refs[i], dims, scan).finally(() => inflight.delete(key));
+          p = fetchDecoded(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
           inflight.set(key, p);
           s.defer(p);
         }
-        pinned[i] = pin(key, await p);
+        pinned[i] = pin(key, scan, await p);
       }));
       const failed = settled.find((r) => r.status === "rejected");
       if (failed) {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeFloatRows, encodeFloatRows, float16Table } from "../../../src/format/index.ts";
-import { ivfOptions, isPartitioned, rankPartitions, scanRows, searchIvf, toKernelMemory, type IvfPartition, type IvfSource, type ScanPrecision } from "../../../src/search/ivf.ts";
+import { ivfOptions, isPartitioned, rankPartitions, scanRows, searchIvf, toKernelMemory, toKernelRows, type IvfPartition, type IvfSource, type ScanPrecision } from "../../../src/search/ivf.ts";
 import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
 import { int8Score, quantizeQuery } from "../../../src/search/kernels/index.ts";
 import { quantizeInt8 } from "../../../src/format/quantize.ts";
@@ -39,8 +39,8 @@ function fixture(seed = 1) {
 }
 
 function source(f: ReturnType<typeof fixture>, opts: { refine?: boolean; kernels?: ReturnType<typeof createKernels>; scan?: ScanPrecision } = {}): IvfSource {
-  const rows = f.parts.map((p) => scanRows({ count: p.count, dims: DIMS, ordinals: p.ordinals, vectors: p.vectors!, scales: p.scales! }, opts.scan));
-  const parts = opts.kernels ? rows.map((p) => toKernelMemory(opts.kernels!, p)!) : rows;
+  const decoded = f.parts.map((p) => ({ count: p.count, dims: DIMS, ordinals: p.ordinals, vectors: p.vectors!, scales: p.scales! }));
+  const parts = decoded.map((p) => (opts.kernels ? toKernelRows(opts.kernels, p, opts.scan)! : scanRows(p, opts.scan)));
   return {
     dims: DIMS, centroids: f.centroids, partitions: f.P, kernels: opts.kernels,
     load: async (ids) => ids.map((i) => parts[i]),
@@ -260,6 +260,24 @@ describe("IVF search", () => {
     const int4 = await searchIvf(q, source(f, { refine: true, scan: "int4" }), 10, { probe: 3, refine: 64 });
     expect(int4.hits.slice(0, 5).map((h) => h.ordinal)).toEqual(int8.hits.slice(0, 5).map((h) => h.ordinal));
     expect(int4.hits[0].score).toBe(int8.hits[0].score); // refined: the same binary16 dot product
+  });
+
+  it("makes int4 rows in kernel memory on the kernels, or in JS when there is no room for the int8 copy: the same bits", () => {
+    const wasm = compileKernels(readFileSync(new URL("../../../src/search/kernels/kernels.wasm", import.meta.url)));
+    const p = f.parts[0];
+    const decoded = { count: p.count, dims: DIMS, ordinals: p.ordinals, vectors: p.vectors!, scales: p.scales! };
+    const roomy = createKernels(wasm, { maxBytes: 1 << 20 });
+    const a = toKernelRows(roomy, decoded, "int4")!;
+    // Room for the int4 rows (800 bytes) and scales (208), not for the temporary int8 copy (1,600).
+    const tight = createKernels(wasm, { maxBytes: 64 * 1024 });
+    expect(tight.arena.tryAlloc(64 * 1024 - 32 - 1100)).toBeGreaterThan(0);
+    const b = toKernelRows(tight, decoded, "int4")!;
+    expect(b.block4).toBeDefined();
+    const bytes = (k: typeof roomy, part: IvfPartition) => [...k.arena.u8At(part.block4!.packed, (p.count * DIMS) / 2)];
+    expect(bytes(tight, b)).toEqual(bytes(roomy, a));
+    expect([...tight.arena.f32At(b.block4!.scales, p.count)]).toEqual([...roomy.arena.f32At(a.block4!.scales, p.count)]);
+    expect([...roomy.arena.u8At(a.block4!.packed, (p.count * DIMS) / 2)]).toEqual([...scanRows(decoded, "int4").packed!]);
+    expect(toKernelRows(tight, decoded, "int4")).toBeNull(); // and none for a second copy
   });
 
   it("takes probe from the request, else the index, clamped to its partitions; says which manifests are partitioned", () => {

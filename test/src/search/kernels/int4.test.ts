@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { quantizeInt8 } from "../../../../src/format";
 import { compileKernels, createKernels, int4Score, int4Value, KernelError, quantizeQuery, toInt4, type Kernels } from "../../../../src/search/kernels";
+import { int4Nibble } from "../../../../src/search/kernels/int4";
 import { int8Dot } from "../../../../src/search/score";
 import { rng } from "../../../../src/random.ts";
 
@@ -60,12 +61,39 @@ describe("int4 rows (derived from int8 for a refined scan)", () => {
       for (let d = 0; d < dims; d++) m = Math.max(m, Math.abs(vectors[i * dims + d]));
       for (let d = 0; d < dims; d++) {
         const v = int4Value(rows.packed, dims, i, d);
-        expect(v).toBe(Math.round((7 * vectors[i * dims + d]) / m) + 0); // the rounding the layout promises
+        expect(v).toBe(int4Nibble(vectors[i * dims + d], Math.fround(7 / m))); // the rounding the layout promises
+        expect(v).toBe(Math.round((7 * vectors[i * dims + d]) / m) + 0); // which is rounding to the nearest here
         expect(Math.abs(v)).toBeLessThanOrEqual(7);
         // v4 * scale4 is within half a step (scale4 / 2) of v8 * scale8
         expect(Math.abs(v * rows.scales[i] - vectors[i * dims + d] * scales[i])).toBeLessThanOrEqual(rows.scales[i] / 2 + 1e-7);
       }
     }
+  });
+
+  it("converts int8 rows in kernel memory to the same int4 bits on wasm and in JS: every row maximum, zero and extreme rows", () => {
+    const dims = 64;
+    const r = rng(11);
+    // row i has maximum |v| = i + 1 (1..128), then a zero row, a row of -128, random rows
+    const rows: number[][] = [];
+    for (let m = 1; m <= 128; m++) rows.push(Array.from({ length: dims }, (_, d) => (d === 5 ? (m === 128 ? -128 : m) : Math.round((r() * 2 - 1) * Math.min(m, 127)))));
+    rows.push(new Array(dims).fill(0), new Array(dims).fill(-128));
+    for (let i = 0; i < 40; i++) rows.push(Array.from({ length: dims }, () => Math.floor(r() * 255) - 127));
+    const count = rows.length;
+    const vectors = Int8Array.from(rows.flat());
+    const scales = Float32Array.from({ length: count }, () => Math.fround(r() * 0.01 + 1e-4));
+    const want = toInt4(vectors, scales, count, dims);
+    for (const simd of [true, false]) {
+      const k = createKernels(module, { maxBytes: 4 << 20 });
+      const a = k.arena;
+      const src = { vectors: a.alloc(vectors.length + 1) + 1, scales: a.alloc(4 * count), count };
+      a.int8At(src.vectors, vectors.length).set(vectors);
+      a.f32At(src.scales, count).set(scales);
+      const out = { packed: a.alloc(count * dims / 2 + 1) + 1, scales: a.alloc(4 * count), count };
+      k.toInt4(src, dims, out, { simd });
+      expect([...a.u8At(out.packed, count * dims / 2)]).toEqual([...want.packed]);
+      expect(bits(a.f32At(out.scales, count).slice())).toEqual(bits(want.scales));
+    }
+    expect(() => createKernels(module, { maxBytes: 1 << 20 }).toInt4({ vectors: 16, scales: 16, count: 2 }, 48, { packed: 16, scales: 16, count: 2 })).toThrow(KernelError);
   });
 
   it("keeps a zero row zero and refuses dims that are not a multiple of 32", () => {
