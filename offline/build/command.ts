@@ -63,8 +63,10 @@ options:
   --partitions <n>         IVF partitions of the vectors (default: one per 1024 passages; 1 = a flat index)
   --probe <n>              partitions a query scans by default (default: the fewest reaching --recall-target)
   --refine auto|on|off     half-precision rows to re-score the best candidates (default auto: when the plan needs them)
-  --scan auto|int8         auto (default): scan int4 rows derived from int8 at load (half the isolate memory) where
-                           the plan refines and int4 with deeper refining keeps its recall@10; int8: never
+  --scan auto|int8|int4    int4 rows made from the int8 ones at load take half the isolate memory; the plan takes
+                           them where it refines and deeper refining keeps its recall@10. auto (default): tried where
+                           that makes the index resident in a worker at the default budget (about 49k-121k passages
+                           at 512 dims); int4: tried at any size; int8: never
   --recall-target <r>      recall@10 against exact float32 search that the default probe must reach, measured on 200
                            pseudo-queries cut from the corpus (default 0.98)
 ${SEARCH_DEFAULT_USAGE}
@@ -139,7 +141,7 @@ export async function runBuildCommand(argv: string[], io: CommandIO = STDIO): Pr
       partitioning: {
         partitions: intFlag("partitions", v.partitions as string), probe: intFlag("probe", v.probe as string),
         refine: choiceFlag("refine", v.refine as string, ["auto", "on", "off"] as const),
-        scan: choiceFlag("scan", v.scan as string, ["auto", "int8"] as const),
+        scan: choiceFlag("scan", v.scan as string, ["auto", "int8", "int4"] as const),
         recallTarget: numberFlag("recall-target", v["recall-target"] as string, 0, 1),
       },
       lexicalOptions: defaults,

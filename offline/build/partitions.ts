@@ -6,6 +6,7 @@ import {
   encodeFloatRows, encodeShard, type ObjectRef, type Partition,
 } from "../../src/format/index.ts";
 import type { Manifest } from "../../src/format/index.ts";
+import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../src/search/budget.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
 import { nodeKernels } from "../vectors/kernels.ts";
 import {
@@ -21,8 +22,11 @@ export interface PartitionOptions {
   probe?: number;
   /** Refine rows: written when the plan needs them (auto, default), always (on) or never (off). */
   refine?: "auto" | "on" | "off";
-  /** The scan's precision: int4 when the plan finds it as good (auto, default; planInt4), or int8 always. */
-  scan?: "auto" | "int8";
+  /**
+   * The scan's precision: auto (default) tries int4 where it makes the index resident (int4Pays) and keeps it when
+   * the plan's recall holds (planInt4); int4 tries it whatever the size; int8 never.
+   */
+  scan?: "auto" | "int8" | "int4";
   /** recall@10 the plan aims at (default 0.98). */
   recallTarget?: number;
   seed?: number;
@@ -105,9 +109,23 @@ async function measurePlan(
   const kernels = nodeKernels(Math.min(2 ** 31, docOf.length * (dims + 8) + (64 << 20)));
   const int8 = memorySource(p, dims, parts, refine, kernels);
   const plan = await planProbe(int8, queries.vectors, queries.count, truth, o.recallTarget ?? 0.98, !!refine && o.refine !== "off");
-  if (o.scan === "int8" || plan.refine === 0) return plan;
+  if (o.scan === "int8" || plan.refine === 0 || (o.scan !== "int4" && !int4Pays(docOf.length, dims))) return plan;
   int8.dispose();
   return planInt4(memorySource(p, dims, parts, refine, kernels, "int4"), plan, queries.vectors, queries.count, truth);
+}
+
+/** How far past the kernel memory an index's int4 rows may go and still count as resident (a few misses a query). */
+const INT4_RESIDENT_SLACK = 1.25;
+
+/**
+ * Whether the int4 scan pays for `rows` passages: where a worker at the default budget cannot keep the int8 rows in
+ * its kernel memory but can keep (nearly: INT4_RESIDENT_SLACK) the int4 ones, so that queries stop reading partitions.
+ * Smaller indexes are resident at int8 already; larger ones are not resident either way, and int4 would only cost the
+ * deeper refining it needs (measured at 1M passages: RESULTS, the int4 scan).
+ */
+export function int4Pays(rows: number, dims: number): boolean {
+  const kernels = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).kernels;
+  return rows * (dims + 4) > kernels && rows * (dims / 2 + 4) <= INT4_RESIDENT_SLACK * kernels;
 }
 
 function gather(floats: Float32Array, dims: number, members: Uint32Array): Float32Array {

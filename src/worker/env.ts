@@ -2,6 +2,7 @@
 // typed values. A bad value is a coded error that names the var, never a NaN that quietly turns a feature off.
 import * as z from "zod";
 import { quoted } from "../errors";
+import { DEFAULT_CACHE_BUDGET_BYTES } from "../search/budget";
 
 /** Bindings of the worker (wrangler.toml): R2 and the string vars below. */
 export interface Env extends Vars {
@@ -49,7 +50,7 @@ const VARS = {
   /** How often (ms) a warm isolate re-reads an index's `current` pointer (default 10000). */
   POINTER_TTL_MS: whole("milliseconds", 0, 86_400_000).default(10_000),
   /** Isolate cache budget (bytes) for models, manifests and shards (default 64 MiB). */
-  CACHE_BUDGET_BYTES: whole("bytes", 1024 * 1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  CACHE_BUDGET_BYTES: whole("bytes", 1024 * 1024, 16 * 1024 * 1024 * 1024).default(DEFAULT_CACHE_BUDGET_BYTES),
   /** `"off"` turns API keys off for this deployment (default `"on"`). */
   AUTH: z.enum(["on", "off"], { error: (iss) => `expected "on" or "off", got ${quoted(iss.input)}` }).default("on"),
   /** How long (ms) an isolate caches a key record: a revoke takes effect within it (default 30000). */

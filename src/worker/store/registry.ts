@@ -1,5 +1,6 @@
 import { ApiError } from "../http-error";
 import { validateName } from "../../format";
+import { splitBudget } from "../../search/budget";
 import { createKernels } from "../../search/kernels";
 import { createLru, type Lru } from "../lru";
 import { createByteCache, type ByteCache } from "./byte-cache";
@@ -61,17 +62,14 @@ export interface IndexRegistry {
 }
 
 export function createRegistry(opts: RegistryOptions): IndexRegistry {
-  // Half the budget for models, flat shards, BM25 buckets and documents (one query model must fit it). The other
-  // half for partitioned indexes: their partitions in kernel memory, refine rows (large, rarely reused: apart, so
-  // they never evict the rest), the results of earlier requests (small, the most valuable per byte) and the loaded
-  // versions themselves (manifests, centroids: apart, so that documents never evict what every request needs).
-  const half = Math.floor(opts.cacheBudgetBytes / 2);
-  const cache = createByteCache(half);
-  const refine = createByteCache(Math.floor(half / 8));
-  const results = createByteCache(Math.floor(half / 16));
-  const loadedVersions = createByteCache(Math.floor(half / 16));
-  const kernelBytes = half - refine.budget - results.budget - loadedVersions.budget;
-  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: kernelBytes }));
+  // Half the budget for models, flat shards, BM25 buckets and documents; the other half for partitions in kernel
+  // memory, refine rows, results and loaded versions (src/search/budget.ts says why each is apart).
+  const split = splitBudget(opts.cacheBudgetBytes);
+  const cache = createByteCache(split.cache);
+  const refine = createByteCache(split.refine);
+  const results = createByteCache(split.results);
+  const loadedVersions = createByteCache(split.loadedVersions);
+  const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: split.kernels }));
   const iso: IsolateCaches = { cache, refine, partitions };
   const now = opts.now ?? Date.now;
   const slots: Lru<Slot> = createLru({ max: opts.maxIndexes ?? 1024, now, onEvict: (_, slot) => drop(slot) });

@@ -6,6 +6,8 @@ import {
   exactTopDocs, INT4_RECALL_SLACK, memorySource, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe,
 } from "../../../offline/vectors/partition.ts";
 import { createTopKIp } from "../../../offline/vectors/topk-ip.ts";
+import { int4Pays } from "../../../offline/build/partitions.ts";
+import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../../src/search/budget.ts";
 
 /** Clustered unit rows (tight clusters: neighbours apart in the third decimal) and held-out queries near them. */
 function data(n: number, dims: number, nq: number) {
@@ -63,5 +65,15 @@ describe("the partition plan's int4 scan (planInt4)", () => {
     } finally {
       await topk.close();
     }
+  });
+
+  it("is tried (--scan auto) only where it makes the index resident at the default budget: int8 rows too large, int4 rows not", () => {
+    const kernels = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).kernels;
+    expect(kernels).toBe(24 * 1024 * 1024 - 0); // 32 MB less refine (4), results (2) and loaded versions (2)
+    expect(int4Pays(24_186, 512)).toBe(false); // SciFact: int8 resident already
+    expect(int4Pays(100_000, 512)).toBe(true); // 51.6 MB at int8, 26 MB at int4
+    expect(int4Pays(1_000_000, 512)).toBe(false); // 260 MB at int4: not resident either way
+    expect(int4Pays(Math.floor(kernels / 516), 512)).toBe(false);
+    expect(int4Pays(Math.floor(kernels / 516) + 1, 512)).toBe(true);
   });
 });
