@@ -1,32 +1,10 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { quantizeInt8 } from "../../../../src/format";
-import { compileKernels, createKernels, int4Score, int4Value, KernelError, quantizeQuery, toInt4, type Kernels } from "../../../../src/search/kernels";
+import { createKernels, int4Score, int4Value, KernelError, quantizeQuery, toInt4, type Kernels } from "../../../../src/search/kernels";
 import { int4Nibble } from "../../../../src/search/kernels/int4";
 import { int8Dot } from "../../../../src/search/score";
 import { rng } from "../../../../src/random.ts";
-
-const wasmPath = new URL("../../../../src/search/kernels/kernels.wasm", import.meta.url);
-const watPath = new URL("../../../../src/search/kernels/kernels.wat", import.meta.url);
-
-function loadModule(): WebAssembly.Module {
-  if (!existsSync(wasmPath) || statSync(wasmPath).mtimeMs < statSync(watPath).mtimeMs) {
-    throw new Error("src/search/kernels/kernels.wasm is missing or older than kernels.wat: run npm run build:kernels");
-  }
-  const module = compileKernels(readFileSync(wasmPath));
-  if (!module) throw new Error("this Node has no wasm SIMD");
-  return module;
-}
-
-function unitRows(n: number, dims: number, r: () => number): Float32Array {
-  const out = Float32Array.from({ length: n * dims }, () => r() - 0.5);
-  for (let i = 0; i < n; i++) {
-    const row = out.subarray(i * dims, (i + 1) * dims);
-    const norm = Math.hypot(...row);
-    row.forEach((x, d) => (row[d] = x / norm));
-  }
-  return out;
-}
+import { loadKernelsModule, unitVectors } from "./module";
 
 /** int4 scores of one query over the rows, by the wasm kernel and by the JS reference (the packed rows at an odd offset). */
 function scoresBoth(k: Kernels, query: Float32Array, rows: { packed: Uint8Array; scales: Float32Array; count: number }) {
@@ -48,12 +26,12 @@ function scoresBoth(k: Kernels, query: Float32Array, rows: { packed: Uint8Array;
 const bits = (s: Float32Array) => [...new Uint32Array(s.buffer, s.byteOffset, s.length)];
 
 describe("int4 rows (derived from int8 for a refined scan)", () => {
-  const module = loadModule();
+  const module = loadKernelsModule();
 
   it("packs two dims per byte in groups of 32, values in -7..7, and approximates the int8 row", () => {
     const dims = 64;
     const r = rng(3);
-    const { vectors, scales } = quantizeInt8(unitRows(5, dims, r), dims);
+    const { vectors, scales } = quantizeInt8(unitVectors(5, dims, r), dims);
     const rows = toInt4(vectors, scales, 5, dims);
     expect(rows.packed.length).toBe(5 * dims / 2);
     for (let i = 0; i < 5; i++) {
@@ -134,10 +112,10 @@ describe("int4 rows (derived from int8 for a refined scan)", () => {
   it("scores unit rows within about 0.03 of the float inner product (the scan ranks; refine rows decide)", () => {
     const dims = 512;
     const r = rng(9);
-    const floats = unitRows(200, dims, r);
+    const floats = unitVectors(200, dims, r);
     const { vectors, scales } = quantizeInt8(floats, dims);
     const rows = toInt4(vectors, scales, 200, dims);
-    const query = unitRows(1, dims, r);
+    const query = unitVectors(1, dims, r);
     const { js } = scoresBoth(createKernels(module, { maxBytes: 4 << 20 }), query, rows);
     let worst = 0;
     for (let i = 0; i < 200; i++) worst = Math.max(worst, Math.abs(js[i] - int8Dot(query, vectors, scales, i)));

@@ -1,34 +1,10 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { codeBytes, quantizeInt8, signCodes } from "../../../../src/format";
-import { compileKernels, createKernels, hasWasmSimd, KernelError, type Kernels } from "../../../../src/search/kernels";
+import { createKernels, hasWasmSimd, KernelError, type Kernels } from "../../../../src/search/kernels";
 import { int8Score, quantizeQuery, quantizeQuery16 } from "../../../../src/search/kernels/quantize-query";
 import { int8Dot } from "../../../../src/search/score";
 import { rng } from "../../../../src/random.ts";
-
-const wasmPath = new URL("../../../../src/search/kernels/kernels.wasm", import.meta.url);
-const watPath = new URL("../../../../src/search/kernels/kernels.wat", import.meta.url);
-
-/** kernels.wasm as npm test builds it (a plain `vitest run` does not: then it must not be missing or stale). */
-function loadModule(): WebAssembly.Module {
-  if (!existsSync(wasmPath) || statSync(wasmPath).mtimeMs < statSync(watPath).mtimeMs) {
-    throw new Error("src/search/kernels/kernels.wasm is missing or older than kernels.wat: run npm run build:kernels");
-  }
-  const module = compileKernels(readFileSync(wasmPath));
-  if (!module) throw new Error("this Node has no wasm SIMD");
-  return module;
-}
-
-
-function unitVectors(n: number, dims: number, r: () => number): Float32Array {
-  const out = Float32Array.from({ length: n * dims }, () => r() - 0.5);
-  for (let i = 0; i < n; i++) {
-    const row = out.subarray(i * dims, (i + 1) * dims);
-    const norm = Math.hypot(...row);
-    row.forEach((x, d) => (row[d] = x / norm));
-  }
-  return out;
-}
+import { loadKernelsModule, unitVectors } from "./module";
 
 interface Placed {
   block: { vectors: number; scales: number; codes: number; count: number };
@@ -86,7 +62,7 @@ function expectInt8Parity(query: Float32Array, vectors: Int8Array, scales: Float
 const DIMS = [16, 32, 48, 112, 128, 256, 384, 512, 768, 1008, 1024];
 
 describe("scoring kernels: wasm SIMD against the JS reference", () => {
-  const module = loadModule();
+  const module = loadKernelsModule();
 
   it("compiles where the engine has wasm SIMD", () => {
     expect(hasWasmSimd()).toBe(true);
