@@ -33,6 +33,7 @@ import { runPublishCommand } from "../offline/publish/cli.ts";
 import { startLocalWorker } from "../offline/local-worker.ts";
 import { normalizeRows } from "../offline/vectors/kmeans.ts";
 import { rng } from "../src/random.ts";
+import { hybridWindow } from "../src/search/modes.ts";
 import { createTopKIp } from "../offline/vectors/topk-ip.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -135,7 +136,8 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
   await shardWriter.add(quantizeRows(vectors, dim, docOf));
   await shardWriter.finish();
   const lexical = await writeLexical(store, blocks, { fusion: { mode: "weighted", weight: 0.52, normalization: "tmm" } });
-  const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, {}, say);
+  // As i3 build: an int4 plan re-scores at least the dense candidates a hybrid search fuses (the default depth).
+  const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, { minRefine: hybridWindow(100) }, say);
   const manifest = assembleManifest({
     id: `scale-${passages}`, documents: passages, passages, tokens: passages * 12, dim, normalized: true, modelName: model.sidecar.name,
     maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, window: 128, stride: 96,

@@ -7,6 +7,7 @@ import { UsageError } from "../command.ts";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { decodeShard, DOCS_PER_BLOCK, type FieldSpec, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
+import { hybridWindow } from "../../src/search/modes.ts";
 import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device } from "../encoder/node-encoder.ts";
 import { openPassageEncoder, type EncoderBackend } from "../encoder/passage-encoder.ts";
@@ -335,7 +336,9 @@ async function partitionBuild(b: {
     await qenc.close();
   }
   const queries = { vectors, count: texts.length, source: PSEUDO_QUERY_SOURCE };
-  const section = await writePartitions(b.store, floats, docOf, b.dim, b.state.shards.map((s) => s.ref), queries, { threads: b.opts.threads, ...b.opts.partitioning }, b.say);
+  // An int4 plan re-scores at least the dense candidates a hybrid search fuses (the index's default depth).
+  const minRefine = b.opts.lexical === false ? 0 : hybridWindow(lexicalOptions(b.opts, sc).fusion?.depth ?? 100);
+  const section = await writePartitions(b.store, floats, docOf, b.dim, b.state.shards.map((s) => s.ref), queries, { threads: b.opts.threads, minRefine, ...b.opts.partitioning }, b.say);
   // A filtered search finds the partitions holding its matching documents through this (fields only).
   const partitionDocs = b.opts.fields?.length && section.members ? await writePartitionDocs(b.store, section.members, docOf, b.documents) : undefined;
   return { ...section, partitionDocs };

@@ -35,7 +35,7 @@ export interface ManifestParts {
   /** The centroids object of a partitioned index. */
   centroids?: ObjectRef;
   /** Search defaults of a partitioned index: probe, refine and the plan behind them. */
-  search?: Pick<Manifest["search"], "probe" | "refine" | "plan">;
+  search?: Pick<Manifest["search"], "probe" | "refine" | "scan" | "plan">;
   blocks: DocBlockRef[];
   /** The id index (documents by id; absent: the worker answers GET documents/:id with 501 not_supported). */
   ids?: IdIndex;

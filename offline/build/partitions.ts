@@ -7,6 +7,7 @@ import {
 } from "../../src/format/index.ts";
 import type { Manifest } from "../../src/format/index.ts";
 import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../src/search/budget.ts";
+import { int4Dims } from "../../src/search/kernels/index.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
 import { nodeKernels } from "../vectors/kernels.ts";
 import {
@@ -27,6 +28,11 @@ export interface PartitionOptions {
    * the plan's recall holds (planInt4); int4 tries it whatever the size; int8 never.
    */
   scan?: "auto" | "int8" | "int4";
+  /**
+   * The fewest candidates an int4 plan re-scores: the hybrid window of the index's fusion depth when it has a lexical
+   * section, so that every dense score a fused ranking uses is exact, never an int4 one (default 0).
+   */
+  minRefine?: number;
   /** recall@10 the plan aims at (default 0.98). */
   recallTarget?: number;
   seed?: number;
@@ -70,7 +76,7 @@ export async function writePartitions(
     log(`build: ${p.partitions} partitions by spherical k-means in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
     const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
-    const plan = await measurePlan(topk, p, parts, refineRows, floats, docOf, dims, queries, o);
+    const plan = await measurePlan(topk, p, parts, refineRows, floats, docOf, dims, queries, o, log);
     log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}${plan.scan === "int4" ? ", int4 scan" : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
     const writeRefine = o.refine === "on" || (o.refine !== "off" && plan.refine > 0);
     const objects: ObjectRef[] = [];
@@ -91,8 +97,8 @@ export async function writePartitions(
     const search = {
       probe: o.probe ?? plan.probe,
       refine: writeRefine ? (plan.refine || 64) : 0,
-      // int4 was measured at the plan's probe: a probe set by hand keeps int8, as does an index without refine rows.
-      ...(plan.scan === "int4" && writeRefine && o.probe === undefined ? { scan: "int4" as const } : {}),
+      // int4 only with the refine rows it was measured with (measurePlan never picks it for a probe set by hand).
+      ...(plan.scan === "int4" && writeRefine ? { scan: "int4" as const } : {}),
       plan: { recallAt10: round4(plan.recallAt10), target: plan.target, queries: plan.queries, source: queries.source },
     };
     return { partitions, centroids, search, objects, plan, members: p.members };
@@ -104,14 +110,22 @@ export async function writePartitions(
 async function measurePlan(
   topk: Awaited<ReturnType<typeof createTopKIp>>, p: Awaited<ReturnType<typeof partitionRows>>, parts: ReturnType<typeof partitionVectors>[],
   refine: ReturnType<typeof partitionRefine>[] | undefined, floats: Float32Array, docOf: Uint32Array, dims: number, queries: PlanQueries, o: PartitionOptions,
+  log: (m: string) => void,
 ): Promise<PartitionPlan> {
   const truth = await exactTopDocs(topk, queries.vectors, queries.count, floats, docOf.length, dims, docOf);
   const kernels = nodeKernels(Math.min(2 ** 31, docOf.length * (dims + 8) + (64 << 20)));
   const int8 = memorySource(p, dims, parts, refine, kernels);
   const plan = await planProbe(int8, queries.vectors, queries.count, truth, o.recallTarget ?? 0.98, !!refine && o.refine !== "off");
-  if (o.scan === "int8" || plan.refine === 0 || (o.scan !== "int4" && !int4Pays(docOf.length, dims))) return plan;
+  // int4 is measured at the plan's probe: a probe set by hand keeps int8 (and the plan's refine), as do dims the int4
+  // layout does not take.
+  if (o.scan === "int8" || plan.refine === 0 || o.probe !== undefined) return plan;
+  if (!int4Dims(dims)) {
+    if (o.scan === "int4") log(`build: --scan int4 needs dims a multiple of 32 (the model's are ${dims}): the scan stays int8`);
+    return plan;
+  }
+  if (o.scan !== "int4" && !int4Pays(docOf.length, dims)) return plan;
   int8.dispose();
-  return planInt4(memorySource(p, dims, parts, refine, kernels, "int4"), plan, queries.vectors, queries.count, truth);
+  return planInt4(memorySource(p, dims, parts, refine, kernels, "int4"), plan, queries.vectors, queries.count, truth, o.minRefine ?? 0);
 }
 
 /** How far past the kernel memory an index's int4 rows may go and still count as resident (a few misses a query). */

@@ -187,18 +187,20 @@ const INT4_REFINE_FACTORS = [1, 2, 4];
 
 /**
  * The int4 scan instead of an int8 plan that refines: at the int8 plan's probe, the smallest refine depth (1, 2 or 4
- * times the plan's) whose recall@10 reaches both the target and the int8 plan's recall less INT4_RECALL_SLACK. int4
+ * times the plan's, at least `minRefine`) whose recall@10 reaches both the target and the int8 plan's recall less
+ * INT4_RECALL_SLACK. int4
  * halves the kernel memory a partition takes and the bytes a query scans; its candidates are re-scored from the same
  * refine rows, so deeper refining buys back what 4 bits lose. Returns the int8 plan (with the points measured) when
  * no depth does, or when the plan does not refine or the dims are not a multiple of 32.
  */
-export async function planInt4(src4: IvfSource, int8: PartitionPlan, queries: Float32Array, nq: number, truth: number[][]): Promise<PartitionPlan> {
+export async function planInt4(src4: IvfSource, int8: PartitionPlan, queries: Float32Array, nq: number, truth: number[][], minRefine = 0): Promise<PartitionPlan> {
   if (int8.refine === 0 || !src4.refine || !int4Dims(src4.dims)) return int8;
   const dims = src4.dims;
   const floor = Math.max(int8.target, int8.recallAt10 - INT4_RECALL_SLACK);
   const points = [...int8.points];
   for (const factor of INT4_REFINE_FACTORS) {
-    const refine = int8.refine * factor;
+    const refine = Math.max(int8.refine * factor, minRefine);
+    if (points.some((pt) => pt.scan === "int4" && pt.refine === refine)) continue;
     let hit = 0, scanned = 0;
     for (let q = 0; q < nq; q++) {
       const r = await searchIvf(queries.subarray(q * dims, (q + 1) * dims), src4, 10, { probe: int8.probe, refine, scan: "int4" });

@@ -6,7 +6,7 @@ import type { RefineVectors } from "../format/float-rows.ts";
 import type { PartitionDocs } from "../format/partition-docs.ts";
 import { float16Table } from "../format/float16.ts";
 import {
-  int4Score, int8Score, KernelError, quantizeQuery, toInt4, type Int4Block, type Int8Block, type Kernels, type PreparedQuery,
+  int4Dims, int4Score, int8Score, KernelError, quantizeQuery, toInt4, type Int4Block, type Int8Block, type Kernels, type PreparedQuery,
 } from "./kernels/index.ts";
 import { createTopK, sortByScore, topIndices } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
@@ -115,6 +115,7 @@ export function toKernelRows(kernels: Kernels, p: DecodedPartition, scan: ScanPr
   if (scan === "int8") return toKernelMemory(kernels, scanRows(p));
   const { arena } = kernels;
   const { count, dims } = p;
+  if (!int4Dims(dims)) throw new KernelError("bad_size", `ivf: int4 rows need dims a multiple of 32, got ${dims}`);
   const packed = arena.tryAlloc((count * dims) >>> 1);
   const scales = packed < 0 ? -1 : arena.tryAlloc(4 * count);
   if (scales < 0) {
@@ -124,11 +125,18 @@ export function toKernelRows(kernels: Kernels, p: DecodedPartition, scan: ScanPr
   const src = arena.tryAlloc(count * dims);
   const srcScales = src < 0 ? -1 : arena.tryAlloc(4 * count);
   if (srcScales >= 0) {
-    arena.int8At(src, count * dims).set(p.vectors.subarray(0, count * dims));
-    arena.f32At(srcScales, count).set(p.scales.subarray(0, count));
-    kernels.toInt4({ vectors: src, scales: srcScales, count }, dims, { packed, scales, count });
-    arena.free(src);
-    arena.free(srcScales);
+    try {
+      arena.int8At(src, count * dims).set(p.vectors.subarray(0, count * dims));
+      arena.f32At(srcScales, count).set(p.scales.subarray(0, count));
+      kernels.toInt4({ vectors: src, scales: srcScales, count }, dims, { packed, scales, count });
+    } catch (e) {
+      arena.free(packed);
+      arena.free(scales);
+      throw e;
+    } finally {
+      arena.free(src);
+      arena.free(srcScales);
+    }
   } else {
     if (src >= 0) arena.free(src);
     const rows = toInt4(p.vectors, p.scales, count, dims);

@@ -56,8 +56,12 @@ function segmentOf(idx: LoadedIndex, ordinal: number): { blocks: DocBlockRef[]; 
 
 /** Bytes of a doc-block page: indexes whose documents fit the isolate keep them by page. */
 export const DOC_PAGE_BYTES = 64 * 1024;
-/** The share of the isolate cache an index's documents may take and still be read by page (and so stay resident). */
-const PAGED_SHARE = 0.5;
+/**
+ * The share of the isolate cache an index's documents may take and still be kept by page (and so stay resident):
+ * 12.8 MB of the 32 MB at the default budget, which leaves room for one query model (counted at 14 MB) and the BM25
+ * buckets beside them, so the pages do not churn against what every query needs.
+ */
+const PAGED_SHARE = 0.4;
 
 /** Doc bytes of each loaded version (its blocks and its delta's), computed once. */
 const docBytes = new WeakMap<LoadedIndex, number>();
@@ -76,8 +80,12 @@ function paged(cache: ByteCache, idx: LoadedIndex): boolean {
   return bytes <= PAGED_SHARE * cache.budget;
 }
 
-/** Page reads in flight, shared by concurrent requests (each settles under the waitUntil of the request that began it). */
-const pageReads = new Map<string, Promise<unknown>>();
+/**
+ * Page reads in flight, shared by concurrent requests (each settles under the waitUntil of the request that began it),
+ * with when they began: one older than PAGE_READ_STALE_MS (its request's waitUntil cut short, say) is begun again.
+ */
+const pageReads = new Map<string, number>();
+const PAGE_READ_STALE_MS = 30_000;
 
 /** The pages of a doc block that hold `range`. */
 function pagesOf(range: { offset: number; length: number }): number[] {
@@ -107,14 +115,17 @@ function fromPages(cache: ByteCache, key: string, range: { offset: number; lengt
 function loadPages(s: Storage, cache: ByteCache, key: string, block: DocBlockRef, range: { offset: number; length: number }): Promise<unknown> {
   return Promise.all(pagesOf(range).map((p) => {
     const pageKey = `${key}@page${p}`;
-    if (cache.get(pageKey) || pageReads.has(pageKey)) return undefined;
+    const began = pageReads.get(pageKey);
+    if (cache.get(pageKey) || (began !== undefined && Date.now() - began < PAGE_READ_STALE_MS)) return undefined;
     const offset = p * DOC_PAGE_BYTES;
     const length = Math.min(block.bytes, offset + DOC_PAGE_BYTES) - offset;
-    const read = getImmutable(s, key, block.bytes, { offset, length }).then((bytes) => {
+    const at = Date.now();
+    pageReads.set(pageKey, at);
+    return getImmutable(s, key, block.bytes, { offset, length }).then((bytes) => {
       if (bytes && bytes.byteLength === length) cache.set(pageKey, bytes, length + 64);
-    }).finally(() => pageReads.delete(pageKey));
-    pageReads.set(pageKey, read);
-    return read;
+    }).finally(() => {
+      if (pageReads.get(pageKey) === at) pageReads.delete(pageKey);
+    });
   }));
 }
 

@@ -60,6 +60,10 @@ describe("the partition plan's int4 scan (planInt4)", () => {
         expect(plan.refine).toBe(64);
         expect(tried.every((pt) => pt.recallAt10 < Math.max(0.98, int8.recallAt10 - INT4_RECALL_SLACK))).toBe(true);
       }
+      // At least `minRefine` candidates (a hybrid search's window) are re-scored by every int4 point measured.
+      const deep = await planInt4(src4, refined, queries, nq, truth, 100);
+      expect(deep.points.filter((pt) => pt.scan === "int4").every((pt) => pt.refine >= 100)).toBe(true);
+      if (deep.scan === "int4") expect(deep.refine).toBeGreaterThanOrEqual(100);
       // No refining in the int8 plan: no int4 (it would rank on 4 bits alone).
       expect(await planInt4(src4, { ...int8, refine: 0 }, queries, nq, truth)).toEqual({ ...int8, refine: 0 });
     } finally {

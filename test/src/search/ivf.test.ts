@@ -278,6 +278,11 @@ describe("IVF search", () => {
     expect([...tight.arena.f32At(b.block4!.scales, p.count)]).toEqual([...roomy.arena.f32At(a.block4!.scales, p.count)]);
     expect([...roomy.arena.u8At(a.block4!.packed, (p.count * DIMS) / 2)]).toEqual([...scanRows(decoded, "int4").packed!]);
     expect(toKernelRows(tight, decoded, "int4")).toBeNull(); // and none for a second copy
+    // Dims the int4 layout does not take: refused before anything is allocated.
+    const used = roomy.arena.stats().usedBytes;
+    const d48 = { count: 2, dims: 48, ordinals: new Uint32Array(2), vectors: new Int8Array(96), scales: new Float32Array(2) };
+    expect(() => toKernelRows(roomy, d48, "int4")).toThrow(/multiple of 32/);
+    expect(roomy.arena.stats().usedBytes).toBe(used);
   });
 
   it("takes probe from the request, else the index, clamped to its partitions; says which manifests are partitioned", () => {
