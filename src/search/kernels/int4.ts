@@ -3,7 +3,8 @@
 // int8 (src/format/shard.ts), and an index scans int4 only where its plan measured the recall (manifest search.scan).
 //
 // Layout: a row is dims / 2 bytes, in groups of 32 dims; byte j (0..15) of group g holds dim 32g + j in its low nibble
-// and dim 32g + 16 + j in its high nibble, each a two's-complement value in -7..7. So the low nibbles of 16 bytes
+// and dim 32g + 16 + j in its high nibble, each the value v in -7..7 stored as v + 8 (1..15, unsigned: the kernel
+// takes a nibble with one mask, and subtracts 8 times the query's sum once a row). So the low nibbles of 16 bytes
 // are 16 consecutive dims, as are the high ones: the kernels widen them against the int16 query with no shuffle.
 import { KernelError } from "./errors";
 import type { QuantizedQuery } from "./quantize-query";
@@ -49,9 +50,12 @@ export function toInt4(vectors: Int8Array, scales: Float32Array, count: number, 
       if (v > m) m = v;
       else if (-v > m) m = -v;
     }
-    if (m === 0) continue;
+    if (m === 0) {
+      packed.fill(0x88, i * half, (i + 1) * half); // every value 0
+      continue;
+    }
     const f = Math.fround(7 / m);
-    for (let v = -m; v <= Math.min(m, 127); v++) nibble[(v + 128) & 0xff] = int4Nibble(v, f) & 0xf; // m is 128 only for -128
+    for (let v = -m; v <= Math.min(m, 127); v++) nibble[(v + 128) & 0xff] = int4Nibble(v, f) + 8; // m is 128 only for -128
     out[i] = Math.fround(Math.fround(scales[i] * m) / 7);
     const at = i * half;
     for (let g = 0; g < dims; g += INT4_GROUP) {
@@ -76,8 +80,7 @@ export function int4Value(packed: Uint8Array, dims: number, i: number, d: number
   const g = d - (d % INT4_GROUP);
   const j = d % INT4_GROUP;
   const byte = packed[(i * dims + g) / 2 + (j & 15)];
-  const nibble = j < 16 ? byte & 0xf : byte >>> 4;
-  return nibble >= 8 ? nibble - 16 : nibble;
+  return (j < 16 ? byte & 0xf : byte >>> 4) - 8;
 }
 
 /**
@@ -93,7 +96,7 @@ export function int4Score(q: QuantizedQuery, packed: Uint8Array, scales: Float32
     const b = at + (g >>> 1);
     for (let j = 0; j < 16; j++) {
       const byte = packed[b + j];
-      acc += q16[g + j] * (((byte << 28) >> 28)) + q16[g + 16 + j] * ((byte << 24) >> 28);
+      acc += q16[g + j] * ((byte & 0xf) - 8) + q16[g + 16 + j] * ((byte >>> 4) - 8);
     }
   }
   return Math.fround(Math.fround(Math.fround(acc) * qinv) * scales[i]);

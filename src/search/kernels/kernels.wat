@@ -97,19 +97,31 @@
         (br_if $rows (i32.lt_u (local.tee $vectors (i32.add (local.get $vectors) (local.get $dims))) (local.get $end))))))
 
   ;; int4 rows (int4.ts: dims / 2 bytes a row; byte j of each 16 holds dim j in its low nibble and dim 16 + j in its
-  ;; high one, of the 32 dims of its group): out[i] = (qinv * f32(q16 · v_i)) * scales[i], for i < count, with the
-  ;; rounding of int8_scores. dims is a multiple of 32. Rows go in fours that share the query loads.
+  ;; high one, of the 32 dims of its group, each value v stored as v + 8): out[i] = (qinv * f32(q16 · v_i)) * scales[i],
+  ;; for i < count, with the rounding of int8_scores. A nibble is taken with one mask (as 0..15, unsigned); the sum over
+  ;; the stored values is q16 · v_i + 8 * sum(q16), so 8 * sum(q16) is subtracted once a row. dims is a multiple of 32.
+  ;; Rows go in fours that share the query loads.
   (func (export "int4_scores")
     (param $q16 i32) (param $dims i32) (param $packed i32) (param $scales i32) (param $count i32)
     (param $qinv f32) (param $out i32)
     (local $h i32) (local $h2 i32) (local $h3 i32) (local $quadsEnd i32) (local $end i32) (local $qp i32) (local $p i32)
-    (local $rowEnd i32)
+    (local $rowEnd i32) (local $bias i32)
     (local $a v128) (local $b v128) (local $c v128) (local $d v128) (local $x v128) (local $lo v128) (local $hi v128)
-    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128) (local $qinv4 v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128) (local $qinv4 v128) (local $mask v128) (local $bias4 v128)
     (local.set $h (i32.shr_u (local.get $dims) (i32.const 1)))
     (local.set $h2 (i32.shl (local.get $h) (i32.const 1)))
     (local.set $h3 (i32.add (local.get $h2) (local.get $h)))
     (local.set $qinv4 (f32x4.splat (local.get $qinv)))
+    (local.set $mask (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    ;; bias = 8 * sum(q16): the query's lanes summed (each pair by a dot with 1s), times 8
+    (local.set $a (v128.const i32x4 0 0 0 0))
+    (local.set $qp (local.get $q16))
+    (local.set $end (i32.add (local.get $q16) (i32.shl (local.get $dims) (i32.const 1))))
+    (loop $qsum
+      (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s (v128.load (local.get $qp)) (v128.const i16x8 1 1 1 1 1 1 1 1))))
+      (br_if $qsum (i32.lt_u (local.tee $qp (i32.add (local.get $qp) (i32.const 16))) (local.get $end))))
+    (local.set $bias (i32.shl (call $sum_i32x4 (local.get $a)) (i32.const 3)))
+    (local.set $bias4 (i32x4.splat (local.get $bias)))
     (local.set $quadsEnd (i32.add (local.get $packed)
       (i32.mul (i32.and (local.get $count) (i32.const -4)) (local.get $h))))
     (block $quadsDone
@@ -128,49 +140,49 @@
           (local.set $q2 (v128.load offset=32 (local.get $qp)))
           (local.set $q3 (v128.load offset=48 (local.get $qp)))
           (local.set $x (v128.load (local.get $p)))
-          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
-          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $lo (v128.and (local.get $x) (local.get $mask)))
+          (local.set $hi (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $mask)))
           (local.set $a (i32x4.add (local.get $a) (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (local.get $q3))))))
           (local.set $x (v128.load (i32.add (local.get $p) (local.get $h))))
-          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
-          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $lo (v128.and (local.get $x) (local.get $mask)))
+          (local.set $hi (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $mask)))
           (local.set $b (i32x4.add (local.get $b) (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (local.get $q3))))))
           (local.set $x (v128.load (i32.add (local.get $p) (local.get $h2))))
-          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
-          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $lo (v128.and (local.get $x) (local.get $mask)))
+          (local.set $hi (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $mask)))
           (local.set $c (i32x4.add (local.get $c) (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (local.get $q3))))))
           (local.set $x (v128.load (i32.add (local.get $p) (local.get $h3))))
-          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
-          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $lo (v128.and (local.get $x) (local.get $mask)))
+          (local.set $hi (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $mask)))
           (local.set $d (i32x4.add (local.get $d) (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (local.get $q3))))))
           (local.set $qp (i32.add (local.get $qp) (i32.const 64)))
           (br_if $groups (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $rowEnd))))
-        ;; [sum a, sum b, sum c, sum d], as in int8_scores
+        ;; [sum a, sum b, sum c, sum d], as in int8_scores, less the bias
         (local.set $a (i32x4.add
           (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
           (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
         (local.set $c (i32x4.add
           (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
           (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
-        (local.set $a (i32x4.add
+        (local.set $a (i32x4.sub (i32x4.add
           (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $c))
-          (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $c))))
+          (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $c))) (local.get $bias4)))
         (v128.store (local.get $out)
           (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (local.get $a)) (local.get $qinv4)) (v128.load (local.get $scales))))
         (local.set $packed (i32.add (local.get $packed) (i32.shl (local.get $h) (i32.const 2))))
@@ -192,17 +204,17 @@
           (local.set $q2 (v128.load offset=32 (local.get $qp)))
           (local.set $q3 (v128.load offset=48 (local.get $qp)))
           (local.set $x (v128.load (local.get $p)))
-          (local.set $lo (i8x16.shr_s (i8x16.shl (local.get $x) (i32.const 4)) (i32.const 4)))
-          (local.set $hi (i8x16.shr_s (local.get $x) (i32.const 4)))
+          (local.set $lo (v128.and (local.get $x) (local.get $mask)))
+          (local.set $hi (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $mask)))
           (local.set $a (i32x4.add (local.get $a) (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $q0))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $q1)))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $q2))
-                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $q3))))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $lo)) (local.get $q0))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (local.get $q1)))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $hi)) (local.get $q2))
+                       (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (local.get $q3))))))
           (local.set $qp (i32.add (local.get $qp) (i32.const 64)))
           (br_if $groups1 (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 16))) (local.get $rowEnd))))
         (f32.store (local.get $out)
-          (f32.mul (f32.mul (f32.convert_i32_s (call $sum_i32x4 (local.get $a))) (local.get $qinv))
+          (f32.mul (f32.mul (f32.convert_i32_s (i32.sub (call $sum_i32x4 (local.get $a)) (local.get $bias))) (local.get $qinv))
                    (f32.load (local.get $scales))))
         (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
@@ -222,8 +234,8 @@
         (i32x4.trunc_sat_f32x4_s (f32x4.floor (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $hi))) (local.get $f4)) (local.get $half))))
         (i32x4.trunc_sat_f32x4_s (f32x4.floor (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $hi))) (local.get $f4)) (local.get $half)))))))
 
-  ;; int8 rows to int4 rows (int4.ts toInt4): per row, m = max |v|, f = f32(7 / m), each value's nibble by
-  ;; $nibbles16, packed two to a byte in groups of 32 dims, and scales4[i] = f32(f32(scales[i] * m) / 7); a zero row
+  ;; int8 rows to int4 rows (int4.ts toInt4): per row, m = max |v|, f = f32(7 / m), each value by $nibbles16,
+  ;; stored as v + 8 two to a byte in groups of 32 dims, and scales4[i] = f32(f32(scales[i] * m) / 7); a zero row
   ;; is all zero with scale 0. dims is a multiple of 32.
   (func (export "int8_to_int4")
     (param $vectors i32) (param $scales i32) (param $count i32) (param $dims i32) (param $packed i32) (param $scales4 i32)
@@ -249,14 +261,14 @@
         (local.set $fm (f32.convert_i32_u (local.get $m)))
         (f32.store (i32.add (local.get $scales4) (i32.shl (local.get $i) (i32.const 2)))
           (f32.div (f32.mul (f32.load (i32.add (local.get $scales) (i32.shl (local.get $i) (i32.const 2)))) (local.get $fm)) (f32.const 7)))
-        ;; a zero row: f = 0 makes every nibble floor(0.5) = 0
+        ;; a zero row: f = 0 makes every value floor(0.5) = 0 (nibble 8)
         (local.set $f4 (f32x4.splat (if (result f32) (local.get $m) (then (f32.div (f32.const 7) (local.get $fm))) (else (f32.const 0)))))
         (local.set $p (local.get $row))
         (loop $groups
           (v128.store (local.get $out)
             (v128.or
-              (v128.and (call $nibbles16 (v128.load (local.get $p)) (local.get $f4)) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
-              (i8x16.shl (call $nibbles16 (v128.load offset=16 (local.get $p)) (local.get $f4)) (i32.const 4))))
+              (i8x16.add (call $nibbles16 (v128.load (local.get $p)) (local.get $f4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8))
+              (i8x16.shl (i8x16.add (call $nibbles16 (v128.load offset=16 (local.get $p)) (local.get $f4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)) (i32.const 4))))
           (local.set $out (i32.add (local.get $out) (i32.const 16)))
           (br_if $groups (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 32))) (local.get $end))))
         (br_if $rows (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $count))))))

@@ -76,7 +76,8 @@ describe("int4 rows (derived from int8 for a refined scan)", () => {
 
   it("keeps a zero row zero and refuses dims that are not a multiple of 32", () => {
     const rows = toInt4(new Int8Array(32), new Float32Array([0]), 1, 32);
-    expect([...rows.packed]).toEqual(new Array(16).fill(0));
+    expect([...rows.packed]).toEqual(new Array(16).fill(0x88)); // every value 0, stored as 0 + 8
+    expect(int4Value(rows.packed, 32, 0, 31)).toBe(0);
     expect(rows.scales[0]).toBe(0);
     expect(() => toInt4(new Int8Array(48), new Float32Array(1), 1, 48)).toThrow(KernelError);
     const k = createKernels(module, { maxBytes: 1 << 20 });
