@@ -237,15 +237,42 @@ function checkPostings(bucket: LexicalBucket, t: LexicalTerm, documents: number)
   });
 }
 
-/** Calls `fn(doc ordinal, tf)` for each posting of `t` in `bucket`. Throws `invalid_object` on malformed bytes. */
-export function forEachPosting(bucket: LexicalBucket, t: LexicalTerm, fn: (doc: number, tf: number) => void): void {
-  const pos = { i: t.start };
-  let doc = 0;
+/**
+ * The postings of `t` in `bucket` into `docs` and `tfs` (their first `t.df` entries: the caller gives arrays at
+ * least that long, and may reuse them across terms). Throws `invalid_object` on malformed bytes.
+ */
+export function decodePostings(bucket: LexicalBucket, t: LexicalTerm, docs: Uint32Array, tfs: Uint32Array): void {
+  if (docs.length < t.df || tfs.length < t.df) throw new RangeError(`decodePostings: arrays of ${Math.min(docs.length, tfs.length)} for ${t.df} postings`);
+  const bytes = bucket.bytes, end = t.end;
+  const pos = { i: 0 };
+  let i = t.start, doc = 0;
   for (let n = 0; n < t.df; n++) {
-    doc += readVarint(bucket.bytes, pos, t.end);
-    fn(doc, readVarint(bucket.bytes, pos, t.end));
+    // One-byte varints (most gaps of a common term, nearly every tf) are read here; longer ones by readVarint.
+    let gap = i < end ? bytes[i] : 0x80;
+    if (gap < 0x80) i++;
+    else {
+      pos.i = i;
+      gap = readVarint(bytes, pos, end);
+      i = pos.i;
+    }
+    let tf = i < end ? bytes[i] : 0x80;
+    if (tf < 0x80) i++;
+    else {
+      pos.i = i;
+      tf = readVarint(bytes, pos, end);
+      i = pos.i;
+    }
+    docs[n] = doc += gap;
+    tfs[n] = tf;
   }
-  if (pos.i !== t.end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${pos.i}, expected ${t.end}`);
+  if (i !== end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${i}, expected ${end}`);
+}
+
+/** Calls `fn(doc ordinal, tf)` for each posting of `t` in `bucket` (decodePostings). Throws `invalid_object` on malformed bytes. */
+export function forEachPosting(bucket: LexicalBucket, t: LexicalTerm, fn: (doc: number, tf: number) => void): void {
+  const docs = new Uint32Array(t.df), tfs = new Uint32Array(t.df);
+  decodePostings(bucket, t, docs, tfs);
+  for (let n = 0; n < t.df; n++) fn(docs[n], tfs[n]);
 }
 
 /** Writes the doc-length object: one Lucene byte4 length per document. */

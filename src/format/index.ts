@@ -24,7 +24,7 @@ export { PointerSchema, parsePointer, serializePointer, type Pointer } from "./p
 export { BINARY_MAJOR, BINARY_MINOR, popcount } from "./binary.ts";
 export {
   LEX_BUCKET_MAGIC, LEX_NORMS_MAGIC, LEX_HEADER_BYTES,
-  termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, forEachPosting,
+  termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, decodePostings, forEachPosting,
   encodeLexicalNorms, decodeLexicalNorms,
   type LexicalBucket, type LexicalTerm, type TermPostings,
 } from "./bm25.ts";

@@ -1,7 +1,7 @@
 // BM25 over the partitioned inverted index (src/format/bm25.ts). Pure: the caller passes the bucket and
 // norm loaders (R2 + isolate cache in the worker, files in Node), so the worker and `npm run eval --index`
 // rank with exactly this code.
-import { bucketOf, byteToLength, forEachPosting, type DeltaLexical, type LexicalBucket, type LexicalSection, type LexicalTerm } from "../format";
+import { bucketOf, byteToLength, decodePostings, type DeltaLexical, type LexicalBucket, type LexicalSection, type LexicalTerm } from "../format";
 import { queryTermCounts } from "../text/analyzer";
 import type { DocHit } from "./dense";
 import type { DocFilter } from "./filter";
@@ -47,7 +47,7 @@ export interface LexicalResult {
  * The score array and the touched-documents list of a finished query, kept for the next one (the scores all zero):
  * one of each, the largest released, so an isolate holds at most one pair the size of its largest index's documents.
  */
-const spares: { scores?: Float64Array; touched?: Uint32Array } = {};
+const spares: { scores?: Float64Array; touched?: Uint32Array; docs?: Uint32Array; tfs?: Uint32Array } = {};
 
 /**
  * An array of at least `n` entries: the spare one when large enough (the scores: all zero; the touched list: written
@@ -205,18 +205,25 @@ export async function searchLexical(
   const acc = take("scores", stats.documents, (n) => new Float64Array(n)); // entries past stats.documents stay 0
   const touched = take("touched", Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)), (n) => new Uint32Array(n));
   let nTouched = 0;
+  // A term's postings are decoded into these (kept for the next query, as the scores are), then scored in one loop.
+  const longest = found.reduce((n, f) => Math.max(n, ...f.lists.map((l) => l.entry.df)), 0);
+  const docs = take("docs", longest, (n) => new Uint32Array(n));
+  const tfs = take("tfs", longest, (n) => new Uint32Array(n));
   for (const { lists, count, idf } of found) {
     const w = count * idf;
     for (const { bucket, entry, first, norms: which } of lists) {
       const lengths = which === "base" ? norms : deltaNorms!;
-      forEachPosting(bucket, entry, (local, tf) => {
-        const doc = first + local;
-        if (filter && !filter.has(doc)) return; // a document the filter rejects is never scored
+      decodePostings(bucket, entry, docs, tfs);
+      for (let n = 0; n < entry.df; n++) {
+        const local = docs[n], tf = tfs[n], doc = first + local;
+        if (filter && !filter.has(doc)) continue; // a document the filter rejects is never scored
         if (acc[doc] === 0) touched[nTouched++] = doc;
         acc[doc] += (w * tf * k1p1) / (tf + table[lengths[local]]);
-      });
+      }
     }
   }
+  keep("docs", docs);
+  keep("tfs", tfs);
   const top = createTopK(depth);
   for (let i = 0; i < nTouched; i++) top.push(touched[i], acc[touched[i]]);
   let released = false;
