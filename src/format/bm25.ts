@@ -106,6 +106,7 @@ export function readVarint(bytes: Uint8Array, pos: { i: number }, end: number): 
   for (let n = 0; n < 5; n++) {
     if (pos.i >= end) throw new FormatError("invalid_object", `lexical bucket: varint runs past byte ${end}`);
     const b = bytes[pos.i++];
+    if (n === 4 && b > 0x0f) throw new FormatError("invalid_object", "lexical bucket: varint over 32 bits");
     v += (b & 0x7f) * mul;
     if (b < 0x80) return v;
     mul *= 128;
@@ -217,6 +218,8 @@ export function decodeLexicalBucket(bytes: Uint8Array, documents?: number): Lexi
   const terms = new Map<string, LexicalTerm>();
   let at = pos.i;
   for (const [term, df, len] of entries) {
+    // A posting takes at least two bytes: a df the postings cannot hold is refused before anything is sized by it.
+    if (df * 2 > len) throw new FormatError("invalid_object", `lexical bucket: term with df ${df} has ${len} bytes of postings (at least ${2 * df})`);
     terms.set(term, { df, start: at, end: at + len });
     at += len;
   }
@@ -262,7 +265,9 @@ export function decodePostings(bucket: LexicalBucket, t: LexicalTerm, docs: Uint
       tf = readVarint(bytes, pos, end);
       i = pos.i;
     }
-    docs[n] = doc += gap;
+    doc += gap;
+    if (doc > 0xffffffff) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: a posting's document is past 2^32`);
+    docs[n] = doc;
     tfs[n] = tf;
   }
   if (i !== end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${i}, expected ${end}`);

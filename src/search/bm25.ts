@@ -44,8 +44,9 @@ export interface LexicalResult {
 }
 
 /**
- * The score array and the touched-documents list of a finished query, kept for the next one (the scores all zero):
- * one of each, the largest released, so an isolate holds at most one pair the size of its largest index's documents.
+ * The score array and the touched-documents list of a finished query, kept for the next one (the scores all zero),
+ * and the arrays a term's postings are decoded into: one of each, the largest released, so an isolate holds at most
+ * one of each the size of its largest index's documents (about 16 bytes a document in all).
  */
 const spares: { scores?: Float64Array; touched?: Uint32Array; docs?: Uint32Array; tfs?: Uint32Array } = {};
 

@@ -236,7 +236,7 @@
 
   ;; int8 rows to int4 rows (int4.ts toInt4): per row, m = max |v|, f = f32(7 / m), each value by $nibbles16,
   ;; stored as v + 8 two to a byte in groups of 32 dims, and scales4[i] = f32(f32(scales[i] * m) / 7); a zero row
-  ;; is all zero with scale 0. dims is a multiple of 32.
+  ;; is all zero (stored 0x88) with scale 0. dims is a multiple of 32.
   (func (export "int8_to_int4")
     (param $vectors i32) (param $scales i32) (param $count i32) (param $dims i32) (param $packed i32) (param $scales4 i32)
     (local $i i32) (local $row i32) (local $p i32) (local $end i32) (local $m i32) (local $acc v128) (local $f4 v128)

@@ -74,6 +74,21 @@ describe("lexical format", () => {
     expect(decodeLexicalBucket(encodeLexicalBucket(0, 1, [])).terms.size).toBe(0);
   });
 
+  it("refuses crafted postings: a document past 2^32 (no wrap-around into range), a df the postings cannot hold", () => {
+    // A gap over 32 bits once wrapped to document 3 of 10; it is refused, as a document past the count always was.
+    const wide = encodeLexicalBucket(0, 1, [{ term: "a", docs: [2 ** 32 + 3], tfs: [1] }]);
+    expect(code(() => decodeLexicalBucket(wide, 10))).toBe("invalid_object");
+    // df 127 over 2 bytes of postings: refused before anything is sized by the df.
+    const bytes = encodeLexicalBucket(0, 1, [{ term: "a", docs: [3], tfs: [1] }]);
+    const at = bytes.findIndex((b, i) => b === "a".charCodeAt(0) && bytes[i + 1] === 1 && bytes[i + 2] === 2);
+    expect(at).toBeGreaterThan(0); // term "a", df 1, 2 bytes of postings
+    const crafted = bytes.slice();
+    crafted[at + 1] = 127;
+    expect(code(() => decodeLexicalBucket(crafted, 10))).toBe("invalid_object");
+    expect(code(() => decodeLexicalBucket(crafted))).toBe("invalid_object");
+    expect(decodeLexicalBucket(bytes, 10).terms.get("a")!.df).toBe(1);
+  });
+
   it("refuses to write a term into the wrong bucket, unsorted postings or tf 0", () => {
     const t = terms(3, 0)[0];
     expect(() => encodeLexicalBucket(1, 3, [t])).toThrow(/belongs to bucket 0/);
