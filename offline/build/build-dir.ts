@@ -9,7 +9,7 @@ import { parseManifest, serializeManifest, type Manifest } from "../../src/forma
 import type { ObjectRef } from "../../src/format/objects.ts";
 import { versionIdOf } from "../../src/format/r2-keys.ts";
 import { forEachLimit } from "../pool.ts";
-import { BUILD_INFO_FILE, readLineage } from "./build-info.ts";
+import { BUILD_INFO_FILE, lineageIn, readInfoJson } from "./build-info.ts";
 import { BuildError } from "./errors.ts";
 import { createObjectStore, type ObjectStore } from "./object-store.ts";
 
@@ -111,14 +111,14 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<vo
 
 /** Adds the version of the manifest about to be replaced to the directory's lineage (when it records one). */
 async function extendLineage(dir: string, file: string): Promise<void> {
-  const lineage = await readLineage(dir);
+  const info = await readInfoJson(dir);
+  const lineage = lineageIn(info);
   if (!lineage) return;
   const old = await readFile(file).catch(() => undefined);
   if (!old) return;
   const version = versionIdOf(await sha256Hex(old));
   if (lineage.includes(version)) return;
   const infoFile = path.join(dir, BUILD_INFO_FILE);
-  const info = JSON.parse(await readFile(infoFile, "utf8"));
   await writeFile(`${infoFile}.tmp-${process.pid}`, JSON.stringify({ ...info, lineage: [...lineage, version] }, null, 2) + "\n");
   await rename(`${infoFile}.tmp-${process.pid}`, infoFile);
 }

@@ -59,10 +59,20 @@ export async function readBuildInfo(dir: string, why: string): Promise<BuildInfo
 
 /** The lineage a build directory records; undefined without one (a build from a corpus), or without build-info.json. */
 export async function readLineage(dir: string): Promise<string[] | undefined> {
+  return lineageIn(await readInfoJson(dir));
+}
+
+/** The parsed build-info.json of `dir`; undefined when it is missing or not JSON. */
+export async function readInfoJson(dir: string): Promise<{ lineage?: unknown } | undefined> {
   try {
-    const info = JSON.parse(await readFile(path.join(dir, BUILD_INFO_FILE), "utf8")) as { lineage?: unknown };
-    return Array.isArray(info.lineage) && info.lineage.every((v) => typeof v === "string") ? info.lineage : undefined;
+    return JSON.parse(await readFile(path.join(dir, BUILD_INFO_FILE), "utf8"));
   } catch {
     return undefined;
   }
+}
+
+/** The lineage a parsed build-info.json records (an array of version ids), if any. */
+export function lineageIn(info: { lineage?: unknown } | undefined): string[] | undefined {
+  const l = info?.lineage;
+  return Array.isArray(l) && l.every((v) => typeof v === "string") ? l : undefined;
 }

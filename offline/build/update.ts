@@ -6,6 +6,7 @@
 // it can be the base of the next update.
 import { copyFile, link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../src/search/budget.ts";
 import {
   DELTA_MANIFEST_VERSION, MANIFEST_VERSION, decodeDocBlock, decodeIdBucket, decodeTombstones, deltaObjects, encodeTombstones, idBucketOf,
   parseManifest, serializeManifest, type DeltaSection, type Doc, type Manifest, type ObjectRef,
@@ -25,10 +26,10 @@ import { createObjectStore } from "./object-store.ts";
 
 /**
  * The most vector bytes a delta may have for a worker with the default budget to serve it: half its kernel memory
- * (24 MB of the default 64 MB `CACHE_BUDGET_BYTES`), where the delta stays beside the probed partitions. An update
- * with `--compact-above` compacts past it whatever the share.
+ * (12 MB: half of 24 MB of the default 64 MB `CACHE_BUDGET_BYTES`, src/search/budget.ts), where the delta stays
+ * beside the probed partitions. An update with `--compact-above` compacts past it whatever the share.
  */
-export const DELTA_BYTES_LIMIT = 12 * 1024 * 1024;
+const DELTA_BYTES_LIMIT = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).kernels / 2;
 
 export interface UpdateOptions extends EncodeIntoOptions {
   /** The build directory of the current version (a fresh build or an earlier update). */

@@ -26,12 +26,6 @@ export interface PublishOptions {
    * anything else is `PublishError("conflict")` before any upload.
    */
   expectPrevious?: string | null;
-  /**
-   * A build made from another version (`i3 build --base`, `i3 compact`: build-info.json `lineage`): the versions it
-   * descends from. The pointer must name one of them (or none, or this version): over any other, publishing would drop
-   * the changes that version has (`conflict`, before any upload). Default: the build directory's own record.
-   */
-  lineage?: string[];
 }
 
 export interface PublishResult {
@@ -86,7 +80,9 @@ export async function publishIndex(opts: PublishOptions): Promise<PublishResult>
 
   const start = await readPointer(target, tenant, index);
   const previousVersion = checkStart(start, opts, log);
-  checkLineage(previousVersion, build.version, opts.lineage ?? (await readLineage(build.dir)), opts);
+  // A build made from another version (`i3 build --base`, `i3 compact`: build-info.json `lineage`) goes only over a
+  // version it descends from (or none, or itself): over any other, publishing would drop that version's changes.
+  checkLineage(previousVersion, build.version, await readLineage(build.dir), opts);
   const up = await uploadObjects(build, opts, log);
   log(`objects: ${up.uploaded} uploaded (${up.uploadedBytes} bytes), ${up.reused.length} already present`);
   await checkStillThere(up.reused, opts);

@@ -31,9 +31,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from offline.train import data
+from offline.train import train as T
 from offline.train.cli import CommandError, run_main
 
 RECIPE = {  # the GPU recipe of round 4 (model.json recipe.train_args) scaled to a converged start, fixed in advance
@@ -41,7 +41,7 @@ RECIPE = {  # the GPU recipe of round 4 (model.json recipe.train_args) scaled to
     "lr_encoder": 1e-5, "lr_heads": 1e-4, "weight_decay": 0.01, "warmup_frac": 0.1, "grad_clip": 1.0,
     "head_dropout": 0.1, "init_logit_scale": 20.0, "q_max_len": 32, "p_max_len": 128,
 }
-DEFAULT_STEPS = {"cpu": 800, "cuda": 800}
+DEFAULT_STEPS = 800
 
 
 # ------------------------------------------------------------------------------------------------ corpus
@@ -139,10 +139,7 @@ def load_base(model_dir: str, passage_mode: str):
     for mod in list(m.reconstructor.modules()) + list(m.interactor.modules()):
         if isinstance(mod, torch.nn.Dropout):
             mod.p = RECIPE["head_dropout"]
-    for p in m.passage_encoder.parameters():
-        p.requires_grad = passage_mode == "all"
-    for p in m.passage_encoder.tanh_layer.parameters():
-        p.requires_grad = True
+    T.setup_trainable(m, passage_mode)
     for p in list(m.rec_proj.parameters()) + [m.rec_bias]:
         p.requires_grad = False  # the reconstruction head is not shipped: no reconstruction loss
     return m, meta
@@ -229,9 +226,7 @@ def train(m, passages: Passages, queries: List[dict], negatives: List[List[int]]
           rng: random.Random, dev: str, log) -> dict:
     R = RECIPE
     normed = [_norm(t) for t in texts]
-    enc = list(m.query_encoder.parameters()) + (list(m.passage_encoder.parameters()) if passages.mode == "all" else [])
-    enc_ids = {id(p) for p in enc}
-    heads = [p for p in m.parameters() if p.requires_grad and id(p) not in enc_ids]
+    enc, heads = T.setup_trainable(m, passages.mode)  # as load_base set them; the reconstruction head stays frozen
     opt = torch.optim.AdamW([{"params": enc, "lr": R["lr_encoder"], "base_lr": R["lr_encoder"]},
                              {"params": heads, "lr": R["lr_heads"], "base_lr": R["lr_heads"]}],
                             weight_decay=R["weight_decay"])
@@ -239,8 +234,7 @@ def train(m, passages: Passages, queries: List[dict], negatives: List[List[int]]
     m.train()
     t0, first, last = time.time(), None, None
     for step in range(1, steps + 1):
-        f = step / warmup if step <= warmup else \
-            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+        f = T.lr_factor(step, warmup, steps)
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * f
         rows = queries[(step - 1) * R["batch"]: step * R["batch"]]
@@ -253,8 +247,8 @@ def train(m, passages: Passages, queries: List[dict], negatives: List[List[int]]
         qx, qm = data.pad_batch([q["ids"] for q in rows])
         qv = m.encode_query(qx.to(dev), qm.to(dev))
         pv = passages.batch(m, cols)[0]
-        logits = (m.logit_scale * (qv @ pv.t())).masked_fill(false_negative_mask(rows, cols, targets, normed).to(dev), -1e4)
-        loss = F.cross_entropy(logits, torch.tensor(targets, device=dev))
+        loss = T.contrastive_loss(qv, pv, torch.tensor(targets, device=dev),
+                                  false_negative_mask(rows, cols, targets, normed).to(dev), m.logit_scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(enc + heads, R["grad_clip"])
@@ -295,8 +289,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", required=True, help="the base model dir (an I^3 model, e.g. models/i3-scifact)")
     ap.add_argument("--out", required=True, help="the adapted model dir to write")
     ap.add_argument("--name", default=None, help="model.json name (default: the --out folder's name)")
-    ap.add_argument("--steps", type=int, default=None, help=f"default {DEFAULT_STEPS['cpu']} on the CPU, "
-                                                            f"{DEFAULT_STEPS['cuda']} on CUDA")
+    ap.add_argument("--steps", type=int, default=None, help=f"default {DEFAULT_STEPS} (on the CPU and on CUDA)")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     ap.add_argument("--passage", choices=["pool", "all"], default=None,
                     help="pool: frozen passage backbone (default on the CPU); all: the whole tower trains (CUDA)")
@@ -320,7 +313,7 @@ def main(argv=None) -> None:
     dev = pick_device(a.device)
     torch.set_num_threads(a.threads)
     seed_everything(a.seed)
-    steps = a.steps or DEFAULT_STEPS["cuda" if dev.startswith("cuda") else "cpu"]
+    steps = a.steps or DEFAULT_STEPS
     mode = a.passage or ("all" if dev.startswith("cuda") else "pool")
     log = lambda o: print(json.dumps(o), flush=True)  # noqa: E731
 

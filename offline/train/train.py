@@ -120,6 +120,13 @@ def setup_trainable(m, mode):
     return enc, heads
 
 
+def lr_factor(step, warmup_steps, max_steps):
+    """The learning rate's factor at `step` (1-based): linear warmup, then cosine down to 10%."""
+    if step <= warmup_steps:
+        return step / warmup_steps
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / max(1, max_steps - warmup_steps)))
+
+
 def contrastive_loss(q, p, targets, false_neg_mask, scale):
     """q [Nq,D], p [Np,D], targets [Nq] column of each query's positive, false_neg_mask [Nq,Np] True = drop."""
     logits = scale * (q @ p.t())
@@ -302,9 +309,7 @@ def main():
         log({"event": "dev", "step": 0, **r0, "elapsed": time.time() - t0})
     best_step = -1
     for step in range(1, max_steps + 1):
-        # lr: linear warmup then cosine to 10%
-        f = step / warmup_steps if step <= warmup_steps else \
-            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / max(1, max_steps - warmup_steps)))
+        f = lr_factor(step, warmup_steps, max_steps)
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * f
         epoch = (step - 1) * batch_size / batcher.n_train

@@ -48,7 +48,7 @@ export function writePreamble(bytes: Uint8Array, magic: string): void {
 }
 
 /** Writes a 4-character ASCII magic at offset 0. */
-export function writeMagic(bytes: Uint8Array, magic: string): void {
+function writeMagic(bytes: Uint8Array, magic: string): void {
   for (let i = 0; i < 4; i++) bytes[i] = magic.charCodeAt(i);
 }
 

@@ -101,6 +101,11 @@ export function writeVarint(out: number[], v: number): void {
 
 /** Reads a varint at `pos.i` (advancing it); throws `invalid_object` past `end`. */
 export function readVarint(bytes: Uint8Array, pos: { i: number }, end: number): number {
+  const first = pos.i < end ? bytes[pos.i] : 0x80;
+  if (first < 0x80) {
+    pos.i++; // one byte: most posting gaps of a common term and nearly every tf
+    return first;
+  }
   let v = 0;
   let mul = 1;
   for (let n = 0; n < 5; n++) {
@@ -247,30 +252,15 @@ function checkPostings(bucket: LexicalBucket, t: LexicalTerm, documents: number)
 export function decodePostings(bucket: LexicalBucket, t: LexicalTerm, docs: Uint32Array, tfs: Uint32Array): void {
   if (docs.length < t.df || tfs.length < t.df) throw new RangeError(`decodePostings: arrays of ${Math.min(docs.length, tfs.length)} for ${t.df} postings`);
   const bytes = bucket.bytes, end = t.end;
-  const pos = { i: 0 };
-  let i = t.start, doc = 0;
+  const pos = { i: t.start };
+  let doc = 0;
   for (let n = 0; n < t.df; n++) {
-    // One-byte varints (most gaps of a common term, nearly every tf) are read here; longer ones by readVarint.
-    let gap = i < end ? bytes[i] : 0x80;
-    if (gap < 0x80) i++;
-    else {
-      pos.i = i;
-      gap = readVarint(bytes, pos, end);
-      i = pos.i;
-    }
-    let tf = i < end ? bytes[i] : 0x80;
-    if (tf < 0x80) i++;
-    else {
-      pos.i = i;
-      tf = readVarint(bytes, pos, end);
-      i = pos.i;
-    }
-    doc += gap;
+    doc += readVarint(bytes, pos, end);
     if (doc > 0xffffffff) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: a posting's document is past 2^32`);
     docs[n] = doc;
-    tfs[n] = tf;
+    tfs[n] = readVarint(bytes, pos, end);
   }
-  if (i !== end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${i}, expected ${end}`);
+  if (pos.i !== end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${pos.i}, expected ${end}`);
 }
 
 /** Calls `fn(doc ordinal, tf)` for each posting of `t` in `bucket` (decodePostings). Throws `invalid_object` on malformed bytes. */

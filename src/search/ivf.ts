@@ -107,9 +107,10 @@ export function toKernelMemory(kernels: Kernels, p: IvfPartition): IvfPartition 
 }
 
 /**
- * A decoded partition's rows at the scan's precision in kernel memory: int8 copied; int4 made there from a temporary
- * int8 copy by the kernels (Kernels.toInt4), or in JS when there is no room for that copy (the same bits). Null when
- * the kernel memory cannot hold the rows (the caller evicts and retries, or scans scanRows' typed arrays).
+ * A decoded partition's rows at the scan's precision in kernel memory: int8 copied; int4 made there by the kernels
+ * (Kernels.toInt4) from a temporary int8 copy, or by scanRows in JS when there is no room for that copy (the same
+ * bits). Null when the kernel memory cannot hold the rows (the caller evicts and retries, or scans scanRows' typed
+ * arrays).
  */
 export function toKernelRows(kernels: Kernels, p: DecodedPartition, scan: ScanPrecision = "int8"): IvfPartition | null {
   if (scan === "int8") return toKernelMemory(kernels, scanRows(p));
@@ -122,26 +123,20 @@ export function toKernelRows(kernels: Kernels, p: DecodedPartition, scan: ScanPr
     if (packed >= 0) arena.free(packed);
     return null;
   }
-  const src = arena.tryAlloc(count * dims);
-  const srcScales = src < 0 ? -1 : arena.tryAlloc(4 * count);
-  if (srcScales >= 0) {
-    try {
-      arena.int8At(src, count * dims).set(p.vectors.subarray(0, count * dims));
-      arena.f32At(srcScales, count).set(p.scales.subarray(0, count));
-      kernels.toInt4({ vectors: src, scales: srcScales, count }, dims, { packed, scales, count });
-    } catch (e) {
-      arena.free(packed);
-      arena.free(scales);
-      throw e;
-    } finally {
-      arena.free(src);
-      arena.free(srcScales);
-    }
-  } else {
-    if (src >= 0) arena.free(src);
-    const rows = toInt4(p.vectors, p.scales, count, dims);
-    arena.u8At(packed, rows.packed.length).set(rows.packed);
-    arena.f32At(scales, count).set(rows.scales);
+  const src = toKernelMemory(kernels, scanRows(p));
+  if (!src) {
+    arena.free(packed);
+    arena.free(scales);
+    return toKernelMemory(kernels, scanRows(p, "int4")); // the room just freed
+  }
+  try {
+    kernels.toInt4(src.block!, dims, { packed, scales, count });
+  } catch (e) {
+    arena.free(packed);
+    arena.free(scales);
+    throw e;
+  } finally {
+    freeKernelMemory(kernels, src);
   }
   return { count, ordinals: p.ordinals, block4: { packed, scales, count } };
 }

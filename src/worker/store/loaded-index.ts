@@ -156,9 +156,9 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   const hasRefine = m.partitions.every((p) => p.refine);
   // A query's partitions are pinned together: no request may probe more than the kernel memory holds at once. A
   // partition takes its rows (int8, or int4 at half: search.scan) and scales there, not its sign codes and ordinals
-  // (its object's bytes when a shard reference has no count); a megabyte is left for the query's scratch.
+  // (a shard reference always has its count: the manifest rules); a megabyte is left for the query's scratch.
   const scan = m.search.scan ?? "int8";
-  const kernelBytes = m.partitions.map(({ shards: [s] }) => (s.count === undefined ? s.bytes : kernelBytesOf(s.count, m.vectors.dim, scan)));
+  const kernelBytes = m.partitions.map(({ shards: [s] }) => kernelBytesOf(s.count!, m.vectors.dim, scan));
   const deltaBytes = (m.delta?.shards ?? []).reduce((n, r) => n + r.bytes, 0); // scanned beside every probe
   const kernelMax = iso.partitions.kernels.arena.stats().maxBytes;
   if (deltaBytes > kernelMax / 2) {

@@ -14,7 +14,6 @@ interface Entry {
   pins: number;
 }
 
-
 /** What `acquire` pinned: hand it back to `release`. */
 export type Pins = Entry[];
 
