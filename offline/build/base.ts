@@ -35,7 +35,8 @@ export async function openBase(build: BuildDir, modelDir: string, what: string):
     ? (await loadModel(modelDir, { cpuPassage: true })).hashes.passage === want.passage
     : false;
   const passageDiffers = want.passage !== "" && !int8 && model.hashes.passage !== want.passage;
-  if (passageDiffers || model.hashes.query !== m.model.query.sha256 || model.hashes.vocab !== m.model.vocab.sha256) {
+  const queryDiffers = m.model.query.sha256 !== model.hashes.query && m.model.query.sha256 !== model.replacedQuery; // the same outputs
+  if (passageDiffers || queryDiffers || model.hashes.vocab !== m.model.vocab.sha256) {
     throw new UsageError(`--model ${modelDir} is not the model ${build.dir} was built with (${want.name}): ${what} must encode with the same model`);
   }
   return { build, info, passage: int8 ? "int8" : "fp32" };

@@ -26,6 +26,8 @@ export interface ManifestParts {
   /** The model's static query tier (manifest 2.1 `model.static`), and the encoder a search runs by default. */
   staticQuery?: ObjectRef;
   defaultEncoder?: "model" | "static";
+  /** "optimized": the query model's graph was optimized at export (manifest `model.graph`). */
+  queryGraph?: "optimized";
   window: number;
   stride: number;
   /** false: one passage per document (`--no-split`); default true. */
@@ -56,6 +58,7 @@ export function assembleManifest(p: ManifestParts): Manifest {
     model: {
       name: p.modelName, maxQueryTokens: p.maxQueryTokens, query: p.query, vocab: p.vocab, tokenizerHash: p.vocab.sha256,
       ...(p.staticQuery ? { static: p.staticQuery } : {}), ...(p.defaultEncoder ? { defaultEncoder: p.defaultEncoder } : {}),
+      ...(p.queryGraph ? { graph: p.queryGraph } : {}),
     },
     passages: { window: p.window, stride: p.stride, ...(p.split === false ? { split: false as const } : {}), docScore: "max" },
     partitions: p.partitions,

@@ -170,7 +170,7 @@ export async function mergeIndexes(opts: MergeOptions): Promise<MergeSummary> {
     id: opts.id ?? defaultIndexId(out),
     documents: docOffset, passages, tokens,
     dim: m0.vectors.dim, normalized: m0.vectors.normalized, modelName: m0.model.name, maxQueryTokens: m0.model.maxQueryTokens,
-    query, vocab, staticQuery, defaultEncoder: m0.model.defaultEncoder, window: m0.passages.window, stride: m0.passages.stride, split: m0.passages.split !== false,
+    query, vocab, staticQuery, defaultEncoder: m0.model.defaultEncoder, queryGraph: m0.model.graph, window: m0.passages.window, stride: m0.passages.stride, split: m0.passages.split !== false,
     partitions: [{ id: 0, centroid: null, shards }], blocks, ids: await writeIdIndex(store, blocks), lexical, fields,
   });
   const info: BuildInfo = { fingerprint: { ...fp, slice: null }, slice: null, firstDoc: 0, corpusDocuments: docOffset, tokens };

@@ -24,6 +24,12 @@ export interface ModelSidecar {
   cpuPassage?: string;
   /** Quantized query model for the worker: shipped as the index's query model when present. */
   edgeQuery?: string;
+  /**
+   * "optimized": `edgeQuery`'s graph was optimized at export (onnxruntime's "extended" level, hardware-independent:
+   * `python -m offline.train.export optimize`); the index says so (`model.graph`) and the worker loads it without
+   * optimizing it again.
+   */
+  edgeQueryGraph?: "optimized";
   /** Static query model (`I3SQ`, src/format/static-query.ts): shipped in the index as `model.static` when present. */
   static?: string;
   /** The encoder a search of an index built with this model runs when it names none (default "model"). */
@@ -53,6 +59,10 @@ export interface LoadedModel {
   vocabBytes: Uint8Array;
   /** The query model's bytes (shipped in the index as an object; `hashes.query` is their sha256). */
   queryBytes: Uint8Array;
+  /** "optimized" when the shipped query model is the sidecar's `edgeQuery` and its graph was optimized at export. */
+  queryGraph?: "optimized";
+  /** sha256 of the query model an optimized graph replaced: the same outputs, so an index built with it shares this model. */
+  replacedQuery?: string;
   /** The static query model's bytes and sha256, when the model has one (checked: decodes, same dims and vocab). */
   static?: { bytes: Uint8Array; sha256: string };
   /** sha256 of passage, shipped query and vocab files: what a resumed build or a merge must share. */
@@ -111,6 +121,9 @@ export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}
   }
   const staticModel = sidecar.static === undefined ? undefined : await loadStatic(dir, sidecar, vocab.length, bad);
   if (sidecar.defaultEncoder !== undefined && !["model", "static"].includes(sidecar.defaultEncoder)) throw bad(`model.json: "defaultEncoder" must be "model" or "static"`);
+  if (sidecar.edgeQueryGraph !== undefined && (sidecar.edgeQueryGraph !== "optimized" || !sidecar.edgeQuery)) {
+    throw bad(`model.json: "edgeQueryGraph" must be "optimized", and only beside an "edgeQuery"`);
+  }
   if (sidecar.defaultEncoder === "static" && !staticModel) throw bad(`model.json: "defaultEncoder" is "static" but the model names no "static" file`);
   return {
     dir,
@@ -122,8 +135,16 @@ export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}
     vocab,
     vocabBytes: bytes.vocab,
     queryBytes: bytes.query,
+    ...(sidecar.edgeQueryGraph ? { queryGraph: sidecar.edgeQueryGraph, replacedQuery: replacedQuery(sidecar) } : {}),
     hashes,
   };
+}
+
+/** The sha256 an optimized edge query graph replaced (`edgeQueryVariants[edgeQuery].graph.replaces`), if recorded. */
+function replacedQuery(sidecar: ModelSidecar): string | undefined {
+  const variants = (sidecar as { edgeQueryVariants?: Record<string, { graph?: { replaces?: unknown } }> }).edgeQueryVariants;
+  const sha = variants?.[sidecar.edgeQuery!]?.graph?.replaces;
+  return typeof sha === "string" && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined;
 }
 
 /** Reads and checks the sidecar's static query model: its sha256, its layout, and its dims and vocab against the model's. */

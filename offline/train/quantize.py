@@ -80,6 +80,19 @@ def write_weight_variant(src: str, dst: str, matmul: str, embedding: str) -> Non
     os.replace(dst + ".partial", dst)
 
 
+def optimize_graph(src: str, dst: str) -> None:
+    """src with its graph optimized by onnxruntime at the "extended" level (fusions that hold on any CPU; not "all",
+    whose layout transforms are specific to the machine that runs them), written to dst whole (through dst.partial).
+    A runtime that loads dst with graph optimization off gets src's outputs without optimizing it again."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.optimized_model_filepath = dst + ".partial"
+    ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+    os.replace(dst + ".partial", dst)
+
+
 def quantize_dynamic_int8(src: str, dst: str) -> None:
     """onnxruntime dynamic int8 of the weights of MatMul/Gemm/Gather with an initializer operand; activation x
     activation MatMuls (attention scores and attention-weighted values) stay fp32 (dynamic int8 on both operands costs

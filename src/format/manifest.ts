@@ -40,7 +40,10 @@ const VersionSchema = z.object({
 /**
  * The query encoder the index must be searched with; `tokenizerHash` is the vocab's sha256. Since 2.1, `static`: the
  * model's static query tier (src/format/static-query.ts), the same vector space without a transformer, and
- * `defaultEncoder`, the one a search runs when it names none.
+ * `defaultEncoder`, the one a search runs when it names none. `graph: "optimized"`: the query model's graph was
+ * optimized when the model was exported (onnxruntime's hardware-independent "extended" level), so a runtime loads it
+ * with graph optimization off and gets the same outputs sooner (a cold isolate's first session). Added without a
+ * minor version: a reader that drops it optimizes the graph again, to the same graph.
  */
 const ModelSchema = z
   .object({
@@ -51,6 +54,7 @@ const ModelSchema = z
     tokenizerHash: sha256Field,
     static: objectRefOf("static").optional(),
     defaultEncoder: z.enum(["model", "static"]).optional(),
+    graph: z.literal("optimized").optional(),
   })
   .superRefine((m, ctx) => {
     if (m.tokenizerHash !== m.vocab.sha256) reject(ctx, ["tokenizerHash"], `the vocab sha256 ${m.vocab.sha256}`, m.tokenizerHash);
@@ -249,7 +253,7 @@ export function serializeManifest(m: Manifest): string {
     vectors: { dim: m.vectors.dim, quantization: m.vectors.quantization, binary: m.vectors.binary, metric: m.vectors.metric, normalized: m.vectors.normalized },
     model: {
       name: m.model.name, maxQueryTokens: m.model.maxQueryTokens, query: ref(m.model.query), vocab: ref(m.model.vocab), tokenizerHash: m.model.tokenizerHash,
-      static: m.model.static && ref(m.model.static), defaultEncoder: m.model.defaultEncoder,
+      static: m.model.static && ref(m.model.static), defaultEncoder: m.model.defaultEncoder, graph: m.model.graph,
     },
     passages: { window: m.passages.window, stride: m.passages.stride, split: m.passages.split, docScore: m.passages.docScore },
     partitions: m.partitions.map((p) => ({ id: p.id, centroid: p.centroid, shards: p.shards.map(ref), refine: p.refine && ref(p.refine) })),

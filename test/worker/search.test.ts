@@ -58,6 +58,22 @@ describe("search through the worker (workerd + R2 simulator)", () => {
     }
   });
 
+  it("runs a graph optimized at export (manifest model.graph) unoptimized, to the vectors onnxruntime's own optimization gives", async () => {
+    const sidecar = await repoJson("models/i3-scifact/model.json");
+    expect(sidecar.edgeQueryGraph).toBe("optimized"); // offline/train/export.py optimize
+    const model = await repoFile(`models/i3-scifact/${sidecar.edgeQuery}`);
+    const tokenizer = createTokenizer(await repoJson(`models/i3-scifact/${sidecar.vocab}`));
+    const opts = { maxTokens: sidecar.maxQueryTokens, dim: sidecar.dim, modelSha256: "x" };
+    const asIs = createQueryEncoder(await createWasmSession(model, "optimized"), tokenizer, opts);
+    const optimizedAgain = createQueryEncoder(await createWasmSession(model), tokenizer, opts);
+    for (const q of expected.queries.slice(0, 8)) {
+      const [a, b] = [(await asIs.encode(q.text)).vector, (await optimizedAgain.encode(q.text)).vector];
+      expect(Array.from(a)).toEqual(Array.from(b));
+    }
+    asIs.dispose();
+    optimizedAgain.dispose();
+  });
+
   it("returns fewer than k only when the index has fewer documents, and respects k", async () => {
     const { body } = await search("fixture", "mini", { query: "cancer", k: 3 });
     expect(body.results).toHaveLength(3);

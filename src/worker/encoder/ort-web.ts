@@ -32,12 +32,15 @@ function configureOrt(): void {
 /** Sessions this isolate created and released: every session an evicted encoder held must come back. */
 export const sessionCounts = { created: 0, released: 0 };
 
-/** Creates an ORT inference session from ONNX bytes, with the wasm execution provider. */
-export async function createWasmSession(model: Uint8Array): Promise<ort.InferenceSession> {
+/**
+ * Creates an ORT inference session from ONNX bytes, with the wasm execution provider. A graph optimized at export
+ * (manifest `model.graph`) is not optimized again: the same outputs, and a session a cold isolate has sooner.
+ */
+export async function createWasmSession(model: Uint8Array, graph?: "optimized"): Promise<ort.InferenceSession> {
   configureOrt();
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ["wasm"],
-    graphOptimizationLevel: "all",
+    graphOptimizationLevel: graph === "optimized" ? "disabled" : "all",
   });
   sessionCounts.created++;
   return session;

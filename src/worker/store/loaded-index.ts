@@ -214,8 +214,8 @@ async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: s
  * are the same bytes: content-addressed, so one verified copy serves all. Released when evicted.
  */
 async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
-  const { query, vocab, maxQueryTokens } = manifest.model;
-  const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}`;
+  const { query, vocab, maxQueryTokens, graph } = manifest.model;
+  const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}|${graph ?? ""}`;
   return cachedLoad(cache, key, () => createEncoder(s, cache, tenant, index, manifest, key));
 }
 
@@ -247,11 +247,11 @@ function encoderHandle(load: (s: Storage) => Promise<QueryEncoder>, s: Storage, 
 const PROBE_QUERY = "query";
 
 async function createEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<QueryEncoder> {
-  const { query, vocab, maxQueryTokens } = manifest.model;
+  const { query, vocab, maxQueryTokens, graph } = manifest.model;
   const [modelBytes, tokenizer] = await Promise.all([fetchVerified(s, tenant, index, query), loadTokenizer(s, cache, tenant, index, vocab)]);
   let encoder: QueryEncoder | undefined;
   try {
-    encoder = createQueryEncoder(await createWasmSession(modelBytes), tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
+    encoder = createQueryEncoder(await createWasmSession(modelBytes, graph), tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
     await encoder.encode(PROBE_QUERY);
   } catch (e) {
     encoder?.dispose(); // its session is released: nothing keeps a failed model

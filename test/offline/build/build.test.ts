@@ -145,6 +145,23 @@ describe("i3 build", () => {
     await expect(buildIndex(base("static-default", { model: await withStatic("model-no-static", { static: undefined, defaultEncoder: "static" }) }))).rejects.toMatchObject({ code: "invalid_model", message: expect.stringContaining("defaultEncoder") });
   });
 
+  it("says in the manifest (model.graph) that the shipped query model's graph was optimized at export, and only then", async () => {
+    expect(ref.manifest.model).not.toHaveProperty("graph");
+    const sidecar = JSON.parse(await readFile(path.join(MODEL, "model.json"), "utf8"));
+    const withGraph = async (name: string, extra: object) => {
+      const dir = path.join(tmp, name);
+      await mkdir(dir);
+      const rel = (f: string) => path.relative(dir, path.join(MODEL, f));
+      await writeFile(path.join(dir, "model.json"), JSON.stringify({ ...sidecar, query: rel(sidecar.query), passage: rel(sidecar.passage), vocab: rel(sidecar.vocab), ...extra }));
+      return dir;
+    };
+    const edge = { edgeQuery: path.relative(path.join(tmp, "model-graph"), path.join(MODEL, sidecar.query)), edgeQueryGraph: "optimized" };
+    await buildIndex(base("graph", { model: await withGraph("model-graph", edge) }));
+    expect((await readBack(path.join(tmp, "graph"))).manifest.model.graph).toBe("optimized");
+    await expect(buildIndex(base("graph-bad", { model: await withGraph("model-graph-bad", { ...edge, edgeQueryGraph: "all" }) }))).rejects.toMatchObject({ code: "invalid_model", message: expect.stringContaining("edgeQueryGraph") });
+    await expect(buildIndex(base("graph-no-edge", { model: await withGraph("model-graph-no-edge", { edgeQueryGraph: "optimized" }) }))).rejects.toMatchObject({ code: "invalid_model", message: expect.stringContaining("edgeQueryGraph") });
+  });
+
   it("stores the documents in corpus order, title-only and metadata included", () => {
     expect(ref.docs.map((d) => d.id)).toEqual(["d0", "d1", "long", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11"]);
     expect(ref.docs[3]).toEqual({ id: "d3", title: "only title here", text: "" });

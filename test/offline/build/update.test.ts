@@ -196,6 +196,36 @@ describe("i3 build --base", () => {
   }, 60_000);
 });
 
+describe("a model whose edge query graph was optimized at export (offline/train/export.py optimize)", () => {
+  it("updates an index built before, with the graph it replaced (the same outputs); without `replaces` it is another model", async () => {
+    const { createHash } = await import("node:crypto");
+    const ort = await import("onnxruntime-node");
+    const tiny = JSON.parse(await readFile(path.join(MODEL, "model.json"), "utf8"));
+    const query = path.resolve(MODEL, tiny.query);
+    const optimized = file("tiny-optimized.onnx");
+    await ort.InferenceSession.create(query, { graphOptimizationLevel: "extended", optimizedModelFilePath: optimized });
+    const replaces = createHash("sha256").update(await readFile(query)).digest("hex");
+    const modelDir = async (name: string, graph: object) => {
+      await cp(MODEL, file(name), { recursive: true });
+      const rel = (f: string) => path.relative(file(name), f); // a sidecar names its files relative to its dir
+      const edgeQuery = rel(optimized);
+      await writeFile(path.join(file(name), "model.json"), JSON.stringify({
+        ...tiny, query: rel(query), passage: rel(query), edgeQuery, edgeQueryGraph: "optimized", edgeQueryVariants: { [edgeQuery]: { graph } },
+      }));
+      return file(name);
+    };
+    const upsert = file("opt.up.jsonl");
+    await writeFile(upsert, jsonl([doc(3, 9)]));
+    const r = await updateIndex({ base: file("base"), out: file("opt"), model: await modelDir("tiny-opt", { replaces }), device: "cpu", stderr: quiet, upsert });
+    expect(r.compacted).toBe(false);
+    expect((await manifestOf("opt")).model.query.sha256).toBe(replaces); // the base's query model, as every update keeps
+    expect((await indexRun(file("opt"), [{ id: "q", text: doc(3, 9).text }], { k: 1, mode: "lexical" })).run.get("q")![0].id).toBe("d3");
+    await expect(updateIndex({ base: file("base"), out: file("opt2"), model: await modelDir("tiny-opt2", {}), device: "cpu", stderr: quiet, upsert }))
+      .rejects.toMatchObject({ message: expect.stringMatching(/is not the model .* was built with \(tiny\)/) });
+    expect(existsSync(file("opt2"))).toBe(false);
+  }, 60_000);
+});
+
 describe("i3 build --base --corpus (the whole new corpus)", () => {
   it("upserts what is new or changed, deletes what is gone, and leaves the rest alone", async () => {
     const next = [...Array.from({ length: 100 }, (_, i) => doc(i)).filter((d) => d.id !== "d9" && d.id !== "d10"), doc(4, 3), doc(400)];

@@ -1,4 +1,5 @@
-// Manifest 2.1: the optional static query tier (`model.static`) and the default encoder (`model.defaultEncoder`).
+// Manifest 2.1: the optional static query tier (`model.static`) and the default encoder (`model.defaultEncoder`); the
+// query model's graph optimized at export (`model.graph`, added without a minor version).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseManifest, serializeManifest } from "../../../src/format/index.ts";
@@ -41,5 +42,18 @@ describe("manifest 2.1: the static query tier", () => {
     const kind = withStatic();
     kind.model.static.kind = "model";
     expect(() => parseManifest(kind)).toThrow(expect.objectContaining({ code: "invalid_manifest" }));
+  });
+});
+
+describe("model.graph: a query model optimized at export", () => {
+  it("reads and writes graph \"optimized\", leaves it out when absent, refuses any other value", () => {
+    const m = base();
+    m.model.graph = "optimized";
+    const parsed = parseManifest(m);
+    expect(parsed.model.graph).toBe("optimized");
+    expect(parseManifest(JSON.parse(serializeManifest(parsed)))).toStrictEqual(parsed);
+    expect(serializeManifest(parseManifest(base()))).not.toContain("graph");
+    m.model.graph = "all";
+    expect(() => parseManifest(m)).toThrow(expect.objectContaining({ code: "invalid_manifest", message: expect.stringContaining("model.graph") }));
   });
 });
