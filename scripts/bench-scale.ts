@@ -4,7 +4,7 @@
  *
  *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20]
  *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--mode hybrid] [--budget-mb 64] [--cold-colo]
- *       [--saturation <seconds>] [--cold-runs <n>] [--json]
+ *       [--saturation <seconds>] [--cold-runs <n>] [--partitions <n>] [--json]
  *
  * Vectors: "clustered" puts passages around 1,000 topic centres that are the query model's vectors of real query
  * texts (a passage = centre + Gaussian noise, unit length: nearest neighbours at cosine ~0.9), "uniform" draws
@@ -51,6 +51,8 @@ const { values: o } = parseArgs({
     saturation: { type: "string", default: "10" },
     "cold-colo": { type: "boolean", default: false },
     "cold-runs": { type: "string", default: "1" },
+    /** Partition count of a synthetic build (default: i3 build's, one per 1,024 passages); the index is build/scale-<distribution>-<N>-p<n>. */
+    partitions: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -63,6 +65,8 @@ const passages = Number(o.passages), dim = Number(o.dim), n = Number(o.n), laten
 if (!Number.isInteger(passages) || passages < 100) fail(`--passages must be an integer >= 100, got ${o.passages}`);
 if (!["clustered", "uniform", "real"].includes(o.distribution!)) fail(`--distribution must be clustered, uniform or real`);
 if (o.distribution === "real" && !o.index) fail("--distribution real needs --index <build dir>");
+const partitionsFlag = o.partitions === undefined ? undefined : Number(o.partitions);
+if (partitionsFlag !== undefined && (!Number.isInteger(partitionsFlag) || partitionsFlag < 1 || o.distribution === "real")) fail("--partitions must be an integer >= 1, for a synthetic index");
 const MODEL = join(root, "models", JSON.parse(readFileSync(join(root, "models/default.json"), "utf8")).model);
 const CENTRES = 1000;
 
@@ -137,10 +141,10 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
   await shardWriter.finish();
   const lexical = await writeLexical(store, blocks, { fusion: { mode: "weighted", weight: 0.52, normalization: "tmm" } });
   // As i3 build: an int4 plan re-scores at least the dense candidates a hybrid search fuses (the default depth).
-  const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, { minRefine: hybridWindow(100) }, say);
+  const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, { minRefine: hybridWindow(100), partitions: partitionsFlag }, say);
   const manifest = assembleManifest({
     id: `scale-${passages}`, documents: passages, passages, tokens: passages * 12, dim, normalized: true, modelName: model.sidecar.name,
-    maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, window: 128, stride: 96,
+    maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, queryGraph: model.queryGraph, window: 128, stride: 96,
     partitions: section.partitions, centroids: section.centroids, search: section.search, blocks, lexical,
   });
   const info = { fingerprint: { synthetic: o.distribution, passages, dim } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };
@@ -213,7 +217,7 @@ async function askOnce(url: string, key: string, query: string, mode = o.mode!):
 
 async function main() {
   const texts = queryTexts(o.queries!);
-  const dir = o.distribution === "real" ? resolve(o.index!) : join(root, "build", `scale-${o.distribution}-${passages}`);
+  const dir = o.distribution === "real" ? resolve(o.index!) : join(root, "build", `scale-${o.distribution}-${passages}${partitionsFlag ? `-p${partitionsFlag}` : ""}`);
   const { centres, plan: planTexts, warmup, held } = split(texts);
   if (o.distribution !== "real" && !existsSync(join(dir, "manifest.json"))) {
     await buildSynthetic(dir, texts, await encodeTexts(planTexts), planTexts.length);
