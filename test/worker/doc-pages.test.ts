@@ -59,6 +59,17 @@ describe("documents by page", () => {
     expect(s3.stats.r2).toBe(2);
   });
 
+  it("reads a block's index once for the documents of one query in it (and for queries at once), then each record", async () => {
+    await publishBuildDir(FIXTURE_INDEX, "pages", "once");
+    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // records only: no page reads
+    const idx = await reg.get(storage([]), "pages", "once");
+    const [one, two] = [storage([]), storage([])];
+    const [a, b] = await Promise.all([fetchDocs(one, reg.cache, idx, [0, 1, 2, 3, 4]), fetchDocs(two, reg.cache, idx, [5, 6, 7, 8, 9])]);
+    expect([...a, ...b].map((d) => d.id)).toHaveLength(10);
+    // One index read for the block (shared by both requests), and the ten records.
+    expect(one.stats.r2 + two.stats.r2).toBe(1 + 10);
+  });
+
   it("reads the same documents from pages as from records (every ordinal of the block)", async () => {
     await publishBuildDir(FIXTURE_INDEX, "pages", "same");
     const paged = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });

@@ -2,7 +2,7 @@ import {
   byteRangeOf, checkDocBlock, decodeDocRecord, DOC_HEADER_BYTES, docBlockIndexBytes, expectedDocBlockPrefix, FormatError, objectKey,
   readDocBlockHeader, readDocBlockIndex, type Doc, type DocBlockIndex, type DocBlockRef,
 } from "../../format";
-import type { ByteCache } from "./byte-cache";
+import { cachedLoad, type ByteCache } from "./byte-cache";
 import { getImmutable } from "./r2";
 import type { Storage } from "./storage";
 import type { LoadedIndex } from "./loaded-index";
@@ -22,15 +22,17 @@ function blockOf(blocks: DocBlockRef[], ordinal: number): DocBlockRef {
 
 /**
  * Header + offsets table of a block: one small range read the first time (the prefix the manifest's count implies;
- * a second when the header says the prefix is longer), colo-cached, kept in the isolate. The header must match the
- * manifest's reference (ordinals, count, size) before its u32 prefix length is trusted.
+ * a second when the header says the prefix is longer), colo-cached, kept in the isolate; the documents of one query
+ * in the same block (and concurrent queries) share that read. The header must match the manifest's reference
+ * (ordinals, count, size) before its u32 prefix length is trusted.
  */
 async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef): Promise<DocBlockIndex> {
-  const hit = cache.get<DocBlockIndex>(key);
-  if (hit) {
-    checkDocBlock(hit, block); // another version may name the same block at other ordinals
-    return hit;
-  }
+  const index = await cachedLoad(cache, key, () => readBlockIndex(s, cache, key, block));
+  checkDocBlock(index, block); // another version may name the same block at other ordinals
+  return index;
+}
+
+async function readBlockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef): Promise<DocBlockIndex> {
   const guess = Math.min(Math.max(DOC_HEADER_BYTES, expectedDocBlockPrefix(block.count)), block.bytes);
   const head = await getImmutable(s, key, block.bytes, { offset: 0, length: guess });
   if (!head) throw new FormatError("truncated", `doc block ${key} is missing from R2`);

@@ -1,5 +1,5 @@
 import { FormatError, objectKey, verifyObject, type ObjectRef } from "../../format";
-import type { ByteCache } from "./byte-cache";
+import { cachedLoad, type ByteCache } from "./byte-cache";
 import { coloKey, type Storage } from "./storage";
 
 /** A byte range of an object. */
@@ -119,7 +119,8 @@ export async function fetchVerified(s: Storage, tenant: string, index: string, r
 /**
  * An object of the index decoded once and kept in the isolate cache (its decoded form counted at `weight` times its
  * bytes): from the cache, else fetched (fetchVerified: colo cache, else R2 and checked) and decoded by `decode`,
- * which throws FormatError when the object does not match the manifest.
+ * which throws FormatError when the object does not match the manifest. Concurrent misses of one object (the
+ * requests of an isolate, the parts of one request) share one fetch.
  *
  * @example
  * const norms = await cachedObject(s, cache, tenant, index, section.norms, decodeLexicalNorms);
@@ -128,10 +129,10 @@ export async function cachedObject<T>(
   s: Storage, cache: ByteCache, tenant: string, index: string, ref: ObjectRef, decode: (bytes: Uint8Array) => T, weight = 1,
 ): Promise<T> {
   const key = objectKey(tenant, index, ref.path);
-  const hit = cache.get<T>(key);
-  if (hit) return hit;
-  const bytes = await fetchVerified(s, tenant, index, ref);
-  const value = decode(bytes);
-  cache.set(key, value, Math.ceil(weight * bytes.byteLength) + 64);
-  return value;
+  return cachedLoad(cache, key, async () => {
+    const bytes = await fetchVerified(s, tenant, index, ref);
+    const value = decode(bytes);
+    cache.set(key, value, Math.ceil(weight * bytes.byteLength) + 64);
+    return value;
+  });
 }
