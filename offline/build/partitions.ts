@@ -11,13 +11,16 @@ import { int4Dims } from "../../src/search/kernels/index.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
 import { nodeKernels } from "../vectors/kernels.ts";
 import {
-  exactTopDocs, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe, type PartitionPlan,
+  exactTopDocs, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe, RESIDENT_PARTITION_ROWS, type PartitionPlan,
 } from "../vectors/partition.ts";
 import type { ObjectStore } from "./object-store.ts";
 
 /** How the build partitions (every field has a default). */
 export interface PartitionOptions {
-  /** Partition count (default: one per TARGET_PARTITION_ROWS passages). */
+  /**
+   * Partition count (default: one per TARGET_PARTITION_ROWS passages; one per RESIDENT_PARTITION_ROWS where the int4
+   * scan would make the index resident, kept if the plan takes int4: `finePartitions`).
+   */
   partitions?: number;
   /** Default probe (default: the plan's). */
   probe?: number;
@@ -67,7 +70,8 @@ export async function writePartitions(
   queries: PlanQueries, o: PartitionOptions, log: (m: string) => void,
 ): Promise<PartitionedSection> {
   const rows = docOf.length;
-  const count = o.partitions ?? partitionCount(rows);
+  const fine = finePartitions(rows, dims, o);
+  const count = o.partitions ?? partitionCount(rows, fine ? RESIDENT_PARTITION_ROWS : undefined);
   if (count <= 1 || rows < 2) return { partitions: [{ id: 0, centroid: null, shards: flatShards }], search: {}, objects: [] };
   const t0 = performance.now();
   const topk = await createTopKIp(dims, { threads: o.threads });
@@ -77,6 +81,11 @@ export async function writePartitions(
     const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
     const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
     const plan = await measurePlan(topk, p, parts, refineRows, floats, docOf, dims, queries, o, log);
+    if (fine && plan.scan !== "int4") {
+      // Not resident after all (int4 lost recall): a partition is a read a query makes, so the coarser count.
+      log(`build: the int4 scan did not keep the plan's recall at ${p.partitions} partitions: partitioning again at ${partitionCount(rows)}`);
+      return await writePartitions(store, floats, docOf, dims, flatShards, queries, { ...o, partitions: partitionCount(rows) }, log);
+    }
     log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}${plan.scan === "int4" ? ", int4 scan" : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
     const writeRefine = o.refine === "on" || (o.refine !== "off" && plan.refine > 0);
     const objects: ObjectRef[] = [];
@@ -126,6 +135,14 @@ async function measurePlan(
   if (o.scan !== "int4" && !int4Pays(docOf.length, dims)) return plan;
   int8.dispose();
   return planInt4(memorySource(p, dims, parts, refine, kernels, "int4"), plan, queries.vectors, queries.count, truth, o.minRefine ?? 0);
+}
+
+/**
+ * Whether the default partition count is the resident one (RESIDENT_PARTITION_ROWS a partition): no count or probe set
+ * by hand, the int4 scan allowed, its layout possible at these dims, and paying at this size (int4Pays).
+ */
+export function finePartitions(rows: number, dims: number, o: Pick<PartitionOptions, "partitions" | "probe" | "scan" | "refine">): boolean {
+  return o.partitions === undefined && o.probe === undefined && o.scan !== "int8" && o.refine !== "off" && int4Dims(dims) && int4Pays(rows, dims);
 }
 
 /** How far past the kernel memory an index's int4 rows may go and still count as resident (a few misses a query). */

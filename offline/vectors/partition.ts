@@ -14,6 +14,12 @@ import type { TopKIp } from "./topk-ip.ts";
 
 /** Passages per partition the partition count aims at: about 0.6 MB of int8 vectors per object at 512 dims. */
 export const TARGET_PARTITION_ROWS = 1024;
+/**
+ * Passages per partition of an index that a worker keeps resident as int4 rows (offline/build/partitions.ts
+ * int4Pays): once resident, a probed partition costs the rows it scans, not a read, so finer partitions scan fewer
+ * rows for the same recall (100k passages: 392 partitions probe 12% of the rows where 98 probe 25%; RESULTS section 24).
+ */
+export const RESIDENT_PARTITION_ROWS = 256;
 /** Sample rows per centroid that k-means trains on (faiss's range is 39..256). */
 const SAMPLE_PER_CENTROID = 64;
 /** Probes tried by the plan, in order. */

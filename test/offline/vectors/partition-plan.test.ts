@@ -3,10 +3,11 @@ import { rng } from "../../../src/random.ts";
 import { normalizeRows } from "../../../offline/vectors/kmeans.ts";
 import { nodeKernels } from "../../../offline/vectors/kernels.ts";
 import {
-  exactTopDocs, INT4_RECALL_SLACK, memorySource, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe,
+  exactTopDocs, INT4_RECALL_SLACK, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe,
+  RESIDENT_PARTITION_ROWS,
 } from "../../../offline/vectors/partition.ts";
 import { createTopKIp } from "../../../offline/vectors/topk-ip.ts";
-import { int4Pays } from "../../../offline/build/partitions.ts";
+import { finePartitions, int4Pays } from "../../../offline/build/partitions.ts";
 import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../../src/search/budget.ts";
 
 /** Clustered unit rows (tight clusters: neighbours apart in the third decimal) and held-out queries near them. */
@@ -79,5 +80,16 @@ describe("the partition plan's int4 scan (planInt4)", () => {
     expect(int4Pays(1_000_000, 512)).toBe(false); // 260 MB at int4: not resident either way
     expect(int4Pays(Math.floor(kernels / 516), 512)).toBe(false);
     expect(int4Pays(Math.floor(kernels / 516) + 1, 512)).toBe(true);
+  });
+
+  it("partitions finer (256 passages a partition) where the int4 scan would make the index resident, unless told otherwise", () => {
+    expect(finePartitions(100_000, 512, {})).toBe(true);
+    expect(partitionCount(100_000, RESIDENT_PARTITION_ROWS)).toBe(391);
+    for (const rows of [24_186, 1_000_000]) expect(finePartitions(rows, 512, {})).toBe(false); // resident at int8 / never
+    expect(finePartitions(100_000, 500, {})).toBe(false); // no int4 layout for dims not a multiple of 32
+    for (const o of [{ partitions: 98 }, { probe: 8 }, { scan: "int8" as const }, { refine: "off" as const }]) {
+      expect(finePartitions(100_000, 512, o)).toBe(false);
+    }
+    expect(finePartitions(100_000, 512, { scan: "int4", refine: "on" })).toBe(true);
   });
 });
