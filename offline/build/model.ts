@@ -140,8 +140,12 @@ export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}
   };
 }
 
-/** The sha256 an optimized edge query graph replaced (`edgeQueryVariants[edgeQuery].graph.replaces`), if recorded. */
-function replacedQuery(sidecar: ModelSidecar): string | undefined {
+/**
+ * The sha256 an optimized edge query graph replaced (`edgeQueryVariants[edgeQuery].graph.replaces`), if recorded: an
+ * index built with that file was built with this model (the same outputs).
+ */
+export function replacedQuery(sidecar: Pick<ModelSidecar, "edgeQuery" | "edgeQueryGraph">): string | undefined {
+  if (sidecar.edgeQueryGraph !== "optimized" || !sidecar.edgeQuery) return undefined;
   const variants = (sidecar as { edgeQueryVariants?: Record<string, { graph?: { replaces?: unknown } }> }).edgeQueryVariants;
   const sha = variants?.[sidecar.edgeQuery!]?.graph?.replaces;
   return typeof sha === "string" && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined;

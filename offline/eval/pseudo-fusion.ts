@@ -15,6 +15,7 @@ import { parsePseudoFusionAnchor, PSEUDO_FUSION_QUERIES, type PseudoFusionAnchor
 import { readManifest } from "../build/build-dir.ts";
 import { defaultModelDir } from "../build/command.ts";
 import { BuildError } from "../build/errors.ts";
+import { replacedQuery } from "../build/model.ts";
 import { openIndex } from "./index-search.ts";
 import { pseudoStatistic } from "./pseudo-statistic.ts";
 
@@ -66,14 +67,14 @@ export async function runPseudoFusionCommand(argv: string[], io: CommandIO = STD
 /** The model's anchor, when the index was built with that model (its shipped query model's sha256, else its name). */
 async function modelAnchor(dir: string, m: Manifest): Promise<PseudoFusionAnchor | undefined> {
   const file = path.join(dir, "model.json");
-  let sidecar: { name?: string; query?: string; edgeQuery?: string; sha256?: Record<string, string>; pseudoFusion?: unknown };
+  let sidecar: { name?: string; query?: string; edgeQuery?: string; edgeQueryGraph?: "optimized"; sha256?: Record<string, string>; pseudoFusion?: unknown };
   try {
     sidecar = JSON.parse(await readFile(file, "utf8"));
   } catch (e) {
     throw new BuildError("invalid_model", `model ${dir}: cannot read model.json (${(e as Error).message.split("\n")[0]})`, { cause: e });
   }
   const queryHash = sidecar.sha256?.[sidecar.edgeQuery || sidecar.query || ""];
-  const same = queryHash ? queryHash === m.model.query.sha256 : sidecar.name === m.model.name;
+  const same = queryHash ? [queryHash, replacedQuery(sidecar)].includes(m.model.query.sha256) : sidecar.name === m.model.name;
   if (!same) throw new BuildError("invalid_model", `model ${dir} (${sidecar.name}) is not the model the index was built with (${m.model.name}): its anchor does not apply; pass --model`);
   return parsePseudoFusionAnchor(sidecar.pseudoFusion, file);
 }

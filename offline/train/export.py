@@ -118,22 +118,35 @@ def edge_cosines(fp32_path: str, edge_path: str, seqs) -> np.ndarray:
     return np.array(cos)
 
 
-def optimize_edge_query(model_dir: str, meta: dict, seqs) -> float:
+def optimize_edge_query(model_dir: str, meta: dict, seqs) -> float | None:
     """Replaces the sidecar's edgeQuery by its graph optimized at export (quantize.optimize_graph), checked against the
     file it replaces: loaded with optimization off, its outputs must equal the old file's optimized by onnxruntime
-    (max abs diff <= 1e-6 over seqs, one per call). Records `edgeQueryGraph` and the new sha256 and size in meta."""
+    (max abs diff <= 1e-6 over seqs, one per call). Records `edgeQueryGraph` and the new sha256 and size in meta.
+    None, the file left as it was, when the optimized graph is larger: onnxruntime folds weight-only compression
+    (fp16 weights, DequantizeLinear of int8 ones) into float32 initializers, which would undo it in the index."""
     import onnxruntime as ort
 
+    if not seqs:
+        raise CommandError("optimize needs at least one text to check the outputs on")
     edge = meta["edgeQuery"]
     path = os.path.join(model_dir, edge)
+    tmp = path + ".optimized"
     replaces = sha256(path)
-    optimize_graph(path, path + ".optimized")
-    before, after = ort_session(path), ort_session(path + ".optimized", optimize=False)
-    diff = max(float(np.abs(embed(before, [s]) - embed(after, [s])).max()) for s in seqs)
-    if diff > 1e-6:
-        os.remove(path + ".optimized")
-        raise CommandError(f"{edge}: the optimized graph's outputs differ by {diff} (over 1e-6); {edge} left as it was")
-    os.replace(path + ".optimized", path)
+    try:
+        optimize_graph(path, tmp)
+        if os.path.getsize(tmp) > os.path.getsize(path):
+            print(f"{edge}: its optimized graph is larger ({os.path.getsize(tmp):,} bytes against {os.path.getsize(path):,}: "
+                  "onnxruntime folded its compressed weights into float32); left as it was, optimized by the runtime")
+            return None
+        before, after = ort_session(path), ort_session(tmp, optimize=False)
+        diff = max(float(np.abs(embed(before, [s]) - embed(after, [s])).max()) for s in seqs)
+        if diff > 1e-6:
+            raise CommandError(f"{edge}: the optimized graph's outputs differ by {diff} (over 1e-6); {edge} left as it was")
+        os.replace(tmp, path)
+    finally:
+        for f in (tmp, tmp + ".partial"):
+            if os.path.exists(f):
+                os.remove(f)
     meta["edgeQueryGraph"] = "optimized"  # offline/build/model.ts: the index says so, the worker does not optimize it
     meta.setdefault("sha256", {})[edge] = sha256(path)
     rec = meta.setdefault("edgeQueryVariants", {}).setdefault(edge, {})
@@ -343,9 +356,10 @@ def add_edge_variant(model_dir: str, weights: str, texts, make_default: bool) ->
     meta.setdefault("edgeQueryVariants", {})[name] = variant_record(
         weights, dst, cos, f"weight-only {weights} (offline/train/quantize.py); activations fp32")
     meta.setdefault("sha256", {})[name] = sha256(dst)
+    if make_default or name == meta.get("edgeQuery"):
+        meta.pop("edgeQueryGraph", None)  # a new graph (or the edge file written over): `optimize` it again
     if make_default:
         meta["edgeQuery"] = name
-        meta.pop("edgeQueryGraph", None)  # a new graph: `optimize` it again
     write_sidecar(model_dir, meta)
     print(f"{dst}: {os.path.getsize(dst):,} bytes, cosine to {meta['query']} over {len(cos)} texts: "
           f"min {cos.min():.7f} mean {cos.mean():.7f}{' (edgeQuery)' if make_default else ''}")
@@ -370,10 +384,17 @@ def optimize_command(a) -> None:
         return
     if not os.path.exists(a.texts):
         raise CommandError(f"--texts {a.texts} not found")
+    if a.limit < 1:
+        raise CommandError(f"--limit must be at least 1, got {a.limit}")
     with open(a.texts, encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f if line.strip()][: a.limit]
+        rows = [json.loads(line) for line in f if line.strip()][: a.limit]
+    texts = [r.get("text") for r in rows if isinstance(r, dict)]
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise CommandError(f"--texts {a.texts}: every line must be a JSON object with a string \"text\" (and at least one line)")
     tok = Tokenizer.from_file(os.path.join(a.model_dir, meta["vocab"]))
     diff = optimize_edge_query(a.model_dir, meta, [tok.encode(t)[: meta["maxQueryTokens"]] or [0] for t in texts])
+    if diff is None:
+        return
     write_sidecar(a.model_dir, meta)
     print(f"{meta['edgeQuery']}: graph optimized ({meta['edgeQueryVariants'][meta['edgeQuery']]['bytes']:,} bytes), "
           f"max abs diff to the graph it replaced {diff} over {len(texts)} texts")
@@ -449,7 +470,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("optimize", help="optimize the graph of a model dir's edge query model at export")
     p.add_argument("--model-dir", required=True)
     p.add_argument("--texts", required=True, help="JSONL with a 'text' field (queries) to check the outputs on")
-    p.add_argument("--limit", type=int, default=300, help="texts used")
+    p.add_argument("--limit", type=int, default=300, help="texts used (at least 1)")
     p.set_defaults(run=optimize_command)
 
     p = sub.add_parser("quantize", help="weight-only compression of an ONNX encoder")
