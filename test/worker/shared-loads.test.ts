@@ -1,8 +1,10 @@
-// Concurrent misses of one object share one fetch (src/worker/store/r2.ts cachedObject): the requests of an isolate
-// that miss the same BM25 bucket at once read it from R2 once, and all get the same decoded value.
-import { describe, expect, it } from "vitest";
+// Concurrent misses of one object share one fetch (src/worker/store/r2.ts cachedObject over byte-cache.ts cachedLoad):
+// the requests of an isolate that miss the same BM25 bucket at once read it from R2 once, and all get the same decoded
+// value. A shared load runs under the waitUntil of the request that began it, and one that never settles (its request
+// cut short) is not joined forever.
+import { describe, expect, it, vi } from "vitest";
 import { decodeLexicalBucket, parseManifest } from "../../src/format";
-import { createByteCache } from "../../src/worker/store/byte-cache";
+import { cachedLoad, createByteCache, INFLIGHT_STALE_MS } from "../../src/worker/store/byte-cache";
 import { cachedObject } from "../../src/worker/store/r2";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
 import { FIXTURE_INDEX, bucket, publishBuildDir, repoJson } from "./helpers";
@@ -23,5 +25,25 @@ describe("objects loaded once", () => {
     const later = storage();
     expect(await cachedObject(later, cache, "shared", "loads", ref, (b) => decodeLexicalBucket(b))).toBe(values[0]);
     expect(later.stats.r2).toBe(0);
+  });
+
+  it("runs a shared load under the waitUntil of the request that began it; one unsettled past INFLIGHT_STALE_MS is begun again", async () => {
+    const cache = createByteCache(1 << 20);
+    const deferred: Array<Promise<unknown>> = [];
+    const s = { defer: (p: Promise<unknown>) => void deferred.push(p) };
+    let loads = 0;
+    const never = () => (loads++, new Promise<number>(() => {}));
+    void cachedLoad(cache, "stale-test", s, never);
+    void cachedLoad(cache, "stale-test", s, never); // joins the first
+    expect(loads).toBe(1);
+    expect(deferred).toHaveLength(1);
+    const now = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(now + INFLIGHT_STALE_MS);
+    try {
+      expect(await cachedLoad(cache, "stale-test", s, async () => (loads++, 7))).toBe(7);
+      expect(loads).toBe(2);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });

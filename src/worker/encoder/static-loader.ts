@@ -13,7 +13,7 @@ import type { Storage } from "../store/storage";
 export async function loadStaticEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<StaticEncoder> {
   const ref = manifest.model.static!;
   const key = `static:${ref.sha256}|${manifest.model.vocab.sha256}|${manifest.vectors.dim}`;
-  return cachedLoad(cache, key, () => create(s, cache, tenant, index, manifest, key));
+  return cachedLoad(cache, key, s, () => create(s, cache, tenant, index, manifest, key));
 }
 
 async function create(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<StaticEncoder> {

@@ -13,7 +13,7 @@ import type { Storage } from "../store/storage";
  */
 export async function loadTokenizer(s: Storage, cache: ByteCache, tenant: string, index: string, vocab: ObjectRef): Promise<Tokenizer> {
   const key = `tokenizer:${vocab.sha256}`;
-  return cachedLoad(cache, key, () => create(s, cache, tenant, index, vocab, key));
+  return cachedLoad(cache, key, s, () => create(s, cache, tenant, index, vocab, key));
 }
 
 async function create(s: Storage, cache: ByteCache, tenant: string, index: string, vocab: ObjectRef, key: string): Promise<Tokenizer> {

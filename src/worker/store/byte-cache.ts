@@ -54,23 +54,31 @@ export function createByteCache(budget: number): ByteCache {
   };
 }
 
-/** Loads in flight in this isolate, by cache key (shared by every cache: keys name what they load). */
-const inflight = new Map<string, Promise<unknown>>();
+/** Loads in flight in this isolate, by cache key (shared by every cache: keys name what they load), and when each began. */
+const inflight = new Map<string, { p: Promise<unknown>; at: number }>();
+/** A shared load older than this is not joined but begun again (one its request's end cut short never settles). */
+export const INFLIGHT_STALE_MS = 30_000;
 
 /**
  * The value cached under `key`, else the one `load` makes (which caches it): concurrent requests that miss the same
- * key share one load (one ONNX session, one vocab parse), not one each.
+ * key share one load (one ONNX session, one vocab parse, one object read), not one each. The load runs under the
+ * waitUntil of the request that begins it (`s.defer`), so it settles for the others even if that request ends first;
+ * a load still unsettled after INFLIGHT_STALE_MS is begun again.
  *
  * @example
- * const tokenizer = await cachedLoad(cache, `tokenizer:${vocab.sha256}`, () => createAndCache());
+ * const tokenizer = await cachedLoad(cache, `tokenizer:${vocab.sha256}`, s, () => createAndCache());
  */
-export function cachedLoad<T>(cache: ByteCache, key: string, load: () => Promise<T>): Promise<T> {
+export function cachedLoad<T>(cache: ByteCache, key: string, s: { defer(p: Promise<unknown>): void }, load: () => Promise<T>): Promise<T> {
   const hit = cache.get<T>(key);
   if (hit !== undefined) return Promise.resolve(hit);
-  let p = inflight.get(key) as Promise<T> | undefined;
-  if (!p) {
-    p = load().finally(() => inflight.delete(key));
-    inflight.set(key, p);
-  }
-  return p;
+  const now = Date.now();
+  const shared = inflight.get(key);
+  if (shared && now - shared.at < INFLIGHT_STALE_MS) return shared.p as Promise<T>;
+  const entry = { p: undefined as unknown as Promise<T>, at: now };
+  entry.p = load().finally(() => {
+    if (inflight.get(key) === entry) inflight.delete(key);
+  });
+  inflight.set(key, entry);
+  s.defer(entry.p.catch(() => {})); // a failure is its callers' to report
+  return entry.p;
 }

@@ -27,7 +27,7 @@ function blockOf(blocks: DocBlockRef[], ordinal: number): DocBlockRef {
  * (ordinals, count, size) before its u32 prefix length is trusted.
  */
 async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef): Promise<DocBlockIndex> {
-  const index = await cachedLoad(cache, key, () => readBlockIndex(s, cache, key, block));
+  const index = await cachedLoad(cache, key, s, () => readBlockIndex(s, cache, key, block));
   checkDocBlock(index, block); // another version may name the same block at other ordinals
   return index;
 }

@@ -216,7 +216,7 @@ async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: s
 async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
   const { query, vocab, maxQueryTokens, graph } = manifest.model;
   const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}|${graph ?? ""}`;
-  return cachedLoad(cache, key, () => createEncoder(s, cache, tenant, index, manifest, key));
+  return cachedLoad(cache, key, s, () => createEncoder(s, cache, tenant, index, manifest, key));
 }
 
 /** What a loaded index encodes queries with: the shared encoder, without holding it (or its tokenizer). */

@@ -129,7 +129,7 @@ export async function cachedObject<T>(
   s: Storage, cache: ByteCache, tenant: string, index: string, ref: ObjectRef, decode: (bytes: Uint8Array) => T, weight = 1,
 ): Promise<T> {
   const key = objectKey(tenant, index, ref.path);
-  return cachedLoad(cache, key, async () => {
+  return cachedLoad(cache, key, s, async () => {
     const bytes = await fetchVerified(s, tenant, index, ref);
     const value = decode(bytes);
     cache.set(key, value, Math.ceil(weight * bytes.byteLength) + 64);
