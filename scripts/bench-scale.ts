@@ -118,7 +118,21 @@ async function synthetic(texts: string[]): Promise<{ vectors: Float32Array; docs
   return { vectors: normalizeRows(vectors, dim), docs };
 }
 
-/** Writes the synthetic index into build/scale-<distribution>-<passages> (kept; reused when present). */
+/**
+ * Whether the synthetic index in `dir` must be built: absent, or built with another query model or dims than this run
+ * encodes its queries with (its recall would be measured against the wrong vectors).
+ */
+async function staleSynthetic(dir: string): Promise<boolean> {
+  if (!existsSync(join(dir, "manifest.json"))) return true;
+  const m = (await openBuildDir(dir)).manifest;
+  const model = await loadModel(MODEL);
+  const same = m.model.query.sha256 === model.hashes.query || m.model.query.sha256 === model.replacedQuery; // the same outputs
+  if (same && m.vectors.dim === dim) return false;
+  say(`${dir} was built with another query model or dims: building it again`);
+  return true;
+}
+
+/** Writes the synthetic index into build/scale-<distribution>-<passages>[-p<n>] (kept; reused while its model is current). */
 async function buildSynthetic(out: string, texts: string[], planQueries: Float32Array, planCount: number): Promise<void> {
   const t0 = performance.now();
   const { vectors, docs } = await synthetic(texts);
@@ -219,7 +233,7 @@ async function main() {
   const texts = queryTexts(o.queries!);
   const dir = o.distribution === "real" ? resolve(o.index!) : join(root, "build", `scale-${o.distribution}-${passages}${partitionsFlag ? `-p${partitionsFlag}` : ""}`);
   const { centres, plan: planTexts, warmup, held } = split(texts);
-  if (o.distribution !== "real" && !existsSync(join(dir, "manifest.json"))) {
+  if (o.distribution !== "real" && (await staleSynthetic(dir))) {
     await buildSynthetic(dir, texts, await encodeTexts(planTexts), planTexts.length);
   }
   say(`${centres.length} centre texts, ${planTexts.length} plan queries, ${warmup.length} warm-up and ${held.length} measured queries`);
