@@ -41,7 +41,7 @@ function segmentReader(s: Storage, cache: ByteCache, tenant: string, index: stri
   const cached = <T>(ref: ObjectRef, decode: (b: Uint8Array) => T) => cachedObject(s, cache, tenant, index, ref, decode, 2);
   return {
     bucket: (id: number) => cached<LexicalBucket>(section.buckets[id], (b) => {
-      const d = decodeLexicalBucket(b, section.documents); // every posting's document checked once, here
+      const d = decodeLexicalBucket(b, section.documents); // each posting checked against the count as a query reads it
       if (d.id !== id || d.buckets !== section.buckets.length) {
         throw new FormatError("invalid_object", `lexical bucket ${section.buckets[id].path}: header says ${d.id} of ${d.buckets}, manifest ${id} of ${section.buckets.length}`);
       }

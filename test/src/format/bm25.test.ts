@@ -77,7 +77,12 @@ describe("lexical format", () => {
   it("refuses crafted postings: a document past 2^32 (no wrap-around into range), a df the postings cannot hold", () => {
     // A gap over 32 bits once wrapped to document 3 of 10; it is refused, as a document past the count always was.
     const wide = encodeLexicalBucket(0, 1, [{ term: "a", docs: [2 ** 32 + 3], tfs: [1] }]);
-    expect(code(() => decodeLexicalBucket(wide, 10))).toBe("invalid_object");
+    const read = (b: Uint8Array, documents?: number) => () => {
+      const d = decodeLexicalBucket(b, documents);
+      for (const t of d.terms.values()) forEachPosting(d, t, () => {});
+    };
+    expect(code(read(wide, 10))).toBe("invalid_object");
+    expect(code(read(wide))).toBe("invalid_object"); // past 2^32 with no count given too
     // df 127 over 2 bytes of postings: refused before anything is sized by the df.
     const bytes = encodeLexicalBucket(0, 1, [{ term: "a", docs: [3], tfs: [1] }]);
     const at = bytes.findIndex((b, i) => b === "a".charCodeAt(0) && bytes[i + 1] === 1 && bytes[i + 2] === 2);
