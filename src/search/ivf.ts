@@ -233,19 +233,22 @@ export function rankPartitions(query: Float32Array, centroids: Float32Array, par
   return top.sorted().map((t) => t.id);
 }
 
-/** 2^(e - 25) for binary16 exponent fields e = 1..30, and 2^-24 for e = 0 (subnormals). */
-const HALF_SCALE = Float64Array.from({ length: 31 }, (_, e) => 2 ** (Math.max(e, 1) - 25));
+/**
+ * By the top six bits of binary16 bits (sign and exponent): the implicit leading 1024 (0 when subnormal), and the
+ * signed scale 2^(e - 25) (2^-24 when subnormal), NaN where the exponent is all ones (infinities and NaN).
+ */
+const HALF_LEAD = Float64Array.from({ length: 64 }, (_, t) => ((t & 0x1f) === 0 ? 0 : 1024));
+const HALF_SCALE = Float64Array.from({ length: 64 }, (_, t) => ((t & 0x1f) === 0x1f ? NaN : (t & 0x20 ? -1 : 1) * 2 ** (Math.max(t & 0x1f, 1) - 25)));
 
 /**
- * The value of binary16 bits `h`: (1024 + m) * 2^(e - 25), or m * 2^-24 when subnormal; float16Table()[h] for
- * infinities and NaN. Equal to float16Table()[h] for every h; computed, because a lookup per value in the 256 KB
- * table misses the cache after the scan has streamed through it.
+ * The value of binary16 bits `h`: (1024 + m) * ±2^(e - 25), or m * ±2^-24 when subnormal (exact products);
+ * float16Table()[h] for infinities and NaN. Equal to float16Table()[h] for every h; computed, because a lookup per
+ * value in the 256 KB table misses the cache after the scan has streamed through it.
  */
 function half(h: number, table: Float32Array): number {
-  const e = (h >>> 10) & 0x1f;
-  if (e === 0x1f) return table[h];
-  const v = ((e === 0 ? 0 : 1024) + (h & 0x3ff)) * HALF_SCALE[e];
-  return h & 0x8000 ? -v : v;
+  const t = h >>> 10;
+  const scale = HALF_SCALE[t];
+  return scale === scale ? (HALF_LEAD[t] + (h & 0x3ff)) * scale : table[h];
 }
 
 /**
