@@ -245,7 +245,7 @@ const HALF_SCALE = Float64Array.from({ length: 64 }, (_, t) => ((t & 0x1f) === 0
  * float16Table()[h] for infinities and NaN. Equal to float16Table()[h] for every h; computed, because a lookup per
  * value in the 256 KB table misses the cache after the scan has streamed through it.
  */
-function half(h: number, table: Float32Array): number {
+export function binary16Value(h: number, table: Float32Array): number {
   const t = h >>> 10;
   const scale = HALF_SCALE[t];
   return scale === scale ? (HALF_LEAD[t] + (h & 0x3ff)) * scale : table[h];
@@ -264,17 +264,17 @@ function float16Dots(query: Float32Array, items: Array<{ rows: Uint16Array; i: n
     let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     for (let d = 0; d < dims; d++) {
       const q = query[d];
-      a0 += q * half(r0[b0 + d], table);
-      a1 += q * half(r1[b1 + d], table);
-      a2 += q * half(r2[b2 + d], table);
-      a3 += q * half(r3[b3 + d], table);
+      a0 += q * binary16Value(r0[b0 + d], table);
+      a1 += q * binary16Value(r1[b1 + d], table);
+      a2 += q * binary16Value(r2[b2 + d], table);
+      a3 += q * binary16Value(r3[b3 + d], table);
     }
     out[j] = a0; out[j + 1] = a1; out[j + 2] = a2; out[j + 3] = a3;
   }
   for (; j < items.length; j++) {
     const { rows, i } = items[j];
     let acc = 0;
-    for (let d = 0; d < dims; d++) acc += query[d] * half(rows[i * dims + d], table);
+    for (let d = 0; d < dims; d++) acc += query[d] * binary16Value(rows[i * dims + d], table);
     out[j] = acc;
   }
 }

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeFloatRows, encodeFloatRows, float16Table } from "../../../src/format/index.ts";
-import { ivfOptions, isPartitioned, rankPartitions, scanRows, searchIvf, toKernelMemory, toKernelRows, type IvfPartition, type IvfSource, type ScanPrecision } from "../../../src/search/ivf.ts";
+import { binary16Value, ivfOptions, isPartitioned, rankPartitions, scanRows, searchIvf, toKernelMemory, toKernelRows, type IvfPartition, type IvfSource, type ScanPrecision } from "../../../src/search/ivf.ts";
 import { compileKernels, createKernels } from "../../../src/search/kernels/index.ts";
 import { int8Score, quantizeQuery } from "../../../src/search/kernels/index.ts";
 import { quantizeInt8 } from "../../../src/format/quantize.ts";
@@ -143,6 +143,15 @@ describe("IVF search", () => {
     expect(asked.flat().every((id) => refined.probed.includes(id))).toBe(true);
     const deltaBest = brute(f, q, [3], false)[0];
     expect(refined.scores([100 + deltaBest[0]]).get(100 + deltaBest[0])).toBe(deltaBest[1]);
+  });
+
+  it("reads every binary16 pattern of a refine row as float16Table does (signed zeros, subnormals, infinities, NaN)", () => {
+    const table = float16Table();
+    for (let h = 0; h < 65536; h++) {
+      const v = binary16Value(h, table);
+      if (!(Object.is(v, table[h]) || (Number.isNaN(v) && Number.isNaN(table[h])))) expect.fail(`bits ${h.toString(16)}: ${v} against ${table[h]}`);
+    }
+    expect(Object.is(binary16Value(0x8000, table), -0)).toBe(true);
   });
 
   it("a refine row that is not a number ranks its row last, never first", async () => {
