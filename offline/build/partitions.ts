@@ -71,8 +71,21 @@ export async function writePartitions(
 ): Promise<PartitionedSection> {
   const rows = docOf.length;
   const fine = finePartitions(rows, dims, o);
-  const count = o.partitions ?? partitionCount(rows, fine ? RESIDENT_PARTITION_ROWS : undefined);
+  const count = o.partitions ?? (fine ? finePartitionCount(rows, dims) : partitionCount(rows));
   if (count <= 1 || rows < 2) return { partitions: [{ id: 0, centroid: null, shards: flatShards }], search: {}, objects: [] };
+  const section = await partitionAndWrite(store, floats, docOf, dims, count, fine, queries, o, log);
+  if (section) return section;
+  // Not resident after all (int4 lost recall): a partition is a read a query makes, so the coarser count.
+  log(`build: the int4 scan did not keep the plan's recall at ${count} partitions: partitioning again at ${partitionCount(rows)}`);
+  return writePartitions(store, floats, docOf, dims, flatShards, queries, { ...o, partitions: partitionCount(rows) }, log);
+}
+
+/** k-means into `count` partitions, the plan, the objects; null, having written nothing, when `fine` and the plan does not scan int4. */
+async function partitionAndWrite(
+  store: ObjectStore, floats: Float32Array, docOf: Uint32Array, dims: number, count: number, fine: boolean,
+  queries: PlanQueries, o: PartitionOptions, log: (m: string) => void,
+): Promise<PartitionedSection | null> {
+  const rows = docOf.length;
   const t0 = performance.now();
   const topk = await createTopKIp(dims, { threads: o.threads });
   try {
@@ -81,11 +94,7 @@ export async function writePartitions(
     const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
     const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
     const plan = await measurePlan(topk, p, parts, refineRows, floats, docOf, dims, queries, o, log);
-    if (fine && plan.scan !== "int4") {
-      // Not resident after all (int4 lost recall): a partition is a read a query makes, so the coarser count.
-      log(`build: the int4 scan did not keep the plan's recall at ${p.partitions} partitions: partitioning again at ${partitionCount(rows)}`);
-      return await writePartitions(store, floats, docOf, dims, flatShards, queries, { ...o, partitions: partitionCount(rows) }, log);
-    }
+    if (fine && plan.scan !== "int4") return null;
     log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}${plan.scan === "int4" ? ", int4 scan" : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
     const writeRefine = o.refine === "on" || (o.refine !== "off" && plan.refine > 0);
     const objects: ObjectRef[] = [];
@@ -143,6 +152,21 @@ async function measurePlan(
  */
 export function finePartitions(rows: number, dims: number, o: Pick<PartitionOptions, "partitions" | "probe" | "scan" | "refine">): boolean {
   return o.partitions === undefined && o.probe === undefined && o.scan !== "int8" && o.refine !== "off" && int4Dims(dims) && int4Pays(rows, dims);
+}
+
+/** Manifest bytes a partition adds (its shard and refine references, in `partitions` and in `objects`): 1,396 a partition in the 100k benchmark's. */
+const MANIFEST_BYTES_PER_PARTITION = 1400;
+
+/**
+ * The fine partition count: one per RESIDENT_PARTITION_ROWS passages, but no more than keeps the loaded version (the
+ * manifest and the float32 centroids) within half of a worker's cache of loaded versions at the default budget, so
+ * that other indexes' versions stay beside it (at 512 dims: 304 partitions; 100k passages would take 391); never
+ * fewer than the coarse count.
+ */
+export function finePartitionCount(rows: number, dims: number): number {
+  const room = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).loadedVersions / 2;
+  const most = Math.floor(room / (4 * dims + MANIFEST_BYTES_PER_PARTITION));
+  return Math.max(partitionCount(rows), Math.min(partitionCount(rows, RESIDENT_PARTITION_ROWS), most));
 }
 
 /** How far past the kernel memory an index's int4 rows may go and still count as resident (a few misses a query). */

@@ -7,7 +7,7 @@ import {
   RESIDENT_PARTITION_ROWS,
 } from "../../../offline/vectors/partition.ts";
 import { createTopKIp } from "../../../offline/vectors/topk-ip.ts";
-import { finePartitions, int4Pays } from "../../../offline/build/partitions.ts";
+import { finePartitionCount, finePartitions, int4Pays } from "../../../offline/build/partitions.ts";
 import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../../src/search/budget.ts";
 
 /** Clustered unit rows (tight clusters: neighbours apart in the third decimal) and held-out queries near them. */
@@ -85,6 +85,12 @@ describe("the partition plan's int4 scan (planInt4)", () => {
   it("partitions finer (256 passages a partition) where the int4 scan would make the index resident, unless told otherwise", () => {
     expect(finePartitions(100_000, 512, {})).toBe(true);
     expect(partitionCount(100_000, RESIDENT_PARTITION_ROWS)).toBe(391);
+    // Capped so that the loaded version (manifest and centroids) takes at most half of the loaded-versions cache.
+    const room = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).loadedVersions / 2;
+    expect(finePartitionCount(100_000, 512)).toBe(304);
+    expect(finePartitionCount(100_000, 512) * (4 * 512 + 1400)).toBeLessThanOrEqual(room);
+    expect(finePartitionCount(60_000, 512)).toBe(234); // under the cap: one per 256 passages
+    expect(finePartitionCount(100_000, 4096)).toBe(partitionCount(100_000)); // never fewer than the coarse count
     for (const rows of [24_186, 1_000_000]) expect(finePartitions(rows, 512, {})).toBe(false); // resident at int8 / never
     expect(finePartitions(100_000, 500, {})).toBe(false); // no int4 layout for dims not a multiple of 32
     for (const o of [{ partitions: 98 }, { probe: 8 }, { scan: "int8" as const }, { refine: "off" as const }]) {
