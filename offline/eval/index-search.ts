@@ -131,14 +131,14 @@ async function fileIvf(build: BuildDir, probe?: number): Promise<VectorIndex> {
  * The BM25 objects of a build, decoded lazily and kept (as the worker reads them from R2), read through `read`:
  * the build directory's or the object store's checked reader.
  */
-export function fileLexicalReader<S extends Pick<LexicalSection, "buckets" | "norms">>(read: (ref: ObjectRef) => Promise<Uint8Array>, section: S): Omit<LexicalReader, "section"> & { section: S } {
+export function fileLexicalReader<S extends Pick<LexicalSection, "buckets" | "norms" | "documents">>(read: (ref: ObjectRef) => Promise<Uint8Array>, section: S): Omit<LexicalReader, "section"> & { section: S } {
   const buckets = new Map<number, LexicalBucket>();
   let norms: Uint8Array | undefined;
   return {
     section,
     bucket: async (id) => {
       let b = buckets.get(id);
-      if (!b) buckets.set(id, (b = decodeLexicalBucket(await read(section.buckets[id]))));
+      if (!b) buckets.set(id, (b = decodeLexicalBucket(await read(section.buckets[id]), section.documents)));
       return b;
     },
     norms: async () => (norms ??= decodeLexicalNorms(await read(section.norms))),

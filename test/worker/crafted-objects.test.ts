@@ -138,7 +138,7 @@ describe("vector shards and BM25 postings are checked against the manifest", () 
     expectUnavailable(await search("shard-count", { query: "cancer", mode: "dense" }));
   });
 
-  it("a posting of a document past the documents count -> 503 when its bucket is decoded (was NaN scores)", async () => {
+  it("a posting of a document past the documents count -> 503 when a query reads it (was NaN scores)", async () => {
     const documents: number = fixture.lexical.documents;
     const id = 0;
     const old = fixture.lexical.buckets[id];
@@ -158,7 +158,7 @@ describe("vector shards and BM25 postings are checked against the manifest", () 
     const logged = vi.spyOn(console, "error");
     try {
       expectUnavailable(await search("bad-posting", { query, mode: "lexical" }));
-      // Refused where the bucket is decoded (before, the NaN-scored document reached the doc blocks, which have no such ordinal).
+      // Refused where its postings are read (before, the NaN-scored document reached the doc blocks, which have no such ordinal).
       expect(logged.mock.calls.flat().map(String).join("\n")).toMatch(/lexical bucket 0: posting \(doc 307/);
     } finally {
       logged.mockRestore();
