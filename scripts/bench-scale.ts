@@ -26,7 +26,8 @@ import { openBuildDir } from "../offline/build/build-dir.ts";
 import { assembleManifest, finalizeBuild } from "../offline/build/finalize.ts";
 import { loadModel } from "../offline/build/model.ts";
 import { createObjectStore } from "../offline/build/object-store.ts";
-import { writePartitions } from "../offline/build/partitions.ts";
+import { finePartitionCount, finePartitions, writePartitions } from "../offline/build/partitions.ts";
+import { partitionCount } from "../offline/vectors/partition.ts";
 import { createDocBlockWriter, createShardWriter, quantizeRows } from "../offline/build/writers.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
 import { runPublishCommand } from "../offline/publish/cli.ts";
@@ -119,16 +120,18 @@ async function synthetic(texts: string[]): Promise<{ vectors: Float32Array; docs
 }
 
 /**
- * Whether the synthetic index in `dir` must be built: absent, or built with another query model or dims than this run
- * encodes its queries with (its recall would be measured against the wrong vectors).
+ * Whether the synthetic index in `dir` must be built: absent, built with another query model or dims than this run
+ * encodes its queries with (its recall would be measured against the wrong vectors), or with a partition count that
+ * i3 build's rule would not give it now (neither its fine nor its coarse count, without --partitions).
  */
 async function staleSynthetic(dir: string): Promise<boolean> {
   if (!existsSync(join(dir, "manifest.json"))) return true;
   const m = (await openBuildDir(dir)).manifest;
   const model = await loadModel(MODEL);
   const same = m.model.query.sha256 === model.hashes.query || m.model.query.sha256 === model.replacedQuery; // the same outputs
-  if (same && m.vectors.dim === dim) return false;
-  say(`${dir} was built with another query model or dims: building it again`);
+  const counts = partitionsFlag ? [partitionsFlag] : [partitionCount(passages), ...(finePartitions(passages, dim, {}) ? [finePartitionCount(passages, dim)] : [])];
+  if (same && m.vectors.dim === dim && counts.includes(m.partitions.length)) return false;
+  say(`${dir} was built with another query model, dims or partition count: building it again`);
   return true;
 }
 
