@@ -64,6 +64,7 @@ function needsBuild(): boolean {
 
 async function main() {
   const corpus = join("build", "demo-scifact-corpus.jsonl");
+  mkdirSync(join(root, "build"), { recursive: true }); // a fresh clone has no build/ yet
   writeDemoCorpus(join(root, "data/demo/scifact/corpus.jsonl"), join(root, corpus));
   if (opts.rebuild || needsBuild()) {
     console.log(`[start] building the demo index (${model}) into ${buildDir}, filterable by ${DEMO_FIELDS} …`);
