@@ -60,7 +60,8 @@ options:
   --stride <tokens>        tokens between window starts, <= window (default 3/4 of the window, 96 for 128)
   --no-split               one passage per document: its first window
   --no-lexical             no BM25 lexical section (dense search only)
-  --partitions <n>         IVF partitions of the vectors (default: one per 1024 passages; 1 = a flat index)
+  --partitions <n>         IVF partitions of the vectors (default: one per 1024 passages, one per 256 where the int4
+                           scan makes the index resident, at most 304 at 512 dims; 1 = a flat index)
   --probe <n>              partitions a query scans by default (default: the fewest reaching --recall-target)
   --refine auto|on|off     half-precision rows to re-score the best candidates (default auto: when the plan needs them)
   --scan auto|int8|int4    int4 rows made from the int8 ones at load take half the isolate memory; the plan takes
