@@ -6,6 +6,7 @@ import { createKeyCache, type KeyCache } from "./key-cache";
 import { hasRole, keyMatches, parseApiKey, type KeyRecord, type Role } from "../../format/api-key";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { clientOf, createFailureLimiter, type FailureLimiter } from "./failures";
+import { executionCtx, requestStorage } from "../store/storage";
 
 /** The codes `requireKey` answers with, by status (for the OpenAPI document). */
 export const REQUIRE_KEY_ERRORS = {
@@ -63,7 +64,10 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
       await failures.fail(c.env, client);
       throw unauthorized("invalid_credentials", "malformed credentials: expected Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
     }
-    const record = await cache.get(c.env.INDEXES, parsed.tenant, parsed.keyId);
+    // Through the request's storage: its R2 reads are the ones SIMULATED_R2_LATENCY_MS delays, and its colo cache
+    // shares the record with the isolates that start after this one.
+    const s = requestStorage(c.env, executionCtx(c));
+    const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.colo && { cache: s.colo, defer: s.defer });
     if (!record || !(await keyMatches(record, token))) {
       await failures.fail(c.env, client);
       throw unauthorized("invalid_credentials", "invalid or revoked API key");

@@ -9,12 +9,12 @@ import { FormatError } from "../../format";
 import { ordinalOf } from "../store/doc-ids";
 import { fetchDocs } from "../store/docs";
 import type { IndexRegistry } from "../store/registry";
-import { requestStorage } from "../store/storage";
+import { executionCtx, requestStorage } from "../store/storage";
 import type { App, AppEnv } from "./app";
 import { INDEX_PATH, IndexParams } from "./params";
 import { documentHead } from "./admin/stored";
 import { errorResponses } from "./responses";
-import { documentFields, executionCtx } from "./search";
+import { documentFields } from "./search";
 
 /** Longest document id the route accepts (UTF-16 code units, after percent-decoding). */
 export const MAX_DOCUMENT_ID_CHARS = 1024;

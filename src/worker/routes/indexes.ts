@@ -9,12 +9,11 @@ import { ApiError } from "../http-error";
 import { FormatError, NAME_PATTERN } from "../../format";
 import { loadManifest, readPointer } from "../store/manifest-reader";
 import type { IndexRegistry } from "../store/registry";
-import { requestStorage, type Storage } from "../store/storage";
+import { executionCtx, requestStorage, type Storage } from "../store/storage";
 import type { App, AppEnv } from "./app";
 import { IndexParams } from "./params";
 import { documentHead } from "./admin/stored";
 import { errorResponses } from "./responses";
-import { executionCtx } from "./search";
 import type { ByteCache } from "../store/byte-cache";
 
 /** Indexes per page: default and most. */

@@ -15,7 +15,7 @@ import { loadStaticEncoder } from "../encoder/static-loader";
 import type { ByteCache } from "../store/byte-cache";
 import { fetchDocs } from "../store/docs";
 import type { IndexReaders, LoadedIndex } from "../store/loaded-index";
-import { requestStorage, type Storage } from "../store/storage";
+import { executionCtx, requestStorage, type Storage } from "../store/storage";
 import type { IndexRegistry } from "../store/registry";
 import type { App, AppEnv } from "./app";
 import { jsonBody, jsonBodyErrors, type JsonBodyOptions } from "./json-body";
@@ -197,13 +197,4 @@ async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, c
   // when a filter widened the scan).
   const probed = readers.vectors.kind === "ivf" ? (scanned ?? readers.vectors.options.probe) : undefined;
   return { r, query, encodeMs, probed };
-}
-
-/** The request's execution context, where the runtime gives one (`c.executionCtx` throws where it does not). */
-export function executionCtx(c: { executionCtx: { waitUntil(p: Promise<unknown>): void } }): { waitUntil(p: Promise<unknown>): void } | undefined {
-  try {
-    return c.executionCtx;
-  } catch {
-    return undefined;
-  }
 }

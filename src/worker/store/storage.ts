@@ -27,6 +27,15 @@ export interface Storage {
   stats: IoStats;
 }
 
+/** The request's execution context, where the runtime gives one (hono's `c.executionCtx` throws where it does not). */
+export function executionCtx(c: { executionCtx: { waitUntil(p: Promise<unknown>): void } }): { waitUntil(p: Promise<unknown>): void } | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Outgoing connections one Worker request may have waiting at once. */
 export const CONNECTIONS = 6;
 
