@@ -64,10 +64,11 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
       await failures.fail(c.env, client);
       throw unauthorized("invalid_credentials", "malformed credentials: expected Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
     }
-    // Through the request's storage: its R2 reads are the ones SIMULATED_R2_LATENCY_MS delays, and its colo cache
-    // shares the record with the isolates that start after this one.
+    // Through the request's storage: its R2 reads are the ones SIMULATED_R2_LATENCY_MS delays, as a deployment waits
+    // for them. (Not through the colo cache: caches.default is shared by every Worker on the zone, so a record there
+    // could come from another deployment, a staging one, with its own keys.)
     const s = requestStorage(c.env, executionCtx(c));
-    const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.colo && { cache: s.colo, defer: s.defer });
+    const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.defer);
     if (!record || !(await keyMatches(record, token))) {
       await failures.fail(c.env, client);
       throw unauthorized("invalid_credentials", "invalid or revoked API key");
