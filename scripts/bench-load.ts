@@ -295,7 +295,7 @@ function judge(t: Tally, p: Probe, res: { status: number; body: any; ms: number 
   const note = (what: string) => { if (t.samples.length < 10) t.samples.push(`${p.cls}: ${what}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`); };
   if (res.status >= 500) {
     t.fiveXx++;
-    if (typeof res.body?.error?.code !== "string") t.fiveXxDevProxy++;
+    if (devProxyFault(p, res)) t.fiveXxDevProxy++;
     note("5xx");
   }
   // A refused oversized body may be answered and the connection closed before the client finished sending (status 0).

@@ -24,9 +24,9 @@ import { toInputs } from "../src/text/tensors.ts";
 import { writeLexical } from "../offline/build/bm25.ts";
 import { openBuildDir } from "../offline/build/build-dir.ts";
 import { assembleManifest, finalizeBuild } from "../offline/build/finalize.ts";
-import { loadModel } from "../offline/build/model.ts";
+import { loadModel, sharesQuery } from "../offline/build/model.ts";
 import { createObjectStore } from "../offline/build/object-store.ts";
-import { finePartitionCount, finePartitions, writePartitions } from "../offline/build/partitions.ts";
+import { defaultPartitionCount, writePartitions } from "../offline/build/partitions.ts";
 import { partitionCount } from "../offline/vectors/partition.ts";
 import { createDocBlockWriter, createShardWriter, quantizeRows } from "../offline/build/writers.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
@@ -34,7 +34,7 @@ import { runPublishCommand } from "../offline/publish/cli.ts";
 import { startLocalWorker } from "../offline/local-worker.ts";
 import { normalizeRows } from "../offline/vectors/kmeans.ts";
 import { rng } from "../src/random.ts";
-import { hybridWindow } from "../src/search/modes.ts";
+import { hybridWindow, searchOptions } from "../src/search/modes.ts";
 import { createTopKIp } from "../offline/vectors/topk-ip.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -128,8 +128,9 @@ async function staleSynthetic(dir: string): Promise<boolean> {
   if (!existsSync(join(dir, "manifest.json"))) return true;
   const m = (await openBuildDir(dir)).manifest;
   const model = await loadModel(MODEL);
-  const same = m.model.query.sha256 === model.hashes.query || m.model.query.sha256 === model.replacedQuery; // the same outputs
-  const counts = partitionsFlag ? [partitionsFlag] : [partitionCount(passages), ...(finePartitions(passages, dim, {}) ? [finePartitionCount(passages, dim)] : [])];
+  const same = sharesQuery(model, m.model.query.sha256);
+  // Without --partitions: the default count, or the coarse one a build falls back to when int4 loses recall.
+  const counts = partitionsFlag ? [partitionsFlag] : [defaultPartitionCount(passages, dim), partitionCount(passages)];
   if (same && m.vectors.dim === dim && counts.includes(m.partitions.length)) return false;
   say(`${dir} was built with another query model, dims or partition count: building it again`);
   return true;
@@ -158,7 +159,7 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
   await shardWriter.finish();
   const lexical = await writeLexical(store, blocks, { fusion: { mode: "weighted", weight: 0.52, normalization: "tmm" } });
   // As i3 build: an int4 plan re-scores at least the dense candidates a hybrid search fuses (the default depth).
-  const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, { minRefine: hybridWindow(100), partitions: partitionsFlag }, say);
+  const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, { minRefine: hybridWindow(searchOptions(lexical).depth), partitions: partitionsFlag }, say);
   const manifest = assembleManifest({
     id: `scale-${passages}`, documents: passages, passages, tokens: passages * 12, dim, normalized: true, modelName: model.sidecar.name,
     maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, queryGraph: model.queryGraph, window: 128, stride: 96,

@@ -5,7 +5,7 @@ import { ANALYZER } from "../../src/text/analyzer.ts";
 import { UsageError } from "../command.ts";
 import type { BuildDir } from "./build-dir.ts";
 import { readBuildInfo, type BuildInfo } from "./build-info.ts";
-import { loadModel } from "./model.ts";
+import { loadModel, sharesQuery } from "./model.ts";
 
 /** A base and how it was built: its build-info, and which of the model's passage models encoded it. */
 export interface Base {
@@ -35,8 +35,7 @@ export async function openBase(build: BuildDir, modelDir: string, what: string):
     ? (await loadModel(modelDir, { cpuPassage: true })).hashes.passage === want.passage
     : false;
   const passageDiffers = want.passage !== "" && !int8 && model.hashes.passage !== want.passage;
-  const queryDiffers = m.model.query.sha256 !== model.hashes.query && m.model.query.sha256 !== model.replacedQuery; // the same outputs
-  if (passageDiffers || queryDiffers || model.hashes.vocab !== m.model.vocab.sha256) {
+  if (passageDiffers || !sharesQuery(model, m.model.query.sha256) || model.hashes.vocab !== m.model.vocab.sha256) {
     throw new UsageError(`--model ${modelDir} is not the model ${build.dir} was built with (${want.name}): ${what} must encode with the same model`);
   }
   return { build, info, passage: int8 ? "int8" : "fp32" };

@@ -7,7 +7,7 @@ import { UsageError } from "../command.ts";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { decodeShard, DOCS_PER_BLOCK, type FieldSpec, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
-import { hybridWindow } from "../../src/search/modes.ts";
+import { hybridWindow, searchOptions } from "../../src/search/modes.ts";
 import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer/index.ts";
 import { createNodeEncoder, type Device } from "../encoder/node-encoder.ts";
 import { openPassageEncoder, type EncoderBackend } from "../encoder/passage-encoder.ts";
@@ -164,7 +164,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     const ids = await writeIdIndex(store, state.blocks);
     const flat = state.shards.map((s) => s.ref);
     const section: PartitionedSection & { partitionDocs?: ObjectRef } = partitioned
-      ? await partitionBuild({ partial, store, state, plan, tokenizer, dim: encoder.dim, documents: encoded.documents, opts, say })
+      ? await partitionBuild({ partial, store, state, plan, tokenizer, dim: encoder.dim, documents: encoded.documents, lexical, opts, say })
       : ({ partitions: [{ id: 0, centroid: null, shards: flat }], search: {}, objects: [] } as PartitionedSection);
     const fields = opts.fields?.length
       ? { schema: opts.fields, columns: await writeFieldColumns(store, state.blocks, opts.fields), partitionDocs: section.partitionDocs }
@@ -314,7 +314,7 @@ async function writeFloats(partial: string, firstPassage: number, floats: Float3
  */
 async function partitionBuild(b: {
   partial: string; store: ObjectStore; state: Checkpoint; plan: BuildPlan; tokenizer: Tokenizer; dim: number; documents: number;
-  opts: BuildOptions; say: (m: string) => void;
+  lexical?: LexicalSection; opts: BuildOptions; say: (m: string) => void;
 }): Promise<PartitionedSection & { partitionDocs?: ObjectRef }> {
   const rows = b.state.shards.reduce((n, s) => n + s.count, 0);
   const floats = new Float32Array(rows * b.dim);
@@ -337,7 +337,7 @@ async function partitionBuild(b: {
   }
   const queries = { vectors, count: texts.length, source: PSEUDO_QUERY_SOURCE };
   // An int4 plan re-scores at least the dense candidates a hybrid search fuses (the index's default depth).
-  const minRefine = b.opts.lexical === false ? 0 : hybridWindow(lexicalOptions(b.opts, sc).fusion?.depth ?? 100);
+  const minRefine = b.lexical ? hybridWindow(searchOptions(b.lexical).depth) : 0;
   const section = await writePartitions(b.store, floats, docOf, b.dim, b.state.shards.map((s) => s.ref), queries, { threads: b.opts.threads, minRefine, ...b.opts.partitioning }, b.say);
   // A filtered search finds the partitions holding its matching documents through this (fields only).
   const partitionDocs = b.opts.fields?.length && section.members ? await writePartitionDocs(b.store, section.members, docOf, b.documents) : undefined;

@@ -140,6 +140,11 @@ export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}
   };
 }
 
+/** Whether an index whose query model has sha256 `sha` was built with this model's query model (or the file its optimized graph replaced: the same outputs). */
+export function sharesQuery(model: Pick<LoadedModel, "hashes" | "replacedQuery">, sha: string): boolean {
+  return sha === model.hashes.query || sha === model.replacedQuery;
+}
+
 /**
  * The sha256 an optimized edge query graph replaced (`edgeQueryVariants[edgeQuery].graph.replaces`), if recorded: an
  * index built with that file was built with this model (the same outputs).
@@ -147,7 +152,7 @@ export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}
 export function replacedQuery(sidecar: Pick<ModelSidecar, "edgeQuery" | "edgeQueryGraph">): string | undefined {
   if (sidecar.edgeQueryGraph !== "optimized" || !sidecar.edgeQuery) return undefined;
   const variants = (sidecar as { edgeQueryVariants?: Record<string, { graph?: { replaces?: unknown } }> }).edgeQueryVariants;
-  const sha = variants?.[sidecar.edgeQuery!]?.graph?.replaces;
+  const sha = variants?.[sidecar.edgeQuery]?.graph?.replaces;
   return typeof sha === "string" && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined;
 }
 

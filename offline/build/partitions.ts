@@ -7,6 +7,7 @@ import {
 } from "../../src/format/index.ts";
 import type { Manifest } from "../../src/format/index.ts";
 import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../src/search/budget.ts";
+import { kernelBytesOf } from "../../src/search/ivf.ts";
 import { int4Dims } from "../../src/search/kernels/index.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
 import { nodeKernels } from "../vectors/kernels.ts";
@@ -71,7 +72,7 @@ export async function writePartitions(
 ): Promise<PartitionedSection> {
   const rows = docOf.length;
   const fine = finePartitions(rows, dims, o);
-  const count = o.partitions ?? (fine ? finePartitionCount(rows, dims) : partitionCount(rows));
+  const count = o.partitions ?? defaultPartitionCount(rows, dims, o);
   if (count <= 1 || rows < 2) return { partitions: [{ id: 0, centroid: null, shards: flatShards }], search: {}, objects: [] };
   const section = await partitionAndWrite(store, floats, docOf, dims, count, fine, queries, o, log);
   if (section) return section;
@@ -154,6 +155,14 @@ export function finePartitions(rows: number, dims: number, o: Pick<PartitionOpti
   return o.partitions === undefined && o.probe === undefined && o.scan !== "int8" && o.refine !== "off" && int4Dims(dims) && int4Pays(rows, dims);
 }
 
+/** The partition count when none is set: the fine one where finePartitions, else the coarse one. */
+export function defaultPartitionCount(rows: number, dims: number, o: Pick<PartitionOptions, "probe" | "scan" | "refine"> = {}): number {
+  return finePartitions(rows, dims, o) ? finePartitionCount(rows, dims) : partitionCount(rows);
+}
+
+/** A worker's caches at the default budget: what the build's rules of residency are measured against. */
+const DEFAULT_SPLIT = splitBudget(DEFAULT_CACHE_BUDGET_BYTES);
+
 /** Manifest bytes a partition adds (its shard and refine references, in `partitions` and in `objects`): 1,396 a partition in the 100k benchmark's. */
 const MANIFEST_BYTES_PER_PARTITION = 1400;
 
@@ -164,7 +173,7 @@ const MANIFEST_BYTES_PER_PARTITION = 1400;
  * fewer than the coarse count.
  */
 export function finePartitionCount(rows: number, dims: number): number {
-  const room = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).loadedVersions / 2;
+  const room = DEFAULT_SPLIT.loadedVersions / 2;
   const most = Math.floor(room / (4 * dims + MANIFEST_BYTES_PER_PARTITION));
   return Math.max(partitionCount(rows), Math.min(partitionCount(rows, RESIDENT_PARTITION_ROWS), most));
 }
@@ -179,8 +188,8 @@ const INT4_RESIDENT_SLACK = 1.25;
  * deeper refining it needs (measured at 1M passages: RESULTS, the int4 scan).
  */
 export function int4Pays(rows: number, dims: number): boolean {
-  const kernels = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).kernels;
-  return rows * (dims + 4) > kernels && rows * (dims / 2 + 4) <= INT4_RESIDENT_SLACK * kernels;
+  const { kernels } = DEFAULT_SPLIT;
+  return kernelBytesOf(rows, dims) > kernels && kernelBytesOf(rows, dims, "int4") <= INT4_RESIDENT_SLACK * kernels;
 }
 
 function gather(floats: Float32Array, dims: number, members: Uint32Array): Float32Array {

@@ -342,17 +342,22 @@ def use_lite_command(a) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ edge, quantize
-def add_edge_variant(model_dir: str, weights: str, texts, make_default: bool) -> None:
-    """Writes query.<weights>.onnx beside the sidecar's query model and records it in model.json."""
+def query_seqs(model_dir: str, meta: dict, texts) -> list:
+    """Token id lists of query texts as the model's query window takes them (an empty one as [0])."""
     from offline.train.tokenizer import Tokenizer
 
+    tok = Tokenizer.from_file(os.path.join(model_dir, meta["vocab"]))
+    return [tok.encode(t)[: meta["maxQueryTokens"]] or [0] for t in texts]
+
+
+def add_edge_variant(model_dir: str, weights: str, texts, make_default: bool) -> None:
+    """Writes query.<weights>.onnx beside the sidecar's query model and records it in model.json."""
     meta = read_sidecar(model_dir)
     src = os.path.join(model_dir, meta["query"])
     name = f"query.{weights}.onnx"
     dst = os.path.join(model_dir, name)
     write_weight_variant(src, dst, matmul=weights, embedding=weights)
-    tok = Tokenizer.from_file(os.path.join(model_dir, meta["vocab"]))
-    cos = edge_cosines(src, dst, [tok.encode(t)[: meta["maxQueryTokens"]] or [0] for t in texts])
+    cos = edge_cosines(src, dst, query_seqs(model_dir, meta, texts))
     meta.setdefault("edgeQueryVariants", {})[name] = variant_record(
         weights, dst, cos, f"weight-only {weights} (offline/train/quantize.py); activations fp32")
     meta.setdefault("sha256", {})[name] = sha256(dst)
@@ -374,8 +379,6 @@ def edge_command(a) -> None:
 
 
 def optimize_command(a) -> None:
-    from offline.train.tokenizer import Tokenizer
-
     meta = read_sidecar(a.model_dir)
     if not meta.get("edgeQuery"):
         raise CommandError(f"{a.model_dir}/model.json names no edgeQuery to optimize")
@@ -391,8 +394,7 @@ def optimize_command(a) -> None:
     texts = [r.get("text") for r in rows if isinstance(r, dict)]
     if not texts or not all(isinstance(t, str) for t in texts):
         raise CommandError(f"--texts {a.texts}: every line must be a JSON object with a string \"text\" (and at least one line)")
-    tok = Tokenizer.from_file(os.path.join(a.model_dir, meta["vocab"]))
-    diff = optimize_edge_query(a.model_dir, meta, [tok.encode(t)[: meta["maxQueryTokens"]] or [0] for t in texts])
+    diff = optimize_edge_query(a.model_dir, meta, query_seqs(a.model_dir, meta, texts))
     if diff is None:
         return
     write_sidecar(a.model_dir, meta)

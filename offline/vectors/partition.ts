@@ -6,7 +6,7 @@ import { quantizeInt8, signCodes } from "../../src/format/quantize.ts";
 import { decodeFloatRows, encodeFloatRows, type RefineVectors } from "../../src/format/float-rows.ts";
 import type { ShardVectors } from "../../src/search/dense.ts";
 import type { Kernels } from "../../src/search/kernels/index.ts";
-import { freeKernelMemory, scanRows, searchIvf, toKernelRows, type IvfPartition, type IvfSource, type ScanPrecision } from "../../src/search/ivf.ts";
+import { freeKernelMemory, scanRows, searchIvf, toKernelRows, type IvfOptions, type IvfPartition, type IvfSource, type ScanPrecision } from "../../src/search/ivf.ts";
 import { int4Dims } from "../../src/search/kernels/index.ts";
 import { samplePositions, sphericalKMeans } from "./kmeans.ts";
 import { rng } from "../../src/random.ts";
@@ -162,23 +162,16 @@ export async function planProbe(
   src: IvfSource, queries: Float32Array, nq: number, truth: number[][], target: number, refineAvailable: boolean,
 ): Promise<PartitionPlan> {
   const points: PlanPoint[] = [];
-  const dims = src.dims;
   const perPartition = (await sizes(src)).reduce((a, b) => a + b, 0) / src.partitions;
   for (const refine of refineAvailable ? [0, REFINE_CANDIDATES] : [0]) {
     let last = -1;
     for (const probe of PROBES.filter((p) => p < src.partitions).concat([src.partitions])) {
-      let hit = 0, scanned = 0;
-      for (let q = 0; q < nq; q++) {
-        const r = await searchIvf(queries.subarray(q * dims, (q + 1) * dims), src, 10, { probe, refine });
-        scanned += (await src.load(r.probed)).reduce((n, s) => n + s.count, 0);
-        const want = new Set(truth[q]);
-        hit += r.hits.filter((h) => want.has(h.ordinal)).length / Math.max(1, truth[q].length);
-      }
-      points.push({ probe, refine, recallAt10: hit / nq, scanned: scanned / nq });
-      if (hit / nq >= target) break;
+      const { recallAt10, scanned } = await measure(src, queries, nq, truth, { probe, refine });
+      points.push({ probe, refine, recallAt10, scanned });
+      if (recallAt10 >= target) break;
       // Past the plateau (int8 cannot separate what more probes find) more probes only cost.
-      if (probe >= 8 && hit / nq - last < 0.001) break;
-      last = hit / nq;
+      if (probe >= 8 && recallAt10 - last < 0.001) break;
+      last = recallAt10;
     }
   }
   const cost = (p: PlanPoint) => p.scanned + (p.refine ? 2 * perPartition : 0);
@@ -202,23 +195,29 @@ const INT4_REFINE_FACTORS = [1, 2, 4];
  */
 export async function planInt4(src4: IvfSource, int8: PartitionPlan, queries: Float32Array, nq: number, truth: number[][], minRefine = 0): Promise<PartitionPlan> {
   if (int8.refine === 0 || !src4.refine || !int4Dims(src4.dims)) return int8;
-  const dims = src4.dims;
   const floor = Math.max(int8.target, int8.recallAt10 - INT4_RECALL_SLACK);
   const points = [...int8.points];
   for (const factor of INT4_REFINE_FACTORS) {
     const refine = Math.max(int8.refine * factor, minRefine);
     if (points.some((pt) => pt.scan === "int4" && pt.refine === refine)) continue;
-    let hit = 0, scanned = 0;
-    for (let q = 0; q < nq; q++) {
-      const r = await searchIvf(queries.subarray(q * dims, (q + 1) * dims), src4, 10, { probe: int8.probe, refine, scan: "int4" });
-      scanned += (await src4.load(r.probed)).reduce((n, s) => n + s.count, 0);
-      const want = new Set(truth[q]);
-      hit += r.hits.filter((h) => want.has(h.ordinal)).length / Math.max(1, truth[q].length);
-    }
-    points.push({ probe: int8.probe, refine, scan: "int4", recallAt10: hit / nq, scanned: scanned / nq });
-    if (hit / nq >= floor) return { ...int8, refine, scan: "int4", recallAt10: hit / nq, points };
+    const { recallAt10, scanned } = await measure(src4, queries, nq, truth, { probe: int8.probe, refine, scan: "int4" });
+    points.push({ probe: int8.probe, refine, scan: "int4", recallAt10, scanned });
+    if (recallAt10 >= floor) return { ...int8, refine, scan: "int4", recallAt10, points };
   }
   return { ...int8, points };
+}
+
+/** recall@10 (documents) of the IVF search over the plan queries, and the passages a query scanned, on average. */
+async function measure(src: IvfSource, queries: Float32Array, nq: number, truth: number[][], o: IvfOptions): Promise<{ recallAt10: number; scanned: number }> {
+  const dims = src.dims;
+  let hit = 0, scanned = 0;
+  for (let q = 0; q < nq; q++) {
+    const r = await searchIvf(queries.subarray(q * dims, (q + 1) * dims), src, 10, o);
+    scanned += (await src.load(r.probed)).reduce((n, s) => n + s.count, 0);
+    const want = new Set(truth[q]);
+    hit += r.hits.filter((h) => want.has(h.ordinal)).length / Math.max(1, truth[q].length);
+  }
+  return { recallAt10: hit / nq, scanned: scanned / nq };
 }
 
 async function sizes(src: IvfSource): Promise<number[]> {

@@ -82,13 +82,6 @@ function paged(cache: ByteCache, idx: LoadedIndex): boolean {
   return bytes <= PAGED_SHARE * cache.budget;
 }
 
-/**
- * Page reads in flight, shared by concurrent requests (each settles under the waitUntil of the request that began it),
- * with when they began: one older than PAGE_READ_STALE_MS (its request's waitUntil cut short, say) is begun again.
- */
-const pageReads = new Map<string, number>();
-const PAGE_READ_STALE_MS = 30_000;
-
 /** The pages of a doc block that hold `range`. */
 function pagesOf(range: { offset: number; length: number }): number[] {
   const first = Math.floor(range.offset / DOC_PAGE_BYTES);
@@ -112,21 +105,18 @@ function fromPages(cache: ByteCache, key: string, range: { offset: number; lengt
 
 /**
  * Reads the pages holding `range` that the isolate lacks (one range read each: colo cache, else R2; every isolate
- * asks for the same aligned ranges, so the colo serves them) and keeps them. Run after the request's own reads.
+ * asks for the same aligned ranges, so the colo serves them) and keeps them. Run after the request's own reads;
+ * concurrent requests share a page's read (cachedLoad).
  */
 function loadPages(s: Storage, cache: ByteCache, key: string, block: DocBlockRef, range: { offset: number; length: number }): Promise<unknown> {
   return Promise.all(pagesOf(range).map((p) => {
     const pageKey = `${key}@page${p}`;
-    const began = pageReads.get(pageKey);
-    if (cache.get(pageKey) || (began !== undefined && Date.now() - began < PAGE_READ_STALE_MS)) return undefined;
     const offset = p * DOC_PAGE_BYTES;
     const length = Math.min(block.bytes, offset + DOC_PAGE_BYTES) - offset;
-    const at = Date.now();
-    pageReads.set(pageKey, at);
-    return getImmutable(s, key, block.bytes, { offset, length }).then((bytes) => {
+    return cachedLoad(cache, pageKey, s, async () => {
+      const bytes = await getImmutable(s, key, block.bytes, { offset, length });
       if (bytes && bytes.byteLength === length) cache.set(pageKey, bytes, length + 64);
-    }).finally(() => {
-      if (pageReads.get(pageKey) === at) pageReads.delete(pageKey);
+      return bytes;
     });
   }));
 }
