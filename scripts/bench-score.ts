@@ -8,7 +8,7 @@
  * `--hits <file>`: writes each query's top 10 of the first pass (ordinal and score, one JSON line a query), to compare
  * the rankings of two versions of the code.
  *
- * `--repeat r`: the timed pass r times (the percentiles over all r * n queries; `p50sMs`: each pass's p50), for a
+ * `--repeat r`: the timed pass r times (the percentiles over all r * n queries; `p50sMs`, `p99sMs`: each pass's), for a
  * noisy machine and for profiles in which the timed queries outweigh the first pass.
  *
  * `--filter-selectivity 0.5,0.01,0.0001`: one line per selectivity, each query filtered by `{"bucket": {"$lt": t}}`
@@ -52,6 +52,7 @@ const mode = o.mode as SearchMode;
 // An updated version's deleted documents are left out, as the worker leaves them out.
 let filter: DocFilter | undefined = idx.live;
 let scanned = 0;
+const postings = { total: 0, read: 0, queries: 0 }; // BM25 postings of the query terms' lists, and those read (MaxScore)
 const once = (i: number) => searchHybrid({
   mode, k: 10, depth, fusion, denseFloor: denseFloor(m),
   dense: async (n) => {
@@ -59,7 +60,13 @@ const once = (i: number) => searchHybrid({
     scanned += (r as { probed?: number[] }).probed?.length ?? 0;
     return r;
   },
-  lexical: idx.lexical ? (n) => searchLexical(idx.lexical!, texts[i], n, { filter }) : undefined,
+  lexical: idx.lexical ? async (n) => {
+    const r = await searchLexical(idx.lexical!, texts[i], n, { filter });
+    postings.total += r.postings.total;
+    postings.read += r.postings.read;
+    postings.queries++;
+    return r;
+  } : undefined,
 });
 const firstHits: string[] = [];
 for (let i = 0; i < texts.length; i++) { // load every partition and bucket the queries touch
@@ -78,8 +85,9 @@ const percentile = (sorted: number[], p: number) => Math.round(sorted[Math.min(s
 /** p50 and p99 of `repeat` passes of `texts.length` timed queries (after the warm-up pass above). */
 async function timed(): Promise<{ p50Ms: number; p99Ms: number; p50sMs?: number[]; partitionsScanned: number }> {
   const times: number[] = [];
-  const p50s: number[] = [];
+  const p50s: number[] = [], p99s: number[] = [];
   scanned = 0;
+  Object.assign(postings, { total: 0, read: 0, queries: 0 });
   for (let r = 0; r < repeat; r++) {
     const pass: number[] = [];
     for (let i = 0; i < texts.length; i++) {
@@ -89,16 +97,18 @@ async function timed(): Promise<{ p50Ms: number; p99Ms: number; p50sMs?: number[
     }
     times.push(...pass);
     p50s.push(percentile(pass.sort((a, b) => a - b), 50));
+    p99s.push(percentile(pass, 99));
   }
   times.sort((a, b) => a - b);
-  const passes = repeat > 1 ? { p50sMs: p50s } : {};
-  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), ...passes, partitionsScanned: Math.round((10 * scanned) / times.length) / 10 };
+  const passes = repeat > 1 ? { p50sMs: p50s, p99sMs: p99s } : {};
+  const lexical = postings.queries > 0 ? { postingsPerQuery: Math.round(postings.total / postings.queries), postingsReadPerQuery: Math.round(postings.read / postings.queries) } : {};
+  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), ...passes, partitionsScanned: Math.round((10 * scanned) / times.length) / 10, ...lexical };
 }
 
 const base = { index: o.index, passages: m.corpus.passages, partitions: m.partitions.length, probe: m.search.probe ?? null, mode, queries: texts.length };
 if (!o["filter-selectivity"]) {
-  const { p50Ms, p99Ms, p50sMs } = await timed();
-  console.log(JSON.stringify({ ...base, p50Ms, p99Ms, p50sMs }));
+  const { partitionsScanned: _, ...t } = await timed();
+  console.log(JSON.stringify({ ...base, ...t }));
 } else {
   if (m.delta || m.tombstones) {
     console.error(`--filter-selectivity: ${o.index} is an incrementally updated version (its synthetic filter covers a base only): compact it first`);

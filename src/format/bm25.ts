@@ -240,12 +240,19 @@ export function decodeLexicalBucket(bytes: Uint8Array, documents?: number): Lexi
  * least that long, and may reuse them across terms), each checked as it is read: documents ascending and below the
  * bucket's `documents` (else 2^32), tf >= 1. Throws `invalid_object` on malformed bytes.
  */
-export function decodePostings(bucket: LexicalBucket, t: LexicalTerm, docs: Uint32Array, tfs: Uint32Array): void {
+export function decodePostings(bucket: LexicalBucket, t: LexicalTerm, docs: Uint32Array, tfs: Uint32Array, blocks?: PostingBlocks): void {
   if (docs.length < t.df || tfs.length < t.df) throw new RangeError(`decodePostings: arrays of ${Math.min(docs.length, tfs.length)} for ${t.df} postings`);
+  if (blocks && (blocks.last.length !== blockCount(t.df) || blocks.start.length !== blocks.last.length)) {
+    throw new RangeError(`decodePostings: block tables of ${blocks.last.length} for ${t.df} postings`);
+  }
   const bytes = bucket.bytes, end = t.end, limit = bucket.documents ?? 2 ** 32;
   const pos = { i: t.start };
   let doc = -1;
   for (let n = 0; n < t.df; n++) {
+    if (blocks && n % POSTING_BLOCK === 0) {
+      if (n > 0) blocks.last[n / POSTING_BLOCK - 1] = doc;
+      blocks.start[n / POSTING_BLOCK] = pos.i;
+    }
     const gap = readVarint(bytes, pos, end);
     const next = n === 0 ? gap : doc + gap;
     const tf = readVarint(bytes, pos, end);
@@ -256,6 +263,57 @@ export function decodePostings(bucket: LexicalBucket, t: LexicalTerm, docs: Uint
     tfs[n] = tf;
   }
   if (pos.i !== end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${pos.i}, expected ${end}`);
+  if (blocks && t.df > 0) blocks.last[blocks.last.length - 1] = doc;
+}
+
+/** Postings per block of a term's block table (PostingBlocks). */
+export const POSTING_BLOCK = 64;
+
+/** Blocks of POSTING_BLOCK postings (the last one shorter) in a list of `df`. */
+export const blockCount = (df: number): number => Math.ceil(df / POSTING_BLOCK);
+
+/**
+ * Where each block of POSTING_BLOCK postings of one term starts in its bucket's bytes, and the last doc ordinal in
+ * it: filled by decodePostings as it reads (and checks) the whole list once, then used to read single blocks
+ * (decodeBlock) instead of the whole list. Made at query time, never stored: the format has no skip data.
+ */
+export interface PostingBlocks {
+  /** Byte offset of each block's first posting. */
+  start: Uint32Array;
+  /** Doc ordinal of each block's last posting (ascending). */
+  last: Uint32Array;
+}
+
+/** Empty block tables for a list of `df` postings, for decodePostings to fill. */
+export function postingBlocks(df: number): PostingBlocks {
+  const n = blockCount(df);
+  return { start: new Uint32Array(n), last: new Uint32Array(n) };
+}
+
+/**
+ * Decodes block `b` of `t` (its postings b * POSTING_BLOCK.. into docs and tfs from index 0) with the block table
+ * decodePostings filled; returns how many. Checked as decodePostings checks: a table that does not fit the bytes
+ * throws `invalid_object`.
+ */
+export function decodeBlock(bucket: LexicalBucket, t: LexicalTerm, blocks: PostingBlocks, b: number, docs: Uint32Array, tfs: Uint32Array): number {
+  const count = Math.min(POSTING_BLOCK, t.df - b * POSTING_BLOCK);
+  if (!(b >= 0 && count > 0) || docs.length < count || tfs.length < count) throw new RangeError(`decodeBlock: block ${b} of a ${t.df}-posting list into arrays of ${Math.min(docs.length, tfs.length)}`);
+  const bytes = bucket.bytes, limit = bucket.documents ?? 2 ** 32;
+  const end = b + 1 < blocks.start.length ? blocks.start[b + 1] : t.end;
+  const pos = { i: blocks.start[b] };
+  let doc = b === 0 ? -1 : blocks.last[b - 1];
+  for (let n = 0; n < count; n++) {
+    const gap = readVarint(bytes, pos, end);
+    const next = doc < 0 ? gap : doc + gap;
+    const tf = readVarint(bytes, pos, end);
+    if ((doc >= 0 && gap === 0) || next >= limit || tf < 1) {
+      throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: posting (doc ${next}, tf ${tf}) after doc ${doc}; expected ascending docs in 0..${limit - 1}, tf >= 1`);
+    }
+    docs[n] = doc = next;
+    tfs[n] = tf;
+  }
+  if (pos.i !== end || doc !== blocks.last[b]) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: block ${b} of a term does not match its table`);
+  return count;
 }
 
 /** Calls `fn(doc ordinal, tf)` for each posting of `t` in `bucket` (decodePostings). Throws `invalid_object` on malformed bytes. */

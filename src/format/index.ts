@@ -24,9 +24,9 @@ export { PointerSchema, parsePointer, serializePointer, type Pointer } from "./p
 export { BINARY_MAJOR, BINARY_MINOR, popcount } from "./binary.ts";
 export {
   LEX_BUCKET_MAGIC, LEX_NORMS_MAGIC, LEX_HEADER_BYTES,
-  termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, decodePostings, forEachPosting,
+  termHash, bucketOf, lengthToByte, byteToLength, encodePostings, encodeLexicalBucket, decodeLexicalBucket, decodePostings, forEachPosting, decodeBlock, postingBlocks, blockCount, POSTING_BLOCK,
   encodeLexicalNorms, decodeLexicalNorms,
-  type LexicalBucket, type LexicalTerm, type TermPostings,
+  type LexicalBucket, type LexicalTerm, type TermPostings, type PostingBlocks,
 } from "./bm25.ts";
 export { LexicalSectionSchema, type LexicalSection } from "./bm25-section.ts";
 export {

@@ -1,7 +1,10 @@
 // BM25 over the partitioned inverted index (src/format/bm25.ts). Pure: the caller passes the bucket and
 // norm loaders (R2 + isolate cache in the worker, files in Node), so the worker and `npm run eval --index`
 // rank with exactly this code.
-import { bucketOf, byteToLength, decodePostings, type DeltaLexical, type LexicalBucket, type LexicalSection, type LexicalTerm } from "../format";
+import {
+  bucketOf, byteToLength, decodeBlock, decodePostings, postingBlocks, POSTING_BLOCK,
+  type DeltaLexical, type LexicalBucket, type LexicalSection, type LexicalTerm, type PostingBlocks,
+} from "../format";
 import { queryTermCounts } from "../text/analyzer";
 import type { DocHit } from "./dense";
 import type { DocFilter } from "./filter";
@@ -36,6 +39,8 @@ export interface LexicalResult {
   matched: number;
   /** Terms left out by the caps (MAX_QUERY_BUCKETS, MAX_QUERY_TERMS); terms - matched - dropped are not in the index. */
   dropped: number;
+  /** Postings of the scored terms' lists, and how many of them the search read (MaxScore reads fewer; score() not counted). */
+  postings: { total: number; read: number };
   /**
    * Hands the per-query score array back for the next query (its touched entries zeroed: no allocation and no
    * zeroing of a document-sized array per query). `score` must not be called after. Optional to call.
@@ -196,13 +201,24 @@ export async function searchLexical(
   }
   const found = highestIdf(all, caps.terms);
   const info = { terms: counts.size, matched: found.length, dropped: counts.size - lookUp.length + all.length - found.length };
-  if (found.length === 0) return { hits: [], score: () => 0, ...info, release: () => {} };
+  if (found.length === 0) return { hits: [], score: () => 0, ...info, postings: { total: 0, read: 0 }, release: () => {} };
 
   const [norms, deltaNorms] = await Promise.all([reader.norms(), delta?.norms()]);
   const table = normTable(s.bm25, stats.avgDocLength);
   const k1p1 = s.bm25.k1 + 1;
-  // Scores in a dense array by ordinal (4 bytes a document, allocated per query: cheaper than a hash map at every
-  // size this reads), and the ordinals touched, in first-touch order.
+  const lists = (t: FoundTerm) => t.lists.map((l) => ({ ...l, lengths: l.norms === "base" ? norms : deltaNorms!, blocks: undefined as PostingBlocks | undefined }));
+  // Terms by weight, highest first (the rare ones; ties: first seen): one order for every run of a query, whatever
+  // the isolate has learned of its lists, so every score is the same sum in the same order, pruned or not.
+  const order = found.map((t) => ({ w: t.count * t.idf, df: t.df, lists: lists(t) })).sort((a, b) => b.w - a.w);
+  // What a term can add to a document at most (MaxScore's bound): from what its lists are known to hold, else
+  // w * (k1 + 1), the limit of any tf. rest[i]: the most the terms from i on can add together.
+  const rest = new Float64Array(order.length + 1);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const { w, lists } = order[i];
+    rest[i] = rest[i + 1] + w * lists.reduce((m, l) => Math.max(m, listBound(l.entry, l.lengths, table, k1p1)), 0);
+  }
+  // Scores in a dense array by ordinal (never allocated per query: the spare's touched entries are zeroed on
+  // release), and the ordinals touched, in first-touch order.
   const acc = take("scores", stats.documents, (n) => new Float64Array(n)); // entries past stats.documents stay 0
   const touched = take("touched", Math.min(stats.documents, found.reduce((n, f) => n + f.df, 0)), (n) => new Uint32Array(n));
   let nTouched = 0;
@@ -210,31 +226,104 @@ export async function searchLexical(
   const longest = found.reduce((n, f) => Math.max(n, ...f.lists.map((l) => l.entry.df)), 0);
   const docs = take("docs", longest, (n) => new Uint32Array(n));
   const tfs = take("tfs", longest, (n) => new Uint32Array(n));
-  for (const { lists, count, idf } of found) {
-    const w = count * idf;
-    for (const { bucket, entry, first, norms: which } of lists) {
-      const lengths = which === "base" ? norms : deltaNorms!;
-      decodePostings(bucket, entry, docs, tfs);
+  // Every posting of the first terms is scored, and a document may enter the ranking, until the terms left could
+  // not lift a document that has none of the first ones above the depth-th score so far (MaxScore, Turtle & Flood
+  // 1995): from there on only the documents that can still reach it (the candidates) are scored, their postings read
+  // block by block. A document's score is the same sum either way; the others are scored when asked (score()).
+  let switchAt = order.length;
+  let restDf = found.reduce((n, f) => n + f.df, 0);
+  const postings = { total: restDf, read: 0 };
+  // The depth-th score so far is at most the highest score so far, and at most the one last computed plus what the
+  // terms since could add: it is computed only when one of these bounds would let the terms left be skipped.
+  let best = 0, lastKth = Infinity, lastRest = 0;
+  for (let i = 0; i < order.length; i++) {
+    const bound = rest[i] * (1 + BOUND_SLACK);
+    if (depth > 0 && nTouched >= depth && restDf >= Math.max(MIN_SKIP, 4 * nTouched) && bound < Math.min(best, lastKth + lastRest - rest[i])) {
+      lastKth = kthScore(acc, touched, nTouched, depth);
+      lastRest = rest[i];
+      if (bound < lastKth) {
+        switchAt = i;
+        break;
+      }
+    }
+    const w = order[i].w;
+    for (const { bucket, entry, first, lengths } of order[i].lists) {
+      const known = statsOf(entry, lengths);
+      const blocks = known ? undefined : postingBlocks(entry.df);
+      decodePostings(bucket, entry, docs, tfs, blocks);
+      postings.read += entry.df;
+      if (blocks) learn(entry, lengths, docs, tfs, blocks);
       for (let n = 0; n < entry.df; n++) {
         const local = docs[n], tf = tfs[n], doc = first + local;
         if (filter && !filter.has(doc)) continue; // a document the filter rejects is never scored
         if (acc[doc] === 0) touched[nTouched++] = doc;
-        acc[doc] += (w * tf * k1p1) / (tf + table[lengths[local]]);
+        const v = (acc[doc] += (w * tf * k1p1) / (tf + table[lengths[local]]));
+        if (v > best) best = v;
+      }
+    }
+    restDf -= order[i].df;
+  }
+  let candidates: Uint32Array | undefined;
+  if (switchAt < order.length) {
+    const floor = kthScore(acc, touched, nTouched, depth) - rest[switchAt] * (1 + BOUND_SLACK);
+    let c = 0;
+    for (let i = 0; i < nTouched; i++) if (acc[touched[i]] >= floor) c++;
+    candidates = new Uint32Array(c);
+    c = 0;
+    for (let i = 0; i < nTouched; i++) if (acc[touched[i]] >= floor) candidates[c++] = touched[i];
+    candidates.sort();
+    for (let i = switchAt; i < order.length; i++) {
+      const w = order[i].w;
+      for (const l of order[i].lists) {
+        const add = (doc: number, local: number, tf: number) => {
+          acc[doc] += (w * tf * k1p1) / (tf + table[l.lengths[local]]);
+        };
+        const known = statsOf(l.entry, l.lengths);
+        if (known) {
+          forEachCandidate(postings, l.bucket, l.entry, (l.blocks = known.blocks), candidates, l.first, add);
+        } else { // read whole once: its table and bounds for the next queries
+          const blocks = (l.blocks = postingBlocks(l.entry.df));
+          decodePostings(l.bucket, l.entry, docs, tfs, blocks);
+          postings.read += l.entry.df;
+          learn(l.entry, l.lengths, docs, tfs, blocks);
+          mergeCandidates(docs, tfs, l.entry.df, candidates, l.first, add);
+        }
       }
     }
   }
   keep("docs", docs);
   keep("tfs", tfs);
   const top = createTopK(depth);
-  for (let i = 0; i < nTouched; i++) top.push(touched[i], acc[touched[i]]);
+  if (candidates) for (const doc of candidates) top.push(doc, acc[doc]);
+  else for (let i = 0; i < nTouched; i++) top.push(touched[i], acc[touched[i]]);
   let released = false;
+  const later = new Map<number, number>();
+  /** The score of a document the candidates left out: its first terms' sum, then the others' postings looked up. */
+  const complete = (ordinal: number): number => {
+    let v = acc[ordinal];
+    for (let i = switchAt; i < order.length; i++) {
+      const w = order[i].w;
+      for (const l of order[i].lists) {
+        const local = ordinal - l.first;
+        const tf = local >= 0 && local < l.lengths.length ? tfOf(l.bucket, l.entry, l.blocks!, local) : 0;
+        if (tf > 0) v += (w * tf * k1p1) / (tf + table[l.lengths[local]]);
+      }
+    }
+    return v;
+  };
   return {
     hits: top.sorted().map(({ id, score }) => ({ ordinal: id, score })),
     score: (ordinal) => {
       if (released) throw new Error("searchLexical: score() after release(): the array holds another query's scores");
-      return ordinal < stats.documents ? (acc[ordinal] ?? 0) : 0;
+      if (!(ordinal >= 0 && ordinal < stats.documents)) return 0;
+      if (!candidates || includes(candidates, ordinal)) return acc[ordinal];
+      if (filter && !filter.has(ordinal)) return 0; // never scored
+      let v = later.get(ordinal);
+      if (v === undefined) later.set(ordinal, (v = complete(ordinal)));
+      return v;
     },
     ...info,
+    postings,
     release: () => {
       if (released) return;
       released = true;
@@ -243,4 +332,124 @@ export async function searchLexical(
       keep("touched", touched);
     },
   };
+}
+
+/**
+ * Postings the terms left must have before MaxScore checks whether it may skip them: the check costs a pass over the
+ * documents scored so far (about a quarter of the postings left at most), and short lists are read whole at once.
+ */
+const MIN_SKIP = 8192;
+
+/**
+ * Relative slack on MaxScore's bounds: a bound is a sum of rounded terms, as is the score it bounds, so a document
+ * whose score equals a bound could come out an ulp above it; no document within this share of the cut is left out.
+ */
+const BOUND_SLACK = 1e-9;
+
+/** What a term's list was found to hold when it was first read whole (with the norms it was scored with). */
+interface ListStats {
+  lengths: Uint8Array;
+  /** Its highest tf and its shortest document's length byte: together a bound on what it adds to any document. */
+  maxTf: number;
+  minLength: number;
+  blocks: PostingBlocks;
+}
+
+/**
+ * Per term entry of a decoded bucket (held as long as the isolate holds the bucket): a few bytes per block of
+ * POSTING_BLOCK postings, about 1/16 of the list's own bytes.
+ */
+const listStats = new WeakMap<LexicalTerm, ListStats>();
+
+function statsOf(entry: LexicalTerm, lengths: Uint8Array): ListStats | undefined {
+  const s = listStats.get(entry);
+  return s && s.lengths === lengths ? s : undefined;
+}
+
+function learn(entry: LexicalTerm, lengths: Uint8Array, docs: Uint32Array, tfs: Uint32Array, blocks: PostingBlocks): ListStats {
+  let maxTf = 0, minLength = 255;
+  for (let n = 0; n < entry.df; n++) {
+    if (tfs[n] > maxTf) maxTf = tfs[n];
+    if (lengths[docs[n]] < minLength) minLength = lengths[docs[n]];
+  }
+  const s = { lengths, maxTf, minLength, blocks };
+  listStats.set(entry, s);
+  return s;
+}
+
+/** The most one occurrence-weighted posting of the list adds, per unit of term weight. */
+function listBound(entry: LexicalTerm, lengths: Uint8Array, table: Float64Array, k1p1: number): number {
+  const s = statsOf(entry, lengths);
+  return s ? (s.maxTf * k1p1) / (s.maxTf + table[s.minLength]) : k1p1;
+}
+
+const blockDocs = new Uint32Array(POSTING_BLOCK), blockTfs = new Uint32Array(POSTING_BLOCK);
+
+/** Calls fn(doc, local, tf) for each of the ascending `candidates` the list holds, reading only their blocks. */
+function forEachCandidate(
+  count: { read: number }, bucket: LexicalBucket, entry: LexicalTerm, blocks: PostingBlocks, candidates: Uint32Array, first: number,
+  fn: (doc: number, local: number, tf: number) => void,
+): void {
+  const last = blocks.last;
+  let b = -1, n = 0, j = 0;
+  for (const doc of candidates) {
+    const local = doc - first;
+    if (local < 0) continue;
+    let nb = b < 0 ? 0 : b;
+    while (nb < last.length && last[nb] < local) nb++;
+    if (nb === last.length) return;
+    if (nb !== b) {
+      b = nb;
+      n = decodeBlock(bucket, entry, blocks, b, blockDocs, blockTfs);
+      count.read += n;
+      j = 0;
+    }
+    while (j < n && blockDocs[j] < local) j++;
+    if (j < n && blockDocs[j] === local) fn(doc, local, blockTfs[j]);
+  }
+}
+
+/** Calls fn(doc, local, tf) for each of the ascending `candidates` in a list decoded whole (`df` postings). */
+function mergeCandidates(docs: Uint32Array, tfs: Uint32Array, df: number, candidates: Uint32Array, first: number, fn: (doc: number, local: number, tf: number) => void): void {
+  let j = 0;
+  for (const doc of candidates) {
+    const local = doc - first;
+    if (local < 0) continue;
+    while (j < df && docs[j] < local) j++;
+    if (j === df) return;
+    if (docs[j] === local) fn(doc, local, tfs[j]);
+  }
+}
+
+/** The tf of `local` in the list (0: not in it), reading the one block it would be in. */
+function tfOf(bucket: LexicalBucket, entry: LexicalTerm, blocks: PostingBlocks, local: number): number {
+  const last = blocks.last;
+  let lo = 0, hi = last.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (last[mid] < local) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === last.length) return 0;
+  const count = decodeBlock(bucket, entry, blocks, lo, blockDocs, blockTfs);
+  for (let j = 0; j < count; j++) if (blockDocs[j] === local) return blockTfs[j];
+  return 0;
+}
+
+/** Whether the ascending `sorted` holds `v`. */
+function includes(sorted: Uint32Array, v: number): boolean {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo] === v;
+}
+
+/** The `k`-th highest score among the touched documents (k <= n). */
+function kthScore(acc: Float64Array, touched: Uint32Array, n: number, k: number): number {
+  const top = createTopK(k);
+  for (let i = 0; i < n; i++) top.push(touched[i], acc[touched[i]]);
+  return top.threshold();
 }
