@@ -4,7 +4,7 @@
  *
  *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20]
  *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--mode hybrid] [--budget-mb 64] [--cold-colo]
- *       [--saturation <seconds>] [--cold-runs <n>] [--partitions <n>] [--json]
+ *       [--saturation <seconds>] [--cold-runs <n>] [--partitions <n>] [--no-colo-keys] [--json]
  *
  * Vectors: "clustered" puts passages around 1,000 topic centres that are the query model's vectors of real query
  * texts (a passage = centre + Gaussian noise, unit length: nearest neighbours at cosine ~0.9), "uniform" draws
@@ -13,6 +13,8 @@
  * The query texts the client sends are held out from the centres. Recall@10 is the worker's dense top 10 against
  * exact float32 search over the same vectors with the same query model (onnxruntime-node).
  * Latency is client-timed, and reported with the /healthz p50 of the same run (the local server's own cost).
+ * The worker runs with a COLO_SHARE_SECRET (API key records shared through the colo cache, as a deployment that sets
+ * one); `--no-colo-keys` runs it without, so every new isolate reads its key record from R2.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
@@ -51,6 +53,7 @@ const { values: o } = parseArgs({
     "budget-mb": { type: "string", default: "64" },
     saturation: { type: "string", default: "10" },
     "cold-colo": { type: "boolean", default: false },
+    "no-colo-keys": { type: "boolean", default: false },
     "cold-runs": { type: "string", default: "1" },
     /** Partition count of a synthetic build (default: i3 build's, one per 1,024 passages); the index is build/scale-<distribution>-<N>-p<n>. */
     partitions: { type: "string" },
@@ -250,7 +253,10 @@ async function main() {
   if ((await runKeysCommand(["create", "--tenant", "bench", "--roles", "search", "--json", "--to", "local"], { out: (l) => (key = JSON.parse(l).key), err: () => {} })) !== 0) fail("keys create failed");
 
   const truth = await exactTop10(dir, await encodeTexts(held), held.length);
-  const vars = { SIMULATED_R2_LATENCY_MS: latency, CACHE_BUDGET_BYTES: Number(o["budget-mb"]) * 1024 * 1024, POINTER_TTL_MS: 60000 };
+  const vars = {
+    SIMULATED_R2_LATENCY_MS: latency, CACHE_BUDGET_BYTES: Number(o["budget-mb"]) * 1024 * 1024, POINTER_TTL_MS: 60000,
+    ...(o["no-colo-keys"] ? {} : { COLO_SHARE_SECRET: "bench-scale-colo-share-secret-0123456789" }),
+  };
   // --cold-runs n: the first query of n fresh workers (the first n - 1 each stopped after it), a median, not one sample.
   const colds: number[] = [];
   const coldRuns = Math.max(1, Number(o["cold-runs"]));
@@ -314,7 +320,7 @@ async function main() {
       partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0,
       planRecallAt10: manifest.search.plan?.recallAt10 ?? null,
       recallAt10: truth ? round(recallHits / recallTotal, 4) : null,
-      r2LatencyMs: latency, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"],
+      r2LatencyMs: latency, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"],
       healthzP50Ms: round(healthP50), coldMs: round(pct(colds, 50)), coldRunsMs: colds.map((x) => round(x)), coldReads: cold.body.reads,
       warmP50Ms: round(pct(warm, 50)), warmP99Ms: round(pct(warm, 99)),
       warmP50OverFloorMs: round(pct(warm, 50) - healthP50), warmP99OverFloorMs: round(pct(warm, 99) - healthP50),

@@ -64,6 +64,14 @@ const VARS = {
   AUTH_FAILURES_PER_MINUTE: whole("failures a minute", 1, 1_000_000).default(30),
   /** First retry (ms) of a version whose load failed for a transient reason (an R2 error); doubles up to 30x (default 2000). */
   LOAD_RETRY_MS: whole("milliseconds", 0, 3_600_000).default(2_000),
+  /**
+   * A secret (`wrangler secret put COLO_SHARE_SECRET`, at least 32 characters, one per deployment): with it, API key
+   * records are shared with the colo's other isolates of this deployment, sealed with it (src/worker/auth/colo-seal.ts),
+   * so a new isolate checks a key without an R2 read. Unset (default): each isolate reads R2.
+   */
+  COLO_SHARE_SECRET: z.string({ error: "expected a string" }).refine((v) => v.length >= 32, {
+    error: (iss) => `expected at least 32 characters, got ${(iss.input as string).length}`, // never the secret itself
+  }).optional(),
   /** Benchmarks only: delay every R2 read by about this many ms, as a deployed Worker waits for R2 (default 0). */
   SIMULATED_R2_LATENCY_MS: whole("milliseconds", 0, 60_000).default(0),
 } as const;
@@ -82,6 +90,8 @@ export interface Config {
   authFailuresPerMinute: number;
   loadRetryMs: number;
   simulatedR2LatencyMs: number;
+  /** COLO_SHARE_SECRET; absent: nothing mutable is shared through the colo. */
+  coloShareSecret?: string;
 }
 
 /** A var with a value its schema refuses; `vars` names each bad var with what was expected and what came. */
@@ -125,6 +135,7 @@ function parseConfig(env: Vars): Config | ConfigError {
     authFailuresPerMinute: v.AUTH_FAILURES_PER_MINUTE,
     loadRetryMs: v.LOAD_RETRY_MS,
     simulatedR2LatencyMs: v.SIMULATED_R2_LATENCY_MS,
+    ...(v.COLO_SHARE_SECRET ? { coloShareSecret: v.COLO_SHARE_SECRET } : {}),
   };
 }
 

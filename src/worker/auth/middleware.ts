@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from "hono";
 import { configOf, type Env } from "../env";
 import { ApiError } from "../http-error";
 import { validateName } from "../../format";
-import { createKeyCache, type KeyCache } from "./key-cache";
+import { createKeyCache, type ColoShare, type KeyCache } from "./key-cache";
+import { coloSeal } from "./colo-seal";
 import { hasRole, keyMatches, parseApiKey, type KeyRecord, type Role } from "../../format/api-key";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { clientOf, createFailureLimiter, type FailureLimiter } from "./failures";
@@ -65,10 +66,12 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
       throw unauthorized("invalid_credentials", "malformed credentials: expected Authorization: Bearer i3_<tenant>_<keyid>_<secret>");
     }
     // Through the request's storage: its R2 reads are the ones SIMULATED_R2_LATENCY_MS delays, as a deployment waits
-    // for them. (Not through the colo cache: caches.default is shared by every Worker on the zone, so a record there
-    // could come from another deployment, a staging one, with its own keys.)
+    // for them. Through the colo cache only with COLO_SHARE_SECRET: caches.default is shared by every Worker on the
+    // zone, so a record there could come from another deployment (a staging one, with its own keys) unless sealed.
     const s = requestStorage(c.env, executionCtx(c));
-    const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.defer);
+    const secret = configOf(c.env).coloShareSecret;
+    const colo: ColoShare | undefined = secret && s.colo ? { cache: s.colo, defer: s.defer, seal: await coloSeal(secret) } : undefined;
+    const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.defer, colo);
     if (!record || !(await keyMatches(record, token))) {
       await failures.fail(c.env, client);
       throw unauthorized("invalid_credentials", "invalid or revoked API key");

@@ -32,6 +32,20 @@ describe("configOf", () => {
     expect(() => configOf(env)).toThrow(ConfigError);
   });
 
+  it("takes a COLO_SHARE_SECRET of 32 characters or more; a shorter one is refused without being echoed", () => {
+    const secret = "s".repeat(31) + "!";
+    expect(configOf({ COLO_SHARE_SECRET: secret }).coloShareSecret).toBe(secret);
+    let err: unknown;
+    try {
+      configOf({ COLO_SHARE_SECRET: "short-secret-value" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toContain("COLO_SHARE_SECRET: expected at least 32 characters, got 18");
+    expect((err as ConfigError).message).not.toContain("short-secret-value");
+  });
+
   it.each([["POINTER_TTL_MS", "1e4"], ["POINTER_TTL_MS", "10.5"], ["CACHE_BUDGET_BYTES", "10"], ["AUTH", "false"], ["SIMULATED_R2_LATENCY_MS", "-3"], ["CORS_ORIGINS", "app.example.com"]])("%s = %j is refused", (name, value) => {
     expect(() => configOf({ [name]: value })).toThrow(name);
   });

@@ -1,0 +1,54 @@
+// Seals for what one deployment shares through the colo's cache and must not take from another. caches.default is
+// shared by every Worker on the zone (a staging deployment, another team's Worker): an entry one of them put could be
+// read by any other. A deployment with COLO_SHARE_SECRET seals its entries with HMAC-SHA256 under that secret and
+// takes an entry only when its seal verifies, so a record put by a Worker without the secret (or with another) is
+// never taken, and cannot be forged by one. Its entries also live under a namespace derived from the secret, so
+// deployments with different secrets do not overwrite each other's.
+const enc = new TextEncoder();
+
+export interface ColoSeal {
+  /** A path segment that differs between secrets (16 hex digits of an HMAC of a fixed label; says nothing of the secret). */
+  namespace: string;
+  /** The seal of `text` (hex). */
+  seal(text: string): Promise<string>;
+  /** Whether `seal` is `text`'s seal under this secret (a constant-time check: crypto.subtle.verify). */
+  verify(text: string, seal: string): Promise<boolean>;
+}
+
+const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+
+function unhex(s: string): Uint8Array | null {
+  if (!/^[0-9a-f]{64}$/.test(s)) return null;
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+const sealers = new Map<string, Promise<ColoSeal>>();
+
+/**
+ * The seal of a deployment's secret (imported once per isolate).
+ *
+ * @example
+ * const s = await coloSeal(config.coloShareSecret);
+ * const ok = await s.verify(body, res.headers.get("x-i3-seal") ?? "");
+ */
+export function coloSeal(secret: string): Promise<ColoSeal> {
+  let s = sealers.get(secret);
+  if (!s) {
+    s = (async () => {
+      const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+      const namespace = hex(await crypto.subtle.sign("HMAC", key, enc.encode("i3 colo namespace"))).slice(0, 16);
+      return {
+        namespace,
+        seal: async (text) => hex(await crypto.subtle.sign("HMAC", key, enc.encode(text))),
+        verify: async (text, seal) => {
+          const sig = unhex(seal);
+          return sig !== null && crypto.subtle.verify("HMAC", key, sig, enc.encode(text));
+        },
+      };
+    })();
+    sealers.set(secret, s);
+  }
+  return s;
+}
