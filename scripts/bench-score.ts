@@ -20,7 +20,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createNodeEncoder } from "../offline/encoder/node-encoder.ts";
 import { openIndex } from "../offline/eval/index-search.ts";
-import { searchLexical } from "../src/search/bm25.ts";
+import { searchLexical, type LexicalResult } from "../src/search/bm25.ts";
 import { denseFloor } from "../src/search/dense.ts";
 import { searchHybrid, searchOptions, type SearchMode } from "../src/search/modes.ts";
 import { denseSearch } from "../src/search/vector-index.ts";
@@ -53,21 +53,24 @@ const mode = o.mode as SearchMode;
 let filter: DocFilter | undefined = idx.live;
 let scanned = 0;
 const postings = { total: 0, read: 0, queries: 0 }; // BM25 postings of the query terms' lists, and those read (MaxScore)
-const once = (i: number) => searchHybrid({
-  mode, k: 10, depth, fusion, denseFloor: denseFloor(m),
-  dense: async (n) => {
-    const r = await denseSearch(vectors[i], idx.vectors, n, filter);
-    scanned += (r as { probed?: number[] }).probed?.length ?? 0;
-    return r;
-  },
-  lexical: idx.lexical ? async (n) => {
-    const r = await searchLexical(idx.lexical!, texts[i], n, { filter });
-    postings.total += r.postings.total;
-    postings.read += r.postings.read;
+const once = async (i: number) => {
+  let lex: LexicalResult | undefined;
+  const r = await searchHybrid({
+    mode, k: 10, depth, fusion, denseFloor: denseFloor(m),
+    dense: async (n) => {
+      const r = await denseSearch(vectors[i], idx.vectors, n, filter);
+      scanned += (r as { probed?: number[] }).probed?.length ?? 0;
+      return r;
+    },
+    lexical: idx.lexical ? async (n) => (lex = await searchLexical(idx.lexical!, texts[i], n, { filter })) : undefined,
+  });
+  if (lex) { // read once fused: score() of the documents MaxScore left out counts too
+    postings.total += lex.postings.total;
+    postings.read += lex.postings.read;
     postings.queries++;
-    return r;
-  } : undefined,
-});
+  }
+  return r;
+};
 const firstHits: string[] = [];
 for (let i = 0; i < texts.length; i++) { // load every partition and bucket the queries touch
   const r = await once(i);

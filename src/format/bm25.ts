@@ -297,10 +297,15 @@ export function postingBlocks(df: number): PostingBlocks {
  */
 export function decodeBlock(bucket: LexicalBucket, t: LexicalTerm, blocks: PostingBlocks, b: number, docs: Uint32Array, tfs: Uint32Array): number {
   const count = Math.min(POSTING_BLOCK, t.df - b * POSTING_BLOCK);
-  if (!(b >= 0 && count > 0) || docs.length < count || tfs.length < count) throw new RangeError(`decodeBlock: block ${b} of a ${t.df}-posting list into arrays of ${Math.min(docs.length, tfs.length)}`);
+  if (!(Number.isInteger(b) && b >= 0 && count > 0) || docs.length < count || tfs.length < count) throw new RangeError(`decodeBlock: block ${b} of a ${t.df}-posting list into arrays of ${Math.min(docs.length, tfs.length)}`);
   const bytes = bucket.bytes, limit = bucket.documents ?? 2 ** 32;
+  const start = blocks.start[b];
   const end = b + 1 < blocks.start.length ? blocks.start[b + 1] : t.end;
-  const pos = { i: blocks.start[b] };
+  // The table is this term's: as many blocks as its postings make, the first at its first byte, each within its bytes.
+  if (blocks.last.length !== blockCount(t.df) || blocks.start.length !== blocks.last.length || blocks.start[0] !== t.start || !(start >= t.start && start < end && end <= t.end)) {
+    throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: a block table that is not this term's (block ${b} at ${start}..${end}, term at ${t.start}..${t.end})`);
+  }
+  const pos = { i: start };
   let doc = b === 0 ? -1 : blocks.last[b - 1];
   for (let n = 0; n < count; n++) {
     const gap = readVarint(bytes, pos, end);

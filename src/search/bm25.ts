@@ -39,7 +39,10 @@ export interface LexicalResult {
   matched: number;
   /** Terms left out by the caps (MAX_QUERY_BUCKETS, MAX_QUERY_TERMS); terms - matched - dropped are not in the index. */
   dropped: number;
-  /** Postings of the scored terms' lists, and how many of them the search read (MaxScore reads fewer; score() not counted). */
+  /**
+   * Postings of the scored terms' lists, and how many of them were read: by the search (MaxScore reads fewer), and by
+   * score() for documents MaxScore left out (a block each per list skipped), counted as it reads them.
+   */
   postings: { total: number; read: number };
   /**
    * Hands the per-query score array back for the next query (its touched entries zeroed: no allocation and no
@@ -237,11 +240,10 @@ export async function searchLexical(
   // terms since could add: it is computed only when one of these bounds would let the terms left be skipped.
   let best = 0, lastKth = Infinity, lastRest = 0;
   for (let i = 0; i < order.length; i++) {
-    const bound = rest[i] * (1 + BOUND_SLACK);
-    if (depth > 0 && nTouched >= depth && restDf >= Math.max(MIN_SKIP, 4 * nTouched) && bound < Math.min(best, lastKth + lastRest - rest[i])) {
+    if (depth > 0 && nTouched >= depth && restDf >= Math.max(MIN_SKIP, 4 * nTouched) && withSlack(rest[i], best) < Math.min(best, lastKth + lastRest - rest[i])) {
       lastKth = kthScore(acc, touched, nTouched, depth);
       lastRest = rest[i];
-      if (bound < lastKth) {
+      if (withSlack(rest[i], lastKth) < lastKth) {
         switchAt = i;
         break;
       }
@@ -265,7 +267,8 @@ export async function searchLexical(
   }
   let candidates: Uint32Array | undefined;
   if (switchAt < order.length) {
-    const floor = kthScore(acc, touched, nTouched, depth) - rest[switchAt] * (1 + BOUND_SLACK);
+    const kth = kthScore(acc, touched, nTouched, depth);
+    const floor = kth - withSlack(rest[switchAt], kth);
     let c = 0;
     for (let i = 0; i < nTouched; i++) if (acc[touched[i]] >= floor) c++;
     candidates = new Uint32Array(c);
@@ -305,7 +308,7 @@ export async function searchLexical(
       const w = order[i].w;
       for (const l of order[i].lists) {
         const local = ordinal - l.first;
-        const tf = local >= 0 && local < l.lengths.length ? tfOf(l.bucket, l.entry, l.blocks!, local) : 0;
+        const tf = local >= 0 && local < l.lengths.length ? tfOf(postings, l.bucket, l.entry, l.blocks!, local) : 0;
         if (tf > 0) v += (w * tf * k1p1) / (tf + table[l.lengths[local]]);
       }
     }
@@ -315,7 +318,7 @@ export async function searchLexical(
     hits: top.sorted().map(({ id, score }) => ({ ordinal: id, score })),
     score: (ordinal) => {
       if (released) throw new Error("searchLexical: score() after release(): the array holds another query's scores");
-      if (!(ordinal >= 0 && ordinal < stats.documents)) return 0;
+      if (!(Number.isInteger(ordinal) && ordinal >= 0 && ordinal < stats.documents)) return 0;
       if (!candidates || includes(candidates, ordinal)) return acc[ordinal];
       if (filter && !filter.has(ordinal)) return 0; // never scored
       let v = later.get(ordinal);
@@ -341,14 +344,14 @@ export async function searchLexical(
 const MIN_SKIP = 8192;
 
 /**
- * Relative slack on MaxScore's bounds: a bound is a sum of rounded terms, as is the score it bounds, so a document
- * whose score equals a bound could come out an ulp above it; no document within this share of the cut is left out.
+ * What the terms left may add at most (`rest`), widened for rounding: a score is a sum of rounded terms, so a document
+ * whose exact score falls just below the cut (`kth`) could come out equal to it, or an ulp above; the errors are
+ * relative to the sums (up to a few ulps of `kth` per term), so the margin is a share of both, far above them.
  */
-const BOUND_SLACK = 1e-9;
+const withSlack = (rest: number, kth: number): number => rest + (rest + Math.abs(kth)) * 1e-9;
 
 /** What a term's list was found to hold when it was first read whole (with the norms it was scored with). */
 interface ListStats {
-  lengths: Uint8Array;
   /** Its highest tf and its shortest document's length byte: together a bound on what it adds to any document. */
   maxTf: number;
   minLength: number;
@@ -356,14 +359,14 @@ interface ListStats {
 }
 
 /**
- * Per term entry of a decoded bucket (held as long as the isolate holds the bucket): a few bytes per block of
- * POSTING_BLOCK postings, about 1/16 of the list's own bytes.
+ * Per term entry of a decoded bucket and the norms it was scored with (held as long as the isolate holds both: weak
+ * on each, so neither is kept alive by it): a few bytes per block of POSTING_BLOCK postings, about 1/16 of the list's
+ * own bytes.
  */
-const listStats = new WeakMap<LexicalTerm, ListStats>();
+const listStats = new WeakMap<LexicalTerm, WeakMap<Uint8Array, ListStats>>();
 
 function statsOf(entry: LexicalTerm, lengths: Uint8Array): ListStats | undefined {
-  const s = listStats.get(entry);
-  return s && s.lengths === lengths ? s : undefined;
+  return listStats.get(entry)?.get(lengths);
 }
 
 function learn(entry: LexicalTerm, lengths: Uint8Array, docs: Uint32Array, tfs: Uint32Array, blocks: PostingBlocks): ListStats {
@@ -372,15 +375,17 @@ function learn(entry: LexicalTerm, lengths: Uint8Array, docs: Uint32Array, tfs: 
     if (tfs[n] > maxTf) maxTf = tfs[n];
     if (lengths[docs[n]] < minLength) minLength = lengths[docs[n]];
   }
-  const s = { lengths, maxTf, minLength, blocks };
-  listStats.set(entry, s);
+  const s = { maxTf, minLength, blocks };
+  let byNorms = listStats.get(entry);
+  if (!byNorms) listStats.set(entry, (byNorms = new WeakMap()));
+  byNorms.set(lengths, s);
   return s;
 }
 
 /** The most one occurrence-weighted posting of the list adds, per unit of term weight. */
 function listBound(entry: LexicalTerm, lengths: Uint8Array, table: Float64Array, k1p1: number): number {
   const s = statsOf(entry, lengths);
-  return s ? (s.maxTf * k1p1) / (s.maxTf + table[s.minLength]) : k1p1;
+  return s && s.maxTf > 0 ? (s.maxTf * k1p1) / (s.maxTf + table[s.minLength]) : k1p1;
 }
 
 const blockDocs = new Uint32Array(POSTING_BLOCK), blockTfs = new Uint32Array(POSTING_BLOCK);
@@ -422,7 +427,7 @@ function mergeCandidates(docs: Uint32Array, tfs: Uint32Array, df: number, candid
 }
 
 /** The tf of `local` in the list (0: not in it), reading the one block it would be in. */
-function tfOf(bucket: LexicalBucket, entry: LexicalTerm, blocks: PostingBlocks, local: number): number {
+function tfOf(count: { read: number }, bucket: LexicalBucket, entry: LexicalTerm, blocks: PostingBlocks, local: number): number {
   const last = blocks.last;
   let lo = 0, hi = last.length;
   while (lo < hi) {
@@ -431,8 +436,9 @@ function tfOf(bucket: LexicalBucket, entry: LexicalTerm, blocks: PostingBlocks, 
     else hi = mid;
   }
   if (lo === last.length) return 0;
-  const count = decodeBlock(bucket, entry, blocks, lo, blockDocs, blockTfs);
-  for (let j = 0; j < count; j++) if (blockDocs[j] === local) return blockTfs[j];
+  const n = decodeBlock(bucket, entry, blocks, lo, blockDocs, blockTfs);
+  count.read += n;
+  for (let j = 0; j < n; j++) if (blockDocs[j] === local) return blockTfs[j];
   return 0;
 }
 

@@ -104,5 +104,26 @@ describe("key records through the colo cache", () => {
     await plant(text, await prod.share.seal.seal(text));
     expect((await createKeyCache({ ttlMs: 30_000, now: () => t }).get(counting(reads), "colosealed", keyId, undefined, prod.share))?.id).toBe(keyId);
     expect(reads).toHaveLength(2);
+    // Sealed by production but read in the future (a copy that would outlive its TTL): refused, R2 read.
+    const future = JSON.stringify({ ...entry, readAt: t + 5_000 });
+    await plant(future, await prod.share.seal.seal(future));
+    await createKeyCache({ ttlMs: 30_000, now: () => t }).get(counting(reads), "colosealed", keyId, undefined, prod.share);
+    expect(reads).toHaveLength(3);
+  });
+
+  it("never takes one key's sealed copy for another key's id", async () => {
+    const a = parseApiKey(await createKey("colocross"))!.keyId;
+    const b = parseApiKey(await createKey("colocross"))!.keyId;
+    const t = 15_000_000;
+    const share = await colo();
+    await createKeyCache({ ttlMs: 30_000, now: () => t }).get(bucket, "colocross", a, undefined, share.share);
+    await share.settle();
+    const url = (id: string) => coloKey(`keys/${share.share.seal.namespace}/${keyRecordKey("colocross", id)}`);
+    const copyOfA = (await caches.default.match(url(a)))!;
+    const seal = copyOfA.headers.get("x-i3-seal")!;
+    await caches.default.put(url(b), new Response(await copyOfA.text(), { headers: { "cache-control": "public, max-age=30", "x-i3-seal": seal } }));
+    const reads: string[] = [];
+    expect((await createKeyCache({ ttlMs: 30_000, now: () => t }).get(counting(reads), "colocross", b, undefined, share.share))?.id).toBe(b);
+    expect(reads).toEqual([keyRecordKey("colocross", b)]);
   });
 });

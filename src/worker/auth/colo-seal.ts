@@ -3,11 +3,14 @@
 // read by any other. A deployment with COLO_SHARE_SECRET seals its entries with HMAC-SHA256 under that secret and
 // takes an entry only when its seal verifies, so a record put by a Worker without the secret (or with another) is
 // never taken, and cannot be forged by one. Its entries also live under a namespace derived from the secret, so
-// deployments with different secrets do not overwrite each other's.
+// deployments with different secrets do not overwrite each other's, and a Worker without it cannot find them (the
+// Cache API has no listing; an entry's URL holds 64 bits derived from the secret). The seal is integrity, not secrecy:
+// what is shared must be fine for a Worker that found it to read (a key record holds only the key's SHA-256). Two
+// deployments with the same secret trust each other's entries: each deployment needs its own.
 const enc = new TextEncoder();
 
 export interface ColoSeal {
-  /** A path segment that differs between secrets (16 hex digits of an HMAC of a fixed label; says nothing of the secret). */
+  /** A path segment that differs between secrets (16 hex digits of an HMAC of a fixed label under the secret). */
   namespace: string;
   /** The seal of `text` (hex). */
   seal(text: string): Promise<string>;
@@ -27,7 +30,7 @@ function unhex(s: string): Uint8Array | null {
 const sealers = new Map<string, Promise<ColoSeal>>();
 
 /**
- * The seal of a deployment's secret (imported once per isolate).
+ * The seal of a deployment's secret (imported once per isolate; a failed import is tried again by the next call).
  *
  * @example
  * const s = await coloSeal(config.coloShareSecret);
@@ -49,6 +52,7 @@ export function coloSeal(secret: string): Promise<ColoSeal> {
       };
     })();
     sealers.set(secret, s);
+    s.catch(() => sealers.delete(secret));
   }
   return s;
 }

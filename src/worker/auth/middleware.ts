@@ -28,6 +28,16 @@ function stateFor(env: Env) {
   return state;
 }
 
+/** The colo share of a deployment with COLO_SHARE_SECRET; undefined (each isolate reads R2) if its key cannot be made. */
+async function coloShare(cache: Cache, defer: (p: Promise<unknown>) => void, secret: string): Promise<ColoShare | undefined> {
+  try {
+    return { cache, defer, seal: await coloSeal(secret) };
+  } catch (e) {
+    console.error(`COLO_SHARE_SECRET: no seal (${(e as Error)?.message ?? e}); key records are read from R2`);
+    return undefined;
+  }
+}
+
 const unauthorized = (code: "missing_credentials" | "invalid_credentials", message: string) =>
   new ApiError(401, code, message, {
     headers: { "WWW-Authenticate": code === "missing_credentials" ? 'Bearer realm="i3"' : 'Bearer realm="i3", error="invalid_token"' },
@@ -70,7 +80,7 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
     // zone, so a record there could come from another deployment (a staging one, with its own keys) unless sealed.
     const s = requestStorage(c.env, executionCtx(c));
     const secret = configOf(c.env).coloShareSecret;
-    const colo: ColoShare | undefined = secret && s.colo ? { cache: s.colo, defer: s.defer, seal: await coloSeal(secret) } : undefined;
+    const colo = secret && s.colo ? await coloShare(s.colo, s.defer, secret) : undefined;
     const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.defer, colo);
     if (!record || !(await keyMatches(record, token))) {
       await failures.fail(c.env, client);

@@ -50,8 +50,8 @@ function segment(docs: Array<Map<string, number>>, B: number) {
   return { buckets, norms, lengths, avgDocLength, documents: docs.length, bucketRefs: buckets.map(() => ({})) };
 }
 
-function reader(base: ReturnType<typeof segment>, delta?: ReturnType<typeof segment>): LexicalReader {
-  const section = { bm25: BM25, documents: base.documents, avgDocLength: base.avgDocLength, buckets: base.bucketRefs } as unknown as LexicalSection;
+function reader(base: ReturnType<typeof segment>, delta?: ReturnType<typeof segment>, bm25 = BM25): LexicalReader {
+  const section = { bm25, documents: base.documents, avgDocLength: base.avgDocLength, buckets: base.bucketRefs } as unknown as LexicalSection;
   const r: LexicalReader = { section, bucket: async (id) => base.buckets[id], norms: async () => base.norms };
   if (delta) {
     r.delta = {
@@ -65,7 +65,7 @@ function reader(base: ReturnType<typeof segment>, delta?: ReturnType<typeof segm
 }
 
 /** BM25 of every document of the version (base then delta) from the raw tfs, as Lucene scores it. */
-function reference(docs: Array<Map<string, number>>, query: string): number[] {
+function reference(docs: Array<Map<string, number>>, query: string, bm25 = BM25): number[] {
   const lengths = docs.map((d) => [...d.values()].reduce((a, b) => a + b, 0));
   const avg = lengths.reduce((a, b) => a + b, 0) / docs.length;
   const counts = queryTermCounts(query);
@@ -76,8 +76,8 @@ function reference(docs: Array<Map<string, number>>, query: string): number[] {
       const tf = d.get(t);
       if (!tf) continue;
       const df = dfs.get(t)!;
-      const norm = BM25.k1 * (1 - BM25.b + (BM25.b * byteToLength(lengthToByte(lengths[o]))) / avg);
-      s += (count * bm25Idf(docs.length, df) * tf * (BM25.k1 + 1)) / (tf + norm);
+      const norm = bm25.k1 * (1 - bm25.b + (bm25.b * byteToLength(lengthToByte(lengths[o]))) / avg);
+      s += (count * bm25Idf(docs.length, df) * tf * (bm25.k1 + 1)) / (tf + norm);
     }
     return s;
   });
@@ -101,13 +101,15 @@ describe("BM25 with MaxScore", () => {
     for (const q of queries) {
       const first = await searchLexical(r, q, 20);
       const second = await searchLexical(r, q, 20); // the lists' bounds are known now
+      const read = second.postings.read; // by the search (score() below reads blocks too, and counts them)
       expectExact(first, reference(docs, q), 20);
       expectExact(second, reference(docs, q), 20);
       // The same sums in the same order, pruned or not: bitwise equal.
       expect(second.hits).toEqual(first.hits);
       for (let o = 0; o < docs.length; o += 7) expect(second.score(o)).toBe(first.score(o));
       expect(second.postings.total).toBe(first.postings.total);
-      if (second.postings.read < second.postings.total) pruned++;
+      if (read < second.postings.total) pruned++;
+      expect(second.postings.read).toBeGreaterThanOrEqual(read);
       first.release();
       second.release();
     }
@@ -136,6 +138,26 @@ describe("BM25 with MaxScore", () => {
     }
     const again = await searchLexical(r, "rare3 common", 15);
     expect(again.postings.read).toBeLessThan(again.postings.total / 3);
+  });
+
+  it.each([[BM25], [{ k1: 0, b: 0.4 }], [{ k1: 1.2, b: 0 }], [{ k1: 1.2, b: 1 }]])("bitwise what scoring every posting gives, bm25 %j (k1 0: every tf scores alike, ties everywhere)", async (bm25) => {
+    const r = reader(segment(docs, 8), undefined, bm25);
+    let pruned = 0;
+    for (const q of queries) {
+      await searchLexical(r, q, 10); // the lists' bounds learned
+      const got = await searchLexical(r, q, 10);
+      if (got.postings.read < got.postings.total) pruned++;
+      // A depth no query fills: nothing can be skipped, every posting is scored (in the same order of terms).
+      const full = await searchLexical(r, q, docs.length);
+      expect(full.postings.read).toBe(full.postings.total);
+      expect(got.hits).toEqual(full.hits.slice(0, 10));
+      for (let o = 0; o < docs.length; o++) if (got.score(o) !== full.score(o)) expect([o, got.score(o)]).toEqual([o, full.score(o)]);
+      const want = reference(docs, q, bm25);
+      got.hits.forEach((h) => expect(h.score).toBeCloseTo(want[h.ordinal], 10));
+      got.release();
+      full.release();
+    }
+    expect(pruned).toBeGreaterThan(0);
   });
 
   it("a depth the matching documents do not fill scores every posting", async () => {
@@ -184,6 +206,12 @@ describe("posting blocks", () => {
     wrongLast.last[1] -= 1;
     expect(code(() => decodeBlock(b, t, wrongLast, 1, d, f))).toBe("invalid_object");
     expect(() => decodeBlock(b, t, blocks, blocks.last.length, d, f)).toThrow(RangeError);
+    // Another term's table (same block count) is not this term's: refused, never read as its postings.
+    const two = decodeLexicalBucket(encodeLexicalBucket(0, 1, [{ term: "t", docs, tfs }, { term: "u", docs, tfs: tfs.map(() => 7) }]));
+    const [tt, uu] = [two.terms.get("t")!, two.terms.get("u")!];
+    const uBlocks = postingBlocks(uu.df);
+    decodePostings(two, uu, new Uint32Array(uu.df), new Uint32Array(uu.df), uBlocks);
+    expect(code(() => decodeBlock(two, tt, uBlocks, 1, d, f))).toBe("invalid_object");
     expect(() => decodePostings(b, t, new Uint32Array(t.df), new Uint32Array(t.df), postingBlocks(t.df + POSTING_BLOCK))).toThrow(RangeError);
   });
 });
