@@ -19,7 +19,7 @@ export async function loadStaticEncoder(s: Storage, cache: ByteCache, tenant: st
 async function create(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<StaticEncoder> {
   const { static: ref, vocab } = manifest.model;
   const [bytes, tokenizer] = await Promise.all([fetchVerified(s, tenant, index, ref!), loadTokenizer(s, cache, tenant, index, vocab)]);
-  const model = decodeStaticQuery(bytes);
+  const model = decodeStaticQuery(bytes, { verified: true }); // fetchVerified: checked against its sha256 once read from R2
   if (model.dims !== manifest.vectors.dim || model.vocab !== tokenizer.vocabSize) {
     throw new FormatError("invalid_object", `static query model ${ref!.path}: ${model.vocab} rows of ${model.dims} dims, the index has ${manifest.vectors.dim} dims and a vocab of ${tokenizer.vocabSize}`);
   }

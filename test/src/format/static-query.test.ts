@@ -36,6 +36,9 @@ describe("static query model (I3SQ)", () => {
     flipped[9] ^= 1;
     expect(code(() => decodeStaticQuery(flipped))).toBe("checksum_mismatch");
     expect(code(() => decodeStaticQuery(crafted((_, b) => void (b[1000] ^= 1))))).toBe("checksum_mismatch");
+    // Bytes checked against their sha256 (the worker's reads): the body's CRC is not computed again; the header's is.
+    expect(code(() => decodeStaticQuery(crafted((_, b) => void (b[1000] ^= 1)), { verified: true }))).toBe("no error");
+    expect(code(() => decodeStaticQuery(flipped, { verified: true }))).toBe("checksum_mismatch");
   });
 
   it("rejects truncated bytes and headers that do not describe the layout", () => {
