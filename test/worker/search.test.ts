@@ -47,7 +47,7 @@ describe("search through the worker (workerd + R2 simulator)", () => {
     const model = await repoFile(`${FIXTURE_INDEX}/${m.query.path}`);
     const vocab = await repoJson(`${FIXTURE_INDEX}/${m.vocab.path}`);
     const encoder = createQueryEncoder(await createWasmSession(model), createTokenizer(vocab), {
-      maxTokens: m.maxQueryTokens, dim: published.manifest.vectors.dim, modelSha256: m.query.sha256,
+      maxTokens: m.maxQueryTokens, dim: published.manifest.vectors.dim, modelSha256: m.query.sha256, vocabSha256: m.vocab.sha256,
     });
     for (let i = 0; i < expected.queries.length; i++) {
       const { vector } = await encoder.encode(expected.queries[i].text);
@@ -63,7 +63,7 @@ describe("search through the worker (workerd + R2 simulator)", () => {
     expect(sidecar.edgeQueryGraph).toBe("optimized"); // offline/train/export.py optimize
     const model = await repoFile(`models/i3-scifact/${sidecar.edgeQuery}`);
     const tokenizer = createTokenizer(await repoJson(`models/i3-scifact/${sidecar.vocab}`));
-    const opts = { maxTokens: sidecar.maxQueryTokens, dim: sidecar.dim, modelSha256: "x" };
+    const opts = { maxTokens: sidecar.maxQueryTokens, dim: sidecar.dim, modelSha256: "x", vocabSha256: "y" };
     const asIs = createQueryEncoder(await createWasmSession(model, "optimized"), tokenizer, opts);
     const optimizedAgain = createQueryEncoder(await createWasmSession(model), tokenizer, opts);
     for (const q of expected.queries.slice(0, 8)) {

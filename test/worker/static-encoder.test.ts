@@ -2,26 +2,13 @@
 // so, the same ranking as `i3 eval --encoder static` over the same index; the index's default encoder applies when a
 // request names none; an index without a static tier answers a coded 400.
 import { beforeAll, describe, expect, it } from "vitest";
-import { objectKey, sha256Hex } from "../../src/format";
-import { FIXTURE_INDEX, bucket, fixtureExpectations, publishBuildDir, putManifestAndPointer, repoFile, repoJson, search, type FixtureExpectations } from "./helpers";
-
-const STATIC_MODEL = "models/i3-scifact/query.static.i3sq";
+import { FIXTURE_INDEX, fixtureExpectations, publishBuildDir, repoJson, search, type FixtureExpectations } from "./helpers";
+import { publishWithStaticTier } from "./variants";
 let expected: FixtureExpectations;
 let staticTop10: Record<string, string[]>;
 
-/** Publishes the fixture index under `index` with the static model added to its manifest (and `defaultEncoder`). */
-async function publishWithStatic(index: string, defaultEncoder?: "model" | "static"): Promise<void> {
-  const { manifest } = await publishBuildDir(FIXTURE_INDEX, "static", index);
-  const bytes = await repoFile(STATIC_MODEL);
-  const sha256 = await sha256Hex(bytes);
-  const ref = { path: `objects/${sha256}.i3sq`, kind: "static", bytes: bytes.byteLength, sha256 };
-  await bucket.put(objectKey("static", index, ref.path), bytes);
-  manifest.version.minor = Math.max(manifest.version.minor, 1);
-  manifest.model.static = ref;
-  if (defaultEncoder) manifest.model.defaultEncoder = defaultEncoder;
-  manifest.objects.push(ref);
-  await putManifestAndPointer("static", index, new TextEncoder().encode(JSON.stringify(manifest)));
-}
+/** The fixture index published as static/`index` with the static model (and `defaultEncoder`). */
+const publishWithStatic = (index: string, defaultEncoder?: "model" | "static") => publishWithStaticTier("static", index, defaultEncoder);
 
 beforeAll(async () => {
   expected = await fixtureExpectations();
@@ -80,6 +67,23 @@ describe("the static query tier", () => {
     const { status, body } = await search("static", "with-static", { query: "vitamin D", k: 10, encoder: "bigram" });
     expect(status).toBe(400);
     expect(body.error.code).toBe("invalid_request");
-    expect(body.error.message).toContain("\"encoder\" must be \"model\" or \"static\"");
+    expect(body.error.message).toContain("\"encoder\" must be \"model\" or \"static\" or \"auto\"");
+  });
+
+  it("\"auto\" says which encoder ran and ranks as that one does (this worker holds the model: the model's); without a static tier, the model's", async () => {
+    for (const index of ["with-static", "none"]) {
+      for (const q of expected.queries.slice(0, 3)) {
+        const auto = await search("static", index, { query: q.text, k: 10, mode: "dense", encoder: "auto" });
+        expect(auto.status, JSON.stringify(auto.body)).toBe(200);
+        const ran = auto.body.query.encoder;
+        expect(["model", "static"]).toContain(ran);
+        const same = await search("static", index, { query: q.text, k: 10, mode: "dense", ...(ran === "static" ? { encoder: "static" } : {}) });
+        expect(auto.body.results.map((r: any) => r.id), `${index} ${ran}`).toEqual(same.body.results.map((r: any) => r.id));
+      }
+    }
+    // Once a model request has run the model (a query no cache holds), the isolate holds it: "auto" runs it.
+    const made = await search("static", "with-static", { query: `vitamin D ${Date.now()}`, k: 10, mode: "dense", encoder: "model" });
+    expect([made.body.query.encoder, made.body.query.encoded]).toEqual(["model", "model"]);
+    expect((await search("static", "with-static", { query: "bone fractures in the elderly", k: 10, mode: "dense", encoder: "auto" })).body.query.encoder).toBe("model");
   });
 });

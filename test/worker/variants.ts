@@ -1,7 +1,7 @@
 // Versions of the fixture index with one model object replaced (tests of load failures): the replacement is put in
 // the R2 simulator under its own sha256, as `i3 publish` would put it, so only its content is wrong.
 import { objectKey, sha256Hex } from "../../src/format";
-import { bucket, putManifestAndPointer, repoFile } from "./helpers";
+import { FIXTURE_INDEX, bucket, publishBuildDir, putManifestAndPointer, repoFile } from "./helpers";
 
 /**
  * A copy of `manifest` whose query model (`which: "query"`) or vocab is `bytes`, stored in R2 for tenant/index.
@@ -46,4 +46,21 @@ export async function withModelObjects(manifest: any, replacements: Replacement[
   let m = manifest;
   for (const [which, bytes] of replacements) m = await withModelObject(m, which, bytes, tenant, index);
   return m;
+}
+
+/** The static query tier of the shipped model, as `i3 build` adds it to an index. */
+const STATIC_MODEL = "models/i3-scifact/query.static.i3sq";
+
+/** Publishes the fixture index as tenant/index with the static model added to its manifest (and `defaultEncoder`). */
+export async function publishWithStaticTier(tenant: string, index: string, defaultEncoder?: "model" | "static"): Promise<void> {
+  const { manifest } = await publishBuildDir(FIXTURE_INDEX, tenant, index);
+  const bytes = await repoFile(STATIC_MODEL);
+  const sha256 = await sha256Hex(bytes);
+  const ref = { path: `objects/${sha256}.i3sq`, kind: "static", bytes: bytes.byteLength, sha256 };
+  await bucket.put(objectKey(tenant, index, ref.path), bytes);
+  manifest.version.minor = Math.max(manifest.version.minor, 1);
+  manifest.model.static = ref;
+  if (defaultEncoder) manifest.model.defaultEncoder = defaultEncoder;
+  manifest.objects.push(ref);
+  await putManifestAndPointer(tenant, index, new TextEncoder().encode(JSON.stringify(manifest)));
 }

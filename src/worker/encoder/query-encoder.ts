@@ -33,19 +33,59 @@ export interface QueryEncoder {
 /** An encode on an encoder whose session was released (evicted from the isolate cache): take the encoder again. */
 export class EncoderReleasedError extends Error {}
 
+/** The token ids of a query as the model reads them (its first `maxTokens`), and their cache key. */
+export function queryKey(tokenizer: Tokenizer, text: string, maxTokens: number): { ids: number[]; key: string; tokens: number; truncated: boolean } {
+  const all = tokenizer.encode(text);
+  const ids = all.slice(0, maxTokens);
+  return { ids, key: ids.join("."), tokens: ids.length, truncated: all.length > maxTokens };
+}
+
+/** Which vectors a query's token ids stand for: the model's and the vocab's sha256 (ids mean nothing without the vocab). */
+export interface VectorKeyOpts {
+  maxTokens: number;
+  dim: number;
+  modelSha256: string;
+  vocabSha256: string;
+}
+
+/** The colo cache URL of a query vector: the model's and the vocab's sha256, the query window, the token ids. */
+export const vectorUrl = (opts: VectorKeyOpts, key: string): string =>
+  `https://i3-edge.cache/qvec/${opts.modelSha256}/${opts.vocabSha256}/${opts.maxTokens}/${key}`;
+
+/** A query vector the colo holds at `url` (null: none, or not `dim` floats). */
+export async function coloVector(cache: VectorCache, url: string, dim: number): Promise<Float32Array | null> {
+  const colo = cache.colo;
+  const res = colo && (await cache.slot(() => colo.match(url)));
+  if (!res) return null;
+  const v = new Float32Array(await res.arrayBuffer());
+  return v.length === dim ? v : null;
+}
+
+/**
+ * A query's vector from the colo cache without the model's session (a new isolate, while its session is made): what
+ * an isolate that ran the model put there for the same model and token ids; null when there is none.
+ */
+export async function cachedQueryVector(
+  tokenizer: Tokenizer, text: string, cache: VectorCache, opts: VectorKeyOpts,
+): Promise<EncodedQuery | null> {
+  const { key, tokens, truncated } = queryKey(tokenizer, text, opts.maxTokens);
+  const v = await coloVector(cache, vectorUrl(opts, key), opts.dim);
+  return v && { vector: v, tokens, truncated, from: "colo" };
+}
+
 /** Query vectors remembered per encoder (2 KiB each at 512 dims). */
 const MEMO_ENTRIES = 2048;
 
 /**
  * Wraps an ORT session and the tokenizer of its model. `maxTokens` is the query window the model was trained with;
  * longer queries are truncated to their first `maxTokens` ids (and say so). Repeated queries, the common case at an
- * edge, are answered from the vectors of earlier encodings, keyed by the model's sha256 and the truncated token
- * ids: first from the isolate, then from the colo cache.
+ * edge, are answered from the vectors of earlier encodings, keyed by the model's and the vocab's sha256 and the
+ * truncated token ids: first from the isolate, then from the colo cache.
  */
 export function createQueryEncoder(
   session: ort.InferenceSession,
   tokenizer: Tokenizer,
-  opts: { maxTokens: number; dim: number; modelSha256: string },
+  opts: VectorKeyOpts,
 ): QueryEncoder {
   const memo = new Map<string, Float32Array>();
   let running = 0;
@@ -88,21 +128,15 @@ export function createQueryEncoder(
 
   /** The vector of the query's token ids: remembered by this isolate, else by the colo, else from the model. */
   async function lookupOrRun(text: string, cache?: VectorCache): Promise<EncodedQuery> {
-    const all = tokenizer.encode(text);
-    const ids = all.slice(0, opts.maxTokens);
-    const meta = { tokens: ids.length, truncated: all.length > opts.maxTokens };
-    const key = ids.join(".");
+    const { ids, key, ...meta } = queryKey(tokenizer, text, opts.maxTokens);
     const hit = memo.get(key);
     if (hit) return { vector: hit, ...meta, from: "isolate" };
-    const url = `https://i3-edge.cache/qvec/${opts.modelSha256}/${opts.maxTokens}/${key}`;
+    const url = vectorUrl(opts, key);
     const coloCache = cache?.colo;
-    const colo = coloCache && (await cache.slot(() => coloCache.match(url)));
-    if (colo) {
-      const v = new Float32Array(await colo.arrayBuffer());
-      if (v.length === opts.dim) {
-        remember(key, v);
-        return { vector: v, ...meta, from: "colo" };
-      }
+    const v = cache && (await coloVector(cache, url, opts.dim));
+    if (v) {
+      remember(key, v);
+      return { vector: v, ...meta, from: "colo" };
     }
     const vector = await run(ids);
     remember(key, vector);

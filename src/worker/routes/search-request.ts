@@ -33,8 +33,10 @@ export const RESULT_FIELDS = ["id", "title", "text", "metadata"] as const;
 export type ResultField = (typeof RESULT_FIELDS)[number];
 const FUSIONS = ["rrf", "weighted"] as const;
 const NORMALIZATIONS = ["tmm", "minmax"] as const;
-const ENCODERS = QUERY_ENCODERS;
+const ENCODERS = [...QUERY_ENCODERS, "auto"] as const;
 export type { EncoderChoice };
+/** The encoder a request may name: one of the index's, or "auto" (the model when it needs no waiting, else the static tier). */
+export type RequestEncoder = (typeof ENCODERS)[number];
 
 /** `{query, k, mode?, fusion?, weight?, normalization?, probe?, filter?}`; any other field is 400 `unknown_field`. */
 export const SearchRequest = z
@@ -94,7 +96,7 @@ export const SearchRequest = z
         .optional()
         .openapi({ description: "The document fields each result carries (default: all). `[\"id\", \"title\", \"metadata\"]` leaves out `text`; `id`, `score` and `scores` are always there.", example: ["id", "title"] }),
       encoder: z.enum(ENCODERS, { error: oneOf("encoder", ENCODERS) }).optional().openapi({
-        description: "The dense side's query encoder: the index's query model (a transformer, a few ms per query), or its static tier (learned token vectors, no transformer, microseconds; close in hybrid, weaker alone: see the README). Default: the index's (\"model\" unless it was built otherwise). An index without a static tier answers \"static\" with 400 encoder_unavailable.",
+        description: "The dense side's query encoder: the index's query model (a transformer, a few ms per query), or its static tier (learned token vectors, no transformer, microseconds; close in hybrid, weaker alone: see the README). \"auto\": the query model's vector when this isolate has the model loaded or the colo cache has the query's vector, else the static tier while the model loads (a new isolate answers without waiting 100-200 ms for the model; `query.encoder` says which ran). Default: the index's (\"model\" unless it was built otherwise). An index without a static tier answers \"static\" with 400 encoder_unavailable, and \"auto\" with the model.",
       }),
     },
     { error: (iss) => (iss.code === "invalid_type" ? "the body must be a JSON object like {\"query\": \"...\", \"k\": 10}" : undefined) },

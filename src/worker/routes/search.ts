@@ -10,7 +10,7 @@ import { searchLexical } from "../../search/bm25";
 import { denseFloor } from "../../search/dense";
 import type { DocFilter } from "../../search/filter";
 import { denseSearch } from "../../search/vector-index";
-import type { EncodedFrom } from "../encoder/query-encoder";
+import type { EncodedFrom, EncodedQuery } from "../encoder/query-encoder";
 import { loadStaticEncoder } from "../encoder/static-loader";
 import type { ByteCache } from "../store/byte-cache";
 import { fetchDocs } from "../store/docs";
@@ -24,7 +24,7 @@ import { errorResponses } from "./responses";
 import { schemaHook } from "./schema-hook";
 import type { Doc } from "../../format";
 import { highlightDocument, type Highlight } from "../../text/highlight";
-import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode, type EncoderChoice, type ResultField } from "./search-request";
+import { LIMITS, SearchRequest, checkKeyLimits, requestedOptions, searchIssueCode, type EncoderChoice, type RequestEncoder, type ResultField } from "./search-request";
 import { filterDocuments, requestFilter } from "./search-filter";
 import { SearchResponse } from "./search-response";
 
@@ -76,7 +76,7 @@ export function registerSearch(app: App, registryFor: (env: Env) => IndexRegistr
  * (manifest.lexical, manifest.model.defaultEncoder). A hybrid page must end within the hybrid candidate window
  * (deeper, the candidates and so the order would change).
  */
-export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number; encoder: EncoderChoice } {
+export function resolveOptions(req: SearchRequest, idx: LoadedIndex): { mode: SearchMode; fusion: Fusion; depth: number; encoder: RequestEncoder } {
   const opts = searchOptions(idx.lexicalSection, requestedOptions(req));
   if (opts.mode !== "dense" && !idx.lexicalSection) {
     throw new ApiError(400, "invalid_request", `"mode": "${opts.mode}" needs a lexical index; ${idx.tenant}/${idx.index} has none (build it without --no-lexical)`);
@@ -107,19 +107,28 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const t1 = performance.now();
   // A version is immutable, so the same request to it always has the same ranking: repeated queries, the common case
   // at an edge, are ranked from the isolate (their documents come from its document cache).
-  const key = `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, req.offset, opts, req.probe ?? null, filter?.key ?? null])}`;
-  const cached = registry.results.get<Ranking>(key);
+  // "auto" ranks as the encoder it runs: the model's ranking once the model is loaded; before, the one it ran.
+  const keyOf = (encoder: RequestEncoder) =>
+    `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, req.offset, { ...opts, encoder }, req.probe ?? null, filter?.key ?? null])}`;
+  const settled = opts.encoder !== "auto" || idx.modelLoaded() || !idx.manifest.model.static;
+  const key = keyOf(opts.encoder === "auto" ? "model" : opts.encoder);
+  const cached = settled ? registry.results.get<Ranking>(key) : undefined;
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
   // Deleted documents are skipped like documents a filter rejects.
   const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : idx.live;
-  const ranking = cached ?? (await rank(idx, readers!, storage, registry.cache, req, opts, docFilter));
+  const later: Array<() => Promise<unknown>> = []; // after the answer: the query model, where this request did without
+  const ranking = cached ?? (await rank(idx, readers!, storage, registry.cache, req, opts, docFilter, later));
   const t3 = performance.now();
-  if (!cached) registry.results.set(key, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + key.length);
+  if (!cached) {
+    const ran = opts.encoder === "auto" ? keyOf(ranking.query.encoder ?? "model") : key;
+    registry.results.set(ran, { ...ranking, encodeMs: 0 }, 2 * JSON.stringify(ranking).length + ran.length);
+  }
   const { r, query } = ranking;
   const docs = await fetchDocs(storage, registry.cache, idx, r.hits.map((h) => h.ordinal));
   const highlights = req.highlight ? await highlightsOf(idx, storage, docs, req.query) : undefined;
   const t4 = performance.now();
   const encodeMs = cached ? 0 : ranking.encodeMs;
+  for (const work of later) afterResponse(storage, work);
   return {
     tenant,
     index,
@@ -163,27 +172,68 @@ async function highlightsOf(idx: LoadedIndex, storage: Storage, docs: Doc[], que
   return docs.map((d) => highlightDocument(d, query, { tokenizer, window, stride }));
 }
 
+/**
+ * The query's vector by the encoder asked for. "static": the index's static tier. "model": the query model's; in an
+ * isolate whose session is not made yet, first the colo's copy of the same query's vector (no session needed: the
+ * session is made after the answer, for the requests that follow: `later`), else it makes the session and waits.
+ * "auto": the same, but where the model would be waited for, the static tier answers (an index without one waits),
+ * and the session is made after the answer.
+ */
+export async function encodeQuery(
+  idx: LoadedIndex, storage: Storage, cache: ByteCache, text: string, choice: RequestEncoder, later?: Array<() => Promise<unknown>>,
+): Promise<EncodedQuery & { encoder: EncoderChoice }> {
+  const staticTier = async () => {
+    const e = (await loadStaticEncoder(storage, cache, idx.tenant, idx.index, idx.manifest)).encode(text);
+    return { vector: e.vector, tokens: e.tokens, truncated: e.truncated, from: "model" as const, encoder: "static" as const };
+  };
+  if (choice === "static") return staticTier();
+  if (!idx.modelLoaded()) {
+    const cached = await idx.cachedVector(storage, text);
+    if (cached) {
+      later?.push(() => idx.ensureModel(storage));
+      return { ...cached, encoder: "model" };
+    }
+    if (choice === "auto" && idx.manifest.model.static) {
+      later?.push(() => idx.ensureModel(storage));
+      return staticTier();
+    }
+    await idx.ensureModel(storage); // a model that cannot be loaded answers 503 (the registry stops serving it)
+  }
+  return { ...(await (await idx.encoder(storage)).encode(text, storage)), encoder: "model" };
+}
+
+/**
+ * Runs `work` AFTER_ANSWER_MS after the request returns its answer (under its waitUntil), so that its CPU (a query
+ * model's session: 100-200 ms) holds up neither the answer nor, begun earlier, the request's own reads. Its failure
+ * is the next request's to meet.
+ */
+function afterResponse(storage: Storage, work: () => Promise<unknown>): void {
+  storage.defer(new Promise((r) => setTimeout(r, AFTER_ANSWER_MS)).then(work).catch(() => {}));
+}
+
+/**
+ * How long after returning its answer a request begins work that can wait (`afterResponse`): long enough for the
+ * answer to be on its way. With 0, locally (through wrangler's proxy) a new isolate's first answer still waited
+ * 200 ms for the query model's session made "after" it; with 50 it did not (docs/RESULTS.md section 26).
+ */
+const AFTER_ANSWER_MS = 50;
+
 /** A ranking as `rank` makes it: what a repeated request to the same version reuses. */
 type Ranking = Awaited<ReturnType<typeof rank>>;
 
 /** The ranked hits in the resolved mode, with what the encoder saw of the query and how long it took. */
-async function rank(idx: LoadedIndex, readers: IndexReaders, storage: Storage, cache: ByteCache, req: SearchRequest, opts: ReturnType<typeof resolveOptions>, filter?: DocFilter) {
+async function rank(
+  idx: LoadedIndex, readers: IndexReaders, storage: Storage, cache: ByteCache, req: SearchRequest, opts: ReturnType<typeof resolveOptions>,
+  filter?: DocFilter, later?: Array<() => Promise<unknown>>,
+) {
   let query: { tokens: number; truncated: boolean; encoder?: EncoderChoice; encoded?: EncodedFrom } = { tokens: 0, truncated: false };
   let encodeMs = 0;
   let scanned: number | undefined;
   const dense = async (n: number) => {
     const te = performance.now();
-    if (opts.encoder === "static") {
-      const e = (await loadStaticEncoder(storage, cache, idx.tenant, idx.index, idx.manifest)).encode(req.query);
-      encodeMs = performance.now() - te;
-      query = { tokens: e.tokens, truncated: e.truncated, encoder: "static" };
-      const d = await denseSearch(e.vector, readers.vectors, n, filter);
-      scanned = d.probed?.length;
-      return d;
-    }
-    const e = await (await idx.encoder(storage)).encode(req.query, storage);
+    const e = await encodeQuery(idx, storage, cache, req.query, opts.encoder, later);
     encodeMs = performance.now() - te;
-    query = { tokens: e.tokens, truncated: e.truncated, encoder: "model", encoded: e.from };
+    query = { tokens: e.tokens, truncated: e.truncated, encoder: e.encoder, ...(e.encoder === "model" ? { encoded: e.from } : {}) };
     const d = await denseSearch(e.vector, readers.vectors, n, filter);
     scanned = d.probed?.length;
     return d;

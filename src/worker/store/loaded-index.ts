@@ -1,4 +1,4 @@
-import { createQueryEncoder, EncoderReleasedError, type QueryEncoder } from "../encoder/query-encoder";
+import { cachedQueryVector, createQueryEncoder, EncoderReleasedError, type EncodedQuery, type QueryEncoder } from "../encoder/query-encoder";
 import { createWasmSession } from "../encoder/ort-web";
 import {
   checkedShard, decodeFloatRows, decodeTombstones, flatShardRefs, FormatError, objectKey,
@@ -53,6 +53,21 @@ export interface LoadedIndex {
    * when the cache evicted it, so an evicted encoder (and its session) is reachable from nowhere.
    */
   encoder(s: Storage): Promise<EncoderHandle>;
+  /**
+   * The query model's session, made (and run once) if this isolate does not hold it: begun by the first request that
+   * needs it, not by the version's load (BM25, the static tier and colo-cached query vectors need none, and making a
+   * session takes 100-200 ms of the isolate's one thread). Rejects when the model cannot be loaded; the registry then
+   * stops serving the version (a replacement waits for it before it serves, so a version with a broken model never
+   * replaces a good one).
+   */
+  ensureModel(s: Storage): Promise<void>;
+  /** Whether this isolate holds the query model's session now (a query with it encodes without waiting). */
+  modelLoaded(): boolean;
+  /**
+   * The query model's vector of `text` from the colo cache, needing no session (what another isolate computed for the
+   * same model and token ids); null when the colo has none, or the vocab cannot be read (the model's load says why).
+   */
+  cachedVector(s: Storage, text: string): Promise<EncodedQuery | null>;
   /** The tokenizer of the index's query model (highlights find the passages' text with it). */
   tokenizer(s: Storage): Promise<Tokenizer>;
   /** Bytes this loaded version holds outside the byte caches (its manifest, a partitioned index's centroids). */
@@ -68,9 +83,11 @@ export interface LoadedIndex {
 }
 
 /**
- * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the query model and vocab,
- * the BM25 norms, and the vectors' entry point: a flat index's every shard (verified, so a corrupt version fails
- * here and never replaces a good one); a partitioned index's centroids only (partitions load when first probed).
+ * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the BM25 norms, and the
+ * vectors' entry point: a flat index's every shard (verified, so a corrupt version fails here and never replaces a
+ * good one); a partitioned index's centroids only (partitions load when first probed). Not the query model: it is
+ * loaded when a request needs it (`ensureModel`; 100-200 ms of CPU in a new isolate), or before a replacement
+ * version serves (the registry).
  * Throws IndexTooLargeError for a flat index over its share of the cache (before any shard is read), FormatError on
  * any corrupt or missing object, and whatever R2 throws: the registry remembers each (load-failure.ts).
  */
@@ -78,15 +95,15 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
   const { manifest, bytes } = await loadManifest(s, tenant, index, pointer);
   checkFlatSize(manifest, iso.cache.budget, tenant, index);
   const lexicalSection = usableLexical(manifest, tenant, index);
-  // The model, the vectors' entry point and the BM25 norms in parallel: one round trip after the manifest.
+  // The vectors' entry point and the BM25 norms in parallel: one round trip after the manifest (the query model is
+  // loaded when a request needs it: `ensureModel`).
   const delta = manifest.delta;
   const lexical = (rs: Storage): LexicalReader | undefined => lexicalSection && {
     ...lexicalReader(rs, iso.cache, tenant, index, lexicalSection),
     delta: delta?.lexical && deltaLexicalReader(rs, iso.cache, tenant, index, delta.first, delta.lexical),
   };
   const lex = lexical(s);
-  const [, { vectors, bytes: vectorBytes }, tombstones] = await Promise.all([
-    loadEncoder(s, iso.cache, tenant, index, manifest),
+  const [{ vectors, bytes: vectorBytes }, tombstones] = await Promise.all([
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
     manifest.tombstones && loadTombstones(s, tenant, index, manifest),
     lex?.norms(), // verified before serving, the delta's too
@@ -100,6 +117,18 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     // 1M benchmarks' manifests, 0.5 and 2 MB); the tombstones and the live documents at their bits.
     residentBytes: bytes + vectorBytes + (tombstones?.bits.byteLength ?? 0) + (live?.bits.byteLength ?? 0),
     encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
+    ensureModel: async (rs) => void (await load(rs)),
+    modelLoaded: () => iso.cache.get(encoderKey(manifest)) !== undefined,
+    cachedVector: async (rs, text) => {
+      if (!rs.colo) return null;
+      const { vocab, maxQueryTokens, query } = manifest.model;
+      try {
+        const tokenizer = await loadTokenizer(rs, iso.cache, tenant, index, vocab);
+        return await cachedQueryVector(tokenizer, text, rs, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256, vocabSha256: vocab.sha256 });
+      } catch {
+        return null;
+      }
+    },
     tokenizer: (rs) => loadTokenizer(rs, iso.cache, tenant, index, manifest.model.vocab),
     open: (rs, opts = {}) => ({
       vectors: vectors(rs, opts.probe),
@@ -215,9 +244,14 @@ async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: s
  * are the same bytes: content-addressed, so one verified copy serves all. Released when evicted.
  */
 async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
-  const { query, vocab, maxQueryTokens, graph } = manifest.model;
-  const key = `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}|${graph ?? ""}`;
+  const key = encoderKey(manifest);
   return cachedLoad(cache, key, s, () => createEncoder(s, cache, tenant, index, manifest, key));
+}
+
+/** The isolate cache's key of a manifest's shared query encoder. */
+function encoderKey(manifest: Manifest): string {
+  const { query, vocab, maxQueryTokens, graph } = manifest.model;
+  return `model:${query.sha256}|${vocab.sha256}|${maxQueryTokens}|${manifest.vectors.dim}|${graph ?? ""}`;
 }
 
 /** What a loaded index encodes queries with: the shared encoder, without holding it (or its tokenizer). */
@@ -252,7 +286,7 @@ async function createEncoder(s: Storage, cache: ByteCache, tenant: string, index
   const [modelBytes, tokenizer] = await Promise.all([fetchVerified(s, tenant, index, query), loadTokenizer(s, cache, tenant, index, vocab)]);
   let encoder: QueryEncoder | undefined;
   try {
-    encoder = createQueryEncoder(await createWasmSession(modelBytes, graph), tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256 });
+    encoder = createQueryEncoder(await createWasmSession(modelBytes, graph), tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256, vocabSha256: vocab.sha256 });
     await encoder.encode(PROBE_QUERY);
   } catch (e) {
     encoder?.dispose(); // its session is released: nothing keeps a failed model

@@ -119,7 +119,24 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
     }
     if (slot.failure?.version === pointer.version && now() < slot.failure.retryAt) return;
     try {
-      keep(slot, await loadIndex(s, iso, tenant, index, pointer));
+      const loaded = await loadIndex(s, iso, tenant, index, pointer);
+      if (slot.current) {
+        await loaded.ensureModel(s); // a replacement: the version serving now goes on until the new one's model works
+      } else {
+        // Nothing to serve yet: the version serves at once (BM25, the static tier and cached query vectors need no
+        // session); a request that needs the model loads it, and a model that fails takes the version out.
+        const version = pointer.version;
+        const ensure = loaded.ensureModel;
+        loaded.ensureModel = (rs) => ensure(rs).catch((e) => {
+          if (slot.current === loaded) {
+            drop(slot);
+            slot.failure = nextFailure(slot.failure, version, e, now(), opts.backoff);
+            logFailure(id, `version ${version}'s query model could not be loaded`, slot.failure, slot, e);
+          }
+          throw unavailable(id, slot);
+        });
+      }
+      keep(slot, loaded);
       slot.failure = null;
     } catch (e) {
       slot.failure = nextFailure(slot.failure, pointer.version, e, now(), opts.backoff);

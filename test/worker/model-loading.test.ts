@@ -1,0 +1,136 @@
+// A new isolate serves an index before its query model's session is made (100-200 ms of CPU): BM25, the static tier
+// and query vectors the colo cache holds need no session; "model" waits for it; "auto" takes the static tier instead
+// of waiting; a model that fails its first load takes the version out (503 index_unavailable). Registries stand for
+// isolates; the model's object is held back by a gate on the R2 simulator (and on the colo cache) until the test opens it.
+import { describe, expect, it } from "vitest";
+import { searchLexical } from "../../src/search/bm25";
+import { encodeQuery } from "../../src/worker/routes/search";
+import { ApiError } from "../../src/worker/http-error";
+import { createRegistry } from "../../src/worker/store/registry";
+import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
+import { FIXTURE_INDEX, bucket, publishBuildDir } from "./helpers";
+import { brokenModelObjects, publishManifest, publishWithStaticTier, withModelObjects } from "./variants";
+
+const MB = 1 << 20;
+
+/** A gate: reads of the query model (`.onnx`) from R2 or the colo cache wait until `open()`. */
+function gated() {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const hold = <T extends object>(target: T, method: "get" | "match") =>
+    new Proxy(target, {
+      get(t, prop) {
+        const v = Reflect.get(t, prop, t);
+        if (prop !== method) return typeof v === "function" ? v.bind(t) : v;
+        return async (key: string | Request, o?: unknown) => {
+          if (String(key instanceof Request ? key.url : key).endsWith(".onnx")) await gate;
+          return (v as (...a: unknown[]) => unknown).call(t, key, o);
+        };
+      },
+    });
+  return { bucket: hold(bucket, "get"), colo: hold(caches.default, "match"), open };
+}
+
+/** A request's storage; `settle` waits for its deferred work, and for what that defers in turn. */
+function storage(b: R2Bucket, colo?: Cache): Storage & { settle(): Promise<void> } {
+  const deferred: Array<Promise<unknown>> = [];
+  return {
+    bucket: b, slot: slots(CONNECTIONS), colo, defer: (p) => void deferred.push(p), stats: { r2: 0, colo: 0, pointer: 0 },
+    settle: async () => {
+      while (deferred.length) await Promise.allSettled(deferred.splice(0));
+    },
+  };
+}
+
+const later = () => new Promise((r) => setTimeout(r, 50));
+
+describe("a new isolate and its query model", () => {
+  it("serves BM25 and the static tier while the session is made; \"model\" waits for it, \"auto\" does not", async () => {
+    await publishWithStaticTier("cold", "serve");
+    const g = gated();
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const s = storage(g.bucket);
+    const idx = await reg.get(s, "cold", "serve"); // resolves with the model's object still held back
+    expect(idx.modelLoaded()).toBe(false);
+    const lex = await searchLexical(idx.open(s).lexical!, "vitamin D deficiency", 10);
+    expect(lex.hits.length).toBeGreaterThan(0);
+    const text = "vitamin D deficiency and bone density in the elderly";
+    const st = await encodeQuery(idx, s, reg.cache, text, "static");
+    const auto = await encodeQuery(idx, s, reg.cache, text, "auto");
+    expect([st.encoder, auto.encoder]).toEqual(["static", "static"]);
+    expect(Array.from(auto.vector)).toEqual(Array.from(st.vector));
+
+    let waited = false;
+    const model = encodeQuery(idx, s, reg.cache, text, "model").then((e) => ((waited = true), e));
+    await later();
+    expect(waited).toBe(false); // held: it waits for the session
+    g.open();
+    const m = await model;
+    expect([m.encoder, m.from, idx.modelLoaded()]).toEqual(["model", "model", true]);
+    const warm = await encodeQuery(idx, s, reg.cache, text, "auto");
+    expect(warm.encoder).toBe("model");
+    expect(Array.from(warm.vector)).toEqual(Array.from(m.vector));
+    expect(Array.from(m.vector)).not.toEqual(Array.from(st.vector));
+    await s.settle();
+  });
+
+  it("takes the model's vector of a query another isolate encoded from the colo cache, with no session", async () => {
+    await publishWithStaticTier("cold", "colo-vec");
+    const text = `osteoporosis screening ${Date.now()}`; // a query no other test encoded
+    const a = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const sa = storage(bucket, caches.default);
+    const idxA = await a.get(sa, "cold", "colo-vec");
+    const encoded = await encodeQuery(idxA, sa, a.cache, text, "model");
+    expect(encoded.from).toBe("model");
+    await sa.settle(); // its vector is in the colo cache now
+
+    const g = gated();
+    const b = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const sb = storage(g.bucket, g.colo);
+    const idxB = await b.get(sb, "cold", "colo-vec");
+    for (const choice of ["model", "auto"] as const) {
+      const e = await encodeQuery(idxB, sb, b.cache, text, choice); // the gate is closed: no session can be made
+      expect([e.encoder, e.from], choice).toEqual(["model", "colo"]);
+      expect(Array.from(e.vector)).toEqual(Array.from(encoded.vector));
+    }
+    expect(idxB.modelLoaded()).toBe(false);
+    const other = await encodeQuery(idxB, sb, b.cache, `${text} and calcium`, "auto"); // not cached: the static tier
+    expect(other.encoder).toBe("static");
+    g.open();
+    await sb.settle();
+  });
+
+  it("\"auto\" on an index without a static tier waits for the model", async () => {
+    await publishBuildDir(FIXTURE_INDEX, "cold", "no-static");
+    const g = gated();
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const s = storage(g.bucket);
+    const idx = await reg.get(s, "cold", "no-static");
+    let waited = false;
+    const auto = encodeQuery(idx, s, reg.cache, `tendon healing ${Date.now()}`, "auto").then((e) => ((waited = true), e));
+    await later();
+    expect(waited).toBe(false);
+    g.open();
+    expect((await auto).encoder).toBe("model");
+    await s.settle();
+  });
+
+  it("a model that cannot be loaded on a first load: what needs it answers 503 index_unavailable, and the version is taken out", async () => {
+    const v = await publishBuildDir(FIXTURE_INDEX, "cold", "broken");
+    const [[what, replacements]] = (await brokenModelObjects(v.manifest, FIXTURE_INDEX)).filter(([w]) => w === "model bytes onnxruntime rejects");
+    await publishManifest("cold", "broken", await withModelObjects(v.manifest, replacements, "cold", "broken"));
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const s = storage(bucket);
+    const idx = await reg.get(s, "cold", "broken");
+    const failure = (p: Promise<unknown>) => p.then(() => null, (e) => e);
+    for (const e of [await failure(idx.ensureModel(s)), await failure(encodeQuery(idx, s, reg.cache, "vitamin D", "model"))]) {
+      expect(e, what).toBeInstanceOf(ApiError);
+      expect([e.status, e.code], what).toEqual([503, "index_unavailable"]);
+      expect(Number(e.headers?.["Retry-After"]), what).toBeGreaterThanOrEqual(1);
+    }
+    const next = await failure(reg.get(s, "cold", "broken"));
+    expect(next).toBeInstanceOf(ApiError);
+    expect([next.status, next.code]).toEqual([503, "index_unavailable"]);
+    await s.settle();
+  });
+});
