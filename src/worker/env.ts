@@ -66,7 +66,7 @@ const VARS = {
   LOAD_RETRY_MS: whole("milliseconds", 0, 3_600_000).default(2_000),
   /**
    * A secret (`wrangler secret put COLO_SHARE_SECRET`, at least 32 characters, one per deployment): with it, API key
-   * records are shared with the colo's other isolates of this deployment, sealed with it (src/worker/auth/colo-seal.ts),
+   * records are shared with the colo's other isolates of this deployment, sealed with it (src/worker/store/colo-seal.ts),
    * so a new isolate checks a key without an R2 read. Unset (default): each isolate reads R2.
    */
   COLO_SHARE_SECRET: z.string({ error: "expected a string" }).refine((v) => v.length >= 32, {

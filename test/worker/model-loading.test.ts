@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { searchLexical } from "../../src/search/bm25";
 import { encodeQuery } from "../../src/worker/routes/search";
+import { queryKey } from "../../src/worker/encoder/query-encoder";
+import { coloSeal } from "../../src/worker/store/colo-seal";
 import { ApiError } from "../../src/worker/http-error";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
@@ -132,5 +134,95 @@ describe("a new isolate and its query model", () => {
     expect(next).toBeInstanceOf(ApiError);
     expect([next.status, next.code]).toEqual([503, "index_unavailable"]);
     await s.settle();
+  });
+});
+
+describe("a first version's query model, failing", () => {
+  it("backs off longer each time it is loaded again and its model fails again (60 s, then 120 s)", async () => {
+    const v = await publishBuildDir(FIXTURE_INDEX, "cold", "backoff");
+    const [[, replacements]] = (await brokenModelObjects(v.manifest, FIXTURE_INDEX)).filter(([w]) => w === "model bytes onnxruntime rejects");
+    await publishManifest("cold", "backoff", await withModelObjects(v.manifest, replacements, "cold", "backoff"));
+    let t = 0;
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, now: () => t });
+    const s = storage(bucket);
+    const retryAfters: number[] = [];
+    for (let cycle = 0; cycle < 2; cycle++) {
+      const idx = await reg.get(s, "cold", "backoff"); // serves (BM25 needs no model)
+      const e = await idx.ensureModel(s).then(() => null, (err) => err);
+      expect(e).toBeInstanceOf(ApiError);
+      retryAfters.push(Number(e.headers?.["Retry-After"]));
+      expect(await reg.get(s, "cold", "backoff").then(() => "served", (err) => err.code)).toBe("index_unavailable");
+      t += retryAfters[cycle] * 1000;
+    }
+    expect(retryAfters).toEqual([60, 120]);
+    await s.settle();
+  });
+
+  it("a vocab that cannot be read fails the version's load, as before it served (503 with Retry-After)", async () => {
+    const v = await publishBuildDir(FIXTURE_INDEX, "cold", "vocab");
+    const [[, replacements]] = (await brokenModelObjects(v.manifest, FIXTURE_INDEX)).filter(([w]) => w === "a vocab that is not JSON");
+    await publishManifest("cold", "vocab", await withModelObjects(v.manifest, replacements, "cold", "vocab"));
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const s = storage(bucket);
+    const e = await reg.get(s, "cold", "vocab").then(() => null, (err) => err);
+    expect([e?.status, e?.code]).toEqual([503, "index_unavailable"]);
+    expect(Number(e.headers?.["Retry-After"])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("the query model after the answer", () => {
+  it("a request answered without the model (the static tier) leaves its load for after the answer", async () => {
+    await publishWithStaticTier("cold", "later");
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const s = storage(bucket);
+    const idx = await reg.get(s, "cold", "later");
+    const later: Array<() => Promise<unknown>> = [];
+    const e = await encodeQuery(idx, s, reg.cache, `ankle sprain ${Date.now()}`, "auto", later);
+    expect([e.encoder, later.length, idx.modelLoaded()]).toEqual(["static", 1, false]);
+    await Promise.all(later.map((w) => w()));
+    expect(idx.modelLoaded()).toBe(true);
+    expect((await encodeQuery(idx, s, reg.cache, `ankle sprain ${Date.now()}`, "auto")).encoder).toBe("model");
+    await s.settle();
+  });
+});
+
+describe("query vectors through the colo cache, sealed with COLO_SHARE_SECRET", () => {
+  it("takes only a vector this deployment sealed; an unsealed one, or one another secret sealed, is computed again", async () => {
+    await publishWithStaticTier("cold", "sealed-vec");
+    const text = `meniscus tear ${Date.now()}`;
+    const secret = <S extends Storage>(s: S, v: string) => Object.assign(s, { coloSecret: v });
+    // Isolate A of deployment "prod" runs the model: its vector goes to the colo sealed, under prod's namespace.
+    const a = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const sa = secret(storage(bucket, caches.default), "prod-secret-0123456789abcdef0123456789");
+    const idxA = await a.get(sa, "cold", "sealed-vec");
+    const made = await encodeQuery(idxA, sa, a.cache, text, "model");
+    expect(made.from).toBe("model");
+    await sa.settle();
+    // Another deployment (another secret), and one without a secret: neither finds it; each computes its own.
+    for (const other of ["staging-secret-0123456789abcdef0123456", undefined]) {
+      const b = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+      const sb = storage(bucket, caches.default);
+      if (other) secret(sb, other);
+      const idxB = await b.get(sb, "cold", "sealed-vec");
+      expect(await idxB.cachedVector(sb, text), String(other)).toBeNull();
+      await sb.settle();
+    }
+    // Prod's next isolate takes it without a session.
+    const c = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const sc = secret(storage(bucket, caches.default), "prod-secret-0123456789abcdef0123456789");
+    const idxC = await c.get(sc, "cold", "sealed-vec");
+    const got = await idxC.cachedVector(sc, text);
+    expect(got?.from).toBe("colo");
+    expect(Array.from(got!.vector)).toEqual(Array.from(made.vector));
+    // The same bytes at the same place without their seal (as a Worker without the secret would put them): refused.
+    const m = idxC.manifest.model;
+    const { key } = queryKey(await idxC.tokenizer(sc), text, m.maxQueryTokens);
+    const url = `https://i3-edge.cache/qvec/${(await coloSeal("prod-secret-0123456789abcdef0123456789")).namespace}/${m.query.sha256}/${m.vocab.sha256}/${m.maxQueryTokens}/${key}`;
+    const sealed = await caches.default.match(url);
+    expect(sealed?.headers.get("x-i3-seal")).toMatch(/^[0-9a-f]{64}$/);
+    await caches.default.put(url, new Response(await sealed!.arrayBuffer(), { headers: { "cache-control": "public, max-age=3600" } }));
+    const d = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const sd = secret(storage(bucket, caches.default), "prod-secret-0123456789abcdef0123456789");
+    expect(await (await d.get(sd, "cold", "sealed-vec")).cachedVector(sd, text)).toBeNull();
   });
 });

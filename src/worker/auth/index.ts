@@ -2,6 +2,6 @@
 export { requireKey, type AuthVariables } from "./middleware";
 export * from "../../format/api-key";
 export { createKeyCache, type ColoShare, type KeyCache } from "./key-cache";
-export { coloSeal, type ColoSeal } from "./colo-seal";
+export { coloSeal, type ColoSeal } from "../store/colo-seal";
 export { createRateLimiter, type RateLimiter } from "./rate-limit";
 export { clientOf, createFailureLimiter, type FailureLimiter } from "./failures";

@@ -2,7 +2,7 @@ import { keyRecordKey, parseKeyRecord, type KeyRecord } from "../../format/api-k
 import { createLru } from "../lru.ts";
 import { ApiError } from "../http-error.ts";
 import { coloKey } from "../store/storage.ts";
-import type { ColoSeal } from "./colo-seal.ts";
+import type { ColoSeal } from "../store/colo-seal.ts";
 
 /**
  * The colo's cache, the request's waitUntil and the deployment's seal (COLO_SHARE_SECRET): a record read from R2 is

@@ -3,7 +3,7 @@ import { configOf, type Env } from "../env";
 import { ApiError } from "../http-error";
 import { validateName } from "../../format";
 import { createKeyCache, type ColoShare, type KeyCache } from "./key-cache";
-import { coloSeal } from "./colo-seal";
+import { coloSeal } from "../store/colo-seal";
 import { hasRole, keyMatches, parseApiKey, type KeyRecord, type Role } from "../../format/api-key";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { clientOf, createFailureLimiter, type FailureLimiter } from "./failures";
@@ -79,8 +79,7 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
     // for them. Through the colo cache only with COLO_SHARE_SECRET: caches.default is shared by every Worker on the
     // zone, so a record there could come from another deployment (a staging one, with its own keys) unless sealed.
     const s = requestStorage(c.env, executionCtx(c));
-    const secret = configOf(c.env).coloShareSecret;
-    const colo = secret && s.colo ? await coloShare(s.colo, s.defer, secret) : undefined;
+    const colo = s.coloSecret && s.colo ? await coloShare(s.colo, s.defer, s.coloSecret) : undefined;
     const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.defer, colo);
     if (!record || !(await keyMatches(record, token))) {
       await failures.fail(c.env, client);

@@ -2,6 +2,7 @@ import { FormatError } from "../../format";
 import type { Tokenizer } from "../../text/tokenizer";
 import { ort, releaseSession } from "./ort-web";
 import { toInputs } from "../../text/tensors";
+import { coloSeal, type ColoSeal } from "../store/colo-seal";
 
 /** Where a query vector came from: the model, or a cache of earlier encodings of the same token ids. */
 export type EncodedFrom = "model" | "isolate" | "colo";
@@ -13,9 +14,13 @@ export interface EncodedQuery {
   from: EncodedFrom;
 }
 
-/** Optional colo cache for query vectors (the Workers Cache API of the request), its waitUntil and connection slots. */
+/**
+ * Optional colo cache for query vectors (the Workers Cache API of the request), its waitUntil and connection slots,
+ * and the deployment's COLO_SHARE_SECRET (vectors sealed with it; absent: shared unsealed).
+ */
 export interface VectorCache {
   colo?: Cache;
+  coloSecret?: string;
   defer(p: Promise<unknown>): void;
   slot<T>(read: () => Promise<T>): Promise<T>;
 }
@@ -48,17 +53,44 @@ export interface VectorKeyOpts {
   vocabSha256: string;
 }
 
-/** The colo cache URL of a query vector: the model's and the vocab's sha256, the query window, the token ids. */
-export const vectorUrl = (opts: VectorKeyOpts, key: string): string =>
-  `https://i3-edge.cache/qvec/${opts.modelSha256}/${opts.vocabSha256}/${opts.maxTokens}/${key}`;
+/**
+ * Where a query vector lives in the colo cache: the model's and the vocab's sha256, the query window, the token ids;
+ * with the deployment's COLO_SHARE_SECRET (`cache.coloSecret`), under its namespace and sealed (HMAC of the bytes),
+ * so that a vector another Worker on the zone put there is never taken. Null: no colo cache, or no seal to be made.
+ */
+async function coloEntry(cache: VectorCache, opts: VectorKeyOpts, key: string): Promise<{ url: string; seal?: ColoSeal } | null> {
+  if (!cache.colo) return null;
+  const path = `${opts.modelSha256}/${opts.vocabSha256}/${opts.maxTokens}/${key}`;
+  if (!cache.coloSecret) return { url: `https://i3-edge.cache/qvec/${path}` };
+  const seal = await coloSeal(cache.coloSecret).catch(() => null);
+  return seal && { url: `https://i3-edge.cache/qvec/${seal.namespace}/${path}`, seal };
+}
 
-/** A query vector the colo holds at `url` (null: none, or not `dim` floats). */
-export async function coloVector(cache: VectorCache, url: string, dim: number): Promise<Float32Array | null> {
-  const colo = cache.colo;
-  const res = colo && (await cache.slot(() => colo.match(url)));
-  if (!res) return null;
-  const v = new Float32Array(await res.arrayBuffer());
-  return v.length === dim ? v : null;
+/** A query vector the colo holds (null: none, a seal that does not verify, or not `dim` finite floats). */
+async function coloVector(cache: VectorCache, entry: { url: string; seal?: ColoSeal }, dim: number): Promise<Float32Array | null> {
+  const colo = cache.colo!;
+  try {
+    const res = await cache.slot(() => colo.match(entry.url));
+    if (!res) return null;
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.byteLength !== 4 * dim) return null;
+    if (entry.seal && !(await entry.seal.verify(bytes, res.headers.get("x-i3-seal") ?? ""))) return null;
+    const v = new Float32Array(bytes.buffer, bytes.byteOffset, dim);
+    for (let d = 0; d < dim; d++) if (!Number.isFinite(v[d])) return null;
+    return v;
+  } catch {
+    return null; // an unreadable copy: the model decides
+  }
+}
+
+/** Puts a query vector in the colo cache (sealed where it is read sealed), after the response. */
+function putColoVector(cache: VectorCache, entry: { url: string; seal?: ColoSeal }, vector: Float32Array): void {
+  const bytes = new Uint8Array(vector.slice().buffer);
+  cache.defer((async () => {
+    const headers: Record<string, string> = { "cache-control": "public, max-age=31536000, immutable" };
+    if (entry.seal) headers["x-i3-seal"] = await entry.seal.seal(bytes);
+    await cache.slot(() => cache.colo!.put(entry.url, new Response(bytes, { headers })));
+  })());
 }
 
 /**
@@ -69,7 +101,8 @@ export async function cachedQueryVector(
   tokenizer: Tokenizer, text: string, cache: VectorCache, opts: VectorKeyOpts,
 ): Promise<EncodedQuery | null> {
   const { key, tokens, truncated } = queryKey(tokenizer, text, opts.maxTokens);
-  const v = await coloVector(cache, vectorUrl(opts, key), opts.dim);
+  const entry = await coloEntry(cache, opts, key);
+  const v = entry && (await coloVector(cache, entry, opts.dim));
   return v && { vector: v, tokens, truncated, from: "colo" };
 }
 
@@ -131,19 +164,15 @@ export function createQueryEncoder(
     const { ids, key, ...meta } = queryKey(tokenizer, text, opts.maxTokens);
     const hit = memo.get(key);
     if (hit) return { vector: hit, ...meta, from: "isolate" };
-    const url = vectorUrl(opts, key);
-    const coloCache = cache?.colo;
-    const v = cache && (await coloVector(cache, url, opts.dim));
+    const entry = cache ? await coloEntry(cache, opts, key) : null;
+    const v = entry && (await coloVector(cache!, entry, opts.dim));
     if (v) {
       remember(key, v);
       return { vector: v, ...meta, from: "colo" };
     }
     const vector = await run(ids);
     remember(key, vector);
-    if (coloCache) {
-      const res = new Response(vector.slice().buffer, { headers: { "cache-control": "public, max-age=31536000, immutable" } });
-      cache.defer(cache.slot(() => coloCache.put(url, res)));
-    }
+    if (entry) putColoVector(cache!, entry, vector);
     return { vector, ...meta, from: "model" };
   }
 

@@ -110,9 +110,11 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   // "auto" ranks as the encoder it runs: the model's ranking once the model is loaded; before, the one it ran.
   const keyOf = (encoder: RequestEncoder) =>
     `ranking:${JSON.stringify([tenant, index, idx.version, req.query, req.k, req.offset, { ...opts, encoder }, req.probe ?? null, filter?.key ?? null])}`;
-  const settled = opts.encoder !== "auto" || idx.modelLoaded() || !idx.manifest.model.static;
+  // "auto" takes the model's ranking whenever the isolate has it (the better one, and free), else the static tier's
+  // while the model is not loaded.
   const key = keyOf(opts.encoder === "auto" ? "model" : opts.encoder);
-  const cached = settled ? registry.results.get<Ranking>(key) : undefined;
+  const unsettled = opts.encoder === "auto" && !idx.modelLoaded() && idx.manifest.model.static !== undefined;
+  const cached = registry.results.get<Ranking>(key) ?? (unsettled ? registry.results.get<Ranking>(keyOf("static")) : undefined);
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
   // Deleted documents are skipped like documents a filter rejects.
   const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : idx.live;

@@ -85,7 +85,7 @@ export interface LoadedIndex {
 /**
  * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the BM25 norms, and the
  * vectors' entry point: a flat index's every shard (verified, so a corrupt version fails here and never replaces a
- * good one); a partitioned index's centroids only (partitions load when first probed). Not the query model: it is
+ * good one); a partitioned index's centroids only (partitions load when first probed); the vocab. Not the query model: it is
  * loaded when a request needs it (`ensureModel`; 100-200 ms of CPU in a new isolate), or before a replacement
  * version serves (the registry).
  * Throws IndexTooLargeError for a flat index over its share of the cache (before any shard is read), FormatError on
@@ -103,8 +103,10 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     delta: delta?.lexical && deltaLexicalReader(rs, iso.cache, tenant, index, delta.first, delta.lexical),
   };
   const lex = lexical(s);
-  const [{ vectors, bytes: vectorBytes }, tombstones] = await Promise.all([
+  const [{ vectors, bytes: vectorBytes }, , tombstones] = await Promise.all([
     isPartitioned(manifest) ? partitionedVectors(s, iso, tenant, index, manifest) : flatVectors(s, iso.cache, tenant, index, manifest),
+    // The vocab, verified before serving: the static tier, cached query vectors and highlights need it (not the model).
+    loadTokenizer(s, iso.cache, tenant, index, manifest.model.vocab),
     manifest.tombstones && loadTombstones(s, tenant, index, manifest),
     lex?.norms(), // verified before serving, the delta's too
     lex?.delta?.norms(),

@@ -114,7 +114,9 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
     slot.missing = pointer === null;
     if (pointer === null) return drop(slot); // unpublished or deleted: stop serving it
     if (slot.current?.version === pointer.version) {
-      slot.failure = null; // back on the version that serves (a rollback): the failed one no longer matters
+      // Back on the version that serves (a rollback): another version's failure no longer matters. (Its own stays
+      // while its query model has not loaded: a first version whose model failed goes on backing off.)
+      if (slot.failure?.version !== pointer.version) slot.failure = null;
       return;
     }
     if (slot.failure?.version === pointer.version && now() < slot.failure.retryAt) return;
@@ -122,12 +124,22 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
       const loaded = await loadIndex(s, iso, tenant, index, pointer);
       if (slot.current) {
         await loaded.ensureModel(s); // a replacement: the version serving now goes on until the new one's model works
+        keep(slot, loaded);
+        slot.failure = null;
       } else {
         // Nothing to serve yet: the version serves at once (BM25, the static tier and cached query vectors need no
-        // session); a request that needs the model loads it, and a model that fails takes the version out.
+        // session). A request that needs the model loads it; if its first load fails, the version is taken out, with
+        // this version's back-off (kept until the model has loaded once); a later reload (after the isolate cache
+        // evicted the model) that fails is that request's error only.
         const version = pointer.version;
         const ensure = loaded.ensureModel;
-        loaded.ensureModel = (rs) => ensure(rs).catch((e) => {
+        let verified = false;
+        loaded.ensureModel = (rs) => ensure(rs).then(() => {
+          if (verified) return;
+          verified = true;
+          if (slot.failure?.version === version) slot.failure = null;
+        }, (e) => {
+          if (verified) throw e;
           if (slot.current === loaded) {
             drop(slot);
             slot.failure = nextFailure(slot.failure, version, e, now(), opts.backoff);
@@ -135,9 +147,9 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
           }
           throw unavailable(id, slot);
         });
+        keep(slot, loaded);
+        if (slot.failure?.version !== version) slot.failure = null;
       }
-      keep(slot, loaded);
-      slot.failure = null;
     } catch (e) {
       slot.failure = nextFailure(slot.failure, pointer.version, e, now(), opts.backoff);
       logFailure(id, `version ${pointer.version} could not be loaded`, slot.failure, slot, e);

@@ -22,6 +22,8 @@ export interface Storage {
   slot<T>(read: () => Promise<T>): Promise<T>;
   /** The colo's cache (`caches.default`); absent where the runtime has none. */
   colo?: Cache;
+  /** The deployment's COLO_SHARE_SECRET: what it shares through the colo cache that is not content-addressed is sealed. */
+  coloSecret?: string;
   /** Keeps work (a cache put, a refresh) alive after the response (`ctx.waitUntil`). */
   defer(p: Promise<unknown>): void;
   stats: IoStats;
@@ -91,6 +93,7 @@ export function requestStorage(env: Env, ctx?: { waitUntil(p: Promise<unknown>):
     bucket: delayed(env.INDEXES, configOf(env).simulatedR2LatencyMs),
     slot: slots(CONNECTIONS),
     colo,
+    ...(configOf(env).coloShareSecret ? { coloSecret: configOf(env).coloShareSecret } : {}),
     defer: (p) => {
       const quiet = p.catch((e) => console.error("deferred work failed:", e));
       if (ctx) ctx.waitUntil(quiet);

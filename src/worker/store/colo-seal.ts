@@ -12,10 +12,10 @@ const enc = new TextEncoder();
 export interface ColoSeal {
   /** A path segment that differs between secrets (16 hex digits of an HMAC of a fixed label under the secret). */
   namespace: string;
-  /** The seal of `text` (hex). */
-  seal(text: string): Promise<string>;
-  /** Whether `seal` is `text`'s seal under this secret (a constant-time check: crypto.subtle.verify). */
-  verify(text: string, seal: string): Promise<boolean>;
+  /** The seal of `data` (text as UTF-8; hex). */
+  seal(data: string | Uint8Array): Promise<string>;
+  /** Whether `seal` is `data`'s seal under this secret (a constant-time check: crypto.subtle.verify). */
+  verify(data: string | Uint8Array, seal: string): Promise<boolean>;
 }
 
 const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -26,6 +26,8 @@ function unhex(s: string): Uint8Array | null {
   for (let i = 0; i < 32; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
+
+const bytesOf = (data: string | Uint8Array) => (typeof data === "string" ? enc.encode(data) : data);
 
 const sealers = new Map<string, Promise<ColoSeal>>();
 
@@ -44,10 +46,10 @@ export function coloSeal(secret: string): Promise<ColoSeal> {
       const namespace = hex(await crypto.subtle.sign("HMAC", key, enc.encode("i3 colo namespace"))).slice(0, 16);
       return {
         namespace,
-        seal: async (text) => hex(await crypto.subtle.sign("HMAC", key, enc.encode(text))),
-        verify: async (text, seal) => {
+        seal: async (data) => hex(await crypto.subtle.sign("HMAC", key, bytesOf(data))),
+        verify: async (data, seal) => {
           const sig = unhex(seal);
-          return sig !== null && crypto.subtle.verify("HMAC", key, sig, enc.encode(text));
+          return sig !== null && crypto.subtle.verify("HMAC", key, sig, bytesOf(data));
         },
       };
     })();
