@@ -208,8 +208,8 @@ export const SEARCH_PAGE = `<!doctype html>
     <select name="mode" aria-label="Mode" title="ranking: the index's default, or one signal alone">
       <option value="">default mode</option><option value="hybrid">hybrid</option><option value="dense">dense</option><option value="lexical">lexical</option>
     </select>
-    <select name="encoder" aria-label="Query encoder" title="query encoder of the dense side: the index's default, the query model, or the static tier">
-      <option value="">default encoder</option><option value="model">model</option><option value="static">static</option>
+    <select name="encoder" aria-label="Query encoder" title="query encoder of the dense side: the index's default, the query model, the static tier, or auto (the model where it costs no wait, else the static tier)">
+      <option value="">default encoder</option><option value="model">model</option><option value="static">static</option><option value="auto">auto</option>
     </select>
     <input name="key" type="password" placeholder="API key" aria-label="API key" title="API key (i3_…); npm start prints one for demo" autocomplete="off">
   </div>
