@@ -156,6 +156,8 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
   const model = await loadModel(MODEL);
   const query = await store.write("model", model.queryBytes, { sha256: model.hashes.query });
   const vocab = await store.write("vocab", model.vocabBytes, { sha256: model.hashes.vocab });
+  // The model's static query tier, as i3 build ships it ("encoder": "static" | "auto").
+  const staticQuery = model.static && (await store.write("static", model.static.bytes, { sha256: model.static.sha256 }));
   const blocks: any[] = [];
   const docWriter = createDocBlockWriter({ store, docsPerBlock: 1024, onBlock: (b) => void blocks.push(b) });
   for (let i = 0; i < passages; i++) await docWriter.add({ id: `d${i}`, title: "", text: docs[i] });
@@ -170,7 +172,7 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
   const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, { minRefine: hybridWindow(searchOptions(lexical).depth), partitions: partitionsFlag }, say);
   const manifest = assembleManifest({
     id: `scale-${passages}`, documents: passages, passages, tokens: passages * 12, dim, normalized: true, modelName: model.sidecar.name,
-    maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, queryGraph: model.queryGraph, window: 128, stride: 96,
+    maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, ...(staticQuery ? { staticQuery } : {}), queryGraph: model.queryGraph, window: 128, stride: 96,
     partitions: section.partitions, centroids: section.centroids, search: section.search, blocks, lexical,
   });
   const info = { fingerprint: { synthetic: o.distribution, passages, dim } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };
