@@ -8,6 +8,7 @@ import {
 import { queryTermCounts } from "../text/analyzer";
 import type { DocHit } from "./dense";
 import type { DocFilter } from "./filter";
+import { lowerBound } from "./lower-bound";
 import { createTopK } from "./topk";
 
 /** Access to the lexical objects of one index version. */
@@ -428,14 +429,8 @@ function mergeCandidates(docs: Uint32Array, tfs: Uint32Array, df: number, candid
 
 /** The tf of `local` in the list (0: not in it), reading the one block it would be in. */
 function tfOf(count: { read: number }, bucket: LexicalBucket, entry: LexicalTerm, blocks: PostingBlocks, local: number): number {
-  const last = blocks.last;
-  let lo = 0, hi = last.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (last[mid] < local) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo === last.length) return 0;
+  const lo = lowerBound(blocks.last, local);
+  if (lo === blocks.last.length) return 0;
   const n = decodeBlock(bucket, entry, blocks, lo, blockDocs, blockTfs);
   count.read += n;
   for (let j = 0; j < n; j++) if (blockDocs[j] === local) return blockTfs[j];
@@ -444,13 +439,8 @@ function tfOf(count: { read: number }, bucket: LexicalBucket, entry: LexicalTerm
 
 /** Whether the ascending `sorted` holds `v`. */
 function includes(sorted: Uint32Array, v: number): boolean {
-  let lo = 0, hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < sorted.length && sorted[lo] === v;
+  const i = lowerBound(sorted, v);
+  return i < sorted.length && sorted[i] === v;
 }
 
 /** The `k`-th highest score among the touched documents (k <= n). */

@@ -3,6 +3,7 @@ import { int8Score, quantizeQuery } from "./kernels/quantize-query";
 import type { Manifest } from "../format";
 import type { DocFilter } from "./filter";
 import { createTopK } from "./topk";
+import { lowerBound } from "./lower-bound";
 
 /** What the scorer needs from a decoded vector shard (see src/format/shard.ts). */
 export interface ShardVectors {
@@ -121,16 +122,6 @@ function ascending(a: Uint32Array): boolean {
   return known;
 }
 
-/** First index i with a[i] >= x (a ascending). */
-function lowerBound(a: Uint32Array, x: number): number {
-  let lo = 0, hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** The dense side of one query as hybrid search uses it: the top documents, and the score of any other one. */
 export interface DenseResult {

@@ -8,6 +8,7 @@ import { float16Table } from "../format/float16.ts";
 import {
   int4Dims, int4Score, int8Score, KernelError, quantizeQuery, toInt4, type Int4Block, type Int8Block, type Kernels, type PreparedQuery,
 } from "./kernels/index.ts";
+import { lowerBound } from "./lower-bound.ts";
 import { createTopK, sortByScore, topIndices } from "./topk.ts";
 import type { DenseResult, DocHit } from "./dense.ts";
 import type { DocFilter } from "./filter.ts";
@@ -503,13 +504,7 @@ function bestOf(scanned: Scanned[], ordinal: number): number | undefined {
   let best: number | undefined;
   for (const { part, scores } of scanned) {
     const o = part.ordinals;
-    let lo = 0, hi = o.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (o[mid] < ordinal) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < o.length && o[i] === ordinal; i++) if (best === undefined || scores[i] > best) best = scores[i];
+    for (let i = lowerBound(o, ordinal); i < o.length && o[i] === ordinal; i++) if (best === undefined || scores[i] > best) best = scores[i];
   }
   return best;
 }
