@@ -74,6 +74,17 @@ if (!Number.isInteger(passages) || passages < 100) fail(`--passages must be an i
 if (!["clustered", "uniform", "real"].includes(o.distribution!)) fail(`--distribution must be clustered, uniform or real`);
 if (o.encoder !== undefined && !["model", "static", "auto"].includes(o.encoder)) fail(`--encoder must be model, static or auto, got ${o.encoder}`);
 if (o.distribution === "real" && !o.index) fail("--distribution real needs --index <build dir>");
+const wholeAtLeast = (flag: string, min: number) => {
+  const v = Number(o[flag as keyof typeof o]);
+  if (!Number.isInteger(v) || v < min) fail(`--${flag} must be an integer >= ${min}, got ${o[flag as keyof typeof o]}`);
+  return v;
+};
+wholeAtLeast("n", 1);
+wholeAtLeast("cold-runs", 1);
+wholeAtLeast("dim", 1);
+if (!(Number(o.saturation) >= 0)) fail(`--saturation must be a number of seconds >= 0, got ${o.saturation}`);
+if (!(latency >= 0)) fail(`--r2-latency-ms must be a number >= 0, got ${o["r2-latency-ms"]}`);
+if (!["dense", "lexical", "hybrid"].includes(o.mode!)) fail(`--mode must be dense, lexical or hybrid, got ${o.mode}`);
 const partitionsFlag = o.partitions === undefined ? undefined : Number(o.partitions);
 if (partitionsFlag !== undefined && (!Number.isInteger(partitionsFlag) || partitionsFlag < 1 || o.distribution === "real")) fail("--partitions must be an integer >= 1, for a synthetic index");
 const MODEL = join(root, "models", JSON.parse(readFileSync(join(root, "models/default.json"), "utf8")).model);
@@ -136,11 +147,12 @@ async function staleSynthetic(dir: string): Promise<boolean> {
   if (!existsSync(join(dir, "manifest.json"))) return true;
   const m = (await openBuildDir(dir)).manifest;
   const model = await loadModel(MODEL);
-  const same = sharesQuery(model, m.model.query.sha256);
+  // The same query model, and its static tier (or none) as the model ships it now.
+  const same = sharesQuery(model, m.model.query.sha256) && m.model.static?.sha256 === model.static?.sha256;
   // Without --partitions: the default count, or the coarse one a build falls back to when int4 loses recall.
   const counts = partitionsFlag ? [partitionsFlag] : [defaultPartitionCount(passages, dim), partitionCount(passages)];
   if (same && m.vectors.dim === dim && counts.includes(m.partitions.length)) return false;
-  say(`${dir} was built with another query model, dims or partition count: building it again`);
+  say(`${dir} was built with another query model (or static tier), dims or partition count: building it again`);
   return true;
 }
 
@@ -280,7 +292,8 @@ async function main() {
     }
   };
   const colds: number[] = [];
-  const coldRuns = Math.max(1, Number(o["cold-runs"]));
+  const coldRuns = Number(o["cold-runs"]);
+  if (coldRuns > held.length) fail(`--cold-runs ${coldRuns}: at most the ${held.length} measured queries`);
   for (let r = 0; r < coldRuns - 1; r++) colds.push((await coldOnce(fresh(held[held.length - 1 - r]))).ms);
   if (o["cold-colo"]) await rm(join(root, ".wrangler/state/v3/cache"), { recursive: true, force: true });
   const worker = await startLocalWorker({ root, vars });

@@ -86,7 +86,9 @@ if (!Number.isInteger(repeat) || repeat < 1) {
 const percentile = (sorted: number[], p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 1000) / 1000;
 
 /** p50 and p99 of `repeat` passes of `texts.length` timed queries (after the warm-up pass above). */
-async function timed(): Promise<{ p50Ms: number; p99Ms: number; p50sMs?: number[]; partitionsScanned: number }> {
+async function timed(): Promise<{
+  p50Ms: number; p99Ms: number; p50sMs?: number[]; p99sMs?: number[]; partitionsScanned: number; postingsPerQuery?: number; postingsReadPerQuery?: number;
+}> {
   const times: number[] = [];
   const p50s: number[] = [], p99s: number[] = [];
   scanned = 0;

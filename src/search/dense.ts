@@ -122,7 +122,6 @@ function ascending(a: Uint32Array): boolean {
   return known;
 }
 
-
 /** The dense side of one query as hybrid search uses it: the top documents, and the score of any other one. */
 export interface DenseResult {
   hits: DocHit[];

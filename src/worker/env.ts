@@ -67,7 +67,8 @@ const VARS = {
   /**
    * A secret (`wrangler secret put COLO_SHARE_SECRET`, at least 32 characters, one per deployment): with it, API key
    * records are shared with the colo's other isolates of this deployment, sealed with it (src/worker/store/colo-seal.ts),
-   * so a new isolate checks a key without an R2 read. Unset (default): each isolate reads R2.
+   * so a new isolate checks a key without an R2 read, and query vectors are shared sealed (never one another Worker on
+   * the zone put there). Unset (default): each isolate reads key records from R2, and query vectors are shared unsealed.
    */
   COLO_SHARE_SECRET: z.string({ error: "expected a string" }).refine((v) => v.length >= 32, {
     error: (iss) => `expected at least 32 characters, got ${(iss.input as string).length}`, // never the secret itself
@@ -90,7 +91,7 @@ export interface Config {
   authFailuresPerMinute: number;
   loadRetryMs: number;
   simulatedR2LatencyMs: number;
-  /** COLO_SHARE_SECRET; absent: nothing mutable is shared through the colo. */
+  /** COLO_SHARE_SECRET; absent: key records are not shared through the colo, query vectors are (unsealed). */
   coloShareSecret?: string;
 }
 

@@ -10,8 +10,9 @@ import { coloSeal } from "../../src/worker/store/colo-seal";
 import { ApiError } from "../../src/worker/http-error";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
-import { FIXTURE_INDEX, bucket, publishBuildDir } from "./helpers";
-import { brokenModelObjects, publishManifest, publishWithStaticTier, withModelObjects } from "./variants";
+import { objectKey } from "../../src/format";
+import { FIXTURE_INDEX, bucket, publishBuildDir, repoFile } from "./helpers";
+import { brokenModelObjects, publishManifest, publishWithStaticTier, withModelObject, withModelObjects } from "./variants";
 
 const MB = 1 << 20;
 
@@ -167,6 +168,42 @@ describe("a first version's query model, failing", () => {
     const e = await reg.get(s, "cold", "vocab").then(() => null, (err) => err);
     expect([e?.status, e?.code]).toEqual([503, "index_unavailable"]);
     expect(Number(e.headers?.["Retry-After"])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("a first version whose model the isolate held already", () => {
+  it("a later reload of the model that fails (after the cache evicted it) is that request's error: the version stays", async () => {
+    const a = await publishBuildDir(FIXTURE_INDEX, "held", "a");
+    await publishBuildDir(FIXTURE_INDEX, "held", "b"); // the same model and vocab as a: one shared encoder
+    const vocab = await repoFile(`${FIXTURE_INDEX}/${a.manifest.model.vocab.path}`);
+    await publishManifest("held", "c", await withModelObject(a.manifest, "vocab", new Uint8Array([...vocab, 0x0a]), "held", "c"));
+    for (const o of a.manifest.objects) await bucket.put(objectKey("held", "c", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    let failing = false;
+    const faulty = new Proxy(bucket, {
+      get(t, prop) {
+        const v = Reflect.get(t, prop, t);
+        if (prop !== "get") return typeof v === "function" ? v.bind(t) : v;
+        return async (key: string, o?: R2GetOptions) => {
+          if (failing && key.startsWith("tenants/held/indexes/b/") && key.endsWith(".onnx")) throw new Error("injected R2 error");
+          return t.get(key, o);
+        };
+      },
+    });
+    // 80 MB: one encoder (counted 28 MB) fits the 40 MB half, not two.
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 80 * MB });
+    const s = storage(faulty);
+    await (await reg.get(s, "held", "a")).ensureModel(s);
+    const b = await reg.get(s, "held", "b");
+    expect(b.modelLoaded()).toBe(true); // a's session serves b: b's model has loaded
+    await (await reg.get(s, "held", "c")).ensureModel(s); // another vocab: another encoder, which evicts the first
+    expect(b.modelLoaded()).toBe(false);
+    failing = true;
+    const e = await b.ensureModel(s).then(() => null, (err) => err);
+    expect(e).toBeInstanceOf(Error);
+    expect(e).not.toBeInstanceOf(ApiError); // not the version's failure: R2's, for this request
+    expect((await reg.get(s, "held", "b")).version).toBe(b.version);
+    failing = false;
+    await s.settle();
   });
 });
 

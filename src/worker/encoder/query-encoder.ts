@@ -62,7 +62,10 @@ async function coloEntry(cache: VectorCache, opts: VectorKeyOpts, key: string): 
   if (!cache.colo) return null;
   const path = `${opts.modelSha256}/${opts.vocabSha256}/${opts.maxTokens}/${key}`;
   if (!cache.coloSecret) return { url: `https://i3-edge.cache/qvec/${path}` };
-  const seal = await coloSeal(cache.coloSecret).catch(() => null);
+  const seal = await coloSeal(cache.coloSecret).catch((e) => {
+    console.error(`COLO_SHARE_SECRET: no seal (${(e as Error)?.message ?? e}); query vectors are not shared`);
+    return null;
+  });
   return seal && { url: `https://i3-edge.cache/qvec/${seal.namespace}/${path}`, seal };
 }
 
@@ -74,7 +77,7 @@ async function coloVector(cache: VectorCache, entry: { url: string; seal?: ColoS
     if (!res) return null;
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (bytes.byteLength !== 4 * dim) return null;
-    if (entry.seal && !(await entry.seal.verify(bytes, res.headers.get("x-i3-seal") ?? ""))) return null;
+    if (entry.seal && !(await entry.seal.verify(sealed(entry.url, bytes), res.headers.get("x-i3-seal") ?? ""))) return null;
     const v = new Float32Array(bytes.buffer, bytes.byteOffset, dim);
     for (let d = 0; d < dim; d++) if (!Number.isFinite(v[d])) return null;
     return v;
@@ -83,12 +86,21 @@ async function coloVector(cache: VectorCache, entry: { url: string; seal?: ColoS
   }
 }
 
+/** What a vector's seal covers: its URL (the query it is the vector of) and its bytes. */
+function sealed(url: string, bytes: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(`${url}\n`);
+  const out = new Uint8Array(head.byteLength + bytes.byteLength);
+  out.set(head);
+  out.set(bytes, head.byteLength);
+  return out;
+}
+
 /** Puts a query vector in the colo cache (sealed where it is read sealed), after the response. */
 function putColoVector(cache: VectorCache, entry: { url: string; seal?: ColoSeal }, vector: Float32Array): void {
   const bytes = new Uint8Array(vector.slice().buffer);
   cache.defer((async () => {
     const headers: Record<string, string> = { "cache-control": "public, max-age=31536000, immutable" };
-    if (entry.seal) headers["x-i3-seal"] = await entry.seal.seal(bytes);
+    if (entry.seal) headers["x-i3-seal"] = await entry.seal.seal(sealed(entry.url, bytes));
     await cache.slot(() => cache.colo!.put(entry.url, new Response(bytes, { headers })));
   })());
 }

@@ -115,10 +115,11 @@ async function search(c: SearchContext, registry: IndexRegistry): Promise<Search
   const key = keyOf(opts.encoder === "auto" ? "model" : opts.encoder);
   const unsettled = opts.encoder === "auto" && !idx.modelLoaded() && idx.manifest.model.static !== undefined;
   const cached = registry.results.get<Ranking>(key) ?? (unsettled ? registry.results.get<Ranking>(keyOf("static")) : undefined);
+  const later: Array<() => Promise<unknown>> = []; // after the answer: the query model, where this request did without
+  if (cached && unsettled && cached.query.encoder === "static") later.push(() => idx.ensureModel(storage));
   const readers = cached ? undefined : idx.open(storage, { probe: req.probe });
   // Deleted documents are skipped like documents a filter rejects.
   const docFilter = readers && filter ? await filterDocuments(filter, idx, readers, registry.cache) : idx.live;
-  const later: Array<() => Promise<unknown>> = []; // after the answer: the query model, where this request did without
   const ranking = cached ?? (await rank(idx, readers!, storage, registry.cache, req, opts, docFilter, later));
   const t3 = performance.now();
   if (!cached) {

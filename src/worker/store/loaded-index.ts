@@ -56,16 +56,16 @@ export interface LoadedIndex {
   /**
    * The query model's session, made (and run once) if this isolate does not hold it: begun by the first request that
    * needs it, not by the version's load (BM25, the static tier and colo-cached query vectors need none, and making a
-   * session takes 100-200 ms of the isolate's one thread). Rejects when the model cannot be loaded; the registry then
-   * stops serving the version (a replacement waits for it before it serves, so a version with a broken model never
-   * replaces a good one).
+   * session takes 100-200 ms of the isolate's one thread). Rejects when the model cannot be loaded. A replacement
+   * version waits for it before it serves (a version with a broken model never replaces a good one); a first version
+   * whose model fails its first load is taken out by the registry (a later reload's failure is that request's).
    */
   ensureModel(s: Storage): Promise<void>;
   /** Whether this isolate holds the query model's session now (a query with it encodes without waiting). */
   modelLoaded(): boolean;
   /**
    * The query model's vector of `text` from the colo cache, needing no session (what another isolate computed for the
-   * same model and token ids); null when the colo has none, or the vocab cannot be read (the model's load says why).
+   * same model, vocab and token ids); null when the colo has none (or none this deployment sealed).
    */
   cachedVector(s: Storage, text: string): Promise<EncodedQuery | null>;
   /** The tokenizer of the index's query model (highlights find the passages' text with it). */
@@ -83,11 +83,11 @@ export interface LoadedIndex {
 }
 
 /**
- * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the BM25 norms, and the
- * vectors' entry point: a flat index's every shard (verified, so a corrupt version fails here and never replaces a
- * good one); a partitioned index's centroids only (partitions load when first probed); the vocab. Not the query model: it is
- * loaded when a request needs it (`ensureModel`; 100-200 ms of CPU in a new isolate), or before a replacement
- * version serves (the registry).
+ * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the vocab, the BM25 norms,
+ * and the vectors' entry point: a flat index's every shard (verified, so a corrupt version fails here and never
+ * replaces a good one); a partitioned index's centroids only (partitions load when first probed). Not the query
+ * model: it is loaded when a request needs it (`ensureModel`; 100-200 ms of CPU in a new isolate), or before a
+ * replacement version serves (the registry).
  * Throws IndexTooLargeError for a flat index over its share of the cache (before any shard is read), FormatError on
  * any corrupt or missing object, and whatever R2 throws: the registry remembers each (load-failure.ts).
  */
@@ -95,8 +95,8 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
   const { manifest, bytes } = await loadManifest(s, tenant, index, pointer);
   checkFlatSize(manifest, iso.cache.budget, tenant, index);
   const lexicalSection = usableLexical(manifest, tenant, index);
-  // The vectors' entry point and the BM25 norms in parallel: one round trip after the manifest (the query model is
-  // loaded when a request needs it: `ensureModel`).
+  // The vectors' entry point, the vocab and the BM25 norms in parallel: one round trip after the manifest (the query
+  // model is loaded when a request needs it: `ensureModel`).
   const delta = manifest.delta;
   const lexical = (rs: Storage): LexicalReader | undefined => lexicalSection && {
     ...lexicalReader(rs, iso.cache, tenant, index, lexicalSection),

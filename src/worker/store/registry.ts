@@ -132,20 +132,28 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
         // this version's back-off (kept until the model has loaded once); a later reload (after the isolate cache
         // evicted the model) that fails is that request's error only.
         const version = pointer.version;
-        const ensure = loaded.ensureModel;
-        let verified = false;
-        loaded.ensureModel = (rs) => ensure(rs).then(() => {
-          if (verified) return;
-          verified = true;
+        const { ensureModel: ensure, modelLoaded: held } = loaded;
+        let modelLoadedOnce = false;
+        const loadedOnce = () => {
+          if (modelLoadedOnce) return;
+          modelLoadedOnce = true;
           if (slot.failure?.version === version) slot.failure = null;
-        }, (e) => {
-          if (verified) throw e;
+        };
+        // The isolate may hold the model already (another index with the same model, or this version loaded again
+        // after the loaded-versions cache evicted it): that counts as its first load too.
+        loaded.modelLoaded = () => {
+          const yes = held();
+          if (yes) loadedOnce();
+          return yes;
+        };
+        loaded.ensureModel = (rs) => ensure(rs).then(loadedOnce, (e) => {
+          if (modelLoadedOnce) throw e;
           if (slot.current === loaded) {
             drop(slot);
             slot.failure = nextFailure(slot.failure, version, e, now(), opts.backoff);
             logFailure(id, `version ${version}'s query model could not be loaded`, slot.failure, slot, e);
           }
-          throw unavailable(id, slot);
+          throw slot.current ? e : unavailable(id, slot); // another version serves now: this request's error only
         });
         keep(slot, loaded);
         if (slot.failure?.version !== version) slot.failure = null;
