@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { decodeDocBlock, decodeFloatRows, decodeShard, float16Table } from "../src/format/index.ts";
 import { createTokenizer } from "../src/text/tokenizer/index.ts";
 import { toInputs } from "../src/text/tensors.ts";
+import { QUERY_ENCODERS } from "../src/search/static-encoder.ts";
 import { writeLexical } from "../offline/build/bm25.ts";
 import { openBuildDir } from "../offline/build/build-dir.ts";
 import { assembleManifest, finalizeBuild } from "../offline/build/finalize.ts";
@@ -69,25 +70,27 @@ function fail(m: string): never {
   say(m);
   process.exit(2);
 }
-const passages = Number(o.passages), dim = Number(o.dim), n = Number(o.n), latency = Number(o["r2-latency-ms"]);
-if (!Number.isInteger(passages) || passages < 100) fail(`--passages must be an integer >= 100, got ${o.passages}`);
-if (!["clustered", "uniform", "real"].includes(o.distribution!)) fail(`--distribution must be clustered, uniform or real`);
-if (o.encoder !== undefined && !["model", "static", "auto"].includes(o.encoder)) fail(`--encoder must be model, static or auto, got ${o.encoder}`);
-if (o.distribution === "real" && !o.index) fail("--distribution real needs --index <build dir>");
-const wholeAtLeast = (flag: string, min: number) => {
+/** The integer value of `--flag`, at least `min`; else a clear message and exit 2. */
+const wholeAtLeast = (flag: string, min: number): number => {
   const v = Number(o[flag as keyof typeof o]);
   if (!Number.isInteger(v) || v < min) fail(`--${flag} must be an integer >= ${min}, got ${o[flag as keyof typeof o]}`);
   return v;
 };
-wholeAtLeast("n", 1);
+const passages = wholeAtLeast("passages", 100), dim = wholeAtLeast("dim", 1), n = wholeAtLeast("n", 1), latency = Number(o["r2-latency-ms"]);
 wholeAtLeast("cold-runs", 1);
-wholeAtLeast("dim", 1);
+if (!["clustered", "uniform", "real"].includes(o.distribution!)) fail(`--distribution must be clustered, uniform or real`);
+const ENCODERS: readonly string[] = [...QUERY_ENCODERS, "auto"];
+if (o.encoder !== undefined && !ENCODERS.includes(o.encoder)) fail(`--encoder must be ${ENCODERS.join(", ")}, got ${o.encoder}`);
+if (o.distribution === "real" && !o.index) fail("--distribution real needs --index <build dir>");
 if (!(Number(o.saturation) >= 0)) fail(`--saturation must be a number of seconds >= 0, got ${o.saturation}`);
 if (!(latency >= 0)) fail(`--r2-latency-ms must be a number >= 0, got ${o["r2-latency-ms"]}`);
 if (!["dense", "lexical", "hybrid"].includes(o.mode!)) fail(`--mode must be dense, lexical or hybrid, got ${o.mode}`);
 const partitionsFlag = o.partitions === undefined ? undefined : Number(o.partitions);
 if (partitionsFlag !== undefined && (!Number.isInteger(partitionsFlag) || partitionsFlag < 1 || o.distribution === "real")) fail("--partitions must be an integer >= 1, for a synthetic index");
 const MODEL = join(root, "models", JSON.parse(readFileSync(join(root, "models/default.json"), "utf8")).model);
+let loadedModel: ReturnType<typeof loadModel> | undefined;
+/** The default model, read and checked once per run. */
+const theModel = () => (loadedModel ??= loadModel(MODEL));
 const CENTRES = 1000;
 
 function queryTexts(file: string): string[] {
@@ -103,7 +106,7 @@ function queryTexts(file: string): string[] {
  * (onnxruntime-node's int8 kernels round differently, enough to swap neighbours that differ in the third decimal).
  */
 async function encodeTexts(texts: string[]): Promise<Float32Array> {
-  const model = await loadModel(MODEL);
+  const model = await theModel();
   const tok = createTokenizer(model.vocab);
   const ort = await import("onnxruntime-web");
   ort.env.wasm.numThreads = 1;
@@ -146,7 +149,7 @@ async function synthetic(texts: string[]): Promise<{ vectors: Float32Array; docs
 async function staleSynthetic(dir: string): Promise<boolean> {
   if (!existsSync(join(dir, "manifest.json"))) return true;
   const m = (await openBuildDir(dir)).manifest;
-  const model = await loadModel(MODEL);
+  const model = await theModel();
   // The same query model, and its static tier (or none) as the model ships it now.
   const same = sharesQuery(model, m.model.query.sha256) && m.model.static?.sha256 === model.static?.sha256;
   // Without --partitions: the default count, or the coarse one a build falls back to when int4 loses recall.
@@ -165,7 +168,7 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
   await rm(partial, { recursive: true, force: true });
   await mkdir(join(partial, "objects"), { recursive: true });
   const store = createObjectStore(partial);
-  const model = await loadModel(MODEL);
+  const model = await theModel();
   const query = await store.write("model", model.queryBytes, { sha256: model.hashes.query });
   const vocab = await store.write("vocab", model.vocabBytes, { sha256: model.hashes.vocab });
   // The model's static query tier, as i3 build ships it ("encoder": "static" | "auto").
@@ -184,7 +187,7 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
   const section = await writePartitions(store, vectors, docOf, dim, shards, { vectors: planQueries, count: planCount, source: "held-out synthetic queries (query model vectors of real query texts)" }, { minRefine: hybridWindow(searchOptions(lexical).depth), partitions: partitionsFlag }, say);
   const manifest = assembleManifest({
     id: `scale-${passages}`, documents: passages, passages, tokens: passages * 12, dim, normalized: true, modelName: model.sidecar.name,
-    maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, ...(staticQuery ? { staticQuery } : {}), queryGraph: model.queryGraph, window: 128, stride: 96,
+    maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, ...(staticQuery ? { staticQuery } : {}), queryGraph: model.sidecar.edgeQueryGraph, window: 128, stride: 96,
     partitions: section.partitions, centroids: section.centroids, search: section.search, blocks, lexical,
   });
   const info = { fingerprint: { synthetic: o.distribution, passages, dim } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };

@@ -173,7 +173,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       id: opts.id ?? defaultIndexId(out),
       documents: encoded.documents, passages: encoded.passages, tokens: encoded.tokens, dim: encoder.dim,
       normalized: sc.normalized, modelName: sc.name, maxQueryTokens: sc.maxQueryTokens,
-      query, vocab, staticQuery, defaultEncoder: sc.defaultEncoder, queryGraph: plan.model.queryGraph, window: plan.params.window, stride: plan.params.stride, split: plan.params.split,
+      query, vocab, staticQuery, defaultEncoder: sc.defaultEncoder, queryGraph: plan.model.sidecar.edgeQueryGraph, window: plan.params.window, stride: plan.params.stride, split: plan.params.split,
       partitions: section.partitions, centroids: section.centroids, search: section.search,
       blocks: state.blocks,
       ids,

@@ -59,10 +59,6 @@ export interface LoadedModel {
   vocabBytes: Uint8Array;
   /** The query model's bytes (shipped in the index as an object; `hashes.query` is their sha256). */
   queryBytes: Uint8Array;
-  /** "optimized" when the shipped query model is the sidecar's `edgeQuery` and its graph was optimized at export. */
-  queryGraph?: "optimized";
-  /** sha256 of the query model an optimized graph replaced: the same outputs, so an index built with it shares this model. */
-  replacedQuery?: string;
   /** The static query model's bytes and sha256, when the model has one (checked: decodes, same dims and vocab). */
   static?: { bytes: Uint8Array; sha256: string };
   /** sha256 of passage, shipped query and vocab files: what a resumed build or a merge must share. */
@@ -135,14 +131,13 @@ export async function loadModel(dir: string, opts: { cpuPassage?: boolean } = {}
     vocab,
     vocabBytes: bytes.vocab,
     queryBytes: bytes.query,
-    ...(sidecar.edgeQueryGraph ? { queryGraph: sidecar.edgeQueryGraph, replacedQuery: replacedQuery(sidecar) } : {}),
     hashes,
   };
 }
 
 /** Whether an index whose query model has sha256 `sha` was built with this model's query model (or the file its optimized graph replaced: the same outputs). */
-export function sharesQuery(model: Pick<LoadedModel, "hashes" | "replacedQuery">, sha: string): boolean {
-  return sha === model.hashes.query || sha === model.replacedQuery;
+export function sharesQuery(model: Pick<LoadedModel, "hashes" | "sidecar">, sha: string): boolean {
+  return sha === model.hashes.query || sha === replacedQuery(model.sidecar);
 }
 
 /**

@@ -72,66 +72,69 @@ export async function writePartitions(
 ): Promise<PartitionedSection> {
   const rows = docOf.length;
   const fine = finePartitions(rows, dims, o);
-  const count = o.partitions ?? defaultPartitionCount(rows, dims, o);
+  const count = o.partitions ?? (fine ? finePartitionCount(rows, dims) : partitionCount(rows));
   if (count <= 1 || rows < 2) return { partitions: [{ id: 0, centroid: null, shards: flatShards }], search: {}, objects: [] };
-  const section = await partitionAndWrite(store, floats, docOf, dims, count, fine, queries, o, log);
-  if (section) return section;
-  // Not resident after all (int4 lost recall): a partition is a read a query makes, so the coarser count.
-  log(`build: the int4 scan did not keep the plan's recall at ${count} partitions: partitioning again at ${partitionCount(rows)}`);
-  return writePartitions(store, floats, docOf, dims, flatShards, queries, { ...o, partitions: partitionCount(rows) }, log);
-}
-
-/** k-means into `count` partitions, the plan, the objects; null, having written nothing, when `fine` and the plan does not scan int4. */
-async function partitionAndWrite(
-  store: ObjectStore, floats: Float32Array, docOf: Uint32Array, dims: number, count: number, fine: boolean,
-  queries: PlanQueries, o: PartitionOptions, log: (m: string) => void,
-): Promise<PartitionedSection | null> {
-  const rows = docOf.length;
-  const t0 = performance.now();
   const topk = await createTopKIp(dims, { threads: o.threads });
   try {
-    const p = await partitionRows(topk, floats, rows, dims, count, o.seed ?? 1);
-    log(`build: ${p.partitions} partitions by spherical k-means in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
-    const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
-    const plan = await measurePlan(topk, p, parts, refineRows, floats, docOf, dims, queries, o, log);
-    if (fine && plan.scan !== "int4") return null;
-    log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}${plan.scan === "int4" ? ", int4 scan" : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
-    const writeRefine = o.refine === "on" || (o.refine !== "off" && plan.refine > 0);
-    const objects: ObjectRef[] = [];
-    const partitions: Partition[] = [];
-    for (let i = 0; i < p.partitions; i++) {
-      const s = parts[i];
-      const shard = await store.write("shard", encodeShard({ dims, vectors: s.vectors, scales: s.scales, codes: s.codes, ordinals: s.ordinals, firstPassage: p.members[i][0] }), { count: s.count });
-      objects.push(shard);
-      const part: Partition = { id: i, centroid: null, shards: [shard] };
-      if (writeRefine) {
-        part.refine = await store.write("refine", encodeFloatRows("refine", dims, gather(floats, dims, p.members[i])), { count: s.count });
-        objects.push(part.refine);
-      }
-      partitions.push(part);
-    }
-    const centroids = await store.write("centroids", encodeFloatRows("centroids", dims, p.centroids), { count: p.partitions });
-    objects.push(centroids);
-    const search = {
-      probe: o.probe ?? plan.probe,
-      refine: writeRefine ? (plan.refine || 64) : 0,
-      // int4 only with the refine rows it was measured with (measurePlan never picks it for a probe set by hand).
-      ...(plan.scan === "int4" && writeRefine ? { scan: "int4" as const } : {}),
-      plan: { recallAt10: round4(plan.recallAt10), target: plan.target, queries: plan.queries, source: queries.source },
-    };
-    return { partitions, centroids, search, objects, plan, members: p.members };
+    // The plan queries' exact top 10, whatever the partitioning: computed once, for a fallback too.
+    const truth = await exactTopDocs(topk, queries.vectors, queries.count, floats, rows, dims, docOf);
+    const section = await partitionAndWrite(store, floats, docOf, dims, count, fine, queries, o, log, topk, truth);
+    if (section) return section;
+    // Not resident after all (int4 lost recall): a partition is a read a query makes, so the coarser count.
+    log(`build: the int4 scan did not keep the plan's recall at ${count} partitions: partitioning again at ${partitionCount(rows)}`);
+    return (await partitionAndWrite(store, floats, docOf, dims, partitionCount(rows), false, queries, o, log, topk, truth))!;
   } finally {
     await topk.close();
   }
 }
 
+type TopK = Awaited<ReturnType<typeof createTopKIp>>;
+
+/** k-means into `count` partitions, the plan, the objects; null, having written nothing, when `fine` and the plan does not scan int4. */
+async function partitionAndWrite(
+  store: ObjectStore, floats: Float32Array, docOf: Uint32Array, dims: number, count: number, fine: boolean,
+  queries: PlanQueries, o: PartitionOptions, log: (m: string) => void, topk: TopK, truth: Awaited<ReturnType<typeof exactTopDocs>>,
+): Promise<PartitionedSection | null> {
+  const rows = docOf.length;
+  const t0 = performance.now();
+  const p = await partitionRows(topk, floats, rows, dims, count, o.seed ?? 1);
+  log(`build: ${p.partitions} partitions by spherical k-means in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
+  const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
+  const plan = await measurePlan(p, parts, refineRows, docOf, dims, queries, truth, o, log);
+  if (fine && plan.scan !== "int4") return null;
+  log(`build: default probe ${plan.probe} of ${p.partitions}${plan.refine ? `, refine ${plan.refine}` : ""}${plan.scan === "int4" ? ", int4 scan" : ""}: recall@10 ${plan.recallAt10.toFixed(4)} against exact float32 on ${plan.queries} ${queries.source}`);
+  const writeRefine = o.refine === "on" || (o.refine !== "off" && plan.refine > 0);
+  const objects: ObjectRef[] = [];
+  const partitions: Partition[] = [];
+  for (let i = 0; i < p.partitions; i++) {
+    const s = parts[i];
+    const shard = await store.write("shard", encodeShard({ dims, vectors: s.vectors, scales: s.scales, codes: s.codes, ordinals: s.ordinals, firstPassage: p.members[i][0] }), { count: s.count });
+    objects.push(shard);
+    const part: Partition = { id: i, centroid: null, shards: [shard] };
+    if (writeRefine) {
+      part.refine = await store.write("refine", encodeFloatRows("refine", dims, gather(floats, dims, p.members[i])), { count: s.count });
+      objects.push(part.refine);
+    }
+    partitions.push(part);
+  }
+  const centroids = await store.write("centroids", encodeFloatRows("centroids", dims, p.centroids), { count: p.partitions });
+  objects.push(centroids);
+  const search = {
+    probe: o.probe ?? plan.probe,
+    refine: writeRefine ? (plan.refine || 64) : 0,
+    // int4 only with the refine rows it was measured with (measurePlan never picks it for a probe set by hand).
+    ...(plan.scan === "int4" && writeRefine ? { scan: "int4" as const } : {}),
+    plan: { recallAt10: round4(plan.recallAt10), target: plan.target, queries: plan.queries, source: queries.source },
+  };
+  return { partitions, centroids, search, objects, plan, members: p.members };
+}
+
 async function measurePlan(
-  topk: Awaited<ReturnType<typeof createTopKIp>>, p: Awaited<ReturnType<typeof partitionRows>>, parts: ReturnType<typeof partitionVectors>[],
-  refine: ReturnType<typeof partitionRefine>[] | undefined, floats: Float32Array, docOf: Uint32Array, dims: number, queries: PlanQueries, o: PartitionOptions,
+  p: Awaited<ReturnType<typeof partitionRows>>, parts: ReturnType<typeof partitionVectors>[], refine: ReturnType<typeof partitionRefine>[] | undefined,
+  docOf: Uint32Array, dims: number, queries: PlanQueries, truth: Awaited<ReturnType<typeof exactTopDocs>>, o: PartitionOptions,
   log: (m: string) => void,
 ): Promise<PartitionPlan> {
-  const truth = await exactTopDocs(topk, queries.vectors, queries.count, floats, docOf.length, dims, docOf);
   const kernels = nodeKernels(Math.min(2 ** 31, docOf.length * (dims + 8) + (64 << 20)));
   const int8 = memorySource(p, dims, parts, refine, kernels);
   const plan = await planProbe(int8, queries.vectors, queries.count, truth, o.recallTarget ?? 0.98, !!refine && o.refine !== "off");

@@ -245,25 +245,37 @@ export function decodePostings(bucket: LexicalBucket, t: LexicalTerm, docs: Uint
   if (blocks && (blocks.last.length !== blockCount(t.df) || blocks.start.length !== blocks.last.length)) {
     throw new RangeError(`decodePostings: block tables of ${blocks.last.length} for ${t.df} postings`);
   }
-  const bytes = bucket.bytes, end = t.end, limit = bucket.documents ?? 2 ** 32;
-  const pos = { i: t.start };
-  let doc = -1;
-  for (let n = 0; n < t.df; n++) {
+  const { at } = readPostings(bucket, t.start, t.end, -1, t.df, docs, tfs, blocks);
+  if (at !== t.end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${at}, expected ${t.end}`);
+}
+
+/**
+ * Reads `count` postings from byte `start` (`prev`: the doc before them, -1 at a list's start) into docs and tfs,
+ * each checked (documents ascending and below the bucket's `documents`, else 2^32; tf >= 1), recording each block's
+ * start and last doc in `blocks` when given. Returns where it stopped and the last doc.
+ */
+function readPostings(
+  bucket: LexicalBucket, start: number, end: number, prev: number, count: number, docs: Uint32Array, tfs: Uint32Array, blocks?: PostingBlocks,
+): { at: number; doc: number } {
+  const bytes = bucket.bytes, limit = bucket.documents ?? 2 ** 32;
+  const pos = { i: start };
+  let doc = prev;
+  for (let n = 0; n < count; n++) {
     if (blocks && n % POSTING_BLOCK === 0) {
       if (n > 0) blocks.last[n / POSTING_BLOCK - 1] = doc;
       blocks.start[n / POSTING_BLOCK] = pos.i;
     }
     const gap = readVarint(bytes, pos, end);
-    const next = n === 0 ? gap : doc + gap;
+    const next = doc < 0 ? gap : doc + gap;
     const tf = readVarint(bytes, pos, end);
-    if ((n > 0 && gap === 0) || next >= limit || tf < 1) {
+    if ((doc >= 0 && gap === 0) || next >= limit || tf < 1) {
       throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: posting (doc ${next}, tf ${tf}) after doc ${doc}; expected ascending docs in 0..${limit - 1}, tf >= 1`);
     }
     docs[n] = doc = next;
     tfs[n] = tf;
   }
-  if (pos.i !== end) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: postings of a term end at ${pos.i}, expected ${end}`);
-  if (blocks && t.df > 0) blocks.last[blocks.last.length - 1] = doc;
+  if (blocks && count > 0) blocks.last[blocks.last.length - 1] = doc;
+  return { at: pos.i, doc };
 }
 
 /** Postings per block of a term's block table (PostingBlocks). */
@@ -298,26 +310,14 @@ export function postingBlocks(df: number): PostingBlocks {
 export function decodeBlock(bucket: LexicalBucket, t: LexicalTerm, blocks: PostingBlocks, b: number, docs: Uint32Array, tfs: Uint32Array): number {
   const count = Math.min(POSTING_BLOCK, t.df - b * POSTING_BLOCK);
   if (!(Number.isInteger(b) && b >= 0 && count > 0) || docs.length < count || tfs.length < count) throw new RangeError(`decodeBlock: block ${b} of a ${t.df}-posting list into arrays of ${Math.min(docs.length, tfs.length)}`);
-  const bytes = bucket.bytes, limit = bucket.documents ?? 2 ** 32;
   const start = blocks.start[b];
   const end = b + 1 < blocks.start.length ? blocks.start[b + 1] : t.end;
   // The table is this term's: as many blocks as its postings make, the first at its first byte, each within its bytes.
   if (blocks.last.length !== blockCount(t.df) || blocks.start.length !== blocks.last.length || blocks.start[0] !== t.start || !(start >= t.start && start < end && end <= t.end)) {
     throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: a block table that is not this term's (block ${b} at ${start}..${end}, term at ${t.start}..${t.end})`);
   }
-  const pos = { i: start };
-  let doc = b === 0 ? -1 : blocks.last[b - 1];
-  for (let n = 0; n < count; n++) {
-    const gap = readVarint(bytes, pos, end);
-    const next = doc < 0 ? gap : doc + gap;
-    const tf = readVarint(bytes, pos, end);
-    if ((doc >= 0 && gap === 0) || next >= limit || tf < 1) {
-      throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: posting (doc ${next}, tf ${tf}) after doc ${doc}; expected ascending docs in 0..${limit - 1}, tf >= 1`);
-    }
-    docs[n] = doc = next;
-    tfs[n] = tf;
-  }
-  if (pos.i !== end || doc !== blocks.last[b]) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: block ${b} of a term does not match its table`);
+  const { at, doc } = readPostings(bucket, start, end, b === 0 ? -1 : blocks.last[b - 1], count, docs, tfs);
+  if (at !== end || doc !== blocks.last[b]) throw new FormatError("invalid_object", `lexical bucket ${bucket.id}: block ${b} of a term does not match its table`);
   return count;
 }
 

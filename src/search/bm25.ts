@@ -210,7 +210,7 @@ export async function searchLexical(
   const [norms, deltaNorms] = await Promise.all([reader.norms(), delta?.norms()]);
   const table = normTable(s.bm25, stats.avgDocLength);
   const k1p1 = s.bm25.k1 + 1;
-  const lists = (t: FoundTerm) => t.lists.map((l) => ({ ...l, lengths: l.norms === "base" ? norms : deltaNorms!, blocks: undefined as PostingBlocks | undefined }));
+  const lists = (t: FoundTerm) => t.lists.map((l) => ({ ...l, lengths: l.norms === "base" ? norms : deltaNorms! }));
   // Terms by weight, highest first (the rare ones; ties: first seen): one order for every run of a query, whatever
   // the isolate has learned of its lists, so every score is the same sum in the same order, pruned or not.
   const order = found.map((t) => ({ w: t.count * t.idf, df: t.df, lists: lists(t) })).sort((a, b) => b.w - a.w);
@@ -251,11 +251,7 @@ export async function searchLexical(
     }
     const w = order[i].w;
     for (const { bucket, entry, first, lengths } of order[i].lists) {
-      const known = statsOf(entry, lengths);
-      const blocks = known ? undefined : postingBlocks(entry.df);
-      decodePostings(bucket, entry, docs, tfs, blocks);
-      postings.read += entry.df;
-      if (blocks) learn(entry, lengths, docs, tfs, blocks);
+      readWhole(bucket, entry, lengths, docs, tfs, postings);
       for (let n = 0; n < entry.df; n++) {
         const local = docs[n], tf = tfs[n], doc = first + local;
         if (filter && !filter.has(doc)) continue; // a document the filter rejects is never scored
@@ -268,14 +264,8 @@ export async function searchLexical(
   }
   let candidates: Uint32Array | undefined;
   if (switchAt < order.length) {
-    const kth = kthScore(acc, touched, nTouched, depth);
-    const floor = kth - withSlack(rest[switchAt], kth);
-    let c = 0;
-    for (let i = 0; i < nTouched; i++) if (acc[touched[i]] >= floor) c++;
-    candidates = new Uint32Array(c);
-    c = 0;
-    for (let i = 0; i < nTouched; i++) if (acc[touched[i]] >= floor) candidates[c++] = touched[i];
-    candidates.sort();
+    const floor = lastKth - withSlack(rest[switchAt], lastKth); // the depth-th score the switch was decided on
+    candidates = touched.subarray(0, nTouched).filter((doc) => acc[doc] >= floor).sort();
     for (let i = switchAt; i < order.length; i++) {
       const w = order[i].w;
       for (const l of order[i].lists) {
@@ -283,13 +273,9 @@ export async function searchLexical(
           acc[doc] += (w * tf * k1p1) / (tf + table[l.lengths[local]]);
         };
         const known = statsOf(l.entry, l.lengths);
-        if (known) {
-          forEachCandidate(postings, l.bucket, l.entry, (l.blocks = known.blocks), candidates, l.first, add);
-        } else { // read whole once: its table and bounds for the next queries
-          const blocks = (l.blocks = postingBlocks(l.entry.df));
-          decodePostings(l.bucket, l.entry, docs, tfs, blocks);
-          postings.read += l.entry.df;
-          learn(l.entry, l.lengths, docs, tfs, blocks);
+        if (known) forEachCandidate(postings, l.bucket, l.entry, known.blocks, candidates, l.first, add);
+        else { // read whole once: its table and bounds for the next queries
+          readWhole(l.bucket, l.entry, l.lengths, docs, tfs, postings);
           mergeCandidates(docs, tfs, l.entry.df, candidates, l.first, add);
         }
       }
@@ -301,7 +287,7 @@ export async function searchLexical(
   if (candidates) for (const doc of candidates) top.push(doc, acc[doc]);
   else for (let i = 0; i < nTouched; i++) top.push(touched[i], acc[touched[i]]);
   let released = false;
-  const later = new Map<number, number>();
+  const completed = new Map<number, number>();
   /** The score of a document the candidates left out: its first terms' sum, then the others' postings looked up. */
   const complete = (ordinal: number): number => {
     let v = acc[ordinal];
@@ -309,7 +295,8 @@ export async function searchLexical(
       const w = order[i].w;
       for (const l of order[i].lists) {
         const local = ordinal - l.first;
-        const tf = local >= 0 && local < l.lengths.length ? tfOf(postings, l.bucket, l.entry, l.blocks!, local) : 0;
+        // Every list of a skipped term was read whole or by blocks above: its table is known.
+        const tf = local >= 0 && local < l.lengths.length ? tfOf(postings, l.bucket, l.entry, statsOf(l.entry, l.lengths)!.blocks, local) : 0;
         if (tf > 0) v += (w * tf * k1p1) / (tf + table[l.lengths[local]]);
       }
     }
@@ -322,8 +309,8 @@ export async function searchLexical(
       if (!(Number.isInteger(ordinal) && ordinal >= 0 && ordinal < stats.documents)) return 0;
       if (!candidates || includes(candidates, ordinal)) return acc[ordinal];
       if (filter && !filter.has(ordinal)) return 0; // never scored
-      let v = later.get(ordinal);
-      if (v === undefined) later.set(ordinal, (v = complete(ordinal)));
+      let v = completed.get(ordinal);
+      if (v === undefined) completed.set(ordinal, (v = complete(ordinal)));
       return v;
     },
     ...info,
@@ -370,17 +357,26 @@ function statsOf(entry: LexicalTerm, lengths: Uint8Array): ListStats | undefined
   return listStats.get(entry)?.get(lengths);
 }
 
-function learn(entry: LexicalTerm, lengths: Uint8Array, docs: Uint32Array, tfs: Uint32Array, blocks: PostingBlocks): ListStats {
+/**
+ * Decodes the whole list into docs and tfs (counting it in `count`); the first time for these norms, also its block
+ * table and bounds (ListStats), kept for the next queries.
+ */
+function readWhole(bucket: LexicalBucket, entry: LexicalTerm, lengths: Uint8Array, docs: Uint32Array, tfs: Uint32Array, count: { read: number }): void {
+  const blocks = statsOf(entry, lengths) ? undefined : postingBlocks(entry.df);
+  decodePostings(bucket, entry, docs, tfs, blocks);
+  count.read += entry.df;
+  if (blocks) learn(entry, lengths, docs, tfs, blocks);
+}
+
+function learn(entry: LexicalTerm, lengths: Uint8Array, docs: Uint32Array, tfs: Uint32Array, blocks: PostingBlocks): void {
   let maxTf = 0, minLength = 255;
   for (let n = 0; n < entry.df; n++) {
     if (tfs[n] > maxTf) maxTf = tfs[n];
     if (lengths[docs[n]] < minLength) minLength = lengths[docs[n]];
   }
-  const s = { maxTf, minLength, blocks };
   let byNorms = listStats.get(entry);
   if (!byNorms) listStats.set(entry, (byNorms = new WeakMap()));
-  byNorms.set(lengths, s);
-  return s;
+  byNorms.set(lengths, { maxTf, minLength, blocks });
 }
 
 /** The most one occurrence-weighted posting of the list adds, per unit of term weight. */

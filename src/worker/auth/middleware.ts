@@ -3,7 +3,7 @@ import { configOf, type Env } from "../env";
 import { ApiError } from "../http-error";
 import { validateName } from "../../format";
 import { createKeyCache, type ColoShare, type KeyCache } from "./key-cache";
-import { coloSeal } from "../store/colo-seal";
+import { sealOf } from "../store/colo-seal";
 import { hasRole, keyMatches, parseApiKey, type KeyRecord, type Role } from "../../format/api-key";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { clientOf, createFailureLimiter, type FailureLimiter } from "./failures";
@@ -26,16 +26,6 @@ let state: { cache: KeyCache; limiter: RateLimiter; failures: FailureLimiter } |
 function stateFor(env: Env) {
   state ??= { cache: createKeyCache({ ttlMs: configOf(env).keyCacheTtlMs }), limiter: createRateLimiter(), failures: createFailureLimiter() };
   return state;
-}
-
-/** The colo share of a deployment with COLO_SHARE_SECRET; undefined (each isolate reads R2) if its key cannot be made. */
-async function coloShare(cache: Cache, defer: (p: Promise<unknown>) => void, secret: string): Promise<ColoShare | undefined> {
-  try {
-    return { cache, defer, seal: await coloSeal(secret) };
-  } catch (e) {
-    console.error(`COLO_SHARE_SECRET: no seal (${(e as Error)?.message ?? e}); key records are read from R2`);
-    return undefined;
-  }
 }
 
 const unauthorized = (code: "missing_credentials" | "invalid_credentials", message: string) =>
@@ -79,7 +69,8 @@ export function requireKey(role: Role): MiddlewareHandler<{ Bindings: Env; Varia
     // for them. Through the colo cache only with COLO_SHARE_SECRET: caches.default is shared by every Worker on the
     // zone, so a record there could come from another deployment (a staging one, with its own keys) unless sealed.
     const s = requestStorage(c.env, executionCtx(c));
-    const colo = s.coloSecret && s.colo ? await coloShare(s.colo, s.defer, s.coloSecret) : undefined;
+    const seal = s.colo ? await sealOf(s) : null;
+    const colo: ColoShare | undefined = seal && s.colo ? { cache: s.colo, defer: s.defer, seal } : undefined;
     const record = await cache.get(s.bucket, parsed.tenant, parsed.keyId, s.defer, colo);
     if (!record || !(await keyMatches(record, token))) {
       await failures.fail(c.env, client);

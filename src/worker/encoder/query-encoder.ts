@@ -2,7 +2,8 @@ import { FormatError } from "../../format";
 import type { Tokenizer } from "../../text/tokenizer";
 import { ort, releaseSession } from "./ort-web";
 import { toInputs } from "../../text/tensors";
-import { coloSeal, type ColoSeal } from "../store/colo-seal";
+import { sealOf, type ColoSeal } from "../store/colo-seal";
+import { coloKey } from "../store/storage";
 
 /** Where a query vector came from: the model, or a cache of earlier encodings of the same token ids. */
 export type EncodedFrom = "model" | "isolate" | "colo";
@@ -29,7 +30,8 @@ export interface VectorCache {
 export interface QueryEncoder {
   /** The model's tokenizer (highlights map passages, token windows, back to text with it). */
   tokenizer: Tokenizer;
-  encode(text: string, cache?: VectorCache): Promise<EncodedQuery>;
+  /** `coloChecked`: the caller already found the colo cache without this query's vector (it is not asked again). */
+  encode(text: string, cache?: VectorCache, opts?: { coloChecked?: boolean }): Promise<EncodedQuery>;
   dim: number;
   /** Releases the ORT session once no encode is running (on eviction from the isolate cache). */
   dispose(): void;
@@ -61,12 +63,9 @@ export interface VectorKeyOpts {
 async function coloEntry(cache: VectorCache, opts: VectorKeyOpts, key: string): Promise<{ url: string; seal?: ColoSeal } | null> {
   if (!cache.colo) return null;
   const path = `${opts.modelSha256}/${opts.vocabSha256}/${opts.maxTokens}/${key}`;
-  if (!cache.coloSecret) return { url: `https://i3-edge.cache/qvec/${path}` };
-  const seal = await coloSeal(cache.coloSecret).catch((e) => {
-    console.error(`COLO_SHARE_SECRET: no seal (${(e as Error)?.message ?? e}); query vectors are not shared`);
-    return null;
-  });
-  return seal && { url: `https://i3-edge.cache/qvec/${seal.namespace}/${path}`, seal };
+  if (!cache.coloSecret) return { url: coloKey(`qvec/${path}`) };
+  const seal = await sealOf(cache);
+  return seal && { url: coloKey(`qvec/${seal.namespace}/${path}`), seal };
 }
 
 /** A query vector the colo holds (null: none, a seal that does not verify, or not `dim` finite floats). */
@@ -161,23 +160,23 @@ export function createQueryEncoder(
   }
 
   /** Encodes with the session held: a dispose during the call releases it only after. */
-  async function encode(text: string, cache?: VectorCache): Promise<EncodedQuery> {
+  async function encode(text: string, cache?: VectorCache, how: { coloChecked?: boolean } = {}): Promise<EncodedQuery> {
     if (disposed) throw new EncoderReleasedError("query encoder used after it was released");
     running++;
     try {
-      return await lookupOrRun(text, cache);
+      return await lookupOrRun(text, cache, how.coloChecked === true);
     } finally {
       if (--running === 0 && disposed) release();
     }
   }
 
   /** The vector of the query's token ids: remembered by this isolate, else by the colo, else from the model. */
-  async function lookupOrRun(text: string, cache?: VectorCache): Promise<EncodedQuery> {
+  async function lookupOrRun(text: string, cache: VectorCache | undefined, coloChecked: boolean): Promise<EncodedQuery> {
     const { ids, key, ...meta } = queryKey(tokenizer, text, opts.maxTokens);
     const hit = memo.get(key);
     if (hit) return { vector: hit, ...meta, from: "isolate" };
     const entry = cache ? await coloEntry(cache, opts, key) : null;
-    const v = entry && (await coloVector(cache!, entry, opts.dim));
+    const v = entry && !coloChecked && (await coloVector(cache!, entry, opts.dim));
     if (v) {
       remember(key, v);
       return { vector: v, ...meta, from: "colo" };

@@ -190,7 +190,8 @@ export async function encodeQuery(
     return { vector: e.vector, tokens: e.tokens, truncated: e.truncated, from: "model" as const, encoder: "static" as const };
   };
   if (choice === "static") return staticTier();
-  if (!idx.modelLoaded()) {
+  const cold = !idx.modelLoaded();
+  if (cold) {
     const cached = await idx.cachedVector(storage, text);
     if (cached) {
       later?.push(() => idx.ensureModel(storage));
@@ -202,7 +203,8 @@ export async function encodeQuery(
     }
     await idx.ensureModel(storage); // a model that cannot be loaded answers 503 (the registry stops serving it)
   }
-  return { ...(await (await idx.encoder(storage)).encode(text, storage)), encoder: "model" };
+  // Cold: the colo was just asked for this query's vector (cachedVector), not asked again.
+  return { ...(await (await idx.encoder(storage)).encode(text, storage, { coloChecked: cold && storage.colo !== undefined })), encoder: "model" };
 }
 
 /**

@@ -58,3 +58,17 @@ export function coloSeal(secret: string): Promise<ColoSeal> {
   }
   return s;
 }
+
+/**
+ * The seal of a request's storage: its deployment's (COLO_SHARE_SECRET), or null where it has none, or where the
+ * seal cannot be made (logged: what would be shared sealed is then not shared).
+ */
+export async function sealOf(s: { coloSecret?: string }): Promise<ColoSeal | null> {
+  if (!s.coloSecret) return null;
+  try {
+    return await coloSeal(s.coloSecret);
+  } catch (e) {
+    console.error(`COLO_SHARE_SECRET: no seal (${(e as Error)?.message ?? e}); nothing is shared sealed through the colo cache`);
+    return null;
+  }
+}

@@ -266,11 +266,11 @@ export type EncoderHandle = Omit<QueryEncoder, "tokenizer">;
 function encoderHandle(load: (s: Storage) => Promise<QueryEncoder>, s: Storage, dim: number): EncoderHandle {
   return {
     dim,
-    async encode(text, cache) {
+    async encode(text, cache, how) {
       for (let attempt = 0; ; attempt++) {
         const encoder = await load(s);
         try {
-          return await encoder.encode(text, cache);
+          return await encoder.encode(text, cache, how);
         } catch (e) {
           if (!(e instanceof EncoderReleasedError) || attempt > 0) throw e;
         }

@@ -128,40 +128,46 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
         slot.failure = null;
       } else {
         // Nothing to serve yet: the version serves at once (BM25, the static tier and cached query vectors need no
-        // session). A request that needs the model loads it; if its first load fails, the version is taken out, with
-        // this version's back-off (kept until the model has loaded once); a later reload (after the isolate cache
-        // evicted the model) that fails is that request's error only.
-        const version = pointer.version;
-        const { ensureModel: ensure, modelLoaded: held } = loaded;
-        let modelLoadedOnce = false;
-        const loadedOnce = () => {
-          if (modelLoadedOnce) return;
-          modelLoadedOnce = true;
-          if (slot.failure?.version === version) slot.failure = null;
-        };
-        // The isolate may hold the model already (another index with the same model, or this version loaded again
-        // after the loaded-versions cache evicted it): that counts as its first load too.
-        loaded.modelLoaded = () => {
-          const yes = held();
-          if (yes) loadedOnce();
-          return yes;
-        };
-        loaded.ensureModel = (rs) => ensure(rs).then(loadedOnce, (e) => {
-          if (modelLoadedOnce) throw e;
-          if (slot.current === loaded) {
-            drop(slot);
-            slot.failure = nextFailure(slot.failure, version, e, now(), opts.backoff);
-            logFailure(id, `version ${version}'s query model could not be loaded`, slot.failure, slot, e);
-          }
-          throw slot.current ? e : unavailable(id, slot); // another version serves now: this request's error only
-        });
+        // session); its model's first load decides whether it stays (`watchFirstModel`).
+        watchFirstModel(id, slot, loaded);
         keep(slot, loaded);
-        if (slot.failure?.version !== version) slot.failure = null;
+        if (slot.failure?.version !== loaded.version) slot.failure = null;
       }
     } catch (e) {
       slot.failure = nextFailure(slot.failure, pointer.version, e, now(), opts.backoff);
       logFailure(id, `version ${pointer.version} could not be loaded`, slot.failure, slot, e);
     }
+  }
+
+  /**
+   * A first version serves before its query model is loaded: a request that needs the model loads it; if that first
+   * load fails, the version is taken out with this version's back-off (kept until the model has loaded once); a later
+   * reload (after the isolate cache evicted the model) that fails is that request's error only. The isolate may hold
+   * the model already (another index with the same model, or this version loaded again after the loaded-versions
+   * cache evicted it): that counts as its first load too.
+   */
+  function watchFirstModel(id: string, slot: Slot, loaded: LoadedIndex): void {
+    const { version, ensureModel: ensure, modelLoaded: held } = loaded;
+    let loadedOnce = false;
+    const markLoaded = () => {
+      if (loadedOnce) return;
+      loadedOnce = true;
+      if (slot.failure?.version === version) slot.failure = null;
+    };
+    loaded.modelLoaded = () => {
+      const yes = held();
+      if (yes) markLoaded();
+      return yes;
+    };
+    loaded.ensureModel = (rs) => ensure(rs).then(markLoaded, (e) => {
+      if (loadedOnce) throw e;
+      if (slot.current === loaded) {
+        drop(slot);
+        slot.failure = nextFailure(slot.failure, version, e, now(), opts.backoff);
+        logFailure(id, `version ${version}'s query model could not be loaded`, slot.failure, slot, e);
+      }
+      throw slot.current ? e : unavailable(id, slot); // another version serves now: this request's error only
+    });
   }
 
   function logFailure(id: string, what: string, f: LoadFailure, slot: Slot, e: unknown): void {
