@@ -1,16 +1,22 @@
 /**
  * A least-recently-used cache bounded by a byte budget. The isolate has 128 MB: models, manifests, flat shards, BM25
  * buckets and documents share one budget, and what does not fit is evicted oldest first (never the entry just
- * inserted). An entry may say what to do when it leaves (release an ONNX session).
+ * inserted). An entry may say what to do when it leaves (release an ONNX session). Small entries that many queries
+ * need (a doc block's offsets table) may be set `protect`ed: the rest is evicted before them while they take at most
+ * PROTECTED_SHARE of the budget, so a stream of large, rarely reused entries (BM25 buckets of a large index) does not
+ * push them out; past that share they evict one another, oldest first.
  */
 export interface ByteCache {
   get<T>(key: string): T | undefined;
-  set(key: string, value: unknown, bytes: number, onEvict?: () => void): void;
+  set(key: string, value: unknown, bytes: number, onEvict?: () => void, opts?: { protect?: boolean }): void;
   delete(key: string): void;
   /** Bytes currently held. */
   readonly bytes: number;
   readonly budget: number;
 }
+
+/** The share of a byte cache's budget its protected entries may take before they evict one another. */
+export const PROTECTED_SHARE = 1 / 8;
 
 interface Entry {
   value: unknown;
@@ -19,33 +25,52 @@ interface Entry {
 }
 
 export function createByteCache(budget: number): ByteCache {
+  // Two recency orders (insertion order = recency, re-inserted on use): the entries, and the protected ones.
   const entries = new Map<string, Entry>();
-  let held = 0;
-  const drop = (key: string, e: Entry) => {
-    entries.delete(key);
+  const guarded = new Map<string, Entry>();
+  let held = 0, guardedHeld = 0;
+  const cap = PROTECTED_SHARE * budget;
+  const drop = (from: Map<string, Entry>, key: string, e: Entry) => {
+    from.delete(key);
     held -= e.bytes;
+    if (from === guarded) guardedHeld -= e.bytes;
     e.onEvict?.();
+  };
+  /** Evicts the oldest entry of `from` that is not `keep`; false when there is none. */
+  const evictOldest = (from: Map<string, Entry>, keep: string): boolean => {
+    for (const [k, e] of from) {
+      if (k === keep) continue;
+      drop(from, k, e);
+      return true;
+    }
+    return false;
   };
   return {
     get<T>(key: string) {
-      const e = entries.get(key);
+      const from = entries.has(key) ? entries : guarded;
+      const e = from.get(key);
       if (!e) return undefined;
-      entries.delete(key);
-      entries.set(key, e); // most recently used goes last
+      from.delete(key);
+      from.set(key, e); // most recently used goes last
       return e.value as T;
     },
-    set(key, value, bytes, onEvict) {
+    set(key, value, bytes, onEvict, opts) {
       this.delete(key);
-      entries.set(key, { value, bytes, onEvict });
+      const into = opts?.protect ? guarded : entries;
+      into.set(key, { value, bytes, onEvict });
       held += bytes;
-      for (const [k, e] of entries) {
-        if (held <= budget || k === key) break;
-        drop(k, e);
+      if (into === guarded) guardedHeld += bytes;
+      while (held > budget) {
+        // Protected entries past their share go first, then the others, then the protected ones left.
+        if (guardedHeld > cap && evictOldest(guarded, key)) continue;
+        if (evictOldest(entries, key) || evictOldest(guarded, key)) continue;
+        break; // only the entry just inserted is left
       }
     },
     delete(key) {
-      const e = entries.get(key);
-      if (e) drop(key, e);
+      const from = entries.has(key) ? entries : guarded;
+      const e = from.get(key);
+      if (e) drop(from, key, e);
     },
     get bytes() {
       return held;

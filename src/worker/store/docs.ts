@@ -21,20 +21,23 @@ function blockOf(blocks: DocBlockRef[], ordinal: number): DocBlockRef {
 }
 
 /**
- * Header + offsets table of a block: one small range read the first time (the prefix the manifest's count implies;
- * a second when the header says the prefix is longer), colo-cached, kept in the isolate; the documents of one query
- * in the same block (and concurrent queries) share that read. The header must match the manifest's reference
- * (ordinals, count, size) before its u32 prefix length is trusted.
+ * Header + offsets table of a block, colo-cached, kept in the isolate; the documents of one query in the same block
+ * (and concurrent queries) share its read. Read as the block's first page (64 KB, or the whole block when smaller: one
+ * range read that also holds the first records, kept in `pages` for the request that read it), or as the prefix the
+ * manifest's count implies where that is longer than a page; a second read when the header says the prefix is longer.
+ * The header must match the manifest's reference (ordinals, count, size) before its u32 prefix length is trusted.
  */
-async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef): Promise<DocBlockIndex> {
-  const index = await cachedLoad(cache, key, s, () => readBlockIndex(s, cache, key, block));
+async function blockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef, pages: RequestPages): Promise<DocBlockIndex> {
+  const index = await cachedLoad(cache, key, s, () => readBlockIndex(s, cache, key, block, pages));
   checkDocBlock(index, block); // another version may name the same block at other ordinals
   return index;
 }
 
-async function readBlockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef): Promise<DocBlockIndex> {
-  const guess = Math.min(Math.max(DOC_HEADER_BYTES, expectedDocBlockPrefix(block.count)), block.bytes);
-  const head = await getImmutable(s, key, block.bytes, { offset: 0, length: guess });
+async function readBlockIndex(s: Storage, cache: ByteCache, key: string, block: DocBlockRef, pages: RequestPages): Promise<DocBlockIndex> {
+  const expected = Math.max(DOC_HEADER_BYTES, expectedDocBlockPrefix(block.count));
+  const page0 = pageRange(block, 0);
+  const guess = expected <= page0.length ? page0 : { offset: 0, length: Math.min(expected, block.bytes) };
+  const head = await getImmutable(s, key, block.bytes, guess);
   if (!head) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
   const header = readDocBlockHeader(head);
   checkDocBlock(header, block);
@@ -43,7 +46,8 @@ async function readBlockIndex(s: Storage, cache: ByteCache, key: string, block: 
   if (!prefix) throw new FormatError("truncated", `doc block ${key} is missing from R2`);
   const index = readDocBlockIndex(prefix);
   checkDocBlock(index, block);
-  cache.set(key, index, index.offsets.byteLength + 64);
+  cache.set(key, index, index.offsets.byteLength + 64, undefined, { protect: true }); // every query needs a few: not pushed out by buckets
+  if (guess === page0 && head.byteLength === page0.length) pages.set(`${key}@page0`, head);
   return index;
 }
 
@@ -82,6 +86,15 @@ function paged(cache: ByteCache, idx: LoadedIndex): boolean {
   return bytes <= PAGED_SHARE * cache.budget;
 }
 
+/** Pages of doc blocks one request has read and does not keep (by `${key}@page${p}`): its other records come from them. */
+type RequestPages = Map<string, Uint8Array>;
+
+/** The byte range of page `p` of a block (the last page is shorter). */
+function pageRange(block: DocBlockRef, p: number): { offset: number; length: number } {
+  const offset = p * DOC_PAGE_BYTES;
+  return { offset, length: Math.min(block.bytes, offset + DOC_PAGE_BYTES) - offset };
+}
+
 /** The pages of a doc block that hold `range`. */
 function pagesOf(range: { offset: number; length: number }): number[] {
   const first = Math.floor(range.offset / DOC_PAGE_BYTES);
@@ -89,77 +102,119 @@ function pagesOf(range: { offset: number; length: number }): number[] {
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
-/** The bytes `range` of a doc block from the pages the isolate holds; null when one is missing. */
-function fromPages(cache: ByteCache, key: string, range: { offset: number; length: number }): Uint8Array | null {
-  const pages = pagesOf(range);
+/** The bytes `range` of a doc block from pages at hand (`page`); null when one is missing. */
+function fromPages(page: (p: number) => Uint8Array | undefined, range: { offset: number; length: number }): Uint8Array | null {
   const out = new Uint8Array(range.length);
-  for (const p of pages) {
-    const page = cache.get<Uint8Array>(`${key}@page${p}`);
-    if (!page) return null;
+  for (const p of pagesOf(range)) {
+    const bytes = page(p);
+    if (!bytes) return null;
     const base = p * DOC_PAGE_BYTES;
-    const start = Math.max(range.offset, base), end = Math.min(range.offset + range.length, base + page.byteLength);
-    out.set(page.subarray(start - base, end - base), start - range.offset);
+    const start = Math.max(range.offset, base), end = Math.min(range.offset + range.length, base + bytes.byteLength);
+    out.set(bytes.subarray(start - base, end - base), start - range.offset);
   }
   return out;
 }
 
+/** Page `p` of a block: one range read (colo cache, else R2; every isolate asks for the same aligned ranges, so the colo serves them). */
+async function readPage(s: Storage, key: string, block: DocBlockRef, p: number): Promise<Uint8Array | null> {
+  const range = pageRange(block, p);
+  const bytes = await getImmutable(s, key, block.bytes, range);
+  return bytes && bytes.byteLength === range.length ? bytes : null;
+}
+
 /**
- * Reads the pages holding `range` that the isolate lacks (one range read each: colo cache, else R2; every isolate
- * asks for the same aligned ranges, so the colo serves them) and keeps them. Run after the request's own reads;
+ * Reads the pages holding `range` that the isolate lacks and keeps them. Run after the request's own reads;
  * concurrent requests share a page's read (cachedLoad).
  */
 function loadPages(s: Storage, cache: ByteCache, key: string, block: DocBlockRef, range: { offset: number; length: number }): Promise<unknown> {
   return Promise.all(pagesOf(range).map((p) => {
     const pageKey = `${key}@page${p}`;
-    const offset = p * DOC_PAGE_BYTES;
-    const length = Math.min(block.bytes, offset + DOC_PAGE_BYTES) - offset;
     return cachedLoad(cache, pageKey, s, async () => {
-      const bytes = await getImmutable(s, key, block.bytes, { offset, length });
-      if (bytes && bytes.byteLength === length) cache.set(pageKey, bytes, length + 64);
+      const bytes = await readPage(s, key, block, p);
+      if (bytes) cache.set(pageKey, bytes, bytes.byteLength + 64);
       return bytes;
     });
   }));
 }
 
-/**
- * One document by ordinal: from the isolate (the document, or the pages of a paged index), else its record by range
- * read (colo cache, else R2); for a paged index, the record's pages are then read for later requests (`later`).
- */
-async function fetchDoc(s: Storage, cache: ByteCache, idx: LoadedIndex, versionOrdinal: number, later: Array<() => Promise<unknown>>): Promise<Doc> {
-  const { blocks, local: ordinal } = segmentOf(idx, versionOrdinal);
-  const block = blockOf(blocks, ordinal);
-  const key = objectKey(idx.tenant, idx.index, block.path);
-  const cached = cache.get<Doc>(`${key}#${ordinal}`);
-  if (cached) return cached;
-  const index = await blockIndex(s, cache, key, block);
-  const range = byteRangeOf(index, ordinal);
-  const byPage = paged(cache, idx);
-  let bytes = byPage ? fromPages(cache, key, range) : null;
-  if (!bytes) {
-    bytes = await getImmutable(s, key, block.bytes, range);
-    if (byPage) later.push(() => loadPages(s, cache, key, block, range));
+/** The pages worth one read each for records not at hand: those wholly holding at least two of them (each record once). */
+function sharedPages(ranges: Array<{ offset: number; length: number }>): Set<number> {
+  const inPage = new Map<number, number>();
+  for (const r of ranges) {
+    const [p, ...more] = pagesOf(r);
+    if (more.length === 0) inPage.set(p, (inPage.get(p) ?? 0) + 1);
   }
-  if (!bytes || bytes.byteLength !== range.length) {
-    throw new FormatError("truncated", `doc block ${key}: record of ordinal ${ordinal} could not be read`);
-  }
-  const doc = decodeDocRecord(bytes);
-  // A paged index keeps the bytes (its pages), not a second, decoded copy: decoding a record again costs microseconds.
-  if (!byPage) cache.set(`${key}#${ordinal}`, doc, 2 * range.length + 64);
-  return doc;
+  return new Set([...inPage].filter(([, n]) => n >= 2).map(([p]) => p));
 }
 
 /**
- * Fetches documents by ordinal, in order: their records, never a whole block; an index whose documents fit the
- * isolate also gets the 64 KB pages that hold them, after the records (for the requests that follow, which then read
- * nothing). The request's storage keeps at most 6 reads waiting at once. (The block's sha256 covers the whole object;
- * a record is checked by the offsets CRC and its JSON validation.) Warm documents cost no read at all: the isolate
- * keeps them (or a paged index's pages), the colo cache keeps their bytes for the isolates that come after. Each
- * index is judged alone: many tenants' paged indexes share the isolate cache by least recent use.
+ * The documents of one block (`wanted`: the block's ordinals, written to `out` at their positions): from the
+ * isolate (the documents, or the pages of a paged index), else from pages this request read (the block's first page,
+ * read for its index, and any page holding two or more of the records left), else each record by range read. For a
+ * paged index, the pages of records read alone are read after the request for the requests that follow (`later`).
+ */
+async function fetchBlockDocs(
+  s: Storage, cache: ByteCache, idx: LoadedIndex, block: DocBlockRef, wanted: Array<{ at: number; ordinal: number }>,
+  out: Doc[], later: Array<() => Promise<unknown>>,
+): Promise<void> {
+  const key = objectKey(idx.tenant, idx.index, block.path);
+  const byPage = paged(cache, idx);
+  const left = byPage ? wanted : wanted.filter(({ at, ordinal }) => {
+    const doc = cache.get<Doc>(`${key}#${ordinal}`);
+    if (doc) out[at] = doc;
+    return !doc;
+  });
+  if (left.length === 0) return;
+  const pages: RequestPages = new Map();
+  const index = await blockIndex(s, cache, key, block, pages);
+  const page = (p: number) => pages.get(`${key}@page${p}`) ?? (byPage ? cache.get<Uint8Array>(`${key}@page${p}`) : undefined);
+  const ranges = left.map(({ ordinal }) => byteRangeOf(index, ordinal));
+  const bytes = ranges.map((r) => fromPages(page, r));
+  if (!byPage) {
+    // A page holding two records left costs one read instead of two (kept for this request only: the index does not fit).
+    const shared = [...sharedPages(ranges.filter((_, j) => !bytes[j]))];
+    const read = await Promise.all(shared.map((p) => readPage(s, key, block, p)));
+    shared.forEach((p, j) => read[j] && pages.set(`${key}@page${p}`, read[j]!));
+  }
+  await Promise.all(left.map(async ({ at, ordinal }, j) => {
+    const range = ranges[j];
+    let b = bytes[j] ?? fromPages(page, range);
+    if (!b) {
+      b = await getImmutable(s, key, block.bytes, range);
+      if (byPage) later.push(() => loadPages(s, cache, key, block, range));
+    }
+    if (!b || b.byteLength !== range.length) {
+      throw new FormatError("truncated", `doc block ${key}: record of ordinal ${ordinal} could not be read`);
+    }
+    const doc = decodeDocRecord(b);
+    // A paged index keeps the bytes (its pages), not a second, decoded copy: decoding a record again costs microseconds.
+    if (!byPage) cache.set(`${key}#${ordinal}`, doc, 2 * range.length + 64);
+    out[at] = doc;
+  }));
+  // A paged index keeps the first page its index was read with.
+  if (byPage) for (const [k, b] of pages) if (!cache.get(k)) cache.set(k, b, b.byteLength + 64);
+}
+
+/**
+ * Fetches documents by ordinal, in order: their records, or the pages that hold them where a page serves two or
+ * more, never a whole block; an index whose documents fit the isolate also gets the 64 KB pages that hold them, after
+ * the records (for the requests that follow, which then read nothing). The request's storage keeps at most 6 reads
+ * waiting at once. (The block's sha256 covers the whole object; a record is checked by the offsets CRC and its JSON
+ * validation.) Warm documents cost no read at all: the isolate keeps them (or a paged index's pages), the colo cache
+ * keeps their bytes for the isolates that come after. Each index is judged alone: many tenants' paged indexes share
+ * the isolate cache by least recent use.
  */
 export async function fetchDocs(s: Storage, cache: ByteCache, idx: LoadedIndex, ordinals: number[]): Promise<Doc[]> {
   const later: Array<() => Promise<unknown>> = [];
-  const docs = await Promise.all(ordinals.map((ordinal) => fetchDoc(s, cache, idx, ordinal, later)));
+  const out: Doc[] = new Array(ordinals.length);
+  const byBlock = new Map<DocBlockRef, Array<{ at: number; ordinal: number }>>();
+  ordinals.forEach((versionOrdinal, at) => {
+    const { blocks, local: ordinal } = segmentOf(idx, versionOrdinal);
+    const block = blockOf(blocks, ordinal);
+    byBlock.set(block, [...(byBlock.get(block) ?? []), { at, ordinal }]);
+  });
+  await Promise.all([...byBlock].map(([block, wanted]) => fetchBlockDocs(s, cache, idx, block, wanted, out, later)));
   // Off this request's path: its own records are read; the pages go on while it answers (under its waitUntil).
   for (const load of later) s.defer(load());
-  return docs;
+  return out;
 }
