@@ -39,6 +39,9 @@ export {
 } from "./float-rows.ts";
 export { toFloat16Bits, float16Table, encodeFloat16 } from "./float16.ts";
 export {
+  INT4_PARTITION_HEADER_BYTES, INT4_PARTITION_MAGIC, INT4_PARTITION_SUFFIX, decodeInt4Partition, encodeInt4Partition, type Int4Partition,
+} from "./int4-partition.ts";
+export {
   FIELD_MAGIC, FIELD_HEADER_BYTES, FIELD_TYPES, encodeFieldColumns, decodeFieldColumns, checkFieldColumns, hasValue,
   type Column, type FieldColumns, type FieldSpec, type FieldType, type FieldValue,
 } from "./field-columns.ts";

@@ -1,11 +1,15 @@
 // The partitions of partitioned indexes, in the scoring kernels' memory: decoded once when a query first probes
 // them, scanned there by every later query, evicted least recently used when the kernel memory (its own share of
 // the isolate budget) is full. A partition a query is scanning is pinned and never evicted under it. Concurrent
-// queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting.
-import { checkedShard, objectKey, type ObjectRef } from "../../format";
-import { freeKernelMemory, scanRows, toKernelRows, type DecodedPartition, type IvfPartition, type ScanPrecision } from "../../search/ivf";
+// queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting. An index
+// scanned int4 shares the int4 form of each partition through the colo cache (src/format/int4-partition.ts): the
+// first isolate of a colo makes it from the verified int8 shard, the others read half the bytes and convert nothing.
+import { checkedShard, decodeInt4Partition, encodeInt4Partition, INT4_PARTITION_SUFFIX, objectKey, type ObjectRef } from "../../format";
+import {
+  freeKernelMemory, scanRows, toKernelMemory, toKernelRows, type DecodedPartition, type IvfPartition, type ScanPrecision,
+} from "../../search/ivf";
 import type { Kernels } from "../../search/kernels";
-import { fetchVerified } from "./r2";
+import { coloGet, coloPut, fetchVerified } from "./r2";
 import type { Storage } from "./storage";
 
 
@@ -13,6 +17,9 @@ interface Entry {
   part: IvfPartition;
   pins: number;
 }
+
+/** A partition as read: its int8 shard, or (for an int4 scan) its int4 form from the colo cache. */
+type Fetched = { int8: DecodedPartition } | { int4: IvfPartition };
 
 /** What `acquire` pinned: hand it back to `release`. */
 export type Pins = Entry[];
@@ -31,7 +38,7 @@ export interface PartitionCache {
 
 export function createPartitionCache(kernels: Kernels): PartitionCache {
   const entries = new Map<string, Entry>(); // insertion order = recency (re-inserted on use)
-  const inflight = new Map<string, Promise<DecodedPartition>>();
+  const inflight = new Map<string, Promise<Fetched>>();
 
   /** Evicts the least recently used unpinned partition; false when every one is pinned. */
   const evictOne = (): boolean => {
@@ -44,9 +51,33 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
     return false;
   };
 
-  async function fetchDecoded(s: Storage, tenant: string, index: string, ref: ObjectRef, dims: number): Promise<DecodedPartition> {
+  /**
+   * A partition's rows: for an int4 scan its int4 form from the colo cache where there (one that does not decode as
+   * this shard's is passed over), else the int8 shard (colo cache, else R2, verified).
+   */
+  async function fetchRows(s: Storage, key: string, tenant: string, index: string, ref: ObjectRef, dims: number, scan: ScanPrecision): Promise<Fetched> {
+    if (scan === "int4") {
+      const hit = await coloGet(s, key + INT4_PARTITION_SUFFIX);
+      if (hit) {
+        try {
+          const p = decodeInt4Partition(hit, { dims, count: ref.count! });
+          return { int4: { count: p.count, ordinals: p.ordinals, packed: p.packed, scales: p.scales } };
+        } catch {
+          // not this shard's int4 form: the shard instead (and its int4 form put again)
+        }
+      }
+    }
     const shard = checkedShard(await fetchVerified(s, tenant, index, ref), ref, dims, "partition");
-    return { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() };
+    return { int8: { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() } };
+  }
+
+  /** Puts the int4 form of a partition this isolate made from its shard into the colo cache (after the response). */
+  function shareInt4(s: Storage, key: string, part: IvfPartition, dims: number): void {
+    const count = part.count;
+    const packed = part.block4 ? kernels.arena.u8At(part.block4.packed, (count * dims) >>> 1) : part.packed;
+    const scales = part.block4 ? kernels.arena.f32At(part.block4.scales, count) : part.scales;
+    if (!packed || !scales) return;
+    coloPut(s, key + INT4_PARTITION_SUFFIX, encodeInt4Partition({ dims, count, packed, scales, ordinals: part.ordinals }));
   }
 
   /**
@@ -54,13 +85,14 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
    * finding or making the entry and pinning it. Kernel memory full of pinned partitions: an unpinned, uncached entry
    * over the typed arrays (scanned in JS).
    */
-  function pin(key: string, scan: ScanPrecision, decoded?: DecodedPartition): Entry {
+  function pin(key: string, scan: ScanPrecision, fetched?: Fetched): Entry {
     let e = entries.get(key);
     if (!e) {
-      if (!decoded) throw new Error(`partitions: ${key} is not cached`);
-      let part = toKernelRows(kernels, decoded, scan);
-      while (!part && evictOne()) part = toKernelRows(kernels, decoded, scan);
-      if (!part) return { part: scanRows(decoded, scan), pins: 0 };
+      if (!fetched) throw new Error(`partitions: ${key} is not cached`);
+      const place = () => ("int4" in fetched ? toKernelMemory(kernels, fetched.int4) : toKernelRows(kernels, fetched.int8, scan));
+      let part = place();
+      while (!part && evictOne()) part = place();
+      if (!part) return { part: "int4" in fetched ? fetched.int4 : scanRows(fetched.int8, scan), pins: 0 };
       entries.set(key, (e = { part, pins: 0 }));
     } else {
       entries.delete(key);
@@ -73,7 +105,8 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
   return {
     kernels,
     async acquire(s, tenant, index, refs, dims, scan = "int8") {
-      const keys = refs.map((r) => objectKey(tenant, index, r.path) + (scan === "int8" ? "" : `#${scan}`));
+      const objects = refs.map((r) => objectKey(tenant, index, r.path));
+      const keys = objects.map((k) => k + (scan === "int8" ? "" : `#${scan}`));
       // The cached ones are pinned at once, so other queries cannot evict them while this one waits for the rest.
       const pinned: Entry[] = new Array(refs.length);
       const missing: number[] = [];
@@ -86,12 +119,16 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
       const settled = await Promise.allSettled(missing.map(async (i) => {
         const key = keys[i];
         let p = inflight.get(key);
+        const mine = !p;
         if (!p) {
-          p = fetchDecoded(s, tenant, index, refs[i], dims).finally(() => inflight.delete(key));
+          p = fetchRows(s, objects[i], tenant, index, refs[i], dims, scan).finally(() => inflight.delete(key));
           inflight.set(key, p);
           s.defer(p);
         }
-        pinned[i] = pin(key, scan, await p);
+        const fetched = await p;
+        pinned[i] = pin(key, scan, fetched);
+        // Made int4 here from its shard: the colo's next isolates take that form (the query that fetched it puts it).
+        if (mine && scan === "int4" && "int8" in fetched) shareInt4(s, objects[i], pinned[i].part, dims);
       }));
       const failed = settled.find((r) => r.status === "rejected");
       if (failed) {

@@ -1,5 +1,5 @@
 // Property tests of the format's binary readers, the parsers of untrusted bytes the worker reads from R2: vector
-// shards and partitions, centroid and refine rows, doc blocks (header, offsets, records), lexical buckets (and their
+// shards and partitions, the int4 form of a partition, centroid and refine rows, doc blocks (header, offsets, records), lexical buckets (and their
 // postings) and norms, tombstones. Whatever bytes they are given (random, or a valid object changed in a few places with its
 // CRCs stamped again), they return a value or throw a FormatError: never another exception, never a hang, and
 // never a read outside their input (a value decoded from the same bytes is the same whatever lies around them).
@@ -9,6 +9,7 @@ import {
   decodeDocBlock, decodeDocRecord, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard,
   encodeDocBlock, encodeFloatRows, encodeLexicalBucket, encodeLexicalNorms, encodeShard, forEachPosting, FormatError,
   quantizeInt8, readDocBlockHeader, readDocBlockIndex, signCodes, bucketOf, decodeTombstones, encodeTombstones,
+  decodeInt4Partition, encodeInt4Partition,
 } from "../../../src/format/index.ts";
 import { applyOps, byteOps, embedded, plain, restampDocOffsets, restampHeader, viewsWithin } from "./binary-mutations.ts";
 
@@ -49,6 +50,11 @@ const parsers: BinaryParser[] = [
   {
     name: "centroid rows", valid: [encodeFloatRows("centroids", 4, new Float32Array(12).map((_, i) => i / 7))], headerBytes: 32,
     restamp: (b) => restampHeader(b, 28), decode: (b) => decodeFloatRows("centroids", b),
+  },
+  {
+    name: "int4 partition (the colo's form)",
+    valid: [encodeInt4Partition({ dims: 32, count: 3, packed: new Uint8Array(48).map((_, i) => (i * 37) & 0xff), scales: new Float32Array([0.1, 0.2, 0.3]), ordinals: new Uint32Array([2, 5, 9]) })],
+    headerBytes: 32, restamp: (b) => restampHeader(b, 28), decode: (b) => decodeInt4Partition(b, { dims: 32, count: 3 }),
   },
   {
     name: "refine rows", valid: [encodeFloatRows("refine", 4, new Float32Array(20).map((_, i) => i / 9))], headerBytes: 32,
