@@ -28,8 +28,8 @@ export interface PartitionOptions {
   /** Refine rows: written when the plan needs them (auto, default), always (on) or never (off). */
   refine?: "auto" | "on" | "off";
   /**
-   * The scan's precision: auto (default) tries int4 where it makes the index resident (int4Pays) and keeps it when
-   * the plan's recall holds (planInt4); int4 tries it whatever the size; int8 never.
+   * The scan's precision: auto (default) tries int4 where the int8 rows do not fit a worker's kernel memory (int4Pays)
+   * and keeps it when the plan's recall holds (planInt4); int4 tries it whatever the size; int8 never.
    */
   scan?: "auto" | "int8" | "int4";
   /**
@@ -152,10 +152,10 @@ async function measurePlan(
 
 /**
  * Whether the default partition count is the resident one (RESIDENT_PARTITION_ROWS a partition): no count or probe set
- * by hand, the int4 scan allowed, its layout possible at these dims, and paying at this size (int4Pays).
+ * by hand, the int4 scan allowed, its layout possible at these dims, and making the index resident (int4Resident).
  */
 export function finePartitions(rows: number, dims: number, o: Pick<PartitionOptions, "partitions" | "probe" | "scan" | "refine">): boolean {
-  return o.partitions === undefined && o.probe === undefined && o.scan !== "int8" && o.refine !== "off" && int4Dims(dims) && int4Pays(rows, dims);
+  return o.partitions === undefined && o.probe === undefined && o.scan !== "int8" && o.refine !== "off" && int4Dims(dims) && int4Resident(rows, dims);
 }
 
 /** The partition count when none is set: the fine one where finePartitions, else the coarse one. */
@@ -185,14 +185,23 @@ export function finePartitionCount(rows: number, dims: number): number {
 const INT4_RESIDENT_SLACK = 1.25;
 
 /**
- * Whether the int4 scan pays for `rows` passages: where a worker at the default budget cannot keep the int8 rows in
- * its kernel memory but can keep (nearly: INT4_RESIDENT_SLACK) the int4 ones, so that queries stop reading partitions.
- * Smaller indexes are resident at int8 already; larger ones are not resident either way, and int4 would only cost the
- * deeper refining it needs (measured at 1M passages: RESULTS, the int4 scan).
+ * Whether the int4 rows of `rows` passages make an index resident that is not at int8: a worker at the default budget
+ * cannot keep the int8 rows in its kernel memory but can keep (nearly: INT4_RESIDENT_SLACK) the int4 ones, so that
+ * queries stop reading partitions. Where so, the default partition count is the fine one (finePartitions).
  */
-export function int4Pays(rows: number, dims: number): boolean {
+export function int4Resident(rows: number, dims: number): boolean {
   const { kernels } = DEFAULT_SPLIT;
   return kernelBytesOf(rows, dims) > kernels && kernelBytesOf(rows, dims, "int4") <= INT4_RESIDENT_SLACK * kernels;
+}
+
+/**
+ * Whether the int4 scan pays for `rows` passages: wherever a worker at the default budget cannot keep the int8 rows in
+ * its kernel memory. The int4 rows either stay resident (int4Resident), or, larger, halve what a query reads: the
+ * worker shares each partition's int4 form through the colo cache, and the kernel memory keeps twice the partitions
+ * (measured at 1M passages: RESULTS, int4 partitions from the colo). Smaller indexes are resident at int8 already.
+ */
+export function int4Pays(rows: number, dims: number): boolean {
+  return kernelBytesOf(rows, dims) > DEFAULT_SPLIT.kernels;
 }
 
 function gather(floats: Float32Array, dims: number, members: Uint32Array): Float32Array {

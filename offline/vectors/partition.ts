@@ -16,7 +16,7 @@ import type { TopKIp } from "./topk-ip.ts";
 export const TARGET_PARTITION_ROWS = 1024;
 /**
  * Passages per partition of an index that a worker keeps resident as int4 rows (offline/build/partitions.ts
- * int4Pays, finePartitionCount): once resident, a probed partition costs the rows it scans, not a read, so finer
+ * int4Resident, finePartitionCount): once resident, a probed partition costs the rows it scans, not a read, so finer
  * partitions scan fewer rows for the same recall (100k passages: 391 partitions probe 6% of the rows where 98 probe
  * 25%, and 304, the count's cap, 8%; RESULTS section 24).
  */

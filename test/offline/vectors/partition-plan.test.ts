@@ -7,7 +7,7 @@ import {
   RESIDENT_PARTITION_ROWS,
 } from "../../../offline/vectors/partition.ts";
 import { createTopKIp } from "../../../offline/vectors/topk-ip.ts";
-import { finePartitionCount, finePartitions, int4Pays } from "../../../offline/build/partitions.ts";
+import { finePartitionCount, finePartitions, int4Pays, int4Resident } from "../../../offline/build/partitions.ts";
 import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../../src/search/budget.ts";
 
 /** Clustered unit rows (tight clusters: neighbours apart in the third decimal) and held-out queries near them. */
@@ -72,14 +72,18 @@ describe("the partition plan's int4 scan (planInt4)", () => {
     }
   });
 
-  it("is tried (--scan auto) only where it makes the index resident at the default budget: int8 rows too large, int4 rows not", () => {
+  it("is tried (--scan auto) wherever the int8 rows do not fit the kernel memory at the default budget", () => {
     const kernels = splitBudget(DEFAULT_CACHE_BUDGET_BYTES).kernels;
     expect(kernels).toBe(24 * 1024 * 1024 - 0); // 32 MB less refine (4), results (2) and loaded versions (2)
     expect(int4Pays(24_186, 512)).toBe(false); // SciFact: int8 resident already
-    expect(int4Pays(100_000, 512)).toBe(true); // 51.6 MB at int8, 26 MB at int4
-    expect(int4Pays(1_000_000, 512)).toBe(false); // 260 MB at int4: not resident either way
+    expect(int4Pays(100_000, 512)).toBe(true); // 51.6 MB at int8, 26 MB at int4: resident
+    expect(int4Pays(1_000_000, 512)).toBe(true); // 260 MB at int4: not resident, but half the bytes a query reads
     expect(int4Pays(Math.floor(kernels / 516), 512)).toBe(false);
     expect(int4Pays(Math.floor(kernels / 516) + 1, 512)).toBe(true);
+    // Resident at int4 and not at int8: where the finer partitions pay.
+    expect(int4Resident(100_000, 512)).toBe(true);
+    expect(int4Resident(1_000_000, 512)).toBe(false);
+    expect(int4Resident(24_186, 512)).toBe(false);
   });
 
   it("partitions finer (256 passages a partition) where the int4 scan would make the index resident, unless told otherwise", () => {
