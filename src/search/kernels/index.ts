@@ -11,7 +11,7 @@ export { compileKernels, hasWasmSimd } from "./compile";
 export { createArena, type Arena, type ArenaOptions, type ArenaStats } from "./arena";
 export { KernelError, type KernelErrorCode } from "./errors";
 export { int8Score, quantizeQuery, type QuantizedQuery } from "./quantize-query";
-export { INT4_GROUP, int4Dims, int4Score, int4Value, toInt4, type Int4Rows } from "./int4";
+export { INT4_GROUP, INT4_ROWS_VERSION, int4Dims, int4Score, int4Value, toInt4, type Int4Rows } from "./int4";
 export type { CodeBlock, Int4Block, Int8Block, Kernels, PreparedQuery, PrepareOptions } from "./types";
 
 export interface KernelOptions {

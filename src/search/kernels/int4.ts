@@ -1,6 +1,9 @@
 // int4 rows: a partition's int8 rows quantized again to 4 bits, half their memory, for a scan whose best candidates
-// are re-scored from refine rows (src/search/ivf.ts). Derived when a partition is loaded, never stored: the objects keep
-// int8 (src/format/shard.ts), and an index scans int4 only where its plan measured the recall (manifest search.scan).
+// are re-scored from refine rows (src/search/ivf.ts). Derived when a partition is loaded: the index's objects keep int8
+// (src/format/shard.ts), and an index scans int4 only where its plan measured the recall (manifest search.scan). A
+// worker shares the rows it derived through the colo cache (src/format/int4-partition.ts), keyed by INT4_ROWS_VERSION:
+// a change to how they are made (the rounding below, or the kernel's int8_to_int4) must bump it, or isolates would
+// take rows made the old way.
 //
 // Layout: a row is dims / 2 bytes, in groups of 32 dims; byte j (0..15) of group g holds dim 32g + j in its low nibble
 // and dim 32g + 16 + j in its high nibble, each the value v in -7..7 stored as v + 8 (1..15, unsigned: the kernel
@@ -8,6 +11,9 @@
 // are 16 consecutive dims, as are the high ones: the kernels widen them against the int16 query with no shuffle.
 import { KernelError } from "./errors";
 import type { QuantizedQuery } from "./quantize-query";
+
+/** The version of how int4 rows are made from int8 ones (see above): part of the colo key of rows made before. */
+export const INT4_ROWS_VERSION = 1;
 
 /** Dims per group of the layout; an int4 row needs dims a multiple of it. */
 export const INT4_GROUP = 32;

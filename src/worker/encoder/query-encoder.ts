@@ -2,7 +2,7 @@ import { FormatError } from "../../format";
 import type { Tokenizer } from "../../text/tokenizer";
 import { ort, releaseSession } from "./ort-web";
 import { toInputs } from "../../text/tensors";
-import { sealOf, type ColoSeal } from "../store/colo-seal";
+import { getSealed, putSealed, sealOf, type ColoSeal } from "../store/colo-seal";
 import { coloKey } from "../store/storage";
 
 /** Where a query vector came from: the model, or a cache of earlier encodings of the same token ids. */
@@ -70,38 +70,16 @@ async function coloEntry(cache: VectorCache, opts: VectorKeyOpts, key: string): 
 
 /** A query vector the colo holds (null: none, a seal that does not verify, or not `dim` finite floats). */
 async function coloVector(cache: VectorCache, entry: { url: string; seal?: ColoSeal }, dim: number): Promise<Float32Array | null> {
-  const colo = cache.colo!;
-  try {
-    const res = await cache.slot(() => colo.match(entry.url));
-    if (!res) return null;
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.byteLength !== 4 * dim) return null;
-    if (entry.seal && !(await entry.seal.verify(sealed(entry.url, bytes), res.headers.get("x-i3-seal") ?? ""))) return null;
-    const v = new Float32Array(bytes.buffer, bytes.byteOffset, dim);
-    for (let d = 0; d < dim; d++) if (!Number.isFinite(v[d])) return null;
-    return v;
-  } catch {
-    return null; // an unreadable copy: the model decides
-  }
+  const bytes = await getSealed(cache, entry.url, entry.seal);
+  if (!bytes || bytes.byteLength !== 4 * dim) return null;
+  const v = new Float32Array(bytes.buffer, bytes.byteOffset, dim);
+  for (let d = 0; d < dim; d++) if (!Number.isFinite(v[d])) return null;
+  return v;
 }
 
-/** What a vector's seal covers: its URL (the query it is the vector of) and its bytes. */
-function sealed(url: string, bytes: Uint8Array): Uint8Array {
-  const head = new TextEncoder().encode(`${url}\n`);
-  const out = new Uint8Array(head.byteLength + bytes.byteLength);
-  out.set(head);
-  out.set(bytes, head.byteLength);
-  return out;
-}
-
-/** Puts a query vector in the colo cache (sealed where it is read sealed), after the response. */
+/** Puts a query vector in the colo cache (sealed where the deployment has a secret), after the response. */
 function putColoVector(cache: VectorCache, entry: { url: string; seal?: ColoSeal }, vector: Float32Array): void {
-  const bytes = new Uint8Array(vector.slice().buffer);
-  cache.defer((async () => {
-    const headers: Record<string, string> = { "cache-control": "public, max-age=31536000, immutable" };
-    if (entry.seal) headers["x-i3-seal"] = await entry.seal.seal(sealed(entry.url, bytes));
-    await cache.slot(() => cache.colo!.put(entry.url, new Response(bytes, { headers })));
-  })());
+  putSealed(cache, entry.url, entry.seal, new Uint8Array(vector.slice().buffer));
 }
 
 /**

@@ -2,9 +2,9 @@
  * A least-recently-used cache bounded by a byte budget. The isolate has 128 MB: models, manifests, flat shards, BM25
  * buckets and documents share one budget, and what does not fit is evicted oldest first (never the entry just
  * inserted). An entry may say what to do when it leaves (release an ONNX session). Small entries that many queries
- * need (a doc block's offsets table) may be set `protect`ed: the rest is evicted before them while they take at most
- * PROTECTED_SHARE of the budget, so a stream of large, rarely reused entries (BM25 buckets of a large index) does not
- * push them out; past that share they evict one another, oldest first.
+ * need (a doc block's offsets table) may be set `protect`ed: when the cache is full, the rest is evicted before them
+ * as long as they take at most PROTECTED_SHARE of the budget, so a stream of large, rarely reused entries (BM25
+ * buckets of a large index) does not push them out; past that share they evict one another, oldest first.
  */
 export interface ByteCache {
   get<T>(key: string): T | undefined;

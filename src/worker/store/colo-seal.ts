@@ -72,3 +72,50 @@ export async function sealOf(s: { coloSecret?: string }): Promise<ColoSeal | nul
     return null;
   }
 }
+
+/** Where a sealed entry is read and written: the colo cache, the request's connection slots and its waitUntil. */
+export interface SealedColo {
+  colo?: Cache;
+  slot<T>(read: () => Promise<T>): Promise<T>;
+  defer(p: Promise<unknown>): void;
+}
+
+/** The bytes a seal covers: the entry's URL, then its body (a body moved to another URL does not verify). */
+function sealedData(url: string, bytes: Uint8Array): Uint8Array {
+  const head = enc.encode(`${url}\n`);
+  const out = new Uint8Array(head.byteLength + bytes.byteLength);
+  out.set(head);
+  out.set(bytes, head.byteLength);
+  return out;
+}
+
+/**
+ * The body of the colo entry at `url`: null when there is none, it cannot be read, or (with a seal) its seal does
+ * not verify. Without a seal the body is taken as it is (for entries whose reader checks them otherwise).
+ */
+export async function getSealed(c: SealedColo, url: string, seal: ColoSeal | undefined): Promise<Uint8Array | null> {
+  const colo = c.colo;
+  if (!colo) return null;
+  try {
+    return await c.slot(async () => {
+      const res = await colo.match(url);
+      if (!res) return null;
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (seal && !(await seal.verify(sealedData(url, bytes), res.headers.get("x-i3-seal") ?? ""))) return null;
+      return bytes;
+    });
+  } catch {
+    return null; // an unreadable copy is a miss
+  }
+}
+
+/** Puts `bytes` at `url` in the colo cache for good (immutable), sealed when a seal is given; after the response. */
+export function putSealed(c: SealedColo, url: string, seal: ColoSeal | undefined, bytes: Uint8Array): void {
+  const colo = c.colo;
+  if (!colo) return;
+  c.defer((async () => {
+    const headers: Record<string, string> = { "cache-control": "public, max-age=31536000, immutable", "content-type": "application/octet-stream" };
+    if (seal) headers["x-i3-seal"] = await seal.seal(sealedData(url, bytes));
+    await c.slot(() => colo.put(url, new Response(bytes, { headers })));
+  })());
+}

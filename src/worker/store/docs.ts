@@ -170,15 +170,18 @@ async function fetchBlockDocs(
   const page = (p: number) => pages.get(`${key}@page${p}`) ?? (byPage ? cache.get<Uint8Array>(`${key}@page${p}`) : undefined);
   const ranges = left.map(({ ordinal }) => byteRangeOf(index, ordinal));
   const bytes = ranges.map((r) => fromPages(page, r));
-  if (!byPage) {
-    // A page holding two records left costs one read instead of two (kept for this request only: the index does not fit).
-    const shared = [...sharedPages(ranges.filter((_, j) => !bytes[j]))];
-    const read = await Promise.all(shared.map((p) => readPage(s, key, block, p)));
-    shared.forEach((p, j) => read[j] && pages.set(`${key}@page${p}`, read[j]!));
-  }
+  // Not paged: a page holding two records left costs one read instead of two (kept for this request only: the
+  // index does not fit), read beside the records read alone.
+  const shared = byPage ? new Map<number, Promise<Uint8Array | null>>() : new Map([...sharedPages(ranges.filter((_, j) => !bytes[j]))].map((p) => [p, readPage(s, key, block, p)] as const));
   await Promise.all(left.map(async ({ at, ordinal }, j) => {
     const range = ranges[j];
-    let b = bytes[j] ?? fromPages(page, range);
+    let b = bytes[j];
+    const [p, ...more] = pagesOf(range);
+    const inShared = !b && more.length === 0 ? shared.get(p) : undefined;
+    if (inShared) {
+      const read = await inShared;
+      b = read && fromPages((q) => (q === p ? read : undefined), range);
+    }
     if (!b) {
       b = await getImmutable(s, key, block.bytes, range);
       if (byPage) later.push(() => loadPages(s, cache, key, block, range));

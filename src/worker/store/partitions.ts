@@ -2,14 +2,17 @@
 // them, scanned there by every later query, evicted least recently used when the kernel memory (its own share of
 // the isolate budget) is full. A partition a query is scanning is pinned and never evicted under it. Concurrent
 // queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting. An index
-// scanned int4 shares the int4 form of each partition through the colo cache (src/format/int4-partition.ts): the
-// first isolate of a colo makes it from the verified int8 shard, the others read half the bytes and convert nothing.
+// scanned int4 shares the int4 form of each partition through the colo cache (src/format/int4-partition.ts), where
+// the deployment has a COLO_SHARE_SECRET: the first isolate of a colo makes it from the verified int8 shard and puts it
+// sealed, the others read half the bytes and convert nothing.
 import { checkedShard, decodeInt4Partition, encodeInt4Partition, INT4_PARTITION_SUFFIX, objectKey, type ObjectRef } from "../../format";
 import {
   freeKernelMemory, scanRows, toKernelMemory, toKernelRows, type DecodedPartition, type IvfPartition, type ScanPrecision,
 } from "../../search/ivf";
-import type { Kernels } from "../../search/kernels";
-import { coloGet, coloPut, fetchVerified } from "./r2";
+import { INT4_ROWS_VERSION, type Kernels } from "../../search/kernels";
+import { getSealed, putSealed, sealOf, type ColoSeal } from "./colo-seal";
+import { fetchVerified } from "./r2";
+import { coloKey } from "./storage";
 import type { Storage } from "./storage";
 
 
@@ -20,6 +23,13 @@ interface Entry {
 
 /** A partition as read: its int8 shard, or (for an int4 scan) its int4 form from the colo cache. */
 type Fetched = { int8: DecodedPartition } | { int4: IvfPartition };
+
+/** Where a shard's int4 form lives in the colo cache: under the deployment's namespace, sealed; null without a secret. */
+async function int4Entry(s: Storage, key: string): Promise<{ url: string; seal: ColoSeal } | null> {
+  if (!s.colo) return null;
+  const seal = await sealOf(s);
+  return seal && { url: coloKey(`int4/${seal.namespace}/${key}${INT4_PARTITION_SUFFIX}.r${INT4_ROWS_VERSION}`), seal };
+}
 
 /** What `acquire` pinned: hand it back to `release`. */
 export type Pins = Entry[];
@@ -52,36 +62,46 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
   };
 
   /**
-   * A partition's rows: for an int4 scan its int4 form from the colo cache where there (one that does not decode as
-   * this shard's is passed over), else the int8 shard (colo cache, else R2, verified).
+   * A partition's rows: for an int4 scan its int4 form from the colo cache where there (sealed by this deployment,
+   * made from this very shard; any other is passed over), else the int8 shard (colo cache, else R2, verified).
    */
   async function fetchRows(s: Storage, key: string, tenant: string, index: string, ref: ObjectRef, dims: number, scan: ScanPrecision): Promise<Fetched> {
-    if (scan === "int4") {
-      const hit = await coloGet(s, key + INT4_PARTITION_SUFFIX);
-      if (hit) {
-        try {
-          const p = decodeInt4Partition(hit, { dims, count: ref.count! });
-          return { int4: { count: p.count, ordinals: p.ordinals, packed: p.packed, scales: p.scales } };
-        } catch {
-          // not this shard's int4 form: the shard instead (and its int4 form put again)
-        }
+    const entry = scan === "int4" ? await int4Entry(s, key) : null;
+    const hit = entry && (await getSealed(s, entry.url, entry.seal));
+    if (hit) {
+      try {
+        const p = decodeInt4Partition(hit, { dims, count: ref.count!, shard: ref.sha256 });
+        s.stats.colo++;
+        return { int4: { count: p.count, ordinals: p.ordinals, packed: p.packed, scales: p.scales } };
+      } catch {
+        // not this shard's int4 form: the shard instead (and its int4 form put again)
       }
     }
     const shard = checkedShard(await fetchVerified(s, tenant, index, ref), ref, dims, "partition");
     return { int8: { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() } };
   }
 
-  /** Puts the int4 form of a partition this isolate made from its shard into the colo cache (after the response). */
-  function shareInt4(s: Storage, key: string, part: IvfPartition, dims: number): void {
-    const count = part.count;
-    const packed = part.block4 ? kernels.arena.u8At(part.block4.packed, (count * dims) >>> 1) : part.packed;
-    const scales = part.block4 ? kernels.arena.f32At(part.block4.scales, count) : part.scales;
-    if (!packed || !scales) return;
-    coloPut(s, key + INT4_PARTITION_SUFFIX, encodeInt4Partition({ dims, count, packed, scales, ordinals: part.ordinals }));
+  /**
+   * Puts the int4 form of a partition this isolate made from its shard into the colo cache, sealed (after the
+   * response; nothing without a secret). Copied at once from the kernel memory (a view there is good until the next
+   * allocation); a failure only means the colo's next isolates make it again.
+   */
+  async function shareInt4(s: Storage, key: string, ref: ObjectRef, part: IvfPartition, dims: number): Promise<void> {
+    const entry = await int4Entry(s, key);
+    if (!entry) return;
+    try {
+      const count = part.count;
+      const packed = part.block4 ? kernels.arena.u8At(part.block4.packed, (count * dims) >>> 1) : part.packed;
+      const scales = part.block4 ? kernels.arena.f32At(part.block4.scales, count) : part.scales;
+      if (!packed || !scales) return;
+      putSealed(s, entry.url, entry.seal, encodeInt4Partition({ dims, count, shard: ref.sha256, packed, scales, ordinals: part.ordinals }));
+    } catch (e) {
+      console.error(`partitions: the int4 form of ${key} was not shared: ${(e as Error)?.message ?? e}`);
+    }
   }
 
   /**
-   * The pinned entry of `key`: cached, or made from `decoded` (given for a key not cached) now. Synchronous, so nothing is evicted between
+   * The pinned entry of `key`: cached, or made from `fetched` (given for a key not cached) now. Synchronous, so nothing is evicted between
    * finding or making the entry and pinning it. Kernel memory full of pinned partitions: an unpinned, uncached entry
    * over the typed arrays (scanned in JS).
    */
@@ -128,7 +148,7 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
         const fetched = await p;
         pinned[i] = pin(key, scan, fetched);
         // Made int4 here from its shard: the colo's next isolates take that form (the query that fetched it puts it).
-        if (mine && scan === "int4" && "int8" in fetched) shareInt4(s, objects[i], pinned[i].part, dims);
+        if (mine && scan === "int4" && "int8" in fetched) await shareInt4(s, objects[i], refs[i], pinned[i].part, dims);
       }));
       const failed = settled.find((r) => r.status === "rejected");
       if (failed) {

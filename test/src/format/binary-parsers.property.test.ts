@@ -53,8 +53,8 @@ const parsers: BinaryParser[] = [
   },
   {
     name: "int4 partition (the colo's form)",
-    valid: [encodeInt4Partition({ dims: 32, count: 3, packed: new Uint8Array(48).map((_, i) => (i * 37) & 0xff), scales: new Float32Array([0.1, 0.2, 0.3]), ordinals: new Uint32Array([2, 5, 9]) })],
-    headerBytes: 32, restamp: (b) => restampHeader(b, 28), decode: (b) => decodeInt4Partition(b, { dims: 32, count: 3 }),
+    valid: [encodeInt4Partition({ dims: 32, count: 3, shard: "ab".repeat(32), packed: new Uint8Array(48).map((_, i) => (i * 37) & 0xff), scales: new Float32Array([0.1, 0.2, 0.3]), ordinals: new Uint32Array([2, 5, 9]) })],
+    headerBytes: 64, restamp: (b) => restampHeader(b, 60), decode: (b) => decodeInt4Partition(b, { dims: 32, count: 3, shard: "ab".repeat(32) }),
   },
   {
     name: "refine rows", valid: [encodeFloatRows("refine", 4, new Float32Array(20).map((_, i) => i / 9))], headerBytes: 32,
