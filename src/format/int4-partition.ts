@@ -1,7 +1,7 @@
 // Int4 partition: a partition's rows as the int4 scan reads them, made by a worker from the partition's verified int8
 // shard (never written by the build, never named by a manifest) and shared through the colo cache, so the isolates
 // that come after read half the bytes and convert nothing. It names the shard it was made from (its sha256), and a
-// reader takes it only for that shard; the worker shares it only sealed under its deployment's secret
+// reader takes it only for that shard; the worker shares it only under its deployment's secret, the header sealed
 // (src/worker/store/partitions.ts), since a colo entry, unlike a content-addressed object, is not checked by its key.
 //
 // Header, INT4_PARTITION_HEADER_BYTES = 64, little-endian:

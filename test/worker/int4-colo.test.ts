@@ -1,10 +1,11 @@
 // The int4 form of a partition through the colo cache (src/worker/store/partitions.ts, src/format/int4-partition.ts):
 // where the deployment has a COLO_SHARE_SECRET, an index scanned int4 has its partitions' int4 rows put in the colo,
-// sealed, by the isolate that made them from the verified int8 shards; a new isolate of that deployment reads the int4
-// form (half the bytes) and holds the same rows bit for bit. Without the secret nothing is shared; an entry another
-// deployment put, or one altered or moved to another shard's URL, is passed over for the shard.
+// under the secret's namespace, the header sealed, by the isolate that made them from the verified int8 shards; a new
+// isolate of that deployment reads the int4 form (half the bytes) and holds the same rows bit for bit. Without the
+// secret nothing is shared; an entry another deployment put, or one whose header was altered or that was moved to
+// another shard's URL, is passed over for the shard.
 import { beforeAll, describe, expect, it } from "vitest";
-import { INT4_PARTITION_SUFFIX, objectKey } from "../../src/format";
+import { crc32, INT4_PARTITION_SUFFIX, objectKey } from "../../src/format";
 import { INT4_ROWS_VERSION } from "../../src/search/kernels";
 import type { IvfPartition } from "../../src/search/ivf";
 import { coloSeal } from "../../src/worker/store/colo-seal";
@@ -97,7 +98,7 @@ describe("int4 partitions through the colo cache", () => {
     expect(b.rows).toEqual(a.rows);
   });
 
-  it("passes over an int4 form altered, moved to another shard's URL, or unsealed, and reads the shard", async () => {
+  it("passes over an int4 form whose header was altered, one moved to another shard's URL, or one unsealed, and reads the shard", async () => {
     const good = await int4Rows("broken", SECRET);
     const urls = await int4Urls("broken", SECRET);
     const entry = async (i: number) => (await caches.default.match(urls[i]))!;
@@ -105,8 +106,10 @@ describe("int4 partitions through the colo cache", () => {
       caches.default.put(urls[i], new Response(body, { headers: { "cache-control": "public, max-age=3600", ...(seal ? { "x-i3-seal": seal } : {}) } }));
     const [e0, e1] = [await entry(0), await entry(1)];
     const [b0, s0, b1, s1] = [new Uint8Array(await e0.arrayBuffer()), e0.headers.get("x-i3-seal")!, new Uint8Array(await e1.arrayBuffer()), e1.headers.get("x-i3-seal")!];
+    // Its header made to name another shard (CRC stamped again): the seal, over the URL and the header, no longer holds.
     const altered = b0.slice();
-    altered[altered.byteLength - 1] ^= 1; // the last doc ordinal: the header is intact, the seal is not
+    altered[24] ^= 1;
+    new DataView(altered.buffer).setUint32(60, crc32(altered.subarray(0, 60)), true);
     await put(0, altered, s0);
     await put(1, b0, s0); // partition 0's form and seal at partition 1's URL
     await put(2, b1, null); // no seal

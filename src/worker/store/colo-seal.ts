@@ -91,9 +91,11 @@ function sealedData(url: string, bytes: Uint8Array): Uint8Array {
 
 /**
  * The body of the colo entry at `url`: null when there is none, it cannot be read, or (with a seal) its seal does
- * not verify. Without a seal the body is taken as it is (for entries whose reader checks them otherwise).
+ * not verify. Without a seal the body is taken as it is (for entries whose reader checks them otherwise). `covers`:
+ * the seal covers only the body's first `covers` bytes (a header that binds the rest, for bulk data that must not be
+ * hashed on every read: the colo returns what was put, and only this deployment can put at its namespace's URLs).
  */
-export async function getSealed(c: SealedColo, url: string, seal: ColoSeal | undefined): Promise<Uint8Array | null> {
+export async function getSealed(c: SealedColo, url: string, seal: ColoSeal | undefined, covers?: number): Promise<Uint8Array | null> {
   const colo = c.colo;
   if (!colo) return null;
   try {
@@ -101,7 +103,9 @@ export async function getSealed(c: SealedColo, url: string, seal: ColoSeal | und
       const res = await colo.match(url);
       if (!res) return null;
       const bytes = new Uint8Array(await res.arrayBuffer());
-      if (seal && !(await seal.verify(sealedData(url, bytes), res.headers.get("x-i3-seal") ?? ""))) return null;
+      if (covers !== undefined && bytes.byteLength < covers) return null;
+      const signed = covers === undefined ? bytes : bytes.subarray(0, covers);
+      if (seal && !(await seal.verify(sealedData(url, signed), res.headers.get("x-i3-seal") ?? ""))) return null;
       return bytes;
     });
   } catch {
@@ -109,13 +113,16 @@ export async function getSealed(c: SealedColo, url: string, seal: ColoSeal | und
   }
 }
 
-/** Puts `bytes` at `url` in the colo cache for good (immutable), sealed when a seal is given; after the response. */
-export function putSealed(c: SealedColo, url: string, seal: ColoSeal | undefined, bytes: Uint8Array): void {
+/**
+ * Puts `bytes` at `url` in the colo cache for good (immutable), sealed when a seal is given (its first `covers` bytes
+ * only, when given: see getSealed); after the response.
+ */
+export function putSealed(c: SealedColo, url: string, seal: ColoSeal | undefined, bytes: Uint8Array, covers?: number): void {
   const colo = c.colo;
   if (!colo) return;
   c.defer((async () => {
     const headers: Record<string, string> = { "cache-control": "public, max-age=31536000, immutable", "content-type": "application/octet-stream" };
-    if (seal) headers["x-i3-seal"] = await seal.seal(sealedData(url, bytes));
+    if (seal) headers["x-i3-seal"] = await seal.seal(sealedData(url, covers === undefined ? bytes : bytes.subarray(0, covers)));
     await c.slot(() => colo.put(url, new Response(bytes, { headers })));
   })());
 }

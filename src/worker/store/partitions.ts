@@ -4,8 +4,12 @@
 // queries that miss the same partition share one fetch; the request's storage keeps at most 6 reads waiting. An index
 // scanned int4 shares the int4 form of each partition through the colo cache (src/format/int4-partition.ts), where
 // the deployment has a COLO_SHARE_SECRET: the first isolate of a colo makes it from the verified int8 shard and puts it
-// sealed, the others read half the bytes and convert nothing.
-import { checkedShard, decodeInt4Partition, encodeInt4Partition, INT4_PARTITION_SUFFIX, objectKey, type ObjectRef } from "../../format";
+// at a URL under the secret's namespace (no other Worker on the zone can find or write it), its header (which names
+// the shard) sealed; the others read half the bytes and convert nothing. As with content-addressed objects, what the
+// colo returns is not hashed again on every read (a seal over the whole body cost 3-4 ms a query at 1M passages).
+import {
+  checkedShard, decodeInt4Partition, encodeInt4Partition, INT4_PARTITION_HEADER_BYTES, INT4_PARTITION_SUFFIX, objectKey, type ObjectRef,
+} from "../../format";
 import {
   freeKernelMemory, scanRows, toKernelMemory, toKernelRows, type DecodedPartition, type IvfPartition, type ScanPrecision,
 } from "../../search/ivf";
@@ -67,7 +71,8 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
    */
   async function fetchRows(s: Storage, key: string, tenant: string, index: string, ref: ObjectRef, dims: number, scan: ScanPrecision): Promise<Fetched> {
     const entry = scan === "int4" ? await int4Entry(s, key) : null;
-    const hit = entry && (await getSealed(s, entry.url, entry.seal));
+    // The seal covers the URL and the header (which names the shard); the rows are not hashed on every read.
+    const hit = entry && (await getSealed(s, entry.url, entry.seal, INT4_PARTITION_HEADER_BYTES));
     if (hit) {
       try {
         const p = decodeInt4Partition(hit, { dims, count: ref.count!, shard: ref.sha256 });
@@ -94,7 +99,7 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
       const packed = part.block4 ? kernels.arena.u8At(part.block4.packed, (count * dims) >>> 1) : part.packed;
       const scales = part.block4 ? kernels.arena.f32At(part.block4.scales, count) : part.scales;
       if (!packed || !scales) return;
-      putSealed(s, entry.url, entry.seal, encodeInt4Partition({ dims, count, shard: ref.sha256, packed, scales, ordinals: part.ordinals }));
+      putSealed(s, entry.url, entry.seal, encodeInt4Partition({ dims, count, shard: ref.sha256, packed, scales, ordinals: part.ordinals }), INT4_PARTITION_HEADER_BYTES);
     } catch (e) {
       console.error(`partitions: the int4 form of ${key} was not shared: ${(e as Error)?.message ?? e}`);
     }
