@@ -24,6 +24,7 @@ export const PEERS: Record<string, () => Promise<Peer>> = {
   i3: async () => (await import("./i3.ts")).i3Peer("i3", 1000),
   "i3-exact": async () => (await import("./i3.ts")).i3Peer("i3-exact", 0),
   "i3-ivf": async () => (await import("./i3-ivf.ts")).i3IvfPeer(),
+  "i3-ivf-file": async () => (await import("./i3-ivf.ts")).i3IvfPeer("file"),
   orama: async () => (await import("./orama.ts")).oramaPeer(),
   edgevec: async () => (await import("./edgevec.ts")).edgevecPeer(),
   hnswlib: async () => (await import("./hnswlib.ts")).hnswlibPeer(),
