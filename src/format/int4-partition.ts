@@ -20,6 +20,7 @@
 // Then the scales [count] f32 and the doc ordinals [count] u32, each right after the one before (aligned to 4:
 // dims / 2 is a multiple of 16).
 import { checkPreamble, viewOf, writeHeaderCrc, writePreamble } from "./binary.ts";
+import { toHex } from "./checksum.ts";
 import { FormatError } from "./errors.ts";
 
 export const INT4_PARTITION_MAGIC = "I3V4";
@@ -48,7 +49,6 @@ function shaBytes(hex: string): Uint8Array {
   return Uint8Array.from({ length: 32 }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16));
 }
 
-const shaHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 /** Encodes a partition's int4 rows (`packed`: count * dims / 2 bytes). */
 export function encodeInt4Partition(p: Int4Partition): Uint8Array {
@@ -87,7 +87,7 @@ export function decodeInt4Partition(bytes: Uint8Array, expect: { dims: number; c
   checkPreamble(WHAT, bytes, INT4_PARTITION_MAGIC, CRC_AT);
   const dv = viewOf(bytes);
   const dims = dv.getUint32(8, true), count = dv.getUint32(12, true), offset = dv.getUint32(16, true), total = dv.getUint32(20, true);
-  const shard = shaHex(bytes.subarray(SHA_AT, SHA_AT + 32));
+  const shard = toHex(bytes.subarray(SHA_AT, SHA_AT + 32));
   if (dims !== expect.dims || count !== expect.count || shard !== expect.shard) {
     throw new FormatError("invalid_object", `${WHAT}: ${count} rows of ${dims} dims from shard ${shard}, expected ${expect.count} of ${expect.dims} from ${expect.shard}`);
   }
