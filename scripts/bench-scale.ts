@@ -345,7 +345,7 @@ async function main() {
     const healthP50 = pct(health, 50);
     const result = {
       passages: manifest.corpus.passages, dim: manifest.vectors.dim, distribution: o.distribution, mode: o.mode,
-      partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0,
+      partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0, planScan: manifest.search.scan ?? "int8",
       planRecallAt10: manifest.search.plan?.recallAt10 ?? null,
       recallAt10: truth ? round(recallHits / recallTotal, 4) : null,
       r2LatencyMs: latency, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"], encoder: o.encoder ?? null, coldEncoder: cold.body.query?.encoder ?? null,

@@ -6,7 +6,7 @@ import {
   encodeFloatRows, encodeShard, type ObjectRef, type Partition,
 } from "../../src/format/index.ts";
 import type { Manifest } from "../../src/format/index.ts";
-import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../src/search/budget.ts";
+import { DEFAULT_CACHE_BUDGET_BYTES, int4Resident as int4ResidentIn, splitBudget } from "../../src/search/budget.ts";
 import { kernelBytesOf } from "../../src/search/ivf.ts";
 import { int4Dims } from "../../src/search/kernels/index.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
@@ -181,9 +181,6 @@ export function finePartitionCount(rows: number, dims: number): number {
   return Math.max(partitionCount(rows), Math.min(partitionCount(rows, RESIDENT_PARTITION_ROWS), most));
 }
 
-/** How far past the kernel memory an index's int4 rows may go and still count as resident (a few misses a query). */
-const INT4_RESIDENT_SLACK = 1.25;
-
 /**
  * Whether the int4 rows of `rows` passages make an index resident that is not at int8: a worker at the default budget
  * cannot keep the int8 rows in its kernel memory but can keep (nearly: INT4_RESIDENT_SLACK) the int4 ones, so that
@@ -191,14 +188,15 @@ const INT4_RESIDENT_SLACK = 1.25;
  */
 export function int4Resident(rows: number, dims: number): boolean {
   const { kernels } = DEFAULT_SPLIT;
-  return kernelBytesOf(rows, dims) > kernels && kernelBytesOf(rows, dims, "int4") <= INT4_RESIDENT_SLACK * kernels;
+  return kernelBytesOf(rows, dims) > kernels && int4ResidentIn(kernelBytesOf(rows, dims, "int4"), kernels);
 }
 
 /**
  * Whether the int4 scan pays for `rows` passages: wherever a worker at the default budget cannot keep the int8 rows in
  * its kernel memory. The int4 rows either stay resident (int4Resident), or, larger, halve what a query reads: the
  * worker shares each partition's int4 form through the colo cache, and the kernel memory keeps twice the partitions
- * (measured at 1M passages: RESULTS, int4 partitions from the colo). Smaller indexes are resident at int8 already.
+ * (measured at 1M passages: RESULTS §27). Smaller indexes are resident at int8 already. A worker without the colo
+ * sharing scans such a larger index at int8 (src/worker/store/loaded-index.ts scanOf).
  */
 export function int4Pays(rows: number, dims: number): boolean {
   return kernelBytesOf(rows, dims) > DEFAULT_SPLIT.kernels;

@@ -26,3 +26,14 @@ export function splitBudget(cacheBudgetBytes: number): BudgetSplit {
   const loadedVersions = Math.floor(half / 16);
   return { cache: half, refine, results, loadedVersions, kernels: half - refine - results - loadedVersions };
 }
+
+/** How far past the kernel memory an index's int4 rows may go and still count as resident (a few misses a query). */
+export const INT4_RESIDENT_SLACK = 1.25;
+
+/**
+ * Whether partitions of `int4Bytes` of int4 rows stay (nearly: INT4_RESIDENT_SLACK) resident in `kernels` bytes of
+ * kernel memory.
+ */
+export function int4Resident(int4Bytes: number, kernels: number): boolean {
+  return int4Bytes <= INT4_RESIDENT_SLACK * kernels;
+}

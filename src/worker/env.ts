@@ -67,8 +67,10 @@ const VARS = {
   /**
    * A secret (`wrangler secret put COLO_SHARE_SECRET`, at least 32 characters, one per deployment): with it, API key
    * records are shared with the colo's other isolates of this deployment, sealed with it (src/worker/store/colo-seal.ts),
-   * so a new isolate checks a key without an R2 read, and query vectors are shared sealed (never one another Worker on
-   * the zone put there). Unset (default): each isolate reads key records from R2, and query vectors are shared unsealed.
+   * so a new isolate checks a key without an R2 read, query vectors are shared sealed (never one another Worker on
+   * the zone put there), and the int4 rows of partitions an isolate made are shared (src/worker/store/partitions.ts).
+   * Unset (default): each isolate reads key records from R2, query vectors are shared unsealed, and an index planned
+   * int4 whose rows do not stay resident is scanned at int8.
    */
   COLO_SHARE_SECRET: z.string({ error: "expected a string" }).refine((v) => v.length >= 32, {
     error: (iss) => `expected at least 32 characters, got ${(iss.input as string).length}`, // never the secret itself

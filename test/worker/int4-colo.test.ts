@@ -9,6 +9,7 @@ import { crc32, INT4_PARTITION_SUFFIX, objectKey } from "../../src/format";
 import { INT4_ROWS_VERSION } from "../../src/search/kernels";
 import type { IvfPartition } from "../../src/search/ivf";
 import { coloSeal } from "../../src/worker/store/colo-seal";
+import { scanOf } from "../../src/worker/store/loaded-index";
 import { createRegistry, type IndexRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, coloKey, slots, type Storage } from "../../src/worker/store/storage";
 import { bucket, publishBuildDir } from "./helpers";
@@ -122,4 +123,15 @@ describe("int4 partitions through the colo cache", () => {
     expect(new Uint8Array(await (await entry(0)).arrayBuffer())).toEqual(b0);
     expect((await entry(1)).headers.get("x-i3-seal")).toBe(s1);
   });
+
+  it("scans int4 where the plan chose it and its rows stay resident or the colo shares them; int8 otherwise", () => {
+    const index = (partitions: number, scan?: "int4") =>
+      ({ vectors: { dim: 512 }, partitions: Array.from({ length: partitions }, () => ({ shards: [{ count: 1024 }] })), search: { ...(scan ? { scan } : {}) } }) as never;
+    const kernels = 24 << 20; // int4 rows of 1,024 passages: 266,240 bytes a partition
+    expect(scanOf(index(100, "int4"), kernels, false)).toBe("int4"); // 26.6 MB: within 1.25 x 24 MB
+    expect(scanOf(index(977, "int4"), kernels, false)).toBe("int8"); // 260 MB: each isolate would convert what it reads
+    expect(scanOf(index(977, "int4"), kernels, true)).toBe("int4"); // the colo holds them converted
+    expect(scanOf(index(977), kernels, true)).toBe("int8"); // the plan's int8
+  });
 });
+
