@@ -2,7 +2,8 @@
 // the 64 KB pages of the records it served (read after the request's own records, under its waitUntil), so later
 // documents of those pages cost no read; an index whose documents do not fit reads exact records only.
 import { describe, expect, it } from "vitest";
-import { byteRangeOf, decodeDocBlock, objectKey, readDocBlockIndex } from "../../src/format";
+import { byteRangeOf, createObjectRef, decodeDocBlock, encodeDocBlock, objectKey, readDocBlockIndex } from "../../src/format";
+import { createByteCache } from "../../src/worker/store/byte-cache";
 import { DOC_PAGE_BYTES, fetchDocs } from "../../src/worker/store/docs";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
@@ -145,5 +146,61 @@ describe("documents by page", () => {
     await fetchDocs(s, reg.cache, idx, [b]);
     expect(s.stats.r2).toBe(1);
     expect(reg.cache.get(objectKey("pages", "large", idx.manifest.docs.blocks[0].path) + "@page0")).toBeUndefined();
+  });
+});
+
+describe("documents in order, whatever their layout", () => {
+  // Blocks written here to the R2 simulator: records of 200-7,200 bytes (many across page boundaries) in a block of
+  // several pages with a short last page, a block smaller than a page, and a delta's block (numbered from 0 again).
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const docsOf = (n: number, first: number, size: () => number) => Array.from({ length: n }, (_, i) => ({ id: `d${first + i}`, text: "x".repeat(size()) }));
+
+  async function setup(index: string) {
+    const put = async (docs: Array<{ id: string; text: string }>, first: number) => {
+      const bytes = encodeDocBlock(docs, first);
+      const ref = await createObjectRef("docs", bytes, { count: docs.length });
+      await bucket.put(objectKey("layout", index, ref.path), bytes);
+      return { ref: { ...ref, first, count: docs.length }, bytes };
+    };
+    const b0 = await put(docsOf(60, 0, () => 200 + Math.floor(random() * 7000)), 0);
+    const b1 = await put(docsOf(5, 60, () => 50), 60);
+    const d0 = await put(docsOf(20, 0, () => 3000 + Math.floor(random() * 3000)), 0);
+    // The parts of a loaded version fetchDocs reads: its tenant, index and doc blocks (base and delta).
+    const idx = { tenant: "layout", index, manifest: { docs: { blocks: [b0.ref, b1.ref] }, delta: { first: 65, docs: { blocks: [d0.ref] } } } } as never;
+    const truth = [...decodeDocBlock(b0.bytes), ...decodeDocBlock(b1.bytes), ...decodeDocBlock(d0.bytes)];
+    return { idx, truth, b0 };
+  }
+
+  for (const [name, budget] of [["exact records", 100_000], ["kept by page", 64 * MB]] as const) {
+    it(`${name}: every request (any order, repeats, base and delta, three at once) gets its documents in order`, async () => {
+      const { idx, truth } = await setup(name === "exact records" ? "records" : "paged");
+      const cache = createByteCache(budget);
+      for (let round = 0; round < 30; round++) {
+        const requests = Array.from({ length: 3 }, () => Array.from({ length: 1 + Math.floor(random() * 12) }, () => Math.floor(random() * truth.length)));
+        const deferred: Array<Promise<unknown>> = [];
+        const got = await Promise.all(requests.map((ordinals) => fetchDocs(storage(deferred), cache, idx, ordinals)));
+        got.forEach((docs, r) => expect(docs).toEqual(requests[r].map((o) => truth[o])));
+        await Promise.all(deferred);
+        expect(cache.bytes).toBeLessThanOrEqual(budget);
+      }
+    });
+  }
+
+  it("a block missing from R2, or of another size, is FormatError truncated (before and after its index is held)", async () => {
+    const { idx, b0 } = await setup("missing");
+    const key = objectKey("layout", "missing", b0.ref.path);
+    for (const budget of [100_000, 64 * MB]) {
+      const cache = createByteCache(budget);
+      await bucket.delete(key);
+      await expect(fetchDocs(storage([]), cache, idx, [3])).rejects.toMatchObject({ code: "truncated" });
+      await bucket.put(key, b0.bytes);
+      await fetchDocs(storage([]), cache, idx, [0]); // the index is held now
+      await bucket.delete(key);
+      await expect(fetchDocs(storage([]), cache, idx, [40, 41, 42, 59])).rejects.toMatchObject({ code: "truncated" });
+      await bucket.put(key, b0.bytes.subarray(0, b0.bytes.byteLength - 1));
+      await expect(fetchDocs(storage([]), cache, idx, [40, 41, 42, 59])).rejects.toMatchObject({ code: "truncated" });
+      await bucket.put(key, b0.bytes);
+    }
   });
 });
