@@ -6,7 +6,7 @@ import {
   encodeFloatRows, encodeShard, type ObjectRef, type Partition,
 } from "../../src/format/index.ts";
 import type { Manifest } from "../../src/format/index.ts";
-import { DEFAULT_CACHE_BUDGET_BYTES, int4Resident as int4ResidentIn, splitBudget } from "../../src/search/budget.ts";
+import { DEFAULT_CACHE_BUDGET_BYTES, int4RowsStay, splitBudget } from "../../src/search/budget.ts";
 import { kernelBytesOf } from "../../src/search/ivf.ts";
 import { int4Dims } from "../../src/search/kernels/index.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
@@ -188,7 +188,7 @@ export function finePartitionCount(rows: number, dims: number): number {
  */
 export function int4Resident(rows: number, dims: number): boolean {
   const { kernels } = DEFAULT_SPLIT;
-  return kernelBytesOf(rows, dims) > kernels && int4ResidentIn(kernelBytesOf(rows, dims, "int4"), kernels);
+  return kernelBytesOf(rows, dims) > kernels && int4RowsStay(kernelBytesOf(rows, dims, "int4"), kernels);
 }
 
 /**

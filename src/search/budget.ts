@@ -34,6 +34,6 @@ export const INT4_RESIDENT_SLACK = 1.25;
  * Whether partitions of `int4Bytes` of int4 rows stay (nearly: INT4_RESIDENT_SLACK) resident in `kernels` bytes of
  * kernel memory.
  */
-export function int4Resident(int4Bytes: number, kernels: number): boolean {
+export function int4RowsStay(int4Bytes: number, kernels: number): boolean {
   return int4Bytes <= INT4_RESIDENT_SLACK * kernels;
 }

@@ -47,7 +47,7 @@ async function readBlockIndex(s: Storage, cache: ByteCache, key: string, block: 
   const index = readDocBlockIndex(prefix);
   checkDocBlock(index, block);
   cache.set(key, index, index.offsets.byteLength + 64, undefined, { protect: true }); // every query needs a few: not pushed out by buckets
-  if (guess === page0 && head.byteLength === page0.length) pages.set(`${key}@page0`, head);
+  if (guess === page0 && head.byteLength === page0.length) pages.set(0, head);
   return index;
 }
 
@@ -86,8 +86,11 @@ function paged(cache: ByteCache, idx: LoadedIndex): boolean {
   return bytes <= PAGED_SHARE * cache.budget;
 }
 
-/** Pages of doc blocks one request has read and does not keep (by `${key}@page${p}`): its other records come from them. */
-type RequestPages = Map<string, Uint8Array>;
+/** Pages of one doc block a request has read and does not keep, by page number: its other records come from them. */
+type RequestPages = Map<number, Uint8Array>;
+
+/** The isolate cache's key of page `p` of the doc block at `key`. */
+const pageKey = (key: string, p: number) => `${key}@page${p}`;
 
 /** The byte range of page `p` of a block (the last page is shorter). */
 function pageRange(block: DocBlockRef, p: number): { offset: number; length: number } {
@@ -100,6 +103,12 @@ function pagesOf(range: { offset: number; length: number }): number[] {
   const first = Math.floor(range.offset / DOC_PAGE_BYTES);
   const last = Math.floor((range.offset + range.length - 1) / DOC_PAGE_BYTES);
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+/** The page wholly holding `range`; undefined when it spans two. */
+function onePage(range: { offset: number; length: number }): number | undefined {
+  const [p, ...more] = pagesOf(range);
+  return more.length === 0 ? p : undefined;
 }
 
 /** The bytes `range` of a doc block from pages at hand (`page`); null when one is missing. */
@@ -127,22 +136,19 @@ async function readPage(s: Storage, key: string, block: DocBlockRef, p: number):
  * concurrent requests share a page's read (cachedLoad).
  */
 function loadPages(s: Storage, cache: ByteCache, key: string, block: DocBlockRef, range: { offset: number; length: number }): Promise<unknown> {
-  return Promise.all(pagesOf(range).map((p) => {
-    const pageKey = `${key}@page${p}`;
-    return cachedLoad(cache, pageKey, s, async () => {
-      const bytes = await readPage(s, key, block, p);
-      if (bytes) cache.set(pageKey, bytes, bytes.byteLength + 64);
-      return bytes;
-    });
-  }));
+  return Promise.all(pagesOf(range).map((p) => cachedLoad(cache, pageKey(key, p), s, async () => {
+    const bytes = await readPage(s, key, block, p);
+    if (bytes) cache.set(pageKey(key, p), bytes, bytes.byteLength + 64);
+    return bytes;
+  })));
 }
 
 /** The pages worth one read each for records not at hand: those wholly holding at least two of them (each record once). */
 function sharedPages(ranges: Array<{ offset: number; length: number }>): Set<number> {
   const inPage = new Map<number, number>();
   for (const r of ranges) {
-    const [p, ...more] = pagesOf(r);
-    if (more.length === 0) inPage.set(p, (inPage.get(p) ?? 0) + 1);
+    const p = onePage(r);
+    if (p !== undefined) inPage.set(p, (inPage.get(p) ?? 0) + 1);
   }
   return new Set([...inPage].filter(([, n]) => n >= 2).map(([p]) => p));
 }
@@ -167,7 +173,7 @@ async function fetchBlockDocs(
   if (left.length === 0) return;
   const pages: RequestPages = new Map();
   const index = await blockIndex(s, cache, key, block, pages);
-  const page = (p: number) => pages.get(`${key}@page${p}`) ?? (byPage ? cache.get<Uint8Array>(`${key}@page${p}`) : undefined);
+  const page = (p: number) => pages.get(p) ?? (byPage ? cache.get<Uint8Array>(pageKey(key, p)) : undefined);
   const ranges = left.map(({ ordinal }) => byteRangeOf(index, ordinal));
   const bytes = ranges.map((r) => fromPages(page, r));
   // Not paged: a page holding two records left costs one read instead of two (kept for this request only: the
@@ -176,11 +182,12 @@ async function fetchBlockDocs(
   await Promise.all(left.map(async ({ at, ordinal }, j) => {
     const range = ranges[j];
     let b = bytes[j];
-    const [p, ...more] = pagesOf(range);
-    const inShared = !b && more.length === 0 ? shared.get(p) : undefined;
+    const p = onePage(range);
+    const inShared = !b && p !== undefined ? shared.get(p) : undefined;
     if (inShared) {
       const read = await inShared;
-      b = read && fromPages((q) => (q === p ? read : undefined), range);
+      if (read) pages.set(p!, read);
+      b = fromPages(page, range);
     }
     if (!b) {
       b = await getImmutable(s, key, block.bytes, range);
@@ -195,7 +202,7 @@ async function fetchBlockDocs(
     out[at] = doc;
   }));
   // A paged index keeps the first page its index was read with.
-  if (byPage) for (const [k, b] of pages) if (!cache.get(k)) cache.set(k, b, b.byteLength + 64);
+  if (byPage) for (const [p, b] of pages) if (!cache.get(pageKey(key, p))) cache.set(pageKey(key, p), b, b.byteLength + 64);
 }
 
 /**
@@ -214,7 +221,9 @@ export async function fetchDocs(s: Storage, cache: ByteCache, idx: LoadedIndex, 
   ordinals.forEach((versionOrdinal, at) => {
     const { blocks, local: ordinal } = segmentOf(idx, versionOrdinal);
     const block = blockOf(blocks, ordinal);
-    byBlock.set(block, [...(byBlock.get(block) ?? []), { at, ordinal }]);
+    const wanted = byBlock.get(block);
+    if (wanted) wanted.push({ at, ordinal });
+    else byBlock.set(block, [{ at, ordinal }]);
   });
   await Promise.all([...byBlock].map(([block, wanted]) => fetchBlockDocs(s, cache, idx, block, wanted, out, later)));
   // Off this request's path: its own records are read; the pages go on while it answers (under its waitUntil).

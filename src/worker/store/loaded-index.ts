@@ -9,8 +9,7 @@ import type { ShardVectors } from "../../search/dense";
 import type { DocFilter } from "../../search/filter";
 import { liveDocuments, versionDocs } from "../../search/segments";
 import { ivfOptions, isPartitioned, kernelBytesOf, type IvfSource, type ScanPrecision } from "../../search/ivf";
-import { int4Resident } from "../../search/budget";
-import { sealOf } from "./colo-seal";
+import { int4RowsStay } from "../../search/budget";
 import type { VectorIndex } from "../../search/vector-index";
 import type { Tokenizer } from "../../text/tokenizer";
 import { loadTokenizer } from "../encoder/tokenizer-loader";
@@ -18,7 +17,7 @@ import { cachedLoad, type ByteCache } from "./byte-cache";
 import { IndexTooLargeError } from "./load-failure";
 import { deltaLexicalReader, lexicalReader, usableLexical } from "./bm25-reader";
 import { fieldsReader, type FieldsReader } from "./fields-reader";
-import type { PartitionCache, Pins } from "./partitions";
+import { int4Seal, type PartitionCache, type Pins } from "./partitions";
 import { loadManifest } from "./manifest-reader";
 import { cachedObject, fetchVerified } from "./r2";
 import type { Storage } from "./storage";
@@ -192,7 +191,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
   // partition takes its rows (int8, or int4 at half: search.scan) and scales there, not its sign codes and ordinals
   // (a shard reference always has its count: the manifest rules); a megabyte is left for the query's scratch.
   const kernelMax = iso.partitions.kernels.arena.stats().maxBytes;
-  const scan = scanOf(m, kernelMax, !!s.colo && (await sealOf(s)) !== null);
+  const scan = scanOf(m, kernelMax, (await int4Seal(s)) !== null);
   const kernelBytes = m.partitions.map(({ shards: [s] }) => kernelBytesOf(s.count!, m.vectors.dim, scan));
   const deltaBytes = (m.delta?.shards ?? []).reduce((n, r) => n + r.bytes, 0); // scanned beside every probe
   if (deltaBytes > kernelMax / 2) {
@@ -242,7 +241,7 @@ async function partitionedVectors(s: Storage, iso: IsolateCaches, tenant: string
 export function scanOf(m: Manifest, kernelMax: number, coloShares: boolean): ScanPrecision {
   if ((m.search.scan ?? "int8") !== "int4") return "int8";
   const int4Bytes = m.partitions.reduce((n, { shards: [s] }) => n + kernelBytesOf(s.count!, m.vectors.dim, "int4"), 0);
-  return coloShares || int4Resident(int4Bytes, kernelMax) ? "int4" : "int8";
+  return coloShares || int4RowsStay(int4Bytes, kernelMax) ? "int4" : "int8";
 }
 
 /** Refine rows of partitions (isolate cache, else colo cache or R2). */

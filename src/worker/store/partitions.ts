@@ -16,8 +16,7 @@ import {
 import { INT4_ROWS_VERSION, type Kernels } from "../../search/kernels";
 import { getSealed, putSealed, sealOf, type ColoSeal } from "./colo-seal";
 import { fetchVerified } from "./r2";
-import { coloKey } from "./storage";
-import type { Storage } from "./storage";
+import { coloKey, type Storage } from "./storage";
 
 
 interface Entry {
@@ -25,13 +24,25 @@ interface Entry {
   pins: number;
 }
 
-/** A partition as read: its int8 shard, or (for an int4 scan) its int4 form from the colo cache. */
-type Fetched = { int8: DecodedPartition } | { int4: IvfPartition };
+/** Where a shard's int4 form lives in the colo cache: under the deployment's namespace, sealed. */
+interface Int4Entry {
+  url: string;
+  seal: ColoSeal;
+}
 
-/** Where a shard's int4 form lives in the colo cache: under the deployment's namespace, sealed; null without a secret. */
-async function int4Entry(s: Storage, key: string): Promise<{ url: string; seal: ColoSeal } | null> {
-  if (!s.colo) return null;
-  const seal = await sealOf(s);
+/**
+ * A partition as read: its int8 shard (with, for an int4 scan the colo can share, where to put the int4 rows made from
+ * it), or its int4 form from the colo cache.
+ */
+type Fetched = { int8: DecodedPartition; share?: Int4Entry } | { int4: IvfPartition };
+
+/** The seal the colo shares int4 rows under: the deployment's, where it has a colo cache and a COLO_SHARE_SECRET; else null. */
+export async function int4Seal(s: Storage): Promise<ColoSeal | null> {
+  return s.colo ? sealOf(s) : null;
+}
+
+async function int4Entry(s: Storage, key: string): Promise<Int4Entry | null> {
+  const seal = await int4Seal(s);
   return seal && { url: coloKey(`int4/${seal.namespace}/${key}${INT4_PARTITION_SUFFIX}.r${INT4_ROWS_VERSION}`), seal };
 }
 
@@ -83,17 +94,16 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
       }
     }
     const shard = checkedShard(await fetchVerified(s, tenant, index, ref), ref, dims, "partition");
-    return { int8: { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() } };
+    const int8 = { count: shard.header.count, dims, vectors: shard.vectors, scales: shard.scales, ordinals: shard.ordinals.slice() };
+    return entry ? { int8, share: entry } : { int8 };
   }
 
   /**
-   * Puts the int4 form of a partition this isolate made from its shard into the colo cache, sealed (after the
-   * response; nothing without a secret). Copied at once from the kernel memory (a view there is good until the next
-   * allocation); a failure only means the colo's next isolates make it again.
+   * Puts the int4 form of a partition this isolate made from its shard into the colo cache at `entry`, sealed (after
+   * the response). Copied at once from the kernel memory (a view there is good until the next allocation); a failure
+   * only means the colo's next isolates make it again.
    */
-  async function shareInt4(s: Storage, key: string, ref: ObjectRef, part: IvfPartition, dims: number): Promise<void> {
-    const entry = await int4Entry(s, key);
-    if (!entry) return;
+  function shareInt4(s: Storage, entry: Int4Entry, key: string, ref: ObjectRef, part: IvfPartition, dims: number): void {
     try {
       const count = part.count;
       const packed = part.block4 ? kernels.arena.u8At(part.block4.packed, (count * dims) >>> 1) : part.packed;
@@ -153,7 +163,7 @@ export function createPartitionCache(kernels: Kernels): PartitionCache {
         const fetched = await p;
         pinned[i] = pin(key, scan, fetched);
         // Made int4 here from its shard: the colo's next isolates take that form (the query that fetched it puts it).
-        if (mine && scan === "int4" && "int8" in fetched) await shareInt4(s, objects[i], refs[i], pinned[i].part, dims);
+        if (mine && "int8" in fetched && fetched.share) shareInt4(s, fetched.share, objects[i], refs[i], pinned[i].part, dims);
       }));
       const failed = settled.find((r) => r.status === "rejected");
       if (failed) {
