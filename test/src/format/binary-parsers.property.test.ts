@@ -1,10 +1,12 @@
 // Property tests of the format's binary readers, the parsers of untrusted bytes the worker reads from R2: vector
 // shards and partitions, the int4 form of a partition, centroid and refine rows, doc blocks (header, offsets, records), lexical buckets (and their
-// postings) and norms, tombstones. Whatever bytes they are given (random, or a valid object changed in a few places with its
+// postings) and norms, tombstones, and the ONNX reader the query model's engine parses a model with. Whatever bytes they are given (random, or a valid object changed in a few places with its
 // CRCs stamped again), they return a value or throw a FormatError: never another exception, never a hang, and
 // never a read outside their input (a value decoded from the same bytes is the same whatever lies around them).
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { readOnnx } from "../../../src/format/onnx.ts";
 import {
   decodeDocBlock, decodeDocRecord, decodeFloatRows, decodeLexicalBucket, decodeLexicalNorms, decodeShard,
   encodeDocBlock, encodeFloatRows, encodeLexicalBucket, encodeLexicalNorms, encodeShard, forEachPosting, FormatError,
@@ -92,6 +94,10 @@ const parsers: BinaryParser[] = [
   {
     name: "tombstones", valid: [encodeTombstones([0, 5, 31, 32, 69], 70), encodeTombstones([], 64), encodeTombstones([3], 4)], headerBytes: 32,
     restamp: (b) => restampHeader(b, 28), decode: decodeTombstones,
+  },
+  {
+    name: "ONNX model (protobuf: no CRC)", valid: [new Uint8Array(readFileSync(new URL("../../fixtures/tiny-encoder.onnx", import.meta.url)))],
+    headerBytes: 16, restamp: () => {}, decode: readOnnx,
   },
 ];
 
