@@ -451,6 +451,140 @@
     (local.get $above)
     (i32.load (i32.add (local.get $hist) (i32.shl (local.get $cut) (i32.const 2)))))
 
+;; ---- The query model's int8 matrix products (src/search/query-model.ts) ----
+
+  ;; dst[c * rows + r] = src[r * cols + c]: an int8 matrix transposed (the query model's weights, once at load).
+  (func (export "transpose_i8") (param $src i32) (param $rows i32) (param $cols i32) (param $dst i32)
+    (local $r i32) (local $c i32) (local $from i32)
+    (block $done
+      (br_if $done (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $cols))))
+      (loop $columns
+        (local.set $from (i32.add (local.get $src) (local.get $c)))
+        (local.set $r (i32.const 0))
+        (loop $down
+          (i32.store8 (local.get $dst) (i32.load8_u (local.get $from)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+          (local.set $from (i32.add (local.get $from) (local.get $cols)))
+          (br_if $down (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows))))
+        (br_if $columns (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $cols))))))
+
+  ;; mm[0] = min(0, min x[i]), mm[1] = max(0, max x[i]), over i < count (a multiple of 4): the range ONNX's
+  ;; DynamicQuantizeLinear quantizes x over.
+  (func (export "range_f32") (param $x i32) (param $count i32) (param $mm i32)
+    (local $end i32) (local $lo v128) (local $hi v128) (local $v v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $count) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $each
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $lo (f32x4.min (local.get $lo) (local.get $v)))
+        (local.set $hi (f32x4.max (local.get $hi) (local.get $v)))
+        (br_if $each (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 16))) (local.get $end)))))
+    (f32.store (local.get $mm) (f32.min
+      (f32.min (f32x4.extract_lane 0 (local.get $lo)) (f32x4.extract_lane 1 (local.get $lo)))
+      (f32.min (f32x4.extract_lane 2 (local.get $lo)) (f32x4.extract_lane 3 (local.get $lo)))))
+    (f32.store offset=4 (local.get $mm) (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $hi)) (f32x4.extract_lane 1 (local.get $hi)))
+      (f32.max (f32x4.extract_lane 2 (local.get $hi)) (f32x4.extract_lane 3 (local.get $hi))))))
+
+  ;; a16[i] = min(max(nearest(x[i] / scale) + zp, 0), 255) - zp, for i < count (a multiple of 8): ONNX's uint8
+  ;; DynamicQuantizeLinear (division, round half to even, then the zero point, clamped), kept as int16 less the zero
+  ;; point, so a product with int8 weights needs no zero point correction.
+  (func (export "quantize_u8") (param $x i32) (param $count i32) (param $scale f32) (param $zp f32) (param $a16 i32)
+    (local $end i32) (local $s4 v128) (local $z4 v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $s4 (f32x4.splat (local.get $scale)))
+    (local.set $z4 (f32x4.splat (local.get $zp)))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $each
+        (v128.store (local.get $a16) (i16x8.narrow_i32x4_s
+          (call $quantize4 (v128.load (local.get $x)) (local.get $s4) (local.get $z4))
+          (call $quantize4 (v128.load offset=16 (local.get $x)) (local.get $s4) (local.get $z4))))
+        (local.set $a16 (i32.add (local.get $a16) (i32.const 16)))
+        (br_if $each (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 32))) (local.get $end))))))
+
+  (func $quantize4 (param $v v128) (param $s4 v128) (param $z4 v128) (result v128)
+    (i32x4.trunc_sat_f32x4_s (f32x4.sub
+      (f32x4.min (f32x4.max (f32x4.add (f32x4.nearest (f32x4.div (local.get $v) (local.get $s4))) (local.get $z4))
+                            (v128.const f32x4 0 0 0 0))
+                 (v128.const f32x4 255 255 255 255))
+      (local.get $z4))))
+
+  ;; out[t*n + j] = f32(sum_d a16[t*k + d] * w[j*k + d]) * (ascale * wscale[j]) + bias[j], for t < tokens (even)
+  ;; and j < n (a multiple of 4): a matrix product of int16 activations (quantize_u8) with int8 weights stored
+  ;; transposed (row j is output column j, k bytes; k a multiple of 8), scaled and biased as onnxruntime's
+  ;; DynamicQuantizeMatMul does (the multiplier ascale * wscale[j] rounded to f32 first). The sums are exact in int32
+  ;; while k * 255 * 128 < 2^31. Two tokens and four columns at once: each weight load serves both tokens.
+  (func (export "qgemm")
+    (param $a16 i32) (param $tokens i32) (param $k i32) (param $w i32) (param $n i32)
+    (param $ascale f32) (param $wscale i32) (param $bias i32) (param $out i32)
+    (local $aEnd i32) (local $ak i32) (local $j i32) (local $p i32) (local $ap i32) (local $rowEnd i32)
+    (local $k2 i32) (local $k3 i32) (local $o1 i32)
+    (local $x0 v128) (local $x1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
+    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local $mult v128) (local $b v128)
+    (local.set $k2 (i32.shl (local.get $k) (i32.const 1)))
+    (local.set $k3 (i32.add (local.get $k2) (local.get $k)))
+    (local.set $ak (i32.shl (local.get $k) (i32.const 1))) ;; bytes of one token's int16 row
+    (local.set $aEnd (i32.add (local.get $a16) (i32.mul (local.get $tokens) (local.get $ak))))
+    (block $tokensDone
+      (br_if $tokensDone (i32.ge_u (local.get $a16) (local.get $aEnd)))
+      (loop $pairs
+        (local.set $o1 (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $j (i32.const 0))
+        (loop $columns
+          (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s01 (v128.const i32x4 0 0 0 0))
+          (local.set $s02 (v128.const i32x4 0 0 0 0)) (local.set $s03 (v128.const i32x4 0 0 0 0))
+          (local.set $s10 (v128.const i32x4 0 0 0 0)) (local.set $s11 (v128.const i32x4 0 0 0 0))
+          (local.set $s12 (v128.const i32x4 0 0 0 0)) (local.set $s13 (v128.const i32x4 0 0 0 0))
+          (local.set $p (i32.add (local.get $w) (i32.mul (local.get $j) (local.get $k))))
+          (local.set $rowEnd (i32.add (local.get $p) (local.get $k)))
+          (local.set $ap (local.get $a16))
+          (loop $depth
+            (local.set $w0 (v128.load8x8_s (local.get $p)))
+            (local.set $w1 (v128.load8x8_s (i32.add (local.get $p) (local.get $k))))
+            (local.set $w2 (v128.load8x8_s (i32.add (local.get $p) (local.get $k2))))
+            (local.set $w3 (v128.load8x8_s (i32.add (local.get $p) (local.get $k3))))
+            (local.set $x0 (v128.load (local.get $ap)))
+            (local.set $x1 (v128.load (i32.add (local.get $ap) (local.get $ak))))
+            (local.set $s00 (i32x4.add (local.get $s00) (i32x4.dot_i16x8_s (local.get $w0) (local.get $x0))))
+            (local.set $s01 (i32x4.add (local.get $s01) (i32x4.dot_i16x8_s (local.get $w1) (local.get $x0))))
+            (local.set $s02 (i32x4.add (local.get $s02) (i32x4.dot_i16x8_s (local.get $w2) (local.get $x0))))
+            (local.set $s03 (i32x4.add (local.get $s03) (i32x4.dot_i16x8_s (local.get $w3) (local.get $x0))))
+            (local.set $s10 (i32x4.add (local.get $s10) (i32x4.dot_i16x8_s (local.get $w0) (local.get $x1))))
+            (local.set $s11 (i32x4.add (local.get $s11) (i32x4.dot_i16x8_s (local.get $w1) (local.get $x1))))
+            (local.set $s12 (i32x4.add (local.get $s12) (i32x4.dot_i16x8_s (local.get $w2) (local.get $x1))))
+            (local.set $s13 (i32x4.add (local.get $s13) (i32x4.dot_i16x8_s (local.get $w3) (local.get $x1))))
+            (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+            (br_if $depth (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 8))) (local.get $rowEnd))))
+          (local.set $mult (f32x4.mul (f32x4.splat (local.get $ascale))
+            (v128.load (i32.add (local.get $wscale) (i32.shl (local.get $j) (i32.const 2))))))
+          (local.set $b (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+          (v128.store (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2)))
+            (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s
+              (call $sums4 (local.get $s00) (local.get $s01) (local.get $s02) (local.get $s03))) (local.get $mult)) (local.get $b)))
+          (v128.store (i32.add (local.get $o1) (i32.shl (local.get $j) (i32.const 2)))
+            (f32x4.add (f32x4.mul (f32x4.convert_i32x4_s
+              (call $sums4 (local.get $s10) (local.get $s11) (local.get $s12) (local.get $s13))) (local.get $mult)) (local.get $b)))
+          (br_if $columns (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 4))) (local.get $n))))
+        (local.set $out (i32.add (local.get $o1) (i32.shl (local.get $n) (i32.const 2))))
+        (br_if $pairs (i32.lt_u (local.tee $a16 (i32.add (local.get $a16) (i32.shl (local.get $ak) (i32.const 1))))
+                                (local.get $aEnd))))))
+
+  ;; [sum a, sum b, sum c, sum d] of four i32x4 (as int8_scores gathers its four rows).
+  (func $sums4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local.set $a (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $c (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
+    (i32x4.add
+      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $c))
+      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $c))))
+
   ;; Histogram buckets of four scores: floor((s - min) * scale), at most 4095 (NaN: 0).
   (func $buckets (param $s v128) (param $min4 v128) (param $scale4 v128) (result v128)
     (i32x4.min_u (i32x4.trunc_sat_f32x4_u (f32x4.mul (f32x4.sub (local.get $s) (local.get $min4)) (local.get $scale4)))
