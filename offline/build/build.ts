@@ -9,7 +9,8 @@ import path from "node:path";
 import { decodeShard, DOCS_PER_BLOCK, type FieldSpec, type LexicalSection, type ObjectRef } from "../../src/format/index.ts";
 import { hybridWindow, searchOptions } from "../../src/search/modes.ts";
 import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer/index.ts";
-import { createNodeEncoder, type Device } from "../encoder/node-encoder.ts";
+import { type Device } from "../encoder/node-encoder.ts";
+import { createQueryModelEncoder } from "../encoder/query-model.ts";
 import { openPassageEncoder, type EncoderBackend } from "../encoder/passage-encoder.ts";
 import { openCheckpoint, type Checkpoint, type Fingerprint } from "./checkpoint.ts";
 import { resolveCorpusPath, validateCorpus, type CorpusDoc } from "./corpus.ts";
@@ -328,7 +329,7 @@ async function partitionBuild(b: {
   }
   const sc = b.plan.model.sidecar;
   const texts = await pseudoQueryTexts(b.store, b.state.blocks, b.documents, PLAN_QUERIES, b.opts.partitioning?.seed ?? 1);
-  const qenc = await createNodeEncoder({ modelPath: b.plan.model.queryPath, device: "cpu", maxLen: sc.maxQueryTokens, intraOpThreads: b.opts.threads, log: b.say });
+  const qenc = await createQueryModelEncoder({ modelPath: b.plan.model.queryPath, maxLen: sc.maxQueryTokens, intraOpThreads: b.opts.threads, log: b.say });
   let vectors: Float32Array;
   try {
     vectors = await encodeQueries(texts, b.tokenizer, qenc, sc.maxQueryTokens);

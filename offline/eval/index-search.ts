@@ -4,7 +4,7 @@
  * passage; BM25 over the lexical buckets; fusion) and src/text/analyzer.ts. Offline and worker numbers are comparable.
  */
 import { readFile } from "node:fs/promises";
-import { createNodeEncoder } from "../encoder/node-encoder.ts";
+import { createQueryModelEncoder } from "../encoder/query-model.ts";
 import {
   decodeDocBlock, decodeFloatRows, flatShardRefs, decodeLexicalBucket, decodeLexicalNorms, decodeShard, decodeStaticQuery, decodeTombstones, type LexicalBucket,
   type LexicalSection, type Manifest, type ObjectRef, type RefineVectors,
@@ -180,7 +180,7 @@ export async function indexRun(dir: string, queries: Array<{ id: string; text: s
   return { run, modes };
 }
 
-/** The query encoder of a run: the index's query model in onnxruntime-node, or its static tier (the worker's code). */
+/** The query encoder of a run: the index's query model as the worker runs it (offline/encoder/query-model.ts), or its static tier (the worker's code). */
 async function queryEncoder(idx: OpenIndex, tokenizer: Tokenizer, o: IndexSearchOptions, log: (m: string) => void) {
   const m = idx.manifest;
   const choice = o.encoder ?? m.model.defaultEncoder ?? "model";
@@ -193,6 +193,6 @@ async function queryEncoder(idx: OpenIndex, tokenizer: Tokenizer, o: IndexSearch
     const enc = createStaticEncoder(model, tokenizer);
     return { encode: async (text: string) => enc.encode(text).vector, close: async () => {} };
   }
-  const enc = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log });
+  const enc = await createQueryModelEncoder({ modelPath: idx.build.objectFile(m.model.query), maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log });
   return { encode: (text: string) => enc.encode([tokenizer.encode(text)]), close: () => enc.close() };
 }

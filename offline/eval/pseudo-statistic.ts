@@ -2,7 +2,7 @@
 // fusion weight: offline/build/adaptive-fusion.ts): 12-24 word spans cut from random documents, searched on the dense
 // side and on BM25 with the worker's code (the index's query model and default probe; top 10 each); on each side the
 // MRR@10 of the document the span was cut from.
-import { createNodeEncoder } from "../encoder/node-encoder.ts";
+import { createQueryModelEncoder } from "../encoder/query-model.ts";
 import { searchLexical } from "../../src/search/bm25.ts";
 import { denseSearch } from "../../src/search/vector-index.ts";
 import { createTokenizer } from "../../src/text/tokenizer/index.ts";
@@ -23,7 +23,7 @@ export async function pseudoStatistic(idx: OpenIndex, o: { n?: number; threads?:
   }
   const queries = await pseudoQueries((ref) => idx.build.readObject(ref), m.docs.blocks, m.corpus.documents, o.n ?? PSEUDO_FUSION_QUERIES.n, PSEUDO_FUSION_QUERIES.seed, PSEUDO_FUSION_QUERIES.words);
   const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(await idx.build.readObject(m.model.vocab))));
-  const enc = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads, log: () => {} });
+  const enc = await createQueryModelEncoder({ modelPath: idx.build.objectFile(m.model.query), maxLen: m.model.maxQueryTokens, intraOpThreads: o.threads });
   let dense = 0;
   let lexical = 0;
   try {

@@ -13,7 +13,7 @@
  * fine-tuned on one domain, and a train/dev split of that domain cannot show what the dense side is worth elsewhere
  * (docs/RESULTS.md, section 6: the dev-best weight put hybrid below lexical out of domain).
  */
-import { createNodeEncoder } from "../encoder/node-encoder.ts";
+import { createQueryModelEncoder } from "../encoder/query-model.ts";
 import { choiceFlag, intFlag, numberFlag, parseFlags, runCommand, STDIO, UsageError, type CommandIO } from "../command.ts";
 import { fuse, type CompleteScores, type Fusion, type Normalization } from "../../src/search/fusion.ts";
 import { searchLexical } from "../../src/search/bm25.ts";
@@ -114,7 +114,7 @@ async function candidates(idx: OpenIndex, a: TuneArgs, queries: Array<{ id: stri
   const m = idx.manifest;
   const n = Math.max(K, searchOptions(m.lexical).depth);
   const tokenizer = createTokenizer(JSON.parse(new TextDecoder().decode(await idx.build.readObject(m.model.vocab))));
-  const enc = await createNodeEncoder({ modelPath: idx.build.objectFile(m.model.query), device: "cpu", maxLen: m.model.maxQueryTokens, intraOpThreads: a.threads, log: () => {} });
+  const enc = await createQueryModelEncoder({ modelPath: idx.build.objectFile(m.model.query), maxLen: m.model.maxQueryTokens, intraOpThreads: a.threads });
   const lists: Candidates[] = [];
   try {
     for (const q of queries) {

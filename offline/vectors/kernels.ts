@@ -8,6 +8,12 @@ const WASM = fileURLToPath(new URL("../../src/search/kernels/kernels.wasm", impo
 
 /** Kernels over an arena of at most `maxBytes`; `log` hears when they fall back to JS. */
 export function nodeKernels(maxBytes: number, log: (m: string) => void = () => {}): Kernels {
+  return createKernels(kernelsModule(log), { maxBytes });
+}
+
+/** kernels.wasm compiled (once a process), or undefined where it is missing or the engine has no wasm SIMD. */
+export function kernelsModule(log: (m: string) => void = () => {}): WebAssembly.Module | undefined {
+  if (compiled) return compiled.module;
   let module: WebAssembly.Module | undefined;
   try {
     module = compileKernels(readFileSync(WASM));
@@ -15,5 +21,8 @@ export function nodeKernels(maxBytes: number, log: (m: string) => void = () => {
   } catch (e) {
     log(`kernels: ${WASM} not usable (${(e as Error).message}); scoring in JS (run npm run build:kernels)`);
   }
-  return createKernels(module, { maxBytes });
+  compiled = { module };
+  return module;
 }
+
+let compiled: { module: WebAssembly.Module | undefined } | undefined;

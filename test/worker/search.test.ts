@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createQueryEncoder } from "../../src/worker/encoder/query-encoder";
-import { createWasmSession } from "../../src/worker/encoder/ort-web";
+import { createWasmSession, ortRunner } from "../../src/worker/encoder/ort-web";
 import { objectKey, sha256Hex } from "../../src/format";
 import { createTokenizer } from "../../src/text/tokenizer";
 import { FIXTURE_INDEX, fixtureExpectations, type FixtureExpectations, bucket, publishBuildDir, putManifestAndPointer, repoFile, repoJson, search } from "./helpers";
@@ -46,7 +46,7 @@ describe("search through the worker (workerd + R2 simulator)", () => {
     const m = published.manifest.model;
     const model = await repoFile(`${FIXTURE_INDEX}/${m.query.path}`);
     const vocab = await repoJson(`${FIXTURE_INDEX}/${m.vocab.path}`);
-    const encoder = createQueryEncoder(await createWasmSession(model), createTokenizer(vocab), {
+    const encoder = createQueryEncoder(ortRunner(await createWasmSession(model), published.manifest.vectors.dim, m.maxQueryTokens), createTokenizer(vocab), {
       maxTokens: m.maxQueryTokens, dim: published.manifest.vectors.dim, modelSha256: m.query.sha256, vocabSha256: m.vocab.sha256,
     });
     for (let i = 0; i < expected.queries.length; i++) {
@@ -64,8 +64,8 @@ describe("search through the worker (workerd + R2 simulator)", () => {
     const model = await repoFile(`models/i3-scifact/${sidecar.edgeQuery}`);
     const tokenizer = createTokenizer(await repoJson(`models/i3-scifact/${sidecar.vocab}`));
     const opts = { maxTokens: sidecar.maxQueryTokens, dim: sidecar.dim, modelSha256: "x", vocabSha256: "y" };
-    const asIs = createQueryEncoder(await createWasmSession(model, "optimized"), tokenizer, opts);
-    const optimizedAgain = createQueryEncoder(await createWasmSession(model), tokenizer, opts);
+    const asIs = createQueryEncoder(ortRunner(await createWasmSession(model, "optimized"), opts.dim, opts.maxTokens), tokenizer, opts);
+    const optimizedAgain = createQueryEncoder(ortRunner(await createWasmSession(model), opts.dim, opts.maxTokens), tokenizer, opts);
     for (const q of expected.queries.slice(0, 8)) {
       const [a, b] = [(await asIs.encode(q.text)).vector, (await optimizedAgain.encode(q.text)).vector];
       expect(Array.from(a)).toEqual(Array.from(b));

@@ -8,6 +8,9 @@
  */
 import * as ort from "onnxruntime-web/wasm";
 import ortWasmModule from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+import { FormatError } from "../../format";
+import { toInputs } from "../../text/tensors";
+import type { ModelRunner } from "./query-encoder";
 
 const PLACEHOLDER = new Uint8Array([0x00, 0x61, 0x73, 0x6d]);
 let configured = false;
@@ -50,6 +53,34 @@ export async function createWasmSession(model: Uint8Array, graph?: "optimized"):
 export async function releaseSession(session: ort.InferenceSession): Promise<void> {
   sessionCounts.released++;
   await session.release();
+}
+
+/**
+ * A query model in an onnxruntime-web session: one query's ids (`maxTokens` at most) in, output "embedding"
+ * [1, dim] out. A model that fails on an input is a broken index (FormatError), not a bad request.
+ */
+export function ortRunner(session: ort.InferenceSession, dim: number, maxTokens: number): ModelRunner {
+  return {
+    engine: "onnxruntime",
+    async run(ids) {
+      const { inputIds, attentionMask, dims } = toInputs([ids], maxTokens);
+      let out: ort.InferenceSession.OnnxValueMapType;
+      try {
+        out = await session.run({
+          input_ids: new ort.Tensor("int64", inputIds, dims),
+          attention_mask: new ort.Tensor("int64", attentionMask, dims),
+        });
+      } catch (e) {
+        throw new FormatError("invalid_object", `query model failed to run: ${(e as Error).message}`, { cause: e });
+      }
+      const embedding = out.embedding;
+      if (!embedding || embedding.dims[1] !== dim) {
+        throw new FormatError("invalid_object", `query model output "embedding" expected [1, ${dim}], got ${embedding?.dims}`);
+      }
+      return new Float32Array(embedding.data as Float32Array);
+    },
+    release: () => releaseSession(session),
+  };
 }
 
 export { ort };

@@ -1,7 +1,4 @@
-import { FormatError } from "../../format";
 import type { Tokenizer } from "../../text/tokenizer";
-import { ort, releaseSession } from "./ort-web";
-import { toInputs } from "../../text/tensors";
 import { getSealed, putSealed, sealOf, type ColoSeal } from "../store/colo-seal";
 import { coloKey } from "../store/storage";
 
@@ -33,8 +30,20 @@ export interface QueryEncoder {
   /** `coloChecked`: the caller already found the colo cache without this query's vector (it is not asked again). */
   encode(text: string, cache?: VectorCache, opts?: { coloChecked?: boolean }): Promise<EncodedQuery>;
   dim: number;
-  /** Releases the ORT session once no encode is running (on eviction from the isolate cache). */
+  /** What runs the query model: this project's kernels, or onnxruntime-web (a graph the kernels do not take). */
+  engine: ModelEngine;
+  /** Releases the model once no encode is running (on eviction from the isolate cache). */
   dispose(): void;
+}
+
+export type ModelEngine = "kernels" | "onnxruntime";
+
+/** The query model itself: token ids (truncated to the query window) in, the model's vector out. */
+export interface ModelRunner {
+  engine: ModelEngine;
+  run(ids: number[]): Float32Array | Promise<Float32Array>;
+  /** Frees what the model holds outside the JS heap (onnxruntime's session); called once. */
+  release(): Promise<void>;
 }
 
 /** An encode on an encoder whose session was released (evicted from the isolate cache): take the encoder again. */
@@ -99,45 +108,27 @@ export async function cachedQueryVector(
 const MEMO_ENTRIES = 2048;
 
 /**
- * Wraps an ORT session and the tokenizer of its model. `maxTokens` is the query window the model was trained with;
+ * Wraps a query model (`ModelRunner`: the kernels' query-model.ts, or an onnxruntime-web session) and the tokenizer
+ * of its model. `maxTokens` is the query window the model was trained with;
  * longer queries are truncated to their first `maxTokens` ids (and say so). Repeated queries, the common case at an
  * edge, are answered from the vectors of earlier encodings, keyed by the model's and the vocab's sha256 and the
  * truncated token ids: first from the isolate, then from the colo cache.
  */
 export function createQueryEncoder(
-  session: ort.InferenceSession,
+  model: ModelRunner,
   tokenizer: Tokenizer,
   opts: VectorKeyOpts,
 ): QueryEncoder {
   const memo = new Map<string, Float32Array>();
   let running = 0;
   let disposed = false;
-  const release = () => void releaseSession(session).catch((e) => console.error("releasing an ONNX session failed:", e));
+  const release = () => void model.release().catch((e) => console.error(`releasing a query model (${model.engine}) failed:`, e));
   const remember = (key: string, v: Float32Array) => {
     memo.set(key, v);
     if (memo.size > MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
   };
 
-  async function run(ids: number[]): Promise<Float32Array> {
-    const { inputIds, attentionMask, dims } = toInputs([ids], opts.maxTokens);
-    let out: ort.InferenceSession.OnnxValueMapType;
-    try {
-      out = await session.run({
-        input_ids: new ort.Tensor("int64", inputIds, dims),
-        attention_mask: new ort.Tensor("int64", attentionMask, dims),
-      });
-    } catch (e) {
-      // The model of a published index fails on this input: the index is broken (503), not the request.
-      throw new FormatError("invalid_object", `query model failed to run: ${(e as Error).message}`, { cause: e });
-    }
-    const embedding = out.embedding;
-    if (!embedding || embedding.dims[1] !== opts.dim) {
-      throw new FormatError("invalid_object", `query model output "embedding" expected [1, ${opts.dim}], got ${embedding?.dims}`);
-    }
-    return new Float32Array(embedding.data as Float32Array);
-  }
-
-  /** Encodes with the session held: a dispose during the call releases it only after. */
+  /** Encodes with the model held: a dispose during the call releases it only after. */
   async function encode(text: string, cache?: VectorCache, how: { coloChecked?: boolean } = {}): Promise<EncodedQuery> {
     if (disposed) throw new EncoderReleasedError("query encoder used after it was released");
     running++;
@@ -159,7 +150,7 @@ export function createQueryEncoder(
       remember(key, v);
       return { vector: v, ...meta, from: "colo" };
     }
-    const vector = await run(ids);
+    const vector = await model.run(ids);
     remember(key, vector);
     if (entry) putColoVector(cache!, entry, vector);
     return { vector, ...meta, from: "model" };
@@ -168,6 +159,7 @@ export function createQueryEncoder(
   return {
     tokenizer,
     dim: opts.dim,
+    engine: model.engine,
     encode,
     dispose() {
       if (disposed) return;

@@ -1,5 +1,6 @@
-import { cachedQueryVector, createQueryEncoder, EncoderReleasedError, type EncodedQuery, type QueryEncoder } from "../encoder/query-encoder";
-import { createWasmSession } from "../encoder/ort-web";
+import { cachedQueryVector, createQueryEncoder, EncoderReleasedError, type EncodedQuery, type ModelEngine, type ModelRunner, type QueryEncoder } from "../encoder/query-encoder";
+import { createWasmSession, ortRunner } from "../encoder/ort-web";
+import { queryModelOf } from "../../search/query-model";
 import {
   checkedShard, decodeFloatRows, decodeTombstones, flatShardRefs, FormatError, objectKey,
   type LexicalSection, type Manifest, type ObjectRef, type Pointer, type RefineVectors, type Tombstones,
@@ -26,6 +27,8 @@ import type { Storage } from "./storage";
 export interface IsolateCaches {
   /** Models, manifests' readers, flat shards, BM25 buckets, documents, results. */
   cache: ByteCache;
+  /** The compiled kernels (kernels.wasm), which also run the query model; absent: onnxruntime-web runs it. */
+  kernels?: WebAssembly.Module;
   /** Refine rows of partitioned indexes (large and rarely reused: kept apart so they never evict the rest). */
   refine: ByteCache;
   partitions: PartitionCache;
@@ -62,8 +65,10 @@ export interface LoadedIndex {
    * whose model fails its first load is taken out by the registry (a later reload's failure is that request's).
    */
   ensureModel(s: Storage): Promise<void>;
-  /** Whether this isolate holds the query model's session now (a query with it encodes without waiting). */
+  /** Whether this isolate holds the query model now (a query with it encodes without waiting). */
   modelLoaded(): boolean;
+  /** What runs the query model in this isolate (the kernels, or onnxruntime-web); undefined while it is not loaded. */
+  modelEngine(): ModelEngine | undefined;
   /**
    * The query model's vector of `text` from the colo cache, needing no session (what another isolate computed for the
    * same model, vocab and token ids); null when the colo has none (or none this deployment sealed).
@@ -112,7 +117,7 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     lex?.norms(), // verified before serving, the delta's too
     lex?.delta?.norms(),
   ]);
-  const load = (rs: Storage) => loadEncoder(rs, iso.cache, tenant, index, manifest);
+  const load = (rs: Storage) => loadEncoder(rs, iso, tenant, index, manifest);
   const live = liveDocuments(versionDocs(manifest, tombstones));
   return {
     tenant, index, version: pointer.version, manifest, lexicalSection, tombstones, live,
@@ -122,6 +127,7 @@ export async function loadIndex(s: Storage, iso: IsolateCaches, tenant: string, 
     encoder: async (rs) => encoderHandle(load, rs, manifest.vectors.dim),
     ensureModel: async (rs) => void (await load(rs)),
     modelLoaded: () => iso.cache.get(encoderKey(manifest)) !== undefined,
+    modelEngine: () => (iso.cache.get(encoderKey(manifest)) as QueryEncoder | undefined)?.engine,
     cachedVector: async (rs, text) => {
       if (!rs.colo) return null;
       const { vocab, maxQueryTokens, query } = manifest.model;
@@ -259,9 +265,9 @@ async function refineRows(s: Storage, cache: ByteCache, tenant: string, index: s
  * The query encoder of a manifest's model, shared by every index (of any tenant) whose query model, vocab and window
  * are the same bytes: content-addressed, so one verified copy serves all. Released when evicted.
  */
-async function loadEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
+async function loadEncoder(s: Storage, iso: IsolateCaches, tenant: string, index: string, manifest: Manifest): Promise<QueryEncoder> {
   const key = encoderKey(manifest);
-  return cachedLoad(cache, key, s, () => createEncoder(s, cache, tenant, index, manifest, key));
+  return cachedLoad(iso.cache, key, s, () => createEncoder(s, iso, tenant, index, manifest, key));
 }
 
 /** The isolate cache's key of a manifest's shared query encoder. */
@@ -271,7 +277,7 @@ function encoderKey(manifest: Manifest): string {
 }
 
 /** What a loaded index encodes queries with: the shared encoder, without holding it (or its tokenizer). */
-export type EncoderHandle = Omit<QueryEncoder, "tokenizer">;
+export type EncoderHandle = Omit<QueryEncoder, "tokenizer" | "engine">;
 
 /**
  * A handle on the shared encoder of a manifest that holds none: every encode takes it from the isolate cache. An
@@ -297,20 +303,33 @@ function encoderHandle(load: (s: Storage) => Promise<QueryEncoder>, s: Storage, 
 /** A query the encoder runs once at load: a model whose output is not `[1, dim]` fails there, not at a search. */
 const PROBE_QUERY = "query";
 
-async function createEncoder(s: Storage, cache: ByteCache, tenant: string, index: string, manifest: Manifest, key: string): Promise<QueryEncoder> {
+async function createEncoder(s: Storage, iso: IsolateCaches, tenant: string, index: string, manifest: Manifest, key: string): Promise<QueryEncoder> {
   const { query, vocab, maxQueryTokens, graph } = manifest.model;
-  const [modelBytes, tokenizer] = await Promise.all([fetchVerified(s, tenant, index, query), loadTokenizer(s, cache, tenant, index, vocab)]);
+  const dim = manifest.vectors.dim;
+  const [modelBytes, tokenizer] = await Promise.all([fetchVerified(s, tenant, index, query), loadTokenizer(s, iso.cache, tenant, index, vocab)]);
   let encoder: QueryEncoder | undefined;
+  let held: number;
   try {
-    encoder = createQueryEncoder(await createWasmSession(modelBytes, graph), tokenizer, { maxTokens: maxQueryTokens, dim: manifest.vectors.dim, modelSha256: query.sha256, vocabSha256: vocab.sha256 });
+    // The kernels where they take the graph (milliseconds to load); else an onnxruntime-web session (100-200 ms).
+    const model = queryModelOf(modelBytes, iso.kernels, maxQueryTokens);
+    let runner: ModelRunner;
+    if ("reason" in model) {
+      console.log(`query model ${query.path} of ${tenant}/${index} runs in onnxruntime-web: ${model.reason}`);
+      runner = ortRunner(await createWasmSession(modelBytes, graph), dim, maxQueryTokens);
+      held = 2 * modelBytes.byteLength; // the session's wasm memory is roughly the model's size again
+    } else {
+      if (model.dim !== dim) throw new FormatError("invalid_object", `query model output expected ${dim} dims, got ${model.dim}`);
+      runner = { engine: "kernels", run: (ids) => model.encode(ids), release: async () => {} };
+      held = model.bytes;
+    }
+    encoder = createQueryEncoder(runner, tokenizer, { maxTokens: maxQueryTokens, dim, modelSha256: query.sha256, vocabSha256: vocab.sha256 });
     await encoder.encode(PROBE_QUERY);
   } catch (e) {
     encoder?.dispose(); // its session is released: nothing keeps a failed model
     // A vocab that is not JSON, a model onnxruntime refuses, an output of the wrong shape: a broken index (503).
     throw new FormatError("invalid_object", `query model ${query.path} or vocab ${vocab.path} of ${tenant}/${index} cannot be loaded: ${(e as Error).message}`, { cause: e });
   }
-  // The session's wasm memory is roughly the model's size again; count both.
   const loaded = encoder;
-  cache.set(key, loaded, 2 * modelBytes.byteLength, () => loaded.dispose()); // its tokenizer is counted where it is cached
+  iso.cache.set(key, loaded, held, () => loaded.dispose()); // its tokenizer is counted where it is cached
   return loaded;
 }

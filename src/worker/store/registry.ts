@@ -70,7 +70,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
   const results = createByteCache(split.results);
   const loadedVersions = createByteCache(split.loadedVersions);
   const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: split.kernels }));
-  const iso: IsolateCaches = { cache, refine, partitions };
+  const iso: IsolateCaches = { cache, kernels: opts.kernels, refine, partitions };
   const now = opts.now ?? Date.now;
   const slots: Lru<Slot> = createLru({ max: opts.maxIndexes ?? 1024, now, onEvict: (_, slot) => drop(slot) });
   const missing: Lru<true> = createLru({ max: opts.maxMissing ?? 4096, ttlMs: opts.pointerTtlMs, now });

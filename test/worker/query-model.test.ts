@@ -1,0 +1,70 @@
+// The query model on the kernels inside workerd: kernels.wasm imported as a module (the worker way) runs the shipped
+// int8 query tower to onnxruntime-web's vectors, and a registry given the kernels loads an index's query model on them
+// (no onnxruntime session) where they take its graph, and in onnxruntime-web where they do not.
+import { describe, expect, it } from "vitest";
+import { objectKey } from "../../src/format";
+import kernelsModule from "../../src/search/kernels/kernels.wasm";
+import { queryModelOf } from "../../src/search/query-model";
+import { createTokenizer } from "../../src/text/tokenizer";
+import { toInputs } from "../../src/text/tensors";
+import { createWasmSession, ort, sessionCounts } from "../../src/worker/encoder/ort-web";
+import { createRegistry } from "../../src/worker/store/registry";
+import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
+import { FIXTURE_INDEX, bucket, fixtureExpectations, publishBuildDir, repoFile, repoJson } from "./helpers";
+import { publishManifest, withModelObject } from "./variants";
+
+const MB = 1 << 20;
+const SHIPPED = "models/i3-scifact/query.int8.onnx";
+
+function storage(): Storage {
+  return { bucket, slot: slots(CONNECTIONS), defer: () => {}, stats: { r2: 0, colo: 0, pointer: 0 } };
+}
+
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+
+describe("the query model on the kernels in workerd", () => {
+  it("gives onnxruntime-web's vectors of the shipped model: over half within 1e-5, every one within cosine 0.998", async () => {
+    const bytes = await repoFile(SHIPPED);
+    const model = queryModelOf(bytes, kernelsModule, 32);
+    if ("reason" in model) throw new Error(model.reason);
+    const session = await createWasmSession(bytes, "optimized");
+    const tokenizer = createTokenizer(await repoJson("models/i3-scifact/vocab.json"));
+    const { queries } = await fixtureExpectations();
+    let close = 0;
+    for (const q of queries) {
+      const ids = tokenizer.encode(q.text).slice(0, 32);
+      const { inputIds, attentionMask, dims } = toInputs([ids], 32);
+      const out = await session.run({ input_ids: new ort.Tensor("int64", inputIds, dims), attention_mask: new ort.Tensor("int64", attentionMask, dims) });
+      const want = out.embedding.data as Float32Array;
+      const got = model.encode(ids);
+      expect(dot(got, want), q.text).toBeGreaterThanOrEqual(0.998);
+      if (got.every((x, d) => Math.abs(x - want[d]) <= 1e-5)) close++;
+    }
+    // the fixture's queries are long claims: more values a last-bit difference can move one quantization step (19 of 30)
+    expect(close / queries.length).toBeGreaterThanOrEqual(0.5);
+    await session.release();
+  });
+
+  it("is what a registry with the kernels loads for the shipped model, with no onnxruntime session; other graphs get one", async () => {
+    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "onnx"); // models/use-lite: a graph the kernels do not take
+    await publishManifest("qmodel", "kernels", await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "kernels"));
+    for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", "kernels", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule });
+    const s = storage();
+
+    const sessions = sessionCounts.created;
+    const k = await reg.get(s, "qmodel", "kernels");
+    expect(k.modelEngine()).toBeUndefined();
+    const e = await (await k.encoder(s)).encode("vitamin D deficiency and bone density");
+    expect([e.from, e.vector.length, k.modelEngine()]).toEqual(["model", 512, "kernels"]);
+    expect(dot(e.vector, e.vector)).toBeCloseTo(1, 5);
+    expect(sessionCounts.created).toBe(sessions);
+
+    const o = await reg.get(s, "qmodel", "onnx");
+    await (await o.encoder(s)).encode("vitamin D deficiency and bone density");
+    expect(o.modelEngine()).toBe("onnxruntime");
+    expect(sessionCounts.created).toBe(sessions + 1);
+    // the kernels' model is counted at what it holds (its kernel memory and embeddings), under the session's 2x model bytes
+    expect(reg.cache.bytes).toBeLessThanOrEqual(reg.cache.budget);
+  });
+});
