@@ -5,7 +5,8 @@
 // Protobuf fields read (onnx.proto3):
 //   ModelProto  7 graph
 //   GraphProto  1 node (repeated), 5 initializer (repeated)
-//   NodeProto   1 input, 2 output (repeated string), 4 op_type, 7 domain
+//   NodeProto   1 input, 2 output (repeated string), 4 op_type, 5 attribute (repeated), 7 domain
+//   AttributeProto 1 name, 2 f (float), 3 i (int64)
 //   TensorProto 1 dims (repeated int64, packed or not), 2 data_type, 4 float_data, 5 int32_data, 7 int64_data (packed),
 //               8 name, 9 raw_data, 14 data_location (1 = external: refused)
 import { FormatError } from "./errors.ts";
@@ -27,6 +28,8 @@ export interface OnnxNode {
   domain: string;
   inputs: string[];
   outputs: string[];
+  /** The node's float and int attributes by name (others, e.g. lists and tensors, are left out). */
+  attributes: Record<string, number>;
 }
 
 /** An initializer: its little-endian element bytes (a view into the model's bytes where stored raw). */
@@ -136,16 +139,35 @@ function readVarints(r: Reader, wire: number, into: number[]): void {
 
 function readNode(bytes: Uint8Array, start: number, end: number): OnnxNode {
   const r = new Reader(bytes, start, end);
-  const node: OnnxNode = { opType: "", domain: "", inputs: [], outputs: [] };
+  const node: OnnxNode = { opType: "", domain: "", inputs: [], outputs: [], attributes: {} };
   while (r.pos < end) {
     const [field, wire] = r.key();
     if (field === 1 && wire === 2) node.inputs.push(r.string());
     else if (field === 2 && wire === 2) node.outputs.push(r.string());
     else if (field === 4 && wire === 2) node.opType = r.string();
+    else if (field === 5 && wire === 2) readAttribute(bytes, ...r.span(), node.attributes);
     else if (field === 7 && wire === 2) node.domain = r.string();
     else r.skip(wire);
   }
   return node;
+}
+
+/** An attribute's float (f) or int (i) value, under its name; attributes of other kinds are left out. */
+function readAttribute(bytes: Uint8Array, start: number, end: number, into: Record<string, number>): void {
+  const r = new Reader(bytes, start, end);
+  let name = "";
+  let value: number | undefined;
+  while (r.pos < end) {
+    const [field, wire] = r.key();
+    if (field === 1 && wire === 2) name = r.string();
+    else if (field === 2 && wire === 5) {
+      if (end - r.pos < 4) throw truncated();
+      value = new DataView(bytes.buffer, bytes.byteOffset + r.pos, 4).getFloat32(0, true);
+      r.skip(5);
+    } else if (field === 3 && wire === 0) value = r.varint();
+    else r.skip(wire);
+  }
+  if (value !== undefined && name) into[name] = value;
 }
 
 function readTensor(bytes: Uint8Array, start: number, end: number): OnnxTensor {
@@ -154,16 +176,17 @@ function readTensor(bytes: Uint8Array, start: number, end: number): OnnxTensor {
   let name = "";
   let dataType = 0;
   let raw: Uint8Array | undefined;
-  let floats: Uint8Array | undefined;
+  const floats: Uint8Array[] = []; // float_data: packed runs, or one fixed32 a key
   const ints: number[] = [];
   let external = false;
   while (r.pos < end) {
     const [field, wire] = r.key();
     if (field === 1) readVarints(r, wire, dims);
     else if (field === 2 && wire === 0) dataType = r.varint();
-    else if (field === 4 && wire === 2) {
-      const [s, e] = r.span();
-      floats = bytes.subarray(s, e);
+    else if (field === 4 && (wire === 2 || wire === 5)) {
+      const [s, e] = wire === 2 ? r.span() : [r.pos, r.pos + 4];
+      if (wire === 5) r.skip(5);
+      floats.push(bytes.subarray(s, e));
     } else if ((field === 5 || field === 7) && (wire === 0 || wire === 2)) readVarints(r, wire, ints);
     else if (field === 8 && wire === 2) name = r.string();
     else if (field === 9 && wire === 2) {
@@ -178,13 +201,15 @@ function readTensor(bytes: Uint8Array, start: number, end: number): OnnxTensor {
   const count = dims.reduce((a, d) => a * d, 1);
   let data: Uint8Array;
   if (raw) data = raw;
-  else if (floats && dataType === ONNX_FLOAT) data = floats;
   else if (size === undefined) data = new Uint8Array(0); // a type no engine here reads: kept by name, without data
+  else if (dataType === ONNX_FLOAT) data = floats.length === 1 ? floats[0] : concat(floats);
   else {
-    // int32_data holds int8/uint8/int32 values one per varint, int64_data int64 ones (negative: ten-byte varints)
+    // int32_data holds int8/uint8/int32 values one per varint, int64_data int64 ones (negative: ten-byte varints);
+    // never more bytes than the values the model holds (dims alone allocate nothing)
+    if (ints.length !== count) throw bad(`initializer "${name}" of dims [${dims}] holds ${ints.length} values`);
     data = new Uint8Array(count * size);
     const v = new DataView(data.buffer);
-    for (let i = 0; i < Math.min(count, ints.length); i++) {
+    for (let i = 0; i < count; i++) {
       const x = ints[i];
       if (size === 1) data[i] = x & 0xff;
       else if (size === 4) v.setInt32(4 * i, x, true);
@@ -195,6 +220,16 @@ function readTensor(bytes: Uint8Array, start: number, end: number): OnnxTensor {
     throw bad(`initializer "${name}" of dims [${dims}] holds ${data.byteLength} bytes, expected ${count * size}`);
   }
   return { name, dims, dataType, bytes: data };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**

@@ -6,7 +6,8 @@
 // 100-200 ms (mostly compiling onnxruntime's wasm on first use), and it encodes a query in about half the time.
 // Any other graph is not taken (`queryModelOf` says why) and runs in onnxruntime. Pure: the worker and `i3 eval`
 // run this same code; the test against onnxruntime-node on the shipped model is its oracle.
-import { readOnnx, ONNX_FLOAT, ONNX_INT8, ONNX_UINT8, type OnnxGraph, type OnnxTensor } from "../format/onnx.ts";
+import { FormatError } from "../format/errors.ts";
+import { readOnnx, ONNX_FLOAT, ONNX_INT64, ONNX_INT8, ONNX_UINT8, type OnnxGraph, type OnnxTensor } from "../format/onnx.ts";
 import { createArena } from "./kernels/arena.ts";
 
 /** The matrix products of the graph: [inputs, outputs] of each. */
@@ -31,11 +32,22 @@ const GRAPH_OPS: Record<string, number> = {
   Clip: 2, Div: 2, Range: 1, Cos: 1, Sin: 1, DequantizeLinear: 1, Sub: 1, Tanh: 1, Sqrt: 1,
 };
 
+/**
+ * The graph's other constants (type:dims:values): reshape shapes (4 heads of 64, then of 128), split sizes, the
+ * embedding's x2, the attention mask's -1e9, the norm's 1e-12, axes. A re-export that changes any runs in onnxruntime.
+ */
+const GRAPH_CONSTANTS = [
+  "7:1:-1", "7:1:256", "7:1:512", "7:1:64", "7:1:1", "7:1:2", "7::0", "7::1", "7:3:256,256,256", "7:1:4", "7:1:128",
+  "7:1:0", "7:3:512,512,512", "1::0", "1::2", `1::${Math.fround(1e-12)}`, "1::-1000000000", "1::1",
+].sort();
+
 const EMBED = 256;
 const WIDTH = 512;
 const HEADS = 4;
 const LN_EPS = Math.fround(1e-6);
 const FFN = 1536;
+/** Positions the timing signal is defined for (USE-lite's longest input). */
+const MAX_POSITIONS = 128;
 
 /** The kernels.wat functions the model uses (arena offsets). */
 interface ModelKernels {
@@ -74,6 +86,14 @@ function f32(t: OnnxTensor | undefined): Float32Array | undefined {
   return new Float32Array(t.bytes.slice().buffer);
 }
 
+/** An initializer's values as numbers (int64 and float32; others give none). */
+function values(t: OnnxTensor): number[] {
+  const b = t.bytes.slice().buffer;
+  if (t.dataType === ONNX_INT64) return Array.from(new BigInt64Array(b), Number);
+  if (t.dataType === ONNX_FLOAT) return Array.from(new Float32Array(b));
+  return [];
+}
+
 /** The weights of a graph this engine computes, or why it is not one. */
 function weightsOf(g: OnnxGraph): Weights | NotTaken {
   const ops = new Map<string, number>();
@@ -81,13 +101,20 @@ function weightsOf(g: OnnxGraph): Weights | NotTaken {
   const same = ops.size === Object.keys(GRAPH_OPS).length && [...ops].every(([op, n]) => GRAPH_OPS[op] === n);
   if (!same) return { reason: "the graph is not the optimized int8 query tower (its ops differ)" };
   const init = g.initializers;
+  const used = new Set<string>();
+  const take = (name: string | undefined) => {
+    if (name === undefined) return undefined;
+    used.add(name);
+    return init.get(name);
+  };
+
   const matmuls: Weights["matmuls"] = new Map();
   for (const n of g.nodes) {
     if (n.opType !== "DynamicQuantizeMatMul") continue;
     const name = /^enc\.(.+)\.bias$/.exec(n.inputs[4] ?? "")?.[1] as MatMulName | undefined;
-    if (!name || !(name in MATMULS)) return { reason: `a matrix product with bias "${n.inputs[4]}"` };
+    if (!name || !(name in MATMULS) || matmuls.has(name)) return { reason: `a matrix product with bias "${n.inputs[4]}"` };
     const [k, out] = MATMULS[name];
-    const [w, scale, zero, bias] = [1, 2, 3, 4].map((i) => init.get(n.inputs[i]));
+    const [w, scale, zero, bias] = [1, 2, 3, 4].map((i) => take(n.inputs[i]));
     if (!w || w.dataType !== ONNX_INT8 || w.dims.join() !== `${k},${out}`) return { reason: `${name}: weights not int8 [${k}, ${out}]` };
     if (!zero || zero.dataType !== ONNX_INT8 || zero.bytes.length !== out || zero.bytes.some((z) => z !== 0)) {
       return { reason: `${name}: weight zero points not ${out} zeros` };
@@ -98,23 +125,41 @@ function weightsOf(g: OnnxGraph): Weights | NotTaken {
     matmuls.set(name, { w: w.bytes, scale: s, bias: b });
   }
   if (matmuls.size !== Object.keys(MATMULS).length) return { reason: "matrix products missing" };
+
   const norms: Weights["norms"] = new Map();
-  for (const name of ["layers.0.ln1", "layers.0.ln2", "layers.1.ln1", "layers.1.ln2"]) {
-    const g0 = f32(init.get(`enc.${name}.weight`));
-    const b0 = f32(init.get(`enc.${name}.bias`));
+  for (const n of g.nodes) {
+    if (n.opType !== "LayerNormalization") continue;
+    const name = /^enc\.(layers\.[01]\.ln[12])\.weight$/.exec(n.inputs[1] ?? "")?.[1];
+    if (!name || norms.has(name) || n.inputs[2] !== `enc.${name}.bias`) return { reason: `a layer norm of "${n.inputs[1]}"` };
+    if (n.attributes.epsilon !== LN_EPS || n.attributes.axis !== -1) return { reason: `${name}: layer norm epsilon or axis not 1e-6, -1` };
+    const g0 = f32(take(n.inputs[1]));
+    const b0 = f32(take(n.inputs[2]));
     const width = name === "layers.0.ln1" ? EMBED : WIDTH;
     if (!g0 || !b0 || g0.length !== width || b0.length !== width) return { reason: `${name}: layer norm not ${width} wide` };
     norms.set(name, { g: g0, b: b0 });
   }
-  const table = init.get("enc.embeddings.weight_quantized");
-  const scale = f32(init.get("enc.embeddings.weight_scale"));
-  const zero = init.get("enc.embeddings.weight_zero_point");
-  if (!table || table.dataType !== ONNX_UINT8 || table.dims.length !== 2 || table.dims[1] !== EMBED || !scale || scale.length !== 1 || !zero || zero.dataType !== ONNX_UINT8 || zero.bytes.length !== 1) {
+  if (norms.size !== 4) return { reason: "layer norms missing" };
+
+  const alphas = g.nodes.filter((n) => n.opType === "FusedMatMul");
+  const heads = [EMBED / HEADS, WIDTH / HEADS];
+  if (alphas.some((n, i) => n.attributes.alpha !== Math.fround(1 / Math.sqrt(heads[i])) || n.attributes.transA || n.attributes.transB)) {
+    return { reason: "attention scores not scaled by 1/sqrt(head dims) of 4 heads" };
+  }
+  if (g.nodes.some((n) => n.opType === "Softmax" && n.attributes.axis !== -1)) return { reason: "a softmax not over the last axis" };
+
+  const table = take("enc.embeddings.weight_quantized");
+  const scale = f32(take("enc.embeddings.weight_scale"));
+  const zero = take("enc.embeddings.weight_zero_point");
+  if (!table || table.dataType !== ONNX_UINT8 || table.dims.length !== 2 || table.dims[0] < 1 || table.dims[1] !== EMBED || !scale || scale.length !== 1 || !zero || zero.dataType !== ONNX_UINT8 || zero.bytes.length !== 1) {
     return { reason: "the token embeddings are not uint8 rows of 256 with one scale" };
   }
-  const timescales = [...init.values()].find((t) => t.dataType === ONNX_FLOAT && t.dims.join() === `1,${EMBED / 2}`);
-  const invTimescales = f32(timescales);
+  // the timing signal's inverse timescales: the [1, 128] float constant a Mul node takes
+  const timing = g.nodes.filter((n) => n.opType === "Mul").flatMap((n) => n.inputs).find((i) => init.get(i)?.dims.join() === `1,${EMBED / 2}`);
+  const invTimescales = f32(take(timing));
   if (!invTimescales) return { reason: "no timing signal constant [1, 128]" };
+
+  const constants = [...init.values()].filter((t) => !used.has(t.name)).map((t) => `${t.dataType}:${t.dims.join()}:${values(t).join()}`).sort();
+  if (constants.join("|") !== GRAPH_CONSTANTS.join("|")) return { reason: "the graph's constants differ (heads, head dims, splits or masks)" };
   return { embed: table.bytes.slice(), embedScale: scale[0], embedZero: zero.bytes[0], vocab: table.dims[0], invTimescales, norms, matmuls };
 }
 
@@ -128,6 +173,9 @@ function weightsOf(g: OnnxGraph): Weights | NotTaken {
  * if (!("reason" in m)) m.encode(tokenizer.encode("what is a hybrid search").slice(0, 32));
  */
 export function queryModelOf(bytes: Uint8Array, module: WebAssembly.Module | undefined, maxTokens: number): QueryModel | NotTaken {
+  if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_POSITIONS) {
+    throw new RangeError(`query model: maxTokens must be an integer in 1..${MAX_POSITIONS}, got ${maxTokens}`);
+  }
   if (!module) return { reason: "no wasm SIMD kernels" };
   let graph: OnnxGraph;
   try {
@@ -161,6 +209,7 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     placed.set(name, at);
   }
   arena.free(stored);
+  w.matmuls.clear(); // its views would keep the model's bytes alive: the kernel memory holds the weights now
   const xAt = arena.alloc(4 * rows * FFN);
   const a16At = arena.alloc(2 * rows * FFN);
   const outAt = arena.alloc(4 * rows * FFN);
@@ -250,7 +299,9 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     const x = new Float32Array(t * EMBED);
     const half = EMBED / 2;
     for (let j = 0; j < t; j++) {
-      const id = ids[j] >= 0 && ids[j] < w.vocab ? ids[j] : 0;
+      const id = ids[j];
+      // onnxruntime's Gather refuses such an id too: the vocab and the model do not belong together (a broken index)
+      if (!(Number.isInteger(id) && id >= 0 && id < w.vocab)) throw new FormatError("invalid_object", `query model: token id ${id} outside its ${w.vocab} embeddings`);
       for (let d = 0; d < EMBED; d++) {
         const e = Math.fround((w.embed[id * EMBED + d] - w.embedZero) * w.embedScale);
         const angle = Math.fround(j * w.invTimescales[d % half]);

@@ -311,16 +311,15 @@ async function createEncoder(s: Storage, iso: IsolateCaches, tenant: string, ind
   let held: number;
   try {
     // The kernels where they take the graph (milliseconds to load); else an onnxruntime-web session (100-200 ms).
-    const model = queryModelOf(modelBytes, iso.kernels, maxQueryTokens);
+    const kernels = kernelModel(modelBytes, iso.kernels, maxQueryTokens, tokenizer, `query model ${query.path} of ${tenant}/${index}`);
     let runner: ModelRunner;
-    if ("reason" in model) {
-      console.log(`query model ${query.path} of ${tenant}/${index} runs in onnxruntime-web: ${model.reason}`);
+    if (kernels) {
+      if (kernels.dim !== dim) throw new FormatError("invalid_object", `query model output expected ${dim} dims, got ${kernels.dim}`);
+      runner = kernels.runner;
+      held = kernels.bytes;
+    } else {
       runner = ortRunner(await createWasmSession(modelBytes, graph), dim, maxQueryTokens);
       held = 2 * modelBytes.byteLength; // the session's wasm memory is roughly the model's size again
-    } else {
-      if (model.dim !== dim) throw new FormatError("invalid_object", `query model output expected ${dim} dims, got ${model.dim}`);
-      runner = { engine: "kernels", run: (ids) => model.encode(ids), release: async () => {} };
-      held = model.bytes;
     }
     encoder = createQueryEncoder(runner, tokenizer, { maxTokens: maxQueryTokens, dim, modelSha256: query.sha256, vocabSha256: vocab.sha256 });
     await encoder.encode(PROBE_QUERY);
@@ -332,4 +331,35 @@ async function createEncoder(s: Storage, iso: IsolateCaches, tenant: string, ind
   const loaded = encoder;
   iso.cache.set(key, loaded, held, () => loaded.dispose()); // its tokenizer is counted where it is cached
   return loaded;
+}
+
+/**
+ * The query model on the kernels (src/search/query-model.ts), run once on the probe query; undefined, with a log line,
+ * where they do not take its graph or fail to load or run it: onnxruntime-web runs it then. A model that fails on a
+ * query later is a broken index (FormatError, 503), as in onnxruntime.
+ */
+function kernelModel(bytes: Uint8Array, module: WebAssembly.Module | undefined, maxTokens: number, tokenizer: Tokenizer, what: string):
+  { runner: ModelRunner; dim: number; bytes: number } | undefined {
+  let model;
+  try {
+    model = queryModelOf(bytes, module, maxTokens);
+    if (!("reason" in model)) model.encode(tokenizer.encode(PROBE_QUERY).slice(0, maxTokens));
+  } catch (e) {
+    console.log(`${what} runs in onnxruntime-web: the kernels failed on it (${(e as Error).message})`);
+    return undefined;
+  }
+  if ("reason" in model) {
+    console.log(`${what} runs in onnxruntime-web: ${model.reason}`);
+    return undefined;
+  }
+  const m = model;
+  const run = (ids: number[]) => {
+    try {
+      return m.encode(ids);
+    } catch (e) {
+      if (e instanceof FormatError) throw e;
+      throw new FormatError("invalid_object", `query model failed to run: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  return { runner: { engine: "kernels", run, release: async () => {} }, dim: m.dim, bytes: m.bytes };
 }

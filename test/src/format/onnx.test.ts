@@ -30,7 +30,10 @@ describe("readOnnx", () => {
   it("reads the shipped int8 query model: its nodes in order and its initializers with dims, types and bytes", () => {
     const g = readOnnx(new Uint8Array(readFileSync(path.join(root, "models/i3-scifact/query.int8.onnx"))));
     expect(g.nodes).toHaveLength(95);
-    expect(g.nodes[0]).toEqual({ opType: "Mul", domain: "", inputs: ["input_ids", "attention_mask"], outputs: ["/enc/Mul_output_0"] });
+    expect(g.nodes[0]).toEqual({ opType: "Mul", domain: "", inputs: ["input_ids", "attention_mask"], outputs: ["/enc/Mul_output_0"], attributes: {} });
+    const norm = g.nodes.find((n) => n.opType === "LayerNormalization")!;
+    expect(norm.attributes).toEqual({ axis: -1, epsilon: Math.fround(1e-6), stash_type: 1 });
+    expect(g.nodes.filter((n) => n.opType === "FusedMatMul").map((n) => n.attributes.alpha)).toEqual([0.125, Math.fround(1 / Math.sqrt(128))]);
     const dq = g.nodes.filter((n) => n.opType === "DynamicQuantizeMatMul");
     expect(dq).toHaveLength(10);
     expect(dq.every((n) => n.domain === "com.microsoft")).toBe(true);
@@ -46,6 +49,17 @@ describe("readOnnx", () => {
     expect([minusOne.dataType, new BigInt64Array(minusOne.bytes.slice().buffer)[0]]).toEqual([ONNX_INT64, -1n]);
   });
 
+  it("reads unpacked float_data (one fixed32 a key), and refuses typed data that does not fill its dims", () => {
+    const one = (x: number) => [...field(4, 5), ...new Uint8Array(new Float32Array([x]).buffer)];
+    const unpacked = [...bytesField(1, varint(2)), ...varintField(2, ONNX_FLOAT), ...one(0.5), ...one(-4), ...stringField(8, "u")];
+    expect(Array.from(new Float32Array(readOnnx(model(bytesField(5, unpacked))).initializers.get("u")!.bytes.slice().buffer))).toEqual([0.5, -4]);
+    // dims of 50 million int32 values and no data: refused, nothing allocated for them
+    const empty = [...bytesField(1, varint(50_000_000)), ...varintField(2, 6), ...stringField(8, "e")];
+    expect(() => readOnnx(model(bytesField(5, empty)))).toThrow(/holds 0 values/);
+    const short = [...bytesField(1, varint(3)), ...varintField(2, 6), ...bytesField(5, varint(7)), ...stringField(8, "s")];
+    expect(() => readOnnx(model(bytesField(5, short)))).toThrow(FormatError);
+  });
+
   it("reads unpacked dims, float_data and int32_data / int64_data (negative values as two's complement)", () => {
     const floats = new Uint8Array(new Float32Array([1.5, -2]).buffer);
     const t1 = [...varintField(1, 2), ...varintField(2, ONNX_FLOAT), ...bytesField(4, floats), ...stringField(8, "f")];
@@ -53,7 +67,7 @@ describe("readOnnx", () => {
     const t3 = [...bytesField(1, varint(1)), ...varintField(2, ONNX_INT64), ...bytesField(7, varint(-7)), ...stringField(8, "i64")];
     const node = [...stringField(1, "a"), ...stringField(1, "b"), ...stringField(2, "c"), ...stringField(3, "n"), ...stringField(4, "Add"), ...stringField(7, "")];
     const g = readOnnx(model([...bytesField(1, node), ...bytesField(5, t1), ...bytesField(5, t2), ...bytesField(5, t3), ...stringField(2, "g")]));
-    expect(g.nodes).toEqual([{ opType: "Add", domain: "", inputs: ["a", "b"], outputs: ["c"] }]);
+    expect(g.nodes).toEqual([{ opType: "Add", domain: "", inputs: ["a", "b"], outputs: ["c"], attributes: {} }]);
     expect(Array.from(new Float32Array(g.initializers.get("f")!.bytes.slice().buffer))).toEqual([1.5, -2]);
     expect(Array.from(new Int8Array(g.initializers.get("i8")!.bytes.slice().buffer))).toEqual([5, -3, 0]);
     expect(new BigInt64Array(g.initializers.get("i64")!.bytes.slice().buffer)[0]).toBe(-7n);
