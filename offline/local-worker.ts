@@ -28,8 +28,11 @@ export interface LocalWorker {
   peakRssMb(): number | null;
   /** Resident memory of the workerd processes now (MB; 0 when /proc cannot tell). */
   rssMb(): number;
-  /** Stops wrangler, workerd and every other process of the group. */
-  stop(): void;
+  /**
+   * Stops wrangler, workerd and every other process of the group; resolves once none is left (SIGKILL after 10 s), so
+   * that the local state (R2, the colo cache) is no longer being written.
+   */
+  stop(): Promise<void>;
 }
 
 /** A free TCP port on the loopback interface. */
@@ -47,7 +50,7 @@ export function freePort(): Promise<number> {
  *
  * @example
  * const w = await startLocalWorker({ root, vars: { POINTER_TTL_MS: 0 } });
- * try { await fetch(`${w.base}/healthz`); } finally { w.stop(); }
+ * try { await fetch(`${w.base}/healthz`); } finally { await w.stop(); }
  */
 export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalWorker> {
   const port = opts.port ?? (await freePort());
@@ -59,11 +62,22 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     stdio: ["ignore", openSync(log, "w"), openSync(log, "a")],
     detached: true, // its own process group: stop() kills wrangler's shim, wrangler and workerd together
   });
-  const stop = () => {
+  const alive = () => {
     try {
-      process.kill(-child.pid!, "SIGTERM");
+      process.kill(-child.pid!, 0);
+      return true;
     } catch {
-      // already gone
+      return false; // no process of the group is left
+    }
+  };
+  const stop = async () => {
+    if (!alive()) return;
+    process.kill(-child.pid!, "SIGTERM");
+    for (const end = Date.now() + 10_000; alive(); await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > end) {
+        process.kill(-child.pid!, "SIGKILL");
+        break;
+      }
     }
   };
   const base = `http://127.0.0.1:${port}`;
@@ -71,7 +85,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}; see ${log}`);
     if (Date.now() > deadline) {
-      stop();
+      await stop();
       throw new Error(`wrangler dev did not answer /healthz in time; see ${log}`);
     }
     if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;

@@ -94,7 +94,7 @@ async function main() {
         `p99 ${pct(times, 99).toFixed(1)} ms  mean ${mean.toFixed(1)} ms  throughput ${(n / wall).toFixed(1)} req/s`,
     );
   } finally {
-    worker?.stop();
+    await worker?.stop();
   }
 }
 

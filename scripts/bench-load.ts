@@ -393,8 +393,7 @@ async function main() {
     if (process.env.BENCH_LOAD_KEEP_LOG) cpSync(log, process.env.BENCH_LOAD_KEEP_LOG);
     process.exitCode = tally.fiveXx || tally.wrongResults || tally.unexpected || swapCounts.failed ? 1 : 0;
   } finally {
-    worker?.stop();
-    await sleep(1000);
+    await worker?.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

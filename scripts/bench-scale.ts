@@ -308,7 +308,7 @@ async function main() {
     try {
       return await askOnce(`${w.base}/v1/tenants/bench/indexes/${indexName}/search`, key, query);
     } finally {
-      w.stop();
+      await w.stop();
     }
   };
   const colds: number[] = [];
@@ -379,7 +379,7 @@ async function main() {
       r2ReadsPerQuery: round(reads.reduce((a, b) => a + b, 0) / reads.length, 2), coloReadsPerQuery: round(colo.reduce((a, b) => a + b, 0) / colo.length, 2),
       saturationQps: round(qps), peakWorkerdMb: worker.peakRssMb(), queries: held.length,
     };
-    worker.stop();
+    await worker.stop();
     // A repeated query in a new isolate: one the colo has seen (the warm pass asked it), whose query vector it holds.
     if (!o["cold-colo"]) {
       const repeats = [];
@@ -392,7 +392,7 @@ async function main() {
     say(JSON.stringify(result, null, 1));
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {
-    worker.stop();
+    await worker.stop();
   }
 }
 

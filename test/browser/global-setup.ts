@@ -61,8 +61,8 @@ export default async function setup(project: TestProject) {
   const worker = await startLocalWorker({ root, persistTo: persist, vars: { POINTER_TTL_MS: 0, KEY_CACHE_TTL_MS: 0 } });
   project.provide("base", worker.base);
   project.provide("key", JSON.parse(line).key);
-  return () => {
-    worker.stop();
+  return async () => {
+    await worker.stop();
     rmSync(persist, { recursive: true, force: true });
   };
 }
