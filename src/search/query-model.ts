@@ -252,32 +252,46 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     return out;
   }
 
+  // Attention scratch, head by head: q, k and v of one head contiguous (double), a row's weights and its sum.
+  const hq = new Float64Array(rows * WIDTH / HEADS);
+  const hk = new Float64Array(rows * WIDTH / HEADS);
+  const hv = new Float64Array(rows * WIDTH / HEADS);
+  const weights = new Float64Array(rows);
+  const acc = new Float64Array(WIDTH / HEADS);
+
   /** Multi-head self-attention of qkv [t, 3 * width] (q | k | v), no padding: softmax(alpha q k^T) v, heads merged. */
   function attention(qkv: Float32Array, t: number, width: number): Float32Array {
     const hd = width / HEADS;
     const alpha = Math.fround(1 / Math.sqrt(hd));
     const stride = 3 * width;
     const out = new Float32Array(t * width);
-    const p = new Float64Array(t);
+    const row = acc.subarray(0, hd);
     for (let h = 0; h < HEADS; h++) {
-      const qo = h * hd;
-      const ko = width + h * hd;
-      const vo = 2 * width + h * hd;
+      for (let j = 0; j < t; j++) {
+        const from = j * stride + h * hd;
+        for (let d = 0; d < hd; d++) {
+          hq[j * hd + d] = qkv[from + d];
+          hk[j * hd + d] = qkv[from + width + d];
+          hv[j * hd + d] = qkv[from + 2 * width + d];
+        }
+      }
       for (let i = 0; i < t; i++) {
         let max = -Infinity;
         for (let j = 0; j < t; j++) {
           let s = 0;
-          for (let d = 0; d < hd; d++) s += qkv[i * stride + qo + d] * qkv[j * stride + ko + d];
-          p[j] = Math.fround(Math.fround(s) * alpha);
-          if (p[j] > max) max = p[j];
+          for (let d = 0, qi = i * hd, kj = j * hd; d < hd; d++) s += hq[qi + d] * hk[kj + d];
+          const w = Math.fround(Math.fround(s) * alpha);
+          weights[j] = w;
+          if (w > max) max = w;
         }
         let sum = 0;
-        for (let j = 0; j < t; j++) sum += p[j] = Math.exp(p[j] - max);
-        const at = i * width + h * hd;
+        for (let j = 0; j < t; j++) sum += weights[j] = Math.exp(weights[j] - max);
+        row.fill(0);
         for (let j = 0; j < t; j++) {
-          const a = Math.fround(p[j] / sum);
-          for (let d = 0; d < hd; d++) out[at + d] += a * qkv[j * stride + vo + d];
+          const a = Math.fround(weights[j] / sum);
+          for (let d = 0, vj = j * hd; d < hd; d++) row[d] += a * hv[vj + d];
         }
+        out.set(row, i * width + h * hd);
       }
     }
     return out;
@@ -293,20 +307,27 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     return a;
   }
 
+  // The timing signal of every position a query may have: sin(j * inv_ts) | cos(j * inv_ts), each rounded to f32.
+  const half = EMBED / 2;
+  const timing = new Float32Array(maxTokens * EMBED);
+  for (let j = 0; j < maxTokens; j++) {
+    for (let d = 0; d < EMBED; d++) {
+      const angle = Math.fround(j * w.invTimescales[d % half]);
+      timing[j * EMBED + d] = d < half ? Math.sin(angle) : Math.cos(angle);
+    }
+  }
+
   /** x0[j] = 2 * E[id_j] + timing signal(j): the embeddings as the graph makes them. */
   function embed(ids: readonly number[]): Float32Array {
     const t = ids.length;
     const x = new Float32Array(t * EMBED);
-    const half = EMBED / 2;
     for (let j = 0; j < t; j++) {
       const id = ids[j];
       // onnxruntime's Gather refuses such an id too: the vocab and the model do not belong together (a broken index)
       if (!(Number.isInteger(id) && id >= 0 && id < w.vocab)) throw new FormatError("invalid_object", `query model: token id ${id} outside its ${w.vocab} embeddings`);
       for (let d = 0; d < EMBED; d++) {
         const e = Math.fround((w.embed[id * EMBED + d] - w.embedZero) * w.embedScale);
-        const angle = Math.fround(j * w.invTimescales[d % half]);
-        const pe = Math.fround(d < half ? Math.sin(angle) : Math.cos(angle));
-        x[j * EMBED + d] = 2 * e + pe;
+        x[j * EMBED + d] = 2 * e + timing[j * EMBED + d];
       }
     }
     return x;
@@ -347,7 +368,7 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     return head(pooled);
   }
 
-  return { dim: WIDTH, bytes: arena.memory.buffer.byteLength + w.embed.byteLength, encode };
+  return { dim: WIDTH, bytes: arena.memory.buffer.byteLength + w.embed.byteLength + timing.byteLength + 3 * hq.byteLength, encode };
 }
 
 function roundHalfEven(x: number): number {
