@@ -10,7 +10,7 @@ import { toInputs } from "../../src/text/tensors";
 import { createWasmSession, ort, sessionCounts } from "../../src/worker/encoder/ort-web";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
-import { FIXTURE_INDEX, bucket, fixtureExpectations, publishBuildDir, repoFile, repoJson } from "./helpers";
+import { FIXTURE_INDEX, bucket, fixtureExpectations, publishBuildDir, repoFile, repoJson, search } from "./helpers";
 import { publishManifest, withModelObject } from "./variants";
 
 const MB = 1 << 20;
@@ -66,5 +66,19 @@ describe("the query model on the kernels in workerd", () => {
     expect(sessionCounts.created).toBe(sessions + 1);
     // the kernels' model is counted at what it holds (its kernel memory and embeddings), under the session's 2x model bytes
     expect(reg.cache.bytes).toBeLessThanOrEqual(reg.cache.budget);
+  });
+
+  it("answers 503 index_unavailable for a query whose token ids the model has no embedding for (a vocab that is not the model's)", async () => {
+    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "wide-vocab");
+    const vocab = await repoJson("models/i3-scifact/vocab.json");
+    // three pieces past the model's 8002 embeddings: the last, "▁zzzq", gets id 8002
+    const wide = new TextEncoder().encode(JSON.stringify([...vocab, ["▁qqqa", -20], ["▁qqqb", -20], ["▁zzzq", -1]]));
+    let m = await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "wide-vocab");
+    m = await withModelObject(m, "vocab", wide, "qmodel", "wide-vocab");
+    await publishManifest("qmodel", "wide-vocab", m);
+    const ok = await search("qmodel", "wide-vocab", { query: "vitamin D deficiency", k: 3 });
+    expect(ok.status).toBe(200);
+    const bad = await search("qmodel", "wide-vocab", { query: "vitamin zzzq", k: 3 });
+    expect([bad.status, bad.body.error.code]).toEqual([503, "index_unavailable"]);
   });
 });
