@@ -25,6 +25,9 @@ export const PEERS: Record<string, () => Promise<Peer>> = {
   "i3-exact": async () => (await import("./i3.ts")).i3Peer("i3-exact", 0),
   "i3-ivf": async () => (await import("./i3-ivf.ts")).i3IvfPeer(),
   "i3-ivf-file": async () => (await import("./i3-ivf.ts")).i3IvfPeer("file"),
+  // planned for recall@10 0.999 instead of the build's 0.98, to stand beside an HNSW graph at its recall
+  "i3-ivf-0.999": async () => (await import("./i3-ivf.ts")).i3IvfPeer("memory", 0.999),
+  "i3-ivf-file-0.999": async () => (await import("./i3-ivf.ts")).i3IvfPeer("file", 0.999),
   orama: async () => (await import("./orama.ts")).oramaPeer(),
   edgevec: async () => (await import("./edgevec.ts")).edgevecPeer(),
   hnswlib: async () => (await import("./hnswlib.ts")).hnswlibPeer(),
