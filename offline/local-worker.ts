@@ -73,11 +73,13 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   const stop = async () => {
     if (!alive()) return;
     process.kill(-child.pid!, "SIGTERM");
+    let killed = false;
     for (const end = Date.now() + 10_000; alive(); await new Promise((r) => setTimeout(r, 50))) {
-      if (Date.now() > end) {
+      if (!killed && Date.now() > end) {
         process.kill(-child.pid!, "SIGKILL");
-        break;
+        killed = true; // then wait for the kernel to reap them, a moment at most
       }
+      if (Date.now() > end + 5_000) break;
     }
   };
   const base = `http://127.0.0.1:${port}`;

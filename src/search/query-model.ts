@@ -3,9 +3,10 @@
 // without onnxruntime. The matrix products are onnxruntime's DynamicQuantizeMatMul (the activations quantized to
 // uint8 over the whole tensor, int8 weights per output column, exact int32 sums: kernels.wat qgemm); everything
 // else follows the graph's float32 ops. A new isolate has it in milliseconds where an onnxruntime-web session takes
-// 100-200 ms (mostly compiling onnxruntime's wasm on first use), and it encodes a query in about half the time.
-// Any other graph is not taken (`queryModelOf` says why) and runs in onnxruntime. Pure: the worker and `i3 eval`
-// run this same code; the test against onnxruntime-node on the shipped model is its oracle.
+// 100-200 ms (mostly compiling onnxruntime's wasm on first use), and it encodes a query in about the same time or
+// less (a quarter less for short queries; docs/RESULTS.md section 28). Any other graph is not taken (`queryModelOf`
+// says why) and runs in onnxruntime. Pure: the worker and `i3 eval` run this same code; the test against
+// onnxruntime-web on the shipped model is its oracle.
 import { FormatError } from "../format/errors.ts";
 import { readOnnx, ONNX_FLOAT, ONNX_INT64, ONNX_INT8, ONNX_UINT8, type OnnxGraph, type OnnxTensor } from "../format/onnx.ts";
 import { createArena } from "./kernels/arena.ts";
