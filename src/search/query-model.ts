@@ -1,10 +1,11 @@
 // The query model run on this project's kernels: the int8 query tower that `python -m offline.train.export optimize`
 // writes (USE-lite's two pre-LN transformer layers, mean pooling, a tanh layer, L2 norm; ../shared/notes/use-lite-spec.md)
 // without onnxruntime. The matrix products are onnxruntime's DynamicQuantizeMatMul (the activations quantized to
-// uint8 over the whole tensor, int8 weights per output column, exact int32 sums: kernels.wat qgemm); everything
-// else follows the graph's float32 ops. A new isolate has it in milliseconds where an onnxruntime-web session takes
-// 100-200 ms (mostly compiling onnxruntime's wasm on first use), and it encodes a query in about the same time or
-// less (a quarter less for short queries; docs/RESULTS.md section 28). Any other graph is not taken (`queryModelOf`
+// uint8 over the whole tensor, int8 weights per output column, exact int32 sums: kernels.wat qgemm); the attention's
+// dot products and weighted sums run on the kernels too (attn_scores, attn_mix, f32); the rest follows the graph's
+// float32 ops in JS. A new isolate has it in milliseconds where an onnxruntime-web session takes
+// 100-200 ms (mostly compiling onnxruntime's wasm on first use), and it encodes a query in less time than onnxruntime
+// (docs/RESULTS.md section 28). Any other graph is not taken (`queryModelOf`
 // says why) and runs in onnxruntime. Pure: the worker and `i3 eval` run this same code; the test against
 // onnxruntime-web on the shipped model is its oracle.
 import { FormatError } from "../format/errors.ts";
@@ -55,6 +56,8 @@ interface ModelKernels {
   range_f32(x: number, count: number, mm: number): void;
   quantize_u8(x: number, count: number, scale: number, zp: number, a16: number): void;
   transpose_i8(src: number, rows: number, cols: number, dst: number): void;
+  attn_scores(qkv: number, t: number, width: number, qo: number, hd: number, s: number): void;
+  attn_mix(qkv: number, t: number, width: number, qo: number, hd: number, a: number, out: number): void;
   qgemm(a16: number, tokens: number, k: number, w: number, n: number, ascale: number, wscale: number, bias: number, out: number): void;
 }
 
@@ -193,7 +196,7 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
   const rows = Math.max(2, maxTokens + (maxTokens & 1)); // qgemm takes tokens in pairs
   let weightBytes = EMBED * FFN * 2;
   for (const [k, n] of Object.values(MATMULS)) weightBytes += k * n + 8 * n + 64;
-  const bufBytes = rows * FFN * 4 * 2 + rows * FFN * 2 + 64 * 4;
+  const bufBytes = rows * FFN * 4 * 2 + rows * FFN * 2 + 4 * rows * rows + 4 * rows * WIDTH + 64 * 5;
   const arena = createArena({ maxBytes: Math.ceil((weightBytes + bufBytes + (1 << 17)) / 65536) * 65536 });
   const k = new WebAssembly.Instance(module, { env: { memory: arena.memory } }).exports as unknown as ModelKernels;
 
@@ -215,10 +218,18 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
   const a16At = arena.alloc(2 * rows * FFN);
   const outAt = arena.alloc(4 * rows * FFN);
   const mmAt = arena.alloc(16);
+  const scoresAt = arena.alloc(4 * rows * rows); // one head's attention weights
+  const attAt = arena.alloc(4 * rows * WIDTH); // the heads' outputs, merged
   const mem = () => arena.memory.buffer;
 
   /** out = DynamicQuantizeMatMul(x [t, k], name): onnxruntime's quantization of x, then the int8 product. */
   function matmul(name: MatMulName, x: Float32Array, t: number): Float32Array {
+    product(name, x, t);
+    return new Float32Array(mem(), outAt, t * placed.get(name)!.n).slice();
+  }
+
+  /** The product of `matmul`, left in kernel memory at outAt (until the next product). */
+  function product(name: MatMulName, x: Float32Array, t: number): void {
     const m = placed.get(name)!;
     const count = t * m.k;
     new Float32Array(mem(), xAt, count).set(x.subarray(0, count));
@@ -231,7 +242,6 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     const tp = t + (t & 1);
     if (tp !== t) new Int16Array(mem(), a16At + 2 * count, m.k).fill(0);
     k.qgemm(a16At, tp, m.k, m.w, m.n, scale, m.scale, m.bias, outAt);
-    return new Float32Array(mem(), outAt, t * m.n).slice();
   }
 
   function layerNorm(name: string, x: Float32Array, t: number, width: number): Float32Array {
@@ -253,49 +263,32 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     return out;
   }
 
-  // Attention scratch, head by head: q, k and v of one head contiguous (double), a row's weights and its sum.
-  const hq = new Float64Array(rows * WIDTH / HEADS);
-  const hk = new Float64Array(rows * WIDTH / HEADS);
-  const hv = new Float64Array(rows * WIDTH / HEADS);
-  const weights = new Float64Array(rows);
-  const acc = new Float64Array(WIDTH / HEADS);
-
-  /** Multi-head self-attention of qkv [t, 3 * width] (q | k | v), no padding: softmax(alpha q k^T) v, heads merged. */
-  function attention(qkv: Float32Array, t: number, width: number): Float32Array {
+  /**
+   * Multi-head self-attention over the qkv product `name` of y (q | k | v, no padding): softmax(alpha q k^T) v, heads
+   * merged. The dot products and the weighted sums run on the kernels (attn_scores, attn_mix), the softmax here.
+   */
+  function attention(name: MatMulName, y: Float32Array, t: number, width: number): Float32Array {
+    product(name, y, t); // qkv at outAt
     const hd = width / HEADS;
     const alpha = Math.fround(1 / Math.sqrt(hd));
-    const stride = 3 * width;
-    const out = new Float32Array(t * width);
-    const row = acc.subarray(0, hd);
     for (let h = 0; h < HEADS; h++) {
-      for (let j = 0; j < t; j++) {
-        const from = j * stride + h * hd;
-        for (let d = 0; d < hd; d++) {
-          hq[j * hd + d] = qkv[from + d];
-          hk[j * hd + d] = qkv[from + width + d];
-          hv[j * hd + d] = qkv[from + 2 * width + d];
-        }
-      }
+      k.attn_scores(outAt, t, width, h * hd, hd, scoresAt);
+      const a = new Float32Array(mem(), scoresAt, t * t);
       for (let i = 0; i < t; i++) {
+        const row = i * t;
         let max = -Infinity;
         for (let j = 0; j < t; j++) {
-          let s = 0;
-          for (let d = 0, qi = i * hd, kj = j * hd; d < hd; d++) s += hq[qi + d] * hk[kj + d];
-          const w = Math.fround(Math.fround(s) * alpha);
-          weights[j] = w;
-          if (w > max) max = w;
+          const v = Math.fround(a[row + j] * alpha);
+          a[row + j] = v;
+          if (v > max) max = v;
         }
         let sum = 0;
-        for (let j = 0; j < t; j++) sum += weights[j] = Math.exp(weights[j] - max);
-        row.fill(0);
-        for (let j = 0; j < t; j++) {
-          const a = Math.fround(weights[j] / sum);
-          for (let d = 0, vj = j * hd; d < hd; d++) row[d] += a * hv[vj + d];
-        }
-        out.set(row, i * width + h * hd);
+        for (let j = 0; j < t; j++) sum += a[row + j] = Math.exp(a[row + j] - max);
+        for (let j = 0; j < t; j++) a[row + j] = a[row + j] / sum;
       }
+      k.attn_mix(outAt, t, width, h * hd, hd, scoresAt, attAt);
     }
-    return out;
+    return new Float32Array(mem(), attAt, t * width).slice();
   }
 
   function add(a: Float32Array, b: Float32Array): Float32Array {
@@ -354,12 +347,12 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     const x0 = embed(ids.slice(0, t));
     // layer 0: 256 -> 512, the residual through its own projection
     let y = layerNorm("layers.0.ln1", x0, t, EMBED);
-    let h = add(matmul("layers.0.res", x0, t), matmul("layers.0.attn.out", attention(matmul("layers.0.attn.qkv", y, t), t, EMBED), t));
+    let h = add(matmul("layers.0.res", x0, t), matmul("layers.0.attn.out", attention("layers.0.attn.qkv", y, t, EMBED), t));
     y = layerNorm("layers.0.ln2", h, t, WIDTH);
     h = add(h, matmul("layers.0.ff2", relu(matmul("layers.0.ff1", y, t)), t));
     // layer 1: 512 wide
     y = layerNorm("layers.1.ln1", h, t, WIDTH);
-    h = add(h, matmul("layers.1.attn.out", attention(matmul("layers.1.attn.qkv", y, t), t, WIDTH), t));
+    h = add(h, matmul("layers.1.attn.out", attention("layers.1.attn.qkv", y, t, WIDTH), t));
     y = layerNorm("layers.1.ln2", h, t, WIDTH);
     h = add(h, matmul("layers.1.ff2", relu(matmul("layers.1.ff1", y, t)), t));
     // mean pooling
@@ -369,7 +362,7 @@ function createQueryModel(w: Weights, module: WebAssembly.Module, maxTokens: num
     return head(pooled);
   }
 
-  return { dim: WIDTH, bytes: arena.memory.buffer.byteLength + w.embed.byteLength + timing.byteLength + 3 * hq.byteLength, encode };
+  return { dim: WIDTH, bytes: arena.memory.buffer.byteLength + w.embed.byteLength + timing.byteLength, encode };
 }
 
 function roundHalfEven(x: number): number {

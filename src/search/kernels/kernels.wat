@@ -573,6 +573,56 @@
         (br_if $pairs (i32.lt_u (local.tee $a16 (i32.add (local.get $a16) (i32.shl (local.get $ak) (i32.const 1))))
                                 (local.get $aEnd))))))
 
+;; One attention head of the query model (its q, k and v at columns qo, qo + width and qo + 2 * width of qkv rows
+  ;; 3 * width floats long; hd, the head's width, a multiple of 4). attn_scores: s[i * t + j] = q_i . k_j (f32, four
+  ;; lanes, then the lanes added); the softmax is the caller's. attn_mix: out[i * width + qo + d] = sum_j a[i * t + j]
+  ;; * v_j[d] (f32, j in order), the head's part of each token's output row.
+  (func (export "attn_scores") (param $qkv i32) (param $t i32) (param $width i32) (param $qo i32) (param $hd i32) (param $s i32)
+    (local $stride i32) (local $i i32) (local $j i32) (local $qp i32) (local $kp i32) (local $end i32) (local $acc v128)
+    (local.set $stride (i32.mul (local.get $width) (i32.const 12))) ;; bytes of a qkv row
+    (loop $rows
+      (local.set $j (i32.const 0))
+      (loop $cols
+        (local.set $qp (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $i) (local.get $stride))) (i32.shl (local.get $qo) (i32.const 2))))
+        (local.set $kp (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $stride)))
+                                (i32.shl (i32.add (local.get $qo) (local.get $width)) (i32.const 2))))
+        (local.set $end (i32.add (local.get $qp) (i32.shl (local.get $hd) (i32.const 2))))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (loop $lanes
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (v128.load (local.get $qp)) (v128.load (local.get $kp)))))
+          (local.set $kp (i32.add (local.get $kp) (i32.const 16)))
+          (br_if $lanes (i32.lt_u (local.tee $qp (i32.add (local.get $qp) (i32.const 16))) (local.get $end))))
+        (f32.store (local.get $s) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+          (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (br_if $cols (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $t))))
+      (br_if $rows (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $t)))))
+
+  (func (export "attn_mix") (param $qkv i32) (param $t i32) (param $width i32) (param $qo i32) (param $hd i32) (param $a i32) (param $out i32)
+    (local $stride i32) (local $i i32) (local $j i32) (local $d i32) (local $vp i32) (local $op i32) (local $w v128)
+    (local.set $stride (i32.mul (local.get $width) (i32.const 12)))
+    (loop $rows
+      (local.set $op (i32.add (i32.add (local.get $out) (i32.shl (i32.mul (local.get $i) (local.get $width)) (i32.const 2)))
+                              (i32.shl (local.get $qo) (i32.const 2))))
+      (local.set $d (i32.const 0))
+      (loop $zero
+        (v128.store (i32.add (local.get $op) (i32.shl (local.get $d) (i32.const 2))) (v128.const f32x4 0 0 0 0))
+        (br_if $zero (i32.lt_u (local.tee $d (i32.add (local.get $d) (i32.const 4))) (local.get $hd))))
+      (local.set $j (i32.const 0))
+      (loop $tokens
+        (local.set $w (v128.load32_splat (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $t)) (local.get $j)) (i32.const 2)))))
+        (local.set $vp (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $stride)))
+                                (i32.shl (i32.add (local.get $qo) (i32.shl (local.get $width) (i32.const 1))) (i32.const 2))))
+        (local.set $d (i32.const 0))
+        (loop $lanes
+          (v128.store (i32.add (local.get $op) (i32.shl (local.get $d) (i32.const 2)))
+            (f32x4.add (v128.load (i32.add (local.get $op) (i32.shl (local.get $d) (i32.const 2))))
+                       (f32x4.mul (local.get $w) (v128.load (i32.add (local.get $vp) (i32.shl (local.get $d) (i32.const 2)))))))
+          (br_if $lanes (i32.lt_u (local.tee $d (i32.add (local.get $d) (i32.const 4))) (local.get $hd))))
+        (br_if $tokens (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $t))))
+      (br_if $rows (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $t)))))
+
   ;; [sum a, sum b, sum c, sum d] of four i32x4 (as int8_scores gathers its four rows).
   (func $sums4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
     (local.set $a (i32x4.add

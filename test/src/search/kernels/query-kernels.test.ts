@@ -1,5 +1,6 @@
-// The query model's kernels (kernels.wat range_f32, quantize_u8, transpose_i8, qgemm) against plain JS written from
-// the ONNX and onnxruntime definitions they follow: the same bits.
+// The query model's kernels (kernels.wat range_f32, quantize_u8, transpose_i8, qgemm, attn_scores, attn_mix) against
+// plain JS written from the ONNX and onnxruntime definitions they follow (the attention's from its own order of f32
+// steps): the same bits.
 import { describe, expect, it } from "vitest";
 import { createArena } from "../../../../src/search/kernels";
 import { rng } from "../../../../src/random.ts";
@@ -10,6 +11,8 @@ interface QueryKernels {
   quantize_u8(x: number, count: number, scale: number, zp: number, a16: number): void;
   transpose_i8(src: number, rows: number, cols: number, dst: number): void;
   qgemm(a16: number, tokens: number, k: number, w: number, n: number, ascale: number, wscale: number, bias: number, out: number): void;
+  attn_scores(qkv: number, t: number, width: number, qo: number, hd: number, s: number): void;
+  attn_mix(qkv: number, t: number, width: number, qo: number, hd: number, a: number, out: number): void;
 }
 
 function setup() {
@@ -89,6 +92,46 @@ describe("the query model's kernels", () => {
           for (let d = 0; d < depth; d++) sum += a[t * depth + d] * w[j * depth + d];
           const want = Math.fround(Math.fround(Math.fround(sum) * Math.fround(ascale * wscale[j])) + bias[j]);
           if (got[t * n + j] !== want) expect([t, j, got[t * n + j]]).toEqual([t, j, want]);
+        }
+      }
+      for (const o of Object.values(at)) arena.free(o);
+    }
+  });
+
+  it("attn_scores and attn_mix: one head's q.k in four f32 lanes, and its weighted sum of v in f32, token by token", () => {
+    const { arena, k } = setup();
+    const r = rng(11);
+    const f = Math.fround;
+    for (const [t, width, head] of [[1, 256, 0], [7, 256, 3], [32, 512, 2]]) {
+      const hd = width / 4;
+      const qo = head * hd;
+      const stride = 3 * width;
+      const qkv = Float32Array.from({ length: t * stride }, () => r() * 4 - 2);
+      const at = { qkv: arena.alloc(4 * qkv.length), s: arena.alloc(4 * t * t), out: arena.alloc(4 * t * width) };
+      arena.f32At(at.qkv, qkv.length).set(qkv);
+      k.attn_scores(at.qkv, t, width, qo, hd, at.s);
+      const scores = arena.f32At(at.s, t * t).slice();
+      for (let i = 0; i < t; i++) {
+        for (let j = 0; j < t; j++) {
+          const lanes = [0, 0, 0, 0];
+          for (let d = 0; d < hd; d++) lanes[d % 4] = f(lanes[d % 4] + f(qkv[i * stride + qo + d] * qkv[j * stride + width + qo + d]));
+          expect(scores[i * t + j]).toBe(f(f(lanes[0] + lanes[1]) + f(lanes[2] + lanes[3])));
+        }
+      }
+      const weights = Float32Array.from({ length: t * t }, () => r());
+      arena.f32At(at.s, t * t).set(weights);
+      arena.f32At(at.out, t * width).fill(7); // the head's columns are overwritten, the rest left alone
+      k.attn_mix(at.qkv, t, width, qo, hd, at.s, at.out);
+      const out = arena.f32At(at.out, t * width);
+      for (let i = 0; i < t; i++) {
+        for (let d = 0; d < width; d++) {
+          if (d < qo || d >= qo + hd) {
+            expect(out[i * width + d]).toBe(7);
+            continue;
+          }
+          let sum = 0;
+          for (let j = 0; j < t; j++) sum = f(sum + f(weights[i * t + j] * qkv[j * stride + 2 * width + d]));
+          expect(out[i * width + d]).toBe(sum);
         }
       }
       for (const o of Object.values(at)) arena.free(o);
