@@ -1,4 +1,4 @@
-// A new isolate serves an index before its query model's session is made (100-200 ms of CPU): BM25, the static tier
+// A new isolate serves an index before its query model is loaded (25 ms on the kernels, 100-200 ms as an onnxruntime-web session; this file loads it in onnxruntime-web): BM25, the static tier
 // and query vectors the colo cache holds need no session; "model" waits for it; "auto" takes the static tier instead
 // of waiting; a model that fails its first load takes the version out (503 index_unavailable). Registries stand for
 // isolates; the model's object is held back by a gate on the R2 simulator (and on the colo cache) until the test opens it.

@@ -59,8 +59,8 @@ export interface LoadedIndex {
   encoder(s: Storage): Promise<EncoderHandle>;
   /**
    * The query model's session, made (and run once) if this isolate does not hold it: begun by the first request that
-   * needs it, not by the version's load (BM25, the static tier and colo-cached query vectors need none, and making a
-   * session takes 100-200 ms of the isolate's one thread). Rejects when the model cannot be loaded. A replacement
+   * needs it, not by the version's load (BM25, the static tier and colo-cached query vectors need none, and loading
+   * it takes about 25 ms of the isolate's one thread on the kernels, 100-200 ms for an onnxruntime-web session). Rejects when the model cannot be loaded. A replacement
    * version waits for it before it serves (a version with a broken model never replaces a good one); a first version
    * whose model fails its first load is taken out by the registry (a later reload's failure is that request's).
    */
@@ -92,7 +92,8 @@ export interface LoadedIndex {
  * Loads a version named by a pointer: the manifest (sha256 checked against the pointer), the vocab, the BM25 norms,
  * and the vectors' entry point: a flat index's every shard (verified, so a corrupt version fails here and never
  * replaces a good one); a partitioned index's centroids only (partitions load when first probed). Not the query
- * model: it is loaded when a request needs it (`ensureModel`; 100-200 ms of CPU in a new isolate), or before a
+ * model: it is loaded when a request needs it (`ensureModel`; about 25 ms of CPU in a new isolate on the kernels,
+ * 100-200 ms in onnxruntime-web), or before a
  * replacement version serves (the registry).
  * Throws IndexTooLargeError for a flat index over its share of the cache (before any shard is read), FormatError on
  * any corrupt or missing object, and whatever R2 throws: the registry remembers each (load-failure.ts).
