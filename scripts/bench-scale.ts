@@ -45,8 +45,7 @@ import { normalizeRows } from "../offline/vectors/kmeans.ts";
 import { rng } from "../src/random.ts";
 import { hybridWindow, searchOptions } from "../src/search/modes.ts";
 import { createTopKIp } from "../offline/vectors/topk-ip.ts";
-import { kernelsModule } from "../offline/vectors/kernels.ts";
-import { queryModelOf } from "../src/search/query-model.ts";
+import { createQueryModelEncoder } from "../offline/encoder/query-model.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: o } = parseArgs({
@@ -110,16 +109,18 @@ function queryTexts(file: string): string[] {
  * The edge query model's vectors of `texts`, computed as the worker computes them: onnxruntime-web's wasm kernels
  * (onnxruntime-node's int8 kernels round differently, enough to swap neighbours that differ in the third decimal).
  */
-/** Query vectors as the worker computes them: the query model on the kernels where they take it, else onnxruntime-web. */
+/** Query vectors as the worker computes them (offline/encoder/query-model.ts: the kernels where they take the model). */
 async function workerQueryVectors(texts: string[]): Promise<Float32Array> {
   const model = await theModel();
-  const max = model.sidecar.maxQueryTokens;
-  const m = queryModelOf(model.queryBytes, kernelsModule(), max);
-  if ("reason" in m) return encodeTexts(texts);
+  const enc = await createQueryModelEncoder({ modelPath: model.queryPath, maxLen: model.sidecar.maxQueryTokens });
   const tok = createTokenizer(model.vocab);
-  const out = new Float32Array(texts.length * dim);
-  texts.forEach((t, i) => out.set(m.encode(tok.encode(t).slice(0, max)), i * dim));
-  return out;
+  try {
+    const out = new Float32Array(texts.length * dim);
+    for (let i = 0; i < texts.length; i++) out.set(await enc.encode([tok.encode(texts[i])]), i * dim);
+    return out;
+  } finally {
+    await enc.close();
+  }
 }
 
 async function encodeTexts(texts: string[]): Promise<Float32Array> {

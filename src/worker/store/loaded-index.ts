@@ -323,7 +323,7 @@ async function createEncoder(s: Storage, iso: IsolateCaches, tenant: string, ind
       held = 2 * modelBytes.byteLength; // the session's wasm memory is roughly the model's size again
     }
     encoder = createQueryEncoder(runner, tokenizer, { maxTokens: maxQueryTokens, dim, modelSha256: query.sha256, vocabSha256: vocab.sha256 });
-    await encoder.encode(PROBE_QUERY);
+    if (!kernels) await encoder.encode(PROBE_QUERY); // the kernels' model ran it already (kernelModel)
   } catch (e) {
     encoder?.dispose(); // its session is released: nothing keeps a failed model
     // A vocab that is not JSON, a model onnxruntime refuses, an output of the wrong shape: a broken index (503).
