@@ -91,9 +91,12 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** True when `key` hashes to the record's hash (constant-time compare) and the record is not revoked. */
-export async function keyMatches(record: KeyRecord, key: string): Promise<boolean> {
-  const ok = constantTimeEqual(await hashApiKey(key), record.hash);
+/**
+ * True when `key` hashes to the record's hash (constant-time compare) and the record is not revoked. `hash`: the
+ * key's hashApiKey, where the caller has it already (the worker remembers the hashes of the keys it has seen).
+ */
+export async function keyMatches(record: KeyRecord, key: string, hash?: string): Promise<boolean> {
+  const ok = constantTimeEqual(hash ?? (await hashApiKey(key)), record.hash);
   return ok && !record.revokedAt;
 }
 
