@@ -12,12 +12,12 @@ type HnswIndex = {
  * a `window` object lets its loader run in Node, and its IndexedDB file-system sync then logs an error that does not
  * affect the index (it lives in wasm memory).
  */
-export function hnswlibPeer(): Peer {
+export function hnswlibPeer(efSearch: number = HNSW.efSearch): Peer {
   let index: HnswIndex | undefined;
   let rowOf: number[] = [];
   return {
-    name: "hnswlib",
-    label: `hnswlib-wasm HNSW (M ${HNSW.m}, efConstruction ${HNSW.efConstruction}, ef ${HNSW.efSearch}, ip)`,
+    name: efSearch === HNSW.efSearch ? "hnswlib" : `hnswlib-ef${efSearch}`,
+    label: `hnswlib-wasm HNSW (M ${HNSW.m}, efConstruction ${HNSW.efConstruction}, ef ${efSearch}, ip)`,
     package: "hnswlib-wasm",
     async build(vectors, n, dims) {
       (globalThis as { window?: object }).window ??= {};
@@ -25,7 +25,7 @@ export function hnswlibPeer(): Peer {
       const lib = await loadHnswlib();
       index = new lib.HierarchicalNSW("ip", dims, "") as unknown as HnswIndex;
       index.initIndex(n, HNSW.m, HNSW.efConstruction, 100);
-      index.setEfSearch(HNSW.efSearch);
+      index.setEfSearch(efSearch);
       const rows = Array.from({ length: n }, (_, i) => vectors.subarray(i * dims, (i + 1) * dims));
       const labels = index.addItems(rows, false);
       rowOf = [];

@@ -31,6 +31,10 @@ export const PEERS: Record<string, () => Promise<Peer>> = {
   orama: async () => (await import("./orama.ts")).oramaPeer(),
   edgevec: async () => (await import("./edgevec.ts")).edgevecPeer(),
   hnswlib: async () => (await import("./hnswlib.ts")).hnswlibPeer(),
+  // the same graph searched with a smaller beam: HNSW at the recall the partitioned index reaches, to compare at equal recall
+  "hnswlib-ef16": async () => (await import("./hnswlib.ts")).hnswlibPeer(16),
+  "hnswlib-ef24": async () => (await import("./hnswlib.ts")).hnswlibPeer(24),
+  "hnswlib-ef32": async () => (await import("./hnswlib.ts")).hnswlibPeer(32),
   voy: async () => (await import("./voy.ts")).voyPeer(),
   usearch: async () => (await import("./usearch.ts")).usearchPeer(),
 };
