@@ -2,7 +2,7 @@
  * The scale benchmark: an index of N passages in the real format, published to the local R2, served by a fresh
  * `wrangler dev`, measured from a client. Prints one JSON line (and a readable summary on stderr).
  *
- *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20]
+ *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20] [--colo-latency-ms 0]
  *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--mode hybrid] [--budget-mb 64] [--cold-colo]
  *       [--saturation <seconds>] [--cold-runs <n>] [--partitions <n>] [--no-colo-keys] [--encoder model|static|auto] [--json]
  *
@@ -13,6 +13,8 @@
  * The query texts the client sends are held out from the centres. Recall@10 is the worker's dense top 10 against
  * exact float32 search over the same vectors with the same query model (onnxruntime-node).
  * Latency is client-timed, and reported with the /healthz p50 of the same run (the local server's own cost).
+ * `--r2-latency-ms` delays every R2 read, `--colo-latency-ms` every colo cache read (the local colo answers at once;
+ * a deployment's cache reads take a few ms, six at a time per request), as a deployment waits for each.
  * The worker runs with a COLO_SHARE_SECRET (API key records shared through the colo cache, as a deployment that sets
  * one); `--no-colo-keys` runs it without, so every new isolate reads its key record from R2. `--encoder` names the
  * requests' query encoder (default: the index's); "auto" lets a new isolate answer with the static tier while its
@@ -54,6 +56,7 @@ const { values: o } = parseArgs({
     dim: { type: "string", default: "512" },
     distribution: { type: "string", default: "clustered" },
     "r2-latency-ms": { type: "string", default: "0" },
+    "colo-latency-ms": { type: "string", default: "0" },
     queries: { type: "string", default: "data/demo/scifact/queries.jsonl" },
     index: { type: "string" },
     n: { type: "string", default: "200" },
@@ -80,7 +83,7 @@ const wholeAtLeast = (flag: string, min: number): number => {
   if (!Number.isInteger(v) || v < min) fail(`--${flag} must be an integer >= ${min}, got ${o[flag as keyof typeof o]}`);
   return v;
 };
-const passages = wholeAtLeast("passages", 100), dim = wholeAtLeast("dim", 1), n = wholeAtLeast("n", 1), latency = Number(o["r2-latency-ms"]);
+const passages = wholeAtLeast("passages", 100), dim = wholeAtLeast("dim", 1), n = wholeAtLeast("n", 1), latency = Number(o["r2-latency-ms"]), coloLatency = Number(o["colo-latency-ms"]);
 wholeAtLeast("cold-runs", 1);
 if (!["clustered", "uniform", "real"].includes(o.distribution!)) fail(`--distribution must be clustered, uniform or real`);
 const ENCODERS: readonly string[] = [...QUERY_ENCODERS, "auto"];
@@ -88,6 +91,7 @@ if (o.encoder !== undefined && !ENCODERS.includes(o.encoder)) fail(`--encoder mu
 if (o.distribution === "real" && !o.index) fail("--distribution real needs --index <build dir>");
 if (!(Number(o.saturation) >= 0)) fail(`--saturation must be a number of seconds >= 0, got ${o.saturation}`);
 if (!(latency >= 0)) fail(`--r2-latency-ms must be a number >= 0, got ${o["r2-latency-ms"]}`);
+if (!(Number.isInteger(coloLatency) && coloLatency >= 0)) fail(`--colo-latency-ms must be a whole number >= 0, got ${o["colo-latency-ms"]}`);
 if (!["dense", "lexical", "hybrid"].includes(o.mode!)) fail(`--mode must be dense, lexical or hybrid, got ${o.mode}`);
 const partitionsFlag = o.partitions === undefined ? undefined : Number(o.partitions);
 if (partitionsFlag !== undefined && (!Number.isInteger(partitionsFlag) || partitionsFlag < 1 || o.distribution === "real")) fail("--partitions must be an integer >= 1, for a synthetic index");
@@ -294,7 +298,7 @@ async function main() {
 
   const truth = await exactTop10(dir, await workerQueryVectors(held), held.length);
   const vars = {
-    SIMULATED_R2_LATENCY_MS: latency, CACHE_BUDGET_BYTES: Number(o["budget-mb"]) * 1024 * 1024, POINTER_TTL_MS: 60000,
+    SIMULATED_R2_LATENCY_MS: latency, SIMULATED_COLO_LATENCY_MS: coloLatency, CACHE_BUDGET_BYTES: Number(o["budget-mb"]) * 1024 * 1024, POINTER_TTL_MS: 60000,
     ...(o["no-colo-keys"] ? {} : { COLO_SHARE_SECRET: "bench-scale-colo-share-secret-0123456789" }),
   };
   // --cold-runs n: the first query of n fresh workers (the first n - 1 each stopped after it), a median, not one sample.
@@ -372,7 +376,7 @@ async function main() {
       partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0, planScan: manifest.search.scan ?? "int8",
       planRecallAt10: manifest.search.plan?.recallAt10 ?? null,
       recallAt10: truth ? round(recallHits / recallTotal, 4) : null,
-      r2LatencyMs: latency, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"], encoder: o.encoder ?? null, coldEncoder: cold.body.query?.encoder ?? null,
+      r2LatencyMs: latency, coloLatencyMs: coloLatency, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"], encoder: o.encoder ?? null, coldEncoder: cold.body.query?.encoder ?? null,
       healthzP50Ms: round(healthP50), coldMs: round(pct(colds, 50)), coldRunsMs: colds.map((x) => round(x)), coldReads: cold.body.reads,
       warmP50Ms: round(pct(warm, 50)), warmP99Ms: round(pct(warm, 99)),
       warmP50OverFloorMs: round(pct(warm, 50) - healthP50), warmP99OverFloorMs: round(pct(warm, 99) - healthP50), warmEncoded,

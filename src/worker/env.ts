@@ -77,6 +77,12 @@ const VARS = {
   }).optional(),
   /** Benchmarks only: delay every R2 read by about this many ms, as a deployed Worker waits for R2 (default 0). */
   SIMULATED_R2_LATENCY_MS: whole("milliseconds", 0, 60_000).default(0),
+  /**
+   * Benchmarks only: delay every read of the colo's cache (Cache API `match`) by about this many ms (default 0). Locally
+   * the colo cache answers at once; a deployed Worker's cache reads take a few ms each, six at a time, so the number of
+   * reads a query waits for one after another shows only with a delay.
+   */
+  SIMULATED_COLO_LATENCY_MS: whole("milliseconds", 0, 60_000).default(0),
 } as const;
 
 const VarsSchema = z.object(VARS);
@@ -93,6 +99,7 @@ export interface Config {
   authFailuresPerMinute: number;
   loadRetryMs: number;
   simulatedR2LatencyMs: number;
+  simulatedColoLatencyMs: number;
   /** COLO_SHARE_SECRET; absent: key records are not shared through the colo, query vectors are (unsealed). */
   coloShareSecret?: string;
 }
@@ -138,6 +145,7 @@ function parseConfig(env: Vars): Config | ConfigError {
     authFailuresPerMinute: v.AUTH_FAILURES_PER_MINUTE,
     loadRetryMs: v.LOAD_RETRY_MS,
     simulatedR2LatencyMs: v.SIMULATED_R2_LATENCY_MS,
+    simulatedColoLatencyMs: v.SIMULATED_COLO_LATENCY_MS,
     ...(v.COLO_SHARE_SECRET ? { coloShareSecret: v.COLO_SHARE_SECRET } : {}),
   };
 }

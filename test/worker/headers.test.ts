@@ -133,6 +133,7 @@ describe("configuration", () => {
     ["AUTH", "of"],
     ["CORS_ORIGINS", "https://app.example.com/path"],
     ["SIMULATED_R2_LATENCY_MS", "NaN"],
+    ["SIMULATED_COLO_LATENCY_MS", "-1"],
   ])("%s = %j: every route answers 500 config_error naming the var", async (name, value) => {
     const f = withVars({ [name]: value });
     for (const [url, init] of [["http://worker/healthz"], [SEARCH, { method: "POST", body: "{}" }]] as const) {

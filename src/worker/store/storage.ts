@@ -1,7 +1,8 @@
 // What one request reads through: the R2 bucket, the colo's cache (the Workers Cache API) and the request's
 // waitUntil, with counts of what it read where. Content-addressed objects are immutable, so a copy in the colo
 // cache is good forever: it was verified against its sha256 when it was first read from R2, and is never hashed
-// again. `SIMULATED_R2_LATENCY_MS` (benchmarks only) delays every R2 read, as a deployed Worker waits for R2.
+// again. `SIMULATED_R2_LATENCY_MS` and `SIMULATED_COLO_LATENCY_MS` (benchmarks only) delay every R2 read and every
+// colo cache read, as a deployed Worker waits for each.
 import { configOf, type Env } from "../env";
 
 export interface IoStats {
@@ -81,6 +82,21 @@ function delayed(bucket: R2Bucket, ms: number): R2Bucket {
   });
 }
 
+/** The colo cache, with every read (`match`) delayed by about `ms` when `ms` > 0 (its writes are after the answer). */
+function delayedCache(cache: Cache | undefined, ms: number): Cache | undefined {
+  if (!cache || !(ms > 0)) return cache;
+  return new Proxy(cache, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (prop !== "match") return typeof v === "function" ? v.bind(target) : v;
+      return async (...args: unknown[]) => {
+        await jitter(ms);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 /**
  * The storage of one request.
  *
@@ -92,7 +108,7 @@ export function requestStorage(env: Env, ctx?: { waitUntil(p: Promise<unknown>):
   return {
     bucket: delayed(env.INDEXES, configOf(env).simulatedR2LatencyMs),
     slot: slots(CONNECTIONS),
-    colo,
+    colo: delayedCache(colo, configOf(env).simulatedColoLatencyMs),
     ...(configOf(env).coloShareSecret ? { coloSecret: configOf(env).coloShareSecret } : {}),
     defer: (p) => {
       const quiet = p.catch((e) => console.error("deferred work failed:", e));

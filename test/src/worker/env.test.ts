@@ -7,7 +7,7 @@ describe("configOf", () => {
   it("defaults when unset or empty", () => {
     expect(configOf({})).toEqual({
       pointerTtlMs: 10_000, cacheBudgetBytes: 64 * 1024 * 1024, auth: true, keyCacheTtlMs: 30_000, corsOrigins: [],
-      authFailuresPerMinute: 30, loadRetryMs: 2_000, simulatedR2LatencyMs: 0,
+      authFailuresPerMinute: 30, loadRetryMs: 2_000, simulatedR2LatencyMs: 0, simulatedColoLatencyMs: 0,
     });
     expect(configOf({ POINTER_TTL_MS: "  " }).pointerTtlMs).toBe(10_000);
   });
@@ -46,7 +46,7 @@ describe("configOf", () => {
     expect((err as ConfigError).message).not.toContain("short-secret-value");
   });
 
-  it.each([["POINTER_TTL_MS", "1e4"], ["POINTER_TTL_MS", "10.5"], ["CACHE_BUDGET_BYTES", "10"], ["AUTH", "false"], ["SIMULATED_R2_LATENCY_MS", "-3"], ["CORS_ORIGINS", "app.example.com"]])("%s = %j is refused", (name, value) => {
+  it.each([["POINTER_TTL_MS", "1e4"], ["POINTER_TTL_MS", "10.5"], ["CACHE_BUDGET_BYTES", "10"], ["AUTH", "false"], ["SIMULATED_R2_LATENCY_MS", "-3"], ["SIMULATED_COLO_LATENCY_MS", "1.5"], ["CORS_ORIGINS", "app.example.com"]])("%s = %j is refused", (name, value) => {
     expect(() => configOf({ [name]: value })).toThrow(name);
   });
 });
