@@ -68,6 +68,37 @@ describe("the query model on the kernels in workerd", () => {
     expect(reg.cache.bytes).toBeLessThanOrEqual(reg.cache.budget);
   });
 
+  it("a warm isolate asks the colo for a query's vector only where onnxruntime runs its model; both put theirs there", async () => {
+    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "warm-onnx");
+    await publishManifest("qmodel", "warm-kernels", await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "warm-kernels"));
+    for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", "warm-kernels", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    /** A storage whose colo cache counts its reads of query vectors, with what it defers kept to wait for. */
+    const counted = () => {
+      const pending: Promise<unknown>[] = [];
+      const reads = { n: 0 };
+      const colo = new Proxy(caches.default, {
+        get: (t, p) => (p === "match" ? (...a: Parameters<Cache["match"]>) => (String(a[0]).includes("/qvec/") && reads.n++, t.match(...a)) : (Reflect.get(t, p, t) as Function).bind(t)),
+      });
+      const s: Storage = { ...storage(), colo, defer: (p) => void pending.push(p) };
+      return { s, reads, settle: () => Promise.all(pending) };
+    };
+    const text = `bone density and vitamin D ${Date.now()}`; // a query no other test encoded
+    for (const [index, engine, from] of [["warm-kernels", "kernels", "model"], ["warm-onnx", "onnxruntime", "colo"]] as const) {
+      // One isolate encodes the query (its vector goes to the colo after the answer); another, warm (its model
+      // loaded), is asked the same query.
+      const a = counted();
+      const first = await (await createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(a.s, "qmodel", index)).encoder(a.s);
+      expect((await first.encode(text, a.s)).from).toBe("model");
+      await a.settle();
+      const b = counted();
+      const idx = await createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(b.s, "qmodel", index);
+      const warm = await idx.encoder(b.s);
+      const before = b.reads.n;
+      const e = await warm.encode(text, b.s);
+      expect([idx.modelEngine(), e.from, b.reads.n - before], index).toEqual([engine, from, from === "colo" ? 1 : 0]);
+    }
+  });
+
   it("answers 503 index_unavailable for a query whose token ids the model has no embedding for (a vocab that is not the model's)", async () => {
     const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "wide-vocab");
     const vocab = await repoJson("models/i3-scifact/vocab.json");

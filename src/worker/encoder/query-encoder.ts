@@ -112,7 +112,7 @@ const MEMO_ENTRIES = 2048;
  * of its model. `maxTokens` is the query window the model was trained with;
  * longer queries are truncated to their first `maxTokens` ids (and say so). Repeated queries, the common case at an
  * edge, are answered from the vectors of earlier encodings, keyed by the model's and the vocab's sha256 and the
- * truncated token ids: first from the isolate, then from the colo cache.
+ * truncated token ids: first from the isolate, then (onnxruntime's model only) from the colo cache.
  */
 export function createQueryEncoder(
   model: ModelRunner,
@@ -120,6 +120,10 @@ export function createQueryEncoder(
   opts: VectorKeyOpts,
 ): QueryEncoder {
   const memo = new Map<string, Float32Array>();
+  // On the kernels a query encodes in 1-4 ms, about what one colo cache read takes in a deployment and more than it
+  // saves: this isolate asks the colo only where its model is onnxruntime's (slower). A new isolate still asks (no
+  // model yet: cachedQueryVector), and takes what the isolates before it put there.
+  const asksColo = model.engine !== "kernels";
   let running = 0;
   let disposed = false;
   const release = () => void model.release().catch((e) => console.error(`releasing a query model (${model.engine}) failed:`, e));
@@ -139,13 +143,16 @@ export function createQueryEncoder(
     }
   }
 
-  /** The vector of the query's token ids: remembered by this isolate, else by the colo, else from the model. */
+  /**
+   * The vector of the query's token ids: remembered by this isolate, else by the colo (onnxruntime only), else from
+   * the model; a vector the model made goes to the colo after the answer, for the colo's new isolates.
+   */
   async function lookupOrRun(text: string, cache: VectorCache | undefined, coloChecked: boolean): Promise<EncodedQuery> {
     const { ids, key, ...meta } = queryKey(tokenizer, text, opts.maxTokens);
     const hit = memo.get(key);
     if (hit) return { vector: hit, ...meta, from: "isolate" };
     const entry = cache ? await coloEntry(cache, opts, key) : null;
-    const v = entry && !coloChecked && (await coloVector(cache!, entry, opts.dim));
+    const v = entry && !coloChecked && asksColo && (await coloVector(cache!, entry, opts.dim));
     if (v) {
       remember(key, v);
       return { vector: v, ...meta, from: "colo" };
