@@ -3,7 +3,7 @@
  * `wrangler dev`, measured from a client. Prints one JSON line (and a readable summary on stderr).
  *
  *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20] [--colo-latency-ms 0]
- *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--mode hybrid] [--budget-mb 64] [--cold-colo]
+ *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--warmup 50] [--mode hybrid] [--budget-mb 64] [--cold-colo]
  *       [--saturation <seconds>] [--cold-runs <n>] [--partitions <n>] [--no-colo-keys] [--encoder model|static|auto] [--json]
  *
  * Vectors: "clustered" puts passages around 1,000 topic centres that are the query model's vectors of real query
@@ -60,6 +60,7 @@ const { values: o } = parseArgs({
     queries: { type: "string", default: "data/demo/scifact/queries.jsonl" },
     index: { type: "string" },
     n: { type: "string", default: "200" },
+    warmup: { type: "string", default: "50" },
     mode: { type: "string", default: "hybrid" },
     "budget-mb": { type: "string", default: "64" },
     saturation: { type: "string", default: "10" },
@@ -83,7 +84,7 @@ const wholeAtLeast = (flag: string, min: number): number => {
   if (!Number.isInteger(v) || v < min) fail(`--${flag} must be an integer >= ${min}, got ${o[flag as keyof typeof o]}`);
   return v;
 };
-const passages = wholeAtLeast("passages", 100), dim = wholeAtLeast("dim", 1), n = wholeAtLeast("n", 1), latency = Number(o["r2-latency-ms"]), coloLatency = Number(o["colo-latency-ms"]);
+const passages = wholeAtLeast("passages", 100), dim = wholeAtLeast("dim", 1), n = wholeAtLeast("n", 1), warmupN = wholeAtLeast("warmup", 0), latency = Number(o["r2-latency-ms"]), coloLatency = Number(o["colo-latency-ms"]);
 wholeAtLeast("cold-runs", 1);
 if (!["clustered", "uniform", "real"].includes(o.distribution!)) fail(`--distribution must be clustered, uniform or real`);
 const ENCODERS: readonly string[] = [...QUERY_ENCODERS, "auto"];
@@ -254,14 +255,14 @@ async function exactTop10(dir: string, queries: Float32Array, count: number): Pr
 
 /**
  * The query texts, in four disjoint parts: the measured queries (the last n, at most a quarter), the plan's held-out
- * queries (up to 200 before them), warm-up queries (up to 50) and the cluster centres (the rest, up to 1,000).
+ * queries (up to 200 before them), warm-up queries (--warmup, default 50) and the cluster centres (the rest, up to 1,000).
  */
 function split(texts: string[]) {
   const held = texts.slice(texts.length - Math.min(n, Math.floor(texts.length / 4)));
   const rest = texts.slice(0, texts.length - held.length);
   const plan = rest.slice(-Math.min(200, Math.floor(rest.length / 3)));
   const rest2 = rest.slice(0, rest.length - plan.length);
-  const warmup = rest2.slice(-Math.min(50, Math.floor(rest2.length / 4)));
+  const warmup = rest2.slice(-Math.min(warmupN, Math.floor(rest2.length / 4)));
   const centres = rest2.slice(0, Math.min(CENTRES, rest2.length - warmup.length));
   if (held.length === 0 || plan.length === 0 || centres.length === 0) fail(`--queries ${o.queries}: too few queries (${texts.length})`);
   return { centres, plan, warmup, held };
@@ -376,7 +377,7 @@ async function main() {
       partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0, planScan: manifest.search.scan ?? "int8",
       planRecallAt10: manifest.search.plan?.recallAt10 ?? null,
       recallAt10: truth ? round(recallHits / recallTotal, 4) : null,
-      r2LatencyMs: latency, coloLatencyMs: coloLatency, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"], encoder: o.encoder ?? null, coldEncoder: cold.body.query?.encoder ?? null,
+      r2LatencyMs: latency, coloLatencyMs: coloLatency, warmup: warmup.length, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"], encoder: o.encoder ?? null, coldEncoder: cold.body.query?.encoder ?? null,
       healthzP50Ms: round(healthP50), coldMs: round(pct(colds, 50)), coldRunsMs: colds.map((x) => round(x)), coldReads: cold.body.reads,
       warmP50Ms: round(pct(warm, 50)), warmP99Ms: round(pct(warm, 99)),
       warmP50OverFloorMs: round(pct(warm, 50) - healthP50), warmP99OverFloorMs: round(pct(warm, 99) - healthP50), warmEncoded,
