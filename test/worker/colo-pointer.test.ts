@@ -3,6 +3,7 @@
 // Two registries stand for two isolates; they share the test runtime's colo cache (caches.default).
 import { describe, expect, it } from "vitest";
 import { manifestKey, pointerKey } from "../../src/format";
+import { onnxruntimeWeb } from "../../src/worker/encoder/ort-web";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
 import { FIXTURE_INDEX, bucket, publishBuildDir } from "./helpers";
@@ -39,7 +40,7 @@ describe("pointer and manifest through the colo cache", () => {
     const ttl = 10_000;
     const pointer = pointerKey("colo", "pointer");
     const first: string[] = [];
-    const a = createRegistry({ pointerTtlMs: ttl, cacheBudgetBytes: 64 * MB, now: () => t });
+    const a = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: ttl, cacheBudgetBytes: 64 * MB, now: () => t });
     const sa = storage(first);
     expect((await a.get(sa.s, "colo", "pointer")).version).toBe(v1.version);
     await sa.settle();
@@ -48,7 +49,7 @@ describe("pointer and manifest through the colo cache", () => {
 
     t += 4_000;
     const second: string[] = [];
-    const b = createRegistry({ pointerTtlMs: ttl, cacheBudgetBytes: 64 * MB, now: () => t });
+    const b = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: ttl, cacheBudgetBytes: 64 * MB, now: () => t });
     const sb = storage(second);
     expect((await b.get(sb.s, "colo", "pointer")).version).toBe(v1.version);
     await sb.settle();
@@ -74,7 +75,7 @@ describe("pointer and manifest through the colo cache", () => {
 
   it("with POINTER_TTL_MS 0 every request reads the pointer from R2", async () => {
     await publishBuildDir(FIXTURE_INDEX, "colo", "ttl0");
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
     for (let i = 0; i < 2; i++) {
       const reads: string[] = [];
       const st = storage(reads);

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { byteRangeOf, createObjectRef, decodeDocBlock, encodeDocBlock, objectKey, readDocBlockIndex } from "../../src/format";
 import { createByteCache } from "../../src/worker/store/byte-cache";
 import { DOC_PAGE_BYTES, fetchDocs } from "../../src/worker/store/docs";
+import { onnxruntimeWeb } from "../../src/worker/encoder/ort-web";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
 import { FIXTURE_INDEX, bucket, publishBuildDir, repoFile } from "./helpers";
@@ -35,7 +36,7 @@ async function ordinalsByPage(): Promise<Map<number, number[]>> {
 describe("documents by page", () => {
   it("serves later documents of a page read for an earlier request with no read; other pages are read", async () => {
     await publishBuildDir(FIXTURE_INDEX, "pages", "fits");
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
     const idx = await reg.get(storage([]), "pages", "fits");
     const pages = await ordinalsByPage();
     const [first, second] = [...pages.keys()];
@@ -62,7 +63,7 @@ describe("documents by page", () => {
 
   it("reads a block's index once with its first page (whose records it serves), and a page holding two records left in one read", async () => {
     await publishBuildDir(FIXTURE_INDEX, "pages", "once");
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // records only: no pages kept
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // records only: no pages kept
     const idx = await reg.get(storage([]), "pages", "once");
     const pages = await ordinalsByPage();
     const first = pages.get(0)!;
@@ -91,7 +92,7 @@ describe("documents by page", () => {
 
   it("reads a record alone in its page beside a shared page's read, not after it", async () => {
     await publishBuildDir(FIXTURE_INDEX, "pages", "beside");
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // records only: no pages kept
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // records only: no pages kept
     const idx = await reg.get(storage([]), "pages", "beside");
     const pages = await ordinalsByPage();
     await fetchDocs(storage([]), reg.cache, idx, [pages.get(0)![0]]); // the block's index is held now
@@ -118,8 +119,8 @@ describe("documents by page", () => {
 
   it("reads the same documents from pages as from records (every ordinal of the block)", async () => {
     await publishBuildDir(FIXTURE_INDEX, "pages", "same");
-    const paged = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
-    const exact = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // 473 KB of documents do not fit 0.5 of its half
+    const paged = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
+    const exact = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB }); // 473 KB of documents do not fit 0.5 of its half
     const ip = await paged.get(storage([]), "pages", "same");
     const ie = await exact.get(storage([]), "pages", "same");
     const all = Array.from({ length: ip.manifest.corpus.documents }, (_, i) => i);
@@ -134,7 +135,7 @@ describe("documents by page", () => {
 
   it("keeps no pages for an index whose documents do not fit: a neighbour's record is read again", async () => {
     await publishBuildDir(FIXTURE_INDEX, "pages", "large");
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 1.5 * MB });
     const idx = await reg.get(storage([]), "pages", "large");
     const [a, b] = [...(await ordinalsByPage()).values()][0];
     const deferred: Array<Promise<unknown>> = [];

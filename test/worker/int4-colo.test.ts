@@ -10,6 +10,7 @@ import { INT4_ROWS_VERSION } from "../../src/search/kernels";
 import type { IvfPartition } from "../../src/search/ivf";
 import { coloSeal } from "../../src/worker/store/colo-seal";
 import { scanOf } from "../../src/worker/store/loaded-index";
+import { onnxruntimeWeb } from "../../src/worker/encoder/ort-web";
 import { createRegistry, type IndexRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, coloKey, slots, type Storage } from "../../src/worker/store/storage";
 import { bucket, publishBuildDir } from "./helpers";
@@ -36,7 +37,7 @@ function storage(asked: string[], deferred: Array<Promise<unknown>>, secret?: st
   };
 }
 
-const isolate = () => createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 << 20 });
+const isolate = () => createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 << 20 });
 
 /** Every partition of the index as a new isolate holds it for an int4 scan (rows, scales, ordinals), and what it read. */
 async function int4Rows(index: string, secret?: string): Promise<{ rows: Uint8Array[]; stats: Storage["stats"]; asked: string[] }> {

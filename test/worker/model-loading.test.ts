@@ -8,6 +8,7 @@ import { encodeQuery } from "../../src/worker/routes/search";
 import { queryKey } from "../../src/worker/encoder/query-encoder";
 import { coloSeal } from "../../src/worker/store/colo-seal";
 import { ApiError } from "../../src/worker/http-error";
+import { onnxruntimeWeb } from "../../src/worker/encoder/ort-web";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
 import { objectKey } from "../../src/format";
@@ -51,7 +52,7 @@ describe("a new isolate and its query model", () => {
   it("serves BM25 and the static tier while the session is made; \"model\" waits for it, \"auto\" does not", async () => {
     await publishWithStaticTier("cold", "serve");
     const g = gated();
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const s = storage(g.bucket);
     const idx = await reg.get(s, "cold", "serve"); // resolves with the model's object still held back
     expect(idx.modelLoaded()).toBe(false);
@@ -80,7 +81,7 @@ describe("a new isolate and its query model", () => {
   it("takes the model's vector of a query another isolate encoded from the colo cache, with no session", async () => {
     await publishWithStaticTier("cold", "colo-vec");
     const text = `osteoporosis screening ${Date.now()}`; // a query no other test encoded
-    const a = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const a = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const sa = storage(bucket, caches.default);
     const idxA = await a.get(sa, "cold", "colo-vec");
     const encoded = await encodeQuery(idxA, sa, a.cache, text, "model");
@@ -88,7 +89,7 @@ describe("a new isolate and its query model", () => {
     await sa.settle(); // its vector is in the colo cache now
 
     const g = gated();
-    const b = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const b = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const sb = storage(g.bucket, g.colo);
     const idxB = await b.get(sb, "cold", "colo-vec");
     for (const choice of ["model", "auto"] as const) {
@@ -106,7 +107,7 @@ describe("a new isolate and its query model", () => {
   it("\"auto\" on an index without a static tier waits for the model", async () => {
     await publishBuildDir(FIXTURE_INDEX, "cold", "no-static");
     const g = gated();
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const s = storage(g.bucket);
     const idx = await reg.get(s, "cold", "no-static");
     let waited = false;
@@ -122,7 +123,7 @@ describe("a new isolate and its query model", () => {
     const v = await publishBuildDir(FIXTURE_INDEX, "cold", "broken");
     const [[what, replacements]] = (await brokenModelObjects(v.manifest, FIXTURE_INDEX)).filter(([w]) => w === "model bytes onnxruntime rejects");
     await publishManifest("cold", "broken", await withModelObjects(v.manifest, replacements, "cold", "broken"));
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const s = storage(bucket);
     const idx = await reg.get(s, "cold", "broken");
     const failure = (p: Promise<unknown>) => p.then(() => null, (e) => e);
@@ -144,7 +145,7 @@ describe("a first version's query model, failing", () => {
     const [[, replacements]] = (await brokenModelObjects(v.manifest, FIXTURE_INDEX)).filter(([w]) => w === "model bytes onnxruntime rejects");
     await publishManifest("cold", "backoff", await withModelObjects(v.manifest, replacements, "cold", "backoff"));
     let t = 0;
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, now: () => t });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, now: () => t });
     const s = storage(bucket);
     const retryAfters: number[] = [];
     for (let cycle = 0; cycle < 2; cycle++) {
@@ -163,7 +164,7 @@ describe("a first version's query model, failing", () => {
     const v = await publishBuildDir(FIXTURE_INDEX, "cold", "vocab");
     const [[, replacements]] = (await brokenModelObjects(v.manifest, FIXTURE_INDEX)).filter(([w]) => w === "a vocab that is not JSON");
     await publishManifest("cold", "vocab", await withModelObjects(v.manifest, replacements, "cold", "vocab"));
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const s = storage(bucket);
     const e = await reg.get(s, "cold", "vocab").then(() => null, (err) => err);
     expect([e?.status, e?.code]).toEqual([503, "index_unavailable"]);
@@ -190,7 +191,7 @@ describe("a first version whose model the isolate held already", () => {
       },
     });
     // 80 MB: one encoder (counted 28 MB) fits the 40 MB half, not two.
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 80 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 80 * MB });
     const s = storage(faulty);
     await (await reg.get(s, "held", "a")).ensureModel(s);
     const b = await reg.get(s, "held", "b");
@@ -210,7 +211,7 @@ describe("a first version whose model the isolate held already", () => {
 describe("the query model after the answer", () => {
   it("a request answered without the model (the static tier) leaves its load for after the answer", async () => {
     await publishWithStaticTier("cold", "later");
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const s = storage(bucket);
     const idx = await reg.get(s, "cold", "later");
     const later: Array<() => Promise<unknown>> = [];
@@ -229,7 +230,7 @@ describe("query vectors through the colo cache, sealed with COLO_SHARE_SECRET", 
     const text = `meniscus tear ${Date.now()}`;
     const secret = <S extends Storage>(s: S, v: string) => Object.assign(s, { coloSecret: v });
     // Isolate A of deployment "prod" runs the model: its vector goes to the colo sealed, under prod's namespace.
-    const a = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const a = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const sa = secret(storage(bucket, caches.default), "prod-secret-0123456789abcdef0123456789");
     const idxA = await a.get(sa, "cold", "sealed-vec");
     const made = await encodeQuery(idxA, sa, a.cache, text, "model");
@@ -237,7 +238,7 @@ describe("query vectors through the colo cache, sealed with COLO_SHARE_SECRET", 
     await sa.settle();
     // Another deployment (another secret), and one without a secret: neither finds it; each computes its own.
     for (const other of ["staging-secret-0123456789abcdef0123456", undefined]) {
-      const b = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+      const b = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
       const sb = storage(bucket, caches.default);
       if (other) secret(sb, other);
       const idxB = await b.get(sb, "cold", "sealed-vec");
@@ -245,7 +246,7 @@ describe("query vectors through the colo cache, sealed with COLO_SHARE_SECRET", 
       await sb.settle();
     }
     // Prod's next isolate takes it without a session.
-    const c = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const c = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const sc = secret(storage(bucket, caches.default), "prod-secret-0123456789abcdef0123456789");
     const idxC = await c.get(sc, "cold", "sealed-vec");
     const got = await idxC.cachedVector(sc, text);
@@ -258,7 +259,7 @@ describe("query vectors through the colo cache, sealed with COLO_SHARE_SECRET", 
     const sealed = await caches.default.match(url);
     expect(sealed?.headers.get("x-i3-seal")).toMatch(/^[0-9a-f]{64}$/);
     await caches.default.put(url, new Response(await sealed!.arrayBuffer(), { headers: { "cache-control": "public, max-age=3600" } }));
-    const d = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
+    const d = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB });
     const sd = secret(storage(bucket, caches.default), "prod-secret-0123456789abcdef0123456789");
     expect(await (await d.get(sd, "cold", "sealed-vec")).cachedVector(sd, text)).toBeNull();
   });

@@ -7,7 +7,7 @@ import kernelsModule from "../../src/search/kernels/kernels.wasm";
 import { queryModelOf } from "../../src/search/query-model";
 import { createTokenizer } from "../../src/text/tokenizer";
 import { toInputs } from "../../src/text/tensors";
-import { createWasmSession, ort, sessionCounts } from "../../src/worker/encoder/ort-web";
+import { onnxruntimeWeb, createWasmSession, ort, sessionCounts } from "../../src/worker/encoder/ort-web";
 import { createRegistry } from "../../src/worker/store/registry";
 import { CONNECTIONS, slots, type Storage } from "../../src/worker/store/storage";
 import { FIXTURE_INDEX, bucket, fixtureExpectations, publishBuildDir, repoFile, repoJson, search } from "./helpers";
@@ -49,7 +49,7 @@ describe("the query model on the kernels in workerd", () => {
     const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "onnx"); // models/use-lite: a graph the kernels do not take
     await publishManifest("qmodel", "kernels", await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "kernels"));
     for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", "kernels", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
-    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule });
     const s = storage();
 
     const sessions = sessionCounts.created;
@@ -87,16 +87,33 @@ describe("the query model on the kernels in workerd", () => {
       // One isolate encodes the query (its vector goes to the colo after the answer); another, warm (its model
       // loaded), is asked the same query.
       const a = counted();
-      const first = await (await createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(a.s, "qmodel", index)).encoder(a.s);
+      const first = await (await createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(a.s, "qmodel", index)).encoder(a.s);
       expect((await first.encode(text, a.s)).from).toBe("model");
       await a.settle();
       const b = counted();
-      const idx = await createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(b.s, "qmodel", index);
+      const idx = await createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(b.s, "qmodel", index);
       const warm = await idx.encoder(b.s);
       const before = b.reads.n;
       const e = await warm.encode(text, b.s);
       expect([idx.modelEngine(), e.from, b.reads.n - before], index).toEqual([engine, from, from === "colo" ? 1 : 0]);
     }
+  });
+
+  it("without onnxruntime (the lite worker) runs the shipped model on the kernels, and takes out an index whose model they do not take (503)", async () => {
+    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "lite-onnx"); // models/use-lite: fp16, not the kernels'
+    await publishManifest("qmodel", "lite-kernels", await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "lite-kernels"));
+    for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", "lite-kernels", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule });
+    const s = storage();
+    const sessions = sessionCounts.created;
+    const k = await reg.get(s, "qmodel", "lite-kernels");
+    const e = await (await k.encoder(s)).encode("vitamin D deficiency and bone density");
+    expect([e.from, e.vector.length, k.modelEngine()]).toEqual(["model", 512, "kernels"]);
+    const o = await reg.get(s, "qmodel", "lite-onnx"); // serves what needs no model
+    const err = await o.ensureModel(s).then(() => null, (x) => x);
+    expect([err?.status, err?.code]).toEqual([503, "index_unavailable"]);
+    expect(await reg.get(s, "qmodel", "lite-onnx").then(() => "served", (x) => x.code)).toBe("index_unavailable");
+    expect(sessionCounts.created).toBe(sessions); // no onnxruntime session anywhere
   });
 
   it("answers 503 index_unavailable for a query whose token ids the model has no embedding for (a vocab that is not the model's)", async () => {

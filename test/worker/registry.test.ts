@@ -3,7 +3,7 @@
 // tried again, what is kept, what is bounded. The same through the routes: test/worker/load-failures.test.ts.
 import { describe, expect, it } from "vitest";
 import { manifestKey, objectKey, pointerKey } from "../../src/format";
-import { sessionCounts } from "../../src/worker/encoder/ort-web";
+import { onnxruntimeWeb, sessionCounts } from "../../src/worker/encoder/ort-web";
 import { ApiError } from "../../src/worker/http-error";
 import { BACKOFF } from "../../src/worker/store/load-failure";
 import { createRegistry } from "../../src/worker/store/registry";
@@ -56,7 +56,7 @@ describe("a version that fails to load", () => {
     const v1 = await publishBuildDir(FIXTURE_INDEX, "reg", "transient");
     const r2 = faultyBucket();
     let t = 0;
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
     const get = () => reg.get(storage(r2.bucket), "reg", "transient");
     expect((await get()).version).toBe(v1.version);
 
@@ -86,7 +86,7 @@ describe("a version that fails to load", () => {
     await bucket.put(key, other); // stored bytes that do not match the manifest's sha256
     const r2 = faultyBucket();
     let t = 0;
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
     const get = () => reg.get(storage(r2.bucket), "reg", "corrupt");
     expect((await get()).version).toBe(v1.version);
     await publishManifest("reg", "corrupt", m2);
@@ -105,7 +105,7 @@ describe("a version that fails to load", () => {
     const v1 = await publishBuildDir(FIXTURE_INDEX, "reg", "pointer");
     const r2 = faultyBucket();
     let t = 0;
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
     expect((await reg.get(storage(r2.bucket), "reg", "pointer")).version).toBe(v1.version);
     const pointer = pointerKey("reg", "pointer");
     r2.fail((k) => k === pointer);
@@ -115,7 +115,7 @@ describe("a version that fails to load", () => {
     }
     expect(r2.reads(pointer)).toBe(2); // the first good read, one failed read; none within the back-off
 
-    const cold = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
+    const cold = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB, now: () => t });
     expect(await rejection(cold.get(storage(r2.bucket), "reg", "pointer"))).toEqual({ status: 503, code: "index_unavailable", retryAfter: 2 });
     expect(await rejection(cold.get(storage(r2.bucket), "reg", "pointer"))).toMatchObject({ status: 503, code: "index_unavailable" });
     expect(r2.reads(pointer)).toBe(3);
@@ -133,7 +133,7 @@ describe("flat indexes and the cache budget", () => {
     let t = 0;
     // 1 MB: 512 KB for flat shards and models, a flat index may have 128 KB of shards; the fixture has 171 KB.
     // Two tenants searched in turn never evict each other: neither is loaded.
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: MB, now: () => t });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: MB, now: () => t });
     for (let i = 0; i < 3; i++) {
       for (const tenant of ["reg", "other"]) {
         expect(await rejection(reg.get(storage(r2.bucket), tenant, "large"))).toEqual({ status: 503, code: "index_too_large", retryAfter: 60 });
@@ -151,7 +151,7 @@ describe("flat indexes and the cache budget", () => {
     await publishBuildDir(FIXTURE_INDEX, "reg", "small");
     await publishBuildDir(FIXTURE_INDEX, "other", "small");
     const r2 = faultyBucket();
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 64 * MB });
     const s = storage(r2.bucket);
     for (const tenant of ["reg", "other"]) await reg.get(s, tenant, "small");
     expect(r2.reads(".i3vs")).toBe(2);
@@ -172,7 +172,7 @@ describe("flat indexes and the cache budget", () => {
     await publishManifest("reg", "model-b", await withModelObject(a.manifest, "vocab", new Uint8Array([...vocab, 0x0a]), "reg", "model-b"));
     for (const o of a.manifest.objects) await bucket.put(objectKey("reg", "model-b", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
     // 80 MB: 40 MB for models and flat shards, one encoder counts 28 MB (twice its 14 MB model): one fits, not two.
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 80 * MB });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 80 * MB });
     const s = storage(bucket);
     const before = { ...sessionCounts };
     const live = () => sessionCounts.created - before.created - (sessionCounts.released - before.released);
@@ -200,7 +200,7 @@ describe("the tokenizer", () => {
     const vocab = await repoFile(`${FIXTURE_INDEX}/${a.manifest.model.vocab.path}`);
     await publishManifest("reg", "tok-b", await withModelObject(a.manifest, "vocab", new Uint8Array([...vocab, 0x0a]), "reg", "tok-b"));
     for (const o of a.manifest.objects) await bucket.put(objectKey("reg", "tok-b", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
-    const reg = createRegistry({ pointerTtlMs: 0, cacheBudgetBytes: 80 * MB }); // one encoder fits, not two
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 0, cacheBudgetBytes: 80 * MB }); // one encoder fits, not two
     const s = storage(bucket);
     const idxA = await reg.get(s, "reg", "tok-a");
     await reg.get(s, "reg", "tok-b"); // B's encoder evicts A's
@@ -216,7 +216,7 @@ describe("per-isolate state is bounded", () => {
   it("a missing index is looked up once per pointer TTL, and only so many names are remembered", async () => {
     const r2 = faultyBucket();
     let t = 0;
-    const reg = createRegistry({ pointerTtlMs: 10_000, cacheBudgetBytes: 64 * MB, maxIndexes: 2, maxMissing: 3, now: () => t });
+    const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 10_000, cacheBudgetBytes: 64 * MB, maxIndexes: 2, maxMissing: 3, now: () => t });
     const missing = () => reg.get(storage(r2.bucket), "reg", "nothing");
     for (const at of [0, 1, 9_999]) {
       t = at;

@@ -10,7 +10,7 @@ import * as ort from "onnxruntime-web/wasm";
 import ortWasmModule from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 import { FormatError } from "../../format";
 import { toInputs } from "../../text/tensors";
-import type { ModelRunner } from "./query-encoder";
+import type { ModelRunner, OnnxRuntime } from "./query-encoder";
 
 const PLACEHOLDER = new Uint8Array([0x00, 0x61, 0x73, 0x6d]);
 let configured = false;
@@ -48,6 +48,9 @@ export async function createWasmSession(model: Uint8Array, graph?: "optimized"):
   sessionCounts.created++;
   return session;
 }
+
+/** A query model in a new onnxruntime-web session (the full worker's OnnxRuntime: src/index.ts). */
+export const onnxruntimeWeb: OnnxRuntime = async (model, graph, dim, maxTokens) => ortRunner(await createWasmSession(model, graph), dim, maxTokens);
 
 /** Releases a session's wasm memory (once; counted in `sessionCounts`). */
 export async function releaseSession(session: ort.InferenceSession): Promise<void> {

@@ -46,6 +46,13 @@ export interface ModelRunner {
   release(): Promise<void>;
 }
 
+/**
+ * Runs an ONNX query model in onnxruntime (the full worker: onnxruntime-web, src/worker/encoder/ort-web.ts) where the
+ * kernels do not take its graph: the model's bytes, whether its graph was optimized at export, its output dims and
+ * query window in; its runner out. A worker without one (src/index-lite.ts) serves only models the kernels take.
+ */
+export type OnnxRuntime = (model: Uint8Array, graph: "optimized" | undefined, dim: number, maxTokens: number) => Promise<ModelRunner>;
+
 /** An encode on an encoder whose session was released (evicted from the isolate cache): take the encoder again. */
 export class EncoderReleasedError extends Error {}
 

@@ -1,5 +1,6 @@
-import { cachedQueryVector, createQueryEncoder, EncoderReleasedError, type EncodedQuery, type ModelEngine, type ModelRunner, type QueryEncoder } from "../encoder/query-encoder";
-import { createWasmSession, ortRunner } from "../encoder/ort-web";
+import {
+  cachedQueryVector, createQueryEncoder, EncoderReleasedError, type EncodedQuery, type ModelEngine, type ModelRunner, type OnnxRuntime, type QueryEncoder,
+} from "../encoder/query-encoder";
 import { queryModelOf } from "../../search/query-model";
 import {
   checkedShard, decodeFloatRows, decodeTombstones, flatShardRefs, FormatError, objectKey,
@@ -27,8 +28,10 @@ import type { Storage } from "./storage";
 export interface IsolateCaches {
   /** Models, manifests' readers, flat shards, BM25 buckets, documents, results. */
   cache: ByteCache;
-  /** The compiled kernels (kernels.wasm), which also run the query model; absent: onnxruntime-web runs it. */
+  /** The compiled kernels (kernels.wasm), which also run the query model; absent: onnxruntime runs it. */
   kernels?: WebAssembly.Module;
+  /** Where a query model the kernels do not take runs; absent (the lite worker): such a model is not loaded. */
+  onnxruntime?: OnnxRuntime;
   /** Refine rows of partitioned indexes (large and rarely reused: kept apart so they never evict the rest). */
   refine: ByteCache;
   partitions: PartitionCache;
@@ -312,18 +315,23 @@ async function createEncoder(s: Storage, iso: IsolateCaches, tenant: string, ind
   let held: number;
   try {
     // The kernels where they take the graph (milliseconds to load); else an onnxruntime-web session (100-200 ms).
-    const kernels = kernelModel(modelBytes, iso.kernels, maxQueryTokens, tokenizer, `query model ${query.path} of ${tenant}/${index}`);
+    const what = `query model ${query.path} of ${tenant}/${index}`;
+    const kernels = kernelModel(modelBytes, iso.kernels, maxQueryTokens, tokenizer);
     let runner: ModelRunner;
-    if (kernels) {
+    if (!("reason" in kernels)) {
       if (kernels.dim !== dim) throw new FormatError("invalid_object", `query model output expected ${dim} dims, got ${kernels.dim}`);
       runner = kernels.runner;
       held = kernels.bytes;
-    } else {
-      runner = ortRunner(await createWasmSession(modelBytes, graph), dim, maxQueryTokens);
+    } else if (iso.onnxruntime) {
+      console.log(`${what} runs in onnxruntime: ${kernels.reason}`);
+      runner = await iso.onnxruntime(modelBytes, graph, dim, maxQueryTokens);
       held = 2 * modelBytes.byteLength; // the session's wasm memory is roughly the model's size again
+    } else {
+      throw new Error(`this worker runs query models on its kernels only (the lite build: no onnxruntime), and they do not take this one (${kernels.reason}); ` +
+        "publish an index whose model was exported by `python -m offline.train.export optimize` (models/i3-scifact is), or deploy the full worker");
     }
     encoder = createQueryEncoder(runner, tokenizer, { maxTokens: maxQueryTokens, dim, modelSha256: query.sha256, vocabSha256: vocab.sha256 });
-    if (!kernels) await encoder.encode(PROBE_QUERY); // the kernels' model ran it already (kernelModel)
+    if ("reason" in kernels) await encoder.encode(PROBE_QUERY); // the kernels' model ran it already (kernelModel)
   } catch (e) {
     encoder?.dispose(); // its session is released: nothing keeps a failed model
     // A vocab that is not JSON, a model onnxruntime refuses, an output of the wrong shape: a broken index (503).
@@ -335,24 +343,20 @@ async function createEncoder(s: Storage, iso: IsolateCaches, tenant: string, ind
 }
 
 /**
- * The query model on the kernels (src/search/query-model.ts), run once on the probe query; undefined, with a log line,
- * where they do not take its graph or fail to load or run it: onnxruntime-web runs it then. A model that fails on a
- * query later is a broken index (FormatError, 503), as in onnxruntime.
+ * The query model on the kernels (src/search/query-model.ts), run once on the probe query; why not, where they do not
+ * take its graph or fail to load or run it (onnxruntime runs it then, where the worker has it). A model that fails on
+ * a query later is a broken index (FormatError, 503), as in onnxruntime.
  */
-function kernelModel(bytes: Uint8Array, module: WebAssembly.Module | undefined, maxTokens: number, tokenizer: Tokenizer, what: string):
-  { runner: ModelRunner; dim: number; bytes: number } | undefined {
+function kernelModel(bytes: Uint8Array, module: WebAssembly.Module | undefined, maxTokens: number, tokenizer: Tokenizer):
+  { runner: ModelRunner; dim: number; bytes: number } | { reason: string } {
   let model;
   try {
     model = queryModelOf(bytes, module, maxTokens);
     if (!("reason" in model)) model.encode(tokenizer.encode(PROBE_QUERY).slice(0, maxTokens));
   } catch (e) {
-    console.log(`${what} runs in onnxruntime-web: the kernels failed on it (${(e as Error).message})`);
-    return undefined;
+    return { reason: `the kernels failed on it: ${(e as Error).message}` };
   }
-  if ("reason" in model) {
-    console.log(`${what} runs in onnxruntime-web: ${model.reason}`);
-    return undefined;
-  }
+  if ("reason" in model) return { reason: model.reason };
   const m = model;
   const run = (ids: number[]) => {
     try {

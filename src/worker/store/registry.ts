@@ -9,6 +9,7 @@ import { loadIndex, type IsolateCaches, type LoadedIndex } from "./loaded-index"
 import { readPointerShared } from "./manifest-reader";
 import { createPartitionCache, type PartitionCache } from "./partitions";
 import type { Storage } from "./storage";
+import type { OnnxRuntime } from "../encoder/query-encoder";
 
 /** Per-isolate state of one index name. */
 interface Slot {
@@ -39,6 +40,11 @@ export interface RegistryOptions {
   cacheBudgetBytes: number;
   /** The compiled scoring kernels (kernels.wasm); absent: partitions are scanned in JS. */
   kernels?: WebAssembly.Module;
+  /**
+   * Where a query model the kernels do not take runs (src/worker/encoder/ort-web.ts `onnxruntimeWeb`); absent: such a
+   * model cannot be loaded (503 `index_unavailable`), as in the lite worker (src/index-lite.ts).
+   */
+  onnxruntime?: OnnxRuntime;
   /** Index names with state in this isolate (default 1024); the least recently searched leaves first. */
   maxIndexes?: number;
   /** Names without an index, remembered for `pointerTtlMs` so they cost no R2 read each (default 4096). */
@@ -70,7 +76,7 @@ export function createRegistry(opts: RegistryOptions): IndexRegistry {
   const results = createByteCache(split.results);
   const loadedVersions = createByteCache(split.loadedVersions);
   const partitions = createPartitionCache(createKernels(opts.kernels, { maxBytes: split.kernels }));
-  const iso: IsolateCaches = { cache, kernels: opts.kernels, refine, partitions };
+  const iso: IsolateCaches = { cache, kernels: opts.kernels, onnxruntime: opts.onnxruntime, refine, partitions };
   const now = opts.now ?? Date.now;
   const slots: Lru<Slot> = createLru({ max: opts.maxIndexes ?? 1024, now, onEvict: (_, slot) => drop(slot) });
   const missing: Lru<true> = createLru({ max: opts.maxMissing ?? 4096, ttlMs: opts.pointerTtlMs, now });
