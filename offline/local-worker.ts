@@ -13,6 +13,8 @@ export interface LocalWorkerOptions {
   vars?: Record<string, string | number>;
   /** wrangler's state directory (`--persist-to`); default `.wrangler/state` under the root. */
   persistTo?: string;
+  /** A wrangler.toml environment (`--env`, e.g. "lite": the worker without onnxruntime-web); default the top level. */
+  env?: string;
   /** Port; default a free one. */
   port?: number;
   /** How long to wait for `/healthz` (ms, default 120000). */
@@ -56,8 +58,9 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   const port = opts.port ?? (await freePort());
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const persist = opts.persistTo ? ["--persist-to", opts.persistTo] : [];
+  const env = opts.env ? ["--env", opts.env] : [];
   const log = join(tmpdir(), `i3-wrangler-${port}.log`);
-  const child = spawn(join(opts.root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1", ...persist, ...vars], {
+  const child = spawn(join(opts.root, "node_modules/.bin/wrangler"), ["dev", "--port", String(port), "--ip", "127.0.0.1", ...env, ...persist, ...vars], {
     cwd: opts.root,
     stdio: ["ignore", openSync(log, "w"), openSync(log, "a")],
     detached: true, // its own process group: stop() kills wrangler's shim, wrangler and workerd together

@@ -4,7 +4,7 @@
  *
  *   npm run bench:scale -- --passages 100000 [--dim 512] [--distribution clustered|uniform|real] [--r2-latency-ms 20] [--colo-latency-ms 0]
  *       [--queries <queries.jsonl>] [--index <build dir> (real)] [--n 200] [--warmup 50] [--mode hybrid] [--budget-mb 64] [--cold-colo]
- *       [--saturation <seconds>] [--cold-runs <n>] [--partitions <n>] [--no-colo-keys] [--encoder model|static|auto] [--json]
+ *       [--saturation <seconds>] [--cold-runs <n>] [--worker-env lite] [--partitions <n>] [--no-colo-keys] [--encoder model|static|auto] [--json]
  *
  * Vectors: "clustered" puts passages around 1,000 topic centres that are the query model's vectors of real query
  * texts (a passage = centre + Gaussian noise, unit length: nearest neighbours at cosine ~0.9), "uniform" draws
@@ -13,7 +13,7 @@
  * The query texts the client sends are held out from the centres. Recall@10 is the worker's dense top 10 against
  * exact float32 search over the same vectors with the same query model (onnxruntime-node).
  * Latency is client-timed, and reported with the /healthz p50 of the same run (the local server's own cost).
- * `--r2-latency-ms` delays every R2 read, `--colo-latency-ms` every colo cache read (the local colo answers at once;
+ * `--worker-env lite` runs the lite worker (wrangler.toml [env.lite]: no onnxruntime-web). `--r2-latency-ms` delays every R2 read, `--colo-latency-ms` every colo cache read (the local colo answers at once;
  * a deployment's cache reads take a few ms, six at a time per request), as a deployment waits for each.
  * The worker runs with a COLO_SHARE_SECRET (API key records shared through the colo cache, as a deployment that sets
  * one); `--no-colo-keys` runs it without, so every new isolate reads its key record from R2. `--encoder` names the
@@ -61,6 +61,7 @@ const { values: o } = parseArgs({
     index: { type: "string" },
     n: { type: "string", default: "200" },
     warmup: { type: "string", default: "50" },
+    "worker-env": { type: "string" },
     mode: { type: "string", default: "hybrid" },
     "budget-mb": { type: "string", default: "64" },
     saturation: { type: "string", default: "10" },
@@ -310,7 +311,7 @@ async function main() {
   const coldOnce = async (query: string) => {
     // --cold-colo: empty the local colo cache first, so the cold query reads everything from R2 (a new colo).
     if (o["cold-colo"]) await rm(join(root, ".wrangler/state/v3/cache"), { recursive: true, force: true });
-    const w = await startLocalWorker({ root, vars });
+    const w = await startLocalWorker({ root, vars, env: o["worker-env"] });
     try {
       return await askOnce(`${w.base}/v1/tenants/bench/indexes/${indexName}/search`, key, query);
     } finally {
@@ -323,7 +324,7 @@ async function main() {
   for (let r = 0; r < coldRuns - 1; r++) colds.push((await coldOnce(fresh(held[held.length - 1 - r]))).ms);
   if (o["cold-colo"]) await rm(join(root, ".wrangler/state/v3/cache"), { recursive: true, force: true });
   else say(`query vectors of earlier runs taken out of the local colo cache: ${forgetQueryVectors(join(root, ".wrangler/state/v3/cache"))}`);
-  const worker = await startLocalWorker({ root, vars });
+  const worker = await startLocalWorker({ root, vars, env: o["worker-env"] });
   say(`wrangler dev at ${worker.base}, log ${worker.log}`);
   const base = worker.base;
   try {
@@ -377,7 +378,7 @@ async function main() {
       partitions: manifest.partitions.length, probe: manifest.search.probe ?? null, refine: manifest.search.refine ?? 0, planScan: manifest.search.scan ?? "int8",
       planRecallAt10: manifest.search.plan?.recallAt10 ?? null,
       recallAt10: truth ? round(recallHits / recallTotal, 4) : null,
-      r2LatencyMs: latency, coloLatencyMs: coloLatency, warmup: warmup.length, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"], encoder: o.encoder ?? null, coldEncoder: cold.body.query?.encoder ?? null,
+      workerEnv: o["worker-env"] ?? null, r2LatencyMs: latency, coloLatencyMs: coloLatency, warmup: warmup.length, budgetMb: Number(o["budget-mb"]), coldColo: o["cold-colo"], coloKeys: !o["no-colo-keys"], encoder: o.encoder ?? null, coldEncoder: cold.body.query?.encoder ?? null,
       healthzP50Ms: round(healthP50), coldMs: round(pct(colds, 50)), coldRunsMs: colds.map((x) => round(x)), coldReads: cold.body.reads,
       warmP50Ms: round(pct(warm, 50)), warmP99Ms: round(pct(warm, 99)),
       warmP50OverFloorMs: round(pct(warm, 50) - healthP50), warmP99OverFloorMs: round(pct(warm, 99) - healthP50), warmEncoded,
