@@ -92,8 +92,13 @@ const ENCODERS: readonly string[] = [...QUERY_ENCODERS, "auto"];
 if (o.encoder !== undefined && !ENCODERS.includes(o.encoder)) fail(`--encoder must be ${ENCODERS.join(", ")}, got ${o.encoder}`);
 if (o.distribution === "real" && !o.index) fail("--distribution real needs --index <build dir>");
 if (!(Number(o.saturation) >= 0)) fail(`--saturation must be a number of seconds >= 0, got ${o.saturation}`);
-if (!(latency >= 0)) fail(`--r2-latency-ms must be a number >= 0, got ${o["r2-latency-ms"]}`);
-if (!(Number.isInteger(coloLatency) && coloLatency >= 0)) fail(`--colo-latency-ms must be a whole number >= 0, got ${o["colo-latency-ms"]}`);
+// The worker takes whole milliseconds up to a minute (src/worker/env.ts): refused here, before anything is built.
+for (const [flag, v] of [["r2-latency-ms", latency], ["colo-latency-ms", coloLatency]] as const) {
+  if (o[flag]!.trim() === "" || !Number.isInteger(v) || v < 0 || v > 60_000) fail(`--${flag} must be a whole number of ms in 0..60000, got ${JSON.stringify(o[flag])}`);
+}
+// --worker-env: an environment wrangler.toml declares ([env.<name>]).
+const workerEnvs = [...readFileSync(join(root, "wrangler.toml"), "utf8").matchAll(/^\[env\.([A-Za-z0-9_-]+)\]\s*$/gm)].map((m) => m[1]);
+if (o["worker-env"] !== undefined && !workerEnvs.includes(o["worker-env"])) fail(`--worker-env must be one of wrangler.toml's environments (${workerEnvs.join(", ") || "none"}), got ${JSON.stringify(o["worker-env"])}`);
 if (!["dense", "lexical", "hybrid"].includes(o.mode!)) fail(`--mode must be dense, lexical or hybrid, got ${o.mode}`);
 const partitionsFlag = o.partitions === undefined ? undefined : Number(o.partitions);
 if (partitionsFlag !== undefined && (!Number.isInteger(partitionsFlag) || partitionsFlag < 1 || o.distribution === "real")) fail("--partitions must be an integer >= 1, for a synthetic index");
@@ -263,8 +268,11 @@ function split(texts: string[]) {
   const rest = texts.slice(0, texts.length - held.length);
   const plan = rest.slice(-Math.min(200, Math.floor(rest.length / 3)));
   const rest2 = rest.slice(0, rest.length - plan.length);
-  const warmup = rest2.slice(-Math.min(warmupN, Math.floor(rest2.length / 4)));
-  const centres = rest2.slice(0, Math.min(CENTRES, rest2.length - warmup.length));
+  // The centres as with the default 50 warm-up queries whatever --warmup is (the synthetic index stays the same);
+  // the warm-up queries come from after them.
+  const centres = rest2.slice(0, Math.min(CENTRES, rest2.length - Math.min(50, Math.floor(rest2.length / 4))));
+  const after = rest2.slice(centres.length);
+  const warmup = after.slice(after.length - Math.min(warmupN, after.length));
   if (held.length === 0 || plan.length === 0 || centres.length === 0) fail(`--queries ${o.queries}: too few queries (${texts.length})`);
   return { centres, plan, warmup, held };
 }

@@ -22,7 +22,8 @@ import type { IndexRegistry } from "./store/registry";
  * anywhere (ApiError from the routes, FormatError from the store) reach one onError (src/worker/http-error.ts).
  *
  * @example
- * export default createApp((env) => createRegistry({ pointerTtlMs: 10_000, cacheBudgetBytes: 64 << 20 }));
+ * export default createApp((env) => createRegistry({ pointerTtlMs: 10_000, cacheBudgetBytes: 64 << 20, kernels, onnxruntime: onnxruntimeWeb }));
+ * // (src/worker/isolate.ts makes the worker's: one registry per isolate, configured from the env)
  */
 export function createApp(registryFor: (env: Env) => IndexRegistry): App {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: schemaHook() });

@@ -89,7 +89,12 @@ describe("the query model on the kernels in workerd", () => {
       const a = counted();
       const first = await (await createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(a.s, "qmodel", index)).encoder(a.s);
       expect((await first.encode(text, a.s)).from).toBe("model");
+      expect(a.reads.n, index).toBe(engine === "kernels" ? 0 : 1); // asked the colo first only in onnxruntime
       await a.settle();
+      // It put its vector there: a new isolate (no model loaded) takes it.
+      const fresh = counted();
+      const cold = await createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(fresh.s, "qmodel", index);
+      expect((await cold.cachedVector(fresh.s, text))?.from, index).toBe("colo");
       const b = counted();
       const idx = await createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule }).get(b.s, "qmodel", index);
       const warm = await idx.encoder(b.s);

@@ -30,7 +30,7 @@ export interface QueryEncoder {
   /** `coloChecked`: the caller already found the colo cache without this query's vector (it is not asked again). */
   encode(text: string, cache?: VectorCache, opts?: { coloChecked?: boolean }): Promise<EncodedQuery>;
   dim: number;
-  /** What runs the query model: this project's kernels, or onnxruntime-web (a graph the kernels do not take). */
+  /** What runs the query model: this project's kernels, or onnxruntime (a graph the kernels do not take; full worker only). */
   engine: ModelEngine;
   /** Releases the model once no encode is running (on eviction from the isolate cache). */
   dispose(): void;
@@ -115,7 +115,7 @@ export async function cachedQueryVector(
 const MEMO_ENTRIES = 2048;
 
 /**
- * Wraps a query model (`ModelRunner`: the kernels' query-model.ts, or an onnxruntime-web session) and the tokenizer
+ * Wraps a query model (`ModelRunner`: the kernels' query-model.ts, or an onnxruntime session) and the tokenizer
  * of its model. `maxTokens` is the query window the model was trained with;
  * longer queries are truncated to their first `maxTokens` ids (and say so). Repeated queries, the common case at an
  * edge, are answered from the vectors of earlier encodings, keyed by the model's and the vocab's sha256 and the
@@ -129,7 +129,9 @@ export function createQueryEncoder(
   const memo = new Map<string, Float32Array>();
   // On the kernels a query encodes in 1-4 ms, about what one colo cache read takes in a deployment and more than it
   // saves: this isolate asks the colo only where its model is onnxruntime's (slower). A new isolate still asks (no
-  // model yet: cachedQueryVector), and takes what the isolates before it put there.
+  // model yet: cachedQueryVector), and takes what the isolates before it put there. So a vector this isolate has not
+  // memoized is put again even when the colo holds it: one write after the answer, where the lookup was one read
+  // before it.
   const asksColo = model.engine !== "kernels";
   let running = 0;
   let disposed = false;

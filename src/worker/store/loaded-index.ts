@@ -28,7 +28,7 @@ import type { Storage } from "./storage";
 export interface IsolateCaches {
   /** Models, manifests' readers, flat shards, BM25 buckets, documents, results. */
   cache: ByteCache;
-  /** The compiled kernels (kernels.wasm), which also run the query model; absent: onnxruntime runs it. */
+  /** The compiled kernels (kernels.wasm), which also run the query model; absent: only `onnxruntime` can run it. */
   kernels?: WebAssembly.Module;
   /** Where a query model the kernels do not take runs; absent (the lite worker): such a model is not loaded. */
   onnxruntime?: OnnxRuntime;
@@ -314,7 +314,8 @@ async function createEncoder(s: Storage, iso: IsolateCaches, tenant: string, ind
   let encoder: QueryEncoder | undefined;
   let held: number;
   try {
-    // The kernels where they take the graph (milliseconds to load); else an onnxruntime-web session (100-200 ms).
+    // The kernels where they take the graph (milliseconds to load); else, where the worker has onnxruntime (the full
+    // worker: onnxruntime-web), a session (100-200 ms); else (the lite worker) the model cannot be loaded: 503.
     const what = `query model ${query.path} of ${tenant}/${index}`;
     const kernels = kernelModel(modelBytes, iso.kernels, maxQueryTokens, tokenizer);
     let runner: ModelRunner;
