@@ -11,10 +11,11 @@
  * random directions; both are seeded. Each passage is a document whose text is its centre's query words plus filler
  * words, so BM25 and hybrid have something to match. "real" serves an existing build (--index; its own queries).
  * The query texts the client sends are held out from the centres. Recall@10 is the worker's dense top 10 against
- * exact float32 search over the same vectors with the same query model (onnxruntime-node).
+ * exact float32 search over the same vectors with the worker's query vectors (offline/encoder/query-model.ts).
  * Latency is client-timed, and reported with the /healthz p50 of the same run (the local server's own cost).
- * `--worker-env lite` runs the lite worker (wrangler.toml [env.lite]: no onnxruntime-web). `--r2-latency-ms` delays every R2 read, `--colo-latency-ms` every colo cache read (the local colo answers at once;
- * a deployment's cache reads take a few ms, six at a time per request), as a deployment waits for each.
+ * `--worker-env lite` runs the lite worker (wrangler.toml [env.lite]: no onnxruntime-web). `--r2-latency-ms` delays
+ * every R2 read, `--colo-latency-ms` every colo cache read (the local colo answers at once; a deployment's cache reads
+ * take a few ms, six at a time per request), as a deployment waits for each.
  * The worker runs with a COLO_SHARE_SECRET (API key records shared through the colo cache, as a deployment that sets
  * one); `--no-colo-keys` runs it without, so every new isolate reads its key record from R2. `--encoder` names the
  * requests' query encoder (default: the index's); "auto" lets a new isolate answer with the static tier while its
@@ -30,7 +31,6 @@ import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { decodeDocBlock, decodeFloatRows, decodeShard, float16Table } from "../src/format/index.ts";
 import { createTokenizer } from "../src/text/tokenizer/index.ts";
-import { toInputs } from "../src/text/tensors.ts";
 import { QUERY_ENCODERS } from "../src/search/static-encoder.ts";
 import { writeLexical } from "../offline/build/bm25.ts";
 import { openBuildDir } from "../offline/build/build-dir.ts";
@@ -117,10 +117,9 @@ function queryTexts(file: string): string[] {
 }
 
 /**
- * The edge query model's vectors of `texts`, computed as the worker computes them: onnxruntime-web's wasm kernels
- * (onnxruntime-node's int8 kernels round differently, enough to swap neighbours that differ in the third decimal).
+ * The edge query model's vectors of `texts`, computed as the worker computes them (offline/encoder/query-model.ts:
+ * the kernels where they take the model): the clustered centres, the plan's queries and the recall truth's.
  */
-/** Query vectors as the worker computes them (offline/encoder/query-model.ts: the kernels where they take the model). */
 async function workerQueryVectors(texts: string[]): Promise<Float32Array> {
   const model = await theModel();
   const enc = await createQueryModelEncoder({ modelPath: model.queryPath, maxLen: model.sidecar.maxQueryTokens });
@@ -134,28 +133,12 @@ async function workerQueryVectors(texts: string[]): Promise<Float32Array> {
   }
 }
 
-async function encodeTexts(texts: string[]): Promise<Float32Array> {
-  const model = await theModel();
-  const tok = createTokenizer(model.vocab);
-  const ort = await import("onnxruntime-web");
-  ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(model.queryBytes, { executionProviders: ["wasm"] });
-  const out = new Float32Array(texts.length * dim);
-  for (let i = 0; i < texts.length; i++) {
-    const { inputIds, attentionMask, dims } = toInputs([tok.encode(texts[i])], model.sidecar.maxQueryTokens);
-    const r = await session.run({ input_ids: new ort.Tensor("int64", inputIds, dims), attention_mask: new ort.Tensor("int64", attentionMask, dims) });
-    out.set(r.embedding.data as Float32Array, i * dim);
-  }
-  await session.release();
-  return out;
-}
-
 /** Seeded synthetic passages: vectors and their documents' texts. */
 async function synthetic(texts: string[]): Promise<{ vectors: Float32Array; docs: string[] }> {
   const random = rng(42);
   const gauss = () => Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random());
   const centreTexts = split(texts).centres;
-  const centres = o.distribution === "clustered" ? await encodeTexts(centreTexts) : new Float32Array(0);
+  const centres = o.distribution === "clustered" ? await workerQueryVectors(centreTexts) : new Float32Array(0);
   const words = texts.join(" ").toLowerCase().split(/\W+/).filter((w) => w.length > 2);
   const vectors = new Float32Array(passages * dim);
   const docs: string[] = new Array(passages);
@@ -295,7 +278,7 @@ async function main() {
   const dir = o.distribution === "real" ? resolve(o.index!) : join(root, "build", `scale-${o.distribution}-${passages}${partitionsFlag ? `-p${partitionsFlag}` : ""}`);
   const { centres, plan: planTexts, warmup, held } = split(texts);
   if (o.distribution !== "real" && (await staleSynthetic(dir))) {
-    await buildSynthetic(dir, texts, await encodeTexts(planTexts), planTexts.length);
+    await buildSynthetic(dir, texts, await workerQueryVectors(planTexts), planTexts.length);
   }
   say(`${centres.length} centre texts, ${planTexts.length} plan queries, ${warmup.length} warm-up and ${held.length} measured queries`);
   const manifest = (await openBuildDir(dir)).manifest;

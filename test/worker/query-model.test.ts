@@ -22,6 +22,16 @@ function storage(): Storage {
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
 
+/**
+ * The fixture index twice under qmodel/: as built (`onnx`: models/use-lite's fp16 query model, a graph the kernels do
+ * not take) and with the shipped int8 query model instead (`kernels`), its other objects the same.
+ */
+async function publishPair(onnx: string, kernels: string): Promise<void> {
+  const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", onnx);
+  await publishManifest("qmodel", kernels, await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", kernels));
+  for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", kernels, o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+}
+
 describe("the query model on the kernels in workerd", () => {
   it("gives onnxruntime-web's vectors of the shipped model: over half within 1e-5, every one within cosine 0.998", async () => {
     const bytes = await repoFile(SHIPPED);
@@ -46,9 +56,7 @@ describe("the query model on the kernels in workerd", () => {
   });
 
   it("is what a registry with the kernels loads for the shipped model, with no onnxruntime session; other graphs get one", async () => {
-    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "onnx"); // models/use-lite: a graph the kernels do not take
-    await publishManifest("qmodel", "kernels", await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "kernels"));
-    for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", "kernels", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    await publishPair("onnx", "kernels"); // models/use-lite: a graph the kernels do not take
     const reg = createRegistry({ onnxruntime: onnxruntimeWeb, pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule });
     const s = storage();
 
@@ -69,9 +77,7 @@ describe("the query model on the kernels in workerd", () => {
   });
 
   it("a warm isolate asks the colo for a query's vector only where onnxruntime runs its model; both put theirs there", async () => {
-    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "warm-onnx");
-    await publishManifest("qmodel", "warm-kernels", await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "warm-kernels"));
-    for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", "warm-kernels", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    await publishPair("warm-onnx", "warm-kernels");
     /** A storage whose colo cache counts its reads of query vectors, with what it defers kept to wait for. */
     const counted = () => {
       const pending: Promise<unknown>[] = [];
@@ -105,9 +111,7 @@ describe("the query model on the kernels in workerd", () => {
   });
 
   it("without onnxruntime (the lite worker) runs the shipped model on the kernels, and takes out an index whose model they do not take (503)", async () => {
-    const { manifest } = await publishBuildDir(FIXTURE_INDEX, "qmodel", "lite-onnx"); // models/use-lite: fp16, not the kernels'
-    await publishManifest("qmodel", "lite-kernels", await withModelObject(manifest, "query", await repoFile(SHIPPED), "qmodel", "lite-kernels"));
-    for (const o of manifest.objects) if (o.path !== manifest.model.query.path) await bucket.put(objectKey("qmodel", "lite-kernels", o.path), await repoFile(`${FIXTURE_INDEX}/${o.path}`));
+    await publishPair("lite-onnx", "lite-kernels"); // models/use-lite: fp16, not the kernels'
     const reg = createRegistry({ pointerTtlMs: 60_000, cacheBudgetBytes: 64 * MB, kernels: kernelsModule });
     const s = storage();
     const sessions = sessionCounts.created;

@@ -67,31 +67,19 @@ export function coloKey(key: string, range?: { offset: number; length: number })
 /** A delay of about `ms` (x0.75 to x1.25), the spread of a remote store's latency. */
 const jitter = (ms: number) => new Promise((r) => setTimeout(r, ms * (0.75 + Math.random() / 2)));
 
-/** The bucket, with every read delayed by about `ms` when `ms` > 0. */
-function delayed(bucket: R2Bucket, ms: number): R2Bucket {
-  if (!(ms > 0)) return bucket;
-  return new Proxy(bucket, {
-    get(target, prop) {
-      const v = Reflect.get(target, prop, target);
-      if (prop !== "get" && prop !== "head") return typeof v === "function" ? v.bind(target) : v;
+/**
+ * `target` with each of its `reads` methods delayed by about `ms` when `ms` > 0 (benchmarks: R2's `get` and `head`, the
+ * colo cache's `match`; the cache's writes are after the answer); the other methods as they are.
+ */
+function delayed<T extends object>(target: T, reads: ReadonlyArray<keyof T>, ms: number): T {
+  if (!(ms > 0)) return target;
+  return new Proxy(target, {
+    get(t, prop) {
+      const v = Reflect.get(t, prop, t);
+      if (!reads.includes(prop as keyof T)) return typeof v === "function" ? v.bind(t) : v;
       return async (...args: unknown[]) => {
         await jitter(ms);
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
-
-/** The colo cache, with every read (`match`) delayed by about `ms` when `ms` > 0 (its writes are after the answer). */
-function delayedCache(cache: Cache | undefined, ms: number): Cache | undefined {
-  if (!cache || !(ms > 0)) return cache;
-  return new Proxy(cache, {
-    get(target, prop) {
-      const v = Reflect.get(target, prop, target);
-      if (prop !== "match") return typeof v === "function" ? v.bind(target) : v;
-      return async (...args: unknown[]) => {
-        await jitter(ms);
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
+        return (v as (...a: unknown[]) => unknown).apply(t, args);
       };
     },
   });
@@ -106,9 +94,9 @@ function delayedCache(cache: Cache | undefined, ms: number): Cache | undefined {
 export function requestStorage(env: Env, ctx?: { waitUntil(p: Promise<unknown>): void }): Storage {
   const colo = typeof caches !== "undefined" ? (caches as unknown as { default?: Cache }).default : undefined;
   return {
-    bucket: delayed(env.INDEXES, configOf(env).simulatedR2LatencyMs),
+    bucket: delayed(env.INDEXES, ["get", "head"], configOf(env).simulatedR2LatencyMs),
     slot: slots(CONNECTIONS),
-    colo: delayedCache(colo, configOf(env).simulatedColoLatencyMs),
+    colo: colo && delayed(colo, ["match"], configOf(env).simulatedColoLatencyMs),
     ...(configOf(env).coloShareSecret ? { coloSecret: configOf(env).coloShareSecret } : {}),
     defer: (p) => {
       const quiet = p.catch((e) => console.error("deferred work failed:", e));
