@@ -38,7 +38,8 @@ import { assembleManifest, finalizeBuild } from "../offline/build/finalize.ts";
 import { loadModel, sharesQuery } from "../offline/build/model.ts";
 import { createObjectStore } from "../offline/build/object-store.ts";
 import { defaultPartitionCount, writePartitions } from "../offline/build/partitions.ts";
-import { partitionCount } from "../offline/vectors/partition.ts";
+import { PARTITION_RULE, partitionCount } from "../offline/vectors/partition.ts";
+import { readInfoJson } from "../offline/build/build-info.ts";
 import { createDocBlockWriter, createShardWriter, quantizeRows } from "../offline/build/writers.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
 import { runPublishCommand } from "../offline/publish/cli.ts";
@@ -164,10 +165,12 @@ async function staleSynthetic(dir: string): Promise<boolean> {
   const model = await theModel();
   // The same query model, and its static tier (or none) as the model ships it now.
   const same = sharesQuery(model, m.model.query.sha256) && m.model.static?.sha256 === model.static?.sha256;
-  // Without --partitions: the default count, or the coarse one a build falls back to when int4 loses recall.
+  // Without --partitions: the default count, or the coarse one a build falls back to when int4 loses recall (the
+  // count asked: balancing changes the count built), by the partition rule of this code.
   const counts = partitionsFlag ? [partitionsFlag] : [defaultPartitionCount(passages, dim), partitionCount(passages)];
-  if (same && m.vectors.dim === dim && counts.includes(m.partitions.length)) return false;
-  say(`${dir} was built with another query model (or static tier), dims or partition count: building it again`);
+  const f = ((await readInfoJson(dir)) as { fingerprint?: { partitions?: number; partitionRule?: string } } | undefined)?.fingerprint;
+  if (same && m.vectors.dim === dim && f?.partitionRule === PARTITION_RULE && counts.includes(f.partitions ?? -1)) return false;
+  say(`${dir} was built with another query model (or static tier), dims, partition count or partition rule: building it again`);
   return true;
 }
 
@@ -202,7 +205,8 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
     maxQueryTokens: model.sidecar.maxQueryTokens, query, vocab, ...(staticQuery ? { staticQuery } : {}), queryGraph: model.sidecar.edgeQueryGraph, window: 128, stride: 96,
     partitions: section.partitions, centroids: section.centroids, search: section.search, blocks, lexical,
   });
-  const info = { fingerprint: { synthetic: o.distribution, passages, dim } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };
+  // The partition count asked (balancing changes the count built) and the rule: what staleSynthetic compares.
+  const info = { fingerprint: { synthetic: o.distribution, passages, dim, partitions: partitionsFlag ?? defaultPartitionCount(passages, dim), partitionRule: PARTITION_RULE } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };
   await finalizeBuild(store, out, manifest, info, true);
   say(`built ${out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -12,7 +12,7 @@ import { int4Dims } from "../../src/search/kernels/index.ts";
 import { createTopKIp } from "../vectors/topk-ip.ts";
 import { nodeKernels } from "../vectors/kernels.ts";
 import {
-  exactTopDocs, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe, RESIDENT_PARTITION_ROWS, type PartitionPlan,
+  exactTopDocs, gather, memorySource, partitionCount, partitionRefine, partitionRows, partitionVectors, planInt4, planProbe, RESIDENT_PARTITION_ROWS, type PartitionPlan,
 } from "../vectors/partition.ts";
 import type { ObjectStore } from "./object-store.ts";
 
@@ -97,8 +97,10 @@ async function partitionAndWrite(
 ): Promise<PartitionedSection | null> {
   const rows = docOf.length;
   const t0 = performance.now();
-  const p = await partitionRows(topk, floats, rows, dims, count, o.seed ?? 1);
-  log(`build: ${p.partitions} partitions by spherical k-means in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  // Balanced where a query reads the partitions it probes (balancedPartitions).
+  const balanced = balancedPartitions(rows, dims, fine);
+  const p = await partitionRows(topk, floats, rows, dims, count, o.seed ?? 1, balanced);
+  log(`build: ${p.partitions} partitions (${count} asked${balanced ? ", balanced" : ""}) by spherical k-means in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
   const refineRows = o.refine === "off" ? undefined : p.members.map((m) => partitionRefine(floats, dims, m));
   const plan = await measurePlan(p, parts, refineRows, docOf, dims, queries, truth, o, log);
@@ -192,6 +194,17 @@ export function int4Resident(rows: number, dims: number): boolean {
 }
 
 /**
+ * Whether the partitions are balanced (offline/vectors/partition.ts BALANCE): where a worker at the default budget
+ * cannot keep them resident at either precision (int4Pays, and not the fine count of a resident int4 index), so that
+ * each probe is a read whose bytes are the partition's size. There k-means alone leaves partitions of several clusters,
+ * which queries are drawn to, and fragments of a few rows: at 1M synthetic passages balancing took the default probe
+ * from 12 to 3 (RESULTS §30). A resident index scans rows, not reads, and keeps k-means' partitions.
+ */
+export function balancedPartitions(rows: number, dims: number, fine: boolean): boolean {
+  return !fine && int4Pays(rows, dims);
+}
+
+/**
  * Whether the int4 scan pays for `rows` passages: wherever a worker at the default budget cannot keep the int8 rows in
  * its kernel memory. The int4 rows either stay resident (int4Resident), or, larger, halve what a query reads: the
  * worker shares each partition's int4 form through the colo cache, and the kernel memory keeps twice the partitions
@@ -200,12 +213,6 @@ export function int4Resident(rows: number, dims: number): boolean {
  */
 export function int4Pays(rows: number, dims: number): boolean {
   return kernelBytesOf(rows, dims) > DEFAULT_SPLIT.kernels;
-}
-
-function gather(floats: Float32Array, dims: number, members: Uint32Array): Float32Array {
-  const out = new Float32Array(members.length * dims);
-  members.forEach((r, i) => out.set(floats.subarray(r * dims, (r + 1) * dims), i * dims));
-  return out;
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -44,31 +44,105 @@ export interface Partitioned {
 }
 
 /**
- * Clusters `rows` unit vectors into `partitions` partitions (k-means on a sample, then every row to its nearest
- * centroid). Empty partitions are dropped, so the result may have fewer.
+ * The sizes partitioning keeps to, as shares of the partition size asked (rows / partitions): a partition of more
+ * than BALANCE.max is split by k-means on its own rows, and the rows of one of fewer than BALANCE.min go to their
+ * nearest other partition (balancePartitions). k-means on a sample leaves partitions of a few rows and others of several clusters (at 1M
+ * synthetic passages: 1 to 4,005 rows against a mean of 1,024), and a query is drawn to the large ones: every probe
+ * of one reads and scans all of its rows, and a probe of a near-empty one is a read for almost nothing.
  */
-export async function partitionRows(topk: TopKIp, vectors: Float32Array, rows: number, dims: number, partitions: number, seed = 1): Promise<Partitioned> {
+export const BALANCE = { max: 1.5, min: 0.25 } as const;
+/** The version of the partitioning rule (k-means, balanced where the build balances): builds made by another are partitioned differently. */
+export const PARTITION_RULE = "kmeans-balanced-1";
+
+/**
+ * Clusters `rows` unit vectors into `partitions` partitions: k-means on a sample, then every row to its nearest
+ * centroid. Empty partitions are dropped, so the result may have fewer. With `balance`, the partitions are then
+ * balanced (balancePartitions: small ones merged into their neighbours, large ones split), so it may have more.
+ */
+export async function partitionRows(topk: TopKIp, vectors: Float32Array, rows: number, dims: number, partitions: number, seed = 1, balance = false): Promise<Partitioned> {
   if (partitions <= 1) {
     return { partitions: 1, centroids: meanDirection(vectors, rows, dims), assign: new Uint32Array(rows), members: [Uint32Array.from({ length: rows }, (_, i) => i)] };
   }
   const pick = samplePositions(rows, Math.min(rows, partitions * SAMPLE_PER_CENTROID), rng(seed));
   const sample = new Float32Array(pick.length * dims);
   pick.forEach((r, i) => sample.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
-  let centroids = await sphericalKMeans(topk, sample, pick.length, dims, Math.min(partitions, pick.length), { seed });
-  let { indices } = await topk.search(vectors, rows, centroids, centroids.length / dims, 1);
-  const counts = new Uint32Array(centroids.length / dims);
-  for (const j of indices) counts[j]++;
-  const kept = [...counts.keys()].filter((j) => counts[j] > 0);
-  if (kept.length < counts.length) {
-    const remap = new Int32Array(counts.length).fill(-1);
-    kept.forEach((j, i) => (remap[j] = i));
-    centroids = Float32Array.from(kept.flatMap((j) => [...centroids.subarray(j * dims, (j + 1) * dims)]));
-    indices = indices.map((j) => remap[j]);
+  const centroids = await sphericalKMeans(topk, sample, pick.length, dims, Math.min(partitions, pick.length), { seed });
+  const { indices } = await topk.search(vectors, rows, centroids, centroids.length / dims, 1);
+  const groups = groupRows(Uint32Array.from(indices), centroids.length / dims)
+    .map((m, j) => ({ rows: m, centroid: centroids.subarray(j * dims, (j + 1) * dims) }))
+    .filter((g) => g.rows.length > 0);
+  const balanced = balance ? await balancePartitions(topk, vectors, dims, groups, rows / partitions, seed) : groups;
+  const assign = new Uint32Array(rows);
+  balanced.forEach((g, j) => g.rows.forEach((r) => (assign[r] = j)));
+  const out = new Float32Array(balanced.length * dims);
+  balanced.forEach((g, j) => out.set(g.centroid, j * dims));
+  return { partitions: balanced.length, centroids: out, assign, members: balanced.map((g) => g.rows) };
+}
+
+/** A partition while it is balanced: its rows (ascending) and its unit centroid. */
+export interface PartitionGroup {
+  rows: Uint32Array;
+  centroid: Float32Array;
+}
+
+/** The rows of each of `k` partitions, ascending. */
+function groupRows(assign: Uint32Array, k: number): Uint32Array[] {
+  const members = Array.from({ length: k }, () => [] as number[]);
+  assign.forEach((j, r) => members[j].push(r));
+  return members.map((m) => Uint32Array.from(m));
+}
+
+/**
+ * `groups` (rows of `vectors`) balanced around `target` rows (BALANCE), empty ones dropped: the rows of each group
+ * under BALANCE.min go to the nearest centroid of a group that stays; each group over BALANCE.max is split into
+ * round(size / target) groups by k-means on its own rows; then a piece of a split under BALANCE.min joins its nearest
+ * group as well. A group that takes rows gets its rows' mean direction as its centroid. So no partition is under
+ * BALANCE.min (unless all are), and one is over BALANCE.max only where a split's small piece joined it.
+ * Deterministic for a given seed.
+ */
+export async function balancePartitions(topk: TopKIp, vectors: Float32Array, dims: number, groups: PartitionGroup[], target: number, seed: number): Promise<PartitionGroup[]> {
+  const merged = await mergeSmall(topk, vectors, dims, groups.filter((g) => g.rows.length > 0), target);
+  const split: PartitionGroup[] = [];
+  for (const g of merged) {
+    const n = Math.round(g.rows.length / target);
+    if (g.rows.length <= BALANCE.max * target || n < 2) {
+      split.push(g);
+      continue;
+    }
+    const x = gather(vectors, dims, g.rows);
+    const centroids = await sphericalKMeans(topk, x, g.rows.length, dims, n, { seed });
+    const { indices } = await topk.search(x, g.rows.length, centroids, n, 1);
+    groupRows(Uint32Array.from(indices), n).forEach((m, j) => {
+      if (m.length > 0) split.push({ rows: m.map((i) => g.rows[i]), centroid: centroids.slice(j * dims, (j + 1) * dims) });
+    });
   }
-  const assign = Uint32Array.from(indices);
-  const members = kept.map(() => [] as number[]);
-  for (let r = 0; r < rows; r++) members[assign[r]].push(r);
-  return { partitions: kept.length, centroids, assign, members: members.map((m) => Uint32Array.from(m)) };
+  return mergeSmall(topk, vectors, dims, split, target);
+}
+
+/** The rows of groups under BALANCE.min * target moved to the nearest centroid of a group that stays (none: as they are). */
+async function mergeSmall(topk: TopKIp, vectors: Float32Array, dims: number, groups: PartitionGroup[], target: number): Promise<PartitionGroup[]> {
+  const small = (g: PartitionGroup) => g.rows.length < BALANCE.min * target;
+  const stay = groups.filter((g) => !small(g));
+  const moving = groups.filter(small);
+  if (moving.length === 0 || stay.length === 0) return groups;
+  const moved = Uint32Array.from(moving.flatMap((g) => [...g.rows]));
+  const centroids = new Float32Array(stay.length * dims);
+  stay.forEach((g, j) => centroids.set(g.centroid, j * dims));
+  const { indices } = await topk.search(gather(vectors, dims, moved), moved.length, centroids, stay.length, 1);
+  const extra = Array.from({ length: stay.length }, () => [] as number[]);
+  moved.forEach((r, i) => extra[indices[i]].push(r));
+  return stay.map((g, j) => {
+    if (extra[j].length === 0) return g;
+    const rows = Uint32Array.from([...g.rows, ...extra[j]]).sort();
+    return { rows, centroid: meanDirection(gather(vectors, dims, rows), rows.length, dims) };
+  });
+}
+
+/** The rows `members` of `vectors`, packed. */
+export function gather(vectors: Float32Array, dims: number, members: Uint32Array): Float32Array {
+  const out = new Float32Array(members.length * dims);
+  members.forEach((r, i) => out.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
+  return out;
 }
 
 function meanDirection(vectors: Float32Array, rows: number, dims: number): Float32Array {
@@ -81,17 +155,14 @@ function meanDirection(vectors: Float32Array, rows: number, dims: number): Float
 
 /** One partition's rows as the worker decodes them: int8 vectors, scales, sign codes, doc ordinals. */
 export function partitionVectors(vectors: Float32Array, dims: number, members: Uint32Array, docOf: Uint32Array): ShardVectors {
-  const rows = new Float32Array(members.length * dims);
-  members.forEach((r, i) => rows.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
+  const rows = gather(vectors, dims, members);
   const q = quantizeInt8(rows, dims);
   return { count: members.length, dims, vectors: q.vectors, scales: q.scales, codes: signCodes(rows, dims), ordinals: Uint32Array.from(members, (r) => docOf[r]) };
 }
 
 /** The half-precision rows of one partition, as its refine object decodes. */
 export function partitionRefine(vectors: Float32Array, dims: number, members: Uint32Array): RefineVectors {
-  const rows = new Float32Array(members.length * dims);
-  members.forEach((r, i) => rows.set(vectors.subarray(r * dims, (r + 1) * dims), i * dims));
-  return decodeFloatRows("refine", encodeFloatRows("refine", dims, rows));
+  return decodeFloatRows("refine", encodeFloatRows("refine", dims, gather(vectors, dims, members)));
 }
 
 export interface PlanPoint {
