@@ -98,7 +98,7 @@ async function partitionAndWrite(
   const rows = docOf.length;
   const t0 = performance.now();
   // Balanced where a query reads the partitions it probes (balancedPartitions).
-  const balanced = balancedPartitions(rows, dims, fine);
+  const balanced = balancedPartitions(rows, dims);
   const p = await partitionRows(topk, floats, rows, dims, count, o.seed ?? 1, balanced);
   log(`build: ${p.partitions} partitions (${count} asked${balanced ? ", balanced" : ""}) by spherical k-means in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const parts = p.members.map((m) => partitionVectors(floats, dims, m, docOf));
@@ -195,13 +195,13 @@ export function int4Resident(rows: number, dims: number): boolean {
 
 /**
  * Whether the partitions are balanced (offline/vectors/partition.ts BALANCE): where a worker at the default budget
- * cannot keep them resident at either precision (int4Pays, and not the fine count of a resident int4 index), so that
- * each probe is a read whose bytes are the partition's size. There k-means alone leaves partitions of several clusters,
- * which queries are drawn to, and fragments of a few rows: at 1M synthetic passages balancing took the default probe
- * from 12 to 3 (RESULTS §30). A resident index scans rows, not reads, and keeps k-means' partitions.
+ * can keep them resident at neither precision (int4Pays, and not int4Resident), so that each probe is a read whose
+ * bytes are the partition's size. There k-means alone leaves partitions of several clusters, which queries are drawn
+ * to, and fragments of a few rows: at 1M synthetic passages balancing took the default probe from 12 to 3 (RESULTS
+ * §30). A resident index scans rows, not reads, and keeps k-means' partitions, whatever count or scan it is built with.
  */
-export function balancedPartitions(rows: number, dims: number, fine: boolean): boolean {
-  return !fine && int4Pays(rows, dims);
+export function balancedPartitions(rows: number, dims: number): boolean {
+  return int4Pays(rows, dims) && !int4Resident(rows, dims);
 }
 
 /**

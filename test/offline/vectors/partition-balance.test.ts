@@ -52,6 +52,18 @@ describe("balanced partitions (balancePartitions)", () => {
     }
   });
 
+  it("takes fewer rows than partitions asked", async () => {
+    const { rows, n } = clusters([3, 2]);
+    const topk = await createTopKIp(dims, { threads: 1 });
+    try {
+      const p = await partitionRows(topk, rows, n, dims, 20, 1, true);
+      expect(p.partitions).toBeLessThanOrEqual(n);
+      expect(p.members.flatMap((m) => [...m]).sort((a, b) => a - b)).toEqual(range(0, n));
+    } finally {
+      await topk.close();
+    }
+  });
+
   it("leaves partitions within the bounds as they are, and all-small ones too", async () => {
     const { rows } = clusters([60, 60]);
     const groups = [group(rows, range(0, 60)), group(rows, range(60, 120))];
@@ -72,20 +84,22 @@ describe("balanced partitions (balancePartitions)", () => {
     const topk = await createTopKIp(dims, { threads: 1 });
     try {
       const p = await partitionRows(topk, rows, n, dims, 12, 1, true);
+      const plain = await partitionRows(topk, rows, n, dims, 12, 1); // k-means' own partitions
       const target = n / 12;
       const counts = p.members.map((m) => m.length);
+      const plainCounts = plain.members.map((m) => m.length);
+      expect(plain.partitions).toBe(12);
+      expect(Math.max(...plainCounts)).toBeGreaterThan(BALANCE.max * target); // what there is to balance
       expect(Math.min(...counts)).toBeGreaterThanOrEqual(BALANCE.min * target);
+      expect(Math.max(...counts)).toBeLessThan(Math.max(...plainCounts));
+      // The rows a probe reads on average (a partition weighted by its rows) fall.
+      const readPerProbe = (c: number[]) => c.reduce((a, x) => a + x * x, 0) / n;
+      expect(readPerProbe(counts)).toBeLessThan(readPerProbe(plainCounts));
       expect(counts.reduce((a, b) => a + b, 0)).toBe(n);
-      // No partition over the bound but where a split's small piece joined it: at most the bound plus that piece.
-      expect(Math.max(...counts)).toBeLessThanOrEqual((BALANCE.max + BALANCE.min) * target);
       p.members.forEach((m, j) => m.forEach((r) => expect(p.assign[r]).toBe(j)));
       expect(p.centroids.length).toBe(p.partitions * dims);
       // Deterministic for a seed.
       expect((await partitionRows(topk, rows, n, dims, 12, 1, true)).members).toEqual(p.members);
-      // Without balancing: k-means' own partitions, one over the bound.
-      const plain = await partitionRows(topk, rows, n, dims, 12, 1);
-      expect(plain.partitions).toBe(12);
-      expect(Math.max(...plain.members.map((m) => m.length))).toBeGreaterThan(BALANCE.max * target);
     } finally {
       await topk.close();
     }

@@ -7,7 +7,7 @@ import {
   RESIDENT_PARTITION_ROWS,
 } from "../../../offline/vectors/partition.ts";
 import { createTopKIp } from "../../../offline/vectors/topk-ip.ts";
-import { finePartitionCount, finePartitions, int4Pays, int4Resident } from "../../../offline/build/partitions.ts";
+import { balancedPartitions, finePartitionCount, finePartitions, int4Pays, int4Resident } from "../../../offline/build/partitions.ts";
 import { DEFAULT_CACHE_BUDGET_BYTES, splitBudget } from "../../../src/search/budget.ts";
 
 /** Clustered unit rows (tight clusters: neighbours apart in the third decimal) and held-out queries near them. */
@@ -78,6 +78,8 @@ describe("the partition plan's int4 scan (planInt4)", () => {
     expect(int4Pays(24_186, 512)).toBe(false); // SciFact: int8 resident already
     expect(int4Pays(100_000, 512)).toBe(true); // 51.6 MB at int8, 26 MB at int4: resident
     expect(int4Pays(1_000_000, 512)).toBe(true); // 260 MB at int4: not resident, but half the bytes a query reads
+    // Balanced partitions only where neither precision stays resident: every probe is a read.
+    expect([24_186, 100_000, 1_000_000].map((n) => balancedPartitions(n, 512))).toEqual([false, false, true]);
     expect(int4Pays(Math.floor(kernels / 516), 512)).toBe(false);
     expect(int4Pays(Math.floor(kernels / 516) + 1, 512)).toBe(true);
     // Resident at int4 and not at int8: where the finer partitions pay.
