@@ -38,7 +38,7 @@ import { assembleManifest, finalizeBuild } from "../offline/build/finalize.ts";
 import { loadModel, sharesQuery } from "../offline/build/model.ts";
 import { createObjectStore } from "../offline/build/object-store.ts";
 import { defaultPartitionCount, writePartitions } from "../offline/build/partitions.ts";
-import { PARTITION_RULE, partitionCount } from "../offline/vectors/partition.ts";
+import { PARTITION_RULE } from "../offline/vectors/partition.ts";
 import { readInfoJson } from "../offline/build/build-info.ts";
 import { createDocBlockWriter, createShardWriter, quantizeRows } from "../offline/build/writers.ts";
 import { runKeysCommand } from "../offline/keys/cli.ts";
@@ -154,10 +154,13 @@ async function synthetic(texts: string[]): Promise<{ vectors: Float32Array; docs
   return { vectors: normalizeRows(vectors, dim), docs };
 }
 
+/** The partition count a synthetic build asks for: --partitions, else i3 build's default. */
+const partitionsAsked = () => partitionsFlag ?? defaultPartitionCount(passages, dim);
+
 /**
  * Whether the synthetic index in `dir` must be built: absent, built with another query model or dims than this run
- * encodes its queries with (its recall would be measured against the wrong vectors), or with a partition count that
- * i3 build's rule would not give it now (neither its fine nor its coarse count, without --partitions).
+ * encodes its queries with (its recall would be measured against the wrong vectors), or asked for another partition
+ * count or partitioned by another rule than this run's (a build from before the rule was recorded included).
  */
 async function staleSynthetic(dir: string): Promise<boolean> {
   if (!existsSync(join(dir, "manifest.json"))) return true;
@@ -165,11 +168,10 @@ async function staleSynthetic(dir: string): Promise<boolean> {
   const model = await theModel();
   // The same query model, and its static tier (or none) as the model ships it now.
   const same = sharesQuery(model, m.model.query.sha256) && m.model.static?.sha256 === model.static?.sha256;
-  // Without --partitions: the default count, or the coarse one a build falls back to when int4 loses recall (the
-  // count asked: balancing changes the count built), by the partition rule of this code.
-  const counts = partitionsFlag ? [partitionsFlag] : [defaultPartitionCount(passages, dim), partitionCount(passages)];
+  // The partition count asked and the partition rule, as buildSynthetic records them (balancing and the build's
+  // coarse fallback change the count built).
   const f = ((await readInfoJson(dir)) as { fingerprint?: { partitions?: number; partitionRule?: string } } | undefined)?.fingerprint;
-  if (same && m.vectors.dim === dim && f?.partitionRule === PARTITION_RULE && counts.includes(f.partitions ?? -1)) return false;
+  if (same && m.vectors.dim === dim && f?.partitionRule === PARTITION_RULE && f.partitions === partitionsAsked()) return false;
   say(`${dir} was built with another query model (or static tier), dims, partition count or partition rule: building it again`);
   return true;
 }
@@ -206,7 +208,7 @@ async function buildSynthetic(out: string, texts: string[], planQueries: Float32
     partitions: section.partitions, centroids: section.centroids, search: section.search, blocks, lexical,
   });
   // The partition count asked (balancing changes the count built) and the rule: what staleSynthetic compares.
-  const info = { fingerprint: { synthetic: o.distribution, passages, dim, partitions: partitionsFlag ?? defaultPartitionCount(passages, dim), partitionRule: PARTITION_RULE } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };
+  const info = { fingerprint: { synthetic: o.distribution, passages, dim, partitions: partitionsAsked(), partitionRule: PARTITION_RULE } as any, slice: null, firstDoc: 0, corpusDocuments: passages, tokens: passages * 12 };
   await finalizeBuild(store, out, manifest, info, true);
   say(`built ${out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
